@@ -1,0 +1,63 @@
+//! `letsdata datasets create | list | view`.
+
+use crate::output::Output;
+use crate::progress::Progress;
+use anyhow::Context;
+use clap::Subcommand;
+use letsdata_engine::Engine;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Debug, Subcommand)]
+pub enum DatasetsCommand {
+    /// Create a dataset from its JSON configuration and run it (progress on stderr).
+    Create {
+        /// The dataset configuration (LetsData's dataset JSON).
+        #[arg(long = "configFile", value_name = "FILE")]
+        config_file: PathBuf,
+        /// Return right after creating the dataset; `letsdata run` processes it.
+        #[arg(long)]
+        detach: bool,
+    },
+    /// List the datasets.
+    List,
+    /// Show a dataset: status, progress, execution logs, initialization workflow.
+    View {
+        #[arg(long = "datasetName", value_name = "NAME")]
+        dataset_name: String,
+    },
+}
+
+pub async fn run(command: DatasetsCommand, home: &Path, out: &Output) -> anyhow::Result<ExitCode> {
+    let engine = Arc::new(Engine::open(home).await?);
+    match command {
+        DatasetsCommand::Create {
+            config_file,
+            detach,
+        } => {
+            let text = std::fs::read_to_string(&config_file).with_context(|| {
+                format!("cannot read the config file {}", config_file.display())
+            })?;
+            let dataset = engine.create_dataset(&text).await?;
+            if detach {
+                out.print(&dataset)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let progress = Progress::start(engine.clone(), vec![dataset.dataset_name.clone()]);
+            let result = engine.run_dataset(&dataset.dataset_id).await;
+            progress.finish();
+            let dataset = result?;
+            out.print(&dataset)?;
+            Ok(super::exit_code_for(std::slice::from_ref(&dataset)))
+        }
+        DatasetsCommand::List => {
+            out.print(&engine.datasets().await?)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        DatasetsCommand::View { dataset_name } => {
+            out.print(&engine.dataset(&dataset_name).await?)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

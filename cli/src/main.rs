@@ -1,0 +1,95 @@
+//! `letsdata`: the command-line interface.
+//!
+//! Commands mirror LetsData's CLI (`letsdata datasets view --datasetName X --prettyPrint`).
+//! Output is JSON on stdout; errors are one clear message on stderr with a non-zero exit code:
+//! 1 for a failed command, 3 when a dataset that was run finished ERRORED.
+
+mod commands;
+mod output;
+mod progress;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "letsdata",
+    version,
+    about = "Run LetsData datasets on your own machines",
+    long_about = "Run LetsData datasets on your own machines.\n\nState lives in $LETSDATA_HOME (default ~/.letsdata); buckets are directories under $LETSDATA_HOME/buckets unless LETSDATA_AWS_ENDPOINT points at an S3 endpoint."
+)]
+struct Cli {
+    /// Where letsdata keeps its state (databases, local buckets, logs).
+    #[arg(long, env = "LETSDATA_HOME", global = true, value_name = "DIR")]
+    home: Option<PathBuf>,
+    /// Indent the JSON output.
+    #[arg(long = "prettyPrint", global = true)]
+    pretty_print: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create, list and view datasets.
+    Datasets {
+        #[command(subcommand)]
+        command: commands::datasets::DatasetsCommand,
+    },
+    /// List and view a dataset's tasks.
+    Tasks {
+        #[command(subcommand)]
+        command: commands::tasks::TasksCommand,
+    },
+    /// Process every unfinished dataset (after a crash or `datasets create --detach`) and exit
+    /// when they are finished.
+    Run(commands::run::RunArgs),
+}
+
+fn home_dir(explicit: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    if let Some(h) = explicit {
+        // Absolute, so the paths letsdata records stay valid from any directory.
+        return Ok(std::path::absolute(&h).unwrap_or(h));
+    }
+    let home = std::env::var_os("HOME")
+        .ok_or_else(|| anyhow::anyhow!("cannot find the home directory; set LETSDATA_HOME"))?;
+    Ok(PathBuf::from(home).join(".letsdata"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("LETSDATA_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(async move {
+        let home = home_dir(cli.home)?;
+        let out = output::Output::new(cli.pretty_print);
+        match cli.command {
+            Command::Datasets { command } => commands::datasets::run(command, &home, &out).await,
+            Command::Tasks { command } => commands::tasks::run(command, &home, &out).await,
+            Command::Run(args) => commands::run::run(args, &home, &out).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

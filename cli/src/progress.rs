@@ -1,0 +1,72 @@
+//! A progress bar on stderr (only when stderr is a terminal): tasks done/total, records/s,
+//! MB/s and errors.
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use letsdata_engine::Engine;
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub struct Progress {
+    handle: Option<tokio::task::JoinHandle<()>>,
+    bar: Option<ProgressBar>,
+}
+
+impl Progress {
+    /// Starts the bar for the named datasets, if stderr is a terminal.
+    pub fn start(engine: Arc<Engine>, datasets: Vec<String>) -> Self {
+        if !std::io::stderr().is_terminal() {
+            return Self {
+                handle: None,
+                bar: None,
+            };
+        }
+        let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} tasks  {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        let b = bar.clone();
+        let handle = tokio::spawn(async move {
+            let stats = engine.stats();
+            let started = Instant::now();
+            loop {
+                let mut total = 0;
+                let mut done = 0;
+                for name in &datasets {
+                    if let Ok(c) = engine.task_counts(name).await {
+                        total += c.total;
+                        done += c.completed + c.errored;
+                    }
+                }
+                let s = stats.snapshot();
+                let secs = started.elapsed().as_secs_f64().max(0.001);
+                b.set_length(total);
+                b.set_position(done);
+                b.set_message(format!(
+                    "{:.0} records/s  {:.1} MB/s  {} error records  {} tasks errored",
+                    s.records_read as f64 / secs,
+                    s.bytes_read as f64 / secs / 1e6,
+                    s.error_records,
+                    s.tasks_errored
+                ));
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        });
+        Self {
+            handle: Some(handle),
+            bar: Some(bar),
+        }
+    }
+
+    pub fn finish(self) {
+        if let Some(h) = self.handle {
+            h.abort();
+        }
+        if let Some(b) = self.bar {
+            b.finish_and_clear();
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! Buckets on local directories or S3, behind `object_store`.
+
+mod bucket;
+mod s3admin;
+mod writer;
+
+pub use bucket::{Bucket, ObjectInfo, ObjectRead};
+pub use writer::PartWriter;
+
+use crate::ConnectorError;
+use letsdata_model::location::validate_bucket_name;
+use object_store::ObjectStore;
+use object_store::aws::AmazonS3Builder;
+use object_store::local::LocalFileSystem;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// Environment variable that switches buckets from local directories to S3.
+pub const AWS_ENDPOINT_ENV: &str = "LETSDATA_AWS_ENDPOINT";
+
+/// S3 settings, from the environment.
+#[derive(Debug, Clone)]
+pub struct S3Settings {
+    pub endpoint: String,
+    pub region: String,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    pub session_token: Option<String>,
+    /// Path-style addressing (`http://endpoint/bucket/key`), the default for custom endpoints.
+    pub path_style: bool,
+}
+
+impl S3Settings {
+    /// Reads `LETSDATA_AWS_ENDPOINT`, the usual AWS credential variables and
+    /// `AWS_REGION`/`AWS_DEFAULT_REGION` (default `us-east-1`). `LETSDATA_S3_PATH_STYLE=false`
+    /// switches to virtual-hosted addressing. `None` when the endpoint is unset.
+    pub fn from_env() -> Option<Self> {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let endpoint = var(AWS_ENDPOINT_ENV)?;
+        Some(Self {
+            endpoint,
+            region: var("AWS_REGION")
+                .or_else(|| var("AWS_DEFAULT_REGION"))
+                .unwrap_or_else(|| "us-east-1".to_string()),
+            access_key_id: var("AWS_ACCESS_KEY_ID"),
+            secret_access_key: var("AWS_SECRET_ACCESS_KEY"),
+            session_token: var("AWS_SESSION_TOKEN"),
+            path_style: var("LETSDATA_S3_PATH_STYLE").is_none_or(|v| v != "false"),
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Backend {
+    Local { root: PathBuf },
+    S3(S3Settings),
+}
+
+/// Resolves bucket names to buckets; caches one client per bucket.
+#[derive(Debug)]
+pub struct ObjectStores {
+    backend: Backend,
+    cache: Mutex<HashMap<String, Arc<dyn ObjectStore>>>,
+}
+
+impl ObjectStores {
+    /// Local buckets under `home/buckets`, or S3 when `LETSDATA_AWS_ENDPOINT` is set.
+    pub fn from_env(home: &Path) -> Self {
+        match S3Settings::from_env() {
+            Some(s3) => Self::s3(s3),
+            None => Self::local(home.join("buckets")),
+        }
+    }
+
+    pub fn local(root: PathBuf) -> Self {
+        Self {
+            backend: Backend::Local { root },
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn s3(settings: S3Settings) -> Self {
+        Self {
+            backend: Backend::S3(settings),
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn is_s3(&self) -> bool {
+        matches!(self.backend, Backend::S3(_))
+    }
+
+    /// `local:<root>` or `s3:<endpoint>`, recorded in the dataset's resources.
+    pub fn describe(&self) -> String {
+        match &self.backend {
+            Backend::Local { root } => format!("local:{}", root.display()),
+            Backend::S3(s) => format!("s3:{}", s.endpoint),
+        }
+    }
+
+    /// Where a local bucket lives (None for S3).
+    pub fn local_bucket_dir(&self, bucket: &str) -> Option<PathBuf> {
+        match &self.backend {
+            Backend::Local { root } => Some(root.join(bucket)),
+            Backend::S3(_) => None,
+        }
+    }
+
+    /// The bucket of that name. Does no IO; reading a bucket that does not exist fails later.
+    pub fn bucket(&self, name: &str) -> Result<Bucket, ConnectorError> {
+        validate_bucket_name(name).map_err(|e| ConnectorError::InvalidLocation(e.to_string()))?;
+        let mut cache = self.cache.lock().expect("object store cache lock poisoned");
+        if let Some(store) = cache.get(name) {
+            return Ok(Bucket::new(name, store.clone()));
+        }
+        let store: Arc<dyn ObjectStore> = match &self.backend {
+            Backend::Local { root } => {
+                let dir = root.join(name);
+                if !dir.is_dir() {
+                    return Err(self.not_found(name));
+                }
+                Arc::new(LocalFileSystem::new_with_prefix(&dir).map_err(|e| {
+                    ConnectorError::Settings(format!("cannot open {}: {e}", dir.display()))
+                })?)
+            }
+            Backend::S3(s) => {
+                let mut b = AmazonS3Builder::new()
+                    .with_bucket_name(name)
+                    .with_region(&s.region)
+                    .with_endpoint(&s.endpoint)
+                    .with_allow_http(true)
+                    .with_virtual_hosted_style_request(!s.path_style);
+                if let Some(k) = &s.access_key_id {
+                    b = b.with_access_key_id(k);
+                }
+                if let Some(k) = &s.secret_access_key {
+                    b = b.with_secret_access_key(k);
+                }
+                if let Some(t) = &s.session_token {
+                    b = b.with_token(t);
+                }
+                Arc::new(
+                    b.build()
+                        .map_err(|e| ConnectorError::Settings(e.to_string()))?,
+                )
+            }
+        };
+        cache.insert(name.to_string(), store.clone());
+        Ok(Bucket::new(name, store))
+    }
+
+    fn not_found(&self, name: &str) -> ConnectorError {
+        let hint = match &self.backend {
+            Backend::Local { root } => format!(
+                " (local buckets are directories: create {} and put the input files in it)",
+                root.join(name).display()
+            ),
+            Backend::S3(s) => format!(" at {}", s.endpoint),
+        };
+        ConnectorError::BucketNotFound {
+            bucket: name.to_string(),
+            hint,
+        }
+    }
+
+    /// Whether the bucket exists.
+    pub async fn bucket_exists(&self, name: &str) -> Result<bool, ConnectorError> {
+        validate_bucket_name(name).map_err(|e| ConnectorError::InvalidLocation(e.to_string()))?;
+        match &self.backend {
+            Backend::Local { root } => Ok(root.join(name).is_dir()),
+            Backend::S3(s) => s3admin::bucket_exists(s, name).await,
+        }
+    }
+
+    /// Fails with a helpful message unless the bucket exists.
+    pub async fn require_bucket(&self, name: &str) -> Result<(), ConnectorError> {
+        if self.bucket_exists(name).await? {
+            Ok(())
+        } else {
+            Err(self.not_found(name))
+        }
+    }
+
+    /// Creates the bucket if it does not exist yet. Idempotent.
+    pub async fn create_bucket(&self, name: &str) -> Result<(), ConnectorError> {
+        validate_bucket_name(name).map_err(|e| ConnectorError::InvalidLocation(e.to_string()))?;
+        match &self.backend {
+            Backend::Local { root } => {
+                let dir = root.join(name);
+                tokio::fs::create_dir_all(&dir)
+                    .await
+                    .map_err(|e| ConnectorError::io(format!("cannot create {}", dir.display()), e))
+            }
+            Backend::S3(s) => s3admin::create_bucket(s, name).await,
+        }
+    }
+}

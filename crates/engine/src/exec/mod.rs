@@ -1,0 +1,403 @@
+//! One task invocation (LetsData: one Data Task Lambda invocation).
+//!
+//! Resume from the checkpoint, stream the file through decompression, record cutting and the
+//! parser, and write documents and error records into the current part. A part is completed
+//! and checkpointed when it reaches the target size, when the invocation's time budget is
+//! nearly used (then the task is re-queued as RERUN), when input ends (COMPLETED), and when
+//! reading fails (ERRORED, after saving what was read before the failure).
+
+mod output;
+mod tasklog;
+
+use crate::manifest::BUILTIN_FILE_TYPE;
+use crate::{EngineSettings, LiveStats};
+use letsdata_connectors::object::ObjectStores;
+use letsdata_connectors::{ConnectorError, FailureKind};
+use letsdata_model::spec::{
+    BuiltinParser, Compression, Implementation, LogLevel, ReadConnector, WriteConnector,
+};
+use letsdata_model::task::{Checkpoint, TaskProgress};
+use letsdata_model::{Dataset, DatasetSpec};
+use letsdata_records::{
+    FileCompression, ParseOutcome, RecordReader, builtin_parser, decompress, framing_for,
+};
+use letsdata_store::{Lease, StoreError, TaskStore};
+use output::{ErrorContext, PartOutput};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+pub(crate) use tasklog::TaskLog;
+
+/// How an invocation ended.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    Completed,
+    /// The time budget ran out; the task was checkpointed and should be queued again.
+    Rerun,
+    Errored(String),
+    /// Another worker owns the task now; nothing more may be written.
+    LeaseLost,
+}
+
+/// Everything an invocation needs, cheap to clone into a spawned task.
+#[derive(Clone)]
+pub(crate) struct Runner {
+    pub objects: Arc<ObjectStores>,
+    pub tasks: Arc<dyn TaskStore>,
+    pub stats: Arc<LiveStats>,
+    pub settings: EngineSettings,
+    pub dataset: Arc<Dataset>,
+    pub spec: Arc<DatasetSpec>,
+    pub worker_id: String,
+    pub log_dir: std::path::PathBuf,
+}
+
+/// The part of the time budget an invocation works before it flushes and re-queues itself.
+fn soft_deadline(timeout: Duration) -> Duration {
+    // Leave 20% (at most 30 s) of the budget for completing the part and checkpointing.
+    let reserve = (timeout / 5).min(Duration::from_secs(30));
+    timeout - reserve
+}
+
+impl Runner {
+    pub(crate) fn task_log(&self, task_id: &str) -> TaskLog {
+        TaskLog::new(
+            self.log_dir.clone(),
+            task_id,
+            self.spec.compute_engine.log_level,
+            &self.worker_id,
+        )
+    }
+
+    /// Runs one invocation of the leased task.
+    pub(crate) async fn invoke(&self, lease: &Lease, lost: &AtomicBool, log: &TaskLog) -> Outcome {
+        match self.invoke_inner(lease, lost, log).await {
+            Ok(outcome) => outcome,
+            Err(InvokeError::LeaseLost) => Outcome::LeaseLost,
+            Err(InvokeError::Failed(message)) => Outcome::Errored(message),
+        }
+    }
+
+    async fn invoke_inner(
+        &self,
+        lease: &Lease,
+        lost: &AtomicBool,
+        log: &TaskLog,
+    ) -> Result<Outcome, InvokeError> {
+        let started = Instant::now();
+        let budget = soft_deadline(Duration::from_secs(u64::from(
+            self.spec.compute_engine.timeout_in_seconds,
+        )));
+        let task = &lease.task;
+        let checkpoint = task.checkpoint.clone().unwrap_or_default();
+        if checkpoint.end_of_input {
+            return Ok(Outcome::Completed);
+        }
+        let ReadConnector::S3(read) = &self.spec.read_connector;
+        let Implementation::Builtin(parser_spec) = &read.implementation;
+        let WriteConnector::S3(write) = &self.spec.write_connector;
+        let file_name = task
+            .task_definition
+            .files
+            .get(BUILTIN_FILE_TYPE)
+            .cloned()
+            .unwrap_or_else(|| task.task_definition.manifest_line.clone());
+        let offset: u64 = checkpoint
+            .offsets
+            .get(BUILTIN_FILE_TYPE)
+            .and_then(|o| o.parse().ok())
+            .unwrap_or(0);
+        log.log(
+            LogLevel::Info,
+            format!(
+                "invocation started: file {file_name} from offset {offset}, part {}",
+                checkpoint.next_part
+            ),
+        );
+
+        // Open the input. Uncompressed files resume with a ranged read; compressed ones (and
+        // CSV, which needs its header) are read from the start and skipped forward.
+        let compression = FileCompression::from_file_name(&file_name);
+        let needs_header = matches!(
+            parser_spec,
+            BuiltinParser::Csv {
+                has_header: true,
+                ..
+            }
+        );
+        let ranged = matches!(compression, FileCompression::None) && !needs_header;
+        let read_from = if ranged { offset } else { 0 };
+        let bucket = self.objects.bucket(&self.dataset.resources.read_bucket)?;
+        let object = open_with_retry(&bucket, &file_name, read_from).await?;
+        let input = decompress(compression, object.reader);
+        let mut reader = RecordReader::new(input, framing_for(parser_spec), read_from);
+        let mut parser = builtin_parser(parser_spec, &file_name);
+
+        let mut out = PartOutput::new(
+            self.objects.bucket(&self.dataset.resources.write_bucket)?,
+            self.objects.bucket(&self.dataset.resources.error_bucket)?,
+            &self.dataset.dataset_name,
+            &task.task_id,
+            write.compression == Compression::Gzip,
+            checkpoint.next_part,
+        );
+        let ctx = ErrorContext {
+            dataset_name: &self.dataset.dataset_name,
+            dataset_id: &self.dataset.dataset_id,
+            task_id: &task.task_id,
+            file_type: BUILTIN_FILE_TYPE,
+            file_name: &file_name,
+        };
+        let mut st = State {
+            progress: checkpoint.progress,
+            pending: TaskProgress::default(),
+            published: TaskProgress::default(),
+            resume: offset,
+            rolled_at: offset,
+        };
+        let mut doc_id = String::new();
+
+        if needs_header && offset > 0 {
+            // Let the parser see the header row, then jump to the checkpoint.
+            'header: loop {
+                if let Some(rec) = reader.try_next() {
+                    parser.parse(&rec, &mut out.docs, &mut doc_id);
+                    out.docs.clear();
+                    break 'header;
+                }
+                if !reader.fill().await.map_err(read_error(&file_name))? {
+                    break 'header;
+                }
+            }
+        }
+        if !ranged && offset > 0 {
+            reader
+                .skip_to(offset)
+                .await
+                .map_err(read_error(&file_name))?;
+        }
+
+        let mut last_position = reader.position();
+        loop {
+            while let Some(rec) = reader.try_next() {
+                st.pending.records_read += 1;
+                if rec.truncated {
+                    out.push_error(
+                        &ctx,
+                        rec.start_offset,
+                        rec.end_offset,
+                        &format!(
+                            "record is {} bytes, more than the {} bytes a record may have",
+                            rec.end_offset - rec.start_offset,
+                            letsdata_records::DEFAULT_MAX_RECORD_BYTES
+                        ),
+                        "",
+                        rec.bytes,
+                    );
+                    st.pending.error_records += 1;
+                } else {
+                    doc_id.clear();
+                    match parser.parse(&rec, &mut out.docs, &mut doc_id) {
+                        ParseOutcome::Document => {
+                            out.docs.push(b'\n');
+                            st.pending.documents_written += 1;
+                        }
+                        ParseOutcome::Skip => st.pending.skip_records += 1,
+                        ParseOutcome::Header => st.pending.records_read -= 1,
+                        ParseOutcome::Error(message) => {
+                            if log.enabled(LogLevel::Debug) {
+                                log.log(
+                                    LogLevel::Debug,
+                                    format!(
+                                        "error record at offsets {}..{}: {message}",
+                                        rec.start_offset, rec.end_offset
+                                    ),
+                                );
+                            }
+                            out.push_error(
+                                &ctx,
+                                rec.start_offset,
+                                rec.end_offset,
+                                &message,
+                                &doc_id,
+                                rec.bytes,
+                            );
+                            st.pending.error_records += 1;
+                        }
+                    }
+                }
+                st.resume = rec.next_offset;
+                if out.docs.len() >= 1 << 20 || out.errors.len() >= 1 << 20 {
+                    out.maybe_flush().await?;
+                    if out.pending_bytes() >= self.settings.part_target_bytes {
+                        self.roll(lease, &mut out, &mut st, false, log).await?;
+                    }
+                }
+            }
+            let position = reader.position();
+            self.stats.add(
+                &self.stats.bytes_read,
+                position.saturating_sub(last_position),
+            );
+            last_position = position;
+            self.publish(&mut st);
+
+            if lost.load(Ordering::Relaxed) {
+                out.abort().await;
+                return Err(InvokeError::LeaseLost);
+            }
+            if started.elapsed() >= budget {
+                self.roll(lease, &mut out, &mut st, false, log).await?;
+                log.log(
+                    LogLevel::Info,
+                    format!(
+                        "time budget of {}s nearly used: checkpointed at offset {}, task queued again (RERUN)",
+                        self.spec.compute_engine.timeout_in_seconds, st.resume
+                    ),
+                );
+                return Ok(Outcome::Rerun);
+            }
+            match reader.fill().await {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => {
+                    // Keep what was read before the failure, then fail the task.
+                    self.roll(lease, &mut out, &mut st, false, log).await?;
+                    return Err(read_error(&file_name)(e));
+                }
+            }
+        }
+        self.roll(lease, &mut out, &mut st, true, log).await?;
+        log.log(
+            LogLevel::Info,
+            format!(
+                "task completed: {} records read, {} documents written, {} error records, {} skipped",
+                st.progress.records_read,
+                st.progress.documents_written,
+                st.progress.error_records,
+                st.progress.skip_records
+            ),
+        );
+        Ok(Outcome::Completed)
+    }
+
+    /// Adds the records seen since the last publish to the live stats (for progress bars).
+    fn publish(&self, st: &mut State) {
+        let p = &st.pending;
+        let s = &st.published;
+        self.stats
+            .add(&self.stats.records_read, p.records_read - s.records_read);
+        self.stats.add(
+            &self.stats.documents_written,
+            p.documents_written - s.documents_written,
+        );
+        self.stats
+            .add(&self.stats.error_records, p.error_records - s.error_records);
+        st.published = st.pending;
+    }
+
+    /// Completes the part, then checkpoints. Order matters: output first, checkpoint second.
+    async fn roll(
+        &self,
+        lease: &Lease,
+        out: &mut PartOutput,
+        st: &mut State,
+        end_of_input: bool,
+        log: &TaskLog,
+    ) -> Result<(), InvokeError> {
+        // Make sure we still own the task before making a part visible.
+        self.tasks.heartbeat(lease, self.settings.lease).await?;
+        let part = out.part;
+        let next_part = out.roll().await?;
+        self.publish(st);
+        st.pending.bytes_read = st.resume - st.rolled_at;
+        st.rolled_at = st.resume;
+        st.progress.add(&st.pending);
+        st.pending = TaskProgress::default();
+        st.published = TaskProgress::default();
+        let mut checkpoint = Checkpoint {
+            next_part,
+            progress: st.progress,
+            end_of_input,
+            ..Default::default()
+        };
+        checkpoint
+            .offsets
+            .insert(BUILTIN_FILE_TYPE.to_string(), st.resume.to_string());
+        self.tasks
+            .checkpoint(lease, &checkpoint, self.settings.lease)
+            .await?;
+        log.log(
+            LogLevel::Debug,
+            format!(
+                "checkpoint: offset {}, part {part} durable, next part {next_part}, {} documents, {} errors so far",
+                st.resume, st.progress.documents_written, st.progress.error_records
+            ),
+        );
+        Ok(())
+    }
+}
+
+/// Counters and positions of one invocation.
+struct State {
+    /// Totals as of the last checkpoint.
+    progress: TaskProgress,
+    /// Since the last checkpoint.
+    pending: TaskProgress,
+    /// Part of `pending` already added to the live stats.
+    published: TaskProgress,
+    /// Where reading resumes after the last record processed.
+    resume: u64,
+    /// `resume` at the last checkpoint.
+    rolled_at: u64,
+}
+
+/// Why an invocation stopped early.
+enum InvokeError {
+    LeaseLost,
+    Failed(String),
+}
+
+impl From<StoreError> for InvokeError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::LeaseLost { .. } => InvokeError::LeaseLost,
+            other => InvokeError::Failed(format!("task database error: {other}")),
+        }
+    }
+}
+
+impl From<ConnectorError> for InvokeError {
+    fn from(e: ConnectorError) -> Self {
+        InvokeError::Failed(e.to_string())
+    }
+}
+
+fn read_error(file_name: &str) -> impl Fn(std::io::Error) -> InvokeError + '_ {
+    move |e| {
+        // Errors from the object stream carry the connector error; show it as is.
+        InvokeError::Failed(format!("reading {file_name} failed: {e}"))
+    }
+}
+
+/// Opens the input, retrying errors a retry can fix (3 attempts, exponential back-off).
+async fn open_with_retry(
+    bucket: &letsdata_connectors::object::Bucket,
+    key: &str,
+    offset: u64,
+) -> Result<letsdata_connectors::object::ObjectRead, ConnectorError> {
+    let mut delay = Duration::from_millis(200);
+    let mut attempt = 1;
+    loop {
+        match bucket.open_read(key, offset).await {
+            Ok(o) => return Ok(o),
+            Err(e) if e.kind() == FailureKind::Transient && attempt < 3 => {
+                tracing::warn!(key, error = %e, attempt, "opening input failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}

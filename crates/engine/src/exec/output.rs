@@ -1,0 +1,224 @@
+//! A task's output: part objects in the write bucket and error records in the error bucket.
+//!
+//! Part `n` of a task is `<datasetName>/<taskId>/part-<n>.jsonl` (`.jsonl.gz` when compressed)
+//! in both buckets. Documents and error records are buffered per record into reusable byte
+//! buffers and handed to the streaming writers in ~1 MiB chunks. [`PartOutput::roll`] completes
+//! both objects (durable, visible), and deletes a stale copy of an object this part did not
+//! write, left by an earlier attempt that crashed before its checkpoint. After `roll` the
+//! caller checkpoints, and only then does the next part begin.
+
+use base64::Engine as _;
+use letsdata_connectors::ConnectorError;
+use letsdata_connectors::object::{Bucket, PartWriter};
+
+const CHUNK: usize = 1024 * 1024;
+
+/// Where a task's parts go.
+pub(crate) struct PartOutput {
+    write_bucket: Bucket,
+    error_bucket: Bucket,
+    prefix: String,
+    gzip: bool,
+    pub(crate) part: u64,
+    pub(crate) docs: Vec<u8>,
+    pub(crate) errors: Vec<u8>,
+    doc_writer: Option<PartWriter>,
+    error_writer: Option<PartWriter>,
+    /// Uncompressed bytes in this part (both objects).
+    pub(crate) part_bytes: u64,
+}
+
+/// Identifies the records an error record describes.
+pub(crate) struct ErrorContext<'a> {
+    pub dataset_name: &'a str,
+    pub dataset_id: &'a str,
+    pub task_id: &'a str,
+    pub file_type: &'a str,
+    pub file_name: &'a str,
+}
+
+impl PartOutput {
+    pub(crate) fn new(
+        write_bucket: Bucket,
+        error_bucket: Bucket,
+        dataset_name: &str,
+        task_id: &str,
+        gzip: bool,
+        part: u64,
+    ) -> Self {
+        Self {
+            write_bucket,
+            error_bucket,
+            prefix: format!("{dataset_name}/{task_id}"),
+            gzip,
+            part,
+            docs: Vec::with_capacity(CHUNK + 64 * 1024),
+            errors: Vec::new(),
+            doc_writer: None,
+            error_writer: None,
+            part_bytes: 0,
+        }
+    }
+
+    fn doc_key(&self) -> String {
+        let ext = if self.gzip { "jsonl.gz" } else { "jsonl" };
+        format!("{}/part-{:05}.{ext}", self.prefix, self.part)
+    }
+
+    fn error_key(&self) -> String {
+        format!("{}/part-{:05}.jsonl", self.prefix, self.part)
+    }
+
+    /// Hands buffered bytes to the writers once a chunk has accumulated.
+    pub(crate) async fn maybe_flush(&mut self) -> Result<(), ConnectorError> {
+        if self.docs.len() >= CHUNK {
+            self.flush_docs().await?;
+        }
+        if self.errors.len() >= CHUNK {
+            self.flush_errors().await?;
+        }
+        Ok(())
+    }
+
+    async fn flush_docs(&mut self) -> Result<(), ConnectorError> {
+        if self.docs.is_empty() {
+            return Ok(());
+        }
+        if self.doc_writer.is_none() {
+            self.doc_writer = Some(self.write_bucket.writer(&self.doc_key(), self.gzip)?);
+        }
+        let writer = self.doc_writer.as_mut().expect("writer opened above");
+        writer.write(&self.docs).await?;
+        self.part_bytes += self.docs.len() as u64;
+        self.docs.clear();
+        Ok(())
+    }
+
+    async fn flush_errors(&mut self) -> Result<(), ConnectorError> {
+        if self.errors.is_empty() {
+            return Ok(());
+        }
+        if self.error_writer.is_none() {
+            self.error_writer = Some(self.error_bucket.writer(&self.error_key(), false)?);
+        }
+        let writer = self.error_writer.as_mut().expect("writer opened above");
+        writer.write(&self.errors).await?;
+        self.part_bytes += self.errors.len() as u64;
+        self.errors.clear();
+        Ok(())
+    }
+
+    /// Bytes in the current part, buffered or written.
+    pub(crate) fn pending_bytes(&self) -> u64 {
+        self.part_bytes + self.docs.len() as u64 + self.errors.len() as u64
+    }
+
+    /// Makes the current part durable and moves to the next part number.
+    /// Returns the next part number to checkpoint.
+    pub(crate) async fn roll(&mut self) -> Result<u64, ConnectorError> {
+        self.flush_docs().await?;
+        self.flush_errors().await?;
+        let doc_key = self.doc_key();
+        let error_key = self.error_key();
+        let wrote_docs = match self.doc_writer.take() {
+            Some(w) => {
+                w.finish().await?;
+                true
+            }
+            None => {
+                self.write_bucket.delete_if_exists(&doc_key).await?;
+                false
+            }
+        };
+        let wrote_errors = match self.error_writer.take() {
+            Some(w) => {
+                w.finish().await?;
+                true
+            }
+            None => {
+                self.error_bucket.delete_if_exists(&error_key).await?;
+                false
+            }
+        };
+        if wrote_docs || wrote_errors {
+            self.part += 1;
+        }
+        self.part_bytes = 0;
+        Ok(self.part)
+    }
+
+    /// Abandons the current part (the lease was lost): nothing of it becomes visible.
+    pub(crate) async fn abort(&mut self) {
+        if let Some(w) = self.doc_writer.take() {
+            w.abort().await;
+        }
+        if let Some(w) = self.error_writer.take() {
+            w.abort().await;
+        }
+        self.docs.clear();
+        self.errors.clear();
+    }
+
+    /// Appends one error record (a JSON line) describing a bad record.
+    pub(crate) fn push_error(
+        &mut self,
+        ctx: &ErrorContext<'_>,
+        start: u64,
+        end: u64,
+        message: &str,
+        document_id: &str,
+        raw: &[u8],
+    ) {
+        let (raw_text, encoding) = match std::str::from_utf8(raw) {
+            Ok(s) => (std::borrow::Cow::Borrowed(s), "utf8"),
+            Err(_) => (
+                std::borrow::Cow::Owned(base64::engine::general_purpose::STANDARD.encode(raw)),
+                "base64",
+            ),
+        };
+        let record = ErrorRecord {
+            dataset_name: ctx.dataset_name,
+            dataset_id: ctx.dataset_id,
+            task_id: ctx.task_id,
+            file_type: ctx.file_type,
+            file_name: ctx.file_name,
+            error_start_offset_map: OffsetMap(ctx.file_type, start),
+            error_end_offset_map: OffsetMap(ctx.file_type, end),
+            error_message: message,
+            document_id: (!document_id.is_empty()).then_some(document_id),
+            raw_record: &raw_text,
+            raw_record_encoding: encoding,
+        };
+        serde_json::to_writer(&mut self.errors, &record).expect("writing to a Vec cannot fail");
+        self.errors.push(b'\n');
+    }
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ErrorRecord<'a> {
+    dataset_name: &'a str,
+    dataset_id: &'a str,
+    task_id: &'a str,
+    file_type: &'a str,
+    file_name: &'a str,
+    error_start_offset_map: OffsetMap<'a>,
+    error_end_offset_map: OffsetMap<'a>,
+    error_message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    document_id: Option<&'a str>,
+    raw_record: &'a str,
+    raw_record_encoding: &'a str,
+}
+
+/// `{"<fileType>": "<offset>"}` without allocating a map.
+struct OffsetMap<'a>(&'a str, u64);
+
+impl serde::Serialize for OffsetMap<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(1))?;
+        map.serialize_entry(self.0, &self.1.to_string())?;
+        map.end()
+    }
+}

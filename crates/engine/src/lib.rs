@@ -1,0 +1,189 @@
+//! letsdata-engine: turns dataset records into work done.
+//!
+//! ```text
+//! datasets create ──► validate (no IO) ──► check resources (IO) ──► store: CREATED
+//!                                                                        │
+//! run ──► initialization workflow (idempotent, retried steps) ──► PROCESSING
+//!           buckets, task database, queue, tasks from the manifest        │
+//!                                                                        ▼
+//!         worker pool: claim task (lease + fencing token) ──► invocation ──► checkpoint
+//!           read file ─► decompress ─► cut records ─► parse ─► part objects (output, errors)
+//!                                                                        │
+//!         task state monitor: progress, reaping dead workers, COMPLETED | ERRORED
+//! ```
+//!
+//! The invariant everything rests on: a task's checkpoint advances only after the output and
+//! error objects covering the input before it are durable, and those objects have deterministic
+//! names, so any crash replays at most one part, which overwrites its earlier copy.
+
+mod create;
+mod error;
+mod exec;
+mod init;
+mod manifest;
+mod monitor;
+mod pool;
+mod stats;
+mod worker;
+
+pub use error::EngineError;
+pub use stats::{LiveStats, StatsSnapshot};
+
+use letsdata_connectors::object::ObjectStores;
+use letsdata_model::{Dataset, Task, TaskStatus};
+use letsdata_store::sqlite::SqliteStore;
+use letsdata_store::{MetadataStore, TaskCounts, Tenant};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Tunables; the defaults suit production, tests shorten some.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    /// How long a claimed task stays leased without a heartbeat.
+    pub lease: Duration,
+    /// How often a running task renews its lease.
+    pub heartbeat: Duration,
+    /// Uncompressed bytes of output after which a part object is completed and checkpointed.
+    pub part_target_bytes: u64,
+    /// How often idle workers look for runnable tasks and the monitor refreshes progress.
+    pub poll_interval: Duration,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        Self {
+            lease: Duration::from_secs(30),
+            heartbeat: Duration::from_secs(5),
+            part_target_bytes: 64 * 1024 * 1024,
+            poll_interval: Duration::from_millis(250),
+        }
+    }
+}
+
+/// The engine: a store, the buckets, and this process's worker identity.
+pub struct Engine {
+    home: PathBuf,
+    store: Arc<dyn MetadataStore>,
+    objects: Arc<ObjectStores>,
+    tenant: Tenant,
+    worker_id: String,
+    settings: EngineSettings,
+    stats: Arc<LiveStats>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("home", &self.home)
+            .field("worker_id", &self.worker_id)
+            .finish()
+    }
+}
+
+impl Engine {
+    /// Opens the embedded store under `home` and the buckets from the environment.
+    pub async fn open(home: &Path) -> Result<Self, EngineError> {
+        Self::open_with(home, EngineSettings::default()).await
+    }
+
+    pub async fn open_with(home: &Path, settings: EngineSettings) -> Result<Self, EngineError> {
+        let store: Arc<dyn MetadataStore> = Arc::new(SqliteStore::open(home).await?);
+        let objects = Arc::new(ObjectStores::from_env(home));
+        let tenant = store.local_tenant().await?;
+        Ok(Self {
+            home: home.to_path_buf(),
+            store,
+            objects,
+            tenant,
+            worker_id: worker::worker_id(),
+            settings,
+            stats: Arc::new(LiveStats::default()),
+        })
+    }
+
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+
+    pub fn objects(&self) -> &ObjectStores {
+        &self.objects
+    }
+
+    /// Live counters of the work done by this process (for progress bars).
+    pub fn stats(&self) -> Arc<LiveStats> {
+        self.stats.clone()
+    }
+
+    /// The dataset of that name, or [`EngineError::DatasetNotFound`].
+    pub async fn dataset(&self, name: &str) -> Result<Dataset, EngineError> {
+        self.store
+            .get_dataset(&self.tenant.tenant_id, name)
+            .await?
+            .ok_or_else(|| EngineError::DatasetNotFound(name.to_string()))
+    }
+
+    pub async fn datasets(&self) -> Result<Vec<Dataset>, EngineError> {
+        Ok(self.store.list_datasets(&self.tenant.tenant_id).await?)
+    }
+
+    pub async fn tasks(
+        &self,
+        dataset_name: &str,
+        status: Option<TaskStatus>,
+    ) -> Result<Vec<Task>, EngineError> {
+        let dataset = self.dataset(dataset_name).await?;
+        match self.store.open_task_store(&dataset.dataset_id).await {
+            Ok(tasks) => Ok(tasks.list_tasks(status).await?),
+            // Not initialized yet: no tasks.
+            Err(letsdata_store::StoreError::NoTaskDatabase(_)) => Ok(Vec::new()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Task counts of a dataset (zeros before its task database exists).
+    pub async fn task_counts(&self, dataset_name: &str) -> Result<TaskCounts, EngineError> {
+        let dataset = self.dataset(dataset_name).await?;
+        match self.store.open_task_store(&dataset.dataset_id).await {
+            Ok(tasks) => Ok(tasks.counts().await?),
+            Err(letsdata_store::StoreError::NoTaskDatabase(_)) => Ok(TaskCounts::default()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn task(&self, dataset_name: &str, task_id: &str) -> Result<Task, EngineError> {
+        let dataset = self.dataset(dataset_name).await?;
+        let not_found = || EngineError::TaskNotFound {
+            dataset: dataset_name.to_string(),
+            task_id: task_id.to_string(),
+        };
+        let tasks = match self.store.open_task_store(&dataset.dataset_id).await {
+            Ok(t) => t,
+            Err(letsdata_store::StoreError::NoTaskDatabase(_)) => return Err(not_found()),
+            Err(e) => return Err(e.into()),
+        };
+        tasks.get_task(task_id).await?.ok_or_else(not_found)
+    }
+
+    /// Runs every unfinished dataset (CREATED, INITIALIZING, PROCESSING) to the end.
+    pub async fn run_unfinished(&self) -> Result<Vec<Dataset>, EngineError> {
+        let unfinished: Vec<Dataset> = self
+            .datasets()
+            .await?
+            .into_iter()
+            .filter(|d| d.dataset_status.is_unfinished())
+            .collect();
+        let runs = unfinished.iter().map(|d| self.run_dataset(&d.dataset_id));
+        futures::future::try_join_all(runs).await
+    }
+
+    /// Runs one dataset: initialization if needed, then its tasks, until it is COMPLETED or
+    /// ERRORED. Safe to call from several processes at once.
+    pub async fn run_dataset(&self, dataset_id: &str) -> Result<Dataset, EngineError> {
+        let dataset = init::initialize(self, dataset_id).await?;
+        if !dataset.dataset_status.is_unfinished() {
+            return Ok(dataset);
+        }
+        pool::process(self, &dataset).await
+    }
+}

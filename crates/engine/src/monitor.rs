@@ -1,0 +1,113 @@
+//! The task state monitor: keeps `datasetProgress` current, reaps the leases of dead workers,
+//! and moves the dataset to COMPLETED or ERRORED when its last task ends.
+
+use crate::init::modify_dataset;
+use crate::worker::is_dead_local_worker;
+use crate::{Engine, EngineError};
+use letsdata_model::time::now_millis;
+use letsdata_model::{Dataset, DatasetProgress, DatasetStatus};
+use letsdata_store::{TaskCounts, TaskStore};
+use std::sync::Arc;
+
+pub(crate) struct Monitor<'a> {
+    engine: &'a Engine,
+    dataset_id: String,
+    tasks: Arc<dyn TaskStore>,
+}
+
+fn progress_of(counts: &TaskCounts) -> DatasetProgress {
+    DatasetProgress {
+        total_tasks: counts.total,
+        completed_tasks: counts.completed,
+        errored_tasks: counts.errored,
+        processing_tasks: counts.processing,
+        records_read: counts.progress.records_read,
+        documents_written: counts.progress.documents_written,
+        error_records: counts.progress.error_records,
+        skip_records: counts.progress.skip_records,
+        bytes_read: counts.progress.bytes_read,
+    }
+}
+
+impl<'a> Monitor<'a> {
+    pub(crate) fn new(engine: &'a Engine, dataset: &Dataset, tasks: Arc<dyn TaskStore>) -> Self {
+        Self {
+            engine,
+            dataset_id: dataset.dataset_id.clone(),
+            tasks,
+        }
+    }
+
+    /// Writes the current aggregate progress into the dataset record (if it changed).
+    pub(crate) async fn refresh(&self) -> Result<(), EngineError> {
+        let progress = progress_of(&self.tasks.counts().await?);
+        let current = self
+            .engine
+            .store
+            .get_dataset_by_id(&self.dataset_id)
+            .await?;
+        if current.is_some_and(|d| d.dataset_progress == progress) {
+            return Ok(());
+        }
+        modify_dataset(self.engine, &self.dataset_id, |d| {
+            d.dataset_progress = progress.clone();
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Puts tasks whose worker died or whose lease expired back in the queue.
+    pub(crate) async fn reap(&self) -> Result<u64, EngineError> {
+        let now = now_millis();
+        let mut reaped = 0;
+        for lease in self.tasks.leases().await? {
+            let reason = if is_dead_local_worker(&lease.owner) {
+                format!("worker {} exited while running the task", lease.owner)
+            } else if lease.expires_at < now {
+                format!("worker {} stopped renewing its lease", lease.owner)
+            } else {
+                continue;
+            };
+            if self
+                .tasks
+                .reap(&lease.task_id, lease.token, &reason)
+                .await?
+            {
+                tracing::warn!(task = %lease.task_id, %reason, "task queued again");
+                reaped += 1;
+            }
+        }
+        Ok(reaped)
+    }
+
+    /// Every task has ended: set the final status and close the execution log entry.
+    pub(crate) async fn finish(&self) -> Result<(), EngineError> {
+        let counts = self.tasks.counts().await?;
+        let progress = progress_of(&counts);
+        modify_dataset(self.engine, &self.dataset_id, |d| {
+            d.dataset_progress = progress.clone();
+            if d.dataset_status == DatasetStatus::Processing && counts.unfinished() == 0 {
+                let status = if counts.errored > 0 {
+                    DatasetStatus::Errored
+                } else {
+                    DatasetStatus::Completed
+                };
+                d.dataset_status = status;
+                d.last_error = (counts.errored > 0).then(|| {
+                    format!(
+                        "{} of {} tasks ERRORED; `letsdata tasks list --datasetName {} --taskStatus ERRORED` shows them",
+                        counts.errored, counts.total, d.dataset_name
+                    )
+                });
+                if let Some(log) = d.execution_logs.last_mut()
+                    && log.end_datetime.is_none()
+                {
+                    log.end_datetime = Some(now_millis());
+                    log.status = Some(status);
+                }
+            }
+        })
+        .await?;
+        Ok(())
+    }
+}

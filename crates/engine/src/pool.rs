@@ -1,0 +1,166 @@
+//! The worker pool: runs a dataset's tasks, `concurrency` at a time, until none is left.
+//!
+//! Each slot claims a task under a lease, renews the lease while the invocation runs, and ends
+//! the invocation with a fenced `finish`. Several processes may run the same dataset: leases
+//! keep them from running a task twice, and the monitor (run by each of them) reaps leases of
+//! workers that died so their tasks resume from the last checkpoint.
+
+use crate::exec::{Outcome, Runner};
+use crate::init::{modify_dataset, spec_of};
+use crate::monitor::Monitor;
+use crate::{Engine, EngineError};
+use letsdata_model::spec::LogLevel;
+use letsdata_model::task::TaskExecutionLog;
+use letsdata_model::time::now_millis;
+use letsdata_model::{Dataset, TaskStatus};
+use letsdata_store::{Lease, StoreError};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tokio::task::JoinSet;
+
+/// Processes the dataset's tasks; returns the dataset once it is COMPLETED or ERRORED.
+pub(crate) async fn process(engine: &Engine, dataset: &Dataset) -> Result<Dataset, EngineError> {
+    let spec = spec_of(engine, dataset)?;
+    let tasks = engine.store.open_task_store(&dataset.dataset_id).await?;
+    let runner = Runner {
+        objects: engine.objects.clone(),
+        tasks: tasks.clone(),
+        stats: engine.stats.clone(),
+        settings: engine.settings.clone(),
+        dataset: Arc::new(dataset.clone()),
+        spec: Arc::new(spec),
+        worker_id: engine.worker_id.clone(),
+        log_dir: engine
+            .home
+            .join("datasets")
+            .join(&dataset.dataset_id)
+            .join("logs"),
+    };
+    let monitor = Monitor::new(engine, dataset, tasks.clone());
+    let mut running: JoinSet<()> = JoinSet::new();
+    let mut last_refresh = std::time::Instant::now();
+    loop {
+        let concurrency = runner.spec.compute_engine.concurrency as usize;
+        while running.len() < concurrency {
+            let log = TaskExecutionLog {
+                worker_process_id: engine.worker_id.clone(),
+                start_datetime: now_millis(),
+                end_datetime: None,
+                outcome: None,
+                message: None,
+            };
+            match tasks
+                .claim(&engine.worker_id, engine.settings.lease, log)
+                .await?
+            {
+                Some(lease) => {
+                    let runner = runner.clone();
+                    running.spawn(async move { run_invocation(runner, lease).await });
+                }
+                None => break,
+            }
+        }
+        if last_refresh.elapsed() >= engine.settings.poll_interval * 4 {
+            monitor.refresh().await?;
+            last_refresh = std::time::Instant::now();
+        }
+        if running.is_empty() {
+            monitor.reap().await?;
+            let counts = tasks.counts().await?;
+            if counts.unfinished() == 0 {
+                break;
+            }
+            if counts.created + counts.rerun > 0 {
+                continue;
+            }
+            // Other processes are running the remaining tasks: wait for them.
+            tokio::time::sleep(engine.settings.poll_interval).await;
+            continue;
+        }
+        tokio::select! {
+            joined = running.join_next() => {
+                if let Some(Err(e)) = joined {
+                    tracing::error!(error = %e, "task invocation panicked");
+                }
+            }
+            _ = tokio::time::sleep(engine.settings.poll_interval) => {}
+        }
+    }
+    monitor.finish().await?;
+    modify_dataset(engine, &dataset.dataset_id, |_| {}).await
+}
+
+/// Runs one invocation with a heartbeat, then records how it ended.
+async fn run_invocation(runner: Runner, lease: Lease) {
+    let lost = Arc::new(AtomicBool::new(false));
+    let heartbeat = {
+        let tasks = runner.tasks.clone();
+        let lease = lease.clone();
+        let lost = lost.clone();
+        let (every, lease_for) = (runner.settings.heartbeat, runner.settings.lease);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                match tasks.heartbeat(&lease, lease_for).await {
+                    Ok(()) => {}
+                    Err(StoreError::LeaseLost { .. }) => {
+                        lost.store(true, Ordering::Relaxed);
+                        return;
+                    }
+                    Err(e) => tracing::warn!(error = %e, "lease heartbeat failed; will retry"),
+                }
+            }
+        })
+    };
+    let log = runner.task_log(&lease.task.task_id);
+    let outcome = runner.invoke(&lease, &lost, &log).await;
+    heartbeat.abort();
+
+    let start = lease
+        .task
+        .task_execution_logs
+        .last()
+        .map(|l| l.start_datetime)
+        .unwrap_or_else(now_millis);
+    let (status, error, label) = match &outcome {
+        Outcome::Completed => (TaskStatus::Completed, None, "COMPLETED"),
+        Outcome::Rerun => (TaskStatus::Rerun, None, "RERUN"),
+        Outcome::Errored(message) => (TaskStatus::Errored, Some(message.clone()), "ERRORED"),
+        Outcome::LeaseLost => {
+            log.log(
+                LogLevel::Warn,
+                "lease lost: another worker owns the task now; stopped without writing",
+            );
+            return;
+        }
+    };
+    if let Some(message) = &error {
+        log.log(LogLevel::Error, format!("task errored: {message}"));
+        runner.stats.add(&runner.stats.tasks_errored, 1);
+    } else if status == TaskStatus::Completed {
+        runner.stats.add(&runner.stats.tasks_completed, 1);
+    }
+    let entry = TaskExecutionLog {
+        worker_process_id: lease.owner.clone(),
+        start_datetime: start,
+        end_datetime: Some(now_millis()),
+        outcome: Some(label.to_string()),
+        message: error.clone(),
+    };
+    match runner
+        .tasks
+        .finish(&lease, status, error.as_deref(), entry)
+        .await
+    {
+        Ok(()) => {}
+        Err(StoreError::LeaseLost { .. }) => {
+            log.log(
+                LogLevel::Warn,
+                "lease lost before the invocation was recorded",
+            );
+        }
+        Err(e) => {
+            tracing::error!(task = %lease.task.task_id, error = %e, "cannot record the end of a task invocation")
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! The dataset record: the user's configuration plus the system fields LetsData adds
+//! (`datasetId`, `datasetStatus`, `datasetProgress`, `executionLogs`, `initializationWorkflow`, ...).
+
+use crate::status::DatasetStatus;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// The status of one workflow step: `WAIT` while running or waiting to be retried,
+/// `ERROR` after a failed attempt, `COMPLETED` when done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum StepStatus {
+    Wait,
+    Error,
+    Completed,
+}
+
+/// The latest result of a workflow step, as shown in `initializationWorkflow`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepResult {
+    pub status: StepStatus,
+    pub attempts: u32,
+    pub start_datetime: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_datetime: Option<i64>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+}
+
+/// Aggregate task progress. Eventually consistent: the task state monitor refreshes it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DatasetProgress {
+    pub total_tasks: u64,
+    pub completed_tasks: u64,
+    pub errored_tasks: u64,
+    pub processing_tasks: u64,
+    pub records_read: u64,
+    pub documents_written: u64,
+    pub error_records: u64,
+    pub skip_records: u64,
+    pub bytes_read: u64,
+}
+
+/// One execution of the dataset (the initial run, later each redrive).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionLog {
+    pub start_datetime: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_datetime: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<DatasetStatus>,
+}
+
+/// Resources the dataset uses, resolved at creation (names of LetsData-located buckets
+/// are generated, Customer ones copied from the config).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DatasetResources {
+    pub read_bucket: String,
+    pub write_bucket: String,
+    pub error_bucket: String,
+    /// Where buckets live: `local` (directories under `$LETSDATA_HOME/buckets`) or an S3 endpoint.
+    pub object_store: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub task_database: String,
+}
+
+/// A dataset as stored and as printed by `letsdata datasets view`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Dataset {
+    pub dataset_name: String,
+    pub dataset_id: String,
+    pub tenant_id: String,
+    pub user_id: String,
+    pub dataset_status: DatasetStatus,
+    /// The configuration as the user wrote it (top-level fields other than `datasetName`).
+    #[serde(flatten)]
+    pub config: Map<String, Value>,
+    pub dataset_progress: DatasetProgress,
+    pub execution_logs: Vec<ExecutionLog>,
+    /// Step name → latest result; steps not started yet are `{}`.
+    pub initialization_workflow: Map<String, Value>,
+    pub resources: DatasetResources,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    pub create_datetime: i64,
+    pub update_datetime: i64,
+    /// Optimistic-concurrency version; every store update is conditional on it.
+    #[serde(skip)]
+    pub version: i64,
+}
+
+impl Dataset {
+    /// Records a step result in `initializationWorkflow`, keeping the step order.
+    pub fn set_init_step(&mut self, name: &str, result: &StepResult) {
+        let value = serde_json::to_value(result).expect("step results always serialize");
+        self.initialization_workflow.insert(name.to_string(), value);
+    }
+
+    /// The latest result of an initialization step, if it has started.
+    pub fn init_step(&self, name: &str) -> Option<StepResult> {
+        self.initialization_workflow
+            .get(name)
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+    }
+}

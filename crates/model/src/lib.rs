@@ -1,0 +1,23 @@
+//! letsdata-model: the data model shared by every other crate.
+//!
+//! * [`spec`] parses and validates a dataset configuration written in LetsData's JSON
+//!   (camelCase, enum values case- and space-insensitive) into a [`spec::DatasetSpec`].
+//!   Validation never does IO and reports every problem with its JSON path.
+//! * [`status`] holds the dataset and task statuses.
+//! * [`dataset`] and [`task`] are the records the store keeps and the CLI prints.
+//! * [`location`] parses `s3://bucket/key` links and checks that keys stay inside their bucket.
+//!
+//! Nothing here does IO or is async, so the rules can be unit-tested exhaustively.
+
+pub mod dataset;
+pub mod location;
+pub mod spec;
+pub mod status;
+pub mod task;
+pub mod time;
+
+pub use dataset::{Dataset, DatasetProgress, ExecutionLog, StepResult, StepStatus};
+pub use location::{LocationError, ObjectLocation};
+pub use spec::{ConfigError, DatasetSpec, Problem};
+pub use status::{DatasetStatus, TaskStatus};
+pub use task::{Checkpoint, Task, TaskExecutionLog, TaskProgress};

@@ -1,0 +1,129 @@
+//! Object locations: `s3://bucket/key` links and bucket-relative keys.
+//!
+//! Keys are checked so that they cannot escape their bucket when buckets are local
+//! directories: no absolute keys, no `..` or `.` segments, no empty segments, no NUL.
+
+use std::fmt;
+use thiserror::Error;
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum LocationError {
+    #[error("{0:?} is not an s3 link; expected s3://<bucketName>/<key>")]
+    NotS3Link(String),
+    #[error(
+        "bucket name {0:?} is invalid; expected 3-63 characters of lowercase letters, digits, '.' and '-', starting and ending with a letter or digit"
+    )]
+    InvalidBucket(String),
+    #[error("key {key:?} is invalid: {reason}")]
+    InvalidKey { key: String, reason: &'static str },
+}
+
+/// A bucket and a key inside it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ObjectLocation {
+    pub bucket: String,
+    pub key: String,
+}
+
+impl ObjectLocation {
+    /// Parses `s3://bucket/key`.
+    pub fn parse_s3_link(link: &str) -> Result<Self, LocationError> {
+        let rest = link
+            .trim()
+            .strip_prefix("s3://")
+            .ok_or_else(|| LocationError::NotS3Link(link.to_string()))?;
+        let (bucket, key) = rest
+            .split_once('/')
+            .ok_or_else(|| LocationError::NotS3Link(link.to_string()))?;
+        validate_bucket_name(bucket)?;
+        validate_key(key)?;
+        Ok(Self {
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+        })
+    }
+}
+
+impl fmt::Display for ObjectLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "s3://{}/{}", self.bucket, self.key)
+    }
+}
+
+/// S3's bucket naming rules (which also keep local bucket directories safe).
+pub fn validate_bucket_name(name: &str) -> Result<(), LocationError> {
+    let bytes = name.as_bytes();
+    let ok = (3..=63).contains(&bytes.len())
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-' || *b == b'.')
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes[bytes.len() - 1].is_ascii_alphanumeric()
+        && !name.contains("..");
+    if ok {
+        Ok(())
+    } else {
+        Err(LocationError::InvalidBucket(name.to_string()))
+    }
+}
+
+/// A key must stay inside its bucket.
+pub fn validate_key(key: &str) -> Result<(), LocationError> {
+    let err = |reason| {
+        Err(LocationError::InvalidKey {
+            key: key.to_string(),
+            reason,
+        })
+    };
+    if key.is_empty() {
+        return err("it is empty");
+    }
+    if key.starts_with('/') || key.starts_with('\\') {
+        return err("absolute keys are not allowed; write it relative to the bucket");
+    }
+    if key.contains('\0') {
+        return err("it contains a NUL byte");
+    }
+    if key.len() > 1024 {
+        return err("it is longer than 1024 bytes");
+    }
+    for segment in key.split(['/', '\\']) {
+        match segment {
+            ".." => return err("'..' segments would escape the bucket"),
+            "." => return err("'.' segments are not allowed"),
+            "" => return err("empty path segments ('//') are not allowed"),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_s3_links() {
+        let loc = ObjectLocation::parse_s3_link("s3://my-bucket/dir/file.txt").expect("valid");
+        assert_eq!(loc.bucket, "my-bucket");
+        assert_eq!(loc.key, "dir/file.txt");
+        assert_eq!(loc.to_string(), "s3://my-bucket/dir/file.txt");
+    }
+
+    #[test]
+    fn rejects_bad_links_and_escaping_keys() {
+        assert!(ObjectLocation::parse_s3_link("http://b/k").is_err());
+        assert!(ObjectLocation::parse_s3_link("s3://bucket").is_err());
+        assert!(ObjectLocation::parse_s3_link("s3://Bucket/k").is_err());
+        assert!(ObjectLocation::parse_s3_link("s3://bucket/../etc/passwd").is_err());
+        assert!(ObjectLocation::parse_s3_link("s3://bucket//etc/passwd").is_err());
+        assert!(validate_key("/etc/passwd").is_err());
+        assert!(validate_key("a/../../b").is_err());
+        assert!(validate_key("a\\..\\b").is_err());
+        assert!(validate_key("a/./b").is_err());
+        assert!(validate_key("data/2024/01/file.json.gz").is_ok());
+        assert!(validate_bucket_name("ab").is_err());
+        assert!(validate_bucket_name("a..b").is_err());
+        assert!(validate_bucket_name("my-bucket.1").is_ok());
+    }
+}

@@ -1,0 +1,431 @@
+//! `readConnector`, `writeConnector` and `errorConnector`.
+
+use super::*;
+use crate::spec::{
+    BuiltinParser, Compression, Implementation, ReadConnector, ResourceLocation, WriteConnector,
+};
+
+fn parser_of(spec: &DatasetSpec) -> BuiltinParser {
+    let ReadConnector::S3(read) = &spec.read_connector;
+    let Implementation::Builtin(parser) = &read.implementation;
+    parser.clone()
+}
+
+/// The example's read connector with the jsonl parser options replaced by `options`.
+fn with_parser(parser: &str, options: Value) -> Value {
+    let mut v = with("readConnector.builtinParser", json!(parser));
+    remove(&mut v, "readConnector.documentIdField");
+    if let Value::Object(options) = options {
+        for (k, val) in options {
+            set(&mut v, &format!("readConnector.{k}"), val);
+        }
+    }
+    v
+}
+
+#[test]
+fn unsupported_read_destinations_are_recognised() {
+    for (given, shown) in [
+        ("KINESIS", "KINESIS"),
+        ("sqs", "SQS"),
+        ("DynamoDB Streams", "DYNAMODBSTREAMS"),
+        ("dynamodb", "DYNAMODB"),
+    ] {
+        let mut v = with("readConnector.connectorDestination", json!(given));
+        set(
+            &mut v,
+            "readConnector.streamArn",
+            json!("arn:aws:kinesis:us-east-1:123456789012:stream/s"),
+        );
+        // S3-specific checks are skipped: the destination is the one problem
+        assert_only(
+            &v,
+            "readConnector.connectorDestination",
+            &format!("\"{shown}\" read connectors are not supported yet; supported: S3"),
+        );
+    }
+}
+
+#[test]
+fn unrecognised_read_destination_lists_all() {
+    let ps = problems(&with("readConnector.connectorDestination", json!("FTP")));
+    assert_eq!(ps.len(), 1, "{}", render(&ps));
+    assert_has(
+        &ps,
+        "readConnector.connectorDestination",
+        "\"FTP\" is not a read connector destination; accepted values: S3, SQS, KINESIS, DYNAMODBSTREAMS, DYNAMODB (only S3 is supported in this version)",
+    );
+    assert_only(
+        &without("readConnector.connectorDestination"),
+        "readConnector.connectorDestination",
+        "is required: where the input is read from; accepted values: S3",
+    );
+}
+
+#[test]
+fn misspelt_reader_type_lists_both_spellings() {
+    let ps = problems(&with(
+        "readConnector.readerType",
+        json!("Singel File Reader"),
+    ));
+    assert_eq!(ps.len(), 1, "{}", render(&ps));
+    assert_eq!(ps[0].path, "readConnector.readerType");
+    assert_eq!(
+        ps[0].message,
+        "\"Singel File Reader\" is not a reader type; accepted values: Single File Reader (SINGLEFILEREADER), Single File State Machine Reader (SINGLEFILESTATEMACHINEREADER), Multiple File State Machine Reader (MULTIPLEFILESTATEMACHINEREADER)"
+    );
+}
+
+#[test]
+fn read_bucket_name_follows_s3_rules() {
+    for bad in ["Quickstart_Input", "ab", "-bucket", "a..b"] {
+        assert_only(
+            &with("readConnector.bucketName", json!(bad)),
+            "readConnector.bucketName",
+            "is invalid; expected 3-63 characters",
+        );
+    }
+}
+
+#[test]
+fn bucket_resource_location_must_be_letsdata_or_customer() {
+    assert_only(
+        &with("readConnector.bucketResourceLocation", json!("Mine")),
+        "readConnector.bucketResourceLocation",
+        "\"Mine\" is not a resource location; accepted values: LetsData, Customer",
+    );
+}
+
+#[test]
+fn non_builtin_languages_are_rejected() {
+    for lang in ["Java", "python", "JAVASCRIPT"] {
+        let ps = problems(&with(
+            "readConnector.artifactImplementationLanguage",
+            json!(lang),
+        ));
+        assert_eq!(ps.len(), 1, "{}", render(&ps));
+        assert_has(
+            &ps,
+            "readConnector.artifactImplementationLanguage",
+            "cannot run Java jars or container images; use Builtin (or Wasm when available)",
+        );
+    }
+    assert_only(
+        &with(
+            "readConnector.artifactImplementationLanguage",
+            json!("wasm"),
+        ),
+        "readConnector.artifactImplementationLanguage",
+        "\"Wasm\" implementations are not supported yet",
+    );
+    assert_only(
+        &with("readConnector.artifactImplementationLanguage", json!("Go")),
+        "readConnector.artifactImplementationLanguage",
+        "\"Go\" is not an implementation language; accepted values: Builtin, Wasm, Java, Python, Javascript",
+    );
+    assert_only(
+        &without("readConnector.artifactImplementationLanguage"),
+        "readConnector.artifactImplementationLanguage",
+        "is required",
+    );
+}
+
+#[test]
+fn builtin_parser_is_required_and_checked() {
+    let mut v = without("readConnector.builtinParser");
+    remove(&mut v, "readConnector.documentIdField");
+    assert_only(
+        &v,
+        "readConnector.builtinParser",
+        "is required: the builtin parser (required with artifactImplementationLanguage Builtin); accepted values: jsonl, csv, text",
+    );
+    let mut v = with("readConnector.builtinParser", json!("xml"));
+    remove(&mut v, "readConnector.documentIdField");
+    assert_only(
+        &v,
+        "readConnector.builtinParser",
+        "\"xml\" is not a builtin parser; accepted values: jsonl, csv, text",
+    );
+}
+
+#[test]
+fn builtin_parsers_need_single_file_reader() {
+    let mut v = with(
+        "readConnector.readerType",
+        json!("Single File State Machine Reader"),
+    );
+    set(
+        &mut v,
+        "manifestFile.readerType",
+        json!("SINGLEFILESTATEMACHINEREADER"),
+    );
+    assert_only(
+        &v,
+        "readConnector.readerType",
+        "builtin parsers work only with readerType Single File Reader (SINGLEFILEREADER), found Single File State Machine Reader (SINGLEFILESTATEMACHINEREADER)",
+    );
+}
+
+#[test]
+fn parser_options_are_parsed_with_defaults() {
+    assert_eq!(
+        parser_of(&parse_ok(&without("readConnector.documentIdField"))),
+        BuiltinParser::Jsonl {
+            document_id_field: None
+        }
+    );
+    assert_eq!(
+        parser_of(&parse_ok(&with_parser("csv", json!({})))),
+        BuiltinParser::Csv {
+            delimiter: b',',
+            has_header: true
+        }
+    );
+    assert_eq!(
+        parser_of(&parse_ok(&with_parser(
+            "CSV",
+            json!({"csvDelimiter": "\t", "csvHasHeader": false})
+        ))),
+        BuiltinParser::Csv {
+            delimiter: b'\t',
+            has_header: false
+        }
+    );
+    assert_eq!(
+        parser_of(&parse_ok(&with_parser("text", json!({})))),
+        BuiltinParser::Text {
+            record_start_pattern: None,
+            record_end_pattern: None
+        }
+    );
+    assert_eq!(
+        parser_of(&parse_ok(&with_parser(
+            "text",
+            json!({"recordStartPattern": "<doc>", "recordEndPattern": "</doc>"})
+        ))),
+        BuiltinParser::Text {
+            record_start_pattern: Some("<doc>".into()),
+            record_end_pattern: Some("</doc>".into())
+        }
+    );
+}
+
+#[test]
+fn parser_options_of_another_parser_are_errors() {
+    let v = with("readConnector.csvDelimiter", json!(";"));
+    assert_only(
+        &v,
+        "readConnector.csvDelimiter",
+        "is only used with builtinParser csv, not jsonl",
+    );
+    let ps = problems(&with_parser(
+        "csv",
+        json!({"documentIdField": "id", "recordEndPattern": "END"}),
+    ));
+    assert_eq!(ps.len(), 2, "{}", render(&ps));
+    assert_has(
+        &ps,
+        "readConnector.documentIdField",
+        "is only used with builtinParser jsonl, not csv",
+    );
+    assert_has(
+        &ps,
+        "readConnector.recordEndPattern",
+        "is only used with builtinParser text, not csv",
+    );
+    assert_only(
+        &with_parser("text", json!({"csvHasHeader": true})),
+        "readConnector.csvHasHeader",
+        "builtinParser csv, not text",
+    );
+}
+
+#[test]
+fn parser_option_values_are_checked() {
+    for bad in [",,", "", "é"] {
+        assert_only(
+            &with_parser("csv", json!({"csvDelimiter": bad})),
+            "readConnector.csvDelimiter",
+            "must be exactly one ASCII character",
+        );
+    }
+    assert_only(
+        &with_parser("csv", json!({"csvDelimiter": "\""})),
+        "readConnector.csvDelimiter",
+        "cannot be the delimiter",
+    );
+    assert_only(
+        &with_parser("csv", json!({"csvDelimiter": 44})),
+        "readConnector.csvDelimiter",
+        "must be a string, found number",
+    );
+    assert_only(
+        &with_parser("csv", json!({"csvHasHeader": "yes"})),
+        "readConnector.csvHasHeader",
+        "must be a boolean (true or false), found \"yes\"",
+    );
+    assert_only(
+        &with_parser("text", json!({"recordStartPattern": ""})),
+        "readConnector.recordStartPattern",
+        "must not be empty",
+    );
+    assert_only(
+        &with("readConnector.documentIdField", json!(7)),
+        "readConnector.documentIdField",
+        "must be a string, found number",
+    );
+}
+
+#[test]
+fn letsdata_implementation_fields_are_known_but_unused_with_builtin() {
+    let mut v = example();
+    set(
+        &mut v,
+        "readConnector.artifactFileS3Link",
+        json!("s3://jars/parser.jar"),
+    );
+    set(
+        &mut v,
+        "readConnector.singleFileParserImplementationClassName",
+        json!("com.x.Parser"),
+    );
+    set(
+        &mut v,
+        "readConnector.interfaceECRImagePath",
+        json!("123.dkr.ecr/img"),
+    );
+    let ps = problems(&v);
+    assert_eq!(ps.len(), 3, "{}", render(&ps));
+    for f in [
+        "artifactFileS3Link",
+        "singleFileParserImplementationClassName",
+        "interfaceECRImagePath",
+    ] {
+        assert_has(
+            &ps,
+            &format!("readConnector.{f}"),
+            "is not used with artifactImplementationLanguage Builtin; remove it",
+        );
+    }
+}
+
+#[test]
+fn other_read_destination_fields_are_not_applicable_to_s3() {
+    let mut v = example();
+    set(&mut v, "readConnector.streamArn", json!("arn"));
+    set(&mut v, "readConnector.resourceLocation", json!("Customer"));
+    let ps = problems(&v);
+    assert_eq!(ps.len(), 2, "{}", render(&ps));
+    assert_has(
+        &ps,
+        "readConnector.streamArn",
+        "is not applicable to S3 read connectors; remove it",
+    );
+    assert_has(
+        &ps,
+        "readConnector.resourceLocation",
+        "use bucketResourceLocation",
+    );
+}
+
+#[test]
+fn write_connector_destinations() {
+    assert_only(
+        &with("writeConnector.connectorDestination", json!("kinesis")),
+        "writeConnector.connectorDestination",
+        "\"Kinesis\" write connectors are not supported yet; supported: S3",
+    );
+    assert_only(
+        &with("writeConnector.connectorDestination", json!("Momento")),
+        "writeConnector.connectorDestination",
+        "not supported yet",
+    );
+    assert_only(
+        &with("writeConnector.connectorDestination", json!("Redis")),
+        "writeConnector.connectorDestination",
+        "accepted values: S3, Kinesis, SQS, DynamoDB, Kafka, Momento",
+    );
+    assert_only(
+        &without("writeConnector.connectorDestination"),
+        "writeConnector.connectorDestination",
+        "is required",
+    );
+}
+
+#[test]
+fn write_connector_bucket_depends_on_resource_location() {
+    assert_only(
+        &without("writeConnector.resourceLocation"),
+        "writeConnector.resourceLocation",
+        "is required: who owns the bucket",
+    );
+    assert_only(
+        &with("writeConnector.resourceLocation", json!("Customer")),
+        "writeConnector.bucketName",
+        "is required when resourceLocation is Customer: the existing S3 bucket to write documents to",
+    );
+    let mut v = with("writeConnector.resourceLocation", json!("Customer"));
+    set(&mut v, "writeConnector.bucketName", json!("my-output"));
+    set(&mut v, "writeConnector.compression", json!("gzip"));
+    let WriteConnector::S3(w) = parse_ok(&v).write_connector;
+    assert_eq!(
+        (w.resource_location, w.bucket_name.as_deref(), w.compression),
+        (
+            ResourceLocation::Customer,
+            Some("my-output"),
+            Compression::Gzip
+        )
+    );
+    let WriteConnector::S3(w) =
+        parse_ok(&with("writeConnector.bucketName", json!("chosen-name"))).write_connector;
+    assert_eq!(w.bucket_name.as_deref(), Some("chosen-name"));
+    assert_only(
+        &with("writeConnector.bucketName", json!("Bad_Name")),
+        "writeConnector.bucketName",
+        "is invalid",
+    );
+}
+
+#[test]
+fn write_connector_fields_of_other_destinations_are_not_applicable() {
+    let mut v = with("writeConnector.kinesisShardCount", json!(4));
+    set(&mut v, "writeConnector.sparkFileFormat", json!("parquet"));
+    let ps = problems(&v);
+    assert_eq!(ps.len(), 2, "{}", render(&ps));
+    assert_has(
+        &ps,
+        "writeConnector.kinesisShardCount",
+        "is not applicable to S3 write connectors",
+    );
+    assert_has(
+        &ps,
+        "writeConnector.sparkFileFormat",
+        "is not applicable to S3 write connectors",
+    );
+}
+
+#[test]
+fn error_connector_is_s3_only() {
+    assert_only(
+        &with("errorConnector.connectorDestination", json!("Kinesis")),
+        "errorConnector.connectorDestination",
+        "\"Kinesis\" is not an error connector destination; accepted values: S3",
+    );
+    assert_only(
+        &with("errorConnector.resourceLocation", json!("Customer")),
+        "errorConnector.bucketName",
+        "is required when resourceLocation is Customer: the existing S3 bucket to write error records to",
+    );
+    assert_only(
+        &with("errorConnector.compression", json!("gzip")),
+        "errorConnector.compression",
+        "unknown field \"compression\"",
+    );
+    let mut v = with("errorConnector.resourceLocation", json!("Customer"));
+    set(&mut v, "errorConnector.bucketName", json!("my-errors"));
+    let e = parse_ok(&v).error_connector;
+    assert_eq!(
+        (e.resource_location, e.bucket_name.as_deref()),
+        (ResourceLocation::Customer, Some("my-errors"))
+    );
+}

@@ -1,0 +1,303 @@
+//! Validated dataset specification types.
+
+use std::fmt;
+
+/// The six regions LetsData supports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Region {
+    UsEast1,
+    UsEast2,
+    UsWest2,
+    EuWest1,
+    ApSouth1,
+    ApNortheast1,
+}
+
+impl Region {
+    pub const ALL: [Region; 6] = [
+        Self::UsEast1,
+        Self::UsEast2,
+        Self::UsWest2,
+        Self::EuWest1,
+        Self::ApSouth1,
+        Self::ApNortheast1,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::UsEast1 => "us-east-1",
+            Self::UsEast2 => "us-east-2",
+            Self::UsWest2 => "us-west-2",
+            Self::EuWest1 => "eu-west-1",
+            Self::ApSouth1 => "ap-south-1",
+            Self::ApNortheast1 => "ap-northeast-1",
+        }
+    }
+}
+
+impl fmt::Display for Region {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who owns a resource: `LetsData` (created and deleted by letsdata) or `Customer` (must exist).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResourceLocation {
+    LetsData,
+    Customer,
+}
+
+impl ResourceLocation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::LetsData => "LetsData",
+            Self::Customer => "Customer",
+        }
+    }
+}
+
+/// The S3 reader types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReaderType {
+    SingleFileReader,
+    SingleFileStateMachineReader,
+    MultipleFileStateMachineReader,
+}
+
+impl ReaderType {
+    /// LetsData's constant spelling (`SINGLEFILEREADER`).
+    pub fn constant(self) -> &'static str {
+        match self {
+            Self::SingleFileReader => "SINGLEFILEREADER",
+            Self::SingleFileStateMachineReader => "SINGLEFILESTATEMACHINEREADER",
+            Self::MultipleFileStateMachineReader => "MULTIPLEFILESTATEMACHINEREADER",
+        }
+    }
+    /// LetsData's display spelling (`Single File Reader`).
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Self::SingleFileReader => "Single File Reader",
+            Self::SingleFileStateMachineReader => "Single File State Machine Reader",
+            Self::MultipleFileStateMachineReader => "Multiple File State Machine Reader",
+        }
+    }
+}
+
+/// A built-in parser: no user code needed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BuiltinParser {
+    /// One JSON value per line, written unchanged. `documentIdField` names a top-level field
+    /// whose value is the document id (used in error records and, later, as a dedupe key).
+    Jsonl { document_id_field: Option<String> },
+    /// RFC 4180 CSV. With a header row (default) each row becomes an object keyed by the
+    /// header; without one, an array of strings.
+    Csv { delimiter: u8, has_header: bool },
+    /// Text records cut by optional start/end patterns (default: one record per line);
+    /// each becomes `{"offset": <n>, "text": "<record>"}`.
+    Text {
+        record_start_pattern: Option<String>,
+        record_end_pattern: Option<String>,
+    },
+}
+
+impl BuiltinParser {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Jsonl { .. } => "jsonl",
+            Self::Csv { .. } => "csv",
+            Self::Text { .. } => "text",
+        }
+    }
+}
+
+/// The user implementation that turns records into documents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Implementation {
+    Builtin(BuiltinParser),
+}
+
+/// `readConnector` with `connectorDestination: S3`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3ReadConnector {
+    pub reader_type: ReaderType,
+    pub bucket_name: String,
+    pub bucket_resource_location: ResourceLocation,
+    pub implementation: Implementation,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadConnector {
+    S3(S3ReadConnector),
+}
+
+/// Output compression for S3 objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+}
+
+/// `writeConnector` with `connectorDestination: S3`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3WriteConnector {
+    pub resource_location: ResourceLocation,
+    /// Required for `Customer`; optional for `LetsData` (generated when absent).
+    pub bucket_name: Option<String>,
+    pub compression: Compression,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteConnector {
+    S3(S3WriteConnector),
+}
+
+/// `errorConnector` (S3 only, as in LetsData).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorConnector {
+    pub resource_location: ResourceLocation,
+    /// Required for `Customer`; optional for `LetsData` (generated when absent).
+    pub bucket_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl LogLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Trace => "TRACE",
+            Self::Debug => "DEBUG",
+            Self::Info => "INFO",
+            Self::Warn => "WARN",
+            Self::Error => "ERROR",
+        }
+    }
+}
+
+/// `computeEngine` with `computeEngineType: Lambda`, run on the local worker pool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComputeEngine {
+    /// Maximum tasks running in parallel (1..=1000).
+    pub concurrency: u32,
+    /// Recorded; enforced for user code (default 1024, 128..=10240).
+    pub memory_limit_in_megabytes: u32,
+    /// Per-invocation budget (default 900, 1..=900).
+    pub timeout_in_seconds: u32,
+    /// Task log level (default WARN).
+    pub log_level: LogLevel,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ManifestSource {
+    /// `S3ReaderTextManifestFile`: `fileContents` inline.
+    Text { file_contents: String },
+    /// `S3ReaderS3LinkManifestFile`: `manifestFileS3Uri`.
+    S3Link {
+        bucket: String,
+        key: String,
+        resource_location: ResourceLocation,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    pub source: ManifestSource,
+    pub reader_type: ReaderType,
+}
+
+/// A validated dataset configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatasetSpec {
+    pub dataset_name: String,
+    pub region: Region,
+    pub access_grant_role_arn: Option<String>,
+    pub customer_account_for_access: Option<String>,
+    pub read_connector: ReadConnector,
+    pub write_connector: WriteConnector,
+    pub error_connector: ErrorConnector,
+    pub compute_engine: ComputeEngine,
+    pub manifest: Manifest,
+}
+
+impl fmt::Display for ResourceLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl ReaderType {
+    pub const ALL: [ReaderType; 3] = [
+        Self::SingleFileReader,
+        Self::SingleFileStateMachineReader,
+        Self::MultipleFileStateMachineReader,
+    ];
+}
+
+/// Shows the display name (`Single File Reader`).
+impl fmt::Display for ReaderType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.display_name())
+    }
+}
+
+impl fmt::Display for BuiltinParser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Compression {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Gzip => "gzip",
+        }
+    }
+}
+
+impl fmt::Display for Compression {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl LogLevel {
+    pub const ALL: [LogLevel; 5] = [
+        Self::Trace,
+        Self::Debug,
+        Self::Info,
+        Self::Warn,
+        Self::Error,
+    ];
+}
+
+impl fmt::Display for LogLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The entries of an inline text manifest (`fileContents`): one per line, lines separated by
+/// `\n` or `\r\n`, each trimmed, blank lines skipped.
+pub fn text_manifest_entries(file_contents: &str) -> impl Iterator<Item = &str> {
+    file_contents
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+}
+
+impl ManifestSource {
+    /// The entries of a `Text` manifest (see [`text_manifest_entries`]); empty for `S3Link`.
+    pub fn text_entries(&self) -> Vec<&str> {
+        match self {
+            Self::Text { file_contents } => text_manifest_entries(file_contents).collect(),
+            Self::S3Link { .. } => Vec::new(),
+        }
+    }
+}

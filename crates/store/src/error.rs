@@ -1,0 +1,34 @@
+use thiserror::Error;
+
+/// What failed in the store.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("a dataset named {0:?} already exists for this tenant; choose another datasetName")]
+    DatasetExists(String),
+    #[error("dataset {0:?} was changed by another process; retry")]
+    Conflict(String),
+    #[error("task {task_id} is no longer leased with token {token}; another worker owns it now")]
+    LeaseLost { task_id: String, token: i64 },
+    #[error("task {0:?} not found")]
+    TaskNotFound(String),
+    #[error("the task database of dataset {0} does not exist")]
+    NoTaskDatabase(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("corrupt record in the store: {0}")]
+    Corrupt(String),
+    #[error("cannot create {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(e: serde_json::Error) -> Self {
+        StoreError::Corrupt(e.to_string())
+    }
+}

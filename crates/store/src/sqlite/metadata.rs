@@ -1,0 +1,250 @@
+//! `letsdata.db`: tenants and datasets.
+
+use super::{BUSY_RETRIES, SqliteTaskStore, is_busy, open_pool};
+use crate::{MetadataStore, StoreError, TaskStore, Tenant};
+use async_trait::async_trait;
+use letsdata_model::Dataset;
+use sqlx::Row;
+use sqlx::sqlite::SqlitePool;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/metadata");
+
+/// Runs the metadata migrations. sqlx takes no migration lock on SQLite, so two processes
+/// opening a fresh home at once can both try to apply the same migration. The loser's
+/// transaction (migration and bookkeeping row together) then fails, either on the
+/// `_sqlx_migrations` key or with SQLITE_BUSY (upgrading its read transaction to a write one
+/// cannot wait), and rolls back. Running again skips what the winner applied.
+async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
+    let mut attempt = 0u64;
+    loop {
+        match MIGRATOR.run(pool).await {
+            Err(e) if attempt < BUSY_RETRIES && migration_raced(&e) => {
+                attempt += 1;
+                tracing::debug!(error = %e, attempt, "metadata migration raced another process; retrying");
+                tokio::time::sleep(std::time::Duration::from_millis((5 * attempt).min(100))).await;
+            }
+            result => return Ok(result?),
+        }
+    }
+}
+
+fn migration_raced(e: &sqlx::migrate::MigrateError) -> bool {
+    use sqlx::migrate::MigrateError;
+    match e {
+        MigrateError::Execute(e) | MigrateError::ExecuteMigration(e, _) => {
+            is_busy(e) || matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+        }
+        _ => false,
+    }
+}
+
+/// Name of the tenant that exists by default on a local installation.
+pub const LOCAL_TENANT_NAME: &str = "local";
+
+/// The SQLite metadata store rooted at `$LETSDATA_HOME`.
+pub struct SqliteStore {
+    home: PathBuf,
+    pool: SqlitePool,
+    task_stores: Mutex<HashMap<String, Arc<SqliteTaskStore>>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("home", &self.home)
+            .finish()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store under `home`.
+    pub async fn open(home: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(home).map_err(|source| StoreError::Io {
+            path: home.display().to_string(),
+            source,
+        })?;
+        let pool = open_pool(&home.join("letsdata.db"), true).await?;
+        migrate(&pool).await?;
+        Ok(Self {
+            home: home.to_path_buf(),
+            pool,
+            task_stores: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+
+    /// Directory holding a dataset's internal files (its task database).
+    pub fn dataset_dir(&self, dataset_id: &str) -> PathBuf {
+        self.home.join("datasets").join(dataset_id)
+    }
+
+    fn task_db_path(&self, dataset_id: &str) -> PathBuf {
+        self.dataset_dir(dataset_id).join("tasks.db")
+    }
+
+    fn decode(row: &sqlx::sqlite::SqliteRow) -> Result<Dataset, StoreError> {
+        let record: String = row.try_get("record")?;
+        let version: i64 = row.try_get("version")?;
+        let mut dataset: Dataset = serde_json::from_str(&record)?;
+        dataset.version = version;
+        Ok(dataset)
+    }
+
+    async fn task_store(
+        &self,
+        dataset_id: &str,
+        create: bool,
+    ) -> Result<Arc<SqliteTaskStore>, StoreError> {
+        let cached = self
+            .task_stores
+            .lock()
+            .expect("task store cache lock poisoned")
+            .get(dataset_id)
+            .cloned();
+        if let Some(s) = cached {
+            if create {
+                s.create_schema().await?;
+            }
+            return Ok(s);
+        }
+        let dataset = self
+            .get_dataset_by_id(dataset_id)
+            .await?
+            .ok_or_else(|| StoreError::NoTaskDatabase(dataset_id.to_string()))?;
+        let path = self.task_db_path(dataset_id);
+        if !create && !path.exists() {
+            return Err(StoreError::NoTaskDatabase(dataset_id.to_string()));
+        }
+        if create {
+            let dir = self.dataset_dir(dataset_id);
+            std::fs::create_dir_all(&dir).map_err(|source| StoreError::Io {
+                path: dir.display().to_string(),
+                source,
+            })?;
+        }
+        let pool = open_pool(&path, create).await?;
+        let store = Arc::new(SqliteTaskStore::new(pool, &dataset));
+        if create {
+            store.create_schema().await?;
+        }
+        self.task_stores
+            .lock()
+            .expect("task store cache lock poisoned")
+            .insert(dataset_id.to_string(), store.clone());
+        Ok(store)
+    }
+}
+
+#[async_trait]
+impl MetadataStore for SqliteStore {
+    async fn local_tenant(&self) -> Result<Tenant, StoreError> {
+        let tenant_id = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, b"letsdata-local-tenant");
+        let user_id = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, b"letsdata-local-user");
+        sqlx::query(
+            "INSERT INTO tenants (tenant_id, tenant_name, user_id, create_datetime)
+             VALUES (?1, ?2, ?3, ?4) ON CONFLICT (tenant_id) DO NOTHING",
+        )
+        .bind(tenant_id.to_string())
+        .bind(LOCAL_TENANT_NAME)
+        .bind(user_id.to_string())
+        .bind(letsdata_model::time::now_millis())
+        .execute(&self.pool)
+        .await?;
+        Ok(Tenant {
+            tenant_id: tenant_id.to_string(),
+            tenant_name: LOCAL_TENANT_NAME.to_string(),
+            user_id: user_id.to_string(),
+        })
+    }
+
+    async fn insert_dataset(&self, dataset: &Dataset) -> Result<(), StoreError> {
+        let record = serde_json::to_string(dataset)?;
+        let result = sqlx::query(
+            "INSERT INTO datasets (dataset_id, tenant_id, dataset_name, dataset_status, version, record, create_datetime)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )
+        .bind(&dataset.dataset_id)
+        .bind(&dataset.tenant_id)
+        .bind(&dataset.dataset_name)
+        .bind(dataset.dataset_status.as_str())
+        .bind(dataset.version)
+        .bind(record)
+        .bind(dataset.create_datetime)
+        .execute(&self.pool)
+        .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                Err(StoreError::DatasetExists(dataset.dataset_name.clone()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn get_dataset(
+        &self,
+        tenant_id: &str,
+        dataset_name: &str,
+    ) -> Result<Option<Dataset>, StoreError> {
+        let row = sqlx::query(
+            "SELECT record, version FROM datasets WHERE tenant_id = ?1 AND dataset_name = ?2",
+        )
+        .bind(tenant_id)
+        .bind(dataset_name)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(Self::decode).transpose()
+    }
+
+    async fn get_dataset_by_id(&self, dataset_id: &str) -> Result<Option<Dataset>, StoreError> {
+        let row = sqlx::query("SELECT record, version FROM datasets WHERE dataset_id = ?1")
+            .bind(dataset_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(Self::decode).transpose()
+    }
+
+    async fn list_datasets(&self, tenant_id: &str) -> Result<Vec<Dataset>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT record, version FROM datasets WHERE tenant_id = ?1 ORDER BY create_datetime, dataset_name",
+        )
+        .bind(tenant_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(Self::decode).collect()
+    }
+
+    async fn update_dataset(&self, dataset: &mut Dataset) -> Result<(), StoreError> {
+        dataset.update_datetime = letsdata_model::time::now_millis();
+        let record = serde_json::to_string(dataset)?;
+        let result = sqlx::query(
+            "UPDATE datasets SET dataset_status = ?1, record = ?2, version = version + 1
+             WHERE dataset_id = ?3 AND version = ?4",
+        )
+        .bind(dataset.dataset_status.as_str())
+        .bind(record)
+        .bind(&dataset.dataset_id)
+        .bind(dataset.version)
+        .execute(&self.pool)
+        .await?;
+        if result.rows_affected() == 0 {
+            return Err(StoreError::Conflict(dataset.dataset_name.clone()));
+        }
+        dataset.version += 1;
+        Ok(())
+    }
+
+    async fn create_task_store(&self, dataset_id: &str) -> Result<Arc<dyn TaskStore>, StoreError> {
+        Ok(self.task_store(dataset_id, true).await?)
+    }
+
+    async fn open_task_store(&self, dataset_id: &str) -> Result<Arc<dyn TaskStore>, StoreError> {
+        Ok(self.task_store(dataset_id, false).await?)
+    }
+}

@@ -1,0 +1,65 @@
+//! The embedded SQLite backend.
+//!
+//! Layout under `$LETSDATA_HOME`:
+//! * `letsdata.db`: tenants and datasets;
+//! * `datasets/<datasetId>/tasks.db`: the dataset's task database.
+//!
+//! Every database runs in WAL mode with `synchronous = FULL` and a busy timeout, so readers in
+//! other processes (`letsdata datasets view`) never block writers and a committed checkpoint
+//! survives `kill -9`.
+
+mod metadata;
+mod tasks;
+
+pub use metadata::SqliteStore;
+pub use tasks::SqliteTaskStore;
+
+use crate::StoreError;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use std::path::Path;
+use std::time::Duration;
+
+/// Opens (creating if asked) a SQLite database file with the settings above.
+async fn open_pool(path: &Path, create: bool) -> Result<SqlitePool, StoreError> {
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(create)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(Duration::from_secs(30))
+        .foreign_keys(true);
+    // Switching a new file into WAL mode needs an exclusive lock that SQLite does not wait for
+    // (the busy timeout does not apply), so a process opening the database while another one is
+    // creating it can get SQLITE_BUSY here. Once the file is in WAL mode the pragma only reads.
+    let mut attempt = 0u64;
+    loop {
+        let result = SqlitePoolOptions::new()
+            .max_connections(4)
+            .min_connections(0)
+            .connect_with(options.clone())
+            .await;
+        match result {
+            Err(e) if is_busy(&e) && attempt < BUSY_RETRIES => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis((5 * attempt).min(100))).await;
+            }
+            result => return Ok(result?),
+        }
+    }
+}
+
+/// How often opening a database retries SQLITE_BUSY errors that the busy timeout cannot cover.
+const BUSY_RETRIES: u64 = 100;
+
+/// Whether `e` is SQLITE_BUSY (any extended code), i.e. a lock SQLite gave up on at once.
+fn is_busy(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(e) => e
+            .code()
+            .and_then(|c| c.parse::<i32>().ok())
+            .is_some_and(|c| c & 0xff == 5),
+        _ => false,
+    }
+}

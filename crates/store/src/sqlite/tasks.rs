@@ -1,0 +1,328 @@
+//! `datasets/<datasetId>/tasks.db`: a dataset's tasks, claimed under fenced leases.
+
+use super::super::{Lease, LeaseInfo, NewTask, StoreError, TaskCounts, TaskStore};
+use async_trait::async_trait;
+use letsdata_model::task::{Checkpoint, TaskExecutionLog, TaskProgress};
+use letsdata_model::time::now_millis;
+use letsdata_model::{Dataset, Task, TaskStatus};
+use sqlx::Row;
+use sqlx::sqlite::{SqlitePool, SqliteRow};
+use std::time::Duration;
+
+const SCHEMA: &str = include_str!("../tasks_schema.sql");
+const QUEUE: &str = include_str!("../tasks_queue.sql");
+
+const COLUMNS: &str = "task_id, task_status, task_type, definition, progress, checkpoint, last_error, \
+     execution_logs, worker_process_id, lease_owner, lease_token, create_datetime, update_datetime";
+
+/// The SQLite task database of one dataset.
+pub struct SqliteTaskStore {
+    pool: SqlitePool,
+    dataset_id: String,
+    dataset_name: String,
+    tenant_id: String,
+}
+
+impl std::fmt::Debug for SqliteTaskStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteTaskStore")
+            .field("dataset_id", &self.dataset_id)
+            .finish()
+    }
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// When a lease taken or extended at `now` for `lease_for` expires. Saturates, so a huge
+/// `lease_for` (e.g. `Duration::MAX`, "never expires") neither overflows nor wraps into the past.
+fn expires_at(now: i64, lease_for: Duration) -> i64 {
+    now.saturating_add(millis(lease_for))
+}
+
+impl SqliteTaskStore {
+    pub(super) fn new(pool: SqlitePool, dataset: &Dataset) -> Self {
+        Self {
+            pool,
+            dataset_id: dataset.dataset_id.clone(),
+            dataset_name: dataset.dataset_name.clone(),
+            tenant_id: dataset.tenant_id.clone(),
+        }
+    }
+
+    pub(super) async fn create_schema(&self) -> Result<(), StoreError> {
+        sqlx::raw_sql(SCHEMA).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    fn decode(&self, row: &SqliteRow) -> Result<Task, StoreError> {
+        let status: String = row.try_get("task_status")?;
+        let checkpoint: Option<String> = row.try_get("checkpoint")?;
+        Ok(Task {
+            task_id: row.try_get("task_id")?,
+            dataset_name: self.dataset_name.clone(),
+            dataset_id: self.dataset_id.clone(),
+            tenant_id: self.tenant_id.clone(),
+            task_type: row.try_get("task_type")?,
+            task_status: status.parse().map_err(StoreError::Corrupt)?,
+            task_definition: serde_json::from_str(row.try_get::<&str, _>("definition")?)?,
+            task_progress: serde_json::from_str(row.try_get::<&str, _>("progress")?)?,
+            checkpoint: checkpoint
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()?,
+            last_error: row.try_get("last_error")?,
+            task_execution_logs: serde_json::from_str(row.try_get::<&str, _>("execution_logs")?)?,
+            worker_process_id: row.try_get("worker_process_id")?,
+            create_datetime: row.try_get("create_datetime")?,
+            update_datetime: row.try_get("update_datetime")?,
+        })
+    }
+
+    fn lost(lease: &Lease) -> StoreError {
+        StoreError::LeaseLost {
+            task_id: lease.task.task_id.clone(),
+            token: lease.token,
+        }
+    }
+}
+
+#[async_trait]
+impl TaskStore for SqliteTaskStore {
+    async fn create_queue(&self) -> Result<(), StoreError> {
+        sqlx::raw_sql(QUEUE).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn insert_tasks(&self, tasks: &[NewTask]) -> Result<u64, StoreError> {
+        let now = now_millis();
+        let progress = serde_json::to_string(&TaskProgress::default())?;
+        let mut inserted = 0;
+        let mut tx = self.pool.begin().await?;
+        for task in tasks {
+            let result = sqlx::query(
+                "INSERT INTO tasks (task_id, ordinal, task_status, task_type, definition, progress, create_datetime, update_datetime)
+                 VALUES (?1, ?2, 'CREATED', ?3, ?4, ?5, ?6, ?6) ON CONFLICT (task_id) DO NOTHING",
+            )
+            .bind(&task.task_id)
+            .bind(i64::try_from(task.ordinal).unwrap_or(i64::MAX))
+            .bind(&task.task_type)
+            .bind(serde_json::to_string(&task.definition)?)
+            .bind(&progress)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            inserted += result.rows_affected();
+        }
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
+    async fn claim(
+        &self,
+        owner: &str,
+        lease_for: Duration,
+        log: TaskExecutionLog,
+    ) -> Result<Option<Lease>, StoreError> {
+        let now = now_millis();
+        let log = serde_json::to_string(&log)?;
+        // One statement: pick and lease atomically, appending the invocation's log entry.
+        let row = sqlx::query(&format!(
+            "UPDATE tasks SET task_status = 'PROCESSING', lease_owner = ?1, worker_process_id = ?1,
+                 lease_token = lease_token + 1, lease_expires_at = ?2, update_datetime = ?3,
+                 execution_logs = json_insert(execution_logs, '$[#]', json(?4))
+             WHERE task_id = (SELECT task_id FROM tasks WHERE task_status IN ('CREATED', 'RERUN')
+                              ORDER BY ordinal LIMIT 1)
+             RETURNING {COLUMNS}"
+        ))
+        .bind(owner)
+        .bind(expires_at(now, lease_for))
+        .bind(now)
+        .bind(log)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let token: i64 = row.try_get("lease_token")?;
+        Ok(Some(Lease {
+            task: self.decode(&row)?,
+            owner: owner.to_string(),
+            token,
+        }))
+    }
+
+    async fn heartbeat(&self, lease: &Lease, lease_for: Duration) -> Result<(), StoreError> {
+        let result = sqlx::query(
+            "UPDATE tasks SET lease_expires_at = ?1
+             WHERE task_id = ?2 AND lease_token = ?3 AND task_status = 'PROCESSING'",
+        )
+        .bind(expires_at(now_millis(), lease_for))
+        .bind(&lease.task.task_id)
+        .bind(lease.token)
+        .execute(&self.pool)
+        .await?;
+        if result.rows_affected() == 0 {
+            return Err(Self::lost(lease));
+        }
+        Ok(())
+    }
+
+    async fn checkpoint(
+        &self,
+        lease: &Lease,
+        checkpoint: &Checkpoint,
+        lease_for: Duration,
+    ) -> Result<(), StoreError> {
+        let now = now_millis();
+        let result = sqlx::query(
+            "UPDATE tasks SET checkpoint = ?1, progress = ?2, lease_expires_at = ?3, update_datetime = ?4
+             WHERE task_id = ?5 AND lease_token = ?6 AND task_status = 'PROCESSING'",
+        )
+        .bind(serde_json::to_string(checkpoint)?)
+        .bind(serde_json::to_string(&checkpoint.progress)?)
+        .bind(expires_at(now, lease_for))
+        .bind(now)
+        .bind(&lease.task.task_id)
+        .bind(lease.token)
+        .execute(&self.pool)
+        .await?;
+        if result.rows_affected() == 0 {
+            return Err(Self::lost(lease));
+        }
+        Ok(())
+    }
+
+    async fn finish(
+        &self,
+        lease: &Lease,
+        status: TaskStatus,
+        last_error: Option<&str>,
+        log: TaskExecutionLog,
+    ) -> Result<(), StoreError> {
+        let result = sqlx::query(
+            "UPDATE tasks SET task_status = ?1, last_error = COALESCE(?2, last_error),
+                 execution_logs = json_set(execution_logs, '$[#-1]', json(?3)),
+                 lease_owner = NULL, lease_expires_at = NULL, update_datetime = ?4
+             WHERE task_id = ?5 AND lease_token = ?6 AND task_status = 'PROCESSING'",
+        )
+        .bind(status.as_str())
+        .bind(last_error)
+        .bind(serde_json::to_string(&log)?)
+        .bind(now_millis())
+        .bind(&lease.task.task_id)
+        .bind(lease.token)
+        .execute(&self.pool)
+        .await?;
+        if result.rows_affected() == 0 {
+            return Err(Self::lost(lease));
+        }
+        Ok(())
+    }
+
+    async fn leases(&self) -> Result<Vec<LeaseInfo>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT task_id, lease_owner, lease_token, lease_expires_at FROM tasks
+             WHERE task_status = 'PROCESSING'",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(LeaseInfo {
+                    task_id: r.try_get("task_id")?,
+                    owner: r
+                        .try_get::<Option<String>, _>("lease_owner")?
+                        .unwrap_or_default(),
+                    token: r.try_get("lease_token")?,
+                    expires_at: r
+                        .try_get::<Option<i64>, _>("lease_expires_at")?
+                        .unwrap_or(0),
+                })
+            })
+            .collect()
+    }
+
+    async fn reap(&self, task_id: &str, token: i64, reason: &str) -> Result<bool, StoreError> {
+        let now = now_millis();
+        // Close the dead invocation's log entry and queue the task again.
+        let result = sqlx::query(
+            "UPDATE tasks SET task_status = 'RERUN', lease_owner = NULL, lease_expires_at = NULL,
+                 update_datetime = ?1,
+                 execution_logs = CASE WHEN json_array_length(execution_logs) > 0
+                     THEN json_set(execution_logs, '$[#-1].endDatetime', ?1,
+                                   '$[#-1].outcome', 'LEASE_LOST', '$[#-1].message', ?2)
+                     ELSE execution_logs END
+             WHERE task_id = ?3 AND lease_token = ?4 AND task_status = 'PROCESSING'",
+        )
+        .bind(now)
+        .bind(reason)
+        .bind(task_id)
+        .bind(token)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    async fn get_task(&self, task_id: &str) -> Result<Option<Task>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM tasks WHERE task_id = ?1"))
+            .bind(task_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(|r| self.decode(r)).transpose()
+    }
+
+    async fn list_tasks(&self, status: Option<TaskStatus>) -> Result<Vec<Task>, StoreError> {
+        let rows = match status {
+            Some(s) => {
+                sqlx::query(&format!(
+                    "SELECT {COLUMNS} FROM tasks WHERE task_status = ?1 ORDER BY ordinal"
+                ))
+                .bind(s.as_str())
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query(&format!("SELECT {COLUMNS} FROM tasks ORDER BY ordinal"))
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
+        rows.iter().map(|r| self.decode(r)).collect()
+    }
+
+    async fn counts(&self) -> Result<TaskCounts, StoreError> {
+        let rows = sqlx::query(
+            "SELECT task_status, COUNT(*) AS n,
+                    COALESCE(SUM(json_extract(progress, '$.recordsRead')), 0) AS records_read,
+                    COALESCE(SUM(json_extract(progress, '$.documentsWritten')), 0) AS documents_written,
+                    COALESCE(SUM(json_extract(progress, '$.errorRecords')), 0) AS error_records,
+                    COALESCE(SUM(json_extract(progress, '$.skipRecords')), 0) AS skip_records,
+                    COALESCE(SUM(json_extract(progress, '$.bytesRead')), 0) AS bytes_read
+             FROM tasks GROUP BY task_status",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut counts = TaskCounts::default();
+        for row in &rows {
+            let status: String = row.try_get("task_status")?;
+            let n = row.try_get::<i64, _>("n")? as u64;
+            counts.total += n;
+            match status.parse::<TaskStatus>().map_err(StoreError::Corrupt)? {
+                TaskStatus::Created => counts.created += n,
+                TaskStatus::Processing => counts.processing += n,
+                TaskStatus::Rerun => counts.rerun += n,
+                TaskStatus::Completed => counts.completed += n,
+                TaskStatus::Errored => counts.errored += n,
+            }
+            let get = |c: &str| row.try_get::<i64, _>(c).map(|v| v.max(0) as u64);
+            counts.progress.add(&TaskProgress {
+                records_read: get("records_read")?,
+                documents_written: get("documents_written")?,
+                error_records: get("error_records")?,
+                skip_records: get("skip_records")?,
+                bytes_read: get("bytes_read")?,
+            });
+        }
+        Ok(counts)
+    }
+}

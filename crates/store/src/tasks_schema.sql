@@ -1,0 +1,20 @@
+-- A dataset's task database ("Create Internal Task Database"): one row per task.
+-- lease_token is the fencing token: it increases on every claim, and every write a worker
+-- makes is conditional on it, so a worker that lost its lease cannot overwrite its successor.
+CREATE TABLE IF NOT EXISTS tasks (
+    task_id           TEXT PRIMARY KEY,
+    ordinal           INTEGER NOT NULL,
+    task_status       TEXT NOT NULL,
+    task_type         TEXT NOT NULL,
+    definition        TEXT NOT NULL,
+    progress          TEXT NOT NULL,
+    checkpoint        TEXT,
+    last_error        TEXT,
+    execution_logs    TEXT NOT NULL DEFAULT '[]',
+    worker_process_id TEXT,
+    lease_owner       TEXT,
+    lease_token       INTEGER NOT NULL DEFAULT 0,
+    lease_expires_at  INTEGER,
+    create_datetime   INTEGER NOT NULL,
+    update_datetime   INTEGER NOT NULL
+);

@@ -1,0 +1,123 @@
+//! The store traits. Both backends implement them; the engine only sees these.
+
+use crate::StoreError;
+use async_trait::async_trait;
+use letsdata_model::task::{Checkpoint, TaskDefinition, TaskExecutionLog, TaskProgress};
+use letsdata_model::{Dataset, Task, TaskStatus};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The tenant and user that own datasets. Locally there is one, created on first use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant {
+    pub tenant_id: String,
+    pub tenant_name: String,
+    pub user_id: String,
+}
+
+#[async_trait]
+pub trait MetadataStore: Send + Sync {
+    /// The default local tenant (created on first use).
+    async fn local_tenant(&self) -> Result<Tenant, StoreError>;
+    /// Inserts a new dataset; fails with [`StoreError::DatasetExists`] if the name is taken.
+    async fn insert_dataset(&self, dataset: &Dataset) -> Result<(), StoreError>;
+    async fn get_dataset(
+        &self,
+        tenant_id: &str,
+        dataset_name: &str,
+    ) -> Result<Option<Dataset>, StoreError>;
+    async fn get_dataset_by_id(&self, dataset_id: &str) -> Result<Option<Dataset>, StoreError>;
+    async fn list_datasets(&self, tenant_id: &str) -> Result<Vec<Dataset>, StoreError>;
+    /// Writes `dataset` if its `version` is still current, then bumps `dataset.version`.
+    /// Fails with [`StoreError::Conflict`] if another writer got there first.
+    async fn update_dataset(&self, dataset: &mut Dataset) -> Result<(), StoreError>;
+    /// Creates (idempotently) the dataset's task database and returns it.
+    async fn create_task_store(&self, dataset_id: &str) -> Result<Arc<dyn TaskStore>, StoreError>;
+    /// Opens the dataset's task database; [`StoreError::NoTaskDatabase`] if it was never created.
+    async fn open_task_store(&self, dataset_id: &str) -> Result<Arc<dyn TaskStore>, StoreError>;
+}
+
+/// A task to insert ("Create Tasks").
+#[derive(Debug, Clone)]
+pub struct NewTask {
+    pub task_id: String,
+    pub ordinal: u64,
+    pub task_type: String,
+    pub definition: TaskDefinition,
+}
+
+/// A claimed task: the task as of the claim and the fencing token of the claim.
+#[derive(Debug, Clone)]
+pub struct Lease {
+    pub task: Task,
+    pub owner: String,
+    pub token: i64,
+}
+
+/// Who holds a task's lease, for reaping.
+#[derive(Debug, Clone)]
+pub struct LeaseInfo {
+    pub task_id: String,
+    pub owner: String,
+    pub token: i64,
+    pub expires_at: i64,
+}
+
+/// Task counts and summed progress, for `datasetProgress`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskCounts {
+    pub total: u64,
+    pub created: u64,
+    pub processing: u64,
+    pub rerun: u64,
+    pub completed: u64,
+    pub errored: u64,
+    pub progress: TaskProgress,
+}
+
+impl TaskCounts {
+    pub fn unfinished(&self) -> u64 {
+        self.created + self.processing + self.rerun
+    }
+}
+
+#[async_trait]
+pub trait TaskStore: Send + Sync {
+    /// Creates the internal queue (the claim index). Idempotent.
+    async fn create_queue(&self) -> Result<(), StoreError>;
+    /// Inserts tasks that do not exist yet (by id); returns how many were new. Idempotent.
+    async fn insert_tasks(&self, tasks: &[NewTask]) -> Result<u64, StoreError>;
+    /// Claims the next runnable task (`CREATED` or `RERUN`, lowest ordinal first).
+    async fn claim(
+        &self,
+        owner: &str,
+        lease_for: Duration,
+        log: TaskExecutionLog,
+    ) -> Result<Option<Lease>, StoreError>;
+    /// Extends the lease. [`StoreError::LeaseLost`] if the token is stale.
+    async fn heartbeat(&self, lease: &Lease, lease_for: Duration) -> Result<(), StoreError>;
+    /// Saves the checkpoint (and its progress) under the lease.
+    async fn checkpoint(
+        &self,
+        lease: &Lease,
+        checkpoint: &Checkpoint,
+        lease_for: Duration,
+    ) -> Result<(), StoreError>;
+    /// Ends the invocation: sets the status (`COMPLETED`, `RERUN` or `ERRORED`), the last error
+    /// and the invocation's log entry, and releases the lease.
+    async fn finish(
+        &self,
+        lease: &Lease,
+        status: TaskStatus,
+        last_error: Option<&str>,
+        log: TaskExecutionLog,
+    ) -> Result<(), StoreError>;
+    /// Every `PROCESSING` task's lease.
+    async fn leases(&self) -> Result<Vec<LeaseInfo>, StoreError>;
+    /// Puts a `PROCESSING` task whose worker is gone back to `RERUN` (resuming from its
+    /// checkpoint), if its lease token is still `token`. Returns whether it did.
+    async fn reap(&self, task_id: &str, token: i64, reason: &str) -> Result<bool, StoreError>;
+    async fn get_task(&self, task_id: &str) -> Result<Option<Task>, StoreError>;
+    async fn list_tasks(&self, status: Option<TaskStatus>) -> Result<Vec<Task>, StoreError>;
+    async fn counts(&self) -> Result<TaskCounts, StoreError>;
+}

@@ -1,0 +1,1697 @@
+//! Behavioural test suite for [`MetadataStore`] and [`TaskStore`].
+//!
+//! The tests in [`suite`] only see the traits, so every backend runs the same suite:
+//! `store_test_suite!(backend_name, factory_fn)` expands to one `#[tokio::test]` per test,
+//! where `factory_fn()` is an async fn returning a [`StoreFactory`] on a fresh, empty backing
+//! store (kept alive for the duration of the test). Tests that need a single handle receive
+//! `Arc<dyn MetadataStore>`; tests that simulate a restart or a second process receive the
+//! factory and open several handles on the same data.
+//!
+//! No test asserts on timing: concurrency tests check outcomes only.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::StoreFactory;
+use letsdata_store::MetadataStore;
+use letsdata_store::sqlite::SqliteStore;
+use std::sync::Arc;
+
+/// Expands to the whole suite for one backend. See the module docs.
+macro_rules! store_test_suite {
+    ($backend:ident, $factory:path) => {
+        mod $backend {
+            #[allow(unused_imports)]
+            use super::*;
+            store_test_suite!(@single $factory;
+                local_tenant_is_stable,
+                insert_get_and_list_datasets,
+                duplicate_dataset_name_is_rejected,
+                update_dataset_bumps_version_and_rejects_stale_versions,
+                racing_dataset_updates_have_exactly_one_winner,
+                task_store_must_be_created_before_it_is_opened,
+                create_task_store_and_queue_are_idempotent,
+                insert_tasks_is_idempotent,
+                claim_returns_none_when_nothing_is_runnable,
+                claim_follows_ordinal_order,
+                claim_sets_processing_and_appends_an_execution_log,
+                heartbeat_extends_the_lease,
+                huge_lease_durations_are_accepted,
+                checkpoint_persists_checkpoint_and_progress,
+                finish_completed_releases_the_lease,
+                finish_rerun_requeues_with_a_higher_token_and_keeps_the_checkpoint,
+                finish_errored_sets_last_error,
+                reap_only_works_with_the_current_token,
+                stale_lease_is_fenced_after_reap,
+                stale_lease_is_fenced_after_reap_and_reclaim,
+                stale_lease_cannot_finish_twice,
+                leases_lists_processing_tasks,
+                counts_and_list_tasks_aggregate_statuses_and_progress,
+                concurrent_claims_hand_out_each_task_once,
+                concurrent_claim_and_finish_complete_each_task_once,
+            );
+            store_test_suite!(@factory $factory;
+                local_tenant_is_stable_across_reopen,
+                reopened_store_sees_the_same_data,
+                task_database_created_elsewhere_can_be_opened,
+                concurrent_task_store_creation_from_several_instances,
+                fencing_holds_across_store_instances,
+                concurrent_claims_from_two_instances_hand_out_each_task_once,
+                reader_instance_reads_while_another_instance_writes,
+            );
+        }
+    };
+    (@single $factory:path; $($test:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $test() {
+                let factory = $factory().await;
+                let store = $crate::common::StoreFactory::open(&factory).await;
+                $crate::suite::$test(store).await;
+            }
+        )*
+    };
+    (@factory $factory:path; $($test:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $test() {
+                let factory = $factory().await;
+                $crate::suite::$test(&factory).await;
+            }
+        )*
+    };
+}
+
+/// SQLite: every handle is a new `SqliteStore::open` on the same temporary directory.
+struct SqliteFactory {
+    home: tempfile::TempDir,
+}
+
+#[async_trait::async_trait]
+impl StoreFactory for SqliteFactory {
+    async fn open(&self) -> Arc<dyn MetadataStore> {
+        Arc::new(SqliteStore::open(self.home.path()).await.unwrap())
+    }
+}
+
+async fn sqlite_factory() -> SqliteFactory {
+    SqliteFactory {
+        home: tempfile::tempdir().unwrap(),
+    }
+}
+
+store_test_suite!(sqlite, sqlite_factory);
+
+/// SQLite-specific: several processes opening a fresh `$LETSDATA_HOME` at once (e.g. `letsdata
+/// run` and `letsdata datasets view` on first use) must all succeed and agree on the tenant.
+/// Each opener races to switch the new file into WAL mode and to apply the migrations.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_concurrent_first_open_of_a_fresh_home() {
+    const ROUNDS: usize = 5;
+    const OPENERS: usize = 8;
+    let root = tempfile::tempdir().unwrap();
+    for round in 0..ROUNDS {
+        let home = root.path().join(format!("home-{round}"));
+        let handles: Vec<_> = (0..OPENERS)
+            .map(|_| {
+                let home = home.clone();
+                tokio::spawn(async move {
+                    let store = SqliteStore::open(&home).await?;
+                    store.local_tenant().await
+                })
+            })
+            .collect();
+        let mut tenants = Vec::new();
+        for handle in handles {
+            tenants.push(handle.await.unwrap().unwrap());
+        }
+        assert!(tenants.windows(2).all(|w| w[0] == w[1]));
+    }
+}
+
+/// SQLite-specific: the task database lives under the dataset's directory.
+#[tokio::test]
+async fn sqlite_task_database_lives_in_the_dataset_directory() {
+    let home = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(home.path()).await.unwrap();
+    let (dataset, _tasks) = common::dataset_with_tasks(&store, "layout", 1).await;
+    assert!(home.path().join("letsdata.db").exists());
+    assert_eq!(
+        store.dataset_dir(&dataset.dataset_id),
+        home.path().join("datasets").join(&dataset.dataset_id)
+    );
+    assert!(
+        store
+            .dataset_dir(&dataset.dataset_id)
+            .join("tasks.db")
+            .exists()
+    );
+}
+
+/// The backend-independent tests.
+mod suite {
+    use crate::common::*;
+    use letsdata_model::task::TaskExecutionLog;
+    use letsdata_model::{DatasetStatus, TaskStatus};
+    use letsdata_store::{Lease, MetadataStore, StoreError, TaskCounts, TaskStore};
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    // ---------------------------------------------------------------- metadata
+
+    pub async fn local_tenant_is_stable(store: Arc<dyn MetadataStore>) {
+        let first = store.local_tenant().await.unwrap();
+        let second = store.local_tenant().await.unwrap();
+        assert_eq!(first, second);
+        assert!(!first.tenant_id.is_empty());
+        assert!(!first.user_id.is_empty());
+        assert!(!first.tenant_name.is_empty());
+    }
+
+    pub async fn local_tenant_is_stable_across_reopen(factory: &dyn StoreFactory) {
+        let first = factory.open().await.local_tenant().await.unwrap();
+        let second = factory.open().await.local_tenant().await.unwrap();
+        assert_eq!(first, second);
+    }
+
+    pub async fn insert_get_and_list_datasets(store: Arc<dyn MetadataStore>) {
+        let tenant = store.local_tenant().await.unwrap();
+        assert!(
+            store
+                .list_datasets(&tenant.tenant_id)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            store
+                .get_dataset(&tenant.tenant_id, "a")
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        let mut a = new_dataset(&tenant, "a");
+        let mut b = new_dataset(&tenant, "b");
+        let mut c = new_dataset(&tenant, "c");
+        // Deterministic listing order: creation time, then name.
+        a.create_datetime = 3_000;
+        b.create_datetime = 1_000;
+        c.create_datetime = 1_000;
+        for d in [&a, &b, &c] {
+            store.insert_dataset(d).await.unwrap();
+        }
+
+        let got = store.get_dataset(&tenant.tenant_id, "a").await.unwrap();
+        assert_eq!(got.as_ref(), Some(&a));
+        let got = store.get_dataset_by_id(&b.dataset_id).await.unwrap();
+        assert_eq!(got.as_ref(), Some(&b));
+        assert!(
+            store
+                .get_dataset(&tenant.tenant_id, "zz")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            store
+                .get_dataset_by_id("no-such-id")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            store
+                .get_dataset("no-such-tenant", "a")
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        let listed = store.list_datasets(&tenant.tenant_id).await.unwrap();
+        let names: Vec<_> = listed.iter().map(|d| d.dataset_name.as_str()).collect();
+        assert_eq!(names, ["b", "c", "a"]);
+        assert_eq!(listed[0], b);
+        assert!(
+            store
+                .list_datasets("no-such-tenant")
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    pub async fn duplicate_dataset_name_is_rejected(store: Arc<dyn MetadataStore>) {
+        let tenant = store.local_tenant().await.unwrap();
+        let original = new_dataset(&tenant, "dup");
+        store.insert_dataset(&original).await.unwrap();
+
+        let mut again = new_dataset(&tenant, "dup");
+        again.dataset_status = DatasetStatus::Processing;
+        match store.insert_dataset(&again).await {
+            Err(StoreError::DatasetExists(name)) => assert_eq!(name, "dup"),
+            other => panic!("expected DatasetExists, got {other:?}"),
+        }
+        // The original is untouched and the duplicate was not stored under its own id.
+        let stored = store.get_dataset(&tenant.tenant_id, "dup").await.unwrap();
+        assert_eq!(stored, Some(original));
+        assert!(
+            store
+                .get_dataset_by_id(&again.dataset_id)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(
+            store.list_datasets(&tenant.tenant_id).await.unwrap().len(),
+            1
+        );
+    }
+
+    pub async fn update_dataset_bumps_version_and_rejects_stale_versions(
+        store: Arc<dyn MetadataStore>,
+    ) {
+        let tenant = store.local_tenant().await.unwrap();
+        let dataset = new_dataset(&tenant, "versioned");
+        store.insert_dataset(&dataset).await.unwrap();
+
+        let mut fresh = store
+            .get_dataset_by_id(&dataset.dataset_id)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut stale = fresh.clone();
+        let v0 = fresh.version;
+
+        fresh.dataset_status = DatasetStatus::Initializing;
+        fresh.last_error = Some("first".into());
+        store.update_dataset(&mut fresh).await.unwrap();
+        assert_eq!(fresh.version, v0 + 1);
+        let stored = store
+            .get_dataset_by_id(&dataset.dataset_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored, fresh);
+
+        // The copy read before the update is stale.
+        stale.dataset_status = DatasetStatus::Errored;
+        stale.last_error = Some("stale".into());
+        match store.update_dataset(&mut stale).await {
+            Err(StoreError::Conflict(name)) => assert_eq!(name, "versioned"),
+            other => panic!("expected Conflict, got {other:?}"),
+        }
+        assert_eq!(
+            stale.version, v0,
+            "a failed update must not bump the caller's version"
+        );
+        let stored = store
+            .get_dataset_by_id(&dataset.dataset_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.dataset_status, DatasetStatus::Initializing);
+        assert_eq!(stored.last_error.as_deref(), Some("first"));
+        assert_eq!(stored.version, v0 + 1);
+
+        // Successive updates of the same copy keep working.
+        fresh.dataset_status = DatasetStatus::Processing;
+        store.update_dataset(&mut fresh).await.unwrap();
+        assert_eq!(fresh.version, v0 + 2);
+        let by_name = store
+            .get_dataset(&tenant.tenant_id, "versioned")
+            .await
+            .unwrap();
+        assert_eq!(by_name, Some(fresh));
+    }
+
+    pub async fn racing_dataset_updates_have_exactly_one_winner(store: Arc<dyn MetadataStore>) {
+        const RACERS: usize = 8;
+        let tenant = store.local_tenant().await.unwrap();
+        let dataset = new_dataset(&tenant, "race");
+        store.insert_dataset(&dataset).await.unwrap();
+        let read = store
+            .get_dataset_by_id(&dataset.dataset_id)
+            .await
+            .unwrap()
+            .unwrap();
+
+        let barrier = Arc::new(tokio::sync::Barrier::new(RACERS));
+        let handles: Vec<_> = (0..RACERS)
+            .map(|i| {
+                let store = store.clone();
+                let barrier = barrier.clone();
+                let mut copy = read.clone();
+                tokio::spawn(async move {
+                    copy.last_error = Some(format!("writer {i}"));
+                    barrier.wait().await;
+                    let result = store.update_dataset(&mut copy).await;
+                    (result, copy)
+                })
+            })
+            .collect();
+        let mut winners = Vec::new();
+        for handle in handles {
+            match handle.await.unwrap() {
+                (Ok(()), copy) => winners.push(copy),
+                (Err(StoreError::Conflict(_)), _) => {}
+                (Err(e), _) => panic!("unexpected error {e:?}"),
+            }
+        }
+        assert_eq!(winners.len(), 1, "exactly one racer must win");
+        let stored = store
+            .get_dataset_by_id(&dataset.dataset_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.version, read.version + 1);
+        assert_eq!(stored, winners[0]);
+    }
+
+    pub async fn task_store_must_be_created_before_it_is_opened(store: Arc<dyn MetadataStore>) {
+        let tenant = store.local_tenant().await.unwrap();
+        let dataset = new_dataset(&tenant, "no-tasks-yet");
+        store.insert_dataset(&dataset).await.unwrap();
+
+        match store.open_task_store(&dataset.dataset_id).await {
+            Err(StoreError::NoTaskDatabase(id)) => assert_eq!(id, dataset.dataset_id),
+            Err(e) => panic!("expected NoTaskDatabase, got {e:?}"),
+            Ok(_) => panic!("expected NoTaskDatabase, got a task store"),
+        }
+        assert!(matches!(
+            store.open_task_store("no-such-dataset").await,
+            Err(StoreError::NoTaskDatabase(_))
+        ));
+
+        let created = store.create_task_store(&dataset.dataset_id).await.unwrap();
+        created.create_queue().await.unwrap();
+        created.insert_tasks(&tasks(2)).await.unwrap();
+        let opened = store.open_task_store(&dataset.dataset_id).await.unwrap();
+        assert_eq!(opened.counts().await.unwrap().total, 2);
+        let task = must_get(&*opened, &task_id(1)).await;
+        assert_eq!(task.dataset_id, dataset.dataset_id);
+        assert_eq!(task.dataset_name, dataset.dataset_name);
+        assert_eq!(task.tenant_id, dataset.tenant_id);
+    }
+
+    pub async fn create_task_store_and_queue_are_idempotent(store: Arc<dyn MetadataStore>) {
+        let (dataset, first) = dataset_with_tasks(&*store, "idempotent", 3).await;
+        let lease = first
+            .claim("w", LEASE, claim_log("w"))
+            .await
+            .unwrap()
+            .unwrap();
+        first
+            .checkpoint(&lease, &checkpoint(4), LEASE)
+            .await
+            .unwrap();
+
+        // Creating again neither fails nor wipes what is there.
+        let second = store.create_task_store(&dataset.dataset_id).await.unwrap();
+        second.create_queue().await.unwrap();
+        first.create_queue().await.unwrap();
+        let counts = second.counts().await.unwrap();
+        assert_eq!(counts.total, 3);
+        assert_eq!(counts.processing, 1);
+        assert_eq!(counts.progress, progress(4));
+        let task = must_get(&*second, &lease.task.task_id).await;
+        assert_eq!(task.checkpoint, Some(checkpoint(4)));
+        // And the lease taken through the first handle is still valid through the second.
+        second.heartbeat(&lease, LEASE).await.unwrap();
+    }
+
+    // ------------------------------------------------------------ persistence
+
+    pub async fn reopened_store_sees_the_same_data(factory: &dyn StoreFactory) {
+        let (dataset, tenant, lease) = {
+            let store = factory.open().await;
+            let tenant = store.local_tenant().await.unwrap();
+            let (mut dataset, tasks) = dataset_with_tasks(&*store, "persisted", 3).await;
+            dataset.dataset_status = DatasetStatus::Processing;
+            store.update_dataset(&mut dataset).await.unwrap();
+            let lease = tasks
+                .claim("w", LEASE, claim_log("w"))
+                .await
+                .unwrap()
+                .unwrap();
+            tasks
+                .checkpoint(&lease, &checkpoint(7), LEASE)
+                .await
+                .unwrap();
+            (dataset, tenant, lease)
+        };
+
+        let store = factory.open().await;
+        assert_eq!(store.local_tenant().await.unwrap(), tenant);
+        let stored = store
+            .get_dataset(&tenant.tenant_id, "persisted")
+            .await
+            .unwrap();
+        assert_eq!(stored.as_ref(), Some(&dataset));
+        assert_eq!(
+            store.list_datasets(&tenant.tenant_id).await.unwrap(),
+            vec![dataset.clone()]
+        );
+
+        let tasks = store.open_task_store(&dataset.dataset_id).await.unwrap();
+        let counts = tasks.counts().await.unwrap();
+        assert_eq!((counts.total, counts.created, counts.processing), (3, 2, 1));
+        let task = must_get(&*tasks, &lease.task.task_id).await;
+        assert_eq!(task.task_status, TaskStatus::Processing);
+        assert_eq!(task.checkpoint, Some(checkpoint(7)));
+        assert_eq!(task.task_progress, progress(7));
+        // The lease survives the restart: its holder can go on.
+        tasks.heartbeat(&lease, LEASE).await.unwrap();
+        tasks
+            .finish(
+                &lease,
+                TaskStatus::Completed,
+                None,
+                finish_log(&claim_log("w"), "COMPLETED"),
+            )
+            .await
+            .unwrap();
+        // The version survives too: an update from the pre-restart copy works once.
+        let mut copy = dataset.clone();
+        store.update_dataset(&mut copy).await.unwrap();
+        let mut stale = dataset;
+        assert!(matches!(
+            store.update_dataset(&mut stale).await,
+            Err(StoreError::Conflict(_))
+        ));
+    }
+
+    pub async fn task_database_created_elsewhere_can_be_opened(factory: &dyn StoreFactory) {
+        let reader = factory.open().await;
+        let writer = factory.open().await;
+        let tenant = writer.local_tenant().await.unwrap();
+        let dataset = new_dataset(&tenant, "elsewhere");
+        writer.insert_dataset(&dataset).await.unwrap();
+
+        // Not created yet, as seen from the other instance.
+        assert!(matches!(
+            reader.open_task_store(&dataset.dataset_id).await,
+            Err(StoreError::NoTaskDatabase(_))
+        ));
+        let tasks_w = writer.create_task_store(&dataset.dataset_id).await.unwrap();
+        tasks_w.insert_tasks(&tasks(4)).await.unwrap();
+        // Created now: the other instance must not have remembered the failure.
+        let tasks_r = reader.open_task_store(&dataset.dataset_id).await.unwrap();
+        assert_eq!(tasks_r.counts().await.unwrap().total, 4);
+        // And creating it from the other instance is still idempotent.
+        let again = reader.create_task_store(&dataset.dataset_id).await.unwrap();
+        assert_eq!(again.insert_tasks(&tasks(4)).await.unwrap(), 0);
+        assert_eq!(tasks_w.counts().await.unwrap().total, 4);
+    }
+
+    pub async fn concurrent_task_store_creation_from_several_instances(factory: &dyn StoreFactory) {
+        const INSTANCES: usize = 6;
+        const N: u64 = 10;
+        let first = factory.open().await;
+        let tenant = first.local_tenant().await.unwrap();
+        let dataset = new_dataset(&tenant, "created-concurrently");
+        first.insert_dataset(&dataset).await.unwrap();
+
+        let mut stores = vec![first];
+        for _ in 1..INSTANCES {
+            stores.push(factory.open().await);
+        }
+        let barrier = Arc::new(tokio::sync::Barrier::new(INSTANCES));
+        let handles: Vec<_> = stores
+            .into_iter()
+            .map(|store| {
+                let barrier = barrier.clone();
+                let dataset_id = dataset.dataset_id.clone();
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    let tasks = store.create_task_store(&dataset_id).await?;
+                    tasks.create_queue().await?;
+                    let inserted = tasks.insert_tasks(&crate::common::tasks(N)).await?;
+                    Ok::<_, StoreError>((inserted, tasks))
+                })
+            })
+            .collect();
+        let mut inserted = 0;
+        for handle in handles {
+            let (n, tasks) = handle.await.unwrap().unwrap();
+            inserted += n;
+            assert_eq!(tasks.counts().await.unwrap().total, N);
+        }
+        assert_eq!(inserted, N, "each task is inserted by exactly one instance");
+    }
+
+    // ------------------------------------------------------------------ tasks
+
+    pub async fn insert_tasks_is_idempotent(store: Arc<dyn MetadataStore>) {
+        let (_, tasks_store) = dataset_with_tasks(&*store, "insert", 3).await;
+        assert_eq!(tasks_store.insert_tasks(&tasks(3)).await.unwrap(), 0);
+        assert_eq!(tasks_store.insert_tasks(&[]).await.unwrap(), 0);
+        // Two known ids and one new one: only the new one counts.
+        assert_eq!(tasks_store.insert_tasks(&tasks(4)).await.unwrap(), 1);
+        assert_eq!(tasks_store.counts().await.unwrap().total, 4);
+
+        // Re-inserting never resets a task that has moved on.
+        let lease = tasks_store
+            .claim("w", LEASE, claim_log("w"))
+            .await
+            .unwrap()
+            .unwrap();
+        tasks_store
+            .checkpoint(&lease, &checkpoint(2), LEASE)
+            .await
+            .unwrap();
+        let before = must_get(&*tasks_store, &lease.task.task_id).await;
+        let mut changed = new_task(&lease.task.task_id, 99);
+        changed.task_type = "OTHER".into();
+        assert_eq!(tasks_store.insert_tasks(&[changed]).await.unwrap(), 0);
+        assert_eq!(must_get(&*tasks_store, &lease.task.task_id).await, before);
+
+        // Definitions round-trip.
+        let task = must_get(&*tasks_store, &task_id(3)).await;
+        let expected = new_task(&task_id(3), 3);
+        assert_eq!(task.task_definition, expected.definition);
+        assert_eq!(task.task_type, expected.task_type);
+        assert_eq!(task.task_status, TaskStatus::Created);
+        assert_eq!(task.checkpoint, None);
+        assert_eq!(task.last_error, None);
+        assert!(task.task_execution_logs.is_empty());
+        assert_eq!(task.task_progress, Default::default());
+        assert!(
+            tasks_store
+                .get_task("no-such-task")
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    pub async fn claim_returns_none_when_nothing_is_runnable(store: Arc<dyn MetadataStore>) {
+        let (_, empty) = dataset_with_tasks(&*store, "empty", 0).await;
+        assert!(
+            empty
+                .claim("w", LEASE, claim_log("w"))
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        let (_, tasks) = dataset_with_tasks(&*store, "busy", 3).await;
+        let a = tasks
+            .claim("w", LEASE, claim_log("w"))
+            .await
+            .unwrap()
+            .unwrap();
+        let b = tasks
+            .claim("w", LEASE, claim_log("w"))
+            .await
+            .unwrap()
+            .unwrap();
+        let c = tasks
+            .claim("w", LEASE, claim_log("w"))
+            .await
+            .unwrap()
+            .unwrap();
+        // All three are PROCESSING.
+        assert!(
+            tasks
+                .claim("w", LEASE, claim_log("w"))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        tasks
+            .finish(
+                &a,
+                TaskStatus::Completed,
+                None,
+                finish_log(&claim_log("w"), "COMPLETED"),
+            )
+            .await
+            .unwrap();
+        tasks
+            .finish(
+                &b,
+                TaskStatus::Errored,
+                Some("boom"),
+                finish_log(&claim_log("w"), "ERRORED"),
+            )
+            .await
+            .unwrap();
+        // Terminal and PROCESSING tasks are not runnable.
+        assert!(
+            tasks
+                .claim("w", LEASE, claim_log("w"))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        tasks
+            .finish(
+                &c,
+                TaskStatus::Completed,
+                None,
+                finish_log(&claim_log("w"), "COMPLETED"),
+            )
+            .await
+            .unwrap();
+        assert!(
+            tasks
+                .claim("w", LEASE, claim_log("w"))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(tasks.counts().await.unwrap().unfinished(), 0);
+    }
+
+    pub async fn claim_follows_ordinal_order(store: Arc<dyn MetadataStore>) {
+        let tenant = store.local_tenant().await.unwrap();
+        let dataset = new_dataset(&tenant, "ordered");
+        store.insert_dataset(&dataset).await.unwrap();
+        let tasks = store.create_task_store(&dataset.dataset_id).await.unwrap();
+        tasks.create_queue().await.unwrap();
+        // Ids sort differently from ordinals, and insertion order is neither.
+        let batch = [
+            new_task("e", 5),
+            new_task("d", 2),
+            new_task("a", 9),
+            new_task("z", 0),
+            new_task("m", 7),
+        ];
+        assert_eq!(tasks.insert_tasks(&batch).await.unwrap(), 5);
+
+        let z = tasks
+            .claim("w", LEASE, claim_log("w"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(z.task.task_id, "z");
+        let d = tasks
+            .claim("w", LEASE, claim_log("w"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(d.task.task_id, "d");
+        // A RERUN task with a lower ordinal comes before CREATED tasks with higher ones.
+        tasks
+            .finish(
+                &z,
+                TaskStatus::Rerun,
+                None,
+                finish_log(&claim_log("w"), "RERUN"),
+            )
+            .await
+            .unwrap();
+        let z2 = tasks
+            .claim("w", LEASE, claim_log("w"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(z2.task.task_id, "z");
+        let mut order = Vec::new();
+        while let Some(lease) = tasks.claim("w", LEASE, claim_log("w")).await.unwrap() {
+            order.push(lease.task.task_id.clone());
+        }
+        assert_eq!(order, ["e", "m", "a"]);
+    }
+
+    pub async fn claim_sets_processing_and_appends_an_execution_log(store: Arc<dyn MetadataStore>) {
+        let (_, tasks) = dataset_with_tasks(&*store, "claim", 1).await;
+        let log = claim_log("worker-1");
+        let before = letsdata_model::time::now_millis();
+        let lease = tasks
+            .claim("worker-1", LEASE, log.clone())
+            .await
+            .unwrap()
+            .unwrap();
+
+        assert_eq!(lease.owner, "worker-1");
+        assert_eq!(lease.task.task_id, task_id(0));
+        assert_eq!(lease.task.task_status, TaskStatus::Processing);
+        assert_eq!(lease.task.worker_process_id.as_deref(), Some("worker-1"));
+        assert_eq!(lease.task.task_execution_logs, vec![log.clone()]);
+        // The returned task is what is stored.
+        let stored = must_get(&*tasks, &task_id(0)).await;
+        assert_eq!(stored, lease.task);
+
+        let leases = tasks.leases().await.unwrap();
+        assert_eq!(leases.len(), 1);
+        assert_eq!(leases[0].task_id, task_id(0));
+        assert_eq!(leases[0].owner, "worker-1");
+        assert_eq!(leases[0].token, lease.token);
+        assert!(leases[0].expires_at >= before + LEASE.as_millis() as i64);
+
+        // A second invocation appends a second entry after the first one's closing entry.
+        let done = finish_log(&log, "RERUN");
+        tasks
+            .finish(&lease, TaskStatus::Rerun, None, done.clone())
+            .await
+            .unwrap();
+        let log2 = claim_log("worker-2");
+        let lease2 = tasks
+            .claim("worker-2", LEASE, log2.clone())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(lease2.task.task_execution_logs, vec![done, log2]);
+        assert_eq!(lease2.task.worker_process_id.as_deref(), Some("worker-2"));
+        assert!(lease2.token > lease.token);
+    }
+
+    pub async fn heartbeat_extends_the_lease(store: Arc<dyn MetadataStore>) {
+        let (_, tasks) = dataset_with_tasks(&*store, "heartbeat", 1).await;
+        let lease = tasks
+            .claim("w", Duration::from_secs(60), claim_log("w"))
+            .await
+            .unwrap()
+            .unwrap();
+        let first = tasks.leases().await.unwrap()[0].expires_at;
+        tasks
+            .heartbeat(&lease, Duration::from_secs(3600))
+            .await
+            .unwrap();
+        let extended = tasks.leases().await.unwrap()[0].expires_at;
+        assert!(extended > first, "{extended} should be later than {first}");
+        // A heartbeat changes nothing else.
+        let task = must_get(&*tasks, &lease.task.task_id).await;
+        assert_eq!(task.task_status, TaskStatus::Processing);
+        assert_eq!(task.task_execution_logs, lease.task.task_execution_logs);
+        assert_eq!(tasks.leases().await.unwrap()[0].token, lease.token);
+    }
+
+    pub async fn huge_lease_durations_are_accepted(store: Arc<dyn MetadataStore>) {
+        let (_, tasks) = dataset_with_tasks(&*store, "forever", 1).await;
+        let lease = tasks
+            .claim("w", Duration::MAX, claim_log("w"))
+            .await
+            .unwrap()
+            .unwrap();
+        tasks.heartbeat(&lease, Duration::MAX).await.unwrap();
+        tasks
+            .checkpoint(&lease, &checkpoint(1), Duration::MAX)
+            .await
+            .unwrap();
+        let leases = tasks.leases().await.unwrap();
+        assert_eq!(leases.len(), 1);
+        assert!(
+            leases[0].expires_at > letsdata_model::time::now_millis(),
+            "a huge lease must not wrap around into the past: {}",
+            leases[0].expires_at
+        );
+    }
+
+    pub async fn checkpoint_persists_checkpoint_and_progress(store: Arc<dyn MetadataStore>) {
+        let (_, tasks) = dataset_with_tasks(&*store, "checkpoint", 2).await;
+        let lease = tasks
+            .claim("w", LEASE, claim_log("w"))
+            .await
+            .unwrap()
+            .unwrap();
+
+        tasks
+            .checkpoint(&lease, &checkpoint(3), LEASE)
+            .await
+            .unwrap();
+        let task = must_get(&*tasks, &lease.task.task_id).await;
+        assert_eq!(task.checkpoint, Some(checkpoint(3)));
+        assert_eq!(task.task_progress, progress(3));
+        assert_eq!(task.task_status, TaskStatus::Processing);
+        assert_eq!(tasks.counts().await.unwrap().progress, progress(3));
+
+        // A later checkpoint replaces the earlier one (progress is absolute, not added).
+        let mut last = checkpoint(10);
+        last.end_of_input = true;
+        tasks.checkpoint(&lease, &last, LEASE).await.unwrap();
+        let task = must_get(&*tasks, &lease.task.task_id).await;
+        assert_eq!(task.checkpoint, Some(last));
+        assert_eq!(task.task_progress, progress(10));
+        assert_eq!(tasks.counts().await.unwrap().progress, progress(10));
+        // The other task is untouched.
+        let other = must_get(&*tasks, &task_id(1)).await;
+        assert_eq!(other.checkpoint, None);
+        assert_eq!(other.task_progress, Default::default());
+        // The checkpoint is kept once the task completes.
+        tasks
+            .finish(
+                &lease,
+                TaskStatus::Completed,
+                None,
+                finish_log(&claim_log("w"), "COMPLETED"),
+            )
+            .await
+            .unwrap();
+        let task = must_get(&*tasks, &lease.task.task_id).await;
+        assert_eq!(task.task_progress, progress(10));
+        assert!(task.checkpoint.is_some_and(|c| c.end_of_input));
+    }
+
+    pub async fn finish_completed_releases_the_lease(store: Arc<dyn MetadataStore>) {
+        let (_, tasks) = dataset_with_tasks(&*store, "complete", 1).await;
+        let log = claim_log("w");
+        let lease = tasks.claim("w", LEASE, log.clone()).await.unwrap().unwrap();
+        let done = finish_log(&log, "COMPLETED");
+        tasks
+            .finish(&lease, TaskStatus::Completed, None, done.clone())
+            .await
+            .unwrap();
+
+        let task = must_get(&*tasks, &lease.task.task_id).await;
+        assert_eq!(task.task_status, TaskStatus::Completed);
+        assert_eq!(task.last_error, None);
+        assert_eq!(task.task_execution_logs, vec![done]);
+        assert!(tasks.leases().await.unwrap().is_empty());
+        assert!(
+            tasks
+                .claim("w", LEASE, claim_log("w"))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        // The lease is spent.
+        assert_lease_lost(
+            tasks.heartbeat(&lease, LEASE).await,
+            &lease.task.task_id,
+            lease.token,
+        );
+    }
+
+    pub async fn finish_rerun_requeues_with_a_higher_token_and_keeps_the_checkpoint(
+        store: Arc<dyn MetadataStore>,
+    ) {
+        let (_, tasks) = dataset_with_tasks(&*store, "rerun", 1).await;
+        let log = claim_log("w1");
+        let first = tasks
+            .claim("w1", LEASE, log.clone())
+            .await
+            .unwrap()
+            .unwrap();
+        tasks
+            .checkpoint(&first, &checkpoint(5), LEASE)
+            .await
+            .unwrap();
+        tasks
+            .finish(&first, TaskStatus::Rerun, None, finish_log(&log, "RERUN"))
+            .await
+            .unwrap();
+
+        let queued = must_get(&*tasks, &first.task.task_id).await;
+        assert_eq!(queued.task_status, TaskStatus::Rerun);
+        assert_eq!(queued.checkpoint, Some(checkpoint(5)));
+        assert_eq!(queued.task_progress, progress(5));
+        assert!(tasks.leases().await.unwrap().is_empty());
+        assert_eq!(tasks.counts().await.unwrap().rerun, 1);
+
+        let second = tasks
+            .claim("w2", LEASE, claim_log("w2"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(second.task.task_id, first.task.task_id);
+        assert!(
+            second.token > first.token,
+            "{} > {}",
+            second.token,
+            first.token
+        );
+        assert_eq!(second.task.checkpoint, Some(checkpoint(5)));
+        assert_eq!(second.task.task_progress, progress(5));
+        assert_eq!(second.task.task_execution_logs.len(), 2);
+        // The first lease is dead; the second works.
+        assert_lease_lost(
+            tasks.heartbeat(&first, LEASE).await,
+            &first.task.task_id,
+            first.token,
+        );
+        tasks
+            .checkpoint(&second, &checkpoint(6), LEASE)
+            .await
+            .unwrap();
+        tasks
+            .finish(
+                &second,
+                TaskStatus::Completed,
+                None,
+                finish_log(&log, "COMPLETED"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(tasks.counts().await.unwrap().completed, 1);
+    }
+
+    pub async fn finish_errored_sets_last_error(store: Arc<dyn MetadataStore>) {
+        let (_, tasks) = dataset_with_tasks(&*store, "errored", 2).await;
+        let log = claim_log("w");
+        let lease = tasks.claim("w", LEASE, log.clone()).await.unwrap().unwrap();
+        tasks
+            .checkpoint(&lease, &checkpoint(2), LEASE)
+            .await
+            .unwrap();
+        let done = finish_log(&log, "ERRORED");
+        tasks
+            .finish(
+                &lease,
+                TaskStatus::Errored,
+                Some("reader failed: bad gzip"),
+                done.clone(),
+            )
+            .await
+            .unwrap();
+
+        let task = must_get(&*tasks, &lease.task.task_id).await;
+        assert_eq!(task.task_status, TaskStatus::Errored);
+        assert_eq!(task.last_error.as_deref(), Some("reader failed: bad gzip"));
+        assert_eq!(task.task_execution_logs, vec![done]);
+        assert_eq!(task.checkpoint, Some(checkpoint(2)));
+        assert!(tasks.leases().await.unwrap().is_empty());
+        // An errored task is terminal: the next claim gets the other task.
+        let next = tasks
+            .claim("w", LEASE, claim_log("w"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(next.task.task_id, task_id(1));
+        assert!(
+            tasks
+                .claim("w", LEASE, claim_log("w"))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let errored = tasks.list_tasks(Some(TaskStatus::Errored)).await.unwrap();
+        assert_eq!(errored, vec![task]);
+    }
+
+    pub async fn reap_only_works_with_the_current_token(store: Arc<dyn MetadataStore>) {
+        let (_, tasks) = dataset_with_tasks(&*store, "reap", 2).await;
+        let id = task_id(0);
+        // Nothing to reap on a task that is not PROCESSING.
+        assert!(!tasks.reap(&id, 0, "nope").await.unwrap());
+        assert_eq!(
+            must_get(&*tasks, &id).await.task_status,
+            TaskStatus::Created
+        );
+
+        let lease = tasks
+            .claim("w", LEASE, claim_log("w"))
+            .await
+            .unwrap()
+            .unwrap();
+        tasks
+            .checkpoint(&lease, &checkpoint(3), LEASE)
+            .await
+            .unwrap();
+        let before = must_get(&*tasks, &id).await;
+        assert!(!tasks.reap(&id, lease.token - 1, "stale").await.unwrap());
+        assert!(!tasks.reap(&id, lease.token + 1, "future").await.unwrap());
+        assert!(
+            !tasks
+                .reap("no-such-task", lease.token, "missing")
+                .await
+                .unwrap()
+        );
+        assert!(
+            !tasks
+                .reap(&task_id(1), lease.token, "other task")
+                .await
+                .unwrap()
+        );
+        assert_eq!(must_get(&*tasks, &id).await, before);
+        assert_eq!(tasks.leases().await.unwrap().len(), 1);
+
+        assert!(
+            tasks
+                .reap(&id, lease.token, "worker 42 died")
+                .await
+                .unwrap()
+        );
+        let reaped = must_get(&*tasks, &id).await;
+        assert_eq!(reaped.task_status, TaskStatus::Rerun);
+        assert_eq!(
+            reaped.checkpoint,
+            Some(checkpoint(3)),
+            "reaping keeps the checkpoint"
+        );
+        assert_eq!(reaped.task_progress, progress(3));
+        let last = reaped.task_execution_logs.last().unwrap();
+        assert_eq!(last.outcome.as_deref(), Some("LEASE_LOST"));
+        assert_eq!(last.message.as_deref(), Some("worker 42 died"));
+        assert!(last.end_datetime.is_some());
+        assert_eq!(last.worker_process_id, "w");
+        assert!(tasks.leases().await.unwrap().is_empty());
+        // Only once.
+        assert!(!tasks.reap(&id, lease.token, "again").await.unwrap());
+        assert_eq!(must_get(&*tasks, &id).await, reaped);
+        // The reaped task is claimable again, ahead of higher ordinals.
+        let again = tasks
+            .claim("w2", LEASE, claim_log("w2"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(again.task.task_id, id);
+        assert!(again.token > lease.token);
+        assert_eq!(again.task.checkpoint, Some(checkpoint(3)));
+    }
+
+    /// Asserts that every write through `stale` fails with `LeaseLost` and changes nothing.
+    async fn assert_fenced(tasks: &dyn TaskStore, stale: &Lease) {
+        let id = &stale.task.task_id;
+        let before = must_get(tasks, id).await;
+        let leases_before = tasks.leases().await.unwrap();
+        let counts_before = tasks.counts().await.unwrap();
+
+        assert_lease_lost(tasks.heartbeat(stale, LEASE).await, id, stale.token);
+        assert_lease_lost(
+            tasks.checkpoint(stale, &checkpoint(999), LEASE).await,
+            id,
+            stale.token,
+        );
+        for status in [
+            TaskStatus::Completed,
+            TaskStatus::Rerun,
+            TaskStatus::Errored,
+        ] {
+            let log = TaskExecutionLog {
+                worker_process_id: stale.owner.clone(),
+                start_datetime: 0,
+                end_datetime: Some(1),
+                outcome: Some(status.as_str().into()),
+                message: Some("zombie".into()),
+            };
+            assert_lease_lost(
+                tasks.finish(stale, status, Some("zombie error"), log).await,
+                id,
+                stale.token,
+            );
+        }
+
+        assert_eq!(
+            must_get(tasks, id).await,
+            before,
+            "a fenced write changed the task"
+        );
+        let leases_after = tasks.leases().await.unwrap();
+        assert_eq!(leases_after.len(), leases_before.len());
+        for (a, b) in leases_after.iter().zip(&leases_before) {
+            assert_eq!(
+                (&a.task_id, &a.owner, a.token),
+                (&b.task_id, &b.owner, b.token)
+            );
+            assert_eq!(
+                a.expires_at, b.expires_at,
+                "a fenced heartbeat extended the lease"
+            );
+        }
+        assert_eq!(tasks.counts().await.unwrap(), counts_before);
+    }
+
+    pub async fn stale_lease_is_fenced_after_reap(store: Arc<dyn MetadataStore>) {
+        let (_, tasks) = dataset_with_tasks(&*store, "fenced-reap", 1).await;
+        let lease = tasks
+            .claim("zombie", LEASE, claim_log("zombie"))
+            .await
+            .unwrap()
+            .unwrap();
+        tasks
+            .checkpoint(&lease, &checkpoint(1), LEASE)
+            .await
+            .unwrap();
+        assert!(
+            tasks
+                .reap(&lease.task.task_id, lease.token, "expired")
+                .await
+                .unwrap()
+        );
+
+        assert_fenced(&*tasks, &lease).await;
+        let task = must_get(&*tasks, &lease.task.task_id).await;
+        assert_eq!(task.task_status, TaskStatus::Rerun);
+        assert_eq!(task.checkpoint, Some(checkpoint(1)));
+        assert_eq!(task.last_error, None);
+    }
+
+    pub async fn stale_lease_is_fenced_after_reap_and_reclaim(store: Arc<dyn MetadataStore>) {
+        let (_, tasks) = dataset_with_tasks(&*store, "fenced-reclaim", 1).await;
+        let old = tasks
+            .claim("zombie", LEASE, claim_log("zombie"))
+            .await
+            .unwrap()
+            .unwrap();
+        tasks.checkpoint(&old, &checkpoint(1), LEASE).await.unwrap();
+        assert!(
+            tasks
+                .reap(&old.task.task_id, old.token, "expired")
+                .await
+                .unwrap()
+        );
+        let new = tasks
+            .claim("successor", LEASE, claim_log("successor"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(new.task.task_id, old.task.task_id);
+        assert!(new.token > old.token);
+        tasks.checkpoint(&new, &checkpoint(2), LEASE).await.unwrap();
+
+        assert_fenced(&*tasks, &old).await;
+        // The successor's state is intact and its lease still works.
+        let task = must_get(&*tasks, &new.task.task_id).await;
+        assert_eq!(task.task_status, TaskStatus::Processing);
+        assert_eq!(task.worker_process_id.as_deref(), Some("successor"));
+        assert_eq!(task.checkpoint, Some(checkpoint(2)));
+        assert_eq!(task.last_error, None);
+        let leases = tasks.leases().await.unwrap();
+        assert_eq!(leases.len(), 1);
+        assert_eq!(
+            (leases[0].owner.as_str(), leases[0].token),
+            ("successor", new.token)
+        );
+        // The old token cannot reap the successor either.
+        assert!(
+            !tasks
+                .reap(&old.task.task_id, old.token, "stale reap")
+                .await
+                .unwrap()
+        );
+        tasks.heartbeat(&new, LEASE).await.unwrap();
+        tasks
+            .finish(
+                &new,
+                TaskStatus::Completed,
+                None,
+                finish_log(&claim_log("s"), "COMPLETED"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            must_get(&*tasks, &new.task.task_id).await.task_status,
+            TaskStatus::Completed
+        );
+        assert_fenced(&*tasks, &old).await;
+    }
+
+    pub async fn stale_lease_cannot_finish_twice(store: Arc<dyn MetadataStore>) {
+        let (_, tasks) = dataset_with_tasks(&*store, "finish-twice", 1).await;
+        let lease = tasks
+            .claim("w", LEASE, claim_log("w"))
+            .await
+            .unwrap()
+            .unwrap();
+        tasks
+            .finish(
+                &lease,
+                TaskStatus::Rerun,
+                None,
+                finish_log(&claim_log("w"), "RERUN"),
+            )
+            .await
+            .unwrap();
+        // The worker's own lease ends with finish, even before anyone reclaims the task.
+        assert_fenced(&*tasks, &lease).await;
+        assert_eq!(
+            must_get(&*tasks, &lease.task.task_id).await.task_status,
+            TaskStatus::Rerun
+        );
+    }
+
+    pub async fn fencing_holds_across_store_instances(factory: &dyn StoreFactory) {
+        let a = factory.open().await;
+        let (dataset, tasks_a) = dataset_with_tasks(&*a, "fenced-across", 1).await;
+        let b = factory.open().await;
+        let tasks_b = b.open_task_store(&dataset.dataset_id).await.unwrap();
+
+        let old = tasks_a
+            .claim("a", LEASE, claim_log("a"))
+            .await
+            .unwrap()
+            .unwrap();
+        // The reaper lives in the other process.
+        let info = tasks_b.leases().await.unwrap().pop().unwrap();
+        assert_eq!((info.owner.as_str(), info.token), ("a", old.token));
+        assert!(
+            tasks_b
+                .reap(&info.task_id, info.token, "expired")
+                .await
+                .unwrap()
+        );
+        let new = tasks_b
+            .claim("b", LEASE, claim_log("b"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(new.token > old.token);
+
+        assert_fenced(&*tasks_a, &old).await;
+        assert_fenced(&*tasks_b, &old).await;
+        // A lease is valid through any handle.
+        tasks_a
+            .checkpoint(&new, &checkpoint(4), LEASE)
+            .await
+            .unwrap();
+        assert_eq!(
+            must_get(&*tasks_b, &new.task.task_id).await.checkpoint,
+            Some(checkpoint(4))
+        );
+    }
+
+    pub async fn leases_lists_processing_tasks(store: Arc<dyn MetadataStore>) {
+        let (_, tasks) = dataset_with_tasks(&*store, "leases", 5).await;
+        assert!(tasks.leases().await.unwrap().is_empty());
+        let mut held = BTreeMap::new();
+        for owner in ["w0", "w1", "w2", "w3"] {
+            let lease = tasks
+                .claim(owner, LEASE, claim_log(owner))
+                .await
+                .unwrap()
+                .unwrap();
+            held.insert(lease.task.task_id.clone(), lease);
+        }
+        let done = held.remove(&task_id(0)).unwrap();
+        tasks
+            .finish(
+                &done,
+                TaskStatus::Completed,
+                None,
+                finish_log(&claim_log("w0"), "COMPLETED"),
+            )
+            .await
+            .unwrap();
+        let rerun = held.remove(&task_id(1)).unwrap();
+        tasks
+            .finish(
+                &rerun,
+                TaskStatus::Rerun,
+                None,
+                finish_log(&claim_log("w1"), "RERUN"),
+            )
+            .await
+            .unwrap();
+
+        let mut leases = tasks.leases().await.unwrap();
+        leases.sort_by(|x, y| x.task_id.cmp(&y.task_id));
+        let listed: Vec<_> = leases
+            .iter()
+            .map(|l| (l.task_id.clone(), l.owner.clone(), l.token))
+            .collect();
+        let expected: Vec<_> = held
+            .values()
+            .map(|l| (l.task.task_id.clone(), l.owner.clone(), l.token))
+            .collect();
+        assert_eq!(listed, expected);
+        assert!(leases.iter().all(|l| l.expires_at > 0));
+        let processing = tasks
+            .list_tasks(Some(TaskStatus::Processing))
+            .await
+            .unwrap();
+        let ids: Vec<_> = processing.iter().map(|t| t.task_id.clone()).collect();
+        assert_eq!(ids, held.keys().cloned().collect::<Vec<_>>());
+    }
+
+    pub async fn counts_and_list_tasks_aggregate_statuses_and_progress(
+        store: Arc<dyn MetadataStore>,
+    ) {
+        let (_, empty) = dataset_with_tasks(&*store, "no-tasks", 0).await;
+        assert_eq!(empty.counts().await.unwrap(), TaskCounts::default());
+        assert!(empty.list_tasks(None).await.unwrap().is_empty());
+
+        let (_, tasks) = dataset_with_tasks(&*store, "counts", 6).await;
+        let mut leases = Vec::new();
+        for _ in 0..5 {
+            leases.push(
+                tasks
+                    .claim("w", LEASE, claim_log("w"))
+                    .await
+                    .unwrap()
+                    .unwrap(),
+            );
+        }
+        let fin = |status: TaskStatus| finish_log(&claim_log("w"), status.as_str());
+        // task 0: COMPLETED with progress 1
+        tasks
+            .checkpoint(&leases[0], &checkpoint(1), LEASE)
+            .await
+            .unwrap();
+        tasks
+            .finish(
+                &leases[0],
+                TaskStatus::Completed,
+                None,
+                fin(TaskStatus::Completed),
+            )
+            .await
+            .unwrap();
+        // task 1: RERUN with progress 10
+        tasks
+            .checkpoint(&leases[1], &checkpoint(10), LEASE)
+            .await
+            .unwrap();
+        tasks
+            .finish(&leases[1], TaskStatus::Rerun, None, fin(TaskStatus::Rerun))
+            .await
+            .unwrap();
+        // task 2: ERRORED without progress
+        tasks
+            .finish(
+                &leases[2],
+                TaskStatus::Errored,
+                Some("bad"),
+                fin(TaskStatus::Errored),
+            )
+            .await
+            .unwrap();
+        // task 3: PROCESSING with progress 100; task 4: PROCESSING without; task 5: CREATED
+        tasks
+            .checkpoint(&leases[3], &checkpoint(100), LEASE)
+            .await
+            .unwrap();
+
+        let counts = tasks.counts().await.unwrap();
+        let mut expected_progress = progress(1);
+        expected_progress.add(&progress(10));
+        expected_progress.add(&progress(100));
+        assert_eq!(
+            counts,
+            TaskCounts {
+                total: 6,
+                created: 1,
+                processing: 2,
+                rerun: 1,
+                completed: 1,
+                errored: 1,
+                progress: expected_progress,
+            }
+        );
+        assert_eq!(counts.unfinished(), 4);
+
+        let ids =
+            |v: Vec<letsdata_model::Task>| v.into_iter().map(|t| t.task_id).collect::<Vec<_>>();
+        let all = tasks.list_tasks(None).await.unwrap();
+        assert_eq!(ids(all.clone()), (0..6).map(task_id).collect::<Vec<_>>());
+        for task in &all {
+            assert_eq!(
+                Some(task),
+                tasks.get_task(&task.task_id).await.unwrap().as_ref()
+            );
+        }
+        let by_status = |s| {
+            let tasks = tasks.clone();
+            async move { ids(tasks.list_tasks(Some(s)).await.unwrap()) }
+        };
+        assert_eq!(by_status(TaskStatus::Created).await, [task_id(5)]);
+        assert_eq!(
+            by_status(TaskStatus::Processing).await,
+            [task_id(3), task_id(4)]
+        );
+        assert_eq!(by_status(TaskStatus::Rerun).await, [task_id(1)]);
+        assert_eq!(by_status(TaskStatus::Completed).await, [task_id(0)]);
+        assert_eq!(by_status(TaskStatus::Errored).await, [task_id(2)]);
+        // The filtered lists partition the whole list.
+        let mut union = BTreeSet::new();
+        for s in TaskStatus::ALL {
+            for task in tasks.list_tasks(Some(s)).await.unwrap() {
+                assert_eq!(task.task_status, s);
+                assert!(union.insert(task.task_id));
+            }
+        }
+        assert_eq!(union.len(), 6);
+    }
+
+    // ------------------------------------------------------------- concurrency
+
+    /// Checks that every one of the `n` tasks was claimed exactly once.
+    fn assert_each_claimed_once(claimed: Vec<(String, i64)>, n: u64) {
+        let mut per_task: BTreeMap<String, usize> = BTreeMap::new();
+        for (id, _) in &claimed {
+            *per_task.entry(id.clone()).or_default() += 1;
+        }
+        let twice: Vec<_> = per_task.iter().filter(|(_, c)| **c > 1).collect();
+        assert!(
+            twice.is_empty(),
+            "tasks handed to more than one claimer: {twice:?}"
+        );
+        assert_eq!(claimed.len() as u64, n, "every task must be claimed");
+        let expected: Vec<_> = (0..n).map(task_id).collect();
+        assert_eq!(per_task.into_keys().collect::<Vec<_>>(), expected);
+    }
+
+    pub async fn concurrent_claims_hand_out_each_task_once(store: Arc<dyn MetadataStore>) {
+        const N: u64 = 48;
+        const CLAIMERS: usize = 16;
+        let (_, tasks) = dataset_with_tasks(&*store, "concurrent-claims", N).await;
+        let barrier = Arc::new(tokio::sync::Barrier::new(CLAIMERS));
+        let handles: Vec<_> = (0..CLAIMERS)
+            .map(|c| {
+                let tasks = tasks.clone();
+                let barrier = barrier.clone();
+                tokio::spawn(async move {
+                    let owner = format!("claimer-{c}");
+                    barrier.wait().await;
+                    let mut got = Vec::new();
+                    // Claim without finishing: PROCESSING tasks must never be handed out again.
+                    while let Some(lease) =
+                        tasks.claim(&owner, LEASE, claim_log(&owner)).await.unwrap()
+                    {
+                        assert_eq!(lease.owner, owner);
+                        got.push((lease.task.task_id, lease.token));
+                        tokio::task::yield_now().await;
+                    }
+                    got
+                })
+            })
+            .collect();
+        let mut claimed = Vec::new();
+        for handle in handles {
+            claimed.extend(handle.await.unwrap());
+        }
+        assert_each_claimed_once(claimed, N);
+        let counts = tasks.counts().await.unwrap();
+        assert_eq!((counts.processing, counts.created), (N, 0));
+        assert_eq!(tasks.leases().await.unwrap().len() as u64, N);
+    }
+
+    pub async fn concurrent_claim_and_finish_complete_each_task_once(
+        store: Arc<dyn MetadataStore>,
+    ) {
+        const N: u64 = 40;
+        const CLAIMERS: usize = 10;
+        let (_, tasks) = dataset_with_tasks(&*store, "concurrent-finish", N).await;
+        let barrier = Arc::new(tokio::sync::Barrier::new(CLAIMERS));
+        let handles: Vec<_> = (0..CLAIMERS)
+            .map(|c| {
+                let tasks = tasks.clone();
+                let barrier = barrier.clone();
+                tokio::spawn(async move {
+                    let owner = format!("worker-{c}");
+                    barrier.wait().await;
+                    let mut got = Vec::new();
+                    while let Some(lease) =
+                        tasks.claim(&owner, LEASE, claim_log(&owner)).await.unwrap()
+                    {
+                        let n = lease.task.task_definition.manifest_index;
+                        tasks
+                            .checkpoint(&lease, &checkpoint(n), LEASE)
+                            .await
+                            .unwrap();
+                        tasks
+                            .finish(
+                                &lease,
+                                TaskStatus::Completed,
+                                None,
+                                finish_log(&claim_log(&owner), "COMPLETED"),
+                            )
+                            .await
+                            .unwrap();
+                        got.push((lease.task.task_id, lease.token));
+                    }
+                    got
+                })
+            })
+            .collect();
+        let mut claimed = Vec::new();
+        for handle in handles {
+            claimed.extend(handle.await.unwrap());
+        }
+        assert_each_claimed_once(claimed, N);
+        let counts = tasks.counts().await.unwrap();
+        assert_eq!((counts.completed, counts.unfinished()), (N, 0));
+        let mut total = Default::default();
+        for i in 0..N {
+            letsdata_model::TaskProgress::add(&mut total, &progress(i));
+        }
+        assert_eq!(counts.progress, total);
+        for task in tasks.list_tasks(None).await.unwrap() {
+            assert_eq!(task.task_execution_logs.len(), 1, "{}", task.task_id);
+        }
+    }
+
+    pub async fn concurrent_claims_from_two_instances_hand_out_each_task_once(
+        factory: &dyn StoreFactory,
+    ) {
+        const N: u64 = 60;
+        const CLAIMERS_PER_INSTANCE: usize = 6;
+        let first = factory.open().await;
+        let (dataset, tasks_first) = dataset_with_tasks(&*first, "two-processes", N).await;
+        let second = factory.open().await;
+        let tasks_second = second.open_task_store(&dataset.dataset_id).await.unwrap();
+        let instances = [tasks_first.clone(), tasks_second.clone()];
+
+        let barrier = Arc::new(tokio::sync::Barrier::new(2 * CLAIMERS_PER_INSTANCE));
+        let mut handles = Vec::new();
+        for (i, tasks) in instances.iter().enumerate() {
+            // Finish through the *other* instance: fencing state lives in the store.
+            let other = instances[1 - i].clone();
+            for c in 0..CLAIMERS_PER_INSTANCE {
+                let tasks = tasks.clone();
+                let other = other.clone();
+                let barrier = barrier.clone();
+                handles.push(tokio::spawn(async move {
+                    let owner = format!("process-{i}-worker-{c}");
+                    barrier.wait().await;
+                    let mut got = Vec::new();
+                    while let Some(lease) =
+                        tasks.claim(&owner, LEASE, claim_log(&owner)).await.unwrap()
+                    {
+                        // Every other task is left PROCESSING, the rest completed.
+                        if lease.task.task_definition.manifest_index % 2 == 0 {
+                            other
+                                .finish(
+                                    &lease,
+                                    TaskStatus::Completed,
+                                    None,
+                                    finish_log(&claim_log(&owner), "COMPLETED"),
+                                )
+                                .await
+                                .unwrap();
+                        }
+                        got.push((lease.task.task_id, lease.token));
+                    }
+                    got
+                }));
+            }
+        }
+        let mut claimed = Vec::new();
+        for handle in handles {
+            claimed.extend(handle.await.unwrap());
+        }
+        assert_each_claimed_once(claimed, N);
+        for tasks in &instances {
+            let counts = tasks.counts().await.unwrap();
+            assert_eq!(
+                (counts.completed, counts.processing, counts.total),
+                (N / 2, N / 2, N)
+            );
+        }
+    }
+
+    pub async fn reader_instance_reads_while_another_instance_writes(factory: &dyn StoreFactory) {
+        const N: u64 = 30;
+        let writer = factory.open().await;
+        let (dataset, writer_tasks) = dataset_with_tasks(&*writer, "read-while-write", N).await;
+        let reader = factory.open().await;
+        let reader_tasks = reader.open_task_store(&dataset.dataset_id).await.unwrap();
+
+        // Lock-step phase: each write is visible to the reader as soon as it returns.
+        for i in 0..3 {
+            let lease = writer_tasks
+                .claim("w", LEASE, claim_log("w"))
+                .await
+                .unwrap()
+                .unwrap();
+            let seen = must_get(&*reader_tasks, &lease.task.task_id).await;
+            assert_eq!(seen.task_status, TaskStatus::Processing);
+            writer_tasks
+                .checkpoint(&lease, &checkpoint(i + 1), LEASE)
+                .await
+                .unwrap();
+            let seen = must_get(&*reader_tasks, &lease.task.task_id).await;
+            assert_eq!(seen.checkpoint, Some(checkpoint(i + 1)));
+            writer_tasks
+                .finish(
+                    &lease,
+                    TaskStatus::Completed,
+                    None,
+                    finish_log(&claim_log("w"), "COMPLETED"),
+                )
+                .await
+                .unwrap();
+            assert_eq!(reader_tasks.counts().await.unwrap().completed, i + 1);
+        }
+
+        // Free-running phase: the reader keeps reading while the writer works through the rest.
+        let (done_tx, mut done_rx) = tokio::sync::watch::channel(false);
+        let writer_job = {
+            let writer_tasks = writer_tasks.clone();
+            tokio::spawn(async move {
+                while let Some(lease) = writer_tasks
+                    .claim("w", LEASE, claim_log("w"))
+                    .await
+                    .unwrap()
+                {
+                    for step in 1..=3 {
+                        writer_tasks
+                            .checkpoint(&lease, &checkpoint(step), LEASE)
+                            .await
+                            .unwrap();
+                    }
+                    writer_tasks
+                        .finish(
+                            &lease,
+                            TaskStatus::Completed,
+                            None,
+                            finish_log(&claim_log("w"), "COMPLETED"),
+                        )
+                        .await
+                        .unwrap();
+                }
+                done_tx.send(true).unwrap();
+            })
+        };
+        let reader_job = {
+            let reader = reader.clone();
+            let reader_tasks = reader_tasks.clone();
+            let dataset_id = dataset.dataset_id.clone();
+            tokio::spawn(async move {
+                let mut last_completed = 0;
+                let mut reads = 0u64;
+                loop {
+                    let finished = *done_rx.borrow_and_update();
+                    let counts = reader_tasks.counts().await.unwrap();
+                    assert_eq!(counts.total, N);
+                    assert!(counts.processing <= 1);
+                    assert!(
+                        counts.completed >= last_completed,
+                        "completed went backwards"
+                    );
+                    last_completed = counts.completed;
+                    let listed = reader_tasks.list_tasks(None).await.unwrap();
+                    assert_eq!(listed.len() as u64, N);
+                    let _ = reader_tasks.leases().await.unwrap();
+                    assert!(
+                        reader
+                            .get_dataset_by_id(&dataset_id)
+                            .await
+                            .unwrap()
+                            .is_some()
+                    );
+                    reads += 1;
+                    if finished {
+                        return (last_completed, reads);
+                    }
+                    tokio::task::yield_now().await;
+                }
+            })
+        };
+        writer_job.await.unwrap();
+        let (completed, reads) = reader_job.await.unwrap();
+        assert!(reads >= 1);
+        assert_eq!(
+            completed, N,
+            "the reader's last read came after the writer finished"
+        );
+        assert_eq!(
+            reader_tasks.counts().await.unwrap(),
+            writer_tasks.counts().await.unwrap()
+        );
+    }
+}
