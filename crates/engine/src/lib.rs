@@ -50,6 +50,32 @@ pub struct EngineSettings {
     pub poll_interval: Duration,
 }
 
+impl EngineSettings {
+    /// Defaults, overridden by `LETSDATA_PART_SIZE_BYTES`, `LETSDATA_LEASE_SECONDS` and
+    /// `LETSDATA_HEARTBEAT_SECONDS` (advanced tuning; documented in docs/configuration.md).
+    pub fn from_env() -> Self {
+        let mut s = Self::default();
+        let var = |k: &str| {
+            std::env::var(k)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
+        if let Some(b) = var("LETSDATA_PART_SIZE_BYTES") {
+            s.part_target_bytes = b.max(1);
+        }
+        if let Some(l) = var("LETSDATA_LEASE_SECONDS") {
+            s.lease = Duration::from_secs(l.max(1));
+        }
+        if let Some(h) = var("LETSDATA_HEARTBEAT_SECONDS") {
+            s.heartbeat = Duration::from_secs(h.max(1));
+        }
+        if s.heartbeat >= s.lease {
+            s.heartbeat = s.lease / 3;
+        }
+        s
+    }
+}
+
 impl Default for EngineSettings {
     fn default() -> Self {
         Self {
@@ -84,7 +110,7 @@ impl std::fmt::Debug for Engine {
 impl Engine {
     /// Opens the embedded store under `home` and the buckets from the environment.
     pub async fn open(home: &Path) -> Result<Self, EngineError> {
-        Self::open_with(home, EngineSettings::default()).await
+        Self::open_with(home, EngineSettings::from_env()).await
     }
 
     pub async fn open_with(home: &Path, settings: EngineSettings) -> Result<Self, EngineError> {

@@ -37,7 +37,7 @@ const SLACK: usize = 64;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Record<'a> {
     pub bytes: &'a [u8],
-    /// Offset of bytes[0] in the decompressed stream.
+    /// Offset of `bytes[0]` in the decompressed stream.
     pub start_offset: u64,
     /// Offset one past the record's last byte (start_offset + full record length, even if
     /// truncated).
@@ -152,7 +152,7 @@ impl<R: AsyncRead + Unpin> RecordReader<R> {
                 }
                 self.keep_from = match record_start {
                     Some(start) if self.oversize.is_none() => {
-                        if self.position() - start > self.max_record as u64 + 1 {
+                        if self.position() - start > (self.max_record as u64).saturating_add(1) {
                             self.begin_oversize(start);
                             keep_from
                         } else {

@@ -229,9 +229,9 @@ impl Runner {
                 st.resume = rec.next_offset;
                 if out.docs.len() >= 1 << 20 || out.errors.len() >= 1 << 20 {
                     out.maybe_flush().await?;
-                    if out.pending_bytes() >= self.settings.part_target_bytes {
-                        self.roll(lease, &mut out, &mut st, false, log).await?;
-                    }
+                }
+                if out.pending_bytes() >= self.settings.part_target_bytes {
+                    self.roll(lease, &mut out, &mut st, false, log).await?;
                 }
             }
             let position = reader.position();

@@ -6,6 +6,7 @@
 //! built-in parser pairs with a [`Framing`] chosen by [`framing_for`].
 
 mod csv;
+mod csv_split;
 mod json_out;
 mod jsonl;
 mod jsonl_id;

@@ -1,0 +1,219 @@
+//! Shared helpers for the CLI tests: a private `$LETSDATA_HOME`, local buckets, and running
+//! the real `letsdata` binary.
+
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A private letsdata installation in a temporary directory.
+pub struct TestHome {
+    pub dir: tempfile::TempDir,
+    envs: Vec<(String, String)>,
+}
+
+/// The result of one CLI invocation.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Self {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl TestHome {
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("temp dir"),
+            envs: Vec::new(),
+        }
+    }
+
+    /// Sets an environment variable for every later invocation.
+    pub fn env(&mut self, key: &str, value: &str) -> &mut Self {
+        self.envs.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    pub fn home(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A `letsdata` command with this home.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_letsdata"));
+        cmd.args(args)
+            .env("LETSDATA_HOME", self.home())
+            .env_remove("LETSDATA_AWS_ENDPOINT")
+            .env_remove("LETSDATA_PART_SIZE_BYTES");
+        for (k, v) in &self.envs {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.command(args).output().expect("run letsdata").into()
+    }
+
+    /// Path of a local bucket directory (created).
+    pub fn bucket(&self, name: &str) -> PathBuf {
+        let dir = self.home().join("buckets").join(name);
+        std::fs::create_dir_all(&dir).expect("create bucket dir");
+        dir
+    }
+
+    /// Writes a file into a local bucket.
+    pub fn put(&self, bucket: &str, key: &str, data: &[u8]) {
+        let path = self.bucket(bucket).join(key);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, data).expect("write input");
+    }
+
+    /// Writes a config file and returns its path.
+    pub fn config(&self, name: &str, config: &Value) -> PathBuf {
+        let path = self.home().join(format!("{name}.json"));
+        std::fs::write(&path, serde_json::to_vec_pretty(config).expect("json")).expect("write");
+        path
+    }
+
+    /// `datasets create` in the foreground.
+    pub fn create(&self, config: &Value) -> Run {
+        let name = config["datasetName"]
+            .as_str()
+            .unwrap_or("config")
+            .to_string();
+        let path = self.config(&name, config);
+        self.run(&[
+            "datasets",
+            "create",
+            "--configFile",
+            path.to_str().expect("utf8"),
+        ])
+    }
+
+    pub fn view(&self, dataset: &str) -> Value {
+        let r = self.run(&["datasets", "view", "--datasetName", dataset]);
+        assert_eq!(r.code, 0, "view failed: {}", r.stderr);
+        r.json()
+    }
+
+    pub fn tasks(&self, dataset: &str) -> Vec<Value> {
+        let r = self.run(&["tasks", "list", "--datasetName", dataset]);
+        assert_eq!(r.code, 0, "tasks list failed: {}", r.stderr);
+        r.json().as_array().cloned().unwrap_or_default()
+    }
+
+    /// Every line of every object under `prefix` in a local bucket (gunzipping `.gz`).
+    pub fn lines(&self, bucket: &str, prefix: &str) -> Vec<String> {
+        let root = self.home().join("buckets").join(bucket);
+        let mut files = Vec::new();
+        collect(&root.join(prefix), &mut files);
+        files.sort();
+        let mut out = Vec::new();
+        for f in files {
+            let name = f.to_string_lossy().to_string();
+            if name.contains('#') {
+                continue; // an upload in progress
+            }
+            let data = std::fs::read(&f).expect("read output");
+            let text = if name.ends_with(".gz") {
+                let mut s = String::new();
+                std::io::Read::read_to_string(
+                    &mut flate2::read::MultiGzDecoder::new(&data[..]),
+                    &mut s,
+                )
+                .expect("gunzip");
+                s
+            } else {
+                String::from_utf8(data).expect("utf8 output")
+            };
+            out.extend(text.lines().map(str::to_string));
+        }
+        out
+    }
+}
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            collect(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+/// A dataset config reading `bucket` with the given parser and inline manifest.
+pub fn config(name: &str, bucket: &str, parser: Value, manifest_lines: &[&str]) -> Value {
+    let mut read = serde_json::json!({
+        "connectorDestination": "S3",
+        "readerType": "Single File Reader",
+        "bucketName": bucket,
+        "bucketResourceLocation": "Customer",
+        "artifactImplementationLanguage": "Builtin",
+    });
+    if let (Some(r), Some(p)) = (read.as_object_mut(), parser.as_object()) {
+        for (k, v) in p {
+            r.insert(k.clone(), v.clone());
+        }
+    }
+    serde_json::json!({
+        "datasetName": name,
+        "region": "us-east-1",
+        "readConnector": read,
+        "writeConnector": {"connectorDestination": "S3", "resourceLocation": "LetsData"},
+        "errorConnector": {"connectorDestination": "S3", "resourceLocation": "LetsData"},
+        "computeEngine": {"computeEngineType": "Lambda", "concurrency": 2},
+        "manifestFile": {
+            "manifestType": "S3ReaderTextManifestFile",
+            "readerType": "SINGLEFILEREADER",
+            "fileContents": manifest_lines.join("\n"),
+        }
+    })
+}
+
+/// gzip-compresses `data` as one member.
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(data).expect("gzip");
+    e.finish().expect("gzip")
+}
+
+/// `n` JSON lines `{"id":<start+i>,...}`.
+pub fn jsonl(start: u64, n: u64) -> String {
+    let mut s = String::new();
+    for i in start..start + n {
+        s.push_str(&format!(
+            "{{\"id\":{i},\"event\":\"click\",\"user\":{{\"id\":\"u{}\",\"country\":\"NZ\"}},\"value\":{}}}\n",
+            i % 97,
+            i % 1000
+        ));
+    }
+    s
+}

@@ -1,0 +1,242 @@
+//! Invalid configurations exit non-zero, name every problem with its JSON path, and create
+//! nothing.
+
+mod common;
+
+use common::{TestHome, config};
+use serde_json::json;
+
+fn assert_nothing_created(home: &TestHome) {
+    let list = home.run(&["datasets", "list"]);
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    assert_eq!(list.json(), json!([]));
+    assert!(
+        !home.home().join("datasets").exists(),
+        "no dataset directory"
+    );
+    let buckets: Vec<String> = std::fs::read_dir(home.home().join("buckets"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        buckets.iter().all(|b| !b.starts_with("ld-")),
+        "no bucket created: {buckets:?}"
+    );
+}
+
+#[test]
+fn every_problem_is_reported_with_its_path() {
+    let home = TestHome::new();
+    home.bucket("input-bucket");
+    let mut cfg = config(
+        "Bad_Name",
+        "input-bucket",
+        json!({"builtinParser": "jsonx"}),
+        &["a.jsonl"],
+    );
+    cfg["region"] = json!("mars-north-1");
+    cfg["readConnector"]["bucketNmae"] = json!("x");
+    cfg["computeEngine"]["concurrency"] = json!(0);
+    cfg["manifestFile"]["readerType"] = json!("Single File State Machine Reader");
+    let run = home.create(&cfg);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stdout.is_empty());
+    for needle in [
+        "datasetName:",
+        "region:",
+        "us-east-1",
+        "readConnector.builtinParser:",
+        "jsonl",
+        "readConnector.bucketNmae: unknown field",
+        "did you mean \"bucketName\"",
+        "computeEngine.concurrency:",
+        "manifestFile.readerType:",
+    ] {
+        assert!(
+            run.stderr.contains(needle),
+            "missing {needle:?} in:\n{}",
+            run.stderr
+        );
+    }
+    assert!(!run.stderr.contains("panicked") && !run.stderr.contains("backtrace"));
+    assert_nothing_created(&home);
+}
+
+#[test]
+fn enum_values_are_case_and_space_insensitive() {
+    let home = TestHome::new();
+    home.put("input-bucket", "a.jsonl", b"{\"a\":1}\n");
+    let mut cfg = config(
+        "Spelled",
+        "input-bucket",
+        json!({"builtinParser": "JSONL"}),
+        &["a.jsonl"],
+    );
+    cfg["readConnector"]["readerType"] = json!("SINGLEFILEREADER");
+    cfg["readConnector"]["connectorDestination"] = json!("s3");
+    cfg["writeConnector"]["resourceLocation"] = json!("letsdata");
+    cfg["computeEngine"]["computeEngineType"] = json!("LAMBDA");
+    cfg["manifestFile"]["readerType"] = json!("single file reader");
+    let run = home.create(&cfg);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["datasetStatus"], "COMPLETED");
+}
+
+#[test]
+fn missing_customer_resources_are_reported_before_anything_is_created() {
+    let home = TestHome::new();
+    let mut cfg = config(
+        "NoBuckets",
+        "nowhere-bucket",
+        json!({"builtinParser": "jsonl"}),
+        &["a.jsonl"],
+    );
+    cfg["errorConnector"] = json!({"connectorDestination": "S3", "resourceLocation": "Customer", "bucketName": "no-error-bucket"});
+    let run = home.create(&cfg);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains("readConnector.bucketName: bucket \"nowhere-bucket\" does not exist"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("errorConnector.bucketName: bucket \"no-error-bucket\" does not exist"),
+        "{}",
+        run.stderr
+    );
+    assert_nothing_created(&home);
+
+    // A manifest link to an object that does not exist.
+    home.bucket("manifests");
+    home.bucket("nowhere-bucket");
+    let mut cfg = config(
+        "NoManifest",
+        "nowhere-bucket",
+        json!({"builtinParser": "jsonl"}),
+        &["a.jsonl"],
+    );
+    cfg["manifestFile"] = json!({"manifestType": "S3ReaderS3LinkManifestFile", "readerType": "SINGLEFILEREADER", "manifestFileS3Uri": "s3://manifests/m.txt"});
+    let run = home.create(&cfg);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains(
+            "manifestFile.manifestFileS3Uri: the manifest s3://manifests/m.txt does not exist"
+        ),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn s3_link_manifest_and_escaping_keys() {
+    let home = TestHome::new();
+    home.put("data-bucket", "x/1.jsonl", b"{\"a\":1}\n{\"a\":2}\n");
+    home.put("manifests", "m.txt", b"x/1.jsonl\n\n");
+    let mut cfg = config(
+        "Linked",
+        "data-bucket",
+        json!({"builtinParser": "jsonl"}),
+        &["unused"],
+    );
+    cfg["manifestFile"] = json!({"manifestType": "S3ReaderS3LinkManifestFile", "readerType": "SINGLEFILEREADER", "manifestFileS3Uri": "s3://manifests/m.txt", "readerManifestResourceLocation": "Customer"});
+    let run = home.create(&cfg);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["datasetProgress"]["documentsWritten"], 2);
+
+    let cfg = config(
+        "Escape",
+        "data-bucket",
+        json!({"builtinParser": "jsonl"}),
+        &["../../etc/passwd"],
+    );
+    let run = home.create(&cfg);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("manifestFile.fileContents"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains(".."), "{}", run.stderr);
+}
+
+#[test]
+fn duplicate_names_bad_json_and_unknown_datasets() {
+    let home = TestHome::new();
+    home.put("input-bucket", "a.jsonl", b"{\"a\":1}\n");
+    let cfg = config(
+        "Once",
+        "input-bucket",
+        json!({"builtinParser": "jsonl"}),
+        &["a.jsonl"],
+    );
+    assert_eq!(home.create(&cfg).code, 0);
+    let again = home.create(&cfg);
+    assert_eq!(again.code, 1);
+    assert!(again.stderr.contains("already exists"), "{}", again.stderr);
+
+    let path = home.home().join("broken.json");
+    std::fs::write(&path, "{\"datasetName\": ").expect("write");
+    let run = home.run(&[
+        "datasets",
+        "create",
+        "--configFile",
+        path.to_str().expect("utf8"),
+    ]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("not valid JSON"), "{}", run.stderr);
+
+    let run = home.run(&["datasets", "view", "--datasetName", "Nope"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("dataset \"Nope\" does not exist"),
+        "{}",
+        run.stderr
+    );
+    let run = home.run(&["tasks", "view", "--datasetName", "Once", "--taskId", "nope"]);
+    assert_eq!(run.code, 1);
+    let run = home.run(&[
+        "tasks",
+        "list",
+        "--datasetName",
+        "Once",
+        "--taskStatus",
+        "DONE",
+    ]);
+    assert_ne!(run.code, 0);
+    assert!(run.stderr.contains("accepted values"), "{}", run.stderr);
+}
+
+#[test]
+fn detach_then_run() {
+    let home = TestHome::new();
+    home.put("input-bucket", "a.jsonl", b"{\"a\":1}\n{\"a\":2}\n");
+    let cfg = config(
+        "Detached",
+        "input-bucket",
+        json!({"builtinParser": "jsonl"}),
+        &["a.jsonl"],
+    );
+    let path = home.config("Detached", &cfg);
+    let run = home.run(&[
+        "datasets",
+        "create",
+        "--configFile",
+        path.to_str().expect("utf8"),
+        "--detach",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["datasetStatus"], "CREATED");
+    assert_eq!(home.view("Detached")["datasetStatus"], "CREATED");
+    let run = home.run(&["run"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(home.view("Detached")["datasetStatus"], "COMPLETED");
+    // Nothing left to do: run exits at once with an empty list.
+    let run = home.run(&["run"]);
+    assert_eq!(run.code, 0);
+    assert_eq!(run.json(), json!([]));
+}
