@@ -1,1 +1,205 @@
-fn main() {}
+//! End-to-end benchmark of the jsonl built-in parser to a local bucket.
+//!
+//! Generates `--total-mb` of JSON lines over `--files` files (1 in 4 lines with a nested
+//! object, 1 in 10,000 malformed), runs the release `letsdata datasets create` on them with
+//! `concurrency` = 2 (this machine's cores), and reports input MB/s and the child's peak RSS.
+//! It then repeats with files a quarter of the size to show that peak RSS does not depend on
+//! file size. Not a test: nothing here asserts a speed.
+
+#![allow(unsafe_code)] // getrusage for the child's peak RSS
+
+use anyhow::{Context, bail};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+struct Args {
+    total_mb: u64,
+    files: u64,
+    concurrency: u64,
+    keep: bool,
+}
+
+fn parse_args() -> anyhow::Result<Args> {
+    let mut args = Args {
+        total_mb: 1024,
+        files: 8,
+        concurrency: 2,
+        keep: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        let mut value = || -> anyhow::Result<u64> {
+            it.next()
+                .context("missing value")?
+                .parse()
+                .context("not a number")
+        };
+        match a.as_str() {
+            "--total-mb" => args.total_mb = value()?,
+            "--files" => args.files = value()?,
+            "--concurrency" => args.concurrency = value()?,
+            "--keep" => args.keep = true,
+            other => {
+                bail!("unknown argument {other}; use --total-mb N --files N --concurrency N --keep")
+            }
+        }
+    }
+    Ok(args)
+}
+
+/// Writes `bytes` of JSON lines; returns the number of lines.
+fn generate(path: &Path, bytes: u64, seed: u64) -> anyhow::Result<u64> {
+    let file = std::fs::File::create(path)?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+    let mut written = 0u64;
+    let mut n = 0u64;
+    let mut line = String::with_capacity(256);
+    while written < bytes {
+        line.clear();
+        let id = seed * 1_000_000_000 + n;
+        if n % 10_000 == 9_999 {
+            line.push_str(&format!("{{\"id\":{id},\"event\":\"broken\n"));
+        } else if n % 4 == 0 {
+            line.push_str(&format!(
+                "{{\"id\":{id},\"ts\":\"2026-11-25T10:{:02}:{:02}Z\",\"event\":\"purchase\",\"user\":{{\"id\":\"u{}\",\"country\":\"NZ\",\"tags\":[\"a\",\"b\"]}},\"value\":{}.{:02},\"msg\":\"order placed from the mobile app\"}}\n",
+                n % 60, (n / 60) % 60, n % 9973, n % 500, n % 100
+            ));
+        } else {
+            line.push_str(&format!(
+                "{{\"id\":{id},\"ts\":\"2026-11-25T10:{:02}:{:02}Z\",\"event\":\"view\",\"user\":{{\"id\":\"u{}\",\"country\":\"DE\"}},\"value\":{},\"msg\":\"page viewed: /products/{}\"}}\n",
+                n % 60, (n / 60) % 60, n % 9973, n % 1000, n % 777
+            ));
+        }
+        w.write_all(line.as_bytes())?;
+        written += line.len() as u64;
+        n += 1;
+    }
+    w.flush()?;
+    Ok(n)
+}
+
+fn children_max_rss_kb() -> i64 {
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes into the struct we own.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+    if rc == 0 { usage.ru_maxrss } else { -1 }
+}
+
+struct Outcome {
+    input_bytes: u64,
+    seconds: f64,
+    peak_rss_mb: f64,
+    documents: u64,
+    errors: u64,
+}
+
+fn run_once(
+    letsdata: &Path,
+    work: &Path,
+    total_mb: u64,
+    files: u64,
+    concurrency: u64,
+    name: &str,
+) -> anyhow::Result<Outcome> {
+    let home = work.join(name);
+    let _ = std::fs::remove_dir_all(&home);
+    let bucket = home.join("buckets").join("bench-input");
+    std::fs::create_dir_all(&bucket)?;
+    let per_file = total_mb * 1024 * 1024 / files;
+    let mut manifest = String::new();
+    let mut input_bytes = 0;
+    for f in 0..files {
+        let key = format!("events/part-{f:03}.jsonl");
+        let path = bucket.join(&key);
+        std::fs::create_dir_all(path.parent().context("parent")?)?;
+        generate(&path, per_file, f)?;
+        input_bytes += std::fs::metadata(&path)?.len();
+        manifest.push_str(&key);
+        manifest.push('\n');
+    }
+    let config = serde_json::json!({
+        "datasetName": name,
+        "region": "us-east-1",
+        "readConnector": {"connectorDestination": "S3", "readerType": "Single File Reader", "bucketName": "bench-input",
+            "artifactImplementationLanguage": "Builtin", "builtinParser": "jsonl", "documentIdField": "id"},
+        "writeConnector": {"connectorDestination": "S3", "resourceLocation": "LetsData"},
+        "errorConnector": {"connectorDestination": "S3", "resourceLocation": "LetsData"},
+        "computeEngine": {"computeEngineType": "Lambda", "concurrency": concurrency},
+        "manifestFile": {"manifestType": "S3ReaderTextManifestFile", "readerType": "SINGLEFILEREADER", "fileContents": manifest}
+    });
+    let config_path = home.join("dataset.json");
+    std::fs::write(&config_path, serde_json::to_vec(&config)?)?;
+    let rss_before = children_max_rss_kb();
+    let start = Instant::now();
+    let out = Command::new(letsdata)
+        .args(["datasets", "create", "--configFile"])
+        .arg(&config_path)
+        .env("LETSDATA_HOME", &home)
+        .output()
+        .context("run letsdata")?;
+    let seconds = start.elapsed().as_secs_f64();
+    let rss = children_max_rss_kb();
+    if !out.status.success() {
+        bail!("letsdata failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let ds: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    if rss < rss_before {
+        bail!("getrusage went backwards");
+    }
+    Ok(Outcome {
+        input_bytes,
+        seconds,
+        peak_rss_mb: rss as f64 / 1024.0,
+        documents: ds["datasetProgress"]["documentsWritten"]
+            .as_u64()
+            .unwrap_or(0),
+        errors: ds["datasetProgress"]["errorRecords"].as_u64().unwrap_or(0),
+    })
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = parse_args()?;
+    let exe = std::env::current_exe()?;
+    let letsdata: PathBuf = exe.with_file_name("letsdata");
+    if !letsdata.exists() {
+        bail!(
+            "{} not found; run bench/run.sh (it builds letsdata in release mode)",
+            letsdata.display()
+        );
+    }
+    let work = std::env::temp_dir().join("letsdata-bench");
+    std::fs::create_dir_all(&work)?;
+    println!(
+        "jsonl built-in -> local bucket, {} files, concurrency {}",
+        args.files, args.concurrency
+    );
+    // Small first: getrusage(RUSAGE_CHILDREN) reports the maximum over all children so far.
+    let sizes = [args.total_mb / 4, args.total_mb];
+    for (i, total) in sizes.iter().enumerate() {
+        let o = run_once(
+            &letsdata,
+            &work,
+            *total,
+            args.files,
+            args.concurrency,
+            &format!("Bench{i}"),
+        )?;
+        let mb = o.input_bytes as f64 / 1e6;
+        println!(
+            "{:>6.0} MB input ({:>4.0} MB/file): {:>6.2} s  {:>6.0} MB/s  {:>9} docs  {:>5} errors  peak RSS {:>5.1} MB",
+            mb,
+            mb / args.files as f64,
+            o.seconds,
+            mb / o.seconds,
+            o.documents,
+            o.errors,
+            o.peak_rss_mb
+        );
+    }
+    if !args.keep {
+        std::fs::remove_dir_all(&work)?;
+    }
+    Ok(())
+}

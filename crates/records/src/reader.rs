@@ -2,8 +2,8 @@
 //!
 //! The reader owns one buffer (default 1 MiB) and the input. `fill` compacts the buffer
 //! (dropping bytes the framing no longer needs), grows it only while a single unfinished
-//! record does not fit (up to `max_record_bytes` plus a little slack) and performs one
-//! read. `try_next` is synchronous: it asks the framing's cutter for the next record in the
+//! record does not fit (up to `max_record_bytes` plus a little slack; shrunk back once that
+//! record is gone) and performs one read. `try_next` is synchronous: it asks the framing's cutter for the next record in the
 //! buffered window and hands it out as a borrowed slice, so the per-record path has no
 //! await and no allocation.
 //!
@@ -32,6 +32,9 @@ pub const DEFAULT_BUFFER_CAPACITY: usize = 1024 * 1024;
 /// unfinished record can be seen to exceed the maximum (a line's trailing '\r' is not
 /// part of the record, so one extra byte is needed before a line is known to be too long).
 const SLACK: usize = 64;
+/// A buffer grown beyond this many times its initial capacity is shrunk back once the
+/// large record in it is gone (one reallocation per large record, amortized by reading it).
+const SHRINK_FACTOR: usize = 4;
 
 /// One record, borrowed from the reader's buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,7 +102,7 @@ impl<R: AsyncRead + Unpin> RecordReader<R> {
     }
 
     /// Initial read buffer size (default 1 MiB). The buffer grows only while a single
-    /// record is larger, up to about `max_record_bytes`, and is then kept (not shrunk).
+    /// record is larger, up to about `max_record_bytes`, and shrinks back afterwards.
     pub fn with_buffer_capacity(mut self, n: usize) -> Self {
         self.capacity = n.max(1);
         self
@@ -192,6 +195,10 @@ impl<R: AsyncRead + Unpin> RecordReader<R> {
             // try_next still has records (or the final `End`) to report.
             return Ok(true);
         }
+        if self.oversize.is_none() && self.head.capacity() > 0 {
+            // The oversize record was handed out; free its head.
+            self.head = Vec::new();
+        }
         if !self.make_room() {
             // Only when called again without draining try_next: nothing can be dropped yet.
             return Ok(true);
@@ -222,7 +229,16 @@ impl<R: AsyncRead + Unpin> RecordReader<R> {
         }
         let keep = (self.keep_from.saturating_sub(self.base) as usize).min(self.end);
         let free = self.buf.len() - self.end;
-        if keep > 0 && free <= self.buf.len() / 2 {
+        if self.buf.len() > self.capacity.saturating_mul(SHRINK_FACTOR)
+            && self.end - keep <= self.capacity / 2
+        {
+            // A large record grew the buffer and is gone: give the memory back.
+            let mut smaller = vec![0; self.capacity];
+            smaller[..self.end - keep].copy_from_slice(&self.buf[keep..self.end]);
+            self.buf = smaller;
+            self.end -= keep;
+            self.base += keep as u64;
+        } else if keep > 0 && free <= self.buf.len() / 2 {
             self.buf.copy_within(keep..self.end, 0);
             self.end -= keep;
             self.base += keep as u64;

@@ -192,6 +192,34 @@ async fn oversize_csv_row_is_truncated() {
 }
 
 #[tokio::test]
+async fn buffer_grows_for_a_large_record_and_shrinks_back() {
+    let mut data = b"x".repeat(5000);
+    data.push(b'\n');
+    for _ in 0..200 {
+        data.extend_from_slice(b"short\n");
+    }
+    let mut reader = RecordReader::new(Chunked::new(&data, 1000), Framing::Lines, 0)
+        .with_buffer_capacity(64)
+        .with_max_record_bytes(2000);
+    let mut grown = 0;
+    let mut count = 0;
+    loop {
+        while let Some(r) = reader.try_next() {
+            count += 1;
+            assert_eq!(r.truncated, count == 1);
+        }
+        grown = grown.max(reader.buf.len());
+        if !reader.fill().await.expect("fill") {
+            break;
+        }
+    }
+    assert_eq!(count, 201);
+    assert!(grown > 2000 && grown <= 2000 + SLACK, "grew to {grown}");
+    assert_eq!(reader.buf.len(), 64, "shrunk back");
+    assert_eq!(reader.head.capacity(), 0, "oversize head freed");
+}
+
+#[tokio::test]
 async fn non_zero_start_offset_shifts_all_offsets() {
     let data = b"a\nbb\n";
     let mut reader =

@@ -93,7 +93,7 @@ pub enum BuiltinParser {
     /// header; without one, an array of strings.
     Csv { delimiter: u8, has_header: bool },
     /// Text records cut by optional start/end patterns (default: one record per line);
-    /// each becomes `{"offset": <n>, "text": "<record>"}`.
+    /// each becomes `{"fileName": "<key>", "offset": <n>, "text": "<record>"}`.
     Text {
         record_start_pattern: Option<String>,
         record_end_pattern: Option<String>,
