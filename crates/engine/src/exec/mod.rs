@@ -375,8 +375,14 @@ impl From<ConnectorError> for InvokeError {
 
 fn read_error(file_name: &str) -> impl Fn(std::io::Error) -> InvokeError + '_ {
     move |e| {
+        let hint = match e.kind() {
+            std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof => {
+                "; the file may be truncated, corrupt, or not compressed the way its extension (.gz, .zst) says"
+            }
+            _ => "",
+        };
         // Errors from the object stream carry the connector error; show it as is.
-        InvokeError::Failed(format!("reading {file_name} failed: {e}"))
+        InvokeError::Failed(format!("reading {file_name} failed: {e}{hint}"))
     }
 }
 
