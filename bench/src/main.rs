@@ -61,7 +61,7 @@ fn generate(path: &Path, bytes: u64, seed: u64) -> anyhow::Result<u64> {
         let id = seed * 1_000_000_000 + n;
         if n % 10_000 == 9_999 {
             line.push_str(&format!("{{\"id\":{id},\"event\":\"broken\n"));
-        } else if n % 4 == 0 {
+        } else if n.is_multiple_of(4) {
             line.push_str(&format!(
                 "{{\"id\":{id},\"ts\":\"2026-11-25T10:{:02}:{:02}Z\",\"event\":\"purchase\",\"user\":{{\"id\":\"u{}\",\"country\":\"NZ\",\"tags\":[\"a\",\"b\"]}},\"value\":{}.{:02},\"msg\":\"order placed from the mobile app\"}}\n",
                 n % 60, (n / 60) % 60, n % 9973, n % 500, n % 100
