@@ -77,6 +77,8 @@ fn generate(path: &Path, bytes: u64, seed: u64) -> anyhow::Result<u64> {
         n += 1;
     }
     w.flush()?;
+    // Flush the generated input to disk so its writeback does not compete with the run.
+    w.get_ref().sync_all()?;
     Ok(n)
 }
 

@@ -240,3 +240,52 @@ fn detach_then_run() {
     assert_eq!(run.code, 0);
     assert_eq!(run.json(), json!([]));
 }
+
+#[test]
+fn a_manifest_gone_before_initialization_fails_that_step_clearly() {
+    let home = TestHome::new();
+    home.put("data-bucket", "x.jsonl", b"{\"a\":1}\n");
+    home.put("manifests", "m.txt", b"x.jsonl\n");
+    let mut cfg = config(
+        "Vanished",
+        "data-bucket",
+        json!({"builtinParser": "jsonl"}),
+        &["unused"],
+    );
+    cfg["manifestFile"] = json!({"manifestType": "S3ReaderS3LinkManifestFile", "readerType": "SINGLEFILEREADER", "manifestFileS3Uri": "s3://manifests/m.txt"});
+    let path = home.config("Vanished", &cfg);
+    let run = home.run(&[
+        "datasets",
+        "create",
+        "--configFile",
+        path.to_str().expect("utf8"),
+        "--detach",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    std::fs::remove_file(home.bucket("manifests").join("m.txt")).expect("remove manifest");
+
+    let run = home.run(&["run"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let ds = home.view("Vanished");
+    assert_eq!(ds["datasetStatus"], "ERRORED");
+    let step = &ds["initializationWorkflow"]["Create Tasks (1/2)"];
+    assert_eq!(step["status"], "ERROR");
+    assert!(
+        step["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("s3://manifests/m.txt does not exist"),
+        "{step}"
+    );
+    assert_eq!(
+        ds["initializationWorkflow"]["Finalize Initialization"],
+        json!({}),
+        "later steps not started"
+    );
+    assert!(
+        ds["lastError"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Create Tasks (1/2)")
+    );
+}
