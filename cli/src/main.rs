@@ -42,6 +42,16 @@ enum Command {
         #[command(subcommand)]
         command: commands::tasks::TasksCommand,
     },
+    /// List and view the error records a dataset archived.
+    Errors {
+        #[command(subcommand)]
+        command: commands::errors::ErrorsCommand,
+    },
+    /// View a task's log.
+    Logs {
+        #[command(subcommand)]
+        command: commands::logs::LogsCommand,
+    },
     /// Process every unfinished dataset (after a crash or `datasets create --detach`) and exit
     /// when they are finished.
     Run(commands::run::RunArgs),
@@ -82,6 +92,8 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Datasets { command } => commands::datasets::run(command, &home, &out).await,
             Command::Tasks { command } => commands::tasks::run(command, &home, &out).await,
+            Command::Errors { command } => commands::errors::run(command, &home, &out).await,
+            Command::Logs { command } => commands::logs::run(command, &home).await,
             Command::Run(args) => commands::run::run(args, &home, &out).await,
         }
     });

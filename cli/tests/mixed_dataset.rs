@@ -124,6 +124,74 @@ fn mixed_dataset_ends_errored_with_exact_counts() {
         "{last_error}"
     );
 
+    // errors list / errors view: the archived error records, per task.
+    let bad_task = home
+        .tasks("Mixed")
+        .into_iter()
+        .find(|t| t["taskDefinition"]["manifestLine"] == "bad/c.jsonl")
+        .expect("task c");
+    let bad_id = bad_task["taskId"].as_str().expect("id").to_string();
+    let list = home.run(&["errors", "list", "--datasetName", "Mixed"]);
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    let list = list.json();
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    assert_eq!(list[0]["taskId"], bad_id.as_str());
+    assert_eq!(list[0]["errorRecords"], 2);
+    assert!(
+        list[0]["errorFile"]
+            .as_str()
+            .expect("file")
+            .starts_with(&format!("s3://{error_bucket}/Mixed/{bad_id}/part-"))
+    );
+    let view = home.run(&[
+        "errors",
+        "view",
+        "--datasetName",
+        "Mixed",
+        "--taskId",
+        &bad_id,
+    ]);
+    assert_eq!(view.code, 0, "{}", view.stderr);
+    assert_eq!(view.json().as_array().map(Vec::len), Some(2));
+    assert_eq!(view.json()[1]["rawRecord"], "not json at all");
+
+    // logs view: at the default WARN level only the errored task logged something.
+    let missing_id = errored[0]["taskId"].as_str().expect("id");
+    let log = home.run(&[
+        "logs",
+        "view",
+        "--datasetName",
+        "Mixed",
+        "--taskId",
+        missing_id,
+    ]);
+    assert_eq!(log.code, 0, "{}", log.stderr);
+    assert!(
+        log.stdout.contains("ERROR") && log.stdout.contains("missing/d.jsonl does not exist"),
+        "{}",
+        log.stdout
+    );
+    let quiet = home.run(&[
+        "logs",
+        "view",
+        "--datasetName",
+        "Mixed",
+        "--taskId",
+        &bad_id,
+    ]);
+    assert_eq!(quiet.code, 0);
+    assert_eq!(
+        quiet.stdout, "",
+        "nothing at WARN for a task that completed"
+    );
+    let unknown = home.run(&["logs", "view", "--datasetName", "Mixed", "--taskId", "nope"]);
+    assert_eq!(unknown.code, 1);
+    assert!(
+        unknown.stderr.contains("does not exist in dataset"),
+        "{}",
+        unknown.stderr
+    );
+
     // tasks view of a completed task shows its checkpoint and progress.
     let tasks = home.tasks("Mixed");
     let a = tasks

@@ -1,6 +1,8 @@
 //! One module per command group.
 
 pub mod datasets;
+pub mod errors;
+pub mod logs;
 pub mod run;
 pub mod tasks;
 

@@ -20,6 +20,8 @@ pub enum EngineError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Connector(#[from] ConnectorError),
+    #[error("{0}")]
+    Corrupt(String),
     #[error("dataset {dataset:?} initialization failed at step {step:?}: {message}")]
     Initialization {
         dataset: String,

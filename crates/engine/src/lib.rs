@@ -20,6 +20,7 @@ mod create;
 mod error;
 mod exec;
 mod init;
+mod inspect;
 mod manifest;
 mod monitor;
 mod pool;
@@ -27,6 +28,7 @@ mod stats;
 mod worker;
 
 pub use error::EngineError;
+pub use inspect::ErrorObject;
 pub use stats::{LiveStats, StatsSnapshot};
 
 use letsdata_connectors::object::ObjectStores;

@@ -1,0 +1,112 @@
+//! Reading what a dataset produced: error objects and records, task logs
+//! (LetsData's `errors/list`, `errors` and `logs` Control API resources).
+
+use crate::{Engine, EngineError};
+use serde::Serialize;
+
+/// One error object of a task.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorObject {
+    pub task_id: String,
+    /// `s3://<errorBucket>/<datasetName>/<taskId>/part-<n>.jsonl`
+    pub error_file: String,
+    pub size_bytes: u64,
+    pub error_records: u64,
+}
+
+impl Engine {
+    /// The dataset's error objects (all tasks, or one), with the number of records in each.
+    pub async fn error_objects(
+        &self,
+        dataset_name: &str,
+        task_id: Option<&str>,
+    ) -> Result<Vec<ErrorObject>, EngineError> {
+        let dataset = self.dataset(dataset_name).await?;
+        if let Some(t) = task_id {
+            self.task(dataset_name, t).await?;
+        }
+        let bucket_name = &dataset.resources.error_bucket;
+        if !self.objects.bucket_exists(bucket_name).await? {
+            return Ok(Vec::new());
+        }
+        let bucket = self.objects.bucket(bucket_name)?;
+        let prefix = match task_id {
+            Some(t) => format!("{}/{t}/", dataset.dataset_name),
+            None => format!("{}/", dataset.dataset_name),
+        };
+        let mut out = Vec::new();
+        for object in bucket.list(&prefix).await? {
+            let data = bucket.read_all(&object.key).await?;
+            let records = count_lines(&data);
+            let task = object
+                .key
+                .strip_prefix(&format!("{}/", dataset.dataset_name))
+                .and_then(|rest| rest.split('/').next())
+                .unwrap_or_default()
+                .to_string();
+            out.push(ErrorObject {
+                task_id: task,
+                error_file: format!("s3://{bucket_name}/{}", object.key),
+                size_bytes: object.size,
+                error_records: records,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Every error record of a task, in the order they were written.
+    pub async fn error_records(
+        &self,
+        dataset_name: &str,
+        task_id: &str,
+    ) -> Result<Vec<serde_json::Value>, EngineError> {
+        let dataset = self.dataset(dataset_name).await?;
+        let objects = self.error_objects(dataset_name, Some(task_id)).await?;
+        let bucket = self.objects.bucket(&dataset.resources.error_bucket)?;
+        let mut records = Vec::new();
+        for object in objects {
+            let key = object
+                .error_file
+                .splitn(4, '/')
+                .nth(3)
+                .unwrap_or_default()
+                .to_string();
+            let data = bucket.read_all(&key).await?;
+            for line in data.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                let value = serde_json::from_slice(line).map_err(|e| {
+                    EngineError::Corrupt(format!(
+                        "{}: an error record is not JSON: {e}",
+                        object.error_file
+                    ))
+                })?;
+                records.push(value);
+            }
+        }
+        Ok(records)
+    }
+
+    /// The task's log file (empty when the task has not logged anything at its log level).
+    pub async fn task_log(&self, dataset_name: &str, task_id: &str) -> Result<String, EngineError> {
+        let dataset = self.dataset(dataset_name).await?;
+        self.task(dataset_name, task_id).await?;
+        let path = self
+            .home
+            .join("datasets")
+            .join(&dataset.dataset_id)
+            .join("logs")
+            .join(format!("{task_id}.log"));
+        match tokio::fs::read_to_string(&path).await {
+            Ok(text) => Ok(text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+            Err(e) => Err(EngineError::Corrupt(format!(
+                "cannot read the task log {}: {e}",
+                path.display()
+            ))),
+        }
+    }
+}
+
+fn count_lines(data: &[u8]) -> u64 {
+    data.iter().filter(|b| **b == b'\n').count() as u64
+}
