@@ -1,11 +1,13 @@
 //! `letsdata tasks list | view`.
 
 use crate::output::Output;
-use clap::Subcommand;
+use crate::progress::Progress;
+use clap::{Args, Subcommand};
 use letsdata_engine::Engine;
 use letsdata_model::TaskStatus;
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 #[derive(Debug, Subcommand)]
 pub enum TasksCommand {
@@ -17,6 +19,9 @@ pub enum TasksCommand {
         #[arg(long = "taskStatus", value_name = "STATUS")]
         task_status: Option<TaskStatus>,
     },
+    /// Redrive the ERRORED tasks of an ERRORED dataset (resuming from their checkpoints), then
+    /// run them; `tasks redrive view` lists earlier redrives.
+    Redrive(RedriveArgs),
     /// Show one task: status, progress, checkpoint, last error, execution logs.
     View {
         #[arg(long = "datasetName", value_name = "NAME")]
@@ -26,9 +31,68 @@ pub enum TasksCommand {
     },
 }
 
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct RedriveArgs {
+    #[command(subcommand)]
+    view: Option<RedriveView>,
+    #[arg(long = "datasetName", value_name = "NAME", required = true)]
+    dataset_name: Option<String>,
+    /// Only these ERRORED tasks (comma-separated ids); default: every ERRORED task.
+    #[arg(long = "taskIds", value_name = "IDS", value_delimiter = ',')]
+    task_ids: Option<Vec<String>>,
+    /// Reset the tasks' checkpoints and replace their earlier output and error objects.
+    #[arg(long = "restartFromBeginning")]
+    restart_from_beginning: bool,
+    /// Return once the tasks are queued; `letsdata run` processes them.
+    #[arg(long)]
+    detach: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum RedriveView {
+    /// List the dataset's redrive requests and their workflow steps.
+    View {
+        #[arg(long = "datasetName", value_name = "NAME")]
+        dataset_name: String,
+    },
+}
+
+async fn redrive(args: RedriveArgs, home: &Path, out: &Output) -> anyhow::Result<ExitCode> {
+    let engine = Arc::new(Engine::open(home).await?);
+    if let Some(RedriveView::View { dataset_name }) = args.view {
+        out.print(&engine.dataset(&dataset_name).await?.redrive_workflows)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let dataset_name = args
+        .dataset_name
+        .ok_or_else(|| anyhow::anyhow!("--datasetName is required"))?;
+    let dataset = engine
+        .redrive(
+            &dataset_name,
+            args.task_ids.as_deref(),
+            args.restart_from_beginning,
+        )
+        .await?;
+    if args.detach {
+        out.print(&dataset)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let progress = Progress::start(engine.clone(), vec![dataset_name]);
+    let result = engine.run_dataset(&dataset.dataset_id).await;
+    progress.finish();
+    let dataset = result?;
+    out.print(&dataset)?;
+    Ok(super::exit_code_for(std::slice::from_ref(&dataset)))
+}
+
 pub async fn run(command: TasksCommand, home: &Path, out: &Output) -> anyhow::Result<ExitCode> {
+    if let TasksCommand::Redrive(args) = command {
+        return redrive(args, home, out).await;
+    }
     let engine = Engine::open(home).await?;
     match command {
+        TasksCommand::Redrive(_) => unreachable!("handled above"),
         TasksCommand::List {
             dataset_name,
             task_status,

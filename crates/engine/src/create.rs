@@ -59,6 +59,7 @@ impl Engine {
             dataset_progress: DatasetProgress::default(),
             execution_logs: Vec::new(),
             initialization_workflow: serde_json::Map::new(),
+            redrive_workflows: Vec::new(),
             resources: resources(&spec, &dataset_id, &self.objects.describe()),
             last_error: None,
             create_datetime: now,

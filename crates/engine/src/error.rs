@@ -22,6 +22,9 @@ pub enum EngineError {
     Connector(#[from] ConnectorError),
     #[error("{0}")]
     Corrupt(String),
+    /// An action not allowed now (wrong status, nothing to do); says why.
+    #[error("{0}")]
+    Refused(String),
     #[error("dataset {dataset:?} initialization failed at step {step:?}: {message}")]
     Initialization {
         dataset: String,

@@ -24,6 +24,7 @@ mod inspect;
 mod manifest;
 mod monitor;
 mod pool;
+mod redrive;
 mod stats;
 mod worker;
 

@@ -68,6 +68,19 @@ pub struct DatasetResources {
     pub task_database: String,
 }
 
+/// One redrive request and its workflow steps (LetsData's five redrive steps).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RedriveWorkflow {
+    pub redrive_id: String,
+    pub request_datetime: i64,
+    /// The tasks redriven.
+    pub task_ids: Vec<String>,
+    pub restart_from_beginning: bool,
+    /// Step name → latest result, like `initializationWorkflow`.
+    pub steps: Map<String, Value>,
+}
+
 /// A dataset as stored and as printed by `letsdata datasets view`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -84,6 +97,9 @@ pub struct Dataset {
     pub execution_logs: Vec<ExecutionLog>,
     /// Step name → latest result; steps not started yet are `{}`.
     pub initialization_workflow: Map<String, Value>,
+    /// One entry per redrive request, oldest first.
+    #[serde(default)]
+    pub redrive_workflows: Vec<RedriveWorkflow>,
     pub resources: DatasetResources,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,

@@ -4,12 +4,14 @@
 //!   (camelCase, enum values case- and space-insensitive) into a [`spec::DatasetSpec`].
 //!   Validation never does IO and reports every problem with its JSON path.
 //! * [`status`] holds the dataset and task statuses.
+//! * [`lifecycle`] is the dataset state machine: which action is allowed in which status.
 //! * [`dataset`] and [`task`] are the records the store keeps and the CLI prints.
 //! * [`location`] parses `s3://bucket/key` links and checks that keys stay inside their bucket.
 //!
 //! Nothing here does IO or is async, so the rules can be unit-tested exhaustively.
 
 pub mod dataset;
+pub mod lifecycle;
 pub mod location;
 pub mod spec;
 pub mod status;
@@ -17,6 +19,7 @@ pub mod task;
 pub mod time;
 
 pub use dataset::{Dataset, DatasetProgress, ExecutionLog, StepResult, StepStatus};
+pub use lifecycle::{DatasetAction, InvalidTransition, Rejection};
 pub use location::{LocationError, ObjectLocation};
 pub use spec::{ConfigError, DatasetSpec, Problem};
 pub use status::{DatasetStatus, TaskStatus};

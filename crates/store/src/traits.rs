@@ -117,6 +117,14 @@ pub trait TaskStore: Send + Sync {
     /// Puts a `PROCESSING` task whose worker is gone back to `RERUN` (resuming from its
     /// checkpoint), if its lease token is still `token`. Returns whether it did.
     async fn reap(&self, task_id: &str, token: i64, reason: &str) -> Result<bool, StoreError>;
+    /// Queues an ERRORED task again for a redrive (status CREATED, last error cleared). With
+    /// `restart_from_beginning` its checkpoint and progress are reset too. Returns whether the
+    /// task was ERRORED (and so was reset).
+    async fn reset_for_redrive(
+        &self,
+        task_id: &str,
+        restart_from_beginning: bool,
+    ) -> Result<bool, StoreError>;
     async fn get_task(&self, task_id: &str) -> Result<Option<Task>, StoreError>;
     async fn list_tasks(&self, status: Option<TaskStatus>) -> Result<Vec<Task>, StoreError>;
     async fn counts(&self) -> Result<TaskCounts, StoreError>;

@@ -263,6 +263,27 @@ impl TaskStore for SqliteTaskStore {
         Ok(result.rows_affected() > 0)
     }
 
+    async fn reset_for_redrive(
+        &self,
+        task_id: &str,
+        restart_from_beginning: bool,
+    ) -> Result<bool, StoreError> {
+        let zero = serde_json::to_string(&TaskProgress::default())?;
+        let result = sqlx::query(
+            "UPDATE tasks SET task_status = 'CREATED', last_error = NULL, update_datetime = ?1,
+                 checkpoint = CASE WHEN ?2 THEN NULL ELSE checkpoint END,
+                 progress = CASE WHEN ?2 THEN ?3 ELSE progress END
+             WHERE task_id = ?4 AND task_status = 'ERRORED'",
+        )
+        .bind(now_millis())
+        .bind(restart_from_beginning)
+        .bind(zero)
+        .bind(task_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
     async fn get_task(&self, task_id: &str) -> Result<Option<Task>, StoreError> {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM tasks WHERE task_id = ?1"))
             .bind(task_id)
