@@ -13,8 +13,9 @@
 use crate::init::modify_dataset;
 use crate::{Engine, EngineError};
 use letsdata_model::dataset::{ExecutionLog, RedriveWorkflow, StepResult, StepStatus};
+use letsdata_model::lifecycle;
 use letsdata_model::time::now_millis;
-use letsdata_model::{Dataset, DatasetStatus, TaskStatus};
+use letsdata_model::{Dataset, DatasetAction, DatasetStatus, Rejection, TaskStatus};
 use letsdata_store::StoreError;
 
 const STEP_INITIALIZE: &str = "Initialize";
@@ -93,7 +94,9 @@ impl Engine {
         let mut current = dataset;
         loop {
             refuse_unless_errored(&current)?;
-            current.dataset_status = DatasetStatus::Redriving;
+            current.dataset_status =
+                lifecycle::next(current.dataset_status, DatasetAction::Redrive, None)
+                    .map_err(|e| EngineError::Refused(e.to_string()))?;
             let mut steps = serde_json::Map::new();
             for step in STEPS {
                 steps.insert(step.to_string(), serde_json::json!({}));
@@ -220,24 +223,28 @@ impl Engine {
 }
 
 fn refuse_unless_errored(dataset: &Dataset) -> Result<(), EngineError> {
-    if dataset.dataset_status == DatasetStatus::Errored {
+    let status = dataset.dataset_status;
+    let Err(e) = lifecycle::next(status, DatasetAction::Redrive, None) else {
         return Ok(());
-    }
-    let why = match dataset.dataset_status {
-        DatasetStatus::Redriving
-        | DatasetStatus::Updating
-        | DatasetStatus::StoppingError
-        | DatasetStatus::StoppingComplete
-        | DatasetStatus::Descaling
-        | DatasetStatus::Freezing
-        | DatasetStatus::Deleting => {
+    };
+    let why = match e.reason {
+        Rejection::Busy => {
             "it is in a transient status; no other action is allowed until it finishes".to_string()
         }
-        DatasetStatus::Completed => "every task completed; there is nothing to redrive".into(),
-        other => format!("only ERRORED datasets can be redriven, it is {other}"),
+        _ => {
+            let allowed: Vec<&str> = e.allowed.iter().map(|a| a.describe()).collect();
+            format!(
+                "only ERRORED datasets can be redriven; allowed actions in {status}: {}",
+                if allowed.is_empty() {
+                    "none".to_string()
+                } else {
+                    allowed.join(", ")
+                }
+            )
+        }
     };
     Err(EngineError::Refused(format!(
-        "cannot redrive dataset {:?} in status {}: {why}",
-        dataset.dataset_name, dataset.dataset_status
+        "cannot redrive dataset {:?} in status {status}: {why}",
+        dataset.dataset_name
     )))
 }
