@@ -47,6 +47,7 @@ pub fn new_dataset(tenant: &Tenant, name: &str) -> Dataset {
             status: None,
         }],
         initialization_workflow,
+        redrive_workflows: Vec::new(),
         resources: DatasetResources {
             read_bucket: "in-bucket".into(),
             write_bucket: "out-bucket".into(),
