@@ -22,10 +22,33 @@ pub enum DatasetsCommand {
     },
     /// List the datasets.
     List,
+    /// Update the compute engine settings (also while the dataset is processing).
+    Compute {
+        #[command(subcommand)]
+        command: ComputeCommand,
+    },
     /// Show a dataset: status, progress, execution logs, initialization workflow.
     View {
         #[arg(long = "datasetName", value_name = "NAME")]
         dataset_name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ComputeCommand {
+    /// Change concurrency, timeoutInSeconds, memoryLimitInMegabytes or logLevel.
+    Update {
+        #[arg(long = "datasetName", value_name = "NAME")]
+        dataset_name: String,
+        #[arg(long)]
+        concurrency: Option<u32>,
+        #[arg(long = "timeoutInSeconds", value_name = "SECONDS")]
+        timeout_in_seconds: Option<u32>,
+        #[arg(long = "memoryLimitInMegabytes", value_name = "MB")]
+        memory_limit_in_megabytes: Option<u32>,
+        /// TRACE, DEBUG, INFO, WARN or ERROR.
+        #[arg(long = "logLevel", value_name = "LEVEL")]
+        log_level: Option<String>,
     },
 }
 
@@ -50,6 +73,25 @@ pub async fn run(command: DatasetsCommand, home: &Path, out: &Output) -> anyhow:
             let dataset = result?;
             out.print(&dataset)?;
             Ok(super::exit_code_for(std::slice::from_ref(&dataset)))
+        }
+        DatasetsCommand::Compute {
+            command:
+                ComputeCommand::Update {
+                    dataset_name,
+                    concurrency,
+                    timeout_in_seconds,
+                    memory_limit_in_megabytes,
+                    log_level,
+                },
+        } => {
+            let update = letsdata_engine::ComputeUpdate {
+                concurrency,
+                timeout_in_seconds,
+                memory_limit_in_megabytes,
+                log_level,
+            };
+            out.print(&engine.update_compute(&dataset_name, &update).await?)?;
+            Ok(ExitCode::SUCCESS)
         }
         DatasetsCommand::List => {
             out.print(&engine.datasets().await?)?;

@@ -16,6 +16,7 @@
 //! error objects covering the input before it are durable, and those objects have deterministic
 //! names, so any crash replays at most one part, which overwrites its earlier copy.
 
+mod compute;
 mod create;
 mod error;
 mod exec;
@@ -28,6 +29,7 @@ mod redrive;
 mod stats;
 mod worker;
 
+pub use compute::ComputeUpdate;
 pub use error::EngineError;
 pub use inspect::ErrorObject;
 pub use stats::{LiveStats, StatsSnapshot};

@@ -22,7 +22,7 @@ use tokio::task::JoinSet;
 pub(crate) async fn process(engine: &Engine, dataset: &Dataset) -> Result<Dataset, EngineError> {
     let spec = spec_of(engine, dataset)?;
     let tasks = engine.store.open_task_store(&dataset.dataset_id).await?;
-    let runner = Runner {
+    let mut runner = Runner {
         objects: engine.objects.clone(),
         tasks: tasks.clone(),
         stats: engine.stats.clone(),
@@ -62,6 +62,7 @@ pub(crate) async fn process(engine: &Engine, dataset: &Dataset) -> Result<Datase
         }
         if last_refresh.elapsed() >= engine.settings.poll_interval * 4 {
             monitor.refresh().await?;
+            reload_compute(engine, &dataset.dataset_id, &mut runner).await;
             last_refresh = std::time::Instant::now();
         }
         if running.is_empty() {
@@ -86,8 +87,33 @@ pub(crate) async fn process(engine: &Engine, dataset: &Dataset) -> Result<Datase
             _ = tokio::time::sleep(engine.settings.poll_interval) => {}
         }
     }
-    monitor.finish().await?;
-    modify_dataset(engine, &dataset.dataset_id, |_| {}).await
+    loop {
+        monitor.finish().await?;
+        let current = modify_dataset(engine, &dataset.dataset_id, |_| {}).await?;
+        // An update in flight (UPDATING) returns to PROCESSING in a moment; then finish.
+        if !letsdata_model::lifecycle::is_transient(current.dataset_status) {
+            return Ok(current);
+        }
+        tokio::time::sleep(engine.settings.poll_interval).await;
+    }
+}
+
+/// Picks up compute settings changed by `datasets compute update` while the dataset runs.
+async fn reload_compute(engine: &Engine, dataset_id: &str, runner: &mut Runner) {
+    let Ok(Some(current)) = engine.store.get_dataset_by_id(dataset_id).await else {
+        return;
+    };
+    match spec_of(engine, &current) {
+        Ok(spec) if spec.compute_engine != runner.spec.compute_engine => {
+            tracing::info!(
+                concurrency = spec.compute_engine.concurrency,
+                "compute settings updated"
+            );
+            runner.spec = Arc::new(spec);
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot reload the dataset's compute settings"),
+    }
 }
 
 /// Runs one invocation with a heartbeat, then records how it ended.

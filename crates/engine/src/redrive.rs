@@ -74,6 +74,8 @@ impl Engine {
                     }
                 }
                 if !problems.is_empty() {
+                    // A concurrent redrive may have reset the tasks: report that first.
+                    refuse_unless_errored(&self.dataset(dataset_name).await?)?;
                     return Err(EngineError::Refused(format!(
                         "cannot redrive dataset {dataset_name:?}: {}",
                         problems.join("; ")
@@ -83,6 +85,7 @@ impl Engine {
             }
         };
         if selected.is_empty() {
+            refuse_unless_errored(&self.dataset(dataset_name).await?)?;
             return Err(EngineError::Refused(format!(
                 "dataset {dataset_name:?} has no ERRORED tasks to redrive"
             )));

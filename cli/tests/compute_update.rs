@@ -1,0 +1,159 @@
+//! `datasets compute update` from a second process while the dataset is processing: the new
+//! concurrency applies without restarting it.
+
+mod common;
+
+use common::{TestHome, config, jsonl};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+const FILES: u64 = 40;
+
+/// The most invocations running at the same moment, from the task execution logs.
+fn max_parallel(tasks: &[serde_json::Value], from: i64) -> usize {
+    let intervals: Vec<(i64, i64)> = tasks
+        .iter()
+        .flat_map(|t| {
+            t["taskExecutionLogs"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|l| Some((l["startDatetime"].as_i64()?, l["endDatetime"].as_i64()?)))
+        .filter(|(s, _)| *s >= from)
+        .collect();
+    intervals
+        .iter()
+        .map(|(s, _)| {
+            intervals
+                .iter()
+                .filter(|(s2, e2)| s2 <= s && s < e2)
+                .count()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+#[test]
+fn concurrency_update_applies_to_a_processing_dataset() {
+    let home = TestHome::new();
+    let mut manifest = Vec::new();
+    for f in 0..FILES {
+        home.put(
+            "compute-in",
+            &format!("f{f}.jsonl"),
+            jsonl(f * 40_000, 40_000).as_bytes(),
+        );
+        manifest.push(format!("f{f}.jsonl"));
+    }
+    let manifest: Vec<&str> = manifest.iter().map(String::as_str).collect();
+    let mut cfg = config(
+        "Resize",
+        "compute-in",
+        json!({"builtinParser": "jsonl"}),
+        &manifest,
+    );
+    cfg["computeEngine"]["concurrency"] = json!(1);
+    let path = home.config("Resize", &cfg);
+    let mut child = home
+        .command(&[
+            "datasets",
+            "create",
+            "--configFile",
+            path.to_str().expect("utf8"),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+
+    // Wait until it is processing and a task has completed.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let r = home.run(&[
+            "tasks",
+            "list",
+            "--datasetName",
+            "Resize",
+            "--taskStatus",
+            "COMPLETED",
+        ]);
+        if r.code == 0 && r.json().as_array().is_some_and(|a| !a.is_empty()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no task completed");
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "finished too early"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+
+    // A bad value is refused and changes nothing.
+    let bad = home.run(&[
+        "datasets",
+        "compute",
+        "update",
+        "--datasetName",
+        "Resize",
+        "--concurrency",
+        "0",
+    ]);
+    assert_eq!(bad.code, 1);
+    assert!(
+        bad.stderr.contains("computeEngine.concurrency"),
+        "{}",
+        bad.stderr
+    );
+
+    let updated_at = letsdata_now();
+    let update = home.run(&[
+        "datasets",
+        "compute",
+        "update",
+        "--datasetName",
+        "Resize",
+        "--concurrency",
+        "3",
+        "--logLevel",
+        "info",
+    ]);
+    assert_eq!(update.code, 0, "{}", update.stderr);
+    let ds = update.json();
+    assert_eq!(ds["datasetStatus"], "PROCESSING", "back from UPDATING");
+    assert_eq!(ds["computeEngine"]["concurrency"], 3);
+
+    let status = child.wait().expect("wait");
+    assert!(status.success(), "datasets create finished with {status}");
+    let ds = home.view("Resize");
+    assert_eq!(ds["datasetStatus"], "COMPLETED");
+    assert_eq!(ds["datasetProgress"]["documentsWritten"], FILES * 40_000);
+
+    let tasks = home.tasks("Resize");
+    let before: Vec<serde_json::Value> = tasks
+        .iter()
+        .filter(|t| {
+            t["taskExecutionLogs"][0]["endDatetime"]
+                .as_i64()
+                .unwrap_or(i64::MAX)
+                <= updated_at
+        })
+        .cloned()
+        .collect();
+    assert!(
+        max_parallel(&before, 0) <= 1,
+        "concurrency 1 before the update"
+    );
+    let after = max_parallel(&tasks, updated_at);
+    assert!(
+        (2..=3).contains(&after),
+        "up to 3 tasks at once after the update, saw {after}"
+    );
+}
+
+fn letsdata_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
