@@ -22,6 +22,15 @@ pub enum TasksCommand {
     /// Redrive the ERRORED tasks of an ERRORED dataset (resuming from their checkpoints), then
     /// run them; `tasks redrive view` lists earlier redrives.
     Redrive(RedriveArgs),
+    /// Stop a dataset's tasks (all, or --taskIds), also when another process runs them: they
+    /// checkpoint and end ERRORED, and can be redriven later.
+    Stop {
+        #[arg(long = "datasetName", value_name = "NAME")]
+        dataset_name: String,
+        /// Only these tasks (comma-separated ids); the dataset goes on processing.
+        #[arg(long = "taskIds", value_name = "IDS", value_delimiter = ',')]
+        task_ids: Option<Vec<String>>,
+    },
     /// Show one task: status, progress, checkpoint, last error, execution logs.
     View {
         #[arg(long = "datasetName", value_name = "NAME")]
@@ -93,6 +102,10 @@ pub async fn run(command: TasksCommand, home: &Path, out: &Output) -> anyhow::Re
     let engine = Engine::open(home).await?;
     match command {
         TasksCommand::Redrive(_) => unreachable!("handled above"),
+        TasksCommand::Stop {
+            dataset_name,
+            task_ids,
+        } => out.print(&engine.stop(&dataset_name, task_ids.as_deref()).await?)?,
         TasksCommand::List {
             dataset_name,
             task_status,

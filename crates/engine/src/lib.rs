@@ -27,6 +27,7 @@ mod monitor;
 mod pool;
 mod redrive;
 mod stats;
+mod stop;
 mod worker;
 
 pub use compute::ComputeUpdate;

@@ -86,11 +86,18 @@ impl<'a> Monitor<'a> {
         let progress = progress_of(&counts);
         modify_dataset(self.engine, &self.dataset_id, |d| {
             d.dataset_progress = progress.clone();
-            if d.dataset_status == DatasetStatus::Processing && counts.unfinished() == 0 {
-                let status = if counts.errored > 0 {
-                    DatasetStatus::Errored
-                } else {
-                    DatasetStatus::Completed
+            let finishing = matches!(
+                d.dataset_status,
+                DatasetStatus::Processing
+                    | DatasetStatus::StoppingError
+                    | DatasetStatus::StoppingComplete
+            );
+            if finishing && counts.unfinished() == 0 {
+                let status = match d.dataset_status {
+                    DatasetStatus::StoppingComplete => DatasetStatus::Completed,
+                    DatasetStatus::StoppingError => DatasetStatus::Errored,
+                    _ if counts.errored > 0 => DatasetStatus::Errored,
+                    _ => DatasetStatus::Completed,
                 };
                 d.dataset_status = status;
                 d.last_error = (counts.errored > 0).then(|| {

@@ -5,7 +5,7 @@
 //! keep them from running a task twice, and the monitor (run by each of them) reaps leases of
 //! workers that died so their tasks resume from the last checkpoint.
 
-use crate::exec::{Outcome, Runner};
+use crate::exec::{Outcome, Runner, Signals};
 use crate::init::{modify_dataset, spec_of};
 use crate::monitor::Monitor;
 use crate::{Engine, EngineError};
@@ -15,7 +15,7 @@ use letsdata_model::time::now_millis;
 use letsdata_model::{Dataset, TaskStatus};
 use letsdata_store::{Lease, StoreError};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use tokio::task::JoinSet;
 
 /// Processes the dataset's tasks; returns the dataset once it is COMPLETED or ERRORED.
@@ -118,19 +118,22 @@ async fn reload_compute(engine: &Engine, dataset_id: &str, runner: &mut Runner) 
 
 /// Runs one invocation with a heartbeat, then records how it ended.
 async fn run_invocation(runner: Runner, lease: Lease) {
-    let lost = Arc::new(AtomicBool::new(false));
+    let signals = Arc::new(Signals::default());
     let heartbeat = {
         let tasks = runner.tasks.clone();
         let lease = lease.clone();
-        let lost = lost.clone();
+        let signals = signals.clone();
         let (every, lease_for) = (runner.settings.heartbeat, runner.settings.lease);
         tokio::spawn(async move {
             loop {
+                if let Ok(true) = tasks.stop_requested(&lease.task.task_id).await {
+                    signals.stop.store(true, Ordering::Relaxed);
+                }
                 tokio::time::sleep(every).await;
                 match tasks.heartbeat(&lease, lease_for).await {
                     Ok(()) => {}
                     Err(StoreError::LeaseLost { .. }) => {
-                        lost.store(true, Ordering::Relaxed);
+                        signals.lost.store(true, Ordering::Relaxed);
                         return;
                     }
                     Err(e) => tracing::warn!(error = %e, "lease heartbeat failed; will retry"),
@@ -139,7 +142,7 @@ async fn run_invocation(runner: Runner, lease: Lease) {
         })
     };
     let log = runner.task_log(&lease.task.task_id);
-    let outcome = runner.invoke(&lease, &lost, &log).await;
+    let outcome = runner.invoke(&lease, &signals, &log).await;
     heartbeat.abort();
 
     let start = lease

@@ -64,9 +64,17 @@ impl DatasetStatus {
         }
     }
 
-    /// Statuses in which the dataset still has work for `letsdata run` to do.
+    /// Statuses in which the dataset still has work for `letsdata run` to do (a stop that was
+    /// interrupted is finished by `run` too).
     pub fn is_unfinished(self) -> bool {
-        matches!(self, Self::Created | Self::Initializing | Self::Processing)
+        matches!(
+            self,
+            Self::Created
+                | Self::Initializing
+                | Self::Processing
+                | Self::StoppingError
+                | Self::StoppingComplete
+        )
     }
 }
 

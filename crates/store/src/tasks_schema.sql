@@ -15,6 +15,8 @@ CREATE TABLE IF NOT EXISTS tasks (
     lease_owner       TEXT,
     lease_token       INTEGER NOT NULL DEFAULT 0,
     lease_expires_at  INTEGER,
+    -- Set by `letsdata tasks stop` for a running task; its worker sees it at the next heartbeat.
+    stop_requested    INTEGER NOT NULL DEFAULT 0,
     create_datetime   INTEGER NOT NULL,
     update_datetime   INTEGER NOT NULL
 );

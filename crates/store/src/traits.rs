@@ -125,6 +125,16 @@ pub trait TaskStore: Send + Sync {
         task_id: &str,
         restart_from_beginning: bool,
     ) -> Result<bool, StoreError>;
+    /// Stops tasks (all, or `task_ids`): tasks not running become ERRORED with `message` at
+    /// once; running ones are flagged, and their workers stop at the next heartbeat. Returns
+    /// (tasks ERRORED now, running tasks flagged).
+    async fn request_stop(
+        &self,
+        task_ids: Option<&[String]>,
+        message: &str,
+    ) -> Result<(u64, u64), StoreError>;
+    /// Whether a stop was requested for the task.
+    async fn stop_requested(&self, task_id: &str) -> Result<bool, StoreError>;
     async fn get_task(&self, task_id: &str) -> Result<Option<Task>, StoreError>;
     async fn list_tasks(&self, status: Option<TaskStatus>) -> Result<Vec<Task>, StoreError>;
     async fn counts(&self) -> Result<TaskCounts, StoreError>;

@@ -28,6 +28,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 pub(crate) use tasklog::TaskLog;
 
+/// `lastError` of a task stopped by `letsdata tasks stop`.
+pub(crate) const STOPPED: &str =
+    "stopped by request (letsdata tasks stop); redrive it to resume from its checkpoint";
+
+/// Flags the heartbeat sets for a running invocation.
+#[derive(Debug, Default)]
+pub(crate) struct Signals {
+    /// Another worker owns the task now.
+    pub lost: AtomicBool,
+    /// `letsdata tasks stop` asked the task to stop.
+    pub stop: AtomicBool,
+}
+
 /// How an invocation ended.
 #[derive(Debug)]
 pub(crate) enum Outcome {
@@ -70,8 +83,8 @@ impl Runner {
     }
 
     /// Runs one invocation of the leased task.
-    pub(crate) async fn invoke(&self, lease: &Lease, lost: &AtomicBool, log: &TaskLog) -> Outcome {
-        match self.invoke_inner(lease, lost, log).await {
+    pub(crate) async fn invoke(&self, lease: &Lease, signals: &Signals, log: &TaskLog) -> Outcome {
+        match self.invoke_inner(lease, signals, log).await {
             Ok(outcome) => outcome,
             Err(InvokeError::LeaseLost) => Outcome::LeaseLost,
             Err(InvokeError::Failed(message)) => Outcome::Errored(message),
@@ -81,7 +94,7 @@ impl Runner {
     async fn invoke_inner(
         &self,
         lease: &Lease,
-        lost: &AtomicBool,
+        signals: &Signals,
         log: &TaskLog,
     ) -> Result<Outcome, InvokeError> {
         let started = Instant::now();
@@ -242,9 +255,17 @@ impl Runner {
             last_position = position;
             self.publish(&mut st);
 
-            if lost.load(Ordering::Relaxed) {
+            if signals.lost.load(Ordering::Relaxed) {
                 out.abort().await;
                 return Err(InvokeError::LeaseLost);
+            }
+            if signals.stop.load(Ordering::Relaxed) {
+                self.roll(lease, &mut out, &mut st, false, log).await?;
+                log.log(
+                    LogLevel::Warn,
+                    format!("stopped by request: checkpointed at offset {}", st.resume),
+                );
+                return Ok(Outcome::Errored(STOPPED.to_string()));
             }
             if started.elapsed() >= budget {
                 self.roll(lease, &mut out, &mut st, false, log).await?;

@@ -271,6 +271,7 @@ impl TaskStore for SqliteTaskStore {
         let zero = serde_json::to_string(&TaskProgress::default())?;
         let result = sqlx::query(
             "UPDATE tasks SET task_status = 'CREATED', last_error = NULL, update_datetime = ?1,
+                 stop_requested = 0,
                  checkpoint = CASE WHEN ?2 THEN NULL ELSE checkpoint END,
                  progress = CASE WHEN ?2 THEN ?3 ELSE progress END
              WHERE task_id = ?4 AND task_status = 'ERRORED'",
@@ -282,6 +283,49 @@ impl TaskStore for SqliteTaskStore {
         .execute(&self.pool)
         .await?;
         Ok(result.rows_affected() > 0)
+    }
+
+    async fn request_stop(
+        &self,
+        task_ids: Option<&[String]>,
+        message: &str,
+    ) -> Result<(u64, u64), StoreError> {
+        let ids = task_ids.map(serde_json::to_string).transpose()?;
+        let filter = "(?3 IS NULL OR task_id IN (SELECT value FROM json_each(?3)))";
+        let mut tx = self.pool.begin().await?;
+        let stopped = sqlx::query(&format!(
+            "UPDATE tasks SET task_status = 'ERRORED', last_error = ?1, update_datetime = ?2
+             WHERE task_status IN ('CREATED', 'RERUN') AND {filter}"
+        ))
+        .bind(message)
+        .bind(now_millis())
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let flagged = sqlx::query(&format!(
+            "UPDATE tasks SET stop_requested = 1, update_datetime = ?2
+             WHERE task_status = 'PROCESSING' AND ?1 IS NOT NULL AND {filter}"
+        ))
+        .bind(message)
+        .bind(now_millis())
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok((stopped, flagged))
+    }
+
+    async fn stop_requested(&self, task_id: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT stop_requested FROM tasks WHERE task_id = ?1")
+            .bind(task_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(r) => r.try_get::<i64, _>("stop_requested")? != 0,
+            None => false,
+        })
     }
 
     async fn get_task(&self, task_id: &str) -> Result<Option<Task>, StoreError> {

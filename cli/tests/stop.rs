@@ -1,0 +1,122 @@
+//! `letsdata tasks stop` from a second process: the running tasks checkpoint and stop, the
+//! dataset goes STOPPING_ERROR → ERRORED, and a redrive finishes the work exactly once.
+
+mod common;
+
+use common::{TestHome, config, jsonl};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+const FILES: u64 = 30;
+const LINES: u64 = 40_000;
+
+#[test]
+fn stop_a_running_dataset_then_redrive_it() {
+    let mut home = TestHome::new();
+    home.env("LETSDATA_HEARTBEAT_SECONDS", "1")
+        .env("LETSDATA_PART_SIZE_BYTES", "500000");
+    let mut manifest = Vec::new();
+    for f in 0..FILES {
+        home.put(
+            "stop-in",
+            &format!("f{f}.jsonl"),
+            jsonl(f * LINES, LINES).as_bytes(),
+        );
+        manifest.push(format!("f{f}.jsonl"));
+    }
+    let manifest: Vec<&str> = manifest.iter().map(String::as_str).collect();
+    let cfg = config(
+        "Stopper",
+        "stop-in",
+        json!({"builtinParser": "jsonl"}),
+        &manifest,
+    );
+    let path = home.config("Stopper", &cfg);
+    let mut child = home
+        .command(&[
+            "datasets",
+            "create",
+            "--configFile",
+            path.to_str().expect("utf8"),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let r = home.run(&[
+            "tasks",
+            "list",
+            "--datasetName",
+            "Stopper",
+            "--taskStatus",
+            "COMPLETED",
+        ]);
+        if r.code == 0 && r.json().as_array().is_some_and(|a| !a.is_empty()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no task completed");
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "finished too early"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+
+    let stop = home.run(&["tasks", "stop", "--datasetName", "Stopper"]);
+    assert_eq!(stop.code, 0, "{}", stop.stderr);
+    assert_eq!(stop.json()["datasetStatus"], "ERRORED");
+    let status = child.wait().expect("wait");
+    assert_eq!(
+        status.code(),
+        Some(3),
+        "the running `datasets create` ends with the dataset ERRORED"
+    );
+
+    let tasks = home.tasks("Stopper");
+    assert!(
+        tasks
+            .iter()
+            .all(|t| t["taskStatus"] == "COMPLETED" || t["taskStatus"] == "ERRORED"),
+        "nothing left running"
+    );
+    let stopped: Vec<&serde_json::Value> = tasks
+        .iter()
+        .filter(|t| t["taskStatus"] == "ERRORED")
+        .collect();
+    assert!(!stopped.is_empty(), "some tasks were stopped");
+    assert!(stopped.iter().all(|t| {
+        t["lastError"]
+            .as_str()
+            .unwrap_or("")
+            .contains("stopped by request")
+    }));
+
+    // Refused once it is no longer processing.
+    let again = home.run(&["tasks", "stop", "--datasetName", "Stopper"]);
+    assert_eq!(again.code, 1);
+    assert!(
+        again
+            .stderr
+            .contains("cannot stop dataset in status ERRORED"),
+        "{}",
+        again.stderr
+    );
+
+    // Redrive: the stopped tasks resume from their checkpoints; every document once.
+    let run = home.run(&["tasks", "redrive", "--datasetName", "Stopper"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let ds = run.json();
+    assert_eq!(ds["datasetStatus"], "COMPLETED");
+    assert_eq!(ds["datasetProgress"]["documentsWritten"], FILES * LINES);
+    let mut seen = vec![0u8; (FILES * LINES) as usize];
+    for line in home.lines(
+        ds["resources"]["writeBucket"].as_str().expect("bucket"),
+        "Stopper",
+    ) {
+        let doc: serde_json::Value = serde_json::from_str(&line).expect("doc");
+        seen[doc["id"].as_u64().expect("id") as usize] += 1;
+    }
+    assert!(seen.iter().all(|n| *n == 1), "every document exactly once");
+}
