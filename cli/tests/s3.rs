@@ -129,6 +129,28 @@ async fn s3_read_and_write_through_the_emulator() {
     let e: serde_json::Value = serde_json::from_slice(text.trim_ascii_end()).expect("error record");
     assert_eq!(e["rawRecord"], "{oops");
     assert_eq!(e["fileName"], "b/b.jsonl.gz");
+
+    // Delete removes the LetsData-located S3 buckets, not the customer's input.
+    let name = ds["datasetName"].as_str().expect("name").to_string();
+    let run = tokio::task::spawn_blocking(move || {
+        home.run(&["datasets", "delete", "--datasetName", &name])
+    })
+    .await
+    .expect("join");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["datasetStatus"], "DELETED");
+    assert!(
+        !s3.bucket_exists(write_bucket).await.expect("head"),
+        "write bucket deleted"
+    );
+    assert!(
+        !s3.bucket_exists(error_bucket).await.expect("head"),
+        "error bucket deleted"
+    );
+    assert!(
+        s3.bucket_exists(&input).await.expect("head"),
+        "input bucket kept"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

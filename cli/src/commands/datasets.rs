@@ -22,6 +22,21 @@ pub enum DatasetsCommand {
     },
     /// List the datasets.
     List,
+    /// Release a finished dataset's compute (COMPLETED | ERRORED → DESCALED).
+    Descale {
+        #[arg(long = "datasetName", value_name = "NAME")]
+        dataset_name: String,
+    },
+    /// Reclaim a finished dataset's task database and queues; output stays (→ FROZEN).
+    Freeze {
+        #[arg(long = "datasetName", value_name = "NAME")]
+        dataset_name: String,
+    },
+    /// Delete a dataset and everything it created, LetsData-located buckets included (→ DELETED).
+    Delete {
+        #[arg(long = "datasetName", value_name = "NAME")]
+        dataset_name: String,
+    },
     /// Update the compute engine settings (also while the dataset is processing).
     Compute {
         #[command(subcommand)]
@@ -91,6 +106,18 @@ pub async fn run(command: DatasetsCommand, home: &Path, out: &Output) -> anyhow:
                 log_level,
             };
             out.print(&engine.update_compute(&dataset_name, &update).await?)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        DatasetsCommand::Descale { dataset_name } => {
+            out.print(&engine.descale(&dataset_name).await?)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        DatasetsCommand::Freeze { dataset_name } => {
+            out.print(&engine.freeze(&dataset_name).await?)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        DatasetsCommand::Delete { dataset_name } => {
+            out.print(&engine.delete(&dataset_name).await?)?;
             Ok(ExitCode::SUCCESS)
         }
         DatasetsCommand::List => {

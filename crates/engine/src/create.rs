@@ -23,19 +23,26 @@ impl Engine {
             aws_resources: self.objects.is_s3(),
         };
         let spec = parse_dataset_spec(&json, ctx)?;
-        if self
+        if let Some(existing) = self
             .store
             .get_dataset(&self.tenant.tenant_id, &spec.dataset_name)
             .await?
-            .is_some()
         {
+            let message = if existing.dataset_status == DatasetStatus::Deleted {
+                format!(
+                    "a dataset named {:?} was deleted; names of deleted datasets cannot be reused, choose another",
+                    spec.dataset_name
+                )
+            } else {
+                format!(
+                    "a dataset named {:?} already exists; dataset names are unique per tenant, choose another",
+                    spec.dataset_name
+                )
+            };
             return Err(ConfigError {
                 problems: vec![Problem {
                     path: "datasetName".into(),
-                    message: format!(
-                        "a dataset named {:?} already exists; dataset names are unique per tenant, choose another",
-                        spec.dataset_name
-                    ),
+                    message,
                 }],
             }
             .into());
@@ -60,6 +67,9 @@ impl Engine {
             execution_logs: Vec::new(),
             initialization_workflow: serde_json::Map::new(),
             redrive_workflows: Vec::new(),
+            descale_workflow: serde_json::Map::new(),
+            freeze_workflow: serde_json::Map::new(),
+            delete_workflow: serde_json::Map::new(),
             resources: resources(&spec, &dataset_id, &self.objects.describe()),
             last_error: None,
             create_datetime: now,

@@ -25,6 +25,7 @@ mod inspect;
 mod manifest;
 mod monitor;
 mod pool;
+mod reclaim;
 mod redrive;
 mod stats;
 mod stop;
@@ -36,7 +37,7 @@ pub use inspect::ErrorObject;
 pub use stats::{LiveStats, StatsSnapshot};
 
 use letsdata_connectors::object::ObjectStores;
-use letsdata_model::{Dataset, Task, TaskStatus};
+use letsdata_model::{Dataset, DatasetStatus, Task, TaskStatus};
 use letsdata_store::sqlite::SqliteStore;
 use letsdata_store::{MetadataStore, TaskCounts, Tenant};
 use std::path::{Path, PathBuf};
@@ -159,12 +160,24 @@ impl Engine {
         Ok(self.store.list_datasets(&self.tenant.tenant_id).await?)
     }
 
+    /// Refuses task-level reads of a dataset whose task database was reclaimed.
+    fn require_task_database(dataset: &Dataset) -> Result<(), EngineError> {
+        match dataset.dataset_status {
+            DatasetStatus::Frozen | DatasetStatus::Deleted => Err(EngineError::Refused(format!(
+                "dataset {:?} is {}: its task database was reclaimed; `letsdata datasets view --datasetName {}` still shows its final progress",
+                dataset.dataset_name, dataset.dataset_status, dataset.dataset_name
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     pub async fn tasks(
         &self,
         dataset_name: &str,
         status: Option<TaskStatus>,
     ) -> Result<Vec<Task>, EngineError> {
         let dataset = self.dataset(dataset_name).await?;
+        Self::require_task_database(&dataset)?;
         match self.store.open_task_store(&dataset.dataset_id).await {
             Ok(tasks) => Ok(tasks.list_tasks(status).await?),
             // Not initialized yet: no tasks.
@@ -185,6 +198,7 @@ impl Engine {
 
     pub async fn task(&self, dataset_name: &str, task_id: &str) -> Result<Task, EngineError> {
         let dataset = self.dataset(dataset_name).await?;
+        Self::require_task_database(&dataset)?;
         let not_found = || EngineError::TaskNotFound {
             dataset: dataset_name.to_string(),
             task_id: task_id.to_string(),

@@ -100,6 +100,15 @@ pub struct Dataset {
     /// One entry per redrive request, oldest first.
     #[serde(default)]
     pub redrive_workflows: Vec<RedriveWorkflow>,
+    /// Steps of the descale workflow (step name → result), once requested.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub descale_workflow: Map<String, Value>,
+    /// Steps of the freeze workflow, once requested.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub freeze_workflow: Map<String, Value>,
+    /// Steps of the delete workflow, once requested.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub delete_workflow: Map<String, Value>,
     pub resources: DatasetResources,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,

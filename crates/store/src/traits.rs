@@ -33,6 +33,8 @@ pub trait MetadataStore: Send + Sync {
     async fn update_dataset(&self, dataset: &mut Dataset) -> Result<(), StoreError>;
     /// Creates (idempotently) the dataset's task database and returns it.
     async fn create_task_store(&self, dataset_id: &str) -> Result<Arc<dyn TaskStore>, StoreError>;
+    /// Deletes the dataset's task database (and its queue). Idempotent.
+    async fn drop_task_store(&self, dataset_id: &str) -> Result<(), StoreError>;
     /// Opens the dataset's task database; [`StoreError::NoTaskDatabase`] if it was never created.
     async fn open_task_store(&self, dataset_id: &str) -> Result<Arc<dyn TaskStore>, StoreError>;
 }

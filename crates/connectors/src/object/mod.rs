@@ -182,6 +182,32 @@ impl ObjectStores {
         }
     }
 
+    /// Deletes every object in the bucket, then the bucket. Idempotent.
+    pub async fn delete_bucket(&self, name: &str) -> Result<u64, ConnectorError> {
+        if !self.bucket_exists(name).await? {
+            return Ok(0);
+        }
+        let bucket = self.bucket(name)?;
+        let objects = bucket.list("").await?;
+        for o in &objects {
+            bucket.delete_if_exists(&o.key).await?;
+        }
+        self.cache
+            .lock()
+            .expect("object store cache lock poisoned")
+            .remove(name);
+        match &self.backend {
+            Backend::Local { root } => {
+                let dir = root.join(name);
+                tokio::fs::remove_dir_all(&dir).await.map_err(|e| {
+                    ConnectorError::io(format!("cannot delete {}", dir.display()), e)
+                })?;
+            }
+            Backend::S3(s) => s3admin::delete_bucket(s, name).await?,
+        }
+        Ok(objects.len() as u64)
+    }
+
     /// Creates the bucket if it does not exist yet. Idempotent.
     pub async fn create_bucket(&self, name: &str) -> Result<(), ConnectorError> {
         validate_bucket_name(name).map_err(|e| ConnectorError::InvalidLocation(e.to_string()))?;

@@ -76,3 +76,11 @@ pub(super) async fn create_bucket(s: &S3Settings, name: &str) -> Result<(), Conn
         }
     }
 }
+
+pub(super) async fn delete_bucket(s: &S3Settings, name: &str) -> Result<(), ConnectorError> {
+    match client(s).delete_bucket().bucket(name).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(404) => Ok(()),
+        Err(e) => Err(sdk_error(format!("cannot delete bucket {name:?}"), e)),
+    }
+}

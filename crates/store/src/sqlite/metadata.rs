@@ -244,6 +244,32 @@ impl MetadataStore for SqliteStore {
         Ok(self.task_store(dataset_id, true).await?)
     }
 
+    async fn drop_task_store(&self, dataset_id: &str) -> Result<(), StoreError> {
+        let cached = self
+            .task_stores
+            .lock()
+            .expect("task store cache lock poisoned")
+            .remove(dataset_id);
+        if let Some(store) = cached {
+            store.close().await;
+        }
+        let path = self.task_db_path(dataset_id);
+        for suffix in ["", "-wal", "-shm"] {
+            let file = PathBuf::from(format!("{}{suffix}", path.display()));
+            match std::fs::remove_file(&file) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => {
+                    return Err(StoreError::Io {
+                        path: file.display().to_string(),
+                        source,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
     async fn open_task_store(&self, dataset_id: &str) -> Result<Arc<dyn TaskStore>, StoreError> {
         Ok(self.task_store(dataset_id, false).await?)
     }

@@ -51,6 +51,10 @@ impl SqliteTaskStore {
         }
     }
 
+    pub(super) async fn close(&self) {
+        self.pool.close().await;
+    }
+
     pub(super) async fn create_schema(&self) -> Result<(), StoreError> {
         sqlx::raw_sql(SCHEMA).execute(&self.pool).await?;
         Ok(())

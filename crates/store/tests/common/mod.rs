@@ -48,6 +48,9 @@ pub fn new_dataset(tenant: &Tenant, name: &str) -> Dataset {
         }],
         initialization_workflow,
         redrive_workflows: Vec::new(),
+        descale_workflow: serde_json::Map::new(),
+        freeze_workflow: serde_json::Map::new(),
+        delete_workflow: serde_json::Map::new(),
         resources: DatasetResources {
             read_bucket: "in-bucket".into(),
             write_bucket: "out-bucket".into(),
