@@ -52,6 +52,11 @@ enum Command {
         #[command(subcommand)]
         command: commands::logs::LogsCommand,
     },
+    /// View a dataset's per-minute metrics.
+    Metrics {
+        #[command(subcommand)]
+        command: commands::metrics::MetricsCommand,
+    },
     /// Process every unfinished dataset (after a crash or `datasets create --detach`) and exit
     /// when they are finished.
     Run(commands::run::RunArgs),
@@ -94,6 +99,7 @@ fn main() -> ExitCode {
             Command::Tasks { command } => commands::tasks::run(command, &home, &out).await,
             Command::Errors { command } => commands::errors::run(command, &home, &out).await,
             Command::Logs { command } => commands::logs::run(command, &home).await,
+            Command::Metrics { command } => commands::metrics::run(command, &home, &out).await,
             Command::Run(args) => commands::run::run(args, &home, &out).await,
         }
     });

@@ -12,6 +12,10 @@ impl Output {
         Self { pretty }
     }
 
+    pub fn is_pretty(&self) -> bool {
+        self.pretty
+    }
+
     pub fn print<T: Serialize>(&self, value: &T) -> anyhow::Result<()> {
         let text = if self.pretty {
             serde_json::to_string_pretty(value)?

@@ -192,6 +192,34 @@ fn mixed_dataset_ends_errored_with_exact_counts() {
         unknown.stderr
     );
 
+    // metrics view: per-minute metrics that add up to the dataset's totals.
+    let metrics = home.run(&["metrics", "view", "--datasetName", "Mixed"]);
+    assert_eq!(metrics.code, 0, "{}", metrics.stderr);
+    let metrics = metrics.json();
+    let minutes = metrics["metrics"].as_array().expect("minutes");
+    assert!(!minutes.is_empty());
+    let sum = |field: &str| {
+        minutes
+            .iter()
+            .map(|m| m[field].as_u64().unwrap_or(0))
+            .sum::<u64>()
+    };
+    assert_eq!(sum("tasksCompleted"), 3);
+    assert_eq!(sum("tasksErrored"), 1);
+    assert_eq!(sum("recordsRead"), 1201);
+    assert_eq!(sum("documentsWritten"), 1199);
+    assert_eq!(sum("errorRecords"), 2);
+    assert!(minutes.iter().any(|m| {
+        m["taskSuccessRate"]
+            .as_f64()
+            .is_some_and(|r| r > 0.0 && r <= 1.0)
+    }));
+    assert!(
+        minutes
+            .iter()
+            .any(|m| m["averageTaskLatencyMillis"].is_u64())
+    );
+
     // tasks view of a completed task shows its checkpoint and progress.
     let tasks = home.tasks("Mixed");
     let a = tasks

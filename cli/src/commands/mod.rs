@@ -3,6 +3,7 @@
 pub mod datasets;
 pub mod errors;
 pub mod logs;
+pub mod metrics;
 pub mod run;
 pub mod tasks;
 

@@ -23,6 +23,7 @@ mod exec;
 mod init;
 mod inspect;
 mod manifest;
+mod metrics;
 mod monitor;
 mod pool;
 mod reclaim;
@@ -34,6 +35,7 @@ mod worker;
 pub use compute::ComputeUpdate;
 pub use error::EngineError;
 pub use inspect::ErrorObject;
+pub use metrics::{DatasetMetrics, MinuteMetrics};
 pub use stats::{LiveStats, StatsSnapshot};
 
 use letsdata_connectors::object::ObjectStores;

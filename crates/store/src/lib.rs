@@ -21,4 +21,6 @@ pub mod sqlite;
 mod traits;
 
 pub use error::StoreError;
-pub use traits::{Lease, LeaseInfo, MetadataStore, NewTask, TaskCounts, TaskStore, Tenant};
+pub use traits::{
+    Lease, LeaseInfo, MetadataStore, MinuteCounters, NewTask, TaskCounts, TaskStore, Tenant,
+};

@@ -20,3 +20,14 @@ CREATE TABLE IF NOT EXISTS tasks (
     create_datetime   INTEGER NOT NULL,
     update_datetime   INTEGER NOT NULL
 );
+
+-- Per-minute counters for `letsdata metrics view`: each checkpoint adds what it covered.
+CREATE TABLE IF NOT EXISTS metrics (
+    minute            INTEGER PRIMARY KEY, -- epoch millis of the minute's start
+    records_read      INTEGER NOT NULL DEFAULT 0,
+    documents_written INTEGER NOT NULL DEFAULT 0,
+    error_records     INTEGER NOT NULL DEFAULT 0,
+    skip_records      INTEGER NOT NULL DEFAULT 0,
+    bytes_read        INTEGER NOT NULL DEFAULT 0,
+    checkpoints       INTEGER NOT NULL DEFAULT 0
+);

@@ -65,6 +65,15 @@ pub struct LeaseInfo {
     pub expires_at: i64,
 }
 
+/// What the checkpoints of one minute covered.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MinuteCounters {
+    /// Epoch milliseconds of the minute's start.
+    pub minute: i64,
+    pub progress: TaskProgress,
+    pub checkpoints: u64,
+}
+
 /// Task counts and summed progress, for `datasetProgress`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TaskCounts {
@@ -135,6 +144,8 @@ pub trait TaskStore: Send + Sync {
         task_ids: Option<&[String]>,
         message: &str,
     ) -> Result<(u64, u64), StoreError>;
+    /// Per-minute counters recorded by checkpoints, oldest first.
+    async fn minute_counters(&self) -> Result<Vec<MinuteCounters>, StoreError>;
     /// Whether a stop was requested for the task.
     async fn stop_requested(&self, task_id: &str) -> Result<bool, StoreError>;
     async fn get_task(&self, task_id: &str) -> Result<Option<Task>, StoreError>;

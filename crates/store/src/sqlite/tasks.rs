@@ -1,6 +1,6 @@
 //! `datasets/<datasetId>/tasks.db`: a dataset's tasks, claimed under fenced leases.
 
-use super::super::{Lease, LeaseInfo, NewTask, StoreError, TaskCounts, TaskStore};
+use super::super::{Lease, LeaseInfo, MinuteCounters, NewTask, StoreError, TaskCounts, TaskStore};
 use async_trait::async_trait;
 use letsdata_model::task::{Checkpoint, TaskExecutionLog, TaskProgress};
 use letsdata_model::time::now_millis;
@@ -178,6 +178,39 @@ impl TaskStore for SqliteTaskStore {
         lease_for: Duration,
     ) -> Result<(), StoreError> {
         let now = now_millis();
+        let p = &checkpoint.progress;
+        let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        let mut tx = self.pool.begin().await?;
+        // Write first (no read-then-write lock upgrade): add what this checkpoint covers, the
+        // new counters minus the stored ones, to the minute's metrics.
+        sqlx::query(
+            "INSERT INTO metrics (minute, records_read, documents_written, error_records, skip_records, bytes_read, checkpoints)
+             SELECT ?1,
+                    MAX(?2 - COALESCE(json_extract(progress, '$.recordsRead'), 0), 0),
+                    MAX(?3 - COALESCE(json_extract(progress, '$.documentsWritten'), 0), 0),
+                    MAX(?4 - COALESCE(json_extract(progress, '$.errorRecords'), 0), 0),
+                    MAX(?5 - COALESCE(json_extract(progress, '$.skipRecords'), 0), 0),
+                    MAX(?6 - COALESCE(json_extract(progress, '$.bytesRead'), 0), 0),
+                    1
+             FROM tasks WHERE task_id = ?7 AND lease_token = ?8 AND task_status = 'PROCESSING'
+             ON CONFLICT (minute) DO UPDATE SET
+                 records_read = records_read + excluded.records_read,
+                 documents_written = documents_written + excluded.documents_written,
+                 error_records = error_records + excluded.error_records,
+                 skip_records = skip_records + excluded.skip_records,
+                 bytes_read = bytes_read + excluded.bytes_read,
+                 checkpoints = checkpoints + 1",
+        )
+        .bind(now - now.rem_euclid(60_000))
+        .bind(n(p.records_read))
+        .bind(n(p.documents_written))
+        .bind(n(p.error_records))
+        .bind(n(p.skip_records))
+        .bind(n(p.bytes_read))
+        .bind(&lease.task.task_id)
+        .bind(lease.token)
+        .execute(&mut *tx)
+        .await?;
         let result = sqlx::query(
             "UPDATE tasks SET checkpoint = ?1, progress = ?2, lease_expires_at = ?3, update_datetime = ?4
              WHERE task_id = ?5 AND lease_token = ?6 AND task_status = 'PROCESSING'",
@@ -188,11 +221,13 @@ impl TaskStore for SqliteTaskStore {
         .bind(now)
         .bind(&lease.task.task_id)
         .bind(lease.token)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
         if result.rows_affected() == 0 {
+            tx.rollback().await?;
             return Err(Self::lost(lease));
         }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -319,6 +354,31 @@ impl TaskStore for SqliteTaskStore {
         .rows_affected();
         tx.commit().await?;
         Ok((stopped, flagged))
+    }
+
+    async fn minute_counters(&self) -> Result<Vec<MinuteCounters>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT minute, records_read, documents_written, error_records, skip_records, bytes_read, checkpoints
+             FROM metrics ORDER BY minute",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let get = |c: &str| r.try_get::<i64, _>(c).map(|v| v.max(0) as u64);
+                Ok(MinuteCounters {
+                    minute: r.try_get("minute")?,
+                    progress: TaskProgress {
+                        records_read: get("records_read")?,
+                        documents_written: get("documents_written")?,
+                        error_records: get("error_records")?,
+                        skip_records: get("skip_records")?,
+                        bytes_read: get("bytes_read")?,
+                    },
+                    checkpoints: get("checkpoints")?,
+                })
+            })
+            .collect()
     }
 
     async fn stop_requested(&self, task_id: &str) -> Result<bool, StoreError> {
