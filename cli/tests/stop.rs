@@ -120,3 +120,96 @@ fn stop_a_running_dataset_then_redrive_it() {
     }
     assert!(seen.iter().all(|n| *n == 1), "every document exactly once");
 }
+
+#[test]
+fn actions_are_refused_while_a_stop_is_in_progress() {
+    let mut home = TestHome::new();
+    // Workers notice the stop at their next heartbeat, so the dataset stays STOPPING_ERROR for
+    // up to two seconds while its big files are being read.
+    home.env("LETSDATA_HEARTBEAT_SECONDS", "2");
+    let lines = 1_000_000;
+    for f in 0..2 {
+        home.put(
+            "busy-in",
+            &format!("f{f}.jsonl"),
+            jsonl(f * lines, lines).as_bytes(),
+        );
+    }
+    let cfg = config(
+        "Busy",
+        "busy-in",
+        json!({"builtinParser": "jsonl"}),
+        &["f0.jsonl", "f1.jsonl"],
+    );
+    let path = home.config("Busy", &cfg);
+    let mut child = home
+        .command(&[
+            "datasets",
+            "create",
+            "--configFile",
+            path.to_str().expect("utf8"),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let r = home.run(&[
+            "tasks",
+            "list",
+            "--datasetName",
+            "Busy",
+            "--taskStatus",
+            "PROCESSING",
+        ]);
+        if r.code == 0 && r.json().as_array().is_some_and(|a| a.len() == 2) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "tasks never ran");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut stop = home
+        .command(&["tasks", "stop", "--datasetName", "Busy"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn stop");
+    loop {
+        if home.view("Busy")["datasetStatus"] == "STOPPING_ERROR" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never STOPPING_ERROR");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    for args in [
+        vec![
+            "datasets",
+            "compute",
+            "update",
+            "--datasetName",
+            "Busy",
+            "--concurrency",
+            "4",
+        ],
+        vec!["datasets", "delete", "--datasetName", "Busy"],
+        vec!["tasks", "redrive", "--datasetName", "Busy"],
+        vec!["tasks", "stop", "--datasetName", "Busy"],
+    ] {
+        let r = home.run(&args);
+        assert_eq!(r.code, 1, "{args:?} must be refused");
+        assert!(
+            r.stderr.contains("STOPPING_ERROR"),
+            "{args:?}: {}",
+            r.stderr
+        );
+        assert!(
+            r.stderr.contains("transient status"),
+            "{args:?}: {}",
+            r.stderr
+        );
+    }
+    assert!(stop.wait().expect("stop").success());
+    child.wait().expect("create");
+    assert_eq!(home.view("Busy")["datasetStatus"], "ERRORED");
+}
