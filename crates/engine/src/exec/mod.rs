@@ -141,7 +141,7 @@ impl Runner {
         let ranged = matches!(compression, FileCompression::None) && !needs_header;
         let read_from = if ranged { offset } else { 0 };
         let bucket = self.objects.bucket(&self.dataset.resources.read_bucket)?;
-        let object = open_with_retry(&bucket, &file_name, read_from).await?;
+        let object = open_with_retry(&bucket, &file_name, read_from, log).await?;
         let input = decompress(compression, object.reader);
         let mut reader = RecordReader::new(input, framing_for(parser_spec), read_from);
         let mut parser = builtin_parser(parser_spec, &file_name);
@@ -412,6 +412,7 @@ async fn open_with_retry(
     bucket: &letsdata_connectors::object::Bucket,
     key: &str,
     offset: u64,
+    log: &TaskLog,
 ) -> Result<letsdata_connectors::object::ObjectRead, ConnectorError> {
     let mut delay = Duration::from_millis(200);
     let mut attempt = 1;
@@ -420,6 +421,12 @@ async fn open_with_retry(
             Ok(o) => return Ok(o),
             Err(e) if e.kind() == FailureKind::Transient && attempt < 3 => {
                 tracing::warn!(key, error = %e, attempt, "opening input failed; retrying");
+                log.log(
+                    LogLevel::Warn,
+                    format!(
+                        "opening {key} failed (attempt {attempt} of 3), retrying in {delay:?}: {e}"
+                    ),
+                );
                 tokio::time::sleep(delay).await;
                 delay *= 2;
                 attempt += 1;
