@@ -3,9 +3,8 @@
 
 mod common;
 
-use common::{TestHome, config, jsonl};
+use common::{TestHome, config, jsonl, wait_until};
 use serde_json::json;
-use std::time::{Duration, Instant};
 
 const FILES: u64 = 40;
 
@@ -54,40 +53,12 @@ fn concurrency_update_applies_to_a_processing_dataset() {
         &manifest,
     );
     cfg["computeEngine"]["concurrency"] = json!(1);
-    let path = home.config("Resize", &cfg);
-    let mut child = home
-        .command(&[
-            "datasets",
-            "create",
-            "--configFile",
-            path.to_str().expect("utf8"),
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn");
+    let mut child = home.spawn_create(&cfg);
 
     // Wait until it is processing and a task has completed.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let r = home.run(&[
-            "tasks",
-            "list",
-            "--datasetName",
-            "Resize",
-            "--taskStatus",
-            "COMPLETED",
-        ]);
-        if r.code == 0 && r.json().as_array().is_some_and(|a| !a.is_empty()) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no task completed");
-        assert!(
-            child.try_wait().expect("wait").is_none(),
-            "finished too early"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_until(&mut child, "a task completed", || {
+        !home.tasks_now("Resize", Some("COMPLETED")).is_empty()
+    });
 
     // A bad value is refused and changes nothing.
     let bad = home.run(&[

@@ -3,10 +3,9 @@
 
 mod common;
 
-use common::{TestHome, config, gzip};
+use common::{TestHome, config, gzip, wait_until};
 use serde_json::json;
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
 
 const FILES: u64 = 4;
 const LINES: u64 = 150_000;
@@ -54,48 +53,14 @@ fn sigkill_mid_run_then_run_gives_exactly_once_output() {
         json!({"builtinParser": "jsonl", "documentIdField": "id"}),
         &manifest,
     );
-    let path = home.config("KillResume", &cfg);
-
-    let mut child = home
-        .command(&[
-            "datasets",
-            "create",
-            "--configFile",
-            path.to_str().expect("utf8"),
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn letsdata");
+    let mut child = home.spawn_create(&cfg);
 
     // Wait (watching from this second process) until parts have been checkpointed.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let tasks = home.run(&["tasks", "list", "--datasetName", "KillResume"]);
-        // Until the dataset record exists, `tasks list` fails: keep polling.
-        let listed = if tasks.code == 0 {
-            tasks.json()
-        } else {
-            json!([])
-        };
-        let checkpointed = listed
-            .as_array()
-            .map(|ts| {
-                ts.iter()
-                    .filter(|t| t["checkpoint"]["nextPart"].as_u64().unwrap_or(0) >= 2)
-                    .count()
-            })
-            .unwrap_or(0);
-        if checkpointed >= 1 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no checkpoint appeared");
-        assert!(
-            child.try_wait().expect("wait").is_none(),
-            "finished before it could be killed; make the input larger"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until(&mut child, "a task checkpointed two parts", || {
+        home.tasks_now("KillResume", None)
+            .iter()
+            .any(|t| t["checkpoint"]["nextPart"].as_u64().unwrap_or(0) >= 2)
+    });
     child.kill().expect("SIGKILL");
     child.wait().expect("reap child");
 

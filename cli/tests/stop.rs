@@ -3,9 +3,8 @@
 
 mod common;
 
-use common::{TestHome, config, jsonl};
+use common::{TestHome, config, jsonl, wait_until};
 use serde_json::json;
-use std::time::{Duration, Instant};
 
 const FILES: u64 = 30;
 const LINES: u64 = 40_000;
@@ -31,38 +30,10 @@ fn stop_a_running_dataset_then_redrive_it() {
         json!({"builtinParser": "jsonl"}),
         &manifest,
     );
-    let path = home.config("Stopper", &cfg);
-    let mut child = home
-        .command(&[
-            "datasets",
-            "create",
-            "--configFile",
-            path.to_str().expect("utf8"),
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let r = home.run(&[
-            "tasks",
-            "list",
-            "--datasetName",
-            "Stopper",
-            "--taskStatus",
-            "COMPLETED",
-        ]);
-        if r.code == 0 && r.json().as_array().is_some_and(|a| !a.is_empty()) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no task completed");
-        assert!(
-            child.try_wait().expect("wait").is_none(),
-            "finished too early"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let mut child = home.spawn_create(&cfg);
+    wait_until(&mut child, "a task completed", || {
+        !home.tasks_now("Stopper", Some("COMPLETED")).is_empty()
+    });
 
     let stop = home.run(&["tasks", "stop", "--datasetName", "Stopper"]);
     assert_eq!(stop.code, 0, "{}", stop.stderr);
@@ -141,47 +112,19 @@ fn actions_are_refused_while_a_stop_is_in_progress() {
         json!({"builtinParser": "jsonl"}),
         &["f0.jsonl", "f1.jsonl"],
     );
-    let path = home.config("Busy", &cfg);
-    let mut child = home
-        .command(&[
-            "datasets",
-            "create",
-            "--configFile",
-            path.to_str().expect("utf8"),
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let r = home.run(&[
-            "tasks",
-            "list",
-            "--datasetName",
-            "Busy",
-            "--taskStatus",
-            "PROCESSING",
-        ]);
-        if r.code == 0 && r.json().as_array().is_some_and(|a| a.len() == 2) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "tasks never ran");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let mut child = home.spawn_create(&cfg);
+    wait_until(&mut child, "both tasks are running", || {
+        home.tasks_now("Busy", Some("PROCESSING")).len() == 2
+    });
     let mut stop = home
         .command(&["tasks", "stop", "--datasetName", "Busy"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("spawn stop");
-    loop {
-        if home.view("Busy")["datasetStatus"] == "STOPPING_ERROR" {
-            break;
-        }
-        assert!(Instant::now() < deadline, "never STOPPING_ERROR");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_until(&mut child, "the dataset is STOPPING_ERROR", || {
+        home.view("Busy")["datasetStatus"] == "STOPPING_ERROR"
+    });
     for args in [
         vec![
             "datasets",

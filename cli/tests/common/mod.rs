@@ -5,7 +5,8 @@
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// A private letsdata installation in a temporary directory.
 pub struct TestHome {
@@ -112,6 +113,40 @@ impl TestHome {
         ])
     }
 
+    /// `datasets create` in the background (output discarded), for tests that act on a dataset
+    /// while it runs.
+    pub fn spawn_create(&self, config: &Value) -> Child {
+        let name = config["datasetName"]
+            .as_str()
+            .unwrap_or("config")
+            .to_string();
+        let path = self.config(&name, config);
+        self.command(&[
+            "datasets",
+            "create",
+            "--configFile",
+            path.to_str().expect("utf8"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn letsdata datasets create")
+    }
+
+    /// The dataset's tasks, optionally only those in `status`; empty while the dataset does not
+    /// exist yet (a background `datasets create` has not stored it).
+    pub fn tasks_now(&self, dataset: &str, status: Option<&str>) -> Vec<Value> {
+        let mut args = vec!["tasks", "list", "--datasetName", dataset];
+        if let Some(s) = status {
+            args.extend(["--taskStatus", s]);
+        }
+        let r = self.run(&args);
+        if r.code != 0 {
+            return Vec::new();
+        }
+        r.json().as_array().cloned().unwrap_or_default()
+    }
+
     pub fn view(&self, dataset: &str) -> Value {
         let r = self.run(&["datasets", "view", "--datasetName", dataset]);
         assert_eq!(r.code, 0, "view failed: {}", r.stderr);
@@ -151,6 +186,20 @@ impl TestHome {
             out.extend(text.lines().map(str::to_string));
         }
         out
+    }
+}
+
+/// Polls `done` every 10 ms until it holds; panics, naming `what`, after two minutes or when
+/// `child` exits first (the work it was to be caught doing finished too early).
+pub fn wait_until(child: &mut Child, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "letsdata finished before {what}; make the input larger"
+        );
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 

@@ -2,6 +2,8 @@
 //! (LetsData's `errors/list`, `errors` and `logs` Control API resources).
 
 use crate::{Engine, EngineError};
+use letsdata_connectors::object::{Bucket, ObjectInfo};
+use letsdata_model::Dataset;
 use serde::Serialize;
 
 /// One error object of a task.
@@ -16,29 +18,47 @@ pub struct ErrorObject {
 }
 
 impl Engine {
+    /// The error bucket and the error objects of the dataset (all tasks, or one), sorted by key;
+    /// `None` when the error bucket does not exist (not initialized yet, or deleted).
+    async fn list_error_objects(
+        &self,
+        dataset_name: &str,
+        task_id: Option<&str>,
+    ) -> Result<Option<(Dataset, Bucket, Vec<ObjectInfo>)>, EngineError> {
+        let dataset = self.dataset(dataset_name).await?;
+        if let Some(t) = task_id {
+            self.task(dataset_name, t).await?;
+        }
+        if !self
+            .objects
+            .bucket_exists(&dataset.resources.error_bucket)
+            .await?
+        {
+            return Ok(None);
+        }
+        let bucket = self.objects.bucket(&dataset.resources.error_bucket)?;
+        let prefix = match task_id {
+            Some(t) => format!("{}/{t}/", dataset.dataset_name),
+            None => format!("{}/", dataset.dataset_name),
+        };
+        let objects = bucket.list(&prefix).await?;
+        Ok(Some((dataset, bucket, objects)))
+    }
+
     /// The dataset's error objects (all tasks, or one), with the number of records in each.
     pub async fn error_objects(
         &self,
         dataset_name: &str,
         task_id: Option<&str>,
     ) -> Result<Vec<ErrorObject>, EngineError> {
-        let dataset = self.dataset(dataset_name).await?;
-        if let Some(t) = task_id {
-            self.task(dataset_name, t).await?;
-        }
-        let bucket_name = &dataset.resources.error_bucket;
-        if !self.objects.bucket_exists(bucket_name).await? {
+        let Some((dataset, bucket, objects)) =
+            self.list_error_objects(dataset_name, task_id).await?
+        else {
             return Ok(Vec::new());
-        }
-        let bucket = self.objects.bucket(bucket_name)?;
-        let prefix = match task_id {
-            Some(t) => format!("{}/{t}/", dataset.dataset_name),
-            None => format!("{}/", dataset.dataset_name),
         };
         let mut out = Vec::new();
-        for object in bucket.list(&prefix).await? {
+        for object in objects {
             let data = bucket.read_all(&object.key).await?;
-            let records = count_lines(&data);
             let task = object
                 .key
                 .strip_prefix(&format!("{}/", dataset.dataset_name))
@@ -47,9 +67,9 @@ impl Engine {
                 .to_string();
             out.push(ErrorObject {
                 task_id: task,
-                error_file: format!("s3://{bucket_name}/{}", object.key),
+                error_file: format!("s3://{}/{}", bucket.name(), object.key),
                 size_bytes: object.size,
-                error_records: records,
+                error_records: count_lines(&data),
             });
         }
         Ok(out)
@@ -61,23 +81,20 @@ impl Engine {
         dataset_name: &str,
         task_id: &str,
     ) -> Result<Vec<serde_json::Value>, EngineError> {
-        let dataset = self.dataset(dataset_name).await?;
-        let objects = self.error_objects(dataset_name, Some(task_id)).await?;
-        let bucket = self.objects.bucket(&dataset.resources.error_bucket)?;
+        let Some((_, bucket, objects)) =
+            self.list_error_objects(dataset_name, Some(task_id)).await?
+        else {
+            return Ok(Vec::new());
+        };
         let mut records = Vec::new();
         for object in objects {
-            let key = object
-                .error_file
-                .splitn(4, '/')
-                .nth(3)
-                .unwrap_or_default()
-                .to_string();
-            let data = bucket.read_all(&key).await?;
+            let data = bucket.read_all(&object.key).await?;
             for line in data.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
                 let value = serde_json::from_slice(line).map_err(|e| {
                     EngineError::Corrupt(format!(
-                        "{}: an error record is not JSON: {e}",
-                        object.error_file
+                        "s3://{}/{}: an error record is not JSON: {e}",
+                        bucket.name(),
+                        object.key
                     ))
                 })?;
                 records.push(value);

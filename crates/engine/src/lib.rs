@@ -41,7 +41,7 @@ pub use stats::{LiveStats, StatsSnapshot};
 use letsdata_connectors::object::ObjectStores;
 use letsdata_model::{Dataset, DatasetStatus, Task, TaskStatus};
 use letsdata_store::sqlite::SqliteStore;
-use letsdata_store::{MetadataStore, TaskCounts, Tenant};
+use letsdata_store::{MetadataStore, TaskCounts, TaskStore, Tenant};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -180,21 +180,19 @@ impl Engine {
     ) -> Result<Vec<Task>, EngineError> {
         let dataset = self.dataset(dataset_name).await?;
         Self::require_task_database(&dataset)?;
-        match self.store.open_task_store(&dataset.dataset_id).await {
-            Ok(tasks) => Ok(tasks.list_tasks(status).await?),
+        match self.existing_task_store(&dataset).await? {
+            Some(tasks) => Ok(tasks.list_tasks(status).await?),
             // Not initialized yet: no tasks.
-            Err(letsdata_store::StoreError::NoTaskDatabase(_)) => Ok(Vec::new()),
-            Err(e) => Err(e.into()),
+            None => Ok(Vec::new()),
         }
     }
 
     /// Task counts of a dataset (zeros before its task database exists).
     pub async fn task_counts(&self, dataset_name: &str) -> Result<TaskCounts, EngineError> {
         let dataset = self.dataset(dataset_name).await?;
-        match self.store.open_task_store(&dataset.dataset_id).await {
-            Ok(tasks) => Ok(tasks.counts().await?),
-            Err(letsdata_store::StoreError::NoTaskDatabase(_)) => Ok(TaskCounts::default()),
-            Err(e) => Err(e.into()),
+        match self.existing_task_store(&dataset).await? {
+            Some(tasks) => Ok(tasks.counts().await?),
+            None => Ok(TaskCounts::default()),
         }
     }
 
@@ -205,12 +203,24 @@ impl Engine {
             dataset: dataset_name.to_string(),
             task_id: task_id.to_string(),
         };
-        let tasks = match self.store.open_task_store(&dataset.dataset_id).await {
-            Ok(t) => t,
-            Err(letsdata_store::StoreError::NoTaskDatabase(_)) => return Err(not_found()),
-            Err(e) => return Err(e.into()),
-        };
+        let tasks = self
+            .existing_task_store(&dataset)
+            .await?
+            .ok_or_else(not_found)?;
         tasks.get_task(task_id).await?.ok_or_else(not_found)
+    }
+
+    /// The dataset's task database, or `None` before initialization created it (or after a
+    /// freeze reclaimed it).
+    pub(crate) async fn existing_task_store(
+        &self,
+        dataset: &Dataset,
+    ) -> Result<Option<Arc<dyn TaskStore>>, EngineError> {
+        match self.store.open_task_store(&dataset.dataset_id).await {
+            Ok(tasks) => Ok(Some(tasks)),
+            Err(letsdata_store::StoreError::NoTaskDatabase(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Runs every unfinished dataset (CREATED, INITIALIZING, PROCESSING) to the end.

@@ -7,7 +7,6 @@
 //! counters each checkpoint adds to the task database.
 
 use crate::{Engine, EngineError};
-use letsdata_store::StoreError;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -47,12 +46,7 @@ impl Engine {
     pub async fn metrics(&self, dataset_name: &str) -> Result<DatasetMetrics, EngineError> {
         let dataset = self.dataset(dataset_name).await?;
         let mut minutes: BTreeMap<i64, (MinuteMetrics, u64, u64)> = BTreeMap::new();
-        let store = match self.store.open_task_store(&dataset.dataset_id).await {
-            Ok(s) => Some(s),
-            Err(StoreError::NoTaskDatabase(_)) => None,
-            Err(e) => return Err(e.into()),
-        };
-        if let Some(store) = store {
+        if let Some(store) = self.existing_task_store(&dataset).await? {
             for c in store.minute_counters().await? {
                 let (m, _, _) = minutes.entry(c.minute).or_default();
                 m.records_read += c.progress.records_read;

@@ -38,22 +38,24 @@ impl<'a> Monitor<'a> {
         }
     }
 
-    /// Writes the current aggregate progress into the dataset record (if it changed).
-    pub(crate) async fn refresh(&self) -> Result<(), EngineError> {
+    /// Writes the current aggregate progress into the dataset record (if it changed) and
+    /// returns the record as it now is.
+    pub(crate) async fn refresh(&self) -> Result<Dataset, EngineError> {
         let progress = progress_of(&self.tasks.counts().await?);
         let current = self
             .engine
             .store
             .get_dataset_by_id(&self.dataset_id)
             .await?;
-        if current.is_some_and(|d| d.dataset_progress == progress) {
-            return Ok(());
+        if let Some(current) = current
+            && current.dataset_progress == progress
+        {
+            return Ok(current);
         }
         modify_dataset(self.engine, &self.dataset_id, |d| {
             d.dataset_progress = progress.clone();
         })
-        .await?;
-        Ok(())
+        .await
     }
 
     /// Puts tasks whose worker died or whose lease expired back in the queue.

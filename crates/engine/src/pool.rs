@@ -61,8 +61,8 @@ pub(crate) async fn process(engine: &Engine, dataset: &Dataset) -> Result<Datase
             }
         }
         if last_refresh.elapsed() >= engine.settings.poll_interval * 4 {
-            monitor.refresh().await?;
-            reload_compute(engine, &dataset.dataset_id, &mut runner).await;
+            let current = monitor.refresh().await?;
+            reload_compute(engine, &current, &mut runner);
             last_refresh = std::time::Instant::now();
         }
         if running.is_empty() {
@@ -99,11 +99,8 @@ pub(crate) async fn process(engine: &Engine, dataset: &Dataset) -> Result<Datase
 }
 
 /// Picks up compute settings changed by `datasets compute update` while the dataset runs.
-async fn reload_compute(engine: &Engine, dataset_id: &str, runner: &mut Runner) {
-    let Ok(Some(current)) = engine.store.get_dataset_by_id(dataset_id).await else {
-        return;
-    };
-    match spec_of(engine, &current) {
+fn reload_compute(engine: &Engine, current: &Dataset, runner: &mut Runner) {
+    match spec_of(engine, current) {
         Ok(spec) if spec.compute_engine != runner.spec.compute_engine => {
             tracing::info!(
                 concurrency = spec.compute_engine.concurrency,

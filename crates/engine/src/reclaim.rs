@@ -19,7 +19,6 @@ use letsdata_model::dataset::{StepResult, StepStatus};
 use letsdata_model::lifecycle;
 use letsdata_model::time::now_millis;
 use letsdata_model::{Dataset, DatasetAction, DatasetStatus};
-use letsdata_store::StoreError;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -129,10 +128,9 @@ impl Engine {
     }
 
     async fn running_tasks(&self, dataset: &Dataset) -> Result<u64, EngineError> {
-        match self.store.open_task_store(&dataset.dataset_id).await {
-            Ok(tasks) => Ok(tasks.counts().await?.processing),
-            Err(StoreError::NoTaskDatabase(_)) => Ok(0),
-            Err(e) => Err(e.into()),
+        match self.existing_task_store(dataset).await? {
+            Some(tasks) => Ok(tasks.counts().await?.processing),
+            None => Ok(0),
         }
     }
 
