@@ -41,6 +41,15 @@ pub enum ConnectorError {
     },
     #[error("invalid S3 settings: {0}")]
     Settings(String),
+    /// A call to an AWS service (Kinesis, SQS, DynamoDB, DynamoDB Streams) failed; `code` is
+    /// the service's error code when it sent one (`ResourceNotFoundException`, ...).
+    #[error("{what}: {message}")]
+    Aws {
+        what: String,
+        code: Option<String>,
+        message: String,
+        kind: FailureKind,
+    },
 }
 
 impl ConnectorError {
@@ -51,7 +60,7 @@ impl ConnectorError {
             | Self::InvalidLocation(_)
             | Self::AccessDenied { .. }
             | Self::Settings(_) => FailureKind::User,
-            Self::Store { kind, .. } | Self::Io { kind, .. } => *kind,
+            Self::Store { kind, .. } | Self::Io { kind, .. } | Self::Aws { kind, .. } => *kind,
         }
     }
 

@@ -11,6 +11,7 @@
 //! * [`object::PartWriter`] streams one output object (optionally gzip) and makes it visible
 //!   atomically when finished, which is what exactly-once file output rests on.
 
+pub mod aws;
 mod error;
 pub mod object;
 

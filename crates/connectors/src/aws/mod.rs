@@ -1,0 +1,417 @@
+//! Kinesis, SQS, DynamoDB and DynamoDB Streams through the official AWS SDK for Rust.
+//!
+//! [`AwsSettings::from_env`] reads where to connect: `LETSDATA_AWS_ENDPOINT` (one endpoint for
+//! every service, as with buckets; an emulator such as moto_server in tests) or, when unset, the
+//! SDK's own endpoint resolution for the region. Credentials and region come from the usual
+//! `AWS_*` variables or the SDK's default chain. [`AwsClients`] builds the SDK configuration
+//! once and hands out one small client per service:
+//!
+//! * [`kinesis::KinesisClient`]: shards, shard readers, the gzip `PutRecords` writer, admin.
+//! * [`sqs::SqsClient`]: receive, delete, visibility, the batch sender, admin.
+//! * [`dynamodb::DynamoDbClient`]: parallel scan segments, the `BatchWriteItem` writer, admin.
+//! * [`dynamodb_streams::DynamoDbStreamsClient`]: stream shards and shard readers.
+//!
+//! # Failures and retries
+//!
+//! The SDK's own retries are switched off so that there is one retry layer, this one, whose
+//! policy is data ([`RetryPolicy`]). Every call is classified ([`FailureKind`]):
+//!
+//! * throttling (`ThrottlingException`, `ProvisionedThroughputExceededException`, ...), HTTP
+//!   429 and 5xx, timeouts and connection failures are [`FailureKind::Transient`] and retried
+//!   with bounded exponential back-off; when the attempts run out the call fails with a
+//!   transient [`ConnectorError::Aws`], and the task is retried later from its checkpoint;
+//! * other 4xx answers (missing resource, access denied, validation) are [`FailureKind::User`]
+//!   and not retried;
+//! * anything else is [`FailureKind::Internal`].
+//!
+//! Writers add a third outcome: a record the destination cannot take because of its content
+//! (too large, missing key, rejected by the service as the sender's fault) is not an error of
+//! the call but a [`Rejected`] entry in the [`BatchReport`], which the caller turns into an
+//! error record. Entries that failed for a retryable reason (partial failures of a batch call)
+//! are retried with the same back-off, and once the attempts run out the whole call fails.
+//!
+//! Delivery is at least once: a batch retried after a timeout may have been written already.
+
+pub mod attribute_value;
+pub mod dynamodb;
+pub mod dynamodb_streams;
+pub mod kinesis;
+pub mod sqs;
+
+use crate::{ConnectorError, FailureKind};
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_kinesis::config::http::HttpResponse;
+use aws_sdk_kinesis::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use std::future::Future;
+use std::time::{Duration, SystemTime};
+
+pub use crate::object::AWS_ENDPOINT_ENV;
+
+/// Where and as whom to connect to the AWS services.
+#[derive(Debug, Clone, Default)]
+pub struct AwsSettings {
+    /// One endpoint URL for every service (`LETSDATA_AWS_ENDPOINT`); `None` lets the SDK
+    /// resolve the real AWS endpoint of each service for the region.
+    pub endpoint: Option<String>,
+    /// The region; `None` lets the SDK's default chain (environment, profile) decide.
+    pub region: Option<String>,
+    /// Static credentials; when absent the SDK's default credential chain is used.
+    pub access_key_id: Option<String>,
+    /// Secret of [`AwsSettings::access_key_id`].
+    pub secret_access_key: Option<String>,
+    /// Session token of temporary credentials.
+    pub session_token: Option<String>,
+    /// How transient failures are retried.
+    pub retry: RetryPolicy,
+}
+
+impl AwsSettings {
+    /// Reads `LETSDATA_AWS_ENDPOINT`, `AWS_REGION`/`AWS_DEFAULT_REGION` and the AWS credential
+    /// variables. With an endpoint and no region the region is `us-east-1`, as for buckets.
+    pub fn from_env() -> Self {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let endpoint = var(AWS_ENDPOINT_ENV);
+        let mut region = var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION"));
+        if endpoint.is_some() && region.is_none() {
+            region = Some("us-east-1".to_string());
+        }
+        Self {
+            endpoint,
+            region,
+            access_key_id: var("AWS_ACCESS_KEY_ID"),
+            secret_access_key: var("AWS_SECRET_ACCESS_KEY"),
+            session_token: var("AWS_SESSION_TOKEN"),
+            retry: RetryPolicy::default(),
+        }
+    }
+
+    /// Settings for one endpoint (an emulator) in `us-east-1`, credentials from the environment.
+    pub fn for_endpoint(endpoint: impl Into<String>) -> Self {
+        Self {
+            endpoint: Some(endpoint.into()),
+            region: Some("us-east-1".to_string()),
+            ..Self::from_env()
+        }
+    }
+}
+
+/// The SDK configuration shared by all service clients; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AwsClients {
+    config: SdkConfig,
+    retry: RetryPolicy,
+}
+
+impl AwsClients {
+    /// Loads the SDK configuration for these settings (reads profile files when credentials or
+    /// region are not given; makes no service call).
+    pub async fn connect(settings: &AwsSettings) -> Self {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(aws_config::retry::RetryConfig::disabled());
+        if let Some(region) = &settings.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        if let Some(endpoint) = &settings.endpoint {
+            loader = loader.endpoint_url(endpoint);
+        }
+        if let (Some(key), Some(secret)) = (&settings.access_key_id, &settings.secret_access_key) {
+            loader = loader.credentials_provider(aws_sdk_kinesis::config::Credentials::new(
+                key.clone(),
+                secret.clone(),
+                settings.session_token.clone(),
+                None,
+                "letsdata-env",
+            ));
+        }
+        Self {
+            config: loader.load().await,
+            retry: settings.retry,
+        }
+    }
+
+    /// The loaded SDK configuration, for clients of other services.
+    pub fn sdk_config(&self) -> &SdkConfig {
+        &self.config
+    }
+
+    /// The Kinesis client.
+    pub fn kinesis(&self) -> kinesis::KinesisClient {
+        kinesis::KinesisClient::new(aws_sdk_kinesis::Client::new(&self.config), self.retry)
+    }
+
+    /// The SQS client.
+    pub fn sqs(&self) -> sqs::SqsClient {
+        sqs::SqsClient::new(aws_sdk_sqs::Client::new(&self.config), self.retry)
+    }
+
+    /// The DynamoDB client.
+    pub fn dynamodb(&self) -> dynamodb::DynamoDbClient {
+        dynamodb::DynamoDbClient::new(aws_sdk_dynamodb::Client::new(&self.config), self.retry)
+    }
+
+    /// The DynamoDB Streams client.
+    pub fn dynamodb_streams(&self) -> dynamodb_streams::DynamoDbStreamsClient {
+        dynamodb_streams::DynamoDbStreamsClient::new(
+            aws_sdk_dynamodbstreams::Client::new(&self.config),
+            self.retry,
+        )
+    }
+}
+
+/// Bounded exponential back-off for transient failures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in total, the first included (1 = no retry).
+    pub max_attempts: u32,
+    /// Back-off before the first retry; doubled for each further retry.
+    pub initial_backoff: Duration,
+    /// Upper bound of one back-off.
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// 8 attempts, 100 ms doubling up to 5 s: about 15 s of retrying at most.
+    fn default() -> Self {
+        Self {
+            max_attempts: 8,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// No retry at all.
+    pub fn none() -> Self {
+        Self {
+            max_attempts: 1,
+            ..Self::default()
+        }
+    }
+
+    /// The back-off before retry number `retry` (0-based): `initial * 2^retry` capped at
+    /// `max_backoff`, of which the upper half is random ("equal jitter") so that throttled
+    /// workers do not retry in lockstep.
+    pub fn backoff(&self, retry: u32) -> Duration {
+        let full = self
+            .initial_backoff
+            .saturating_mul(1u32 << retry.min(20))
+            .min(self.max_backoff);
+        let half = full / 2;
+        half + half.mul_f64(fastrand::f64())
+    }
+}
+
+/// Where a shard reader starts (Kinesis and DynamoDB Streams).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShardStart {
+    /// The oldest record still in the shard (`TRIM_HORIZON`).
+    Earliest,
+    /// Only records added after the iterator is taken (`LATEST`).
+    Latest,
+    /// The first record at or after this arrival time (`AT_TIMESTAMP`, Kinesis only).
+    AtTimestamp(SystemTime),
+    /// The record after this sequence number (`AFTER_SEQUENCE_NUMBER`): resuming from a
+    /// checkpoint.
+    AfterSequenceNumber(String),
+}
+
+/// A record a writer did not send because the destination cannot take it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    /// Position of the record in the slice given to the writer.
+    pub index: usize,
+    /// Why, for the error record (`document of 300000 bytes exceeds ...`).
+    pub reason: String,
+}
+
+/// What a batch call did with its input.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchReport {
+    /// Entries the service accepted.
+    pub succeeded: usize,
+    /// Entries not accepted because of their content, in input order.
+    pub rejected: Vec<Rejected>,
+}
+
+impl BatchReport {
+    fn reject(&mut self, index: usize, reason: impl Into<String>) {
+        self.rejected.push(Rejected {
+            index,
+            reason: reason.into(),
+        });
+    }
+
+    fn finish(mut self) -> Self {
+        self.rejected.sort_by_key(|r| r.index);
+        self
+    }
+}
+
+/// Error codes that mean "try again later" whatever the HTTP status.
+const TRANSIENT_CODES: &[&str] = &[
+    "InternalFailure",
+    "InternalError",
+    "InternalServerError",
+    "InternalServerErrorException",
+    "KMSThrottlingException",
+    "LimitExceededException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "RequestTimeout",
+    "RequestTimeoutException",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "ThrottledException",
+    "Throttling",
+    "ThrottlingException",
+    "TooManyRequestsException",
+    "TransactionInProgressException",
+];
+
+/// Whether an error code names a retryable condition.
+pub(crate) fn is_transient_code(code: &str) -> bool {
+    TRANSIENT_CODES.contains(&code) || code.contains("Throttl")
+}
+
+/// Classifies a failed SDK call.
+pub(crate) fn classify<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>) -> FailureKind {
+    match e {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            FailureKind::Transient
+        }
+        SdkError::ConstructionFailure(_) => FailureKind::Internal,
+        SdkError::ServiceError(se) => {
+            let status = se.raw().status().as_u16();
+            if e.code().is_some_and(is_transient_code) || status == 429 || status >= 500 {
+                FailureKind::Transient
+            } else if (400..500).contains(&status) {
+                FailureKind::User
+            } else {
+                FailureKind::Internal
+            }
+        }
+        _ => FailureKind::Internal,
+    }
+}
+
+/// Whether the call failed with this service error code.
+pub(crate) fn has_code<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>, code: &str) -> bool {
+    e.code() == Some(code)
+}
+
+/// Converts a failed SDK call into a [`ConnectorError::Aws`].
+pub(crate) fn sdk_error<E>(what: impl Into<String>, e: SdkError<E, HttpResponse>) -> ConnectorError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let kind = classify(&e);
+    let code = e.code().map(str::to_string);
+    let message = match e.message() {
+        Some(m) => match &code {
+            Some(c) => format!("{c}: {m}"),
+            None => m.to_string(),
+        },
+        None => DisplayErrorContext(&e).to_string(),
+    };
+    ConnectorError::Aws {
+        what: what.into(),
+        code,
+        message,
+        kind,
+    }
+}
+
+/// An error made here rather than by the SDK (bad input, exhausted retries of entries).
+pub(crate) fn aws_error(
+    what: impl Into<String>,
+    message: impl Into<String>,
+    kind: FailureKind,
+) -> ConnectorError {
+    ConnectorError::Aws {
+        what: what.into(),
+        code: None,
+        message: message.into(),
+        kind,
+    }
+}
+
+/// Runs `op` until it succeeds, fails with a non-transient error, or the policy's attempts
+/// are used up; returns the last error then.
+pub(crate) async fn retry<T, E, F, Fut>(
+    policy: &RetryPolicy,
+    what: &str,
+    mut op: F,
+) -> Result<T, SdkError<E, HttpResponse>>
+where
+    E: ProvideErrorMetadata,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+{
+    let mut attempt = 1;
+    loop {
+        match op().await {
+            Ok(v) => return Ok(v),
+            Err(e) if attempt < policy.max_attempts && classify(&e) == FailureKind::Transient => {
+                let wait = policy.backoff(attempt - 1);
+                tracing::debug!(
+                    what,
+                    attempt,
+                    code = e.code().unwrap_or("-"),
+                    ?wait,
+                    "transient AWS failure, retrying"
+                );
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Converts an SDK timestamp (the same smithy type in every service crate); `None` when it
+/// does not fit a `SystemTime`.
+pub(crate) fn system_time(t: &aws_sdk_kinesis::primitives::DateTime) -> Option<SystemTime> {
+    SystemTime::try_from(*t).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let p = RetryPolicy {
+            max_attempts: 10,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(1),
+        };
+        for retry in 0..10 {
+            let full = Duration::from_millis(100 * (1 << retry)).min(Duration::from_secs(1));
+            let b = p.backoff(retry);
+            assert!(
+                b >= full / 2 && b <= full,
+                "retry {retry}: {b:?} vs {full:?}"
+            );
+        }
+        assert!(p.backoff(1000) <= Duration::from_secs(1));
+    }
+
+    #[test]
+    fn throttling_codes_are_transient() {
+        assert!(is_transient_code("ProvisionedThroughputExceededException"));
+        assert!(is_transient_code("ThrottlingException"));
+        assert!(is_transient_code("SomeNewThrottlingCode"));
+        assert!(!is_transient_code("ResourceNotFoundException"));
+        assert!(!is_transient_code("ValidationException"));
+    }
+
+    #[test]
+    fn endpoint_settings_default_to_us_east_1() {
+        let s = AwsSettings::for_endpoint("http://127.0.0.1:1");
+        assert_eq!(s.region.as_deref(), Some("us-east-1"));
+        assert_eq!(s.endpoint.as_deref(), Some("http://127.0.0.1:1"));
+    }
+}

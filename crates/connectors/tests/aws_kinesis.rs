@@ -1,0 +1,218 @@
+//! Kinesis against the emulator (moto_server, started by scripts/test.sh): stream admin,
+//! gzip `PutRecords` with rejections, reading two shards from `Earliest`, resuming after a
+//! checkpointed sequence number, and `Latest`.
+
+use bytes::Bytes;
+use letsdata_connectors::aws::kinesis::{
+    KinesisPutRecord, KinesisRecord, effective_partition_key, gunzip,
+};
+use letsdata_connectors::aws::{AwsClients, AwsSettings, RetryPolicy, ShardStart};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+/// Clients for the emulator, or `None` (with a note) when no emulator is configured.
+async fn clients() -> Option<AwsClients> {
+    let Some(endpoint) = std::env::var("LETSDATA_TEST_S3_ENDPOINT")
+        .ok()
+        .filter(|e| !e.is_empty())
+    else {
+        eprintln!(
+            "skipped: LETSDATA_TEST_S3_ENDPOINT is not set (scripts/test.sh starts moto_server and sets it)"
+        );
+        return None;
+    };
+    let var = |k: &str, default: &str| std::env::var(k).unwrap_or_else(|_| default.to_string());
+    let settings = AwsSettings {
+        endpoint: Some(endpoint),
+        region: Some("us-east-1".to_string()),
+        access_key_id: Some(var("AWS_ACCESS_KEY_ID", "testing")),
+        secret_access_key: Some(var("AWS_SECRET_ACCESS_KEY", "testing")),
+        session_token: None,
+        retry: RetryPolicy::default(),
+    };
+    Some(AwsClients::connect(&settings).await)
+}
+
+fn suffix() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..10].to_string()
+}
+
+/// Bytes gzip cannot shrink (xorshift), to exceed the record limit after compression.
+fn incompressible(len: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// Polls a reader until a poll returns nothing.
+async fn drain(
+    reader: &mut letsdata_connectors::aws::kinesis::KinesisShardReader,
+) -> Vec<KinesisRecord> {
+    let mut out = Vec::new();
+    loop {
+        let batch = reader.poll().await.expect("poll");
+        if batch.records.is_empty() {
+            return out;
+        }
+        out.extend(batch.records);
+    }
+}
+
+fn doc(i: usize) -> String {
+    format!(
+        "{{\"id\":\"doc-{i}\",\"text\":\"{}\"}}",
+        "lorem ipsum ".repeat(i % 7)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kinesis_put_read_resume_and_admin() {
+    let Some(aws) = clients().await else { return };
+    let kinesis = aws.kinesis();
+    let name = format!("letsdata-test-{}", suffix());
+
+    // Admin: create (idempotent), wait, describe.
+    assert!(!kinesis.exists(&name).await.expect("exists"));
+    kinesis.create_stream(&name, 2).await.expect("create");
+    kinesis.create_stream(&name, 2).await.expect("create again");
+    let info = kinesis
+        .wait_active(&name, Duration::from_secs(30))
+        .await
+        .expect("active");
+    assert_eq!(info.name, name);
+    assert!(info.arn.starts_with("arn:aws:kinesis:") && info.arn.ends_with(&format!("/{name}")));
+    assert_eq!(info.status, "ACTIVE");
+    assert_eq!(info.open_shard_count, 2);
+    let by_arn = kinesis.describe_stream(&info.arn).await.expect("describe");
+    assert_eq!(by_arn.as_ref(), Some(&info));
+    let arn = info.arn.clone();
+
+    let shards = kinesis.list_shards(&arn).await.expect("shards");
+    assert_eq!(shards.len(), 2);
+    for s in &shards {
+        assert!(!s.is_closed());
+        assert_eq!(s.parent_ids().count(), 0);
+    }
+
+    // Write 600 documents (two PutRecords calls), one with a 300-byte partition key, plus
+    // an empty key and an incompressible 1.1 MiB document, which are rejected.
+    let long_key = "p".repeat(300);
+    let mut records: Vec<KinesisPutRecord> = (0..600)
+        .map(|i| KinesisPutRecord {
+            partition_key: format!("doc-{i}"),
+            data: Bytes::from(doc(i)),
+        })
+        .collect();
+    records[17].partition_key = long_key.clone();
+    records.push(KinesisPutRecord {
+        partition_key: String::new(),
+        data: Bytes::from_static(b"{}"),
+    });
+    records.push(KinesisPutRecord {
+        partition_key: "big".into(),
+        data: Bytes::from(incompressible(1_100_000)),
+    });
+    let writer = kinesis.writer(&arn);
+    let report = writer.put_records(&records).await.expect("put");
+    assert_eq!(report.succeeded, 600);
+    let rejected: Vec<usize> = report.rejected.iter().map(|r| r.index).collect();
+    assert_eq!(rejected, vec![600, 601]);
+    assert!(report.rejected[0].reason.contains("empty"));
+    assert!(
+        report.rejected[1]
+            .reason
+            .contains("exceeds the Kinesis limit"),
+        "{}",
+        report.rejected[1].reason
+    );
+
+    // Read both shards from the start: every document exactly once, gunzipped intact.
+    let mut by_key: BTreeMap<String, Bytes> = BTreeMap::new();
+    let mut per_shard = Vec::new();
+    for s in &shards {
+        let mut reader = kinesis.shard_reader(&arn, &s.shard_id, ShardStart::Earliest);
+        let got = drain(&mut reader).await;
+        assert!(!reader.is_closed());
+        let seqs: Vec<u128> = got
+            .iter()
+            .map(|r| r.sequence_number.parse().expect("numeric sequence number"))
+            .collect();
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "shard order");
+        for r in &got {
+            assert!(r.arrival_timestamp.is_some());
+            let data = gunzip(&r.data).expect("gzip record");
+            assert!(
+                by_key.insert(r.partition_key.clone(), data).is_none(),
+                "duplicate {}",
+                r.partition_key
+            );
+        }
+        per_shard.push((s.shard_id.clone(), got));
+    }
+    assert_eq!(by_key.len(), 600);
+    assert!(
+        per_shard.iter().all(|(_, got)| !got.is_empty()),
+        "both shards used"
+    );
+    let hashed = effective_partition_key(&long_key);
+    assert_eq!(hashed.len(), 64);
+    assert_eq!(by_key[&hashed], Bytes::from(doc(17)));
+    assert_eq!(by_key["doc-599"], Bytes::from(doc(599)));
+    let keys: BTreeSet<&String> = by_key.keys().collect();
+    assert!(!keys.contains(&long_key));
+
+    // Resume: read 10 records, checkpoint, and continue after it from a new reader.
+    let (shard_id, all) = &per_shard[0];
+    let mut first = kinesis
+        .shard_reader(&arn, shard_id, ShardStart::Earliest)
+        .with_limit(10);
+    let batch = first.poll().await.expect("poll");
+    assert_eq!(batch.records.len(), 10.min(all.len()));
+    let checkpoint = first
+        .last_sequence_number()
+        .expect("checkpoint")
+        .to_string();
+    assert_eq!(checkpoint, all[batch.records.len() - 1].sequence_number);
+    let mut resumed =
+        kinesis.shard_reader(&arn, shard_id, ShardStart::AfterSequenceNumber(checkpoint));
+    let rest = drain(&mut resumed).await;
+    let expected: Vec<&String> = all[batch.records.len()..]
+        .iter()
+        .map(|r| &r.sequence_number)
+        .collect();
+    let actual: Vec<&String> = rest.iter().map(|r| &r.sequence_number).collect();
+    assert_eq!(actual, expected);
+
+    // Latest: only records written after the iterator was taken.
+    let mut latest: Vec<_> = shards
+        .iter()
+        .map(|s| kinesis.shard_reader(&arn, &s.shard_id, ShardStart::Latest))
+        .collect();
+    for r in &mut latest {
+        assert!(r.poll().await.expect("poll").records.is_empty());
+    }
+    let more: Vec<KinesisPutRecord> = (0..5)
+        .map(|i| KinesisPutRecord {
+            partition_key: format!("late-{i}"),
+            data: Bytes::from(format!("late {i}")),
+        })
+        .collect();
+    assert_eq!(writer.put_records(&more).await.expect("put").succeeded, 5);
+    let mut late = BTreeSet::new();
+    for r in &mut latest {
+        for rec in drain(r).await {
+            late.insert(String::from_utf8(gunzip(&rec.data).expect("gz").to_vec()).expect("utf8"));
+        }
+    }
+    assert_eq!(late, (0..5).map(|i| format!("late {i}")).collect());
+
+    kinesis.delete_stream(&name).await.expect("delete");
+    kinesis.delete_stream(&name).await.expect("delete again");
+    assert!(!kinesis.exists(&name).await.expect("exists"));
+}
