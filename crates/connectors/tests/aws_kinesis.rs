@@ -7,6 +7,7 @@ use letsdata_connectors::aws::kinesis::{
     KinesisPutRecord, KinesisRecord, effective_partition_key, gunzip,
 };
 use letsdata_connectors::aws::{AwsClients, AwsSettings, RetryPolicy, ShardStart};
+use letsdata_connectors::{ConnectorError, FailureKind};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
@@ -189,6 +190,11 @@ async fn kinesis_put_read_resume_and_admin() {
     let actual: Vec<&String> = rest.iter().map(|r| &r.sequence_number).collect();
     assert_eq!(actual, expected);
 
+    // AtTimestamp before the first write: the whole shard.
+    let an_hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+    let mut at = kinesis.shard_reader(&arn, shard_id, ShardStart::AtTimestamp(an_hour_ago));
+    assert_eq!(drain(&mut at).await.len(), all.len());
+
     // Latest: only records written after the iterator was taken.
     let mut latest: Vec<_> = shards
         .iter()
@@ -215,4 +221,60 @@ async fn kinesis_put_read_resume_and_admin() {
     kinesis.delete_stream(&name).await.expect("delete");
     kinesis.delete_stream(&name).await.expect("delete again");
     assert!(!kinesis.exists(&name).await.expect("exists"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_streams_are_user_errors_with_the_service_code() {
+    let Some(aws) = clients().await else { return };
+    let kinesis = aws.kinesis();
+    let arn = format!(
+        "arn:aws:kinesis:us-east-1:123456789012:stream/letsdata-missing-{}",
+        suffix()
+    );
+    assert_eq!(kinesis.describe_stream(&arn).await.expect("describe"), None);
+    let err = kinesis.list_shards(&arn).await.expect_err("no stream");
+    assert_eq!(err.kind(), FailureKind::User, "{err}");
+    match &err {
+        ConnectorError::Aws { code, .. } => {
+            assert_eq!(code.as_deref(), Some("ResourceNotFoundException"))
+        }
+        other => panic!("unexpected error {other:?}"),
+    }
+    assert!(err.to_string().contains(&arn), "{err}");
+}
+
+/// Needs no emulator: nothing listens on the endpoint, so every attempt fails to connect.
+#[tokio::test(flavor = "multi_thread")]
+async fn unreachable_endpoints_are_retried_then_fail_as_transient() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let settings = AwsSettings {
+        endpoint: Some(format!("http://127.0.0.1:{port}")),
+        region: Some("us-east-1".to_string()),
+        access_key_id: Some("testing".to_string()),
+        secret_access_key: Some("testing".to_string()),
+        session_token: None,
+        retry: RetryPolicy {
+            max_attempts: 3,
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(1),
+        },
+    };
+    let aws = AwsClients::connect(&settings).await;
+    let started = std::time::Instant::now();
+    let err = aws
+        .kinesis()
+        .describe_stream("letsdata-unreachable")
+        .await
+        .expect_err("nothing listens");
+    // Two back-offs of at least 100 ms and 200 ms (equal jitter) between three attempts.
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(err.kind(), FailureKind::Transient, "{err}");
+    assert!(err.to_string().contains("Connection refused"), "{err}");
 }

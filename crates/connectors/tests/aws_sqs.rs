@@ -62,7 +62,8 @@ async fn sqs_send_receive_delete_and_admin() {
     );
 
     // 25 small documents, 4 of 100 KiB (which force batches under 256 KiB), one of 300 KiB
-    // (rejected, not sent) and one without the id the message id attribute needs (rejected).
+    // (rejected, not sent), one without the id the message id attribute needs and one with a
+    // character SQS does not allow (both rejected).
     let mut docs: Vec<SqsOutgoingMessage> = (0..25)
         .map(|i| message(&format!("doc-{i}"), format!("{{\"id\":\"doc-{i}\"}}")))
         .collect();
@@ -74,17 +75,19 @@ async fn sqs_send_receive_delete_and_admin() {
         body: "{}".into(),
         ..SqsOutgoingMessage::default()
     });
+    docs.push(message("nul", "a\u{0}b".into()));
     let sender = sqs.sender(&url, Some("docId"));
     let report = sender.send_batch(&docs).await.expect("send");
     assert_eq!(report.succeeded, 29);
     let rejected: Vec<usize> = report.rejected.iter().map(|r| r.index).collect();
-    assert_eq!(rejected, vec![29, 30]);
+    assert_eq!(rejected, vec![29, 30, 31]);
     assert!(
         report.rejected[0].reason.contains("exceeds the SQS limit"),
         "{}",
         report.rejected[0].reason
     );
     assert!(report.rejected[1].reason.contains("docId"));
+    assert!(report.rejected[2].reason.contains("not allowed"));
 
     // Receive everything (long poll, 30 s invisibility).
     let options = ReceiveOptions {

@@ -7,7 +7,8 @@
 //! [`KinesisShardReader::poll`] returns one `GetRecords` batch; the caller checkpoints the last
 //! sequence number it processed and resumes with [`ShardStart::AfterSequenceNumber`]. An
 //! iterator that expired (they live 5 minutes) is taken again after the last sequence number
-//! returned, so nothing is skipped or repeated. A shard is closed (resharded) when `GetRecords`
+//! returned, so nothing is skipped or repeated (a `LATEST` reader that has returned nothing
+//! yet renews `AT_TIMESTAMP` a few seconds before it started, so nothing is skipped). A shard is closed (resharded) when `GetRecords`
 //! returns no next iterator; its reader then returns empty batches with `shard_closed`.
 //!
 //! **Writing.** [`KinesisWriter::put_records`] gzip-compresses each document (as LetsData
@@ -294,6 +295,7 @@ impl KinesisClient {
             shard_id: shard_id.to_string(),
             start,
             iterator: None,
+            latest_taken_at: None,
             last_sequence_number: None,
             closed: false,
             limit: 10_000,
@@ -348,10 +350,16 @@ pub struct KinesisShardReader {
     shard_id: String,
     start: ShardStart,
     iterator: Option<String>,
+    /// When the first `LATEST` iterator was taken, to renew it without losing records.
+    latest_taken_at: Option<SystemTime>,
     last_sequence_number: Option<String>,
     closed: bool,
     limit: i32,
 }
+
+/// How far before the first `LATEST` iterator a renewed one starts, against clock skew
+/// between this machine and Kinesis (records in the margin may be read twice, none lost).
+const LATEST_RENEWAL_MARGIN: Duration = Duration::from_secs(5);
 
 impl KinesisShardReader {
     /// Sets the most records one poll returns (1..=10000, the default 10000).
@@ -375,11 +383,19 @@ impl KinesisShardReader {
         self.closed
     }
 
-    /// Where to take an iterator: after the last record returned, else the start.
+    /// Where to take an iterator: after the last record returned, else the start; a `LATEST`
+    /// reader that has returned nothing yet renews at the time it first started.
     fn position(&self) -> ShardStart {
-        match &self.last_sequence_number {
-            Some(seq) => ShardStart::AfterSequenceNumber(seq.clone()),
-            None => self.start.clone(),
+        match (
+            &self.last_sequence_number,
+            &self.start,
+            self.latest_taken_at,
+        ) {
+            (Some(seq), _, _) => ShardStart::AfterSequenceNumber(seq.clone()),
+            (None, ShardStart::Latest, Some(at)) => {
+                ShardStart::AtTimestamp(at.checked_sub(LATEST_RENEWAL_MARGIN).unwrap_or(at))
+            }
+            (None, start, _) => start.clone(),
         }
     }
 
@@ -402,9 +418,13 @@ impl KinesisShardReader {
             let iterator = match &self.iterator {
                 Some(it) => it.clone(),
                 None => {
+                    let position = self.position();
+                    if position == ShardStart::Latest {
+                        self.latest_taken_at = Some(SystemTime::now());
+                    }
                     let it = self
                         .kinesis
-                        .shard_iterator(&self.stream_arn, &self.shard_id, &self.position())
+                        .shard_iterator(&self.stream_arn, &self.shard_id, &position)
                         .await?;
                     self.iterator = Some(it.clone());
                     it

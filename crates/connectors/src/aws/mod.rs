@@ -20,6 +20,7 @@
 //!   429 and 5xx, timeouts and connection failures are [`FailureKind::Transient`] and retried
 //!   with bounded exponential back-off; when the attempts run out the call fails with a
 //!   transient [`ConnectorError::Aws`], and the task is retried later from its checkpoint;
+//! * every call attempt times out after 60 s (connections after 5 s), which counts as transient;
 //! * other 4xx answers (missing resource, access denied, validation) are [`FailureKind::User`]
 //!   and not retried;
 //! * anything else is [`FailureKind::Internal`].
@@ -41,11 +42,17 @@ pub mod sqs;
 use crate::{ConnectorError, FailureKind};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_kinesis::config::http::HttpResponse;
-use aws_sdk_kinesis::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_kinesis::error::{ProvideErrorMetadata, SdkError};
 use std::future::Future;
 use std::time::{Duration, SystemTime};
 
 pub use crate::object::AWS_ENDPOINT_ENV;
+
+/// Longest wait for a connection to a service endpoint.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest one call may take before it counts as a (transient) timeout and is retried; above
+/// the 20 s of an SQS long poll.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Where and as whom to connect to the AWS services.
 #[derive(Debug, Clone, Default)]
@@ -107,7 +114,13 @@ impl AwsClients {
     /// region are not given; makes no service call).
     pub async fn connect(settings: &AwsSettings) -> Self {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(aws_config::retry::RetryConfig::disabled());
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .timeout_config(
+                aws_config::timeout::TimeoutConfig::builder()
+                    .connect_timeout(CONNECT_TIMEOUT)
+                    .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                    .build(),
+            );
         if let Some(region) = &settings.region {
             loader = loader.region(Region::new(region.clone()));
         }
@@ -314,7 +327,7 @@ where
             Some(c) => format!("{c}: {m}"),
             None => m.to_string(),
         },
-        None => DisplayErrorContext(&e).to_string(),
+        None => error_chain(&e),
     };
     ConnectorError::Aws {
         what: what.into(),
@@ -322,6 +335,22 @@ where
         message,
         kind,
     }
+}
+
+/// An error and its sources, `: `-separated, without the `Debug` dumps of
+/// `DisplayErrorContext` (`dispatch failure: io error: ... Connection refused (os error 111)`).
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
 }
 
 /// An error made here rather than by the SDK (bad input, exhausted retries of entries).

@@ -8,8 +8,8 @@
 //!
 //! **Writing.** [`SqsSender::send_batch`] sends `SendMessageBatch` calls of at most 10
 //! messages and 256 KiB in total. A document over 256 KiB (body plus message attributes) is
-//! not sent but returned as [`super::Rejected`] with the reason; so is an entry SQS refuses as
-//! the sender's fault (invalid characters, ...). With a `messageIdAttributeName` each message
+//! not sent but returned as [`super::Rejected`] with the reason; so is one with characters SQS
+//! does not allow, and an entry SQS refuses as the sender's fault. With a `messageIdAttributeName` each message
 //! carries the document id in that message attribute (and, on FIFO queues, as the
 //! deduplication id unless the caller gives one). Entries failing for SQS's own reasons are
 //! sent again with back-off; once the attempts run out the call fails (transient).
@@ -481,6 +481,15 @@ impl SqsSender {
         let mut batch: Vec<(usize, SendMessageBatchRequestEntry)> = Vec::new();
         let mut batch_bytes = 0;
         for (index, m) in messages.iter().enumerate() {
+            let invalid = first_invalid_char(&m.body)
+                .or_else(|| m.document_id.as_deref().and_then(first_invalid_char));
+            if let Some((at, c)) = invalid {
+                report.reject(
+                    index,
+                    format!("character {c:?} at byte {at} is not allowed in SQS messages"),
+                );
+                continue;
+            }
             let mut size = m.body.len();
             let mut entry = SendMessageBatchRequestEntry::builder()
                 .id(index.to_string())
@@ -561,7 +570,33 @@ impl SqsSender {
     }
 }
 
+/// The first character SQS refuses in a message (it allows `#x9 | #xA | #xD | #x20-#xD7FF |
+/// #xE000-#xFFFD | #x10000-#x10FFFF`), with its byte offset.
+pub fn first_invalid_char(text: &str) -> Option<(usize, char)> {
+    text.char_indices().find(|&(_, c)| {
+        !matches!(c, '\t' | '\n' | '\r' | ' '..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}')
+            && c < '\u{10000}'
+    })
+}
+
 /// Whole seconds for SQS, saturating.
 fn seconds(d: Duration) -> i32 {
     i32::try_from(d.as_secs()).unwrap_or(i32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn characters_sqs_refuses_are_found() {
+        assert_eq!(
+            first_invalid_char("{\"a\":\"b\tc\r\n\u{e9}\u{1F600}\"}"),
+            None
+        );
+        assert_eq!(first_invalid_char("ab\u{0}c"), Some((2, '\u{0}')));
+        assert_eq!(first_invalid_char("x\u{1F}"), Some((1, '\u{1F}')));
+        assert_eq!(first_invalid_char("\u{FFFE}"), Some((0, '\u{FFFE}')));
+        assert_eq!(first_invalid_char("\u{FFFD}\u{E000}"), None);
+    }
 }
