@@ -290,3 +290,42 @@ async fn dynamodb_stream_records_insert_modify_remove() {
 
     ddb.delete_table(&table).await.expect("delete");
 }
+
+/// A whole `BatchWriteItem` refused as invalid is retried item by item so that only the item
+/// at fault is rejected. The trigger is an item of ~406 KB: under the 400 KiB (409,600 bytes)
+/// that DynamoDB takes and the writer checks, over the 405,000 bytes moto_server allows.
+#[tokio::test(flavor = "multi_thread")]
+async fn dynamodb_rejects_only_the_items_the_service_refuses() {
+    let Some(aws) = clients().await else { return };
+    let ddb = aws.dynamodb();
+    let table = format!("letsdata-test-{}", suffix());
+    ddb.create_table(&TableSpec::new(&table))
+        .await
+        .expect("create");
+    ddb.wait_active(&table, Duration::from_secs(30))
+        .await
+        .expect("active");
+    let writer = ddb.writer(&table).await.expect("writer");
+    let docs = vec![
+        obj(json!({"id": "ok-1"})),
+        obj(json!({"id": "big", "pad": "x".repeat(406_000)})),
+        obj(json!({"id": "ok-2"})),
+    ];
+    let report = writer.write(&docs).await.expect("write");
+    assert_eq!(report.succeeded, 2, "{report:?}");
+    assert_eq!(report.rejected.len(), 1);
+    assert_eq!(report.rejected[0].index, 1);
+    assert!(
+        report.rejected[0].reason.contains("ValidationException"),
+        "{}",
+        report.rejected[0].reason
+    );
+    let mut ids: Vec<String> = scan_segment(&ddb, &table, 0, 1)
+        .await
+        .iter()
+        .map(|i| i["id"].as_str().expect("id").to_string())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, vec!["ok-1", "ok-2"]);
+    ddb.delete_table(&table).await.expect("delete");
+}

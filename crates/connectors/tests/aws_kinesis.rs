@@ -278,3 +278,42 @@ async fn unreachable_endpoints_are_retried_then_fail_as_transient() {
     assert_eq!(err.kind(), FailureKind::Transient, "{err}");
     assert!(err.to_string().contains("Connection refused"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shards_list_their_parents_after_a_merge() {
+    let Some(aws) = clients().await else { return };
+    let kinesis = aws.kinesis();
+    let name = format!("letsdata-test-{}", suffix());
+    kinesis.create_stream(&name, 2).await.expect("create");
+    let arn = kinesis
+        .wait_active(&name, Duration::from_secs(30))
+        .await
+        .expect("active")
+        .arn;
+    let before = kinesis.list_shards(&arn).await.expect("shards");
+    assert_eq!(before.len(), 2);
+    aws_sdk_kinesis::Client::new(aws.sdk_config())
+        .merge_shards()
+        .stream_arn(&arn)
+        .shard_to_merge(&before[0].shard_id)
+        .adjacent_shard_to_merge(&before[1].shard_id)
+        .send()
+        .await
+        .expect("merge");
+    kinesis
+        .wait_active(&name, Duration::from_secs(30))
+        .await
+        .expect("active");
+
+    let after = kinesis.list_shards(&arn).await.expect("shards");
+    assert_eq!(after.len(), 3);
+    let (closed, open): (Vec<_>, Vec<_>) = after.iter().partition(|s| s.is_closed());
+    let closed_ids: BTreeSet<&str> = closed.iter().map(|s| s.shard_id.as_str()).collect();
+    let parents: BTreeSet<&str> = before.iter().map(|s| s.shard_id.as_str()).collect();
+    assert_eq!(closed_ids, parents);
+    assert_eq!(open.len(), 1);
+    let child_parents: BTreeSet<&str> = open[0].parent_ids().collect();
+    assert_eq!(child_parents, parents);
+    kinesis.delete_stream(&arn).await.expect("delete by ARN");
+    assert!(!kinesis.exists(&name).await.expect("exists"));
+}
