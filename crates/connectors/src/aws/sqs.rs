@@ -89,7 +89,7 @@ pub struct SqsOutgoingMessage {
     pub body: String,
     /// The document id, sent in the sender's message id attribute.
     pub document_id: Option<String>,
-    /// FIFO queues: the message group (required there).
+    /// FIFO queues: the message group (defaults to the document id).
     pub message_group_id: Option<String>,
     /// FIFO queues: the deduplication id (defaults to the document id).
     pub deduplication_id: Option<String>,
@@ -469,9 +469,9 @@ impl SqsSender {
     }
 
     /// Sends the messages in batches of at most 10 messages and 256 KiB. Returns how many were
-    /// sent and which were rejected (too large, no document id while a message id attribute
-    /// is configured, no message group on a FIFO queue, refused by SQS as the sender's
-    /// fault).
+    /// sent and which were rejected (too large, characters SQS does not allow, no document
+    /// id while a message id attribute is configured, neither group nor document id on a FIFO
+    /// queue, refused by SQS as the sender's fault).
     pub async fn send_batch(
         &self,
         messages: &[SqsOutgoingMessage],
