@@ -35,6 +35,9 @@ pub enum Framing {
     /// '\r'). Empty lines are skipped. A UTF-8 byte order mark at offset 0 is skipped
     /// (part of no record).
     Csv { delimiter: u8 },
+    /// Records of a fixed length (LetsData's `RecordHintType.OFFSET`): `[cursor, cursor +
+    /// len)`; a shorter final record at the end of the input is returned as it is.
+    Fixed { len: u32 },
 }
 
 impl Framing {
@@ -63,7 +66,7 @@ impl Framing {
                 let e = end.as_ref().map_or(0, Vec::len);
                 s.max(e)
             }
-            Framing::Lines | Framing::Csv { .. } => 0,
+            Framing::Lines | Framing::Csv { .. } | Framing::Fixed { .. } => 0,
         }
     }
 }

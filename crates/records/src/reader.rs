@@ -254,6 +254,24 @@ impl<R: AsyncRead + Unpin> RecordReader<R> {
         true
     }
 
+    /// Cuts the records after `at` with `framing` (state-machine readers change the patterns
+    /// per record type). `at` must be the `next_offset` of the last record handed out, or a
+    /// position not yet read past (the bytes from `at` on must still be buffered or unread).
+    pub fn set_framing(&mut self, framing: &Framing, at: u64) -> Result<(), RecordsError> {
+        if at < self.base || at > self.position() {
+            return Err(RecordsError::SkipBackwards {
+                offset: at,
+                earliest: self.base,
+            });
+        }
+        self.cutter = Cutter::new(framing, at);
+        self.pattern_len = framing.normalized().max_pattern_len();
+        self.keep_from = at;
+        self.finished = false;
+        self.oversize = None;
+        Ok(())
+    }
+
     /// Discards input up to decompressed offset `offset` and puts the cursor there; used
     /// to resume from a checkpoint. `offset` may be anywhere at or after the first byte
     /// still buffered (in particular anywhere at or after `position()`).

@@ -340,3 +340,71 @@ async fn big_buffer_matches_tiny_reads_on_many_records() {
     assert_eq!(big.len(), 2000);
     assert_eq!(collect(&data, &Framing::Lines, 13, 3).await, big);
 }
+
+#[tokio::test]
+async fn fixed_length_records_across_boundaries() {
+    let recs = assert_boundary_independent(b"aaabbbcc", &Framing::Fixed { len: 3 }).await;
+    assert_eq!(
+        texts(&recs),
+        vec![s("aaa", 0, 3, 3), s("bbb", 3, 6, 6), s("cc", 6, 8, 8)]
+    );
+}
+
+/// Cuts a state-machine file: the framing changes before every record.
+async fn alternate(data: &[u8], capacity: usize, chunk: usize) -> Vec<(String, u64, u64, u64)> {
+    let header = patterns(Some("H:"), Some("\n"));
+    let body = Framing::Fixed { len: 4 };
+    let mut reader = RecordReader::new(Chunked::new(data, chunk), header.clone(), 0)
+        .with_buffer_capacity(capacity);
+    let mut out = Vec::new();
+    let mut at = 0;
+    for i in 0.. {
+        let framing = if i % 2 == 0 { &header } else { &body };
+        reader.set_framing(framing, at).expect("set framing");
+        let rec = loop {
+            if let Some(r) = reader.try_next() {
+                break Some((
+                    String::from_utf8_lossy(r.bytes).into_owned(),
+                    r.start_offset,
+                    r.end_offset,
+                    r.next_offset,
+                ));
+            }
+            if !reader.fill().await.expect("fill") {
+                break None;
+            }
+        };
+        match rec {
+            Some(r) => {
+                at = r.3;
+                out.push(r);
+            }
+            None => break,
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn framing_can_change_between_records() {
+    let data = b"junkH:1\nabcdH:2\nefgh";
+    let expected = alternate(data, 1 << 20, 1 << 20).await;
+    assert_eq!(
+        expected,
+        vec![
+            s("H:1\n", 4, 8, 7),
+            s("\nabc", 7, 11, 11),
+            s("H:2\n", 12, 16, 15),
+            s("\nefg", 15, 19, 19),
+        ]
+    );
+    for capacity in [1, 3, 64] {
+        for chunk in [1, 2, 5] {
+            assert_eq!(
+                alternate(data, capacity, chunk).await,
+                expected,
+                "{capacity} {chunk}"
+            );
+        }
+    }
+}

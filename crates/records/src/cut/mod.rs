@@ -124,8 +124,45 @@ pub(crate) enum Step {
     End,
 }
 
+/// Fixed-length records: `[cursor, cursor + len)`, the last one possibly shorter.
+pub(crate) struct FixedCutter {
+    len: u64,
+    cursor: u64,
+}
+
+impl FixedCutter {
+    fn next(&mut self, w: &Window<'_>) -> Step {
+        let start = self.cursor;
+        let end = start + self.len;
+        if end <= w.end() {
+            self.cursor = end;
+            return Step::Record {
+                start,
+                end,
+                next: end,
+            };
+        }
+        if !w.eof {
+            return Step::NeedMore {
+                record_start: Some(start),
+                keep_from: start,
+            };
+        }
+        if start < w.end() {
+            self.cursor = w.end();
+            return Step::Record {
+                start,
+                end: w.end(),
+                next: w.end(),
+            };
+        }
+        Step::End
+    }
+}
+
 /// A framing's state machine.
 pub(crate) enum Cutter {
+    Fixed(FixedCutter),
     Lines(lines::LineCutter),
     End(patterns::EndCutter),
     Start(patterns::StartCutter),
@@ -156,6 +193,10 @@ impl Cutter {
                 end: None,
             } => Cutter::Lines(lines::LineCutter::new(pos)),
             Framing::Csv { delimiter } => Cutter::Csv(csv::CsvCutter::new(delimiter, pos)),
+            Framing::Fixed { len } => Cutter::Fixed(FixedCutter {
+                len: u64::from(len.max(1)),
+                cursor: pos,
+            }),
         }
     }
 
@@ -163,6 +204,7 @@ impl Cutter {
     #[inline]
     pub fn next(&mut self, window: &Window<'_>) -> Step {
         match self {
+            Cutter::Fixed(c) => c.next(window),
             Cutter::Lines(c) => c.next(window),
             Cutter::End(c) => c.next(window),
             Cutter::Start(c) => c.next(window),
@@ -174,6 +216,7 @@ impl Cutter {
     /// Forgets all state: the next record starts at (or is searched from) `pos`.
     pub fn reset(&mut self, pos: u64) {
         match self {
+            Cutter::Fixed(c) => c.cursor = pos,
             Cutter::Lines(c) => c.reset(pos),
             Cutter::End(c) => c.reset(pos),
             Cutter::Start(c) => c.reset(pos),
