@@ -81,6 +81,34 @@ pub struct RedriveWorkflow {
     pub steps: Map<String, Value>,
 }
 
+/// One version of a dataset's implementation (a WebAssembly component), as copied into
+/// letsdata's content-addressed artifact store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CodeArtifact {
+    /// sha256 of the component's bytes (hex): the version's identity.
+    pub sha256: String,
+    /// The `artifactFileS3Link` it was copied from.
+    pub artifact_file_s3_link: String,
+    /// Where letsdata keeps its copy (`s3://<artifact bucket>/sha256/<hex>.wasm`).
+    pub internal_copy: String,
+    pub size_bytes: u64,
+    /// The LetsData interface the component implements (checked by the code build).
+    pub interface: String,
+    /// When this version became the dataset's code.
+    pub activated_datetime: i64,
+}
+
+/// A dataset's code snapshot: the version tasks run now, and the ones before it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DatasetCode {
+    pub current: CodeArtifact,
+    /// Earlier versions, most recent first.
+    #[serde(default)]
+    pub previous: Vec<CodeArtifact>,
+}
+
 /// A dataset as stored and as printed by `letsdata datasets view`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -110,6 +138,12 @@ pub struct Dataset {
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub delete_workflow: Map<String, Value>,
     pub resources: DatasetResources,
+    /// The implementation's code snapshot (Wasm implementations only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<DatasetCode>,
+    /// Steps of the code update workflows, most recent last (`datasets code update`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub code_update_workflows: Vec<Map<String, Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
     pub create_datetime: i64,

@@ -18,7 +18,9 @@ pub mod status;
 pub mod task;
 pub mod time;
 
-pub use dataset::{Dataset, DatasetProgress, ExecutionLog, StepResult, StepStatus};
+pub use dataset::{
+    CodeArtifact, Dataset, DatasetCode, DatasetProgress, ExecutionLog, StepResult, StepStatus,
+};
 pub use lifecycle::{DatasetAction, InvalidTransition, Rejection};
 pub use location::{LocationError, ObjectLocation};
 pub use spec::{ConfigError, DatasetSpec, Problem};

@@ -4,7 +4,7 @@ use super::fields::{Choice, Choices, Obj, Problems, quote};
 use super::types::text_manifest_entries;
 use super::validate::{READER_TYPES, RESOURCE_LOCATIONS};
 use super::{Manifest, ManifestSource, ReaderType, ResourceLocation};
-use crate::location::{ObjectLocation, validate_key};
+use crate::location::ObjectLocation;
 
 const COMMON_FIELDS: &[&str] = &["manifestType", "readerType", "region"];
 const TEXT_FIELDS: &[&str] = &["fileContents"];
@@ -143,7 +143,11 @@ pub(super) fn manifest_file(
     }
 
     let (source, link_location) = match manifest_type {
-        Some(ManifestType::Text) => (text_source(p, &o, reader_type), None),
+        Some(ManifestType::Text) => {
+            // Lines are checked for the reader type only when the two reader types agree.
+            let agreed = reader_type.filter(|m| read_reader_type.is_none_or(|r| r == *m));
+            (text_source(p, &o, agreed), None)
+        }
         Some(ManifestType::S3Link) => {
             let link = o.string(
                 p,
@@ -210,13 +214,13 @@ fn text_source(
         return None;
     }
     let mut ok = true;
-    if reader_type == Some(ReaderType::SingleFileReader) {
+    if let Some(reader_type) = reader_type {
         for (i, line) in contents.lines().enumerate() {
             let line = line.trim();
             if line.is_empty() {
                 continue;
             }
-            if let Err(e) = validate_key(line) {
+            if let Err(e) = super::manifest_line_files(reader_type, line, "DATA") {
                 p.push(&path, format!("line {}: {e}", i + 1));
                 ok = false;
             }

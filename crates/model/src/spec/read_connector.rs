@@ -5,7 +5,9 @@ use super::validate::{READER_TYPES, RESOURCE_LOCATIONS};
 use super::write_connectors::bucket;
 use super::{
     BuiltinParser, Implementation, ReadConnector, ReaderType, ResourceLocation, S3ReadConnector,
+    WasmArtifact,
 };
+use crate::location::ObjectLocation;
 
 const READ_FIELDS: &[&str] = &[
     "connectorDestination",
@@ -19,12 +21,25 @@ const READ_FIELDS: &[&str] = &[
     "csvHasHeader",
     "recordStartPattern",
     "recordEndPattern",
-];
-
-/// LetsData implementation fields that builtin parsers do not use.
-const READ_IMPLEMENTATION_FIELDS: &[&str] = &[
     "artifactFileS3Link",
     "artifactFileS3LinkResourceLocation",
+];
+
+/// Fields of a Wasm implementation.
+const WASM_FIELDS: &[&str] = &["artifactFileS3Link", "artifactFileS3LinkResourceLocation"];
+
+/// Builtin parser fields.
+const BUILTIN_FIELDS: &[&str] = &[
+    "builtinParser",
+    "documentIdField",
+    "csvDelimiter",
+    "csvHasHeader",
+    "recordStartPattern",
+    "recordEndPattern",
+];
+
+/// LetsData implementation fields of Java and container implementations.
+const READ_IMPLEMENTATION_FIELDS: &[&str] = &[
     "interfaceECRImagePath",
     "interfaceECRImageResourceLocation",
     "singleFileParserImplementationClassName",
@@ -225,12 +240,12 @@ pub(super) fn read_connector(p: &mut Problems, root: &Obj<'_>) -> ReadParts {
         p,
         "artifactImplementationLanguage",
         &LANGUAGES,
-        "the implementation that turns records into documents; use Builtin",
+        "the implementation that turns records into documents: Builtin, or Wasm with artifactFileS3Link",
     );
     let lang_path = o.field_path("artifactImplementationLanguage");
     match language {
         Some(Language::Builtin) => {
-            for field in READ_IMPLEMENTATION_FIELDS {
+            for field in READ_IMPLEMENTATION_FIELDS.iter().chain(WASM_FIELDS) {
                 if o.has(field) {
                     p.push(
                         o.field_path(field),
@@ -254,17 +269,31 @@ pub(super) fn read_connector(p: &mut Problems, root: &Obj<'_>) -> ReadParts {
             lang_path,
             format!(
                 "{} implementations are not supported: letsdata cannot run Java jars or container \
-                 images; use Builtin (or Wasm when available)",
+                 images; use Builtin, or compile your implementation to a WebAssembly component \
+                 and use Wasm (see docs/wasm.md)",
                 quote(LANGUAGES.name_of(l))
             ),
         ),
-        Some(Language::Wasm) => p.push(
-            lang_path,
-            "\"Wasm\" implementations are not supported yet; use Builtin",
-        ),
+        Some(Language::Wasm) => {
+            for field in READ_IMPLEMENTATION_FIELDS.iter().chain(BUILTIN_FIELDS) {
+                if o.has(field) {
+                    let why = if field.ends_with("ClassName") || field.ends_with("ClassNameMap") {
+                        "is not needed with artifactImplementationLanguage Wasm: the component's exports and readerType choose the interface; remove it"
+                    } else {
+                        "is not used with artifactImplementationLanguage Wasm; remove it"
+                    };
+                    p.push(o.field_path(field), why);
+                }
+            }
+        }
         None => {}
     }
     let parser = builtin_parser(p, &o, language == Some(Language::Builtin));
+    let wasm = if language == Some(Language::Wasm) {
+        wasm_artifact(p, &o)
+    } else {
+        None
+    };
 
     let connector = match (reader_type, bucket_name, bucket_location, language, parser) {
         (
@@ -279,12 +308,52 @@ pub(super) fn read_connector(p: &mut Problems, root: &Obj<'_>) -> ReadParts {
             bucket_resource_location: loc,
             implementation: Implementation::Builtin(parser),
         })),
+        (Some(reader_type), Some(bucket_name), Some(loc), Some(Language::Wasm), _) => {
+            wasm.map(|artifact| {
+                ReadConnector::S3(S3ReadConnector {
+                    reader_type,
+                    bucket_name,
+                    bucket_resource_location: loc,
+                    implementation: Implementation::Wasm(artifact),
+                })
+            })
+        }
         _ => None,
     };
     ReadParts {
         reader_type,
         bucket_location,
         connector,
+    }
+}
+
+/// `artifactFileS3Link` and `artifactFileS3LinkResourceLocation`.
+fn wasm_artifact(p: &mut Problems, o: &Obj<'_>) -> Option<WasmArtifact> {
+    let link = o.string(
+        p,
+        "artifactFileS3Link",
+        Some("the s3://<bucketName>/<key>.wasm link of the implementation, a WebAssembly component (required with artifactImplementationLanguage Wasm)"),
+    );
+    let location = o.optional_choice(
+        p,
+        "artifactFileS3LinkResourceLocation",
+        &RESOURCE_LOCATIONS,
+        ResourceLocation::Customer,
+    );
+    let parsed = link.and_then(|l| match ObjectLocation::parse_s3_link(l) {
+        Ok(loc) => Some(loc),
+        Err(e) => {
+            p.push(o.field_path("artifactFileS3Link"), e.to_string());
+            None
+        }
+    });
+    match (parsed, location) {
+        (Some(loc), Some(resource_location)) => Some(WasmArtifact {
+            bucket: loc.bucket,
+            key: loc.key,
+            resource_location,
+        }),
+        _ => None,
     }
 }
 

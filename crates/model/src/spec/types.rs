@@ -110,10 +110,29 @@ impl BuiltinParser {
     }
 }
 
+/// A user implementation: a WebAssembly component implementing LetsData's interfaces
+/// (`artifactImplementationLanguage: Wasm`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WasmArtifact {
+    /// `artifactFileS3Link`: `s3://<bucket>/<key>`.
+    pub bucket: String,
+    pub key: String,
+    /// `artifactFileS3LinkResourceLocation` (default `Customer`).
+    pub resource_location: ResourceLocation,
+}
+
+impl WasmArtifact {
+    /// The `s3://bucket/key` link.
+    pub fn link(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.key)
+    }
+}
+
 /// The user implementation that turns records into documents.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Implementation {
     Builtin(BuiltinParser),
+    Wasm(WasmArtifact),
 }
 
 /// `readConnector` with `connectorDestination: S3`.
@@ -290,6 +309,42 @@ pub fn text_manifest_entries(file_contents: &str) -> impl Iterator<Item = &str> 
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
+}
+
+/// The files of one manifest line, keyed by file type. A Multiple File State Machine Reader's
+/// line is `TYPE1:key1|TYPE2:key2|…`; other readers' lines are one key, returned under
+/// `single_file_type`.
+pub fn manifest_line_files(
+    reader_type: ReaderType,
+    line: &str,
+    single_file_type: &str,
+) -> Result<std::collections::BTreeMap<String, String>, String> {
+    let mut files = std::collections::BTreeMap::new();
+    if reader_type != ReaderType::MultipleFileStateMachineReader {
+        crate::location::validate_key(line).map_err(|e| e.to_string())?;
+        files.insert(single_file_type.to_string(), line.to_string());
+        return Ok(files);
+    }
+    for part in line.split('|') {
+        let part = part.trim();
+        let Some((file_type, key)) = part.split_once(':') else {
+            return Err(format!(
+                "{part:?} is not FILETYPE:key; a Multiple File State Machine Reader's manifest line lists its files as TYPE1:key1|TYPE2:key2"
+            ));
+        };
+        let (file_type, key) = (file_type.trim(), key.trim());
+        if file_type.is_empty() {
+            return Err(format!("{part:?} has no file type before ':'"));
+        }
+        crate::location::validate_key(key).map_err(|e| format!("file type {file_type}: {e}"))?;
+        if files
+            .insert(file_type.to_string(), key.to_string())
+            .is_some()
+        {
+            return Err(format!("file type {file_type} is listed twice"));
+        }
+    }
+    Ok(files)
 }
 
 impl ManifestSource {

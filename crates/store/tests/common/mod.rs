@@ -58,6 +58,8 @@ pub fn new_dataset(tenant: &Tenant, name: &str) -> Dataset {
             object_store: "local".into(),
             task_database: String::new(),
         },
+        code: None,
+        code_update_workflows: Vec::new(),
         last_error: None,
         create_datetime: now,
         update_datetime: now,

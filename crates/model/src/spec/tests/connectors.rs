@@ -7,8 +7,10 @@ use crate::spec::{
 
 fn parser_of(spec: &DatasetSpec) -> BuiltinParser {
     let ReadConnector::S3(read) = &spec.read_connector;
-    let Implementation::Builtin(parser) = &read.implementation;
-    parser.clone()
+    match &read.implementation {
+        Implementation::Builtin(parser) => parser.clone(),
+        other => panic!("not a builtin parser: {other:?}"),
+    }
 }
 
 /// The example's read connector with the jsonl parser options replaced by `options`.
@@ -107,17 +109,9 @@ fn non_builtin_languages_are_rejected() {
         assert_has(
             &ps,
             "readConnector.artifactImplementationLanguage",
-            "cannot run Java jars or container images; use Builtin (or Wasm when available)",
+            "cannot run Java jars or container images; use Builtin, or compile your implementation to a WebAssembly component and use Wasm",
         );
     }
-    assert_only(
-        &with(
-            "readConnector.artifactImplementationLanguage",
-            json!("wasm"),
-        ),
-        "readConnector.artifactImplementationLanguage",
-        "\"Wasm\" implementations are not supported yet",
-    );
     assert_only(
         &with("readConnector.artifactImplementationLanguage", json!("Go")),
         "readConnector.artifactImplementationLanguage",
@@ -274,6 +268,80 @@ fn parser_option_values_are_checked() {
         "readConnector.documentIdField",
         "must be a string, found number",
     );
+}
+
+/// The example with a Wasm implementation instead of the jsonl parser.
+fn wasm_example(reader_type: &str) -> Value {
+    let mut v = example();
+    for f in ["builtinParser", "documentIdField"] {
+        remove(&mut v, &format!("readConnector.{f}"));
+    }
+    set(
+        &mut v,
+        "readConnector.artifactImplementationLanguage",
+        json!("wasm"),
+    );
+    set(
+        &mut v,
+        "readConnector.artifactFileS3Link",
+        json!("s3://code/parser.wasm"),
+    );
+    set(&mut v, "readConnector.readerType", json!(reader_type));
+    set(&mut v, "manifestFile.readerType", json!(reader_type));
+    v
+}
+
+#[test]
+fn wasm_implementations_name_their_component() {
+    for reader_type in [
+        "Single File Reader",
+        "SINGLEFILESTATEMACHINEREADER",
+        "Multiple File State Machine Reader",
+    ] {
+        let mut v = wasm_example(reader_type);
+        if reader_type.starts_with("Multiple") {
+            set(&mut v, "manifestFile.fileContents", json!("A:a.gz|B:b.gz"));
+        }
+        let spec = parse(&v).unwrap_or_else(|e| panic!("{reader_type}: {e}"));
+        let ReadConnector::S3(read) = &spec.read_connector;
+        let Implementation::Wasm(artifact) = &read.implementation else {
+            panic!("not Wasm: {:?}", read.implementation);
+        };
+        assert_eq!(artifact.link(), "s3://code/parser.wasm");
+        assert_eq!(artifact.resource_location, ResourceLocation::Customer);
+    }
+    let v = wasm_example("Single File Reader");
+    let mut missing = v.clone();
+    remove(&mut missing, "readConnector.artifactFileS3Link");
+    assert_only(&missing, "readConnector.artifactFileS3Link", "is required");
+    let mut bad = v.clone();
+    set(
+        &mut bad,
+        "readConnector.artifactFileS3Link",
+        json!("https://x/y.wasm"),
+    );
+    assert_only(&bad, "readConnector.artifactFileS3Link", "s3://");
+    let mut class = v.clone();
+    set(
+        &mut class,
+        "readConnector.singleFileParserImplementationClassName",
+        json!("com.x.Parser"),
+    );
+    assert_only(
+        &class,
+        "readConnector.singleFileParserImplementationClassName",
+        "is not needed with artifactImplementationLanguage Wasm",
+    );
+    let mut builtin = v.clone();
+    set(&mut builtin, "readConnector.builtinParser", json!("jsonl"));
+    assert_only(
+        &builtin,
+        "readConnector.builtinParser",
+        "is not used with artifactImplementationLanguage Wasm",
+    );
+    let mut multi = wasm_example("Multiple File State Machine Reader");
+    set(&mut multi, "manifestFile.fileContents", json!("a.gz"));
+    assert_only(&multi, "manifestFile.fileContents", "FILETYPE:key");
 }
 
 #[test]
