@@ -1,0 +1,73 @@
+//! Host bindings generated from `wit/letsdata.wit`, one module per world. The document
+//! types are generated once (in `single_file_reader`) and shared by the other worlds.
+
+pub(crate) mod single_file_reader {
+    wasmtime::component::bindgen!({
+        world: "single-file-reader",
+        path: "wit",
+    });
+}
+
+pub(crate) mod single_file_state_machine {
+    wasmtime::component::bindgen!({
+        world: "single-file-state-machine",
+        path: "wit",
+        imports: { default: trappable },
+        with: {
+            "letsdata:data/types": crate::bindings::single_file_reader::letsdata::data::types,
+            "letsdata:data/system-file-reader.system-file-reader": crate::cursor::CursorHandle,
+        },
+    });
+}
+
+pub(crate) mod multiple_file_state_machine {
+    wasmtime::component::bindgen!({
+        world: "multiple-file-state-machine",
+        path: "wit",
+        imports: { default: trappable },
+        with: {
+            "letsdata:data/types": crate::bindings::single_file_reader::letsdata::data::types,
+            "letsdata:data/system-file-reader": crate::bindings::single_file_state_machine::letsdata::data::system_file_reader,
+        },
+    });
+}
+
+pub(crate) mod kinesis_reader {
+    wasmtime::component::bindgen!({
+        world: "kinesis-reader",
+        path: "wit",
+        with: {
+            "letsdata:data/types": crate::bindings::single_file_reader::letsdata::data::types,
+        },
+    });
+}
+
+pub(crate) mod queue_reader {
+    wasmtime::component::bindgen!({
+        world: "queue-reader",
+        path: "wit",
+        with: {
+            "letsdata:data/types": crate::bindings::single_file_reader::letsdata::data::types,
+        },
+    });
+}
+
+pub(crate) mod dynamodb_streams_reader {
+    wasmtime::component::bindgen!({
+        world: "dynamodb-streams-reader",
+        path: "wit",
+        with: {
+            "letsdata:data/types": crate::bindings::single_file_reader::letsdata::data::types,
+        },
+    });
+}
+
+pub(crate) mod dynamodb_table_reader {
+    wasmtime::component::bindgen!({
+        world: "dynamodb-table-reader",
+        path: "wit",
+        with: {
+            "letsdata:data/types": crate::bindings::single_file_reader::letsdata::data::types,
+        },
+    });
+}
