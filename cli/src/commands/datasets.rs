@@ -42,6 +42,11 @@ pub enum DatasetsCommand {
         #[command(subcommand)]
         command: ComputeCommand,
     },
+    /// Update or view the dataset's implementation (Wasm user code).
+    Code {
+        #[command(subcommand)]
+        command: CodeCommand,
+    },
     /// Show a dataset: status, progress, execution logs, initialization workflow.
     View {
         #[arg(long = "datasetName", value_name = "NAME")]
@@ -64,6 +69,28 @@ pub enum ComputeCommand {
         /// TRACE, DEBUG, INFO, WARN or ERROR.
         #[arg(long = "logLevel", value_name = "LEVEL")]
         log_level: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CodeCommand {
+    /// Copy, build and activate a new implementation; tasks that run afterwards (remaining,
+    /// rerun or redriven) use it. Exits 1 if the new code fails its build (the dataset keeps
+    /// its current code).
+    Update {
+        #[arg(long = "datasetName", value_name = "NAME")]
+        dataset_name: String,
+        /// The new component: s3://<bucket>/<key>.wasm.
+        #[arg(long = "artifactFileS3Link", value_name = "S3_LINK")]
+        artifact_file_s3_link: String,
+        /// Customer (default) or LetsData.
+        #[arg(long = "artifactFileS3LinkResourceLocation", value_name = "LOCATION")]
+        artifact_file_s3_link_resource_location: Option<String>,
+    },
+    /// Show the current implementation, the previous ones and the code update workflows.
+    View {
+        #[arg(long = "datasetName", value_name = "NAME")]
+        dataset_name: String,
     },
 }
 
@@ -106,6 +133,36 @@ pub async fn run(command: DatasetsCommand, home: &Path, out: &Output) -> anyhow:
                 log_level,
             };
             out.print(&engine.update_compute(&dataset_name, &update).await?)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        DatasetsCommand::Code {
+            command:
+                CodeCommand::Update {
+                    dataset_name,
+                    artifact_file_s3_link,
+                    artifact_file_s3_link_resource_location,
+                },
+        } => {
+            let outcome = engine
+                .update_code(
+                    &dataset_name,
+                    &artifact_file_s3_link,
+                    artifact_file_s3_link_resource_location.as_deref(),
+                )
+                .await?;
+            if let Some(error) = &outcome.error {
+                out.print(&engine.code_view(&dataset_name).await?)?;
+                anyhow::bail!(
+                    "code update of dataset {dataset_name:?} failed; it keeps its current code: {error}"
+                );
+            }
+            out.print(&engine.code_view(&dataset_name).await?)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        DatasetsCommand::Code {
+            command: CodeCommand::View { dataset_name },
+        } => {
+            out.print(&engine.code_view(&dataset_name).await?)?;
             Ok(ExitCode::SUCCESS)
         }
         DatasetsCommand::Descale { dataset_name } => {

@@ -266,3 +266,53 @@ pub fn jsonl(start: u64, n: u64) -> String {
     }
     s
 }
+
+/// The example and test components (`examples/`), built once per test process for
+/// wasm32-wasip2 into their own target directory (the outer `cargo test` holds the lock of
+/// the main one). Returns the component's bytes.
+pub fn component(crate_name: &str) -> Vec<u8> {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    let dir = BUILT.get_or_init(|| {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let target = match std::env::var_os("CARGO_TARGET_DIR") {
+            Some(t) => PathBuf::from(t).join("guests"),
+            None => repo.join("target").join("guests"),
+        };
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "--release", "--quiet", "--target", "wasm32-wasip2", "--manifest-path"])
+            .arg(repo.join("examples").join("Cargo.toml"))
+            .env("CARGO_TARGET_DIR", &target)
+            .status()
+            .expect("run cargo to build the example components");
+        assert!(
+            status.success(),
+            "building the example components failed (is the wasm32-wasip2 target installed? `rustup target add wasm32-wasip2`)"
+        );
+        target.join("wasm32-wasip2").join("release")
+    });
+    let path = dir.join(format!("{}.wasm", crate_name.replace('-', "_")));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
+
+/// A dataset config whose implementation is the component at `s3://<code bucket>/<key>`.
+pub fn wasm_config(
+    name: &str,
+    bucket: &str,
+    reader_type: &str,
+    artifact_link: &str,
+    manifest_lines: &[&str],
+) -> Value {
+    let mut cfg = config(name, bucket, serde_json::json!({}), manifest_lines);
+    cfg["readConnector"] = serde_json::json!({
+        "connectorDestination": "S3",
+        "readerType": reader_type,
+        "bucketName": bucket,
+        "bucketResourceLocation": "Customer",
+        "artifactImplementationLanguage": "Wasm",
+        "artifactFileS3Link": artifact_link,
+        "artifactFileS3LinkResourceLocation": "Customer",
+    });
+    cfg["manifestFile"]["readerType"] = Value::String(reader_type.to_string());
+    cfg
+}

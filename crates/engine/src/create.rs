@@ -71,6 +71,8 @@ impl Engine {
             freeze_workflow: serde_json::Map::new(),
             delete_workflow: serde_json::Map::new(),
             resources: resources(&spec, &dataset_id, &self.objects.describe()),
+            code: None,
+            code_update_workflows: Vec::new(),
             last_error: None,
             create_datetime: now,
             update_datetime: now,

@@ -7,6 +7,7 @@
 //! that fails for a reason a retry can fix is retried with back-off; one that cannot (a missing
 //! manifest) ends the dataset ERRORED with the step's message.
 
+use crate::code;
 use crate::manifest::{read_manifest, task_id_for};
 use crate::{Engine, EngineError};
 use letsdata_connectors::FailureKind;
@@ -102,6 +103,13 @@ pub(crate) async fn modify_dataset(
 /// The steps that apply to this dataset, in order.
 fn steps_for(spec: &DatasetSpec) -> Vec<&'static str> {
     let mut steps = vec![STEP_EXECUTION_ROLE];
+    if code::wasm_of(spec).is_some() {
+        steps.extend([
+            code::STEP_ARTIFACT_COPY,
+            code::STEP_CODE_SNAPSHOT,
+            code::STEP_CODE_BUILD,
+        ]);
+    }
     let WriteConnector::S3(write) = &spec.write_connector;
     if write.resource_location == ResourceLocation::LetsData {
         steps.push(STEP_WRITE_BUCKET);
@@ -250,6 +258,72 @@ async fn execute(
             create_private_dir(&dataset_dir)?;
             Ok(format!("dataset scope {}", dataset_dir.display()))
         }
+        code::STEP_ARTIFACT_COPY => {
+            let (artifact, reader_type) =
+                code::wasm_of(spec).ok_or_else(|| user_error("the implementation is not Wasm"))?;
+            let copied = code::copy_artifact(engine, artifact, reader_type)
+                .await
+                .map_err(code_error)?;
+            let message = format!(
+                "{} → {} (sha256 {}, {} bytes)",
+                copied.artifact_file_s3_link,
+                copied.internal_copy,
+                copied.sha256,
+                copied.size_bytes
+            );
+            let id = dataset.dataset_id.clone();
+            modify_dataset(engine, &id, |d| {
+                // Keep an existing snapshot: a re-run of this step must not change the code.
+                if d.code.is_none() {
+                    d.code = Some(code::snapshot(copied.clone()));
+                }
+            })
+            .await
+            .map_err(|e| user_error(e.to_string()))?;
+            Ok(message)
+        }
+        code::STEP_CODE_SNAPSHOT => {
+            let current = current_dataset(engine, dataset).await?;
+            let snapshot = current
+                .code
+                .ok_or_else(|| user_error("the implementation artifact was not copied"))?;
+            let location =
+                letsdata_model::ObjectLocation::parse_s3_link(&snapshot.current.internal_copy)
+                    .map_err(|e| user_error(e.to_string()))?;
+            let bytes = engine
+                .objects
+                .bucket(&location.bucket)?
+                .read_all(&location.key)
+                .await?;
+            if letsdata_sandbox::sha256_hex(&bytes) != snapshot.current.sha256 {
+                return Err(user_error(format!(
+                    "the internal copy {} does not match sha256 {}",
+                    snapshot.current.internal_copy, snapshot.current.sha256
+                )));
+            }
+            Ok(format!(
+                "sha256 {}: tasks, reruns and redrives run this code until `letsdata datasets code update`",
+                snapshot.current.sha256
+            ))
+        }
+        code::STEP_CODE_BUILD => {
+            let (_, reader_type) =
+                code::wasm_of(spec).ok_or_else(|| user_error("the implementation is not Wasm"))?;
+            let current = current_dataset(engine, dataset).await?;
+            let snapshot = current
+                .code
+                .ok_or_else(|| user_error("the implementation artifact was not copied"))?;
+            let sandbox = engine.sandbox().map_err(|e| user_error(e.to_string()))?;
+            let (_, note) = code::build(
+                &sandbox,
+                &engine.objects,
+                &snapshot.current,
+                code::interface_for(reader_type),
+            )
+            .await
+            .map_err(code_error)?;
+            Ok(note)
+        }
         STEP_WRITE_BUCKET => {
             engine
                 .objects
@@ -285,17 +359,39 @@ async fn execute(
             // The data task function is the built-in executor configured with the dataset's
             // parser and compute settings; write them down so later runs use the same.
             let ReadConnector::S3(read) = &spec.read_connector;
-            let letsdata_model::spec::Implementation::Builtin(parser) = &read.implementation;
+            let implementation = match &read.implementation {
+                letsdata_model::spec::Implementation::Builtin(parser) => serde_json::json!({
+                    "implementation": "Builtin",
+                    "builtinParser": parser.name(),
+                }),
+                letsdata_model::spec::Implementation::Wasm(_) => {
+                    let current = current_dataset(engine, dataset).await?;
+                    serde_json::json!({
+                        "implementation": "Wasm",
+                        "interface": code::interface_for(read.reader_type).letsdata_name(),
+                        "code": current.code.map(|c| c.current.sha256),
+                    })
+                }
+            };
             let function = serde_json::json!({
-                "implementation": "Builtin",
-                "builtinParser": parser.name(),
+                "implementation": implementation,
                 "concurrency": spec.compute_engine.concurrency,
                 "timeoutInSeconds": spec.compute_engine.timeout_in_seconds,
                 "memoryLimitInMegabytes": spec.compute_engine.memory_limit_in_megabytes,
                 "logLevel": spec.compute_engine.log_level.as_str(),
             });
             write_file(&dataset_dir.join("function.json"), &function)?;
-            Ok(format!("builtin {} parser", parser.name()))
+            Ok(match &read.implementation {
+                letsdata_model::spec::Implementation::Builtin(parser) => {
+                    format!("builtin {} parser", parser.name())
+                }
+                letsdata_model::spec::Implementation::Wasm(_) => format!(
+                    "Wasm {} under {} MB / {} s limits",
+                    code::interface_for(read.reader_type).letsdata_name(),
+                    spec.compute_engine.memory_limit_in_megabytes,
+                    spec.compute_engine.timeout_in_seconds
+                ),
+            })
         }
         STEP_TASK_MONITOR => {
             let monitor = serde_json::json!({
@@ -342,6 +438,22 @@ async fn execute(
         STEP_FINALIZE => Ok("dataset is PROCESSING".into()),
         other => Err(user_error(format!("unknown step {other:?}"))),
     }
+}
+
+fn code_error(e: code::CodeError) -> StepError {
+    StepError {
+        message: e.message,
+        retryable: e.retryable,
+    }
+}
+
+/// The dataset as stored now (steps before this one may have changed it).
+async fn current_dataset(engine: &Engine, dataset: &Dataset) -> Result<Dataset, StepError> {
+    engine
+        .store
+        .get_dataset_by_id(&dataset.dataset_id)
+        .await?
+        .ok_or_else(|| user_error("the dataset was deleted"))
 }
 
 fn io_error(path: &std::path::Path, e: std::io::Error) -> StepError {

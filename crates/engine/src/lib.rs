@@ -16,6 +16,7 @@
 //! error objects covering the input before it are durable, and those objects have deterministic
 //! names, so any crash replays at most one part, which overwrites its earlier copy.
 
+mod code;
 mod compute;
 mod create;
 mod error;
@@ -32,6 +33,7 @@ mod stats;
 mod stop;
 mod worker;
 
+pub use code::CodeUpdateOutcome;
 pub use compute::ComputeUpdate;
 pub use error::EngineError;
 pub use inspect::ErrorObject;
@@ -105,6 +107,8 @@ pub struct Engine {
     worker_id: String,
     settings: EngineSettings,
     stats: Arc<LiveStats>,
+    /// Runs user code; created on first use.
+    sandbox: std::sync::OnceLock<letsdata_sandbox::Sandbox>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -134,6 +138,7 @@ impl Engine {
             worker_id: worker::worker_id(),
             settings,
             stats: Arc::new(LiveStats::default()),
+            sandbox: std::sync::OnceLock::new(),
         })
     }
 

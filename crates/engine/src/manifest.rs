@@ -1,14 +1,14 @@
 //! The manifest: one task per non-empty line.
 //!
-//! For the Single File Reader each line is a key in the read bucket. Lines are trimmed, empty
+//! For single-file readers each line is a key in the read bucket; for the Multiple File State
+//! Machine Reader a line lists one key per file type (`TYPE1:key1|TYPE2:key2`). Lines are trimmed, empty
 //! lines skipped, and keys checked so that they stay inside the bucket. Task ids are derived
 //! from the dataset id and the line (UUID v5), so creating tasks again after a crash yields the
 //! same ids and inserts nothing twice.
 
 use crate::Engine;
 use letsdata_connectors::ConnectorError;
-use letsdata_model::location::validate_key;
-use letsdata_model::spec::{ManifestSource, ReaderType};
+use letsdata_model::spec::{ManifestSource, ReaderType, manifest_line_files};
 use letsdata_model::task::TaskDefinition;
 use letsdata_model::{DatasetSpec, Problem};
 use std::collections::BTreeMap;
@@ -17,7 +17,11 @@ use std::collections::BTreeMap;
 pub(crate) const BUILTIN_FILE_TYPE: &str = "DATA";
 
 /// The manifest's work items, checked. Errors name the line.
-pub(crate) fn parse_lines(text: &str, path: &str) -> Result<Vec<String>, Vec<Problem>> {
+pub(crate) fn parse_lines(
+    text: &str,
+    path: &str,
+    reader_type: ReaderType,
+) -> Result<Vec<String>, Vec<Problem>> {
     let mut lines = Vec::new();
     let mut problems = Vec::new();
     for (n, raw) in text.lines().enumerate() {
@@ -25,8 +29,8 @@ pub(crate) fn parse_lines(text: &str, path: &str) -> Result<Vec<String>, Vec<Pro
         if line.is_empty() {
             continue;
         }
-        match validate_key(line) {
-            Ok(()) => lines.push(line.to_string()),
+        match manifest_line_files(reader_type, line, BUILTIN_FILE_TYPE) {
+            Ok(_) => lines.push(line.to_string()),
             Err(e) => problems.push(Problem {
                 path: path.to_string(),
                 message: format!("manifest line {}: {e}", n + 1),
@@ -59,7 +63,7 @@ pub(crate) async fn read_manifest(
             (text, "manifestFile.manifestFileS3Uri")
         }
     };
-    parse_lines(&text, path).map_err(|problems| {
+    parse_lines(&text, path, spec.manifest.reader_type).map_err(|problems| {
         ConnectorError::InvalidLocation(
             problems
                 .iter()
@@ -76,9 +80,13 @@ pub(crate) fn task_id_for(dataset_id: &str, index: u64, line: &str) -> String {
     uuid::Uuid::new_v5(&namespace, format!("{index}:{line}").as_bytes()).to_string()
 }
 
+/// The task definition of a manifest line (checked by [`parse_lines`]).
 pub(crate) fn definition(reader_type: ReaderType, index: u64, line: &str) -> TaskDefinition {
-    let mut files = BTreeMap::new();
-    files.insert(BUILTIN_FILE_TYPE.to_string(), line.to_string());
+    let files = manifest_line_files(reader_type, line, BUILTIN_FILE_TYPE).unwrap_or_else(|_| {
+        let mut files = BTreeMap::new();
+        files.insert(BUILTIN_FILE_TYPE.to_string(), line.to_string());
+        files
+    });
     TaskDefinition {
         reader_type: reader_type.constant().to_string(),
         manifest_line: line.to_string(),
@@ -93,12 +101,24 @@ mod tests {
 
     #[test]
     fn lines_are_trimmed_and_checked() {
-        let lines = parse_lines("a.jsonl\r\n\n  b/c.gz  \n", "p").expect("valid");
+        let single = ReaderType::SingleFileReader;
+        let lines = parse_lines("a.jsonl\r\n\n  b/c.gz  \n", "p", single).expect("valid");
         assert_eq!(lines, vec!["a.jsonl", "b/c.gz"]);
-        let problems = parse_lines("ok\n../etc/passwd\n/abs", "p").expect_err("invalid");
+        let problems = parse_lines("ok\n../etc/passwd\n/abs", "p", single).expect_err("invalid");
         assert_eq!(problems.len(), 2);
         assert!(problems[0].message.starts_with("manifest line 2:"));
         assert!(problems[1].message.starts_with("manifest line 3:"));
+    }
+
+    #[test]
+    fn multiple_file_lines_list_a_key_per_file_type() {
+        let multi = ReaderType::MultipleFileStateMachineReader;
+        let d = definition(multi, 0, "WARC:a.warc.gz|WAT:a.wat.gz");
+        assert_eq!(d.files.len(), 2);
+        assert_eq!(d.files["WAT"], "a.wat.gz");
+        let problems = parse_lines("WARC:a|WARC:b\nplain.txt", "p", multi).expect_err("invalid");
+        assert!(problems[0].message.contains("listed twice"), "{problems:?}");
+        assert!(problems[1].message.contains("FILETYPE:key"), "{problems:?}");
     }
 
     #[test]

@@ -22,6 +22,14 @@ use tokio::task::JoinSet;
 pub(crate) async fn process(engine: &Engine, dataset: &Dataset) -> Result<Dataset, EngineError> {
     let spec = spec_of(engine, dataset)?;
     let tasks = engine.store.open_task_store(&dataset.dataset_id).await?;
+    let sandbox = match crate::code::wasm_of(&spec) {
+        Some(_) => Some(
+            engine
+                .sandbox()
+                .map_err(|e| EngineError::Refused(format!("cannot run user code: {e}")))?,
+        ),
+        None => None,
+    };
     let mut runner = Runner {
         objects: engine.objects.clone(),
         tasks: tasks.clone(),
@@ -35,6 +43,7 @@ pub(crate) async fn process(engine: &Engine, dataset: &Dataset) -> Result<Datase
             .join("datasets")
             .join(&dataset.dataset_id)
             .join("logs"),
+        sandbox,
     };
     let monitor = Monitor::new(engine, dataset, tasks.clone());
     let mut running: JoinSet<()> = JoinSet::new();
@@ -98,8 +107,16 @@ pub(crate) async fn process(engine: &Engine, dataset: &Dataset) -> Result<Datase
     }
 }
 
-/// Picks up compute settings changed by `datasets compute update` while the dataset runs.
+/// Picks up compute settings changed by `datasets compute update`, and code changed by
+/// `datasets code update`, while the dataset runs (invocations that start later use them).
 fn reload_compute(engine: &Engine, current: &Dataset, runner: &mut Runner) {
+    if current.code != runner.dataset.code {
+        tracing::info!("dataset code updated");
+        runner.dataset = Arc::new(current.clone());
+        if let Ok(spec) = spec_of(engine, current) {
+            runner.spec = Arc::new(spec);
+        }
+    }
     match spec_of(engine, current) {
         Ok(spec) if spec.compute_engine != runner.spec.compute_engine => {
             tracing::info!(

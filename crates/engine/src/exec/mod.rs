@@ -6,8 +6,10 @@
 //! nearly used (then the task is re-queued as RERUN), when input ends (COMPLETED), and when
 //! reading fails (ERRORED, after saving what was read before the failure).
 
+mod cursor;
 mod output;
 mod tasklog;
+mod wasm;
 
 use crate::manifest::BUILTIN_FILE_TYPE;
 use crate::{EngineSettings, LiveStats};
@@ -63,6 +65,8 @@ pub(crate) struct Runner {
     pub spec: Arc<DatasetSpec>,
     pub worker_id: String,
     pub log_dir: std::path::PathBuf,
+    /// Runs user code (datasets with a Wasm implementation).
+    pub sandbox: Option<letsdata_sandbox::Sandbox>,
 }
 
 /// The part of the time budget an invocation works before it flushes and re-queues itself.
@@ -107,7 +111,20 @@ impl Runner {
             return Ok(Outcome::Completed);
         }
         let ReadConnector::S3(read) = &self.spec.read_connector;
-        let Implementation::Builtin(parser_spec) = &read.implementation;
+        let parser_spec = match &read.implementation {
+            Implementation::Builtin(p) => p,
+            Implementation::Wasm(_) => {
+                let run = wasm::Invocation {
+                    lease,
+                    signals,
+                    log,
+                    started,
+                    budget,
+                    checkpoint,
+                };
+                return self.invoke_wasm(run, read.reader_type).await;
+            }
+        };
         let WriteConnector::S3(write) = &self.spec.write_connector;
         let file_name = task
             .task_definition
@@ -161,13 +178,7 @@ impl Runner {
             file_type: BUILTIN_FILE_TYPE,
             file_name: &file_name,
         };
-        let mut st = State {
-            progress: checkpoint.progress,
-            pending: TaskProgress::default(),
-            published: TaskProgress::default(),
-            resume: offset,
-            rolled_at: offset,
-        };
+        let mut st = State::new(&checkpoint, BUILTIN_FILE_TYPE, offset);
         let mut doc_id = String::new();
 
         if needs_header && offset > 0 {
@@ -342,9 +353,25 @@ impl Runner {
             end_of_input,
             ..Default::default()
         };
-        checkpoint
-            .offsets
-            .insert(BUILTIN_FILE_TYPE.to_string(), st.resume.to_string());
+        match &st.files {
+            Some(files) => {
+                for f in files {
+                    checkpoint
+                        .offsets
+                        .insert(f.file_type.clone(), f.offset.to_string());
+                    if let Some(t) = &f.last_record_type {
+                        checkpoint
+                            .last_record_types
+                            .insert(f.file_type.clone(), t.clone());
+                    }
+                }
+            }
+            None => {
+                checkpoint
+                    .offsets
+                    .insert(st.file_type.clone(), st.resume.to_string());
+            }
+        }
         self.tasks
             .checkpoint(lease, &checkpoint, self.settings.lease)
             .await?;
@@ -359,8 +386,20 @@ impl Runner {
     }
 }
 
+/// Where one file of a state-machine task stands.
+#[derive(Debug, Clone)]
+struct FilePosition {
+    file_type: String,
+    offset: u64,
+    last_record_type: Option<String>,
+}
+
 /// Counters and positions of one invocation.
 struct State {
+    /// The file type offsets are checkpointed under (single-file tasks).
+    file_type: String,
+    /// Every file's position (state-machine tasks); `resume` is then their sum.
+    files: Option<Vec<FilePosition>>,
     /// Totals as of the last checkpoint.
     progress: TaskProgress,
     /// Since the last checkpoint.
@@ -371,6 +410,20 @@ struct State {
     resume: u64,
     /// `resume` at the last checkpoint.
     rolled_at: u64,
+}
+
+impl State {
+    fn new(checkpoint: &Checkpoint, file_type: &str, offset: u64) -> Self {
+        Self {
+            file_type: file_type.to_string(),
+            files: None,
+            progress: checkpoint.progress,
+            pending: TaskProgress::default(),
+            published: TaskProgress::default(),
+            resume: offset,
+            rolled_at: offset,
+        }
+    }
 }
 
 /// Why an invocation stopped early.

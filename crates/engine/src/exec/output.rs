@@ -194,6 +194,74 @@ impl PartOutput {
     }
 }
 
+impl PartOutput {
+    /// Appends one error record for an error document of user code, with the document's
+    /// own offset maps (one entry per file type; empty maps are allowed).
+    pub(crate) fn push_error_doc(
+        &mut self,
+        ctx: &ErrorContext<'_>,
+        start: &[(String, String)],
+        end: &[(String, String)],
+        message: &str,
+        document_id: Option<&str>,
+        raw: &[u8],
+    ) {
+        let (raw_text, encoding) = match std::str::from_utf8(raw) {
+            Ok(s) => (std::borrow::Cow::Borrowed(s), "utf8"),
+            Err(_) => (
+                std::borrow::Cow::Owned(base64::engine::general_purpose::STANDARD.encode(raw)),
+                "base64",
+            ),
+        };
+        let record = ErrorDocRecord {
+            dataset_name: ctx.dataset_name,
+            dataset_id: ctx.dataset_id,
+            task_id: ctx.task_id,
+            file_type: ctx.file_type,
+            file_name: ctx.file_name,
+            error_start_offset_map: Pairs(start),
+            error_end_offset_map: Pairs(end),
+            error_message: message,
+            document_id,
+            raw_record: &raw_text,
+            raw_record_encoding: encoding,
+        };
+        serde_json::to_writer(&mut self.errors, &record).expect("writing to a Vec cannot fail");
+        self.errors.push(b'\n');
+    }
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ErrorDocRecord<'a> {
+    dataset_name: &'a str,
+    dataset_id: &'a str,
+    task_id: &'a str,
+    file_type: &'a str,
+    file_name: &'a str,
+    error_start_offset_map: Pairs<'a>,
+    error_end_offset_map: Pairs<'a>,
+    error_message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    document_id: Option<&'a str>,
+    raw_record: &'a str,
+    raw_record_encoding: &'a str,
+}
+
+/// An offset map given as pairs, serialized as a JSON object.
+struct Pairs<'a>(&'a [(String, String)]);
+
+impl serde::Serialize for Pairs<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in self.0 {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
 #[derive(serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 struct ErrorRecord<'a> {

@@ -2,7 +2,8 @@
 //!
 //! `$LETSDATA_HOME/datasets/<datasetId>/logs/<taskId>.log`, one line per event:
 //! `<RFC 3339 time> <LEVEL> <worker> <message>`. Invocations, checkpoints, part objects,
-//! record errors and task errors are logged at the levels documented in docs/configuration.md.
+//! record errors and task errors are logged at the levels documented in docs/configuration.md;
+//! what user code prints is always logged, labelled `USER`.
 
 use letsdata_model::spec::LogLevel;
 use std::io::Write;
@@ -31,12 +32,21 @@ impl TaskLog {
         if !self.enabled(level) {
             return;
         }
+        self.write(level.as_str(), message.as_ref());
+    }
+
+    /// What user code printed (stdout and stderr), whatever the log level, labelled `USER`.
+    pub(crate) fn user(&self, message: &str) {
+        self.write("USER", message);
+    }
+
+    fn write(&self, label: &str, message: &str) {
         let line = format!(
             "{} {:<5} {} {}\n",
             chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            level.as_str(),
+            label,
             self.worker,
-            message.as_ref()
+            message
         );
         let result = self
             .path

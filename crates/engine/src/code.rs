@@ -1,0 +1,427 @@
+//! User code: the implementation artifact (a WebAssembly component), its content-addressed
+//! internal copy, the dataset's code snapshot, the code build, and `datasets code update`.
+//!
+//! - **Internal copy**: the component at `artifactFileS3Link` is copied to
+//!   `s3://<artifact bucket>/sha256/<hex>.wasm` (`LETSDATA_ARTIFACT_BUCKET`, default
+//!   `letsdata-artifacts`; a local directory in the embedded mode). The copy is immutable, so
+//!   the dataset's snapshot is just its sha256: reruns and redrives run the same code even
+//!   if the user's object changes.
+//! - **Code build**: the component is compiled (wasmtime, cached on disk by sha256 under
+//!   `$LETSDATA_HOME/cache/compiled`, so later tasks and restarts do not recompile) and its
+//!   exports checked against the interface `readerType` needs.
+//! - **Code update**: the same steps for a new artifact while the dataset is PROCESSING,
+//!   COMPLETED or ERRORED (status UPDATING meanwhile); tasks that run afterwards (remaining,
+//!   rerun or redriven) use the new code.
+
+use crate::init::{modify_dataset, spec_of};
+use crate::{Engine, EngineError};
+use letsdata_connectors::ConnectorError;
+use letsdata_connectors::object::ObjectStores;
+use letsdata_model::dataset::{CodeArtifact, DatasetCode, StepResult, StepStatus};
+use letsdata_model::lifecycle;
+use letsdata_model::spec::{Implementation, ReadConnector, ReaderType, WasmArtifact};
+use letsdata_model::time::now_millis;
+use letsdata_model::{Dataset, DatasetAction, DatasetStatus, ObjectLocation};
+use letsdata_sandbox::{Code, Interface, Sandbox, SandboxError};
+use letsdata_store::StoreError;
+use serde_json::Value;
+
+/// Default bucket of the internal artifact copies.
+pub(crate) const DEFAULT_ARTIFACT_BUCKET: &str = "letsdata-artifacts";
+
+/// Largest component accepted (the artifact is read into memory to hash and compile it).
+const MAX_ARTIFACT_BYTES: u64 = 256 * 1024 * 1024;
+
+pub(crate) const STEP_ARTIFACT_COPY: &str = "Implementation Artifact - Create Internal Copy";
+pub(crate) const STEP_CODE_SNAPSHOT: &str = "Create Dataset Code Snapshot";
+pub(crate) const STEP_CODE_BUILD: &str = "Create Dataset Code Builds";
+
+/// The interface a reader type needs from a Wasm implementation.
+pub(crate) fn interface_for(reader_type: ReaderType) -> Interface {
+    match reader_type {
+        ReaderType::SingleFileReader => Interface::SingleFileParser,
+        ReaderType::SingleFileStateMachineReader => Interface::SingleFileStateMachineReader,
+        ReaderType::MultipleFileStateMachineReader => Interface::MultipleFileStateMachineReader,
+    }
+}
+
+/// The Wasm artifact and reader type of a spec, if it has user code.
+pub(crate) fn wasm_of(spec: &letsdata_model::DatasetSpec) -> Option<(&WasmArtifact, ReaderType)> {
+    let ReadConnector::S3(read) = &spec.read_connector;
+    match &read.implementation {
+        Implementation::Wasm(artifact) => Some((artifact, read.reader_type)),
+        Implementation::Builtin(_) => None,
+    }
+}
+
+/// A code step's failure.
+#[derive(Debug)]
+pub(crate) struct CodeError {
+    pub message: String,
+    /// A retry may help (the store or a bucket was unavailable).
+    pub retryable: bool,
+}
+
+impl From<ConnectorError> for CodeError {
+    fn from(e: ConnectorError) -> Self {
+        Self {
+            retryable: e.kind() == letsdata_connectors::FailureKind::Transient,
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<SandboxError> for CodeError {
+    fn from(e: SandboxError) -> Self {
+        Self {
+            retryable: false,
+            message: e.to_string(),
+        }
+    }
+}
+
+fn user(message: impl Into<String>) -> CodeError {
+    CodeError {
+        message: message.into(),
+        retryable: false,
+    }
+}
+
+impl Engine {
+    /// The process's sandbox (created on first use).
+    pub(crate) fn sandbox(&self) -> Result<Sandbox, SandboxError> {
+        if let Some(s) = self.sandbox.get() {
+            return Ok(s.clone());
+        }
+        let created = Sandbox::new(&self.home.join("cache").join("compiled"))?;
+        Ok(self.sandbox.get_or_init(|| created).clone())
+    }
+
+    pub(crate) fn artifact_bucket(&self) -> String {
+        std::env::var("LETSDATA_ARTIFACT_BUCKET")
+            .ok()
+            .filter(|b| !b.trim().is_empty())
+            .unwrap_or_else(|| DEFAULT_ARTIFACT_BUCKET.to_string())
+    }
+}
+
+/// Copies the artifact into the content-addressed store. Returns its snapshot entry.
+pub(crate) async fn copy_artifact(
+    engine: &Engine,
+    artifact: &WasmArtifact,
+    reader_type: ReaderType,
+) -> Result<CodeArtifact, CodeError> {
+    let link = artifact.link();
+    let source = engine.objects.bucket(&artifact.bucket)?;
+    if !engine.objects.bucket_exists(&artifact.bucket).await? {
+        return Err(user(format!(
+            "artifactFileS3Link {link}: bucket {:?} does not exist; upload the component there or fix the link",
+            artifact.bucket
+        )));
+    }
+    let bytes = match source.read_all(&artifact.key).await {
+        Ok(b) => b,
+        Err(ConnectorError::ObjectNotFound { .. }) => {
+            return Err(user(format!(
+                "artifactFileS3Link {link} does not exist; build the component (cargo build --release --target wasm32-wasip2) and upload the .wasm file there"
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if bytes.len() as u64 > MAX_ARTIFACT_BYTES {
+        return Err(user(format!(
+            "artifactFileS3Link {link} is {} MB; implementations may be at most {} MB",
+            bytes.len() >> 20,
+            MAX_ARTIFACT_BYTES >> 20
+        )));
+    }
+    if !bytes.starts_with(b"\0asm") {
+        return Err(user(format!(
+            "artifactFileS3Link {link} is not a WebAssembly file (it does not start with \\0asm); upload the .wasm component built for wasm32-wasip2"
+        )));
+    }
+    let sha256 = letsdata_sandbox::sha256_hex(&bytes);
+    let bucket_name = engine.artifact_bucket();
+    if !engine.objects.bucket_exists(&bucket_name).await? {
+        engine.objects.create_bucket(&bucket_name).await?;
+    }
+    let key = format!("sha256/{sha256}.wasm");
+    let internal = engine.objects.bucket(&bucket_name)?;
+    if !internal.exists(&key).await? {
+        internal.put(&key, bytes.clone()).await?;
+    }
+    Ok(CodeArtifact {
+        sha256,
+        artifact_file_s3_link: link,
+        internal_copy: format!("s3://{bucket_name}/{key}"),
+        size_bytes: bytes.len() as u64,
+        interface: interface_for(reader_type).letsdata_name().to_string(),
+        activated_datetime: now_millis(),
+    })
+}
+
+/// Loads (compiling if needed) a snapshot's code and checks it implements `interface`.
+/// Returns the code and a note on whether it was compiled or cached.
+pub(crate) async fn build(
+    sandbox: &Sandbox,
+    objects: &ObjectStores,
+    artifact: &CodeArtifact,
+    interface: Interface,
+) -> Result<(Code, String), CodeError> {
+    let location = ObjectLocation::parse_s3_link(&artifact.internal_copy)
+        .map_err(|e| user(format!("internal copy {}: {e}", artifact.internal_copy)))?;
+    let bytes = objects
+        .bucket(&location.bucket)?
+        .read_all(&location.key)
+        .await?;
+    let sha = letsdata_sandbox::sha256_hex(&bytes);
+    if sha != artifact.sha256 {
+        return Err(user(format!(
+            "the internal copy {} has sha256 {sha}, not {}: it was modified; run `letsdata datasets code update` with the artifact again",
+            artifact.internal_copy, artifact.sha256
+        )));
+    }
+    let started = std::time::Instant::now();
+    let sb = sandbox.clone();
+    let (code, compiled) = tokio::task::spawn_blocking(move || sb.load(&bytes))
+        .await
+        .map_err(|e| user(format!("compiling the component panicked: {e}")))??;
+    sandbox.check_exports(&code, interface)?;
+    let note = if compiled {
+        format!(
+            "compiled in {} ms; exports {}",
+            started.elapsed().as_millis(),
+            interface.export_name()
+        )
+    } else {
+        format!("compiled code cached; exports {}", interface.export_name())
+    };
+    Ok((code, note))
+}
+
+/// Loads the code tasks of `dataset` run now.
+pub(crate) async fn current_code(
+    sandbox: &Sandbox,
+    objects: &ObjectStores,
+    dataset: &Dataset,
+    interface: Interface,
+) -> Result<Code, String> {
+    let Some(code) = &dataset.code else {
+        return Err(
+            "the dataset has no code snapshot (its initialization did not copy the implementation)"
+                .into(),
+        );
+    };
+    if let Some(loaded) = sandbox.cached(&code.current.sha256) {
+        return Ok(loaded);
+    }
+    build(sandbox, objects, &code.current, interface)
+        .await
+        .map(|(c, _)| c)
+        .map_err(|e| e.message)
+}
+
+/// What `datasets code update` did.
+#[derive(Debug, Clone)]
+pub struct CodeUpdateOutcome {
+    pub dataset: Dataset,
+    /// The update failed (the dataset keeps its previous code); says why.
+    pub error: Option<String>,
+}
+
+fn refused(e: letsdata_model::InvalidTransition, name: &str) -> EngineError {
+    EngineError::Refused(format!("dataset {name:?}: {e}"))
+}
+
+impl Engine {
+    /// `datasets code update`: copies, builds and activates a new implementation.
+    pub async fn update_code(
+        &self,
+        dataset_name: &str,
+        artifact_link: &str,
+        resource_location: Option<&str>,
+    ) -> Result<CodeUpdateOutcome, EngineError> {
+        // Validate the new link like a configuration, before anything changes.
+        let mut candidate = self.dataset(dataset_name).await?;
+        if candidate.code.is_none() {
+            return Err(EngineError::Refused(format!(
+                "dataset {dataset_name:?} has no Wasm implementation (artifactImplementationLanguage is not Wasm); its code cannot be updated"
+            )));
+        }
+        set_artifact(&mut candidate, artifact_link, resource_location);
+        let spec = spec_of(self, &candidate)?;
+        let Some((artifact, reader_type)) = wasm_of(&spec) else {
+            return Err(EngineError::Refused(
+                "the dataset's implementation is not Wasm".into(),
+            ));
+        };
+        let artifact = artifact.clone();
+
+        // UPDATING, with a new workflow entry.
+        let (mut dataset, previous) = loop {
+            let mut dataset = self.dataset(dataset_name).await?;
+            let previous = dataset.dataset_status;
+            let updating = lifecycle::next(previous, DatasetAction::UpdateCode, None)
+                .map_err(|e| refused(e, dataset_name))?;
+            dataset.dataset_status = updating;
+            let mut workflow = serde_json::Map::new();
+            workflow.insert("requestDatetime".into(), now_millis().into());
+            workflow.insert("artifactFileS3Link".into(), artifact.link().into());
+            for step in [STEP_ARTIFACT_COPY, STEP_CODE_BUILD] {
+                workflow.insert(step.into(), serde_json::json!({}));
+            }
+            dataset.code_update_workflows.push(workflow);
+            match self.store.update_dataset(&mut dataset).await {
+                Ok(()) => break (dataset, previous),
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        };
+        let id = dataset.dataset_id.clone();
+
+        let result = self
+            .run_code_update_steps(&id, &artifact, reader_type)
+            .await;
+        let error = result.as_ref().err().cloned();
+        dataset = modify_dataset(self, &id, |d| {
+            if let Ok(new) = &result {
+                if let Some(code) = &mut d.code {
+                    if code.current.sha256 != new.sha256 {
+                        let old = std::mem::replace(&mut code.current, new.clone());
+                        code.previous.insert(0, old);
+                    } else {
+                        code.current.artifact_file_s3_link = new.artifact_file_s3_link.clone();
+                    }
+                }
+                set_artifact(d, artifact_link, resource_location);
+            }
+            if d.dataset_status == DatasetStatus::Updating {
+                if let Ok(back) = lifecycle::next(
+                    DatasetStatus::Updating,
+                    DatasetAction::FinishUpdate,
+                    Some(previous),
+                ) {
+                    d.dataset_status = back;
+                }
+            }
+        })
+        .await?;
+        Ok(CodeUpdateOutcome { dataset, error })
+    }
+
+    /// The steps of a code update, recorded in the last `codeUpdateWorkflows` entry.
+    async fn run_code_update_steps(
+        &self,
+        dataset_id: &str,
+        artifact: &WasmArtifact,
+        reader_type: ReaderType,
+    ) -> Result<CodeArtifact, String> {
+        let record = |step: &'static str, result: StepResult| async move {
+            modify_dataset(self, dataset_id, |d| {
+                if let Some(w) = d.code_update_workflows.last_mut() {
+                    w.insert(
+                        step.into(),
+                        serde_json::to_value(&result).unwrap_or(Value::Null),
+                    );
+                }
+            })
+            .await
+            .map_err(|e| e.to_string())
+        };
+        let started = now_millis();
+        let copied = copy_artifact(self, artifact, reader_type).await;
+        let mut step = StepResult {
+            status: StepStatus::Completed,
+            attempts: 1,
+            start_datetime: started,
+            end_datetime: Some(now_millis()),
+            message: String::new(),
+        };
+        let new = match copied {
+            Ok(new) => {
+                step.message = format!(
+                    "sha256 {} ({} bytes) → {}",
+                    new.sha256, new.size_bytes, new.internal_copy
+                );
+                record(STEP_ARTIFACT_COPY, step.clone()).await?;
+                new
+            }
+            Err(e) => {
+                step.status = StepStatus::Error;
+                step.message = e.message.clone();
+                record(STEP_ARTIFACT_COPY, step).await?;
+                return Err(e.message);
+            }
+        };
+        let started = now_millis();
+        let sandbox = self.sandbox().map_err(|e| e.to_string())?;
+        let built = build(&sandbox, &self.objects, &new, interface_for(reader_type)).await;
+        let mut step = StepResult {
+            status: StepStatus::Completed,
+            attempts: 1,
+            start_datetime: started,
+            end_datetime: Some(now_millis()),
+            message: String::new(),
+        };
+        match built {
+            Ok((_, note)) => {
+                step.message = note;
+                record(STEP_CODE_BUILD, step).await?;
+                Ok(new)
+            }
+            Err(e) => {
+                step.status = StepStatus::Error;
+                step.message = e.message.clone();
+                record(STEP_CODE_BUILD, step).await?;
+                Err(e.message)
+            }
+        }
+    }
+
+    /// `datasets code view`: the current and previous implementations.
+    pub async fn code_view(&self, dataset_name: &str) -> Result<Value, EngineError> {
+        let dataset = self.dataset(dataset_name).await?;
+        let Some(code) = &dataset.code else {
+            return Err(EngineError::Refused(format!(
+                "dataset {dataset_name:?} has no Wasm implementation (artifactImplementationLanguage is not Wasm)"
+            )));
+        };
+        let mut out = serde_json::Map::new();
+        out.insert("datasetName".into(), dataset.dataset_name.clone().into());
+        out.insert(
+            "datasetStatus".into(),
+            dataset.dataset_status.to_string().into(),
+        );
+        out.insert(
+            "current".into(),
+            serde_json::to_value(&code.current).unwrap_or(Value::Null),
+        );
+        out.insert(
+            "previous".into(),
+            serde_json::to_value(&code.previous).unwrap_or(Value::Null),
+        );
+        out.insert(
+            "codeUpdateWorkflows".into(),
+            serde_json::to_value(&dataset.code_update_workflows).unwrap_or(Value::Null),
+        );
+        Ok(Value::Object(out))
+    }
+}
+
+/// Sets `readConnector.artifactFileS3Link` (and its location) in the stored configuration.
+fn set_artifact(dataset: &mut Dataset, link: &str, location: Option<&str>) {
+    if let Some(Value::Object(read)) = dataset.config.get_mut("readConnector") {
+        read.insert("artifactFileS3Link".into(), link.into());
+        if let Some(l) = location {
+            read.insert("artifactFileS3LinkResourceLocation".into(), l.into());
+        }
+    }
+}
+
+/// The snapshot for a dataset whose artifact was just copied.
+pub(crate) fn snapshot(artifact: CodeArtifact) -> DatasetCode {
+    DatasetCode {
+        current: artifact,
+        previous: Vec::new(),
+    }
+}

@@ -1,0 +1,758 @@
+//! Invocations of tasks whose implementation is user code (a WebAssembly component).
+//!
+//! - `SingleFileParser`: records are cut on the host with the component's start and end
+//!   hints and handed over in batches (one call per ~256 KiB of records), so crossing into the
+//!   sandbox costs little per record. Results are handled in record order, so checkpoints
+//!   and part rolls fall on record boundaries exactly as with built-in parsers.
+//! - State-machine readers: one call per composite document; the component pulls records
+//!   through the task's file cursors (one per file type). The checkpoint holds every file's
+//!   offset and last record type as of the last document returned.
+//!
+//! A trap, a time-out or the memory limit ends the attempt ERRORED after checkpointing what
+//! was done before the failing call; a redrive resumes from there (with new code after
+//! `datasets code update`).
+
+use super::cursor::{RecordCursor, framing_for_hints};
+use super::output::{ErrorContext, PartOutput};
+use super::{
+    FilePosition, InvokeError, Outcome, Runner, STOPPED, Signals, State, TaskLog, open_with_retry,
+    read_error,
+};
+use letsdata_model::location::validate_key;
+use letsdata_model::spec::{Compression, LogLevel, ReaderType, WriteConnector};
+use letsdata_model::task::Checkpoint;
+use letsdata_records::{FileCompression, Framing, RecordReader, decompress};
+use letsdata_sandbox::wit::{
+    Document, ParseDocumentResult, ParseDocumentResultStatus, RecordSpan, SingleFileReaderState,
+};
+use letsdata_sandbox::{Code, FileCursor, FileParser, Limits, Sandbox, SandboxError, StateMachine};
+use letsdata_store::Lease;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+/// Records per call into the sandbox are bounded by bytes and by count.
+const BATCH_BYTES: usize = 256 * 1024;
+const BATCH_RECORDS: usize = 4096;
+
+/// The parts of an invocation the Wasm paths share with the built-in one.
+pub(super) struct Invocation<'a> {
+    pub lease: &'a Lease,
+    pub signals: &'a Signals,
+    pub log: &'a TaskLog,
+    pub started: Instant,
+    pub budget: Duration,
+    pub checkpoint: Checkpoint,
+}
+
+/// Runs a CPU-bound guest call where blocking is allowed.
+fn blocking<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
+fn failed(e: SandboxError) -> InvokeError {
+    InvokeError::Failed(e.to_string())
+}
+
+/// One record of a batch.
+#[derive(Debug, Clone, Copy)]
+struct BatchRecord {
+    start_offset: u64,
+    end_offset: u64,
+    next_offset: u64,
+    /// Where its bytes are in the batch buffer.
+    from: usize,
+    to: usize,
+    truncated: bool,
+}
+
+/// Records copied out of the reader's buffer, waiting for one call.
+#[derive(Default)]
+struct Batch {
+    bytes: Vec<u8>,
+    spans: Vec<RecordSpan>,
+    records: Vec<BatchRecord>,
+}
+
+impl Batch {
+    fn push(&mut self, rec: &letsdata_records::Record<'_>) {
+        let from = self.bytes.len();
+        self.bytes.extend_from_slice(rec.bytes);
+        let to = self.bytes.len();
+        if !rec.truncated {
+            self.spans.push(RecordSpan {
+                offset_bytes: rec.start_offset,
+                start: from as u32,
+                end: to as u32,
+            });
+        }
+        self.records.push(BatchRecord {
+            start_offset: rec.start_offset,
+            end_offset: rec.end_offset,
+            next_offset: rec.next_offset,
+            from,
+            to,
+            truncated: rec.truncated,
+        });
+    }
+
+    fn full(&self) -> bool {
+        self.bytes.len() >= BATCH_BYTES || self.records.len() >= BATCH_RECORDS
+    }
+
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.spans.clear();
+        self.records.clear();
+    }
+}
+
+/// Writes what the guest printed into the task log.
+fn drain_guest_log(log: &TaskLog, output: (Vec<u8>, u64)) {
+    let (bytes, dropped) = output;
+    if !bytes.is_empty() {
+        for line in String::from_utf8_lossy(&bytes).lines() {
+            if !line.trim().is_empty() {
+                log.user(line);
+            }
+        }
+    }
+    if dropped > 0 {
+        log.log(
+            LogLevel::Warn,
+            format!("user code printed {dropped} more bytes than the log keeps; they were dropped"),
+        );
+    }
+}
+
+type Input = Pin<Box<dyn tokio::io::AsyncRead + Send>>;
+
+impl Runner {
+    /// Runs a task with the dataset's current code.
+    pub(super) async fn invoke_wasm(
+        &self,
+        run: Invocation<'_>,
+        reader_type: ReaderType,
+    ) -> Result<Outcome, InvokeError> {
+        let interface = crate::code::interface_for(reader_type);
+        let sandbox = self.sandbox.clone().ok_or_else(|| {
+            InvokeError::Failed("the sandbox for user code is not available".into())
+        })?;
+        let code = crate::code::current_code(&sandbox, &self.objects, &self.dataset, interface)
+            .await
+            .map_err(InvokeError::Failed)?;
+        let timeout = Duration::from_secs(u64::from(self.spec.compute_engine.timeout_in_seconds));
+        let limits = Limits {
+            memory_megabytes: u64::from(self.spec.compute_engine.memory_limit_in_megabytes),
+            timeout,
+            deadline: run.started + timeout,
+        };
+        run.log.log(
+            LogLevel::Info,
+            format!(
+                "user code {} ({}), {} MB memory limit, {} s time limit",
+                code.sha256(),
+                interface.letsdata_name(),
+                limits.memory_megabytes,
+                timeout.as_secs()
+            ),
+        );
+        match reader_type {
+            ReaderType::SingleFileReader => self.run_parser(run, &sandbox, &code, limits).await,
+            ReaderType::SingleFileStateMachineReader => {
+                self.run_state_machine(run, &sandbox, &code, limits, false)
+                    .await
+            }
+            ReaderType::MultipleFileStateMachineReader => {
+                self.run_state_machine(run, &sandbox, &code, limits, true)
+                    .await
+            }
+        }
+    }
+
+    /// Opens a file of the task at `offset`: a ranged read when uncompressed, otherwise from
+    /// the start, skipped forward. Returns the input and the offset its first byte has.
+    async fn open_at(
+        &self,
+        file_name: &str,
+        offset: u64,
+        log: &TaskLog,
+    ) -> Result<(Input, u64), InvokeError> {
+        let compression = FileCompression::from_file_name(file_name);
+        let ranged = matches!(compression, FileCompression::None);
+        let read_from = if ranged { offset } else { 0 };
+        let bucket = self.objects.bucket(&self.dataset.resources.read_bucket)?;
+        let object = open_with_retry(&bucket, file_name, read_from, log).await?;
+        Ok((decompress(compression, object.reader), read_from))
+    }
+
+    fn part_output(&self, task_id: &str, next_part: u64) -> Result<PartOutput, InvokeError> {
+        let WriteConnector::S3(write) = &self.spec.write_connector;
+        Ok(PartOutput::new(
+            self.objects.bucket(&self.dataset.resources.write_bucket)?,
+            self.objects.bucket(&self.dataset.resources.error_bucket)?,
+            &self.dataset.dataset_name,
+            task_id,
+            write.compression == Compression::Gzip,
+            next_part,
+        ))
+    }
+
+    /// Checks for a lost lease, a stop request and the time budget between calls.
+    async fn between_calls(
+        &self,
+        run: &Invocation<'_>,
+        out: &mut PartOutput,
+        st: &mut State,
+    ) -> Result<Option<Outcome>, InvokeError> {
+        if run.signals.lost.load(Ordering::Relaxed) {
+            out.abort().await;
+            return Err(InvokeError::LeaseLost);
+        }
+        if run.signals.stop.load(Ordering::Relaxed) {
+            self.roll(run.lease, out, st, false, run.log).await?;
+            run.log
+                .log(LogLevel::Warn, "stopped by request: checkpointed");
+            return Ok(Some(Outcome::Errored(STOPPED.to_string())));
+        }
+        if run.started.elapsed() >= run.budget {
+            self.roll(run.lease, out, st, false, run.log).await?;
+            run.log.log(
+                LogLevel::Info,
+                format!(
+                    "time budget of {}s nearly used: checkpointed, task queued again (RERUN)",
+                    self.spec.compute_engine.timeout_in_seconds
+                ),
+            );
+            return Ok(Some(Outcome::Rerun));
+        }
+        Ok(None)
+    }
+
+    /// A `SingleFileParser` task.
+    async fn run_parser(
+        &self,
+        run: Invocation<'_>,
+        sandbox: &Sandbox,
+        code: &Code,
+        limits: Limits,
+    ) -> Result<Outcome, InvokeError> {
+        let task = &run.lease.task;
+        let log = run.log;
+        let mut parser = blocking(|| FileParser::new(sandbox, code, limits)).map_err(failed)?;
+        let file_type = blocking(|| parser.s3_file_type()).map_err(failed)?;
+        let manifest_name = task
+            .task_definition
+            .files
+            .values()
+            .next()
+            .cloned()
+            .unwrap_or_else(|| task.task_definition.manifest_line.clone());
+        let file_name = blocking(|| parser.resolved_s3_file_name(&file_type, &manifest_name))
+            .map_err(failed)?;
+        validate_key(&file_name).map_err(|e| {
+            InvokeError::Failed(format!(
+                "getResolvedS3FileName returned {file_name:?} for {manifest_name:?}: {e}"
+            ))
+        })?;
+        let start = blocking(|| parser.record_start_pattern(&file_type)).map_err(failed)?;
+        let end = blocking(|| parser.record_end_pattern(&file_type)).map_err(failed)?;
+        let framing = framing_for_hints(&start, &end).map_err(InvokeError::Failed)?;
+        drain_guest_log(log, parser.drain_log());
+
+        let checkpoint = &run.checkpoint;
+        let offset: u64 = checkpoint
+            .offsets
+            .get(&file_type)
+            .or_else(|| checkpoint.offsets.values().next())
+            .and_then(|o| o.parse().ok())
+            .unwrap_or(0);
+        log.log(
+            LogLevel::Info,
+            format!(
+                "invocation started: file {file_name} ({file_type}) from offset {offset}, part {}",
+                checkpoint.next_part
+            ),
+        );
+        let (input, read_from) = self.open_at(&file_name, offset, log).await?;
+        let mut reader = RecordReader::new(input, framing, read_from);
+        if read_from < offset {
+            reader
+                .skip_to(offset)
+                .await
+                .map_err(read_error(&file_name))?;
+        }
+        let mut out = self.part_output(&task.task_id, checkpoint.next_part)?;
+        let ctx = ErrorContext {
+            dataset_name: &self.dataset.dataset_name,
+            dataset_id: &self.dataset.dataset_id,
+            task_id: &task.task_id,
+            file_type: &file_type,
+            file_name: &file_name,
+        };
+        let mut st = State::new(checkpoint, &file_type, offset);
+        let mut batch = Batch::default();
+        let mut last_position = reader.position();
+        loop {
+            while let Some(rec) = reader.try_next() {
+                batch.push(&rec);
+                if batch.full() {
+                    self.parse_batch(&run, &mut parser, &mut batch, &mut out, &mut st, &ctx)
+                        .await?;
+                }
+            }
+            self.parse_batch(&run, &mut parser, &mut batch, &mut out, &mut st, &ctx)
+                .await?;
+            let position = reader.position();
+            self.stats.add(
+                &self.stats.bytes_read,
+                position.saturating_sub(last_position),
+            );
+            last_position = position;
+            self.publish(&mut st);
+            if let Some(outcome) = self.between_calls(&run, &mut out, &mut st).await? {
+                return Ok(outcome);
+            }
+            match reader.fill().await {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => {
+                    self.roll(run.lease, &mut out, &mut st, false, log).await?;
+                    return Err(read_error(&file_name)(e));
+                }
+            }
+        }
+        self.roll(run.lease, &mut out, &mut st, true, log).await?;
+        log.log(
+            LogLevel::Info,
+            format!(
+                "task completed: {} records read, {} documents written, {} error records, {} skipped",
+                st.progress.records_read,
+                st.progress.documents_written,
+                st.progress.error_records,
+                st.progress.skip_records
+            ),
+        );
+        Ok(Outcome::Completed)
+    }
+
+    /// Hands a batch to the parser and writes the results in record order.
+    async fn parse_batch(
+        &self,
+        run: &Invocation<'_>,
+        parser: &mut FileParser,
+        batch: &mut Batch,
+        out: &mut PartOutput,
+        st: &mut State,
+        ctx: &ErrorContext<'_>,
+    ) -> Result<(), InvokeError> {
+        if batch.records.is_empty() {
+            return Ok(());
+        }
+        let results = if batch.spans.is_empty() {
+            Ok(Vec::new())
+        } else {
+            blocking(|| {
+                parser.parse_documents(ctx.file_type, ctx.file_name, &batch.bytes, &batch.spans)
+            })
+        };
+        drain_guest_log(run.log, parser.drain_log());
+        let results = match results {
+            Ok(r) => r,
+            Err(e) => {
+                // Keep everything before this batch, then fail the attempt.
+                let first = batch.records[0].start_offset;
+                let last = batch.records[batch.records.len() - 1].end_offset;
+                batch.clear();
+                self.roll(run.lease, out, st, false, run.log).await?;
+                return Err(InvokeError::Failed(format!(
+                    "{e} (while parsing the records between offsets {first} and {last} of {}; a redrive resumes at offset {})",
+                    ctx.file_name, st.resume
+                )));
+            }
+        };
+        let mut results = results.into_iter();
+        for rec in &batch.records {
+            st.pending.records_read += 1;
+            let raw = &batch.bytes[rec.from..rec.to];
+            if rec.truncated {
+                out.push_error(
+                    ctx,
+                    rec.start_offset,
+                    rec.end_offset,
+                    &format!(
+                        "record is {} bytes, more than the {} bytes a record may have",
+                        rec.end_offset - rec.start_offset,
+                        letsdata_records::DEFAULT_MAX_RECORD_BYTES
+                    ),
+                    "",
+                    raw,
+                );
+                st.pending.error_records += 1;
+            } else if let Some(result) = results.next() {
+                write_result(out, st, ctx, rec, raw, result);
+            }
+            st.resume = rec.next_offset;
+            if out.docs.len() >= 1 << 20 || out.errors.len() >= 1 << 20 {
+                out.maybe_flush().await?;
+            }
+            if out.pending_bytes() >= self.settings.part_target_bytes {
+                self.roll(run.lease, out, st, false, run.log).await?;
+            }
+        }
+        batch.clear();
+        Ok(())
+    }
+
+    /// A `SingleFileStateMachineReader` or `MultipleFileStateMachineReader` task.
+    async fn run_state_machine(
+        &self,
+        run: Invocation<'_>,
+        sandbox: &Sandbox,
+        code: &Code,
+        limits: Limits,
+        multiple: bool,
+    ) -> Result<Outcome, InvokeError> {
+        let task = &run.lease.task;
+        let log = run.log;
+        let mut reader =
+            blocking(|| StateMachine::new(sandbox, code, limits, multiple)).map_err(failed)?;
+        let types = blocking(|| reader.s3_file_types()).map_err(failed)?;
+        let files = &task.task_definition.files;
+        let names: Vec<(String, String)> = if multiple {
+            for file_type in files.keys() {
+                if !types.contains(file_type) {
+                    return Err(InvokeError::Failed(format!(
+                        "the manifest line names file type {file_type}, which the reader does not read (getS3FileTypes: {})",
+                        types.join(", ")
+                    )));
+                }
+            }
+            let mut names = Vec::new();
+            for file_type in &types {
+                let Some(key) = files.get(file_type) else {
+                    return Err(InvokeError::Failed(format!(
+                        "the manifest line has no file of type {file_type}; the reader needs {} (write the line as {})",
+                        types.join(", "),
+                        types
+                            .iter()
+                            .map(|t| format!("{t}:<key>"))
+                            .collect::<Vec<_>>()
+                            .join("|")
+                    )));
+                };
+                names.push((file_type.clone(), key.clone()));
+            }
+            names
+        } else {
+            let file_type = types.first().cloned().unwrap_or_default();
+            let key = files
+                .values()
+                .next()
+                .cloned()
+                .unwrap_or_else(|| task.task_definition.manifest_line.clone());
+            vec![(file_type, key)]
+        };
+        let resolved = blocking(|| reader.resolved_s3_file_names(&names)).map_err(failed)?;
+        drain_guest_log(log, reader.drain_log());
+
+        let checkpoint = &run.checkpoint;
+        let mut cursors: Vec<Box<dyn FileCursor>> = Vec::with_capacity(resolved.len());
+        let mut positions = Vec::with_capacity(resolved.len());
+        for (file_type, file_name) in &resolved {
+            validate_key(file_name).map_err(|e| {
+                InvokeError::Failed(format!(
+                    "getResolvedS3FileName returned {file_name:?} for file type {file_type}: {e}"
+                ))
+            })?;
+            let offset: u64 = checkpoint
+                .offsets
+                .get(file_type)
+                .and_then(|o| o.parse().ok())
+                .unwrap_or(0);
+            let last = checkpoint.last_record_types.get(file_type).cloned();
+            let (input, read_from) = self.open_at(file_name, offset, log).await?;
+            let mut records = RecordReader::new(input, Framing::Lines, read_from);
+            if read_from < offset {
+                records
+                    .skip_to(offset)
+                    .await
+                    .map_err(read_error(file_name))?;
+            }
+            positions.push(FilePosition {
+                file_type: file_type.clone(),
+                offset,
+                last_record_type: last.clone(),
+            });
+            cursors.push(Box::new(RecordCursor::new(
+                file_type.clone(),
+                file_name.clone(),
+                records,
+                offset,
+                last,
+            )));
+        }
+        reader.set_cursors(cursors);
+        log.log(
+            LogLevel::Info,
+            format!(
+                "invocation started: {}, part {}",
+                positions
+                    .iter()
+                    .map(|p| format!(
+                        "{} from offset {}{}",
+                        p.file_type,
+                        p.offset,
+                        p.last_record_type
+                            .as_ref()
+                            .map(|t| format!(" after a {t} record"))
+                            .unwrap_or_default()
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                checkpoint.next_part
+            ),
+        );
+        let all_types = resolved
+            .iter()
+            .map(|(t, _)| t.as_str())
+            .collect::<Vec<_>>()
+            .join("|");
+        let all_names = resolved
+            .iter()
+            .map(|(_, n)| n.as_str())
+            .collect::<Vec<_>>()
+            .join("|");
+        let ctx = ErrorContext {
+            dataset_name: &self.dataset.dataset_name,
+            dataset_id: &self.dataset.dataset_id,
+            task_id: &task.task_id,
+            file_type: &all_types,
+            file_name: &all_names,
+        };
+        let total: u64 = positions.iter().map(|p| p.offset).sum();
+        let mut st = State::new(checkpoint, &all_types, total);
+        st.files = Some(positions);
+        let mut out = self.part_output(&task.task_id, checkpoint.next_part)?;
+        let mut consumed = 0u64;
+        loop {
+            let result = blocking(|| reader.parse_document());
+            drain_guest_log(log, reader.drain_log());
+            let result = match result {
+                Ok(r) => r,
+                Err(e) => {
+                    // `st` still holds the positions after the last document returned.
+                    self.roll(run.lease, &mut out, &mut st, false, log).await?;
+                    let at = st
+                        .files
+                        .iter()
+                        .flatten()
+                        .map(|f| format!("{} offset {}", f.file_type, f.offset))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    return Err(InvokeError::Failed(format!(
+                        "{e} (in parseDocument; a redrive resumes at {at})"
+                    )));
+                }
+            };
+            let now_consumed: u64 = reader.cursors().iter().map(|c| c.records_consumed()).sum();
+            let new_records = now_consumed - consumed;
+            consumed = now_consumed;
+            st.pending.records_read += new_records;
+            let completed = result.file_reader_state == SingleFileReaderState::Completed;
+            match result.document {
+                Some(composite) => {
+                    let status = result.status;
+                    write_document(&mut out, &mut st, &ctx, composite.document, status);
+                    for e in composite.errors {
+                        out.push_error_doc(
+                            &ctx,
+                            &e.error_start_offset_map,
+                            &e.error_end_offset_map,
+                            &e.error_message,
+                            e.document_id.as_deref(),
+                            e.serialized.as_deref().unwrap_or("").as_bytes(),
+                        );
+                        st.pending.error_records += 1;
+                    }
+                }
+                None if completed => {}
+                None if new_records == 0 => {
+                    self.roll(run.lease, &mut out, &mut st, false, log).await?;
+                    return Err(InvokeError::Failed(
+                        "parseDocument returned no document, consumed no record and did not report COMPLETED; return ParseCompositeDocumentResult::completed() at the end of the files".into(),
+                    ));
+                }
+                None => st.pending.skip_records += 1,
+            }
+            let mut total = 0;
+            if let Some(files) = &mut st.files {
+                for (f, c) in files.iter_mut().zip(reader.cursors()) {
+                    f.offset = c.offset();
+                    f.last_record_type = c.last_record_type().map(str::to_string);
+                    total += f.offset;
+                }
+            }
+            self.stats
+                .add(&self.stats.bytes_read, total.saturating_sub(st.resume));
+            st.resume = total;
+            if out.docs.len() >= 1 << 20 || out.errors.len() >= 1 << 20 {
+                out.maybe_flush().await?;
+            }
+            if out.pending_bytes() >= self.settings.part_target_bytes {
+                self.roll(run.lease, &mut out, &mut st, false, log).await?;
+            }
+            if completed {
+                break;
+            }
+            self.publish(&mut st);
+            if let Some(outcome) = self.between_calls(&run, &mut out, &mut st).await? {
+                return Ok(outcome);
+            }
+        }
+        self.roll(run.lease, &mut out, &mut st, true, log).await?;
+        log.log(
+            LogLevel::Info,
+            format!(
+                "task completed: {} records read, {} documents written, {} error records, {} skipped",
+                st.progress.records_read,
+                st.progress.documents_written,
+                st.progress.error_records,
+                st.progress.skip_records
+            ),
+        );
+        Ok(Outcome::Completed)
+    }
+}
+
+/// Why a serialized document cannot be written as one output line.
+fn unwritable(serialized: &str) -> Option<&'static str> {
+    if serialized.is_empty() {
+        return Some("the serialized document is empty");
+    }
+    if memchr::memchr2(b'\n', b'\r', serialized.as_bytes()).is_some() {
+        return Some(
+            "the serialized document contains a line break; output files hold one document per line (serialize it without pretty-printing)",
+        );
+    }
+    None
+}
+
+/// Writes one parser result for the record `rec` (bytes `raw`).
+fn write_result(
+    out: &mut PartOutput,
+    st: &mut State,
+    ctx: &ErrorContext<'_>,
+    rec: &BatchRecord,
+    raw: &[u8],
+    result: ParseDocumentResult,
+) {
+    let error = |out: &mut PartOutput, st: &mut State, message: &str, id: &str, content: &[u8]| {
+        out.push_error(ctx, rec.start_offset, rec.end_offset, message, id, content);
+        st.pending.error_records += 1;
+    };
+    match (result.document, result.status) {
+        (Some(Document::Single(doc)), ParseDocumentResultStatus::Success) => {
+            if let Some(why) = unwritable(&doc.serialized) {
+                error(out, st, why, doc.document_id.as_deref().unwrap_or(""), raw);
+            } else {
+                out.docs.extend_from_slice(doc.serialized.as_bytes());
+                out.docs.push(b'\n');
+                st.pending.documents_written += 1;
+            }
+        }
+        (Some(Document::Error(e)), _) => {
+            let content = e.serialized.as_deref().map(str::as_bytes).unwrap_or(raw);
+            error(
+                out,
+                st,
+                &e.error_message,
+                e.document_id.as_deref().unwrap_or(""),
+                content,
+            );
+        }
+        (Some(Document::Skip(_)), _) | (None, ParseDocumentResultStatus::Skip) => {
+            st.pending.skip_records += 1;
+        }
+        (Some(Document::Single(doc)), ParseDocumentResultStatus::Skip) => {
+            let _ = doc;
+            st.pending.skip_records += 1;
+        }
+        (Some(Document::Single(doc)), ParseDocumentResultStatus::Error) => error(
+            out,
+            st,
+            "the parser returned status ERROR with a document that is not an error document",
+            doc.document_id.as_deref().unwrap_or(""),
+            raw,
+        ),
+        (None, status) => error(
+            out,
+            st,
+            &format!("the parser returned status {status:?} without a document"),
+            "",
+            raw,
+        ),
+    }
+}
+
+/// Writes a state-machine reader's document.
+fn write_document(
+    out: &mut PartOutput,
+    st: &mut State,
+    ctx: &ErrorContext<'_>,
+    document: Document,
+    status: ParseDocumentResultStatus,
+) {
+    match (document, status) {
+        (Document::Single(doc), ParseDocumentResultStatus::Success) => {
+            match unwritable(&doc.serialized) {
+                Some(why) => {
+                    out.push_error_doc(
+                        ctx,
+                        &[],
+                        &[],
+                        why,
+                        doc.document_id.as_deref(),
+                        doc.serialized.as_bytes(),
+                    );
+                    st.pending.error_records += 1;
+                }
+                None => {
+                    out.docs.extend_from_slice(doc.serialized.as_bytes());
+                    out.docs.push(b'\n');
+                    st.pending.documents_written += 1;
+                }
+            }
+        }
+        (Document::Error(e), _) => {
+            out.push_error_doc(
+                ctx,
+                &e.error_start_offset_map,
+                &e.error_end_offset_map,
+                &e.error_message,
+                e.document_id.as_deref(),
+                e.serialized.as_deref().unwrap_or("").as_bytes(),
+            );
+            st.pending.error_records += 1;
+        }
+        (Document::Skip(_), _) | (Document::Single(_), ParseDocumentResultStatus::Skip) => {
+            st.pending.skip_records += 1;
+        }
+        (Document::Single(doc), ParseDocumentResultStatus::Error) => {
+            out.push_error_doc(
+                ctx,
+                &[],
+                &[],
+                "the reader returned status ERROR with a document that is not an error document",
+                doc.document_id.as_deref(),
+                doc.serialized.as_bytes(),
+            );
+            st.pending.error_records += 1;
+        }
+    }
+}
