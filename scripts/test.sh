@@ -28,7 +28,20 @@ done
 export LETSDATA_TEST_S3_ENDPOINT="http://127.0.0.1:$MOTO_PORT"
 echo "moto_server $MOTO_VERSION on $LETSDATA_TEST_S3_ENDPOINT"
 
+# --- WebAssembly target for the SDK, the examples and the test components (user code).
+if command -v rustup >/dev/null 2>&1; then
+  rustup target add wasm32-wasip2 >/dev/null
+fi
+# The CLI tests build examples/ themselves into $CARGO_TARGET_DIR/guests; building them here
+# first makes a failure show up as what it is.
+CARGO_TARGET_DIR="$CARGO_TARGET_DIR/guests" cargo build --release --locked --target wasm32-wasip2 \
+  --manifest-path examples/Cargo.toml
+
 # --- checks
 cargo fmt --all -- --check
+cargo fmt --manifest-path examples/Cargo.toml --all -- --check
+rustfmt --edition 2024 --check sdk/rust/src/lib.rs
 cargo clippy --workspace --all-targets --locked -- -D warnings
+CARGO_TARGET_DIR="$CARGO_TARGET_DIR/guests" cargo clippy --locked --target wasm32-wasip2 \
+  --manifest-path examples/Cargo.toml -- -D warnings
 cargo test --workspace --locked

@@ -1,10 +1,17 @@
-//! End-to-end benchmark of the jsonl built-in parser to a local bucket.
+//! End-to-end benchmarks to a local bucket.
 //!
 //! Generates `--total-mb` of JSON lines over `--files` files (1 in 4 lines with a nested
 //! object, 1 in 10,000 malformed), runs the release `letsdata datasets create` on them with
-//! `concurrency` = 2 (this machine's cores), and reports input MB/s and the child's peak RSS.
-//! It then repeats with files a quarter of the size to show that peak RSS does not depend on
-//! file size. Not a test: nothing here asserts a speed.
+//! `concurrency` = 2 (this machine's cores), and reports input MB/s and the child's peak RSS:
+//!
+//! 1. the jsonl built-in parser, on files a quarter of the size and then full size (peak RSS
+//!    does not depend on file size);
+//! 2. `examples/json-transform` (a WebAssembly `SingleFileParser`) on the full-size input, and
+//!    its throughput as a share of the built-in's;
+//! 3. the cost of crossing into the sandbox per record: a pass-through component called in
+//!    batches (as the engine does) and one record per call.
+//!
+//! Not a test: nothing here asserts a speed.
 
 #![allow(unsafe_code)] // getrusage for the child's peak RSS
 
@@ -15,6 +22,8 @@ use std::process::Command;
 use std::time::Instant;
 
 struct Args {
+    /// Where the example components are (`<target>/guests/wasm32-wasip2/release`).
+    wasm_dir: Option<PathBuf>,
     total_mb: u64,
     files: u64,
     concurrency: u64,
@@ -23,6 +32,7 @@ struct Args {
 
 fn parse_args() -> anyhow::Result<Args> {
     let mut args = Args {
+        wasm_dir: std::env::var_os("LETSDATA_BENCH_WASM_DIR").map(PathBuf::from),
         total_mb: 1024,
         files: 8,
         concurrency: 2,
@@ -97,35 +107,67 @@ struct Outcome {
     errors: u64,
 }
 
-fn run_once(
-    letsdata: &Path,
-    work: &Path,
-    total_mb: u64,
-    files: u64,
-    concurrency: u64,
-    name: &str,
-) -> anyhow::Result<Outcome> {
-    let home = work.join(name);
-    let _ = std::fs::remove_dir_all(&home);
-    let bucket = home.join("buckets").join("bench-input");
-    std::fs::create_dir_all(&bucket)?;
+/// Generated input: a directory of files and the manifest naming them.
+struct Input {
+    dir: PathBuf,
+    manifest: String,
+    bytes: u64,
+}
+
+fn make_input(work: &Path, total_mb: u64, files: u64) -> anyhow::Result<Input> {
+    let dir = work.join(format!("input-{total_mb}mb"));
+    let _ = std::fs::remove_dir_all(&dir);
     let per_file = total_mb * 1024 * 1024 / files;
     let mut manifest = String::new();
-    let mut input_bytes = 0;
+    let mut bytes = 0;
     for f in 0..files {
         let key = format!("events/part-{f:03}.jsonl");
-        let path = bucket.join(&key);
+        let path = dir.join(&key);
         std::fs::create_dir_all(path.parent().context("parent")?)?;
         generate(&path, per_file, f)?;
-        input_bytes += std::fs::metadata(&path)?.len();
+        bytes += std::fs::metadata(&path)?.len();
         manifest.push_str(&key);
         manifest.push('\n');
     }
+    Ok(Input {
+        dir,
+        manifest,
+        bytes,
+    })
+}
+
+fn run_once(
+    letsdata: &Path,
+    work: &Path,
+    input: &Input,
+    concurrency: u64,
+    name: &str,
+    wasm: Option<&Path>,
+) -> anyhow::Result<Outcome> {
+    let home = work.join(name);
+    let _ = std::fs::remove_dir_all(&home);
+    std::fs::create_dir_all(home.join("buckets"))?;
+    std::os::unix::fs::symlink(&input.dir, home.join("buckets").join("bench-input"))?;
+    let manifest = &input.manifest;
+    let input_bytes = input.bytes;
+    let read = match wasm {
+        None => {
+            serde_json::json!({"connectorDestination": "S3", "readerType": "Single File Reader", "bucketName": "bench-input",
+            "artifactImplementationLanguage": "Builtin", "builtinParser": "jsonl", "documentIdField": "id"})
+        }
+        Some(component) => {
+            let code = home.join("buckets").join("bench-code");
+            std::fs::create_dir_all(&code)?;
+            std::fs::copy(component, code.join("component.wasm"))
+                .with_context(|| format!("copy {}", component.display()))?;
+            serde_json::json!({"connectorDestination": "S3", "readerType": "Single File Reader", "bucketName": "bench-input",
+                "artifactImplementationLanguage": "Wasm", "artifactFileS3Link": "s3://bench-code/component.wasm"})
+        }
+    };
     let config = serde_json::json!({
         "datasetName": name,
         "region": "us-east-1",
-        "readConnector": {"connectorDestination": "S3", "readerType": "Single File Reader", "bucketName": "bench-input",
-            "artifactImplementationLanguage": "Builtin", "builtinParser": "jsonl", "documentIdField": "id"},
+        "readConnector": read,
         "writeConnector": {"connectorDestination": "S3", "resourceLocation": "LetsData"},
         "errorConnector": {"connectorDestination": "S3", "resourceLocation": "LetsData"},
         "computeEngine": {"computeEngineType": "Lambda", "concurrency": concurrency},
@@ -161,6 +203,8 @@ fn run_once(
     })
 }
 
+mod crossing;
+
 fn main() -> anyhow::Result<()> {
     let args = parse_args()?;
     let exe = std::env::current_exe()?;
@@ -177,17 +221,7 @@ fn main() -> anyhow::Result<()> {
         "jsonl built-in -> local bucket, {} files, concurrency {}",
         args.files, args.concurrency
     );
-    // Small first: getrusage(RUSAGE_CHILDREN) reports the maximum over all children so far.
-    let sizes = [args.total_mb / 4, args.total_mb];
-    for (i, total) in sizes.iter().enumerate() {
-        let o = run_once(
-            &letsdata,
-            &work,
-            *total,
-            args.files,
-            args.concurrency,
-            &format!("Bench{i}"),
-        )?;
+    let report = |o: &Outcome| {
         let mb = o.input_bytes as f64 / 1e6;
         println!(
             "{:>6.0} MB input ({:>4.0} MB/file): {:>6.2} s  {:>6.0} MB/s  {:>9} docs  {:>5} errors  peak RSS {:>5.1} MB",
@@ -199,6 +233,53 @@ fn main() -> anyhow::Result<()> {
             o.errors,
             o.peak_rss_mb
         );
+        mb / o.seconds
+    };
+    // Small first: getrusage(RUSAGE_CHILDREN) reports the maximum over all children so far.
+    let small = make_input(&work, args.total_mb / 4, args.files)?;
+    report(&run_once(
+        &letsdata,
+        &work,
+        &small,
+        args.concurrency,
+        "Bench0",
+        None,
+    )?);
+    std::fs::remove_dir_all(&small.dir)?;
+    let input = make_input(&work, args.total_mb, args.files)?;
+    let builtin = report(&run_once(
+        &letsdata,
+        &work,
+        &input,
+        args.concurrency,
+        "Bench1",
+        None,
+    )?);
+
+    match &args.wasm_dir {
+        None => {
+            println!("(set LETSDATA_BENCH_WASM_DIR, as bench/run.sh does, for the Wasm benchmarks)")
+        }
+        Some(dir) => {
+            println!(
+                "examples/json-transform (Wasm SingleFileParser) -> local bucket, {} files, concurrency {}",
+                args.files, args.concurrency
+            );
+            let o = run_once(
+                &letsdata,
+                &work,
+                &input,
+                args.concurrency,
+                "BenchWasm",
+                Some(&dir.join("json_transform.wasm")),
+            )?;
+            let wasm = report(&o);
+            println!(
+                "json-transform throughput = {:.0}% of the jsonl built-in",
+                100.0 * wasm / builtin
+            );
+            crossing::report(&dir.join("letsdata_test_passthrough.wasm"), &work)?;
+        }
     }
     if !args.keep {
         std::fs::remove_dir_all(&work)?;

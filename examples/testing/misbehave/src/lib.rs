@@ -1,0 +1,78 @@
+//! Test component (not an example): a `SingleFileParser` that writes each line as it is,
+//! except lines that ask it to misbehave:
+//!
+//! - a line containing `PANIC` panics (a trap in one record's parsing);
+//! - `LOOP` loops forever (the time limit);
+//! - `BOMB` allocates until memory runs out (the memory limit);
+//! - `PRINT` prints the line to stdout and stderr (the task log);
+//! - `BAD` returns an error document; `SKIP` a skip document.
+
+use letsdata_sdk::{
+    ErrorDoc, ParseDocumentResult, RecordParseHint, SingleDoc, SingleFileParser, SkipDoc,
+};
+
+#[derive(Default)]
+pub struct Misbehave;
+
+impl SingleFileParser for Misbehave {
+    fn get_s3_file_type(&self) -> String {
+        "LINES".into()
+    }
+
+    fn get_record_start_pattern(&self, _file_type: &str) -> RecordParseHint {
+        RecordParseHint::none()
+    }
+
+    fn get_record_end_pattern(&self, _file_type: &str) -> RecordParseHint {
+        RecordParseHint::pattern("\n")
+    }
+
+    fn parse_document(
+        &mut self,
+        file_type: &str,
+        _file_name: &str,
+        offset_bytes: u64,
+        record: &[u8],
+    ) -> ParseDocumentResult {
+        let line = String::from_utf8_lossy(record).trim().to_string();
+        if line.contains("PANIC") {
+            panic!("asked to panic at offset {offset_bytes}");
+        }
+        if line.contains("LOOP") {
+            let mut n: u64 = 0;
+            loop {
+                n = std::hint::black_box(n.wrapping_add(1));
+            }
+        }
+        if line.contains("BOMB") {
+            let mut hoard: Vec<Vec<u8>> = Vec::new();
+            loop {
+                hoard.push(vec![1u8; 16 << 20]);
+                std::hint::black_box(&hoard);
+            }
+        }
+        if line.contains("PRINT") {
+            println!("stdout says {line}");
+            eprintln!("stderr says {line}");
+        }
+        if line.contains("BAD") {
+            return ParseDocumentResult::error(ErrorDoc::for_record(
+                file_type,
+                offset_bytes,
+                record.len(),
+                "asked for an error document",
+            ));
+        }
+        if line.contains("SKIP") {
+            return ParseDocumentResult::skip(SkipDoc::for_record(
+                file_type,
+                offset_bytes,
+                record.len(),
+                "asked to skip",
+            ));
+        }
+        ParseDocumentResult::success(SingleDoc::new(line))
+    }
+}
+
+letsdata_sdk::export!(single_file_parser: Misbehave);
