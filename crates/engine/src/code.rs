@@ -295,14 +295,14 @@ impl Engine {
                 }
                 set_artifact(d, artifact_link, resource_location);
             }
-            if d.dataset_status == DatasetStatus::Updating {
-                if let Ok(back) = lifecycle::next(
+            if d.dataset_status == DatasetStatus::Updating
+                && let Ok(back) = lifecycle::next(
                     DatasetStatus::Updating,
                     DatasetAction::FinishUpdate,
                     Some(previous),
-                ) {
-                    d.dataset_status = back;
-                }
+                )
+            {
+                d.dataset_status = back;
             }
         })
         .await?;

@@ -584,3 +584,217 @@ impl StateMachine {
         self.session.drain_log()
     }
 }
+
+enum StreamBindings {
+    Kinesis(crate::bindings::kinesis_reader::KinesisReader),
+    Queue(crate::bindings::queue_reader::QueueReader),
+    Streams(crate::bindings::dynamodb_streams_reader::DynamodbStreamsReader),
+    Table(crate::bindings::dynamodb_table_reader::DynamodbTableReader),
+}
+
+/// One DynamoDB Streams record, as `DynamoDBStreamsRecordReader.parseRecord` receives it.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamRecordArgs<'a> {
+    pub stream_arn: &'a str,
+    pub shard_id: &'a str,
+    pub event_id: &'a str,
+    pub event_name: &'a str,
+    pub identity_principal_id: Option<&'a str>,
+    pub identity_type: Option<&'a str>,
+    pub sequence_number: &'a str,
+    pub size_bytes: u64,
+    pub stream_view_type: &'a str,
+    pub approximate_creation_date_time: i64,
+    pub keys: &'a str,
+    pub old_image: Option<&'a str>,
+    pub new_image: Option<&'a str>,
+}
+
+/// One task's instance of a stream, queue or table reader component (`KinesisRecordReader`,
+/// `QueueMessageReader`, `DynamoDBStreamsRecordReader` or `DynamoDBTableItemReader`): one
+/// call per record, message or item.
+pub struct RecordReader {
+    session: Session,
+    bindings: StreamBindings,
+}
+
+impl std::fmt::Debug for RecordReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordReader")
+            .field("code", &self.session.code)
+            .finish()
+    }
+}
+
+fn wrong_interface(wanted: crate::Interface) -> SandboxError {
+    SandboxError::MissingExport(format!(
+        "this reader instance does not implement {}",
+        wanted.letsdata_name()
+    ))
+}
+
+impl RecordReader {
+    /// Instantiates `code` for `interface` (one of the stream, queue and table readers).
+    pub fn new(
+        sandbox: &Sandbox,
+        code: &Code,
+        limits: Limits,
+        interface: crate::Interface,
+    ) -> Result<Self, SandboxError> {
+        let mut session = Session::new(sandbox, code, limits, Vec::new());
+        let bindings = Self::instantiate(&mut session, interface)?;
+        Ok(Self { session, bindings })
+    }
+
+    fn interface(&self) -> crate::Interface {
+        match self.bindings {
+            StreamBindings::Kinesis(_) => crate::Interface::KinesisRecordReader,
+            StreamBindings::Queue(_) => crate::Interface::QueueMessageReader,
+            StreamBindings::Streams(_) => crate::Interface::DynamoDbStreamsRecordReader,
+            StreamBindings::Table(_) => crate::Interface::DynamoDbTableItemReader,
+        }
+    }
+
+    fn instantiate(
+        session: &mut Session,
+        interface: crate::Interface,
+    ) -> Result<StreamBindings, SandboxError> {
+        use crate::bindings::{
+            dynamodb_streams_reader::DynamodbStreamsReader,
+            dynamodb_table_reader::DynamodbTableReader, kinesis_reader::KinesisReader,
+            queue_reader::QueueReader,
+        };
+        let linker = session.linker()?;
+        session.arm();
+        let (store, component) = (&mut session.store, &session.code.component);
+        let result = match interface {
+            crate::Interface::KinesisRecordReader => {
+                KinesisReader::instantiate(store, component, &linker).map(StreamBindings::Kinesis)
+            }
+            crate::Interface::QueueMessageReader => {
+                QueueReader::instantiate(store, component, &linker).map(StreamBindings::Queue)
+            }
+            crate::Interface::DynamoDbStreamsRecordReader => {
+                DynamodbStreamsReader::instantiate(store, component, &linker)
+                    .map(StreamBindings::Streams)
+            }
+            crate::Interface::DynamoDbTableItemReader => {
+                DynamodbTableReader::instantiate(store, component, &linker)
+                    .map(StreamBindings::Table)
+            }
+            other => {
+                return Err(SandboxError::Instantiate(format!(
+                    "{} is not a stream, queue or table reader interface",
+                    other.letsdata_name()
+                )));
+            }
+        };
+        result.map_err(instantiate_error)
+    }
+
+    fn reinstantiate(&mut self) -> Result<(), SandboxError> {
+        let interface = self.interface();
+        self.session.renew();
+        self.bindings = Self::instantiate(&mut self.session, interface)?;
+        Ok(())
+    }
+
+    /// `KinesisRecordReader.parseMessage`.
+    pub fn parse_kinesis_record(
+        &mut self,
+        stream_arn: &str,
+        shard_id: &str,
+        partition_key: &str,
+        sequence_number: &str,
+        approximate_arrival_timestamp_ms: i64,
+        data: &[u8],
+    ) -> Result<ParseDocumentResult, SandboxError> {
+        guest_call!(self, |b, store| match b {
+            StreamBindings::Kinesis(k) =>
+                k.letsdata_data_kinesis_record_reader().call_parse_message(
+                    store,
+                    stream_arn,
+                    shard_id,
+                    partition_key,
+                    sequence_number,
+                    approximate_arrival_timestamp_ms,
+                    data,
+                ),
+            _ => return Err(wrong_interface(crate::Interface::KinesisRecordReader)),
+        })
+    }
+
+    /// `QueueMessageReader.parseMessage`.
+    pub fn parse_queue_message(
+        &mut self,
+        message_id: &str,
+        message_group_id: Option<&str>,
+        message_deduplication_id: Option<&str>,
+        message_attributes: &[(String, String)],
+        message_body: &str,
+    ) -> Result<ParseDocumentResult, SandboxError> {
+        guest_call!(self, |b, store| match b {
+            StreamBindings::Queue(q) => q.letsdata_data_queue_message_reader().call_parse_message(
+                store,
+                message_id,
+                message_group_id,
+                message_deduplication_id,
+                message_attributes,
+                message_body,
+            ),
+            _ => return Err(wrong_interface(crate::Interface::QueueMessageReader)),
+        })
+    }
+
+    /// `DynamoDBStreamsRecordReader.parseRecord`.
+    pub fn parse_dynamodb_stream_record(
+        &mut self,
+        r: &StreamRecordArgs<'_>,
+    ) -> Result<ParseDocumentResult, SandboxError> {
+        guest_call!(self, |b, store| match b {
+            StreamBindings::Streams(s) => s
+                .letsdata_data_dynamodb_streams_record_reader()
+                .call_parse_record(
+                    store,
+                    r.stream_arn,
+                    r.shard_id,
+                    r.event_id,
+                    r.event_name,
+                    r.identity_principal_id,
+                    r.identity_type,
+                    r.sequence_number,
+                    r.size_bytes,
+                    r.stream_view_type,
+                    r.approximate_creation_date_time,
+                    r.keys,
+                    r.old_image,
+                    r.new_image,
+                ),
+            _ =>
+                return Err(wrong_interface(
+                    crate::Interface::DynamoDbStreamsRecordReader
+                )),
+        })
+    }
+
+    /// `DynamoDBTableItemReader.parseDynamoDBItem`.
+    pub fn parse_dynamodb_item(
+        &mut self,
+        table_name: &str,
+        segment_number: u32,
+        keys: &str,
+        item: &str,
+    ) -> Result<ParseDocumentResult, SandboxError> {
+        guest_call!(self, |b, store| match b {
+            StreamBindings::Table(t) => t
+                .letsdata_data_dynamodb_table_item_reader()
+                .call_parse_dynamodb_item(store, table_name, segment_number, keys, item),
+            _ => return Err(wrong_interface(crate::Interface::DynamoDbTableItemReader)),
+        })
+    }
+
+    /// What the guest printed since the last drain, and how many bytes were dropped.
+    pub fn drain_log(&mut self) -> (Vec<u8>, u64) {
+        self.session.drain_log()
+    }
+}

@@ -21,7 +21,7 @@ mod log;
 
 pub use cursor::{CursorHandle, FileCursor};
 pub use error::SandboxError;
-pub use instance::{FileParser, Limits, StateMachine};
+pub use instance::{FileParser, Limits, RecordReader, StateMachine, StreamRecordArgs};
 
 /// The interface types, as the host sees them.
 pub mod wit {

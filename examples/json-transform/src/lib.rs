@@ -56,10 +56,8 @@ struct Output<'a> {
 }
 
 fn doubled(n: &serde_json::Number) -> Option<serde_json::Number> {
-    if let Some(i) = n.as_i64() {
-        if let Some(d) = i.checked_mul(2) {
-            return Some(d.into());
-        }
+    if let Some(d) = n.as_i64().and_then(|i| i.checked_mul(2)) {
+        return Some(d.into());
     }
     n.as_f64()
         .and_then(|f| serde_json::Number::from_f64(f * 2.0))

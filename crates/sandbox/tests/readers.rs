@@ -1,0 +1,162 @@
+//! The stream, queue and table reader interfaces through the host, with a component that
+//! implements all four (`examples/testing/readers`); and the export check.
+
+use letsdata_sandbox::wit::{Document, ParseDocumentResultStatus};
+use letsdata_sandbox::{Interface, Limits, RecordReader, Sandbox, SandboxError, StreamRecordArgs};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Builds the example and test components (once per test process) and reads one.
+fn component(crate_name: &str) -> Vec<u8> {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    let dir = BUILT.get_or_init(|| {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let target = match std::env::var_os("CARGO_TARGET_DIR") {
+            Some(t) => PathBuf::from(t).join("guests"),
+            None => repo.join("target").join("guests"),
+        };
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "--release", "--quiet", "--target", "wasm32-wasip2"])
+            .arg("--manifest-path")
+            .arg(repo.join("examples/Cargo.toml"))
+            .env("CARGO_TARGET_DIR", &target)
+            .status()
+            .expect("run cargo");
+        assert!(status.success(), "building the test components failed");
+        target.join("wasm32-wasip2/release")
+    });
+    std::fs::read(dir.join(format!("{}.wasm", crate_name.replace('-', "_")))).expect("component")
+}
+
+fn limits() -> Limits {
+    Limits {
+        memory_megabytes: 256,
+        timeout: Duration::from_secs(30),
+        deadline: Instant::now() + Duration::from_secs(30),
+    }
+}
+
+fn serialized(doc: Option<Document>) -> serde_json::Value {
+    match doc {
+        Some(Document::Single(d)) => serde_json::from_str(&d.serialized).expect("json"),
+        other => panic!("not a single document: {other:?}"),
+    }
+}
+
+#[test]
+fn stream_queue_and_table_readers_run_in_the_sandbox() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let sandbox = Sandbox::new(dir.path()).expect("sandbox");
+    let (code, compiled) = sandbox
+        .load(&component("letsdata-test-readers"))
+        .expect("load");
+    assert!(compiled);
+    for interface in [
+        Interface::KinesisRecordReader,
+        Interface::QueueMessageReader,
+        Interface::DynamoDbStreamsRecordReader,
+        Interface::DynamoDbTableItemReader,
+    ] {
+        sandbox.check_exports(&code, interface).expect("exported");
+    }
+    match sandbox.check_exports(&code, Interface::SingleFileParser) {
+        Err(SandboxError::MissingExport(m)) => {
+            assert!(m.contains("letsdata:data/single-file-parser@0.1.0"), "{m}");
+            assert!(
+                m.contains("letsdata:data/kinesis-record-reader@0.1.0"),
+                "{m}"
+            );
+        }
+        other => panic!("expected a missing export: {other:?}"),
+    }
+
+    let mut kinesis =
+        RecordReader::new(&sandbox, &code, limits(), Interface::KinesisRecordReader).expect("new");
+    let r = kinesis
+        .parse_kinesis_record("arn:s", "shard-1", "k", "49", 1_700_000_000_000, b"hello")
+        .expect("parse");
+    assert_eq!(r.status, ParseDocumentResultStatus::Success);
+    let doc = serialized(r.document);
+    assert_eq!(doc["shard"], "shard-1");
+    assert_eq!(doc["data"], "hello");
+    assert_eq!(doc["at"], 1_700_000_000_000i64);
+    // The instance implements only the interface it was created for.
+    assert!(matches!(
+        kinesis.parse_dynamodb_item("t", 0, "{}", "{}"),
+        Err(SandboxError::MissingExport(_))
+    ));
+
+    let mut queue =
+        RecordReader::new(&sandbox, &code, limits(), Interface::QueueMessageReader).expect("new");
+    let attrs = vec![("docId".to_string(), "7".to_string())];
+    let r = queue
+        .parse_queue_message("m-1", Some("g"), None, &attrs, "body")
+        .expect("parse");
+    let doc = serialized(r.document);
+    assert_eq!(doc["group"], "g");
+    assert_eq!(doc["attributes"][0][1], "7");
+    let r = queue
+        .parse_queue_message("m-2", None, None, &[], "bad")
+        .expect("parse");
+    assert_eq!(r.status, ParseDocumentResultStatus::Error);
+
+    let mut streams = RecordReader::new(
+        &sandbox,
+        &code,
+        limits(),
+        Interface::DynamoDbStreamsRecordReader,
+    )
+    .expect("new");
+    let mut record = StreamRecordArgs {
+        stream_arn: "arn:t/stream",
+        shard_id: "s",
+        event_id: "e",
+        event_name: "INSERT",
+        identity_principal_id: None,
+        identity_type: None,
+        sequence_number: "100",
+        size_bytes: 10,
+        stream_view_type: "NEW_AND_OLD_IMAGES",
+        approximate_creation_date_time: 0,
+        keys: r#"{"id":"a"}"#,
+        old_image: None,
+        new_image: Some(r#"{"id":"a","n":1}"#),
+    };
+    let doc = serialized(
+        streams
+            .parse_dynamodb_stream_record(&record)
+            .expect("parse")
+            .document,
+    );
+    assert_eq!(doc["event"], "INSERT");
+    assert_eq!(doc["new"], r#"{"id":"a","n":1}"#);
+    record.event_name = "REMOVE";
+    let r = streams
+        .parse_dynamodb_stream_record(&record)
+        .expect("parse");
+    assert_eq!(r.status, ParseDocumentResultStatus::Skip);
+
+    let mut table = RecordReader::new(
+        &sandbox,
+        &code,
+        limits(),
+        Interface::DynamoDbTableItemReader,
+    )
+    .expect("new");
+    let doc = serialized(
+        table
+            .parse_dynamodb_item("t", 3, r#"{"id":"a"}"#, r#"{"id":"a"}"#)
+            .expect("parse")
+            .document,
+    );
+    assert_eq!(doc["segment"], 3);
+
+    // A second sandbox on the same cache directory loads the compiled code without compiling.
+    let again = Sandbox::new(dir.path()).expect("sandbox");
+    let (_, compiled) = again
+        .load(&component("letsdata-test-readers"))
+        .expect("load");
+    assert!(!compiled, "the compiled component was cached on disk");
+}
