@@ -125,7 +125,6 @@ impl Runner {
                 return self.invoke_wasm(run, read.reader_type).await;
             }
         };
-        let WriteConnector::S3(write) = &self.spec.write_connector;
         let file_name = task
             .task_definition
             .files
@@ -147,7 +146,6 @@ impl Runner {
 
         // Open the input. Uncompressed files resume with a ranged read; compressed ones (and
         // CSV, which needs its header) are read from the start and skipped forward.
-        let compression = FileCompression::from_file_name(&file_name);
         let needs_header = matches!(
             parser_spec,
             BuiltinParser::Csv {
@@ -155,22 +153,12 @@ impl Runner {
                 ..
             }
         );
-        let ranged = matches!(compression, FileCompression::None) && !needs_header;
-        let read_from = if ranged { offset } else { 0 };
-        let bucket = self.objects.bucket(&self.dataset.resources.read_bucket)?;
-        let object = open_with_retry(&bucket, &file_name, read_from, log).await?;
-        let input = decompress(compression, object.reader);
+        let (input, read_from) = self.open_at(&file_name, offset, needs_header, log).await?;
+        let ranged = read_from == offset;
         let mut reader = RecordReader::new(input, framing_for(parser_spec), read_from);
         let mut parser = builtin_parser(parser_spec, &file_name);
 
-        let mut out = PartOutput::new(
-            self.objects.bucket(&self.dataset.resources.write_bucket)?,
-            self.objects.bucket(&self.dataset.resources.error_bucket)?,
-            &self.dataset.dataset_name,
-            &task.task_id,
-            write.compression == Compression::Gzip,
-            checkpoint.next_part,
-        );
+        let mut out = self.part_output(&task.task_id, checkpoint.next_part)?;
         let ctx = ErrorContext {
             dataset_name: &self.dataset.dataset_name,
             dataset_id: &self.dataset.dataset_id,
@@ -300,17 +288,39 @@ impl Runner {
             }
         }
         self.roll(lease, &mut out, &mut st, true, log).await?;
-        log.log(
-            LogLevel::Info,
-            format!(
-                "task completed: {} records read, {} documents written, {} error records, {} skipped",
-                st.progress.records_read,
-                st.progress.documents_written,
-                st.progress.error_records,
-                st.progress.skip_records
-            ),
-        );
+        log_completed(log, &st);
         Ok(Outcome::Completed)
+    }
+
+    /// Opens a file of the task at `offset`: a ranged read when uncompressed (and not
+    /// `from_start`), otherwise from the start, to be skipped forward. Returns the input and
+    /// the offset of its first byte.
+    async fn open_at(
+        &self,
+        file_name: &str,
+        offset: u64,
+        from_start: bool,
+        log: &TaskLog,
+    ) -> Result<(Input, u64), InvokeError> {
+        let compression = FileCompression::from_file_name(file_name);
+        let ranged = matches!(compression, FileCompression::None) && !from_start;
+        let read_from = if ranged { offset } else { 0 };
+        let bucket = self.objects.bucket(&self.dataset.resources.read_bucket)?;
+        let object = open_with_retry(&bucket, file_name, read_from, log).await?;
+        Ok((decompress(compression, object.reader), read_from))
+    }
+
+    /// The task's output, starting at part `next_part`.
+    fn part_output(&self, task_id: &str, next_part: u64) -> Result<PartOutput, InvokeError> {
+        let WriteConnector::S3(write) = &self.spec.write_connector;
+        Ok(PartOutput::new(
+            self.objects.bucket(&self.dataset.resources.write_bucket)?,
+            self.objects.bucket(&self.dataset.resources.error_bucket)?,
+            &self.dataset.dataset_name,
+            task_id,
+            write.compression == Compression::Gzip,
+            next_part,
+        ))
     }
 
     /// Adds the records seen since the last publish to the live stats (for progress bars).
@@ -424,6 +434,23 @@ impl State {
             rolled_at: offset,
         }
     }
+}
+
+/// A decompressed input stream.
+type Input = std::pin::Pin<Box<dyn tokio::io::AsyncRead + Send>>;
+
+/// The last line of a completed task's log.
+fn log_completed(log: &TaskLog, st: &State) {
+    log.log(
+        LogLevel::Info,
+        format!(
+            "task completed: {} records read, {} documents written, {} error records, {} skipped",
+            st.progress.records_read,
+            st.progress.documents_written,
+            st.progress.error_records,
+            st.progress.skip_records
+        ),
+    );
 }
 
 /// Why an invocation stopped early.

@@ -169,6 +169,39 @@ impl PartOutput {
         document_id: &str,
         raw: &[u8],
     ) {
+        self.write_error(
+            ctx,
+            OffsetMap(ctx.file_type, start),
+            OffsetMap(ctx.file_type, end),
+            message,
+            (!document_id.is_empty()).then_some(document_id),
+            raw,
+        );
+    }
+
+    /// Appends one error record for an error document of user code, with the document's
+    /// own offset maps (one entry per file type; empty maps are allowed).
+    pub(crate) fn push_error_doc(
+        &mut self,
+        ctx: &ErrorContext<'_>,
+        start: &[(String, String)],
+        end: &[(String, String)],
+        message: &str,
+        document_id: Option<&str>,
+        raw: &[u8],
+    ) {
+        self.write_error(ctx, Pairs(start), Pairs(end), message, document_id, raw);
+    }
+
+    fn write_error<M: serde::Serialize>(
+        &mut self,
+        ctx: &ErrorContext<'_>,
+        start: M,
+        end: M,
+        message: &str,
+        document_id: Option<&str>,
+        raw: &[u8],
+    ) {
         let (raw_text, encoding) = match std::str::from_utf8(raw) {
             Ok(s) => (std::borrow::Cow::Borrowed(s), "utf8"),
             Err(_) => (
@@ -182,45 +215,8 @@ impl PartOutput {
             task_id: ctx.task_id,
             file_type: ctx.file_type,
             file_name: ctx.file_name,
-            error_start_offset_map: OffsetMap(ctx.file_type, start),
-            error_end_offset_map: OffsetMap(ctx.file_type, end),
-            error_message: message,
-            document_id: (!document_id.is_empty()).then_some(document_id),
-            raw_record: &raw_text,
-            raw_record_encoding: encoding,
-        };
-        serde_json::to_writer(&mut self.errors, &record).expect("writing to a Vec cannot fail");
-        self.errors.push(b'\n');
-    }
-}
-
-impl PartOutput {
-    /// Appends one error record for an error document of user code, with the document's
-    /// own offset maps (one entry per file type; empty maps are allowed).
-    pub(crate) fn push_error_doc(
-        &mut self,
-        ctx: &ErrorContext<'_>,
-        start: &[(String, String)],
-        end: &[(String, String)],
-        message: &str,
-        document_id: Option<&str>,
-        raw: &[u8],
-    ) {
-        let (raw_text, encoding) = match std::str::from_utf8(raw) {
-            Ok(s) => (std::borrow::Cow::Borrowed(s), "utf8"),
-            Err(_) => (
-                std::borrow::Cow::Owned(base64::engine::general_purpose::STANDARD.encode(raw)),
-                "base64",
-            ),
-        };
-        let record = ErrorDocRecord {
-            dataset_name: ctx.dataset_name,
-            dataset_id: ctx.dataset_id,
-            task_id: ctx.task_id,
-            file_type: ctx.file_type,
-            file_name: ctx.file_name,
-            error_start_offset_map: Pairs(start),
-            error_end_offset_map: Pairs(end),
+            error_start_offset_map: start,
+            error_end_offset_map: end,
             error_message: message,
             document_id,
             raw_record: &raw_text,
@@ -229,23 +225,6 @@ impl PartOutput {
         serde_json::to_writer(&mut self.errors, &record).expect("writing to a Vec cannot fail");
         self.errors.push(b'\n');
     }
-}
-
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ErrorDocRecord<'a> {
-    dataset_name: &'a str,
-    dataset_id: &'a str,
-    task_id: &'a str,
-    file_type: &'a str,
-    file_name: &'a str,
-    error_start_offset_map: Pairs<'a>,
-    error_end_offset_map: Pairs<'a>,
-    error_message: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    document_id: Option<&'a str>,
-    raw_record: &'a str,
-    raw_record_encoding: &'a str,
 }
 
 /// An offset map given as pairs, serialized as a JSON object.
@@ -262,16 +241,17 @@ impl serde::Serialize for Pairs<'_> {
     }
 }
 
+/// One error record; `M` is the offset map's form.
 #[derive(serde::Serialize)]
 #[serde(rename_all = "camelCase")]
-struct ErrorRecord<'a> {
+struct ErrorRecord<'a, M> {
     dataset_name: &'a str,
     dataset_id: &'a str,
     task_id: &'a str,
     file_type: &'a str,
     file_name: &'a str,
-    error_start_offset_map: OffsetMap<'a>,
-    error_end_offset_map: OffsetMap<'a>,
+    error_start_offset_map: M,
+    error_end_offset_map: M,
     error_message: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     document_id: Option<&'a str>,

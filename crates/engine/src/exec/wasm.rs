@@ -15,19 +15,18 @@
 use super::cursor::{RecordCursor, framing_for_hints};
 use super::output::{ErrorContext, PartOutput};
 use super::{
-    FilePosition, InvokeError, Outcome, Runner, STOPPED, Signals, State, TaskLog, open_with_retry,
+    FilePosition, InvokeError, Outcome, Runner, STOPPED, Signals, State, TaskLog, log_completed,
     read_error,
 };
 use letsdata_model::location::validate_key;
-use letsdata_model::spec::{Compression, LogLevel, ReaderType, WriteConnector};
+use letsdata_model::spec::{LogLevel, ReaderType};
 use letsdata_model::task::Checkpoint;
-use letsdata_records::{FileCompression, Framing, RecordReader, decompress};
+use letsdata_records::{Framing, RecordReader};
 use letsdata_sandbox::wit::{
     Document, ParseDocumentResult, ParseDocumentResultStatus, RecordSpan, SingleFileReaderState,
 };
 use letsdata_sandbox::{Code, FileCursor, FileParser, Limits, Sandbox, SandboxError, StateMachine};
 use letsdata_store::Lease;
-use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -130,8 +129,6 @@ fn drain_guest_log(log: &TaskLog, output: (Vec<u8>, u64)) {
     }
 }
 
-type Input = Pin<Box<dyn tokio::io::AsyncRead + Send>>;
-
 impl Runner {
     /// Runs a task with the dataset's current code.
     pub(super) async fn invoke_wasm(
@@ -173,34 +170,6 @@ impl Runner {
                     .await
             }
         }
-    }
-
-    /// Opens a file of the task at `offset`: a ranged read when uncompressed, otherwise from
-    /// the start, skipped forward. Returns the input and the offset its first byte has.
-    async fn open_at(
-        &self,
-        file_name: &str,
-        offset: u64,
-        log: &TaskLog,
-    ) -> Result<(Input, u64), InvokeError> {
-        let compression = FileCompression::from_file_name(file_name);
-        let ranged = matches!(compression, FileCompression::None);
-        let read_from = if ranged { offset } else { 0 };
-        let bucket = self.objects.bucket(&self.dataset.resources.read_bucket)?;
-        let object = open_with_retry(&bucket, file_name, read_from, log).await?;
-        Ok((decompress(compression, object.reader), read_from))
-    }
-
-    fn part_output(&self, task_id: &str, next_part: u64) -> Result<PartOutput, InvokeError> {
-        let WriteConnector::S3(write) = &self.spec.write_connector;
-        Ok(PartOutput::new(
-            self.objects.bucket(&self.dataset.resources.write_bucket)?,
-            self.objects.bucket(&self.dataset.resources.error_bucket)?,
-            &self.dataset.dataset_name,
-            task_id,
-            write.compression == Compression::Gzip,
-            next_part,
-        ))
     }
 
     /// Checks for a lost lease, a stop request and the time budget between calls.
@@ -279,7 +248,7 @@ impl Runner {
                 checkpoint.next_part
             ),
         );
-        let (input, read_from) = self.open_at(&file_name, offset, log).await?;
+        let (input, read_from) = self.open_at(&file_name, offset, false, log).await?;
         let mut reader = RecordReader::new(input, framing, read_from);
         if read_from < offset {
             reader
@@ -328,16 +297,7 @@ impl Runner {
             }
         }
         self.roll(run.lease, &mut out, &mut st, true, log).await?;
-        log.log(
-            LogLevel::Info,
-            format!(
-                "task completed: {} records read, {} documents written, {} error records, {} skipped",
-                st.progress.records_read,
-                st.progress.documents_written,
-                st.progress.error_records,
-                st.progress.skip_records
-            ),
-        );
+        log_completed(log, &st);
         Ok(Outcome::Completed)
     }
 
@@ -476,7 +436,7 @@ impl Runner {
                 .and_then(|o| o.parse().ok())
                 .unwrap_or(0);
             let last = checkpoint.last_record_types.get(file_type).cloned();
-            let (input, read_from) = self.open_at(file_name, offset, log).await?;
+            let (input, read_from) = self.open_at(file_name, offset, false, log).await?;
             let mut records = RecordReader::new(input, Framing::Lines, read_from);
             if read_from < offset {
                 records
@@ -616,16 +576,7 @@ impl Runner {
             }
         }
         self.roll(run.lease, &mut out, &mut st, true, log).await?;
-        log.log(
-            LogLevel::Info,
-            format!(
-                "task completed: {} records read, {} documents written, {} error records, {} skipped",
-                st.progress.records_read,
-                st.progress.documents_written,
-                st.progress.error_records,
-                st.progress.skip_records
-            ),
-        );
+        log_completed(log, &st);
         Ok(Outcome::Completed)
     }
 }
