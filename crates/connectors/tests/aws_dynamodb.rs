@@ -6,10 +6,10 @@
 mod common;
 
 use common::{clients, suffix};
+use letsdata_connectors::aws::ShardStart;
 use letsdata_connectors::aws::attribute_value::JsonObject;
 use letsdata_connectors::aws::dynamodb::{KeyAttributeType, ScanKey, ScanRequest, TableSpec};
 use letsdata_connectors::aws::dynamodb_streams::{DynamoDbStreamRecord, StreamEventName};
-use letsdata_connectors::aws::{AwsClients, ShardStart};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -7,7 +7,6 @@ use common::{clients, suffix};
 use letsdata_connectors::aws::sqs::{
     ReceiveOptions, SqsMessage, SqsOutgoingMessage, VisibilityChange,
 };
-use letsdata_connectors::aws::{AwsClients, AwsSettings, RetryPolicy};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
