@@ -30,7 +30,7 @@ use letsdata_model::spec::{
 };
 use letsdata_model::task::{Checkpoint, TaskDefinition};
 use letsdata_records::{ParseOutcome, Record, RecordParser, builtin_parser};
-use letsdata_sandbox::wit::{ParseDocumentResult, ParseDocumentResultStatus};
+use letsdata_sandbox::wit::{Document, ParseDocumentResult, ParseDocumentResultStatus};
 use letsdata_sandbox::{Limits, RecordReader, StreamRecordArgs};
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
@@ -934,6 +934,18 @@ fn user_result(
     let result = result.map_err(|e| e.to_string())?;
     st.pending.records_read += 1;
     match (result.document, result.status) {
+        // An error document without content of its own: the record it is about is the raw record.
+        (Some(Document::Error(e)), _) if e.serialized.is_none() => {
+            out.push_error_doc(
+                ctx,
+                &e.error_start_offset_map,
+                &e.error_end_offset_map,
+                &e.error_message,
+                Some(e.document_id.as_deref().unwrap_or(id)),
+                raw,
+            );
+            st.pending.error_records += 1;
+        }
         (Some(doc), status) => write_document(out, st, ctx, doc, status),
         (None, ParseDocumentResultStatus::Skip) => st.pending.skip_records += 1,
         (None, status) => record_error(

@@ -349,3 +349,26 @@ fn aws_resources_need_the_access_fields() {
         "is required when a resource is Customer-owned (readConnector.resourceLocation is Customer)",
     );
 }
+
+/// The example datasets in `examples/datasets/` are valid (with AWS resources, so the access
+/// fields are required too).
+#[test]
+fn example_datasets_are_valid() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/datasets");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).expect("examples/datasets") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "json") {
+            let text = std::fs::read_to_string(&path).expect("read");
+            let v: Value = serde_json::from_str(&text).expect("JSON");
+            let ctx = ValidationContext {
+                aws_resources: true,
+            };
+            if let Err(e) = parse_dataset_spec(&v, ctx) {
+                panic!("{}: {e}", path.display());
+            }
+            n += 1;
+        }
+    }
+    assert!(n >= 5, "{n} example datasets");
+}
