@@ -173,7 +173,7 @@ pub(crate) async fn check_resources(
 }
 
 /// `Ok` when the resource exists; otherwise what is wrong and what to do.
-async fn exists(engine: &Engine, region: &str, r: &AwsResource) -> Result<(), String> {
+pub(crate) async fn exists(engine: &Engine, region: &str, r: &AwsResource) -> Result<(), String> {
     let aws = engine.aws(region).await;
     let id = if r.arn.is_empty() { &r.name } else { &r.arn };
     let found = match r.resource_type.as_str() {
@@ -395,10 +395,17 @@ pub(crate) async fn source_tasks(
         .enumerate()
         .map(|(i, mut definition)| {
             definition.manifest_index = i as u64;
+            // Shard tasks are identified by their shard alone, so that the tasks a closed
+            // shard adds for its children are the same as those listed here.
+            let index = if definition.shard_id.is_some() {
+                0
+            } else {
+                i as u64
+            };
             NewTask {
                 task_id: crate::manifest::task_id_for(
                     &dataset.dataset_id,
-                    i as u64,
+                    index,
                     &definition.manifest_line,
                 ),
                 ordinal: i as u64,

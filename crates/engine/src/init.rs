@@ -448,6 +448,12 @@ async fn execute(
                         .collect()
                 }
                 _ => {
+                    // The stream, queue or table was checked at create time; it may be gone.
+                    if let Some(read) = &dataset.resources.read_resource {
+                        crate::aws::exists(engine, spec.region.as_str(), read)
+                            .await
+                            .map_err(user_error)?;
+                    }
                     let tasks = crate::aws::source_tasks(engine, dataset, spec).await?;
                     if tasks.is_empty() {
                         return Err(user_error(format!(

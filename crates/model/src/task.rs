@@ -22,6 +22,10 @@ pub struct TaskDefinition {
     /// The shard a Kinesis or DynamoDB Streams task reads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard_id: Option<String>,
+    /// The closed shard whose child this shard is, when its task was added as the parent
+    /// finished (it is read from its start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_shard_id: Option<String>,
     /// The parallel-scan segment (and the number of segments) a DynamoDB table task scans.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub segment: Option<u32>,

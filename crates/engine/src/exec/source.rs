@@ -121,9 +121,13 @@ fn millis(t: Option<SystemTime>) -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-fn shard_start(start: StreamStart, checkpoint: &Checkpoint) -> ShardStart {
+fn shard_start(start: StreamStart, def: &TaskDefinition, checkpoint: &Checkpoint) -> ShardStart {
     if let Some(seq) = &checkpoint.sequence_number {
         return ShardStart::AfterSequenceNumber(seq.clone());
+    }
+    if def.parent_shard_id.is_some() {
+        // A child found when its parent closed: every record of it is new to the dataset.
+        return ShardStart::Earliest;
     }
     match start {
         StreamStart::Earliest => ShardStart::Earliest,
@@ -247,7 +251,10 @@ impl Runner {
             }
             self.publish(&mut st);
             match after {
-                After::Finished => break,
+                After::Finished => {
+                    self.add_child_shards(&aws, &source, run.lease).await?;
+                    break;
+                }
                 After::PassDone => {
                     self.roll_source(&run, &mut out, &mut st, &mut source, false)
                         .await?;
@@ -303,6 +310,62 @@ impl Runner {
         Ok(Outcome::Completed)
     }
 
+    /// A closed shard's children (after a split or merge) get tasks of their own, read from
+    /// their start, unless they have them already (task ids derive from the shard id).
+    async fn add_child_shards(
+        &self,
+        aws: &AwsClients,
+        source: &Source,
+        lease: &letsdata_store::Lease,
+    ) -> Result<(), InvokeError> {
+        let children: Vec<String> = match source {
+            Source::Kinesis { arn, shard, .. } => aws
+                .kinesis()
+                .list_shards(arn)
+                .await?
+                .into_iter()
+                .filter(|s| s.parent_ids().any(|p| p == shard))
+                .map(|s| s.shard_id)
+                .collect(),
+            Source::Streams { arn, shard, .. } => aws
+                .dynamodb_streams()
+                .list_shards(arn)
+                .await?
+                .into_iter()
+                .filter(|s| s.parent_shard_id.as_deref() == Some(shard.as_str()))
+                .map(|s| s.shard_id)
+                .collect(),
+            _ => return Ok(()),
+        };
+        if children.is_empty() {
+            return Ok(());
+        }
+        let parent = &lease.task;
+        let tasks: Vec<letsdata_store::NewTask> = children
+            .iter()
+            .map(|child| {
+                let definition = TaskDefinition {
+                    reader_type: parent.task_definition.reader_type.clone(),
+                    manifest_line: child.clone(),
+                    manifest_index: parent.task_definition.manifest_index,
+                    source: parent.task_definition.source.clone(),
+                    shard_id: Some(child.clone()),
+                    parent_shard_id: parent.task_definition.shard_id.clone(),
+                    ..Default::default()
+                };
+                letsdata_store::NewTask {
+                    task_id: crate::manifest::task_id_for(&self.dataset.dataset_id, 0, child),
+                    ordinal: parent.task_definition.manifest_index,
+                    task_type: parent.task_type.clone(),
+                    definition,
+                }
+            })
+            .collect();
+        let added = self.tasks.insert_tasks(&tasks).await?;
+        tracing::info!(parent = ?parent.task_definition.shard_id, ?children, added, "shard closed: tasks for its children");
+        Ok(())
+    }
+
     /// Rolls the output and checkpoints, then deletes the queue messages it covers.
     async fn roll_source(
         &self,
@@ -335,7 +398,7 @@ impl Runner {
                 let reader = aws.kinesis().shard_reader(
                     &r.stream_arn,
                     &shard,
-                    shard_start(m.start, checkpoint),
+                    shard_start(m.start, def, checkpoint),
                 );
                 (
                     Source::Kinesis {
@@ -351,7 +414,7 @@ impl Runner {
                 let reader = aws.dynamodb_streams().shard_reader(
                     &r.stream_arn,
                     &shard,
-                    shard_start(m.start, checkpoint),
+                    shard_start(m.start, def, checkpoint),
                 );
                 (
                     Source::Streams {
