@@ -1,14 +1,14 @@
 //! `letsdata output read`: the documents a dataset wrote, from whichever destination it writes
 //! (LetsData's letsdata-writeconnector-reader, built in): part objects in the write bucket
 //! (gunzipped when compressed), Kinesis records from the start of every shard (gunzipped), SQS
-//! messages (peeked: received with no visibility timeout, so they stay in the queue for real
+//! messages (peeked: received, then made visible again, so they stay in the queue for the real
 //! consumers) and DynamoDB items (a scan).
 
 use crate::{Engine, EngineError};
 use letsdata_connectors::aws::ShardStart;
 use letsdata_connectors::aws::dynamodb::ScanRequest;
 use letsdata_connectors::aws::kinesis::gunzip;
-use letsdata_connectors::aws::sqs::ReceiveOptions;
+use letsdata_connectors::aws::sqs::{ReceiveOptions, VisibilityChange};
 use letsdata_model::dataset::AwsResource;
 use serde_json::Value;
 use std::collections::HashSet;
@@ -113,25 +113,31 @@ impl Engine {
                 let Some(url) = sqs.find_queue_url(&r.name).await? else {
                     return Ok(());
                 };
+                // Receiving hides what was received, so later receives bring the next
+                // messages; then everything received is made visible again at once, for the
+                // real consumers.
                 let options = ReceiveOptions {
                     max_messages: 10,
                     wait_time: Duration::from_secs(1),
-                    visibility_timeout: Some(Duration::ZERO),
+                    visibility_timeout: Some(Duration::from_secs(60)),
                 };
                 let mut seen = HashSet::new();
-                let mut unproductive = 0;
-                // Peeked messages may come back in later receives: stop when receives bring
-                // nothing new.
-                while unproductive < 3 && docs.len() < limit {
-                    let mut new = 0;
-                    for m in sqs.receive(&url, &options).await? {
-                        if docs.len() < limit && seen.insert(m.message_id.clone()) {
+                let mut handles = Vec::new();
+                let mut empty = 0;
+                while empty < 2 && docs.len() < limit {
+                    let messages = sqs.receive(&url, &options).await?;
+                    empty = if messages.is_empty() { empty + 1 } else { 0 };
+                    for m in messages {
+                        handles.push(VisibilityChange {
+                            receipt_handle: m.receipt_handle,
+                            timeout: Duration::ZERO,
+                        });
+                        if docs.len() < limit && seen.insert(m.message_id) {
                             docs.push(document(m.body.as_bytes()));
-                            new += 1;
                         }
                     }
-                    unproductive = if new == 0 { unproductive + 1 } else { 0 };
                 }
+                sqs.change_visibility_batch(&url, &handles).await?;
             }
             crate::aws::DYNAMODB_TABLE => {
                 let ddb = aws.dynamodb();

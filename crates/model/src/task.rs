@@ -52,6 +52,10 @@ pub struct Checkpoint {
     /// Kinesis and DynamoDB Streams tasks: the last sequence number whose documents are durable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sequence_number: Option<String>,
+    /// Kinesis tasks starting at `Latest`: when the task first read its shard (epoch ms), so
+    /// later invocations resume there (`AT_TIMESTAMP`) until a record gives a sequence number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_start_millis: Option<i64>,
     /// DynamoDB table tasks: where the scan of the segment resumes (typed JSON of the key).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_evaluated_key: Option<String>,

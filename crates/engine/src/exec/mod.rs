@@ -434,6 +434,9 @@ impl Runner {
         };
         if let Some(p) = &st.position {
             checkpoint.sequence_number = p.sequence_number.clone();
+            if p.sequence_number.is_none() {
+                checkpoint.latest_start_millis = p.latest_start_millis;
+            }
             checkpoint.last_evaluated_key = p.last_evaluated_key.clone();
             checkpoint.completed_scans = p.completed_scans;
         }

@@ -50,6 +50,7 @@ const QUEUE_WAIT: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone, Default)]
 pub(super) struct SourcePosition {
     pub sequence_number: Option<String>,
+    pub latest_start_millis: Option<i64>,
     pub last_evaluated_key: Option<String>,
     pub completed_scans: u64,
 }
@@ -129,6 +130,12 @@ fn shard_start(start: StreamStart, def: &TaskDefinition, checkpoint: &Checkpoint
         // A child found when its parent closed: every record of it is new to the dataset.
         return ShardStart::Earliest;
     }
+    if let (StreamStart::Latest, Some(ms)) = (start, checkpoint.latest_start_millis) {
+        // Resuming a `Latest` task that has not seen a record yet: from when it first read.
+        return ShardStart::AtTimestamp(
+            UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0)),
+        );
+    }
     match start {
         StreamStart::Earliest => ShardStart::Earliest,
         StreamStart::Latest => ShardStart::Latest,
@@ -171,8 +178,21 @@ impl Runner {
             .await?;
         out.set_source(file_type, &file_name);
         let mut st = State::new(&run.checkpoint, file_type, 0);
+        let latest_start_millis = match (&self.spec.manifest, &source) {
+            (Manifest::Kinesis(m), Source::Kinesis { .. })
+                if m.start == StreamStart::Latest && run.checkpoint.sequence_number.is_none() =>
+            {
+                Some(
+                    run.checkpoint
+                        .latest_start_millis
+                        .unwrap_or_else(letsdata_model::time::now_millis),
+                )
+            }
+            _ => None,
+        };
         st.position = Some(SourcePosition {
             sequence_number: run.checkpoint.sequence_number.clone(),
+            latest_start_millis,
             last_evaluated_key: run.checkpoint.last_evaluated_key.clone(),
             completed_scans: run.checkpoint.completed_scans,
         });
