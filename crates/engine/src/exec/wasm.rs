@@ -705,3 +705,6 @@ fn write_document(
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
