@@ -4,6 +4,7 @@
 # and with examples/json-transform (Wasm), and reports MB/s, peak RSS and the sandbox crossing cost.
 #   bench/run.sh                    # ~1 GB over 8 files, then 8 x 32 MB to show RSS independence
 #   bench/run.sh --total-mb 256     # smaller
+#   bench/run.sh --runs 3           # three alternating runs of each; the share uses the medians
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -p letsdata -p letsdata-bench
