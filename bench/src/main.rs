@@ -7,13 +7,15 @@
 //! 1. the jsonl built-in parser, on files a quarter of the size and then full size (peak RSS
 //!    does not depend on file size);
 //! 2. `examples/json-transform` (a WebAssembly `SingleFileParser`) on the full-size input, and
-//!    its throughput as a share of the built-in's;
+//!    its throughput as a share of the built-in's (`--runs N` alternates N runs of each and
+//!    compares the medians);
 //! 3. the cost of crossing into the sandbox per record: a pass-through component called in
-//!    batches (as the engine does) and one record per call.
+//!    batches (as the engine does) and one record per call; and json-transform's calls alone
+//!    on the benchmark's records (the guest's share of the Wasm run).
 //!
 //! Not a test: nothing here asserts a speed.
 
-#![allow(unsafe_code)] // getrusage for the child's peak RSS
+#![allow(unsafe_code)] // getrusage for the child's peak RSS, sync between runs
 
 use anyhow::{Context, bail};
 use std::io::Write;
@@ -27,6 +29,8 @@ struct Args {
     total_mb: u64,
     files: u64,
     concurrency: u64,
+    /// Runs of the full-size built-in and Wasm benchmarks (the share uses their medians).
+    runs: u64,
     keep: bool,
 }
 
@@ -36,6 +40,7 @@ fn parse_args() -> anyhow::Result<Args> {
         total_mb: 1024,
         files: 8,
         concurrency: 2,
+        runs: 1,
         keep: false,
     };
     let mut it = std::env::args().skip(1);
@@ -50,13 +55,46 @@ fn parse_args() -> anyhow::Result<Args> {
             "--total-mb" => args.total_mb = value()?,
             "--files" => args.files = value()?,
             "--concurrency" => args.concurrency = value()?,
+            "--runs" => args.runs = value()?.max(1),
             "--keep" => args.keep = true,
             other => {
-                bail!("unknown argument {other}; use --total-mb N --files N --concurrency N --keep")
+                bail!(
+                    "unknown argument {other}; use --total-mb N --files N --concurrency N --runs N --keep"
+                )
             }
         }
     }
     Ok(args)
+}
+
+/// Line `n` of input file `seed`: 1 in 4 with a nested object, 1 in 10,000 malformed.
+fn event_line(line: &mut String, seed: u64, n: u64) {
+    use std::fmt::Write as _;
+    line.clear();
+    let id = seed * 1_000_000_000 + n;
+    let _ = if n % 10_000 == 9_999 {
+        writeln!(line, "{{\"id\":{id},\"event\":\"broken")
+    } else if n.is_multiple_of(4) {
+        writeln!(
+            line,
+            "{{\"id\":{id},\"ts\":\"2026-11-25T10:{:02}:{:02}Z\",\"event\":\"purchase\",\"user\":{{\"id\":\"u{}\",\"country\":\"NZ\",\"tags\":[\"a\",\"b\"]}},\"value\":{}.{:02},\"msg\":\"order placed from the mobile app\"}}",
+            n % 60,
+            (n / 60) % 60,
+            n % 9973,
+            n % 500,
+            n % 100
+        )
+    } else {
+        writeln!(
+            line,
+            "{{\"id\":{id},\"ts\":\"2026-11-25T10:{:02}:{:02}Z\",\"event\":\"view\",\"user\":{{\"id\":\"u{}\",\"country\":\"DE\"}},\"value\":{},\"msg\":\"page viewed: /products/{}\"}}",
+            n % 60,
+            (n / 60) % 60,
+            n % 9973,
+            n % 1000,
+            n % 777
+        )
+    };
 }
 
 /// Writes `bytes` of JSON lines; returns the number of lines.
@@ -67,21 +105,7 @@ fn generate(path: &Path, bytes: u64, seed: u64) -> anyhow::Result<u64> {
     let mut n = 0u64;
     let mut line = String::with_capacity(256);
     while written < bytes {
-        line.clear();
-        let id = seed * 1_000_000_000 + n;
-        if n % 10_000 == 9_999 {
-            line.push_str(&format!("{{\"id\":{id},\"event\":\"broken\n"));
-        } else if n.is_multiple_of(4) {
-            line.push_str(&format!(
-                "{{\"id\":{id},\"ts\":\"2026-11-25T10:{:02}:{:02}Z\",\"event\":\"purchase\",\"user\":{{\"id\":\"u{}\",\"country\":\"NZ\",\"tags\":[\"a\",\"b\"]}},\"value\":{}.{:02},\"msg\":\"order placed from the mobile app\"}}\n",
-                n % 60, (n / 60) % 60, n % 9973, n % 500, n % 100
-            ));
-        } else {
-            line.push_str(&format!(
-                "{{\"id\":{id},\"ts\":\"2026-11-25T10:{:02}:{:02}Z\",\"event\":\"view\",\"user\":{{\"id\":\"u{}\",\"country\":\"DE\"}},\"value\":{},\"msg\":\"page viewed: /products/{}\"}}\n",
-                n % 60, (n / 60) % 60, n % 9973, n % 1000, n % 777
-            ));
-        }
+        event_line(&mut line, seed, n);
         w.write_all(line.as_bytes())?;
         written += line.len() as u64;
         n += 1;
@@ -140,10 +164,11 @@ fn run_once(
     letsdata: &Path,
     work: &Path,
     input: &Input,
-    concurrency: u64,
+    args: &Args,
     name: &str,
     wasm: Option<&Path>,
 ) -> anyhow::Result<Outcome> {
+    let concurrency = args.concurrency;
     let home = work.join(name);
     let _ = std::fs::remove_dir_all(&home);
     std::fs::create_dir_all(home.join("buckets"))?;
@@ -175,6 +200,10 @@ fn run_once(
     });
     let config_path = home.join("dataset.json");
     std::fs::write(&config_path, serde_json::to_vec(&config)?)?;
+    // Write back what earlier runs wrote (1 GB of output each), so that it does not compete
+    // with this run.
+    // SAFETY: sync() takes no arguments and cannot fail.
+    unsafe { libc::sync() };
     let rss_before = children_max_rss_kb();
     let start = Instant::now();
     let out = Command::new(letsdata)
@@ -192,6 +221,10 @@ fn run_once(
     if rss < rss_before {
         bail!("getrusage went backwards");
     }
+    if !args.keep {
+        // Its output (1 GB) would only crowd the page cache for the next runs.
+        std::fs::remove_dir_all(&home)?;
+    }
     Ok(Outcome {
         input_bytes,
         seconds,
@@ -204,6 +237,11 @@ fn run_once(
 }
 
 mod crossing;
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
 
 fn main() -> anyhow::Result<()> {
     let args = parse_args()?;
@@ -218,13 +256,13 @@ fn main() -> anyhow::Result<()> {
     let work = std::env::temp_dir().join("letsdata-bench");
     std::fs::create_dir_all(&work)?;
     println!(
-        "jsonl built-in -> local bucket, {} files, concurrency {}",
+        "jsonl built-in and examples/json-transform (a Wasm SingleFileParser) -> local bucket, {} files, concurrency {}",
         args.files, args.concurrency
     );
-    let report = |o: &Outcome| {
+    let report = |label: &str, o: &Outcome| {
         let mb = o.input_bytes as f64 / 1e6;
         println!(
-            "{:>6.0} MB input ({:>4.0} MB/file): {:>6.2} s  {:>6.0} MB/s  {:>9} docs  {:>5} errors  peak RSS {:>5.1} MB",
+            "{label:<14} {:>6.0} MB input ({:>4.0} MB/file): {:>6.2} s  {:>6.0} MB/s  {:>9} docs  {:>5} errors  peak RSS {:>5.1} MB",
             mb,
             mb / args.files as f64,
             o.seconds,
@@ -237,24 +275,34 @@ fn main() -> anyhow::Result<()> {
     };
     // Small first: getrusage(RUSAGE_CHILDREN) reports the maximum over all children so far.
     let small = make_input(&work, args.total_mb / 4, args.files)?;
-    report(&run_once(
-        &letsdata,
-        &work,
-        &small,
-        args.concurrency,
-        "Bench0",
-        None,
-    )?);
+    report(
+        "built-in",
+        &run_once(&letsdata, &work, &small, &args, "Bench0", None)?,
+    );
     std::fs::remove_dir_all(&small.dir)?;
     let input = make_input(&work, args.total_mb, args.files)?;
-    let builtin = report(&run_once(
-        &letsdata,
-        &work,
-        &input,
-        args.concurrency,
-        "Bench1",
-        None,
-    )?);
+    let component = args
+        .wasm_dir
+        .as_ref()
+        .map(|dir| dir.join("json_transform.wasm"));
+    // Alternate the two, so that both see the same drift in the machine's state.
+    let (mut builtin, mut wasm) = (Vec::new(), Vec::new());
+    for run in 1..=args.runs {
+        let o = run_once(
+            &letsdata,
+            &work,
+            &input,
+            &args,
+            &format!("Bench{run}"),
+            None,
+        )?;
+        builtin.push(report("built-in", &o));
+        if let Some(component) = &component {
+            let name = format!("BenchWasm{run}");
+            let o = run_once(&letsdata, &work, &input, &args, &name, Some(component))?;
+            wasm.push(report("json-transform", &o));
+        }
+    }
 
     match &args.wasm_dir {
         None => {
@@ -262,23 +310,15 @@ fn main() -> anyhow::Result<()> {
         }
         Some(dir) => {
             println!(
-                "examples/json-transform (Wasm SingleFileParser) -> local bucket, {} files, concurrency {}",
-                args.files, args.concurrency
+                "json-transform throughput = {:.0}% of the jsonl built-in{}",
+                100.0 * median(&mut wasm) / median(&mut builtin),
+                if args.runs > 1 { " (medians)" } else { "" }
             );
-            let o = run_once(
-                &letsdata,
+            crossing::report(
+                &dir.join("letsdata_test_passthrough.wasm"),
+                &dir.join("json_transform.wasm"),
                 &work,
-                &input,
-                args.concurrency,
-                "BenchWasm",
-                Some(&dir.join("json_transform.wasm")),
             )?;
-            let wasm = report(&o);
-            println!(
-                "json-transform throughput = {:.0}% of the jsonl built-in",
-                100.0 * wasm / builtin
-            );
-            crossing::report(&dir.join("letsdata_test_passthrough.wasm"), &work)?;
         }
     }
     if !args.keep {

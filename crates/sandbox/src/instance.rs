@@ -1,5 +1,6 @@
 //! One task's instance of a user component, with its limits.
 
+use crate::batch::ParsedBatch;
 use crate::bindings::multiple_file_state_machine::MultipleFileStateMachine;
 use crate::bindings::single_file_reader::SingleFileReader;
 use crate::bindings::single_file_state_machine::SingleFileStateMachine;
@@ -388,25 +389,19 @@ impl FileParser {
             .call_get_record_end_pattern(store, file_type))
     }
 
-    /// `parseDocument` for a batch of records (`records[span.start..span.end]` each).
+    /// `parseDocument` for a batch of records (`records[span.start..span.end]` each): one
+    /// result per span, in order.
     pub fn parse_documents(
         &mut self,
         file_type: &str,
         file_name: &str,
         records: &[u8],
         spans: &[RecordSpan],
-    ) -> Result<Vec<ParseDocumentResult>, SandboxError> {
-        let results = guest_call!(self, |b, store| b
+    ) -> Result<ParsedBatch, SandboxError> {
+        let raw = guest_call!(self, |b, store| b
             .letsdata_data_single_file_parser()
             .call_parse_documents(store, file_type, file_name, records, spans))?;
-        if results.len() != spans.len() {
-            return Err(SandboxError::Trap(format!(
-                "parse-documents returned {} results for {} records",
-                results.len(),
-                spans.len()
-            )));
-        }
-        Ok(results)
+        ParsedBatch::new(raw, spans.len())
     }
 
     /// What the guest printed since the last drain, and how many bytes were dropped.

@@ -13,12 +13,14 @@
 //!
 //! Calls are synchronous and CPU-bound: the engine runs them where blocking is allowed.
 
+mod batch;
 mod bindings;
 mod cursor;
 mod error;
 mod instance;
 mod log;
 
+pub use batch::{DocumentKind, ParsedBatch, ParsedDocument};
 pub use cursor::{CursorHandle, FileCursor};
 pub use error::SandboxError;
 pub use instance::{FileParser, Limits, RecordReader, StateMachine, StreamRecordArgs};

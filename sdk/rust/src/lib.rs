@@ -98,6 +98,8 @@
 
 use std::cell::RefCell;
 
+mod batch;
+
 /// Bindings generated from `wit/letsdata.wit`, one module per world. You do not need these
 /// unless you want the raw interfaces.
 #[allow(missing_docs, unsafe_code, clippy::all)]
@@ -786,6 +788,7 @@ impl<'a> SystemFileReader<'a> {
 #[doc(hidden)]
 pub mod __private {
     use super::*;
+    use crate::batch::BatchEncoder;
     use crate::bindings::dynamodb_streams_reader::exports::letsdata::data::dynamodb_streams_record_reader as ddbs;
     use crate::bindings::dynamodb_table_reader::exports::letsdata::data::dynamodb_table_item_reader as ddbt;
     use crate::bindings::kinesis_reader::exports::letsdata::data::kinesis_record_reader as kin;
@@ -834,15 +837,16 @@ pub mod __private {
             file_name: String,
             records: Vec<u8>,
             spans: Vec<RecordSpan>,
-        ) -> Vec<ParseDocumentResult> {
+        ) -> sfp::ParsedDocuments {
             with::<T, S, _>(|p| {
-                spans
-                    .iter()
-                    .map(|s| {
-                        let record = &records[s.start as usize..s.end as usize];
-                        p.parse_document(&file_type, &file_name, s.offset_bytes, record)
-                    })
-                    .collect()
+                // Documents are usually about as long as their records.
+                let mut batch =
+                    BatchEncoder::with_capacity(records.len() + records.len() / 4, spans.len());
+                for s in &spans {
+                    let record = &records[s.start as usize..s.end as usize];
+                    batch.push(p.parse_document(&file_type, &file_name, s.offset_bytes, record));
+                }
+                batch.finish()
             })
         }
     }

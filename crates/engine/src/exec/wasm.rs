@@ -23,9 +23,12 @@ use letsdata_model::spec::{LogLevel, ReaderType};
 use letsdata_model::task::Checkpoint;
 use letsdata_records::{Framing, RecordReader};
 use letsdata_sandbox::wit::{
-    Document, ParseDocumentResult, ParseDocumentResultStatus, RecordSpan, SingleFileReaderState,
+    Document, ParseDocumentResultStatus, RecordSpan, SingleFileReaderState,
 };
-use letsdata_sandbox::{Code, FileCursor, FileParser, Limits, Sandbox, SandboxError, StateMachine};
+use letsdata_sandbox::{
+    Code, DocumentKind, FileCursor, FileParser, Limits, ParsedBatch, ParsedDocument, Sandbox,
+    SandboxError, StateMachine,
+};
 use letsdata_store::Lease;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -317,10 +320,12 @@ impl Runner {
             return Ok(());
         }
         let results = if batch.spans.is_empty() {
-            Ok(Vec::new())
+            Ok(None)
         } else {
             blocking(|| {
-                parser.parse_documents(ctx.file_type, ctx.file_name, &batch.bytes, &batch.spans)
+                parser
+                    .parse_documents(ctx.file_type, ctx.file_name, &batch.bytes, &batch.spans)
+                    .map(Some)
             })
         };
         drain_guest_log(run.log, parser.drain_log());
@@ -338,7 +343,7 @@ impl Runner {
                 )));
             }
         };
-        let mut results = results.into_iter();
+        let mut results = results.iter().flat_map(ParsedBatch::iter);
         for rec in &batch.records {
             st.pending.records_read += 1;
             let raw = &batch.bytes[rec.from..rec.to];
@@ -605,49 +610,39 @@ fn write_result(
     ctx: &ErrorContext<'_>,
     rec: &BatchRecord,
     raw: &[u8],
-    result: ParseDocumentResult,
+    result: ParsedDocument<'_>,
 ) {
     let error = |out: &mut PartOutput, st: &mut State, message: &str, id: &str, content: &[u8]| {
         out.push_error(ctx, rec.start_offset, rec.end_offset, message, id, content);
         st.pending.error_records += 1;
     };
-    match (result.document, result.status) {
-        (Some(Document::Single(doc)), ParseDocumentResultStatus::Success) => {
-            if let Some(why) = unwritable(&doc.serialized) {
-                error(out, st, why, doc.document_id.as_deref().unwrap_or(""), raw);
+    let id = result.document_id.unwrap_or("");
+    match (result.kind, result.status) {
+        (DocumentKind::Single, ParseDocumentResultStatus::Success) => {
+            let serialized = result.serialized.unwrap_or("");
+            if let Some(why) = unwritable(serialized) {
+                error(out, st, why, id, raw);
             } else {
-                out.push_doc(
-                    doc.serialized.as_bytes(),
-                    doc.document_id.as_deref().unwrap_or(""),
-                );
+                out.push_doc(serialized.as_bytes(), id);
                 st.pending.documents_written += 1;
             }
         }
-        (Some(Document::Error(e)), _) => {
-            let content = e.serialized.as_deref().map(str::as_bytes).unwrap_or(raw);
-            error(
-                out,
-                st,
-                &e.error_message,
-                e.document_id.as_deref().unwrap_or(""),
-                content,
-            );
+        (DocumentKind::Error, _) => {
+            let content = result.serialized.map(str::as_bytes).unwrap_or(raw);
+            error(out, st, result.error_message, id, content);
         }
-        (Some(Document::Skip(_)), _) | (None, ParseDocumentResultStatus::Skip) => {
+        (DocumentKind::Skip, _)
+        | (DocumentKind::None | DocumentKind::Single, ParseDocumentResultStatus::Skip) => {
             st.pending.skip_records += 1;
         }
-        (Some(Document::Single(doc)), ParseDocumentResultStatus::Skip) => {
-            let _ = doc;
-            st.pending.skip_records += 1;
-        }
-        (Some(Document::Single(doc)), ParseDocumentResultStatus::Error) => error(
+        (DocumentKind::Single, ParseDocumentResultStatus::Error) => error(
             out,
             st,
             "the parser returned status ERROR with a document that is not an error document",
-            doc.document_id.as_deref().unwrap_or(""),
+            id,
             raw,
         ),
-        (None, status) => error(
+        (DocumentKind::None, status) => error(
             out,
             st,
             &format!("the parser returned status {status:?} without a document"),
@@ -715,3 +710,6 @@ pub(super) fn write_document(
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
