@@ -57,6 +57,12 @@ enum Command {
         #[command(subcommand)]
         command: commands::metrics::MetricsCommand,
     },
+    /// Read the documents a dataset wrote (from its S3 bucket, Kinesis stream, SQS queue or
+    /// DynamoDB table).
+    Output {
+        #[command(subcommand)]
+        command: commands::outputs::OutputCommand,
+    },
     /// Process every unfinished dataset (after a crash or `datasets create --detach`) and exit
     /// when they are finished.
     Run(commands::run::RunArgs),
@@ -100,6 +106,7 @@ fn main() -> ExitCode {
             Command::Errors { command } => commands::errors::run(command, &home, &out).await,
             Command::Logs { command } => commands::logs::run(command, &home).await,
             Command::Metrics { command } => commands::metrics::run(command, &home, &out).await,
+            Command::Output { command } => commands::outputs::run(command, &home, &out).await,
             Command::Run(args) => commands::run::run(args, &home, &out).await,
         }
     });

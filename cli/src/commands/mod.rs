@@ -4,6 +4,7 @@ pub mod datasets;
 pub mod errors;
 pub mod logs;
 pub mod metrics;
+pub mod outputs;
 pub mod run;
 pub mod tasks;
 

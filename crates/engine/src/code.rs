@@ -45,11 +45,21 @@ pub(crate) fn interface_for(reader_type: ReaderType) -> Interface {
     }
 }
 
-/// The Wasm artifact and reader type of a spec, if it has user code.
-pub(crate) fn wasm_of(spec: &letsdata_model::DatasetSpec) -> Option<(&WasmArtifact, ReaderType)> {
-    let ReadConnector::S3(read) = &spec.read_connector;
-    match &read.implementation {
-        Implementation::Wasm(artifact) => Some((artifact, read.reader_type)),
+/// The interface a read connector needs from a Wasm implementation.
+pub(crate) fn interface_of(read: &ReadConnector) -> Interface {
+    match read {
+        ReadConnector::S3(r) => interface_for(r.reader_type),
+        ReadConnector::Kinesis(_) => Interface::KinesisRecordReader,
+        ReadConnector::DynamoDbStreams(_) => Interface::DynamoDbStreamsRecordReader,
+        ReadConnector::Sqs(_) => Interface::QueueMessageReader,
+        ReadConnector::DynamoDb(_) => Interface::DynamoDbTableItemReader,
+    }
+}
+
+/// The Wasm artifact of a spec and the interface it must implement, if it has user code.
+pub(crate) fn wasm_of(spec: &letsdata_model::DatasetSpec) -> Option<(&WasmArtifact, Interface)> {
+    match spec.read_connector.implementation() {
+        Implementation::Wasm(artifact) => Some((artifact, interface_of(&spec.read_connector))),
         Implementation::Builtin(_) => None,
     }
 }
@@ -109,7 +119,7 @@ impl Engine {
 pub(crate) async fn copy_artifact(
     engine: &Engine,
     artifact: &WasmArtifact,
-    reader_type: ReaderType,
+    interface: Interface,
 ) -> Result<CodeArtifact, CodeError> {
     let link = artifact.link();
     let source = engine.objects.bucket(&artifact.bucket)?;
@@ -155,7 +165,7 @@ pub(crate) async fn copy_artifact(
         artifact_file_s3_link: link,
         internal_copy: format!("s3://{bucket_name}/{key}"),
         size_bytes: bytes.len() as u64,
-        interface: interface_for(reader_type).letsdata_name().to_string(),
+        interface: interface.letsdata_name().to_string(),
         activated_datetime: now_millis(),
     })
 }
@@ -250,7 +260,7 @@ impl Engine {
         }
         set_artifact(&mut candidate, artifact_link, resource_location);
         let spec = spec_of(self, &candidate)?;
-        let Some((artifact, reader_type)) = wasm_of(&spec) else {
+        let Some((artifact, interface)) = wasm_of(&spec) else {
             return Err(EngineError::Refused(
                 "the dataset's implementation is not Wasm".into(),
             ));
@@ -279,9 +289,7 @@ impl Engine {
         };
         let id = dataset.dataset_id.clone();
 
-        let result = self
-            .run_code_update_steps(&id, &artifact, reader_type)
-            .await;
+        let result = self.run_code_update_steps(&id, &artifact, interface).await;
         let error = result.as_ref().err().cloned();
         dataset = modify_dataset(self, &id, |d| {
             if let Ok(new) = &result {
@@ -314,7 +322,7 @@ impl Engine {
         &self,
         dataset_id: &str,
         artifact: &WasmArtifact,
-        reader_type: ReaderType,
+        interface: Interface,
     ) -> Result<CodeArtifact, String> {
         let record = |step: &'static str, result: StepResult| async move {
             modify_dataset(self, dataset_id, |d| {
@@ -329,7 +337,7 @@ impl Engine {
             .map_err(|e| e.to_string())
         };
         let started = now_millis();
-        let copied = copy_artifact(self, artifact, reader_type).await;
+        let copied = copy_artifact(self, artifact, interface).await;
         let mut step = StepResult {
             status: StepStatus::Completed,
             attempts: 1,
@@ -355,7 +363,7 @@ impl Engine {
         };
         let started = now_millis();
         let sandbox = self.sandbox().map_err(|e| e.to_string())?;
-        let built = build(&sandbox, &self.objects, &new, interface_for(reader_type)).await;
+        let built = build(&sandbox, &self.objects, &new, interface).await;
         let mut step = StepResult {
             status: StepStatus::Completed,
             attempts: 1,

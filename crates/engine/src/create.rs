@@ -7,7 +7,7 @@
 use crate::{Engine, EngineError};
 use letsdata_model::dataset::DatasetResources;
 use letsdata_model::spec::{
-    ManifestSource, ReadConnector, ResourceLocation, ValidationContext, WriteConnector,
+    Manifest, ManifestSource, ReadConnector, ResourceLocation, ValidationContext, WriteConnector,
     parse_dataset_spec,
 };
 use letsdata_model::time::now_millis;
@@ -47,9 +47,10 @@ impl Engine {
             }
             .into());
         }
-        self.check_resources(&spec).await?;
-
         let dataset_id = uuid::Uuid::new_v4().to_string();
+        let resources = resources(&spec, &dataset_id, &self.objects.describe());
+        self.check_resources(&spec, &resources).await?;
+
         let mut config = match json {
             Value::Object(map) => map,
             _ => unreachable!("validated as an object"),
@@ -70,7 +71,7 @@ impl Engine {
             descale_workflow: serde_json::Map::new(),
             freeze_workflow: serde_json::Map::new(),
             delete_workflow: serde_json::Map::new(),
-            resources: resources(&spec, &dataset_id, &self.objects.describe()),
+            resources,
             code: None,
             code_update_workflows: Vec::new(),
             last_error: None,
@@ -84,12 +85,21 @@ impl Engine {
 
     /// Checks (with IO) that every resource the dataset reads or writes to a `Customer`
     /// location exists. Collects every problem before failing.
-    async fn check_resources(&self, spec: &DatasetSpec) -> Result<(), EngineError> {
+    async fn check_resources(
+        &self,
+        spec: &DatasetSpec,
+        resources: &DatasetResources,
+    ) -> Result<(), EngineError> {
         let mut problems = Vec::new();
-        let ReadConnector::S3(read) = &spec.read_connector;
-        self.check_bucket(&read.bucket_name, "readConnector.bucketName", &mut problems)
-            .await;
-        if let ManifestSource::S3Link { bucket, key, .. } = &spec.manifest.source {
+        if let ReadConnector::S3(read) = &spec.read_connector {
+            self.check_bucket(&read.bucket_name, "readConnector.bucketName", &mut problems)
+                .await;
+        }
+        if let Manifest::Files {
+            source: ManifestSource::S3Link { bucket, key, .. },
+            ..
+        } = &spec.manifest
+        {
             let ok = self
                 .check_bucket(bucket, "manifestFile.manifestFileS3Uri", &mut problems)
                 .await;
@@ -111,8 +121,8 @@ impl Engine {
                 }
             }
         }
-        let WriteConnector::S3(write) = &spec.write_connector;
-        if write.resource_location == ResourceLocation::Customer
+        if let WriteConnector::S3(write) = &spec.write_connector
+            && write.resource_location == ResourceLocation::Customer
             && let Some(b) = &write.bucket_name
         {
             self.check_bucket(b, "writeConnector.bucketName", &mut problems)
@@ -124,6 +134,8 @@ impl Engine {
             self.check_bucket(b, "errorConnector.bucketName", &mut problems)
                 .await;
         }
+        crate::aws::check_resources(self, spec, resources.write_resource.as_ref(), &mut problems)
+            .await;
         if problems.is_empty() {
             Ok(())
         } else {
@@ -158,14 +170,20 @@ fn generated_bucket(spec: &DatasetSpec, dataset_id: &str, suffix: &str) -> Strin
 }
 
 fn resources(spec: &DatasetSpec, dataset_id: &str, object_store: &str) -> DatasetResources {
-    let ReadConnector::S3(read) = &spec.read_connector;
-    let WriteConnector::S3(write) = &spec.write_connector;
-    DatasetResources {
-        read_bucket: read.bucket_name.clone(),
-        write_bucket: write
+    let read_bucket = match &spec.read_connector {
+        ReadConnector::S3(read) => read.bucket_name.clone(),
+        _ => String::new(),
+    };
+    let write_bucket = match &spec.write_connector {
+        WriteConnector::S3(write) => write
             .bucket_name
             .clone()
             .unwrap_or_else(|| generated_bucket(spec, dataset_id, "output")),
+        _ => String::new(),
+    };
+    DatasetResources {
+        read_bucket,
+        write_bucket,
         error_bucket: spec
             .error_connector
             .bucket_name
@@ -173,5 +191,9 @@ fn resources(spec: &DatasetSpec, dataset_id: &str, object_store: &str) -> Datase
             .unwrap_or_else(|| generated_bucket(spec, dataset_id, "errors")),
         object_store: object_store.to_string(),
         task_database: String::new(),
+        read_resource: crate::aws::read_resource(spec),
+        write_resource: crate::aws::write_resource(spec, |suffix| {
+            generated_bucket(spec, dataset_id, suffix)
+        }),
     }
 }

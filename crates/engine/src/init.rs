@@ -12,7 +12,7 @@ use crate::manifest::{read_manifest, task_id_for};
 use crate::{Engine, EngineError};
 use letsdata_connectors::FailureKind;
 use letsdata_model::dataset::{ExecutionLog, StepResult, StepStatus};
-use letsdata_model::spec::{ReadConnector, ResourceLocation, ValidationContext, WriteConnector};
+use letsdata_model::spec::{Manifest, ResourceLocation, ValidationContext, WriteConnector};
 use letsdata_model::time::now_millis;
 use letsdata_model::{Dataset, DatasetSpec, DatasetStatus};
 use letsdata_store::{NewTask, StoreError};
@@ -110,9 +110,11 @@ fn steps_for(spec: &DatasetSpec) -> Vec<&'static str> {
             code::STEP_CODE_BUILD,
         ]);
     }
-    let WriteConnector::S3(write) = &spec.write_connector;
-    if write.resource_location == ResourceLocation::LetsData {
-        steps.push(STEP_WRITE_BUCKET);
+    match &spec.write_connector {
+        WriteConnector::S3(write) if write.resource_location == ResourceLocation::LetsData => {
+            steps.push(STEP_WRITE_BUCKET);
+        }
+        _ => steps.extend(crate::aws::write_step(spec)),
     }
     if spec.error_connector.resource_location == ResourceLocation::LetsData {
         steps.push(STEP_ERROR_BUCKET);
@@ -259,9 +261,9 @@ async fn execute(
             Ok(format!("dataset scope {}", dataset_dir.display()))
         }
         code::STEP_ARTIFACT_COPY => {
-            let (artifact, reader_type) =
+            let (artifact, interface) =
                 code::wasm_of(spec).ok_or_else(|| user_error("the implementation is not Wasm"))?;
-            let copied = code::copy_artifact(engine, artifact, reader_type)
+            let copied = code::copy_artifact(engine, artifact, interface)
                 .await
                 .map_err(code_error)?;
             let message = format!(
@@ -307,21 +309,16 @@ async fn execute(
             ))
         }
         code::STEP_CODE_BUILD => {
-            let (_, reader_type) =
+            let (_, interface) =
                 code::wasm_of(spec).ok_or_else(|| user_error("the implementation is not Wasm"))?;
             let current = current_dataset(engine, dataset).await?;
             let snapshot = current
                 .code
                 .ok_or_else(|| user_error("the implementation artifact was not copied"))?;
             let sandbox = engine.sandbox().map_err(|e| user_error(e.to_string()))?;
-            let (_, note) = code::build(
-                &sandbox,
-                &engine.objects,
-                &snapshot.current,
-                code::interface_for(reader_type),
-            )
-            .await
-            .map_err(code_error)?;
+            let (_, note) = code::build(&sandbox, &engine.objects, &snapshot.current, interface)
+                .await
+                .map_err(code_error)?;
             Ok(note)
         }
         STEP_WRITE_BUCKET => {
@@ -330,6 +327,31 @@ async fn execute(
                 .create_bucket(&dataset.resources.write_bucket)
                 .await?;
             Ok(format!("bucket {}", dataset.resources.write_bucket))
+        }
+        step if Some(step) == crate::aws::write_step(spec) => {
+            let resource = dataset
+                .resources
+                .write_resource
+                .clone()
+                .ok_or_else(|| user_error("the dataset has no write resource"))?;
+            let ready = crate::aws::prepare_write_resource(engine, spec, &resource).await?;
+            let message = format!(
+                "{} ({}{}) is active",
+                crate::aws::describe(&ready),
+                ready.arn,
+                if ready.url.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {}", ready.url)
+                }
+            );
+            let id = dataset.dataset_id.clone();
+            modify_dataset(engine, &id, |d| {
+                d.resources.write_resource = Some(ready.clone());
+            })
+            .await
+            .map_err(|e| user_error(e.to_string()))?;
+            Ok(message)
         }
         STEP_ERROR_BUCKET => {
             engine
@@ -358,8 +380,8 @@ async fn execute(
         STEP_DATA_TASK_FUNCTION => {
             // The data task function is the built-in executor configured with the dataset's
             // parser and compute settings; write them down so later runs use the same.
-            let ReadConnector::S3(read) = &spec.read_connector;
-            let implementation = match &read.implementation {
+            let interface = code::interface_of(&spec.read_connector).letsdata_name();
+            let implementation = match spec.read_connector.implementation() {
                 letsdata_model::spec::Implementation::Builtin(parser) => serde_json::json!({
                     "implementation": "Builtin",
                     "builtinParser": parser.name(),
@@ -368,7 +390,7 @@ async fn execute(
                     let current = current_dataset(engine, dataset).await?;
                     serde_json::json!({
                         "implementation": "Wasm",
-                        "interface": code::interface_for(read.reader_type).letsdata_name(),
+                        "interface": interface,
                         "code": current.code.map(|c| c.current.sha256),
                     })
                 }
@@ -381,13 +403,13 @@ async fn execute(
                 "logLevel": spec.compute_engine.log_level.as_str(),
             });
             write_file(&dataset_dir.join("function.json"), &function)?;
-            Ok(match &read.implementation {
+            Ok(match spec.read_connector.implementation() {
                 letsdata_model::spec::Implementation::Builtin(parser) => {
                     format!("builtin {} parser", parser.name())
                 }
                 letsdata_model::spec::Implementation::Wasm(_) => format!(
                     "Wasm {} under {} MB / {} s limits",
-                    code::interface_for(read.reader_type).letsdata_name(),
+                    interface,
                     spec.compute_engine.memory_limit_in_megabytes,
                     spec.compute_engine.timeout_in_seconds
                 ),
@@ -406,23 +428,47 @@ async fn execute(
             Ok("dataset files readable by this user only".into())
         }
         STEP_CREATE_TASKS => {
-            let lines = read_manifest(engine, spec).await?;
-            if lines.is_empty() {
-                return Err(user_error(
-                    "the manifest has no non-empty lines: nothing to do",
-                ));
-            }
-            let ReadConnector::S3(read) = &spec.read_connector;
-            let tasks: Vec<NewTask> = lines
-                .iter()
-                .enumerate()
-                .map(|(i, line)| NewTask {
-                    task_id: task_id_for(&dataset.dataset_id, i as u64, line),
-                    ordinal: i as u64,
-                    task_type: "READER".into(),
-                    definition: crate::manifest::definition(read.reader_type, i as u64, line),
-                })
-                .collect();
+            let tasks: Vec<NewTask> = match &spec.manifest {
+                Manifest::Files { reader_type, .. } => {
+                    let lines = read_manifest(engine, spec).await?;
+                    if lines.is_empty() {
+                        return Err(user_error(
+                            "the manifest has no non-empty lines: nothing to do",
+                        ));
+                    }
+                    lines
+                        .iter()
+                        .enumerate()
+                        .map(|(i, line)| NewTask {
+                            task_id: task_id_for(&dataset.dataset_id, i as u64, line),
+                            ordinal: i as u64,
+                            task_type: "READER".into(),
+                            definition: crate::manifest::definition(*reader_type, i as u64, line),
+                        })
+                        .collect()
+                }
+                _ => {
+                    // The stream, queue or table was checked at create time; it may be gone.
+                    if let Some(read) = &dataset.resources.read_resource {
+                        crate::aws::exists(engine, spec.region.as_str(), read)
+                            .await
+                            .map_err(user_error)?;
+                    }
+                    let tasks = crate::aws::source_tasks(engine, dataset, spec).await?;
+                    if tasks.is_empty() {
+                        return Err(user_error(format!(
+                            "the {} has no shards to read",
+                            dataset
+                                .resources
+                                .read_resource
+                                .as_ref()
+                                .map(crate::aws::describe)
+                                .unwrap_or_default()
+                        )));
+                    }
+                    tasks
+                }
+            };
             let store = engine.store.open_task_store(&dataset.dataset_id).await?;
             let new = store.insert_tasks(&tasks).await?;
             Ok(format!("{} tasks ({new} new)", tasks.len()))

@@ -16,6 +16,7 @@
 //! error objects covering the input before it are durable, and those objects have deterministic
 //! names, so any crash replays at most one part, which overwrites its earlier copy.
 
+mod aws;
 mod code;
 mod compute;
 mod create;
@@ -26,6 +27,7 @@ mod inspect;
 mod manifest;
 mod metrics;
 mod monitor;
+mod outputs;
 mod pool;
 mod reclaim;
 mod redrive;
@@ -109,6 +111,9 @@ pub struct Engine {
     stats: Arc<LiveStats>,
     /// Runs user code; created on first use.
     sandbox: std::sync::OnceLock<letsdata_sandbox::Sandbox>,
+    /// AWS clients per region (Kinesis, SQS, DynamoDB, DynamoDB Streams), made on first use.
+    aws:
+        tokio::sync::Mutex<std::collections::HashMap<String, letsdata_connectors::aws::AwsClients>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -139,6 +144,7 @@ impl Engine {
             settings,
             stats: Arc::new(LiveStats::default()),
             sandbox: std::sync::OnceLock::new(),
+            aws: tokio::sync::Mutex::new(std::collections::HashMap::new()),
         })
     }
 

@@ -8,7 +8,7 @@
 
 use crate::Engine;
 use letsdata_connectors::ConnectorError;
-use letsdata_model::spec::{ManifestSource, ReaderType, manifest_line_files};
+use letsdata_model::spec::{Manifest, ManifestSource, ReaderType, manifest_line_files};
 use letsdata_model::task::TaskDefinition;
 use letsdata_model::{DatasetSpec, Problem};
 use std::collections::BTreeMap;
@@ -49,7 +49,14 @@ pub(crate) async fn read_manifest(
     engine: &Engine,
     spec: &DatasetSpec,
 ) -> Result<Vec<String>, ConnectorError> {
-    let (text, path) = match &spec.manifest.source {
+    let Manifest::Files {
+        source,
+        reader_type,
+    } = &spec.manifest
+    else {
+        return Ok(Vec::new());
+    };
+    let (text, path) = match source {
         ManifestSource::Text { file_contents } => {
             (file_contents.clone(), "manifestFile.fileContents")
         }
@@ -63,7 +70,7 @@ pub(crate) async fn read_manifest(
             (text, "manifestFile.manifestFileS3Uri")
         }
     };
-    parse_lines(&text, path, spec.manifest.reader_type).map_err(|problems| {
+    parse_lines(&text, path, *reader_type).map_err(|problems| {
         ConnectorError::InvalidLocation(
             problems
                 .iter()
@@ -92,6 +99,7 @@ pub(crate) fn definition(reader_type: ReaderType, index: u64, line: &str) -> Tas
         manifest_line: line.to_string(),
         manifest_index: index,
         files,
+        ..Default::default()
     }
 }
 

@@ -10,6 +10,7 @@ use crate::init::{modify_dataset, spec_of};
 use crate::monitor::Monitor;
 use crate::{Engine, EngineError};
 use letsdata_model::spec::LogLevel;
+use letsdata_model::spec::{ReadConnector, WriteConnector};
 use letsdata_model::task::TaskExecutionLog;
 use letsdata_model::time::now_millis;
 use letsdata_model::{Dataset, TaskStatus};
@@ -30,6 +31,11 @@ pub(crate) async fn process(engine: &Engine, dataset: &Dataset) -> Result<Datase
         ),
         None => None,
     };
+    let spec_read_write = (
+        matches!(spec.read_connector, ReadConnector::S3(_)),
+        matches!(spec.write_connector, WriteConnector::S3(_)),
+    );
+    let region = spec.region;
     let mut runner = Runner {
         objects: engine.objects.clone(),
         tasks: tasks.clone(),
@@ -44,6 +50,11 @@ pub(crate) async fn process(engine: &Engine, dataset: &Dataset) -> Result<Datase
             .join(&dataset.dataset_id)
             .join("logs"),
         sandbox,
+        aws: if matches!(spec_read_write, (true, true)) {
+            None
+        } else {
+            Some(engine.aws(region.as_str()).await)
+        },
     };
     let monitor = Monitor::new(engine, dataset, tasks.clone());
     let mut running: JoinSet<()> = JoinSet::new();

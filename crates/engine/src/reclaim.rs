@@ -181,6 +181,9 @@ impl Engine {
                 }
                 Ok(format!("{} deleted (task logs included)", dir.display()))
             }
+            step if Some(step) == crate::aws::delete_step(dataset) => {
+                crate::aws::delete_write_resource(self, dataset).await
+            }
             other => Err(EngineError::Corrupt(format!("unknown step {other:?}"))),
         }
     }
@@ -211,9 +214,10 @@ fn steps_of(kind: Kind, dataset: &Dataset) -> Vec<&'static str> {
                 .and_then(|w| w.get("resourceLocation"))
                 .and_then(|r| r.as_str())
                 .is_some_and(|r| r.trim().eq_ignore_ascii_case("letsdata"));
-            if write_letsdata {
+            if write_letsdata && !dataset.resources.write_bucket.is_empty() {
                 steps.push(STEP_DELETE_WRITE_BUCKET);
             }
+            steps.extend(crate::aws::delete_step(dataset));
             if error_letsdata {
                 steps.push(STEP_DELETE_ERROR_BUCKET);
             }

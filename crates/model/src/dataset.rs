@@ -59,13 +59,40 @@ pub struct ExecutionLog {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DatasetResources {
+    /// Empty when the read connector is not S3.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub read_bucket: String,
+    /// Empty when the write connector is not S3.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub write_bucket: String,
     pub error_bucket: String,
     /// Where buckets live: `local` (directories under `$LETSDATA_HOME/buckets`) or an S3 endpoint.
     pub object_store: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub task_database: String,
+    /// The stream, queue or table read (Kinesis, DynamoDB Streams, SQS and DynamoDB readers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_resource: Option<AwsResource>,
+    /// The stream, queue or table written (Kinesis, SQS and DynamoDB write connectors).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_resource: Option<AwsResource>,
+}
+
+/// An AWS stream, queue or table a dataset reads or writes, as shown in `datasets view`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AwsResource {
+    /// `KinesisStream`, `DynamoDBStream`, `SQSQueue` or `DynamoDBTable`.
+    pub resource_type: String,
+    /// `LetsData` (created and deleted by letsdata) or `Customer`.
+    pub resource_location: String,
+    pub name: String,
+    /// Known once the resource exists (filled by initialization).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub arn: String,
+    /// The queue URL of an SQS queue.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub url: String,
 }
 
 /// One redrive request and its workflow steps (LetsData's five redrive steps).

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// What one task reads. For the S3 readers it is the file (or files, keyed by file type).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskDefinition {
     pub reader_type: String,
@@ -13,8 +13,24 @@ pub struct TaskDefinition {
     pub manifest_line: String,
     /// Index of the line among the manifest's non-empty lines (0-based).
     pub manifest_index: u64,
-    /// File type → file name (key in the read bucket).
+    /// File type → file name (key in the read bucket). Empty for stream, queue and table tasks.
+    #[serde(default)]
     pub files: BTreeMap<String, String>,
+    /// The stream ARN, queue name or table name a stream, queue or table task reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// The shard a Kinesis or DynamoDB Streams task reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard_id: Option<String>,
+    /// The closed shard whose child this shard is, when its task was added as the parent
+    /// finished (it is read from its start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_shard_id: Option<String>,
+    /// The parallel-scan segment (and the number of segments) a DynamoDB table task scans.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_segments: Option<u32>,
 }
 
 /// Where a task resumes. Advanced only after the output and error objects before it are durable.
@@ -33,6 +49,23 @@ pub struct Checkpoint {
     /// The reader reached the end of its input; everything before it is durable.
     #[serde(default)]
     pub end_of_input: bool,
+    /// Kinesis and DynamoDB Streams tasks: the last sequence number whose documents are durable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence_number: Option<String>,
+    /// Kinesis tasks starting at `Latest`: when the task first read its shard (epoch ms), so
+    /// later invocations resume there (`AT_TIMESTAMP`) until a record gives a sequence number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_start_millis: Option<i64>,
+    /// DynamoDB table tasks: where the scan of the segment resumes (typed JSON of the key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_evaluated_key: Option<String>,
+    /// DynamoDB table tasks: completed scans of the segment (`Continuous` scans repeat).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub completed_scans: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Counters for one task.

@@ -8,6 +8,8 @@
 
 mod cursor;
 mod output;
+mod sink;
+mod source;
 mod tasklog;
 mod wasm;
 
@@ -16,7 +18,8 @@ use crate::{EngineSettings, LiveStats};
 use letsdata_connectors::object::ObjectStores;
 use letsdata_connectors::{ConnectorError, FailureKind};
 use letsdata_model::spec::{
-    BuiltinParser, Compression, Implementation, LogLevel, ReadConnector, WriteConnector,
+    BuiltinParser, Compression, Implementation, LogLevel, ReadConnector, ResourceLocation,
+    WriteConnector,
 };
 use letsdata_model::task::{Checkpoint, TaskProgress};
 use letsdata_model::{Dataset, DatasetSpec};
@@ -24,7 +27,7 @@ use letsdata_records::{
     FileCompression, ParseOutcome, RecordReader, builtin_parser, decompress, framing_for,
 };
 use letsdata_store::{Lease, StoreError, TaskStore};
-use output::{ErrorContext, PartOutput};
+use output::{DocTarget, ErrorContext, PartOutput};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -67,6 +70,8 @@ pub(crate) struct Runner {
     pub log_dir: std::path::PathBuf,
     /// Runs user code (datasets with a Wasm implementation).
     pub sandbox: Option<letsdata_sandbox::Sandbox>,
+    /// Clients of the stream, queue or table read or written, if any.
+    pub aws: Option<letsdata_connectors::aws::AwsClients>,
 }
 
 /// The part of the time budget an invocation works before it flushes and re-queues itself.
@@ -110,20 +115,20 @@ impl Runner {
         if checkpoint.end_of_input {
             return Ok(Outcome::Completed);
         }
-        let ReadConnector::S3(read) = &self.spec.read_connector;
+        let run = wasm::Invocation {
+            lease,
+            signals,
+            log,
+            started,
+            budget,
+            checkpoint: checkpoint.clone(),
+        };
+        let ReadConnector::S3(read) = &self.spec.read_connector else {
+            return self.invoke_source(run).await;
+        };
         let parser_spec = match &read.implementation {
             Implementation::Builtin(p) => p,
-            Implementation::Wasm(_) => {
-                let run = wasm::Invocation {
-                    lease,
-                    signals,
-                    log,
-                    started,
-                    budget,
-                    checkpoint,
-                };
-                return self.invoke_wasm(run, read.reader_type).await;
-            }
+            Implementation::Wasm(_) => return self.invoke_wasm(run, read.reader_type).await,
         };
         let file_name = task
             .task_definition
@@ -158,7 +163,10 @@ impl Runner {
         let mut reader = RecordReader::new(input, framing_for(parser_spec), read_from);
         let mut parser = builtin_parser(parser_spec, &file_name);
 
-        let mut out = self.part_output(&task.task_id, checkpoint.next_part)?;
+        let mut out = self
+            .part_output(&task.task_id, checkpoint.next_part)
+            .await?;
+        out.set_source(BUILTIN_FILE_TYPE, &file_name);
         let ctx = ErrorContext {
             dataset_name: &self.dataset.dataset_name,
             dataset_id: &self.dataset.dataset_id,
@@ -211,7 +219,7 @@ impl Runner {
                     doc_id.clear();
                     match parser.parse(&rec, &mut out.docs, &mut doc_id) {
                         ParseOutcome::Document => {
-                            out.docs.push(b'\n');
+                            out.end_doc(&doc_id);
                             st.pending.documents_written += 1;
                         }
                         ParseOutcome::Skip => st.pending.skip_records += 1,
@@ -310,31 +318,88 @@ impl Runner {
         Ok((decompress(compression, object.reader), read_from))
     }
 
-    /// The task's output, starting at part `next_part`.
-    fn part_output(&self, task_id: &str, next_part: u64) -> Result<PartOutput, InvokeError> {
-        let WriteConnector::S3(write) = &self.spec.write_connector;
+    /// The task's output, starting at part `next_part`: part objects in the write bucket, or
+    /// documents sent to the stream, queue or table the dataset writes.
+    async fn part_output(&self, task_id: &str, next_part: u64) -> Result<PartOutput, InvokeError> {
+        let resources = &self.dataset.resources;
+        let (target, gzip) = match &self.spec.write_connector {
+            WriteConnector::S3(write) => (
+                DocTarget::Bucket(self.objects.bucket(&resources.write_bucket)?),
+                write.compression == Compression::Gzip,
+            ),
+            other => (
+                DocTarget::Destination(self.destination(other).await?),
+                false,
+            ),
+        };
         Ok(PartOutput::new(
-            self.objects.bucket(&self.dataset.resources.write_bucket)?,
-            self.objects.bucket(&self.dataset.resources.error_bucket)?,
-            &self.dataset.dataset_name,
+            target,
+            self.objects.bucket(&resources.error_bucket)?,
+            (&self.dataset.dataset_name, &self.dataset.dataset_id),
             task_id,
-            write.compression == Compression::Gzip,
+            gzip,
             next_part,
         ))
+    }
+
+    /// The writer of a Kinesis, SQS or DynamoDB write connector.
+    async fn destination(&self, write: &WriteConnector) -> Result<sink::Destination, InvokeError> {
+        let aws = self
+            .aws
+            .as_ref()
+            .ok_or_else(|| InvokeError::Failed("no AWS clients for the write connector".into()))?;
+        let resource = self
+            .dataset
+            .resources
+            .write_resource
+            .as_ref()
+            .ok_or_else(|| InvokeError::Failed("the dataset has no write resource".into()))?;
+        Ok(match write {
+            WriteConnector::Kinesis(_) => {
+                let arn = if resource.arn.is_empty() {
+                    &resource.name
+                } else {
+                    &resource.arn
+                };
+                sink::Destination::Kinesis(aws.kinesis().writer(arn))
+            }
+            WriteConnector::Sqs(w) => {
+                let sqs = aws.sqs();
+                let url = if resource.url.is_empty() {
+                    sqs.queue_url(&resource.name).await?
+                } else {
+                    resource.url.clone()
+                };
+                sink::Destination::Sqs(sqs.sender(&url, w.message_id_attribute_name.as_deref()))
+            }
+            WriteConnector::DynamoDb(w) => {
+                let writer = aws.dynamodb().writer(&resource.name).await?;
+                let fill_key = (w.resource_location == ResourceLocation::LetsData)
+                    .then(|| w.partition_key_name.clone());
+                sink::Destination::DynamoDb { writer, fill_key }
+            }
+            WriteConnector::S3(_) => {
+                return Err(InvokeError::Failed("S3 is not a stream destination".into()));
+            }
+        })
     }
 
     /// Adds the records seen since the last publish to the live stats (for progress bars).
     fn publish(&self, st: &mut State) {
         let p = &st.pending;
         let s = &st.published;
-        self.stats
-            .add(&self.stats.records_read, p.records_read - s.records_read);
+        self.stats.add(
+            &self.stats.records_read,
+            p.records_read.saturating_sub(s.records_read),
+        );
         self.stats.add(
             &self.stats.documents_written,
-            p.documents_written - s.documents_written,
+            p.documents_written.saturating_sub(s.documents_written),
         );
-        self.stats
-            .add(&self.stats.error_records, p.error_records - s.error_records);
+        self.stats.add(
+            &self.stats.error_records,
+            p.error_records.saturating_sub(s.error_records),
+        );
         st.published = st.pending;
     }
 
@@ -351,6 +416,10 @@ impl Runner {
         self.tasks.heartbeat(lease, self.settings.lease).await?;
         let part = out.part;
         let next_part = out.roll().await?;
+        // Documents the destination rejected are error records now.
+        let rejected = out.take_rejected();
+        st.pending.documents_written = st.pending.documents_written.saturating_sub(rejected);
+        st.pending.error_records += rejected;
         self.publish(st);
         st.pending.bytes_read = st.resume - st.rolled_at;
         st.rolled_at = st.resume;
@@ -363,7 +432,16 @@ impl Runner {
             end_of_input,
             ..Default::default()
         };
+        if let Some(p) = &st.position {
+            checkpoint.sequence_number = p.sequence_number.clone();
+            if p.sequence_number.is_none() {
+                checkpoint.latest_start_millis = p.latest_start_millis;
+            }
+            checkpoint.last_evaluated_key = p.last_evaluated_key.clone();
+            checkpoint.completed_scans = p.completed_scans;
+        }
         match &st.files {
+            _ if st.position.is_some() => {}
             Some(files) => {
                 for f in files {
                     checkpoint
@@ -420,6 +498,8 @@ struct State {
     resume: u64,
     /// `resume` at the last checkpoint.
     rolled_at: u64,
+    /// Stream, queue and table tasks: their position (`resume` counts bytes read).
+    position: Option<source::SourcePosition>,
 }
 
 impl State {
@@ -432,6 +512,7 @@ impl State {
             published: TaskProgress::default(),
             resume: offset,
             rolled_at: offset,
+            position: None,
         }
     }
 }

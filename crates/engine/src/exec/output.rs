@@ -6,7 +6,13 @@
 //! both objects (durable, visible), and deletes a stale copy of an object this part did not
 //! write, left by an earlier attempt that crashed before its checkpoint. After `roll` the
 //! caller checkpoints, and only then does the next part begin.
+//!
+//! When the write connector is a Kinesis stream, an SQS queue or a DynamoDB table, documents
+//! are sent there instead (in batches, whenever a chunk has accumulated and at every roll), and
+//! documents the destination rejects for their content become error records of the same
+//! part, so they are durable before the checkpoint too.
 
+use super::sink::Destination;
 use base64::Engine as _;
 use letsdata_connectors::ConnectorError;
 use letsdata_connectors::object::{Bucket, PartWriter};
@@ -15,8 +21,23 @@ const CHUNK: usize = 1024 * 1024;
 
 /// Where a task's parts go.
 pub(crate) struct PartOutput {
-    write_bucket: Bucket,
+    /// `None` when documents go to a [`Destination`].
+    write_bucket: Option<Bucket>,
     error_bucket: Bucket,
+    destination: Option<Destination>,
+    /// Destination mode: where each buffered document ends in `docs` (its `\n` excluded),
+    /// and its id in `ids`.
+    doc_ends: Vec<(usize, usize)>,
+    ids: String,
+    /// Documents handed to the destination in this part (for fallback ids).
+    sent: u64,
+    /// Documents the destination rejected since [`PartOutput::take_rejected`].
+    rejected: u64,
+    dataset_name: String,
+    dataset_id: String,
+    task_id: String,
+    /// File type and name error records of rejected documents carry.
+    source: (String, String),
     prefix: String,
     gzip: bool,
     pub(crate) part: u64,
@@ -37,18 +58,37 @@ pub(crate) struct ErrorContext<'a> {
     pub file_name: &'a str,
 }
 
+/// Where documents go: part objects in the write bucket, or a stream, queue or table.
+pub(crate) enum DocTarget {
+    Bucket(Bucket),
+    Destination(Destination),
+}
+
 impl PartOutput {
     pub(crate) fn new(
-        write_bucket: Bucket,
+        target: DocTarget,
         error_bucket: Bucket,
-        dataset_name: &str,
+        (dataset_name, dataset_id): (&str, &str),
         task_id: &str,
         gzip: bool,
         part: u64,
     ) -> Self {
+        let (write_bucket, destination) = match target {
+            DocTarget::Bucket(b) => (Some(b), None),
+            DocTarget::Destination(d) => (None, Some(d)),
+        };
         Self {
             write_bucket,
             error_bucket,
+            destination,
+            doc_ends: Vec::new(),
+            ids: String::new(),
+            sent: 0,
+            rejected: 0,
+            dataset_name: dataset_name.to_string(),
+            dataset_id: dataset_id.to_string(),
+            task_id: task_id.to_string(),
+            source: (String::new(), String::new()),
             prefix: format!("{dataset_name}/{task_id}"),
             gzip,
             part,
@@ -58,6 +98,33 @@ impl PartOutput {
             error_writer: None,
             part_bytes: 0,
         }
+    }
+
+    /// The file type and name of error records for documents the destination rejects.
+    pub(crate) fn set_source(&mut self, file_type: &str, file_name: &str) {
+        self.source = (file_type.to_string(), file_name.to_string());
+    }
+
+    /// Ends the document just written into `docs` (the parser wrote it there), with its id
+    /// (empty: none).
+    #[inline]
+    pub(crate) fn end_doc(&mut self, id: &str) {
+        if self.destination.is_some() {
+            self.ids.push_str(id);
+            self.doc_ends.push((self.docs.len(), self.ids.len()));
+        }
+        self.docs.push(b'\n');
+    }
+
+    /// Appends one document.
+    pub(crate) fn push_doc(&mut self, doc: &[u8], id: &str) {
+        self.docs.extend_from_slice(doc);
+        self.end_doc(id);
+    }
+
+    /// Documents the destination rejected (now error records) since the last call.
+    pub(crate) fn take_rejected(&mut self) -> u64 {
+        std::mem::take(&mut self.rejected)
     }
 
     fn doc_key(&self) -> String {
@@ -84,13 +151,71 @@ impl PartOutput {
         if self.docs.is_empty() {
             return Ok(());
         }
+        if self.destination.is_some() {
+            return self.send_docs().await;
+        }
         if self.doc_writer.is_none() {
-            self.doc_writer = Some(self.write_bucket.writer(&self.doc_key(), self.gzip)?);
+            let bucket = self
+                .write_bucket
+                .as_ref()
+                .expect("no destination: a write bucket");
+            self.doc_writer = Some(bucket.writer(&self.doc_key(), self.gzip)?);
         }
         let writer = self.doc_writer.as_mut().expect("writer opened above");
         writer.write(&self.docs).await?;
         self.part_bytes += self.docs.len() as u64;
         self.docs.clear();
+        Ok(())
+    }
+
+    /// Sends the buffered documents to the destination; rejected ones become error records.
+    async fn send_docs(&mut self) -> Result<(), ConnectorError> {
+        let destination = self.destination.as_ref().expect("destination mode");
+        let mut docs: Vec<&[u8]> = Vec::with_capacity(self.doc_ends.len());
+        let mut ids: Vec<std::borrow::Cow<'_, str>> = Vec::with_capacity(self.doc_ends.len());
+        let (mut doc_start, mut id_start) = (0, 0);
+        for (i, &(doc_end, id_end)) in self.doc_ends.iter().enumerate() {
+            docs.push(&self.docs[doc_start..doc_end]);
+            let id = &self.ids[id_start..id_end];
+            ids.push(if id.is_empty() {
+                // Stable across retries: a replay starts the same part at the same record.
+                format!("{}:{}:{}", self.task_id, self.part, self.sent + i as u64).into()
+            } else {
+                id.into()
+            });
+            doc_start = doc_end + 1;
+            id_start = id_end;
+        }
+        let rejected = destination.send(&docs, &ids).await?;
+        let what = destination.describe();
+        let mut errors = std::mem::take(&mut self.errors);
+        for r in &rejected {
+            let ctx = ErrorContext {
+                dataset_name: &self.dataset_name,
+                dataset_id: &self.dataset_id,
+                task_id: &self.task_id,
+                file_type: &self.source.0,
+                file_name: &self.source.1,
+            };
+            write_error_record(
+                &mut errors,
+                &ctx,
+                Pairs(&[]),
+                Pairs(&[]),
+                &format!("the {what} rejected the document: {}", r.reason),
+                Some(&ids[r.index]),
+                docs[r.index],
+            );
+        }
+        self.rejected += rejected.len() as u64;
+        self.sent += docs.len() as u64;
+        self.part_bytes += self.docs.len() as u64;
+        drop(docs);
+        drop(ids);
+        self.errors = errors;
+        self.docs.clear();
+        self.doc_ends.clear();
+        self.ids.clear();
         Ok(())
     }
 
@@ -120,15 +245,17 @@ impl PartOutput {
         self.flush_errors().await?;
         let doc_key = self.doc_key();
         let error_key = self.error_key();
-        let wrote_docs = match self.doc_writer.take() {
-            Some(w) => {
+        let wrote_docs = match (self.doc_writer.take(), &self.write_bucket) {
+            (Some(w), _) => {
                 w.finish().await?;
                 true
             }
-            None => {
-                self.write_bucket.delete_if_exists(&doc_key).await?;
+            (None, Some(bucket)) => {
+                bucket.delete_if_exists(&doc_key).await?;
                 false
             }
+            // Documents went to the destination.
+            (None, None) => false,
         };
         let wrote_errors = match self.error_writer.take() {
             Some(w) => {
@@ -143,6 +270,7 @@ impl PartOutput {
         if wrote_docs || wrote_errors {
             self.part += 1;
         }
+        self.sent = 0;
         self.part_bytes = 0;
         Ok(self.part)
     }
@@ -157,6 +285,8 @@ impl PartOutput {
         }
         self.docs.clear();
         self.errors.clear();
+        self.doc_ends.clear();
+        self.ids.clear();
     }
 
     /// Appends one error record (a JSON line) describing a bad record.
@@ -202,29 +332,42 @@ impl PartOutput {
         document_id: Option<&str>,
         raw: &[u8],
     ) {
-        let (raw_text, encoding) = match std::str::from_utf8(raw) {
-            Ok(s) => (std::borrow::Cow::Borrowed(s), "utf8"),
-            Err(_) => (
-                std::borrow::Cow::Owned(base64::engine::general_purpose::STANDARD.encode(raw)),
-                "base64",
-            ),
-        };
-        let record = ErrorRecord {
-            dataset_name: ctx.dataset_name,
-            dataset_id: ctx.dataset_id,
-            task_id: ctx.task_id,
-            file_type: ctx.file_type,
-            file_name: ctx.file_name,
-            error_start_offset_map: start,
-            error_end_offset_map: end,
-            error_message: message,
-            document_id,
-            raw_record: &raw_text,
-            raw_record_encoding: encoding,
-        };
-        serde_json::to_writer(&mut self.errors, &record).expect("writing to a Vec cannot fail");
-        self.errors.push(b'\n');
+        write_error_record(&mut self.errors, ctx, start, end, message, document_id, raw);
     }
+}
+
+/// Appends one error record (a JSON line) to `errors`.
+fn write_error_record<M: serde::Serialize>(
+    errors: &mut Vec<u8>,
+    ctx: &ErrorContext<'_>,
+    start: M,
+    end: M,
+    message: &str,
+    document_id: Option<&str>,
+    raw: &[u8],
+) {
+    let (raw_text, encoding) = match std::str::from_utf8(raw) {
+        Ok(s) => (std::borrow::Cow::Borrowed(s), "utf8"),
+        Err(_) => (
+            std::borrow::Cow::Owned(base64::engine::general_purpose::STANDARD.encode(raw)),
+            "base64",
+        ),
+    };
+    let record = ErrorRecord {
+        dataset_name: ctx.dataset_name,
+        dataset_id: ctx.dataset_id,
+        task_id: ctx.task_id,
+        file_type: ctx.file_type,
+        file_name: ctx.file_name,
+        error_start_offset_map: start,
+        error_end_offset_map: end,
+        error_message: message,
+        document_id,
+        raw_record: &raw_text,
+        raw_record_encoding: encoding,
+    };
+    serde_json::to_writer(&mut *errors, &record).expect("writing to a Vec cannot fail");
+    errors.push(b'\n');
 }
 
 /// An offset map given as pairs, serialized as a JSON object.

@@ -48,7 +48,7 @@ pub(super) struct Invocation<'a> {
 }
 
 /// Runs a CPU-bound guest call where blocking is allowed.
-fn blocking<R>(f: impl FnOnce() -> R) -> R {
+pub(super) fn blocking<R>(f: impl FnOnce() -> R) -> R {
     match tokio::runtime::Handle::try_current() {
         Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
             tokio::task::block_in_place(f)
@@ -115,7 +115,7 @@ impl Batch {
 }
 
 /// Writes what the guest printed into the task log.
-fn drain_guest_log(log: &TaskLog, output: (Vec<u8>, u64)) {
+pub(super) fn drain_guest_log(log: &TaskLog, output: (Vec<u8>, u64)) {
     let (bytes, dropped) = output;
     if !bytes.is_empty() {
         for line in String::from_utf8_lossy(&bytes).lines() {
@@ -259,7 +259,9 @@ impl Runner {
                 .await
                 .map_err(read_error(&file_name))?;
         }
-        let mut out = self.part_output(&task.task_id, checkpoint.next_part)?;
+        let mut out = self
+            .part_output(&task.task_id, checkpoint.next_part)
+            .await?;
         let ctx = ErrorContext {
             dataset_name: &self.dataset.dataset_name,
             dataset_id: &self.dataset.dataset_id,
@@ -503,7 +505,9 @@ impl Runner {
         let total: u64 = positions.iter().map(|p| p.offset).sum();
         let mut st = State::new(checkpoint, &all_types, total);
         st.files = Some(positions);
-        let mut out = self.part_output(&task.task_id, checkpoint.next_part)?;
+        let mut out = self
+            .part_output(&task.task_id, checkpoint.next_part)
+            .await?;
         let mut consumed = 0u64;
         loop {
             let result = blocking(|| reader.parse_document());
@@ -619,8 +623,7 @@ fn write_result(
             if let Some(why) = unwritable(serialized) {
                 error(out, st, why, id, raw);
             } else {
-                out.docs.extend_from_slice(serialized.as_bytes());
-                out.docs.push(b'\n');
+                out.push_doc(serialized.as_bytes(), id);
                 st.pending.documents_written += 1;
             }
         }
@@ -649,8 +652,8 @@ fn write_result(
     }
 }
 
-/// Writes a state-machine reader's document.
-fn write_document(
+/// Writes a state-machine reader's (or a stream reader's) document.
+pub(super) fn write_document(
     out: &mut PartOutput,
     st: &mut State,
     ctx: &ErrorContext<'_>,
@@ -672,8 +675,10 @@ fn write_document(
                     st.pending.error_records += 1;
                 }
                 None => {
-                    out.docs.extend_from_slice(doc.serialized.as_bytes());
-                    out.docs.push(b'\n');
+                    out.push_doc(
+                        doc.serialized.as_bytes(),
+                        doc.document_id.as_deref().unwrap_or(""),
+                    );
                     st.pending.documents_written += 1;
                 }
             }

@@ -4,10 +4,11 @@ use super::fields::{Choice, Choices, Obj, Problems, quote};
 use super::validate::{READER_TYPES, RESOURCE_LOCATIONS};
 use super::write_connectors::bucket;
 use super::{
-    BuiltinParser, Implementation, ReadConnector, ReaderType, ResourceLocation, S3ReadConnector,
-    WasmArtifact,
+    BuiltinParser, Implementation, QueueReadConnector, ReadConnector, ReaderType, ResourceLocation,
+    S3ReadConnector, StreamReadConnector, TableFilter, TableReadConnector, WasmArtifact,
 };
 use crate::location::ObjectLocation;
+use serde_json::Value;
 
 const READ_FIELDS: &[&str] = &[
     "connectorDestination",
@@ -50,11 +51,18 @@ const READ_IMPLEMENTATION_FIELDS: &[&str] = &[
 ];
 
 /// LetsData read connector fields of the other destinations.
-const READ_OTHER_DESTINATION_FIELDS: &[&str] =
-    &["streamArn", "queueName", "tableName", "resourceLocation"];
+const READ_OTHER_DESTINATION_FIELDS: &[&str] = &[
+    "streamArn",
+    "queueName",
+    "tableName",
+    "resourceLocation",
+    "filterExpression",
+    "expressionAttributeNames",
+    "expressionAttributeValues",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ReadDestination {
+pub(super) enum ReadDestination {
     S3,
     Sqs,
     Kinesis,
@@ -91,8 +99,57 @@ const READ_DESTINATIONS: Choices<ReadDestination> = Choices {
             alias: "",
         },
     ],
-    note: "only S3 is supported in this version",
+    note: "",
 };
+
+impl ReadDestination {
+    /// The manifest type this destination's tasks are listed with.
+    pub(super) fn manifest_type(self) -> &'static str {
+        match self {
+            Self::S3 => "S3ReaderTextManifestFile or S3ReaderS3LinkManifestFile",
+            Self::Kinesis => "KinesisStreamReaderManifest",
+            Self::DynamoDbStreams => "DynamoDBStreamReaderManifest",
+            Self::DynamoDb => "DynamoDBTableReaderManifest",
+            Self::Sqs => "SQSReaderManifest",
+        }
+    }
+
+    pub(super) fn name(self) -> &'static str {
+        READ_DESTINATIONS.name_of(self)
+    }
+}
+
+/// Fields of the Kinesis, DynamoDB Streams, SQS and DynamoDB table read connectors.
+const KINESIS_FIELDS: &[&str] = &["readerType", "streamArn", "resourceLocation"];
+const DYNAMODB_STREAMS_FIELDS: &[&str] = &["streamArn", "resourceLocation"];
+const SQS_FIELDS: &[&str] = &["queueName", "resourceLocation"];
+const DYNAMODB_FIELDS: &[&str] = &[
+    "tableName",
+    "resourceLocation",
+    "filterExpression",
+    "expressionAttributeNames",
+    "expressionAttributeValues",
+];
+/// Implementation fields every read connector accepts.
+const IMPLEMENTATION_FIELDS: &[&str] = &[
+    "connectorDestination",
+    "artifactImplementationLanguage",
+    "builtinParser",
+    "documentIdField",
+    "recordStartPattern",
+    "recordEndPattern",
+    "artifactFileS3Link",
+    "artifactFileS3LinkResourceLocation",
+];
+/// S3-only fields, known to every read connector.
+const S3_ONLY_FIELDS: &[&str] = &[
+    "readerType",
+    "bucketName",
+    "bucketResourceLocation",
+    "csvDelimiter",
+    "csvHasHeader",
+];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Language {
     Builtin,
@@ -131,7 +188,7 @@ const LANGUAGES: Choices<Language> = Choices {
             alias: "",
         },
     ],
-    note: "only Builtin is supported in this version",
+    note: "",
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,8 +231,10 @@ const PARSER_OPTIONS: &[(&str, ParserKind)] = &[
 /// What was learnt about `readConnector`, also when it is invalid.
 #[derive(Debug, Default)]
 pub(super) struct ReadParts {
+    pub destination: Option<ReadDestination>,
     pub reader_type: Option<ReaderType>,
-    pub bucket_location: Option<ResourceLocation>,
+    /// Who owns what is read (`bucketResourceLocation` or `resourceLocation`), and its path.
+    pub location: Option<(ResourceLocation, &'static str)>,
     pub connector: Option<ReadConnector>,
 }
 
@@ -189,8 +248,6 @@ pub(super) fn read_connector(p: &mut Problems, root: &Obj<'_>) -> ReadParts {
     };
     let path = root.field_path("readConnector");
     let o = Obj::new(&path, map);
-    let also_known = [READ_IMPLEMENTATION_FIELDS, READ_OTHER_DESTINATION_FIELDS].concat();
-    o.check_unknown(p, READ_FIELDS, &also_known);
 
     let destination = o.required_choice(
         p,
@@ -198,17 +255,13 @@ pub(super) fn read_connector(p: &mut Problems, root: &Obj<'_>) -> ReadParts {
         &READ_DESTINATIONS,
         "where the input is read from",
     );
-    if let Some(d) = destination.filter(|d| *d != ReadDestination::S3) {
-        p.push(
-            o.field_path("connectorDestination"),
-            format!(
-                "{} read connectors are not supported yet; supported: S3",
-                quote(READ_DESTINATIONS.name_of(d))
-            ),
-        );
-        return ReadParts::default();
+    match destination {
+        // Missing or unrecognised destinations are validated as S3.
+        Some(ReadDestination::S3) | None => {}
+        Some(d) => return aws_read_connector(p, &o, d),
     }
-    // Missing or unrecognised destinations are validated as S3, the only supported one.
+    let also_known = [READ_IMPLEMENTATION_FIELDS, READ_OTHER_DESTINATION_FIELDS].concat();
+    o.check_unknown(p, READ_FIELDS, &also_known);
     for field in READ_OTHER_DESTINATION_FIELDS {
         if o.has(field) {
             let hint = if *field == "resourceLocation" {
@@ -321,10 +374,349 @@ pub(super) fn read_connector(p: &mut Problems, root: &Obj<'_>) -> ReadParts {
         _ => None,
     };
     ReadParts {
+        destination,
         reader_type,
-        bucket_location,
+        location: bucket_location.map(|l| (l, "readConnector.bucketResourceLocation")),
         connector,
     }
+}
+
+/// A Kinesis, DynamoDB Streams, SQS or DynamoDB table read connector.
+fn aws_read_connector(p: &mut Problems, o: &Obj<'_>, destination: ReadDestination) -> ReadParts {
+    let own = match destination {
+        ReadDestination::Kinesis => KINESIS_FIELDS,
+        ReadDestination::DynamoDbStreams => DYNAMODB_STREAMS_FIELDS,
+        ReadDestination::Sqs => SQS_FIELDS,
+        ReadDestination::DynamoDb => DYNAMODB_FIELDS,
+        ReadDestination::S3 => unreachable!("S3 is validated by read_connector"),
+    };
+    let name = destination.name();
+    let accepted = [IMPLEMENTATION_FIELDS, own].concat();
+    let also_known = [
+        READ_IMPLEMENTATION_FIELDS,
+        S3_ONLY_FIELDS,
+        KINESIS_FIELDS,
+        DYNAMODB_STREAMS_FIELDS,
+        SQS_FIELDS,
+        DYNAMODB_FIELDS,
+    ]
+    .concat();
+    o.check_unknown(p, &accepted, &also_known);
+    for field in also_known.iter().filter(|f| !accepted.contains(f)) {
+        if o.has(field) && !READ_IMPLEMENTATION_FIELDS.contains(field) {
+            p.push(
+                o.field_path(field),
+                format!("is not applicable to {name} read connectors; remove it"),
+            );
+        }
+    }
+    let location = o.optional_choice(
+        p,
+        "resourceLocation",
+        &RESOURCE_LOCATIONS,
+        ResourceLocation::Customer,
+    );
+    let implementation = stream_implementation(p, o, name);
+    let connector = match destination {
+        ReadDestination::Kinesis | ReadDestination::DynamoDbStreams => {
+            if destination == ReadDestination::Kinesis
+                && let Some(rt) = o.string(p, "readerType", None)
+                && super::fields::normalize(rt) != "kinesisstreamreader"
+            {
+                p.push(
+                    o.field_path("readerType"),
+                    format!(
+                        "{} is not the Kinesis reader type; use KINESISSTREAMREADER (or leave it out)",
+                        quote(rt)
+                    ),
+                );
+            }
+            let arn = stream_arn(p, o, destination);
+            match (arn, location, implementation) {
+                (Some(stream_arn), Some(resource_location), Some(implementation)) => {
+                    let c = StreamReadConnector {
+                        stream_arn,
+                        resource_location,
+                        implementation,
+                    };
+                    Some(if destination == ReadDestination::Kinesis {
+                        ReadConnector::Kinesis(c)
+                    } else {
+                        ReadConnector::DynamoDbStreams(c)
+                    })
+                }
+                _ => None,
+            }
+        }
+        ReadDestination::Sqs => {
+            let queue = o
+                .string(
+                    p,
+                    "queueName",
+                    Some("the name of the SQS queue to read messages from"),
+                )
+                .and_then(|q| match validate_queue_name(q) {
+                    Ok(()) => Some(q.to_string()),
+                    Err(e) => {
+                        p.push(o.field_path("queueName"), e);
+                        None
+                    }
+                });
+            match (queue, location, implementation) {
+                (Some(queue_name), Some(resource_location), Some(implementation)) => {
+                    Some(ReadConnector::Sqs(QueueReadConnector {
+                        queue_name,
+                        resource_location,
+                        implementation,
+                    }))
+                }
+                _ => None,
+            }
+        }
+        ReadDestination::DynamoDb => {
+            let table = o
+                .string(
+                    p,
+                    "tableName",
+                    Some("the name of the DynamoDB table to scan"),
+                )
+                .and_then(|t| match validate_table_name(t) {
+                    Ok(()) => Some(t.to_string()),
+                    Err(e) => {
+                        p.push(o.field_path("tableName"), e);
+                        None
+                    }
+                });
+            let filter = table_filter(p, o);
+            match (table, location, implementation, filter) {
+                (Some(table_name), Some(resource_location), Some(implementation), Some(filter)) => {
+                    Some(ReadConnector::DynamoDb(TableReadConnector {
+                        table_name,
+                        resource_location,
+                        implementation,
+                        filter,
+                    }))
+                }
+                _ => None,
+            }
+        }
+        ReadDestination::S3 => None,
+    };
+    ReadParts {
+        destination: Some(destination),
+        reader_type: None,
+        location: location.map(|l| (l, "readConnector.resourceLocation")),
+        connector,
+    }
+}
+
+/// The implementation of a stream, queue or table reader: a built-in parser over each
+/// record's data (default `jsonl`), or a Wasm component implementing the reader interface.
+fn stream_implementation(p: &mut Problems, o: &Obj<'_>, name: &str) -> Option<Implementation> {
+    let language = o.required_choice(
+        p,
+        "artifactImplementationLanguage",
+        &LANGUAGES,
+        "the implementation that turns records into documents: Builtin, or Wasm with artifactFileS3Link",
+    );
+    match language? {
+        Language::Builtin => {
+            for field in READ_IMPLEMENTATION_FIELDS.iter().chain(WASM_FIELDS) {
+                if o.has(field) {
+                    p.push(
+                        o.field_path(field),
+                        "is not used with artifactImplementationLanguage Builtin; remove it",
+                    );
+                }
+            }
+            if !o.has("builtinParser") {
+                // Every record (message, item) is one JSON document.
+                let document_id_field = o.non_empty_string(p, "documentIdField");
+                for field in ["recordStartPattern", "recordEndPattern"] {
+                    if o.has(field) {
+                        p.push(
+                            o.field_path(field),
+                            "is only used with builtinParser text, not jsonl; remove it",
+                        );
+                    }
+                }
+                return Some(Implementation::Builtin(BuiltinParser::Jsonl {
+                    document_id_field: document_id_field.map(str::to_string),
+                }));
+            }
+            let parser = builtin_parser(p, o, true)?;
+            if matches!(parser, BuiltinParser::Csv { .. }) {
+                p.push(
+                    o.field_path("builtinParser"),
+                    format!(
+                        "csv parses files with a header row; {name} records are parsed one at a time: use jsonl or text"
+                    ),
+                );
+                return None;
+            }
+            Some(Implementation::Builtin(parser))
+        }
+        Language::Wasm => {
+            for field in READ_IMPLEMENTATION_FIELDS.iter().chain(BUILTIN_FIELDS) {
+                if o.has(field) {
+                    p.push(
+                        o.field_path(field),
+                        "is not used with artifactImplementationLanguage Wasm; remove it",
+                    );
+                }
+            }
+            wasm_artifact(p, o).map(Implementation::Wasm)
+        }
+        l @ (Language::Java | Language::Python | Language::Javascript) => {
+            p.push(
+                o.field_path("artifactImplementationLanguage"),
+                format!(
+                    "{} implementations are not supported: letsdata cannot run Java jars or container \
+                     images; use Builtin, or compile your implementation to a WebAssembly component \
+                     and use Wasm (see docs/wasm.md)",
+                    quote(LANGUAGES.name_of(l))
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// `streamArn` of a Kinesis stream (`arn:aws:kinesis:<region>:<account>:stream/<name>`) or a
+/// DynamoDB table stream (`arn:aws:dynamodb:<region>:<account>:table/<table>/stream/<label>`).
+fn stream_arn(p: &mut Problems, o: &Obj<'_>, destination: ReadDestination) -> Option<String> {
+    let (service, example, what) = if destination == ReadDestination::Kinesis {
+        (
+            "kinesis",
+            "arn:aws:kinesis:us-east-1:123456789012:stream/clickstream",
+            "the ARN of the Kinesis stream to read",
+        )
+    } else {
+        (
+            "dynamodb",
+            "arn:aws:dynamodb:us-east-1:123456789012:table/orders/stream/2024-01-01T00:00:00.000",
+            "the ARN of the DynamoDB table stream to read (the table's LatestStreamArn)",
+        )
+    };
+    let arn = o.string(p, "streamArn", Some(&format!("{what}, e.g. {example}")))?;
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let resource_ok = match parts.get(5) {
+        Some(r) if service == "kinesis" => r.strip_prefix("stream/").is_some_and(|n| !n.is_empty()),
+        Some(r) => r.starts_with("table/") && r.contains("/stream/"),
+        None => false,
+    };
+    if parts.len() == 6 && parts[0] == "arn" && parts[2] == service && resource_ok {
+        Some(arn.to_string())
+    } else {
+        p.push(
+            o.field_path("streamArn"),
+            format!("{} is not {what}; expected e.g. {example}", quote(arn)),
+        );
+        None
+    }
+}
+
+/// SQS queue names: 1 to 80 ASCII letters, digits, `-` and `_` (`.fifo` suffix allowed).
+pub(super) fn validate_queue_name(name: &str) -> Result<(), String> {
+    let base = name.strip_suffix(".fifo").unwrap_or(name);
+    if base.is_empty() || name.len() > 80 {
+        return Err(format!(
+            "{} must be 1 to 80 characters long (SQS queue names)",
+            quote(name)
+        ));
+    }
+    if let Some(c) = base
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+    {
+        return Err(format!(
+            "{} contains {c:?}; SQS queue names use only ASCII letters, digits, '-' and '_' (and may end in .fifo)",
+            quote(name)
+        ));
+    }
+    Ok(())
+}
+
+/// DynamoDB table names: 3 to 255 ASCII letters, digits, `_`, `-` and `.`.
+pub(super) fn validate_table_name(name: &str) -> Result<(), String> {
+    if !(3..=255).contains(&name.len()) {
+        return Err(format!(
+            "{} must be 3 to 255 characters long (DynamoDB table names)",
+            quote(name)
+        ));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
+    {
+        return Err(format!(
+            "{} contains {c:?}; DynamoDB table names use only ASCII letters, digits, '_', '-' and '.'",
+            quote(name)
+        ));
+    }
+    Ok(())
+}
+
+/// `filterExpression` with `expressionAttributeNames` and `expressionAttributeValues`.
+/// `Some(None)` when there is no filter; `None` when invalid (reported).
+fn table_filter(p: &mut Problems, o: &Obj<'_>) -> Option<Option<TableFilter>> {
+    let expression = o.non_empty_string(p, "filterExpression");
+    let names = o.object(p, "expressionAttributeNames", None);
+    let values = o.object(p, "expressionAttributeValues", None);
+    let Some(expression) = expression else {
+        let mut ok = !o.has("filterExpression");
+        for field in ["expressionAttributeNames", "expressionAttributeValues"] {
+            if o.has(field) && ok {
+                p.push(
+                    o.field_path(field),
+                    "is only used with filterExpression; add the filter or remove it",
+                );
+                ok = false;
+            }
+        }
+        return ok.then_some(None);
+    };
+    let mut ok = true;
+    let mut attribute_names = std::collections::BTreeMap::new();
+    for (k, v) in names.into_iter().flatten() {
+        match v {
+            Value::String(s) if k.starts_with('#') => {
+                attribute_names.insert(k.clone(), s.clone());
+            }
+            _ => {
+                p.push(
+                    o.field_path("expressionAttributeNames"),
+                    format!(
+                        "{}: maps a #placeholder to an attribute name, e.g. {{\"#s\": \"status\"}}",
+                        quote(k)
+                    ),
+                );
+                ok = false;
+            }
+        }
+    }
+    let mut attribute_values = serde_json::Map::new();
+    for (k, v) in values.into_iter().flatten() {
+        if k.starts_with(':') {
+            attribute_values.insert(k.clone(), v.clone());
+        } else {
+            p.push(
+                o.field_path("expressionAttributeValues"),
+                format!(
+                    "{}: maps a :placeholder to a JSON value, e.g. {{\":active\": \"ACTIVE\"}}",
+                    quote(k)
+                ),
+            );
+            ok = false;
+        }
+    }
+    ok.then(|| {
+        Some(TableFilter {
+            expression: expression.to_string(),
+            attribute_names,
+            attribute_values,
+        })
+    })
 }
 
 /// `artifactFileS3Link` and `artifactFileS3LinkResourceLocation`.

@@ -144,9 +144,84 @@ pub struct S3ReadConnector {
     pub implementation: Implementation,
 }
 
+/// `readConnector` with `connectorDestination: KINESIS` (`readerType: KINESISSTREAMREADER`)
+/// or `DYNAMODBSTREAMS`: one task per shard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamReadConnector {
+    /// `streamArn`: the Kinesis stream's or the DynamoDB table stream's ARN.
+    pub stream_arn: String,
+    pub resource_location: ResourceLocation,
+    pub implementation: Implementation,
+}
+
+/// `readConnector` with `connectorDestination: SQS`: `concurrency` tasks share the queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueReadConnector {
+    pub queue_name: String,
+    pub resource_location: ResourceLocation,
+    pub implementation: Implementation,
+}
+
+/// A DynamoDB scan filter: `filterExpression` with its placeholder maps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableFilter {
+    pub expression: String,
+    /// `expressionAttributeNames`: `#name` → attribute name.
+    pub attribute_names: std::collections::BTreeMap<String, String>,
+    /// `expressionAttributeValues`: `:value` → plain JSON value.
+    pub attribute_values: serde_json::Map<String, serde_json::Value>,
+}
+
+/// `readConnector` with `connectorDestination: DYNAMODB`: a parallel scan, one task per segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableReadConnector {
+    pub table_name: String,
+    pub resource_location: ResourceLocation,
+    pub implementation: Implementation,
+    pub filter: Option<TableFilter>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReadConnector {
     S3(S3ReadConnector),
+    Kinesis(StreamReadConnector),
+    DynamoDbStreams(StreamReadConnector),
+    Sqs(QueueReadConnector),
+    DynamoDb(TableReadConnector),
+}
+
+impl ReadConnector {
+    /// The implementation that turns records into documents.
+    pub fn implementation(&self) -> &Implementation {
+        match self {
+            Self::S3(r) => &r.implementation,
+            Self::Kinesis(r) | Self::DynamoDbStreams(r) => &r.implementation,
+            Self::Sqs(r) => &r.implementation,
+            Self::DynamoDb(r) => &r.implementation,
+        }
+    }
+
+    /// LetsData's `connectorDestination` token.
+    pub fn destination(&self) -> &'static str {
+        match self {
+            Self::S3(_) => "S3",
+            Self::Kinesis(_) => "KINESIS",
+            Self::DynamoDbStreams(_) => "DYNAMODBSTREAMS",
+            Self::Sqs(_) => "SQS",
+            Self::DynamoDb(_) => "DYNAMODB",
+        }
+    }
+
+    /// LetsData's task type for tasks reading this connector.
+    pub fn task_type(&self) -> &'static str {
+        match self {
+            Self::S3(_) => "READER",
+            Self::Kinesis(_) => "KINESIS",
+            Self::DynamoDbStreams(_) => "DYNAMODB_STREAMS",
+            Self::Sqs(_) => "SQS",
+            Self::DynamoDb(_) => "DYNAMODB_TABLE",
+        }
+    }
 }
 
 /// Output compression for S3 objects.
@@ -165,9 +240,65 @@ pub struct S3WriteConnector {
     pub compression: Compression,
 }
 
+/// `writeConnector` with `connectorDestination: Kinesis`. Documents are gzip-compressed
+/// records, partitioned by document id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KinesisWriteConnector {
+    pub resource_location: ResourceLocation,
+    /// `streamName` or `streamArn`: required for `Customer`; generated for `LetsData` when absent.
+    pub stream: Option<String>,
+    /// `kinesisShardCount` of a stream letsdata creates (default 1).
+    pub shard_count: u32,
+}
+
+/// `writeConnector` with `connectorDestination: SQS`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqsWriteConnector {
+    pub resource_location: ResourceLocation,
+    /// Required for `Customer`; generated for `LetsData` when absent.
+    pub queue_name: Option<String>,
+    /// `messageIdAttributeName`: the message attribute carrying the document id.
+    pub message_id_attribute_name: Option<String>,
+}
+
+/// `writeConnector` with `connectorDestination: DynamoDB`: documents become items as they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DynamoDbWriteConnector {
+    pub resource_location: ResourceLocation,
+    /// Required for `Customer`; generated for `LetsData` when absent.
+    pub table_name: Option<String>,
+    /// `partitionKeyName` of a table letsdata creates (string key, default `documentId`);
+    /// documents without it get the document id under that name.
+    pub partition_key_name: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WriteConnector {
     S3(S3WriteConnector),
+    Kinesis(KinesisWriteConnector),
+    Sqs(SqsWriteConnector),
+    DynamoDb(DynamoDbWriteConnector),
+}
+
+impl WriteConnector {
+    pub fn resource_location(&self) -> ResourceLocation {
+        match self {
+            Self::S3(w) => w.resource_location,
+            Self::Kinesis(w) => w.resource_location,
+            Self::Sqs(w) => w.resource_location,
+            Self::DynamoDb(w) => w.resource_location,
+        }
+    }
+
+    /// LetsData's `connectorDestination` token.
+    pub fn destination(&self) -> &'static str {
+        match self {
+            Self::S3(_) => "S3",
+            Self::Kinesis(_) => "Kinesis",
+            Self::Sqs(_) => "SQS",
+            Self::DynamoDb(_) => "DynamoDB",
+        }
+    }
 }
 
 /// `errorConnector` (S3 only, as in LetsData).
@@ -224,10 +355,79 @@ pub enum ManifestSource {
     },
 }
 
+/// Where a stream reader task starts when it has no checkpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamStart {
+    /// The oldest record still in the stream (`TRIM_HORIZON`).
+    Earliest,
+    /// Records added after the task starts.
+    Latest,
+    /// Records added at or after this time (milliseconds since the epoch; Kinesis only).
+    AtTimestamp(i64),
+}
+
+/// When a stream reader task completes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamStop {
+    /// Never on its own: it reads until stopped (`letsdata tasks stop` / `datasets stop`).
+    Continuous,
+    /// After this many consecutive polls that returned no records, or when its shard is
+    /// closed and fully read.
+    AfterEmptyPolls(u32),
+}
+
+/// `KinesisStreamReaderManifest` / `DynamoDBStreamReaderManifest`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamManifest {
+    pub start: StreamStart,
+    pub stop: StreamStop,
+}
+
+/// When a table scan task completes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableScanMode {
+    /// After one full scan of its segment.
+    SingleTableScan,
+    /// Scans its segment again and again until stopped.
+    Continuous,
+}
+
+/// `DynamoDBTableReaderManifest`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableManifest {
+    /// Parallel-scan segments = tasks (default: `computeEngine.concurrency`).
+    pub segments: u32,
+    pub mode: TableScanMode,
+}
+
+/// When a queue reader task completes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueStop {
+    /// After this many consecutive empty receives (`DrainQueues`).
+    DrainQueues { empty_receives: u32 },
+    /// Never on its own.
+    Continuous,
+}
+
+/// The SQS reader's manifest (`SQSReaderManifest`, `manifestType` optional).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueManifest {
+    pub stop: QueueStop,
+    /// Tasks reading the queue: `computeEngine.concurrency`.
+    pub tasks: u32,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Manifest {
-    pub source: ManifestSource,
-    pub reader_type: ReaderType,
+pub enum Manifest {
+    /// S3 readers: one task per manifest line.
+    Files {
+        source: ManifestSource,
+        reader_type: ReaderType,
+    },
+    Kinesis(StreamManifest),
+    DynamoDbStreams(StreamManifest),
+    DynamoDbTable(TableManifest),
+    Sqs(QueueManifest),
 }
 
 /// A validated dataset configuration.

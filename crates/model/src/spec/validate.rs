@@ -202,20 +202,30 @@ pub fn parse_dataset_spec(
     let write = write_connector(p, &root);
     let error = error_connector(p, &root);
     let compute = compute_engine(p, &root);
-    let manifest = manifest_file(p, &root, read.reader_type);
+    let manifest = manifest_file(
+        p,
+        &root,
+        read.reader_type,
+        read.destination,
+        compute.as_ref().map(|c| c.concurrency),
+    );
 
     if ctx.aws_resources {
         let customer_owned: Vec<&str> = [
-            (read.bucket_location, "readConnector.bucketResourceLocation"),
-            (
-                manifest.link_location,
-                "manifestFile.readerManifestResourceLocation",
-            ),
-            (write.resource_location, "writeConnector.resourceLocation"),
-            (error.resource_location, "errorConnector.resourceLocation"),
+            read.location,
+            manifest
+                .link_location
+                .map(|l| (l, "manifestFile.readerManifestResourceLocation")),
+            write
+                .resource_location
+                .map(|l| (l, "writeConnector.resourceLocation")),
+            error
+                .resource_location
+                .map(|l| (l, "errorConnector.resourceLocation")),
         ]
         .into_iter()
-        .filter(|(loc, _)| *loc == Some(ResourceLocation::Customer))
+        .flatten()
+        .filter(|(loc, _)| *loc == ResourceLocation::Customer)
         .map(|(_, path)| path)
         .collect();
         if !customer_owned.is_empty() && !root.has("accessGrantRoleArn") {
@@ -241,8 +251,8 @@ pub fn parse_dataset_spec(
             p.push(
                 root.field_path("customerAccountForAccess"),
                 format!(
-                    "is required when letsdata creates a bucket ({} {} LetsData): the 12-digit \
-                     AWS account id that is granted access to the buckets letsdata creates",
+                    "is required when letsdata creates a resource ({} {} LetsData): the 12-digit \
+                     AWS account id that is granted access to the buckets, streams, queues and tables letsdata creates",
                     letsdata_owned.join(", "),
                     is_are(letsdata_owned.len())
                 ),

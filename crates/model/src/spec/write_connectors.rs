@@ -1,8 +1,12 @@
 //! `writeConnector` and `errorConnector`.
 
 use super::fields::{Choice, Choices, Obj, Problems, quote};
+use super::read_connector::{validate_queue_name, validate_table_name};
 use super::validate::RESOURCE_LOCATIONS;
-use super::{Compression, ErrorConnector, ResourceLocation, S3WriteConnector, WriteConnector};
+use super::{
+    Compression, DynamoDbWriteConnector, ErrorConnector, KinesisWriteConnector, ResourceLocation,
+    S3WriteConnector, SqsWriteConnector, WriteConnector,
+};
 use crate::location::validate_bucket_name;
 
 const WRITE_FIELDS: &[&str] = &[
@@ -20,9 +24,30 @@ const WRITE_OTHER_DESTINATION_FIELDS: &[&str] = &[
     "streamArn",
     "queueName",
     "tableName",
+    "partitionKeyName",
     "writerType",
     "sparkFileFormat",
     "sparkWriteOptions",
+];
+
+const KINESIS_WRITE_FIELDS: &[&str] = &[
+    "connectorDestination",
+    "resourceLocation",
+    "streamName",
+    "streamArn",
+    "kinesisShardCount",
+];
+const SQS_WRITE_FIELDS: &[&str] = &[
+    "connectorDestination",
+    "resourceLocation",
+    "queueName",
+    "messageIdAttributeName",
+];
+const DYNAMODB_WRITE_FIELDS: &[&str] = &[
+    "connectorDestination",
+    "resourceLocation",
+    "tableName",
+    "partitionKeyName",
 ];
 
 const ERROR_FIELDS: &[&str] = &["connectorDestination", "resourceLocation", "bucketName"];
@@ -71,7 +96,7 @@ const WRITE_DESTINATIONS: Choices<WriteDestination> = Choices {
             alias: "",
         },
     ],
-    note: "only S3 is supported in this version",
+    note: "Kafka and Momento are not supported in this version",
 };
 
 const ERROR_DESTINATIONS: Choices<()> = Choices {
@@ -153,23 +178,30 @@ pub(super) fn write_connector(p: &mut Problems, root: &Obj<'_>) -> WriteParts {
     };
     let path = root.field_path("writeConnector");
     let o = Obj::new(&path, map);
-    o.check_unknown(p, WRITE_FIELDS, WRITE_OTHER_DESTINATION_FIELDS);
     let destination = o.required_choice(
         p,
         "connectorDestination",
         &WRITE_DESTINATIONS,
         "where the documents are written",
     );
-    if let Some(d) = destination.filter(|d| *d != WriteDestination::S3) {
+    if let Some(d @ (WriteDestination::Kafka | WriteDestination::Momento)) = destination {
+        o.check_unknown(p, WRITE_FIELDS, WRITE_OTHER_DESTINATION_FIELDS);
         p.push(
             o.field_path("connectorDestination"),
             format!(
-                "{} write connectors are not supported yet; supported: S3",
+                "{} write connectors are not supported yet; supported: S3, Kinesis, SQS, DynamoDB",
                 quote(WRITE_DESTINATIONS.name_of(d))
             ),
         );
         return WriteParts::default();
     }
+    if let Some(
+        d @ (WriteDestination::Kinesis | WriteDestination::Sqs | WriteDestination::DynamoDb),
+    ) = destination
+    {
+        return aws_write_connector(p, &o, d);
+    }
+    o.check_unknown(p, WRITE_FIELDS, WRITE_OTHER_DESTINATION_FIELDS);
     for field in WRITE_OTHER_DESTINATION_FIELDS {
         if o.has(field) {
             p.push(
@@ -194,6 +226,160 @@ pub(super) fn write_connector(p: &mut Problems, root: &Obj<'_>) -> WriteParts {
     WriteParts {
         resource_location: location,
         connector,
+    }
+}
+
+/// A Kinesis, SQS or DynamoDB write connector.
+fn aws_write_connector(p: &mut Problems, o: &Obj<'_>, destination: WriteDestination) -> WriteParts {
+    let own = match destination {
+        WriteDestination::Kinesis => KINESIS_WRITE_FIELDS,
+        WriteDestination::Sqs => SQS_WRITE_FIELDS,
+        _ => DYNAMODB_WRITE_FIELDS,
+    };
+    let name = WRITE_DESTINATIONS.name_of(destination);
+    let also_known = [WRITE_FIELDS, WRITE_OTHER_DESTINATION_FIELDS].concat();
+    o.check_unknown(p, own, &also_known);
+    for field in also_known.iter().filter(|f| !own.contains(f)) {
+        if o.has(field) {
+            p.push(
+                o.field_path(field),
+                format!("is not applicable to {name} write connectors; remove it"),
+            );
+        }
+    }
+    let location = o.required_choice(
+        p,
+        "resourceLocation",
+        &RESOURCE_LOCATIONS,
+        "who owns the destination: LetsData (letsdata creates it) or Customer (it must exist)",
+    );
+    let customer = location == Some(ResourceLocation::Customer);
+    let connector = match destination {
+        WriteDestination::Kinesis => {
+            let mut stream = None;
+            let mut ok = true;
+            for field in ["streamName", "streamArn"] {
+                if let Some(s) = o.non_empty_string(p, field) {
+                    if stream.is_some() {
+                        p.push(
+                            o.field_path(field),
+                            "give either streamName or streamArn, not both",
+                        );
+                        ok = false;
+                    }
+                    stream = Some(s.to_string());
+                } else if o.has(field) {
+                    ok = false;
+                }
+            }
+            if customer && stream.is_none() && ok {
+                p.push(
+                    o.field_path("streamName"),
+                    "is required when resourceLocation is Customer: the existing Kinesis stream to write documents to (or give streamArn)",
+                );
+                ok = false;
+            }
+            let shard_count = o.integer(p, "kinesisShardCount", (1, 500), None, 1);
+            if customer && o.has("kinesisShardCount") {
+                p.push(
+                    o.field_path("kinesisShardCount"),
+                    "sizes a stream letsdata creates (resourceLocation LetsData); a Customer stream keeps its shards; remove it",
+                );
+                ok = false;
+            }
+            match (location, shard_count, ok) {
+                (Some(resource_location), Some(shard_count), true) => {
+                    Some(WriteConnector::Kinesis(KinesisWriteConnector {
+                        resource_location,
+                        stream,
+                        shard_count,
+                    }))
+                }
+                _ => None,
+            }
+        }
+        WriteDestination::Sqs => {
+            let queue = named(
+                p,
+                o,
+                "queueName",
+                customer,
+                "the existing SQS queue to write documents to",
+                validate_queue_name,
+            );
+            let attribute = o.non_empty_string(p, "messageIdAttributeName");
+            match (location, queue) {
+                (Some(resource_location), Some(queue_name)) => {
+                    Some(WriteConnector::Sqs(SqsWriteConnector {
+                        resource_location,
+                        queue_name,
+                        message_id_attribute_name: attribute.map(str::to_string),
+                    }))
+                }
+                _ => None,
+            }
+        }
+        _ => {
+            let table = named(
+                p,
+                o,
+                "tableName",
+                customer,
+                "the existing DynamoDB table to write documents to",
+                validate_table_name,
+            );
+            let key = o.non_empty_string(p, "partitionKeyName");
+            if customer && key.is_some() {
+                p.push(
+                    o.field_path("partitionKeyName"),
+                    "names the key of a table letsdata creates (resourceLocation LetsData); a Customer table keeps its key schema; remove it",
+                );
+            }
+            match (location, table, customer && key.is_some()) {
+                (Some(resource_location), Some(table_name), false) => {
+                    Some(WriteConnector::DynamoDb(DynamoDbWriteConnector {
+                        resource_location,
+                        table_name,
+                        partition_key_name: key.unwrap_or("documentId").to_string(),
+                    }))
+                }
+                _ => None,
+            }
+        }
+    };
+    WriteParts {
+        resource_location: location,
+        connector,
+    }
+}
+
+/// The name of a stream, queue or table: required for `Customer`, optional (generated) for
+/// `LetsData`. `Some(None)` when absent and optional; `None` when invalid (reported).
+fn named(
+    p: &mut Problems,
+    o: &Obj<'_>,
+    field: &str,
+    required: bool,
+    purpose: &str,
+    validate: fn(&str) -> Result<(), String>,
+) -> Option<Option<String>> {
+    match o.string(p, field, None) {
+        Some(name) => match validate(name) {
+            Ok(()) => Some(Some(name.to_string())),
+            Err(e) => {
+                p.push(o.field_path(field), e);
+                None
+            }
+        },
+        None if o.has(field) => None,
+        None if required => {
+            p.push(
+                o.field_path(field),
+                format!("is required when resourceLocation is Customer: {purpose}"),
+            );
+            None
+        }
+        None => Some(None),
     }
 }
 

@@ -57,6 +57,7 @@ pub fn new_dataset(tenant: &Tenant, name: &str) -> Dataset {
             error_bucket: "err-bucket".into(),
             object_store: "local".into(),
             task_database: String::new(),
+            ..Default::default()
         },
         code: None,
         code_update_workflows: Vec::new(),
@@ -80,6 +81,7 @@ pub fn new_task(task_id: &str, ordinal: u64) -> NewTask {
             manifest_line: format!("data/{task_id}.gz"),
             manifest_index: ordinal,
             files,
+            ..Default::default()
         },
     }
 }
@@ -138,6 +140,7 @@ pub fn checkpoint(n: u64) -> Checkpoint {
         next_part: n,
         progress: progress(n),
         end_of_input: false,
+        ..Default::default()
     }
 }
 

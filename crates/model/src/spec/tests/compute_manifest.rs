@@ -160,7 +160,7 @@ fn text_manifest_accepts_crlf_and_checks_keys() {
         json!("a/one.jsonl\r\n\r\n  b/two.jsonl  \r\n"),
     ));
     assert_eq!(
-        spec.manifest.source.text_entries(),
+        files(&spec).0.text_entries(),
         vec!["a/one.jsonl", "b/two.jsonl"]
     );
     let ps = problems(&with(
@@ -184,19 +184,19 @@ fn text_manifest_accepts_crlf_and_checks_keys() {
 fn s3_link_manifest() {
     let spec = parse_ok(&link_manifest(json!({})));
     assert_eq!(
-        spec.manifest.source,
-        ManifestSource::S3Link {
+        files(&spec).0,
+        &ManifestSource::S3Link {
             bucket: "manifests".into(),
             key: "quickstart/manifest.txt".into(),
             resource_location: ResourceLocation::Customer
         }
     );
-    assert_eq!(spec.manifest.reader_type, ReaderType::SingleFileReader);
+    assert_eq!(files(&spec).1, ReaderType::SingleFileReader);
     let spec = parse_ok(&link_manifest(
         json!({"readerManifestResourceLocation": "LetsData", "region": "us-east-1"}),
     ));
     assert!(matches!(
-        spec.manifest.source,
+        files(&spec).0,
         ManifestSource::S3Link {
             resource_location: ResourceLocation::LetsData,
             ..
@@ -249,17 +249,17 @@ fn fields_of_the_other_manifest_type_are_errors() {
 
 #[test]
 fn manifest_types() {
-    for t in [
-        "KinesisStreamReaderManifest",
-        "DynamoDBStreamReaderManifest",
-        "DynamoDBTableReaderManifest",
-        "SQSReaderManifest",
+    for (t, destination) in [
+        ("KinesisStreamReaderManifest", "KINESIS"),
+        ("DynamoDBStreamReaderManifest", "DYNAMODBSTREAMS"),
+        ("DynamoDBTableReaderManifest", "DYNAMODB"),
+        ("SQSReaderManifest", "SQS"),
     ] {
         assert_only(
             &with("manifestFile.manifestType", json!(t)),
             "manifestFile.manifestType",
             &format!(
-                "\"{t}\" manifests are not supported yet; supported: S3ReaderTextManifestFile, S3ReaderS3LinkManifestFile"
+                "\"{t}\" lists the work of {destination} read connectors, but readConnector.connectorDestination is S3; use S3ReaderTextManifestFile or S3ReaderS3LinkManifestFile"
             ),
         );
     }

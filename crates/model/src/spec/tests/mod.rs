@@ -1,5 +1,6 @@
 //! Tests of the dataset validator.
 
+mod aws;
 mod compute_manifest;
 mod connectors;
 mod root;
@@ -114,4 +115,31 @@ fn assert_only(v: &Value, path: &str, needle: &str) {
 
 fn render(problems: &[Problem]) -> String {
     problems.iter().map(|p| format!("  {p}\n")).collect()
+}
+
+/// The S3 read connector of a spec (panics otherwise).
+fn s3_read(spec: &DatasetSpec) -> &super::S3ReadConnector {
+    match &spec.read_connector {
+        super::ReadConnector::S3(r) => r,
+        other => panic!("not an S3 read connector: {other:?}"),
+    }
+}
+
+/// The S3 write connector of a spec (panics otherwise).
+fn s3_write(spec: &DatasetSpec) -> &super::S3WriteConnector {
+    match &spec.write_connector {
+        super::WriteConnector::S3(w) => w,
+        other => panic!("not an S3 write connector: {other:?}"),
+    }
+}
+
+/// The file manifest of a spec (panics otherwise).
+fn files(spec: &DatasetSpec) -> (&super::ManifestSource, super::ReaderType) {
+    match &spec.manifest {
+        super::Manifest::Files {
+            source,
+            reader_type,
+        } => (source, *reader_type),
+        other => panic!("not a file manifest: {other:?}"),
+    }
 }

@@ -42,7 +42,7 @@ fn example_parses_with_defaults_applied() {
             timeout_in_seconds: 900,
             log_level: LogLevel::Warn,
         },
-        manifest: Manifest {
+        manifest: Manifest::Files {
             source: ManifestSource::Text {
                 file_contents: "events/part-0.jsonl\nevents/part-1.jsonl.gz\n".into(),
             },
@@ -51,7 +51,7 @@ fn example_parses_with_defaults_applied() {
     };
     assert_eq!(spec, expected);
     assert_eq!(
-        spec.manifest.source.text_entries(),
+        files(&spec).0.text_entries(),
         vec!["events/part-0.jsonl", "events/part-1.jsonl.gz"]
     );
 }
@@ -59,8 +59,10 @@ fn example_parses_with_defaults_applied() {
 #[test]
 fn bucket_resource_location_defaults_to_customer() {
     let spec = parse_ok(&without("readConnector.bucketResourceLocation"));
-    let ReadConnector::S3(read) = spec.read_connector;
-    assert_eq!(read.bucket_resource_location, ResourceLocation::Customer);
+    assert_eq!(
+        s3_read(&spec).bucket_resource_location,
+        ResourceLocation::Customer
+    );
 }
 
 #[test]
@@ -75,11 +77,7 @@ fn enum_values_ignore_case_spaces_underscores_and_dashes() {
         let mut v = with("readConnector.readerType", json!(spelling));
         set(&mut v, "manifestFile.readerType", json!(spelling));
         let spec = parse_ok(&v);
-        assert_eq!(
-            spec.manifest.reader_type,
-            ReaderType::SingleFileReader,
-            "{spelling}"
-        );
+        assert_eq!(files(&spec).1, ReaderType::SingleFileReader, "{spelling}");
     }
     let mut v = example();
     set(&mut v, "region", json!("US-EAST-2"));
@@ -111,10 +109,11 @@ fn enum_values_ignore_case_spaces_underscores_and_dashes() {
     );
     let spec = parse_ok(&v);
     assert_eq!(spec.region, Region::UsEast2);
-    let ReadConnector::S3(read) = &spec.read_connector;
-    assert_eq!(read.bucket_resource_location, ResourceLocation::LetsData);
-    let WriteConnector::S3(write) = &spec.write_connector;
-    assert_eq!(write.compression, Compression::Gzip);
+    assert_eq!(
+        s3_read(&spec).bucket_resource_location,
+        ResourceLocation::LetsData
+    );
+    assert_eq!(s3_write(&spec).compression, Compression::Gzip);
     assert_eq!(spec.compute_engine.log_level, LogLevel::Debug);
 }
 

@@ -1,0 +1,119 @@
+//! A stream, queue or table that disappears between `datasets create` and the run fails the
+//! initialization workflow with a message naming it (against the AWS emulator).
+
+mod common;
+
+use common::TestHome;
+use letsdata_connectors::aws::{AwsClients, AwsSettings, RetryPolicy};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_customer_resources_fail_initialization_clearly() {
+    let endpoint = match std::env::var("LETSDATA_TEST_S3_ENDPOINT") {
+        Ok(e) if !e.is_empty() => e,
+        _ if std::env::var("LETSDATA_SKIP_S3_TESTS").is_ok() => return,
+        _ => panic!(
+            "LETSDATA_TEST_S3_ENDPOINT is not set: run the tests with scripts/test.sh, or set LETSDATA_SKIP_S3_TESTS=1"
+        ),
+    };
+    let aws = AwsClients::connect(&AwsSettings {
+        endpoint: Some(endpoint.clone()),
+        region: Some("us-east-1".into()),
+        access_key_id: Some("testing".into()),
+        secret_access_key: Some("testing".into()),
+        session_token: None,
+        retry: RetryPolicy::default(),
+    })
+    .await;
+    let suffix = uuid::Uuid::new_v4().simple().to_string()[..10].to_string();
+    let sqs = aws.sqs();
+    let (input, output) = (format!("in-{suffix}"), format!("out-{suffix}"));
+    let input_url = sqs.create_queue(&input).await.expect("queue");
+    let output_url = sqs.create_queue(&output).await.expect("queue");
+    let mut home = TestHome::new();
+    home.env("LETSDATA_AWS_ENDPOINT", &endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1");
+    let config = |name: &str| {
+        json!({
+            "datasetName": format!("{name}{suffix}"),
+            "region": "us-east-1",
+            "accessGrantRoleArn": "arn:aws:iam::123456789012:role/LetsDataAccess",
+            "customerAccountForAccess": "123456789012",
+            "readConnector": {"connectorDestination": "SQS", "queueName": input,
+                              "artifactImplementationLanguage": "Builtin"},
+            "writeConnector": {"connectorDestination": "SQS", "resourceLocation": "Customer",
+                               "queueName": output},
+            "errorConnector": {"connectorDestination": "S3", "resourceLocation": "LetsData"},
+            "computeEngine": {"computeEngineType": "Lambda", "concurrency": 1},
+            "manifestFile": {"sqsReaderTaskStopAfterConsecutiveEmptyReceives": 1},
+        })
+    };
+    // Both queues exist at create time; the output queue is deleted before the run.
+    let (write_gone, read_gone) = (config("WriteGone"), config("ReadGone"));
+    let home = tokio::task::spawn_blocking(move || {
+        for cfg in [&write_gone, &read_gone] {
+            let path = home.config(cfg["datasetName"].as_str().expect("name"), cfg);
+            let r = home.run(&[
+                "datasets",
+                "create",
+                "--configFile",
+                path.to_str().expect("utf8"),
+                "--detach",
+            ]);
+            assert_eq!(r.code, 0, "{}", r.stderr);
+        }
+        home
+    })
+    .await
+    .expect("join");
+    sqs.delete_queue(&output_url).await.expect("delete");
+    let s = suffix.clone();
+    let home = tokio::task::spawn_blocking(move || {
+        let suffix = s;
+        let r = home.run(&["run"]);
+        assert_eq!(
+            r.code, 3,
+            "both datasets end ERRORED: {}\n{}",
+            r.stdout, r.stderr
+        );
+        let ds = home.view(&format!("WriteGone{suffix}"));
+        assert_eq!(ds["datasetStatus"], "ERRORED");
+        let step = &ds["initializationWorkflow"]["Write Connector - Check Customer SQS Queue"];
+        assert_eq!(step["status"], "ERROR", "{ds}");
+        let error = ds["lastError"].as_str().expect("lastError");
+        assert!(
+            error.contains("Write Connector - Check Customer SQS Queue")
+                && error.contains(&format!("the SQS queue \"out-{suffix}\" does not exist")),
+            "{error}"
+        );
+        // No task was created.
+        assert_eq!(ds["datasetProgress"]["totalTasks"], 0, "{ds}");
+        home
+    })
+    .await
+    .expect("join");
+    // The read queue gone: Create Tasks (1/2) says so.
+    sqs.delete_queue(&input_url).await.expect("delete");
+    let cfg = config("ReadMissing");
+    tokio::task::spawn_blocking(move || {
+        let suffix = suffix;
+        let r = home.create(&cfg);
+        assert_eq!(r.code, 1, "create refuses a missing read queue: {}", r.stdout);
+        assert!(
+            r.stderr.contains(&format!(
+                "readConnector.queueName: the SQS queue \"in-{suffix}\" does not exist in region us-east-1"
+            )),
+            "{}",
+            r.stderr
+        );
+        let list = home.run(&["datasets", "list"]).json();
+        assert!(
+            !list.to_string().contains("ReadMissing"),
+            "nothing created: {list}"
+        );
+    })
+    .await
+    .expect("join");
+}

@@ -1,0 +1,220 @@
+//! Kinesis start and stop conditions through the CLI, against the AWS emulator: `AtTimestamp`
+//! reads only what arrived from then on; a `Continuous` task reads until `letsdata tasks stop`,
+//! and its redrive resumes after the checkpointed sequence number (nothing read twice, nothing
+//! missed).
+
+mod common;
+
+use bytes::Bytes;
+use common::{TestHome, wait_until};
+use letsdata_connectors::aws::kinesis::KinesisPutRecord;
+use letsdata_connectors::aws::{AwsClients, AwsSettings, RetryPolicy};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+struct Emulator {
+    endpoint: String,
+    aws: AwsClients,
+    suffix: String,
+}
+
+async fn emulator() -> Option<Emulator> {
+    let endpoint = match std::env::var("LETSDATA_TEST_S3_ENDPOINT") {
+        Ok(e) if !e.is_empty() => e,
+        _ if std::env::var("LETSDATA_SKIP_S3_TESTS").is_ok() => {
+            eprintln!("skipped: LETSDATA_SKIP_S3_TESTS is set");
+            return None;
+        }
+        _ => panic!(
+            "LETSDATA_TEST_S3_ENDPOINT is not set: run the tests with scripts/test.sh (it starts an AWS emulator), or set LETSDATA_SKIP_S3_TESTS=1"
+        ),
+    };
+    let aws = AwsClients::connect(&AwsSettings {
+        endpoint: Some(endpoint.clone()),
+        region: Some("us-east-1".into()),
+        access_key_id: Some("testing".into()),
+        secret_access_key: Some("testing".into()),
+        session_token: None,
+        retry: RetryPolicy::default(),
+    })
+    .await;
+    Some(Emulator {
+        endpoint,
+        aws,
+        suffix: uuid::Uuid::new_v4().simple().to_string()[..10].to_string(),
+    })
+}
+
+impl Emulator {
+    fn home(&self) -> TestHome {
+        let mut home = TestHome::new();
+        home.env("LETSDATA_AWS_ENDPOINT", &self.endpoint)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .env("LETSDATA_HEARTBEAT_SECONDS", "1");
+        home
+    }
+
+    /// A stream with one shard; returns its ARN.
+    async fn stream(&self, name: &str) -> String {
+        let kinesis = self.aws.kinesis();
+        kinesis.create_stream(name, 1).await.expect("stream");
+        kinesis
+            .wait_active(name, Duration::from_secs(30))
+            .await
+            .expect("active")
+            .arn
+    }
+
+    /// Puts `{"id": i}` for every i in `ids`, in one writer at a time (the emulator's
+    /// `PutRecords` is not safe for concurrent writers).
+    async fn put(&self, arn: &str, ids: std::ops::Range<u64>) {
+        let records: Vec<KinesisPutRecord> = ids
+            .map(|i| KinesisPutRecord {
+                partition_key: format!("k{i}"),
+                data: Bytes::from(json!({"id": i}).to_string()),
+            })
+            .collect();
+        self.aws
+            .kinesis()
+            .writer(arn)
+            .put_records(&records)
+            .await
+            .expect("put");
+    }
+
+    fn config(&self, name: &str, arn: &str, manifest: Value) -> Value {
+        let mut manifest = manifest;
+        manifest["manifestType"] = json!("KinesisStreamReaderManifest");
+        json!({
+            "datasetName": name,
+            "region": "us-east-1",
+            "accessGrantRoleArn": "arn:aws:iam::123456789012:role/LetsDataAccess",
+            "customerAccountForAccess": "123456789012",
+            "readConnector": {"connectorDestination": "KINESIS", "readerType": "KINESISSTREAMREADER",
+                              "streamArn": arn, "artifactImplementationLanguage": "Builtin",
+                              "documentIdField": "id"},
+            "writeConnector": {"connectorDestination": "S3", "resourceLocation": "LetsData"},
+            "errorConnector": {"connectorDestination": "S3", "resourceLocation": "LetsData"},
+            "computeEngine": {"computeEngineType": "Lambda", "concurrency": 1},
+            "manifestFile": manifest,
+        })
+    }
+}
+
+/// The ids of the documents a dataset wrote, sorted.
+fn ids_written(home: &TestHome, name: &str) -> Vec<u64> {
+    let out = home.run(&["output", "read", "--datasetName", name, "--limit", "100000"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let mut ids: Vec<u64> = out
+        .stdout
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).expect("json")["id"]
+                .as_u64()
+                .expect("id")
+        })
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn at_timestamp_reads_only_what_arrived_from_then_on() {
+    let Some(em) = emulator().await else { return };
+    let arn = em.stream(&format!("ts-{}", em.suffix)).await;
+    em.put(&arn, 0..50).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let from = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as u64;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    em.put(&arn, 50..80).await;
+    let name = format!("AtTs{}", em.suffix);
+    let cfg = em.config(
+        &name,
+        &arn,
+        json!({
+            "kinesisReaderTaskStartFromCondition": "AtTimestamp",
+            "kinesisReaderTaskStartTimestamp": from,
+            "kinesisReaderTaskStopCondition": "StopWhenNoNewRecords",
+            "kinesisReaderTaskStopAfterConsecutiveEmptyPolls": 2,
+        }),
+    );
+    let home = em.home();
+    tokio::task::spawn_blocking(move || {
+        let r = home.create(&cfg);
+        assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+        assert_eq!(ids_written(&home, &name), (50..80).collect::<Vec<_>>());
+    })
+    .await
+    .expect("join");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn continuous_reads_until_stopped_and_a_redrive_resumes() {
+    let Some(em) = emulator().await else { return };
+    let arn = em.stream(&format!("cont-{}", em.suffix)).await;
+    em.put(&arn, 0..100).await;
+    let name = format!("Cont{}", em.suffix);
+    let cfg = em.config(
+        &name,
+        &arn,
+        json!({
+            "kinesisReaderTaskStartFromCondition": "Earliest",
+            "kinesisReaderTaskStopCondition": "Continuous",
+        }),
+    );
+    let home = em.home();
+    let (home, name) = tokio::task::spawn_blocking(move || {
+        let mut child = home.spawn_create(&cfg);
+        // A Continuous task does not end by itself: wait for its first checkpoint.
+        wait_until(&mut child, "the first 100 records checkpointed", || {
+            home.tasks_now(&name, None).first().is_some_and(|t| {
+                t["checkpoint"]["progress"]["documentsWritten"].as_u64() == Some(100)
+            })
+        });
+        let stop = home.run(&["tasks", "stop", "--datasetName", &name]);
+        assert_eq!(stop.code, 0, "{}", stop.stderr);
+        let status = child.wait().expect("wait");
+        assert_eq!(status.code(), Some(3), "stopped: the dataset is ERRORED");
+        let task = &home.tasks(&name)[0];
+        assert_eq!(task["taskStatus"], "ERRORED");
+        assert!(
+            task["lastError"]
+                .as_str()
+                .unwrap_or("")
+                .contains("stopped by request"),
+            "{task}"
+        );
+        assert!(task["checkpoint"]["sequenceNumber"].is_string(), "{task}");
+        assert_eq!(ids_written(&home, &name), (0..100).collect::<Vec<_>>());
+        (home, name)
+    })
+    .await
+    .expect("join");
+
+    // More records arrive; the redrive reads them after the checkpoint, and is stopped again.
+    em.put(&arn, 100..150).await;
+    tokio::task::spawn_blocking(move || {
+        let mut child = home
+            .command(&["tasks", "redrive", "--datasetName", &name])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("redrive");
+        wait_until(&mut child, "the next 50 records checkpointed", || {
+            home.tasks_now(&name, None).first().is_some_and(|t| {
+                t["checkpoint"]["progress"]["documentsWritten"].as_u64() == Some(150)
+            })
+        });
+        let stop = home.run(&["tasks", "stop", "--datasetName", &name]);
+        assert_eq!(stop.code, 0, "{}", stop.stderr);
+        child.wait().expect("wait");
+        assert_eq!(ids_written(&home, &name), (0..150).collect::<Vec<_>>());
+    })
+    .await
+    .expect("join");
+}

@@ -1,0 +1,335 @@
+//! User code for the stream, queue and table readers, end to end through the CLI against the
+//! AWS emulator (moto_server, started by scripts/test.sh): the test component
+//! `examples/testing/readers` implements `KinesisRecordReader`, `QueueMessageReader`,
+//! `DynamoDBStreamsRecordReader` and `DynamoDBTableItemReader`, echoing what it receives.
+
+mod common;
+
+use bytes::Bytes;
+use common::{TestHome, component};
+use letsdata_connectors::aws::dynamodb::TableSpec;
+use letsdata_connectors::aws::kinesis::KinesisPutRecord;
+use letsdata_connectors::aws::sqs::SqsOutgoingMessage;
+use letsdata_connectors::aws::{AwsClients, AwsSettings, RetryPolicy};
+use letsdata_connectors::object::{ObjectStores, S3Settings};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+struct Emulator {
+    endpoint: String,
+    aws: AwsClients,
+    suffix: String,
+}
+
+async fn emulator() -> Option<Emulator> {
+    let endpoint = match std::env::var("LETSDATA_TEST_S3_ENDPOINT") {
+        Ok(e) if !e.is_empty() => e,
+        _ if std::env::var("LETSDATA_SKIP_S3_TESTS").is_ok() => {
+            eprintln!("skipped: LETSDATA_SKIP_S3_TESTS is set");
+            return None;
+        }
+        _ => panic!(
+            "LETSDATA_TEST_S3_ENDPOINT is not set: run the tests with scripts/test.sh (it starts an AWS emulator), or set LETSDATA_SKIP_S3_TESTS=1"
+        ),
+    };
+    let settings = AwsSettings {
+        endpoint: Some(endpoint.clone()),
+        region: Some("us-east-1".into()),
+        access_key_id: Some("testing".into()),
+        secret_access_key: Some("testing".into()),
+        session_token: None,
+        retry: RetryPolicy::default(),
+    };
+    Some(Emulator {
+        aws: AwsClients::connect(&settings).await,
+        endpoint,
+        suffix: uuid::Uuid::new_v4().simple().to_string()[..10].to_string(),
+    })
+}
+
+impl Emulator {
+    fn home(&self) -> TestHome {
+        let mut home = TestHome::new();
+        home.env("LETSDATA_AWS_ENDPOINT", &self.endpoint)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .env(
+                "LETSDATA_ARTIFACT_BUCKET",
+                &format!("artifacts-{}", self.suffix),
+            );
+        home
+    }
+
+    /// Uploads the readers component; returns its link.
+    async fn upload_component(&self) -> String {
+        let s3 = ObjectStores::s3(S3Settings {
+            endpoint: self.endpoint.clone(),
+            region: "us-east-1".into(),
+            access_key_id: Some("testing".into()),
+            secret_access_key: Some("testing".into()),
+            session_token: None,
+            path_style: true,
+        });
+        let bucket = format!("code-{}", self.suffix);
+        s3.create_bucket(&bucket).await.expect("code bucket");
+        let wasm = tokio::task::spawn_blocking(|| component("letsdata-test-readers"))
+            .await
+            .expect("join");
+        s3.bucket(&bucket)
+            .expect("bucket")
+            .put("readers.wasm", Bytes::from(wasm))
+            .await
+            .expect("put component");
+        format!("s3://{bucket}/readers.wasm")
+    }
+
+    /// A dataset reading `read` (plus the Wasm fields) with `manifest`, writing to S3.
+    fn config(&self, name: &str, mut read: Value, link: &str, manifest: Value) -> Value {
+        read["artifactImplementationLanguage"] = json!("Wasm");
+        read["artifactFileS3Link"] = json!(link);
+        json!({
+            "datasetName": format!("{name}{}", self.suffix),
+            "region": "us-east-1",
+            "accessGrantRoleArn": "arn:aws:iam::123456789012:role/LetsDataAccess",
+            "customerAccountForAccess": "123456789012",
+            "readConnector": read,
+            "writeConnector": {"connectorDestination": "S3", "resourceLocation": "LetsData"},
+            "errorConnector": {"connectorDestination": "S3", "resourceLocation": "LetsData"},
+            "computeEngine": {"computeEngineType": "Lambda", "concurrency": 2},
+            "manifestFile": manifest,
+        })
+    }
+}
+
+/// Runs `datasets create` and returns the dataset and the documents it wrote.
+async fn run(home: TestHome, cfg: Value) -> (TestHome, Value, Vec<Value>) {
+    tokio::task::spawn_blocking(move || {
+        let r = home.create(&cfg);
+        assert_eq!(r.code, 0, "create failed:\n{}\n{}", r.stdout, r.stderr);
+        let ds = r.json();
+        let name = cfg["datasetName"].as_str().expect("name");
+        let out = home.run(&["output", "read", "--datasetName", name, "--limit", "100000"]);
+        assert_eq!(out.code, 0, "output read failed: {}", out.stderr);
+        let docs = out
+            .stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("document"))
+            .collect();
+        (home, ds, docs)
+    })
+    .await
+    .expect("join")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn queue_message_reader_component_reads_sqs() {
+    let Some(em) = emulator().await else { return };
+    let link = em.upload_component().await;
+    let sqs = em.aws.sqs();
+    let queue = format!("in-{}", em.suffix);
+    let url = sqs.create_queue(&queue).await.expect("queue");
+    let messages: Vec<SqsOutgoingMessage> = (0..40)
+        .map(|i| SqsOutgoingMessage {
+            body: if i == 7 {
+                "bad".into()
+            } else {
+                format!("hello {i}")
+            },
+            ..Default::default()
+        })
+        .collect();
+    sqs.sender(&url, None)
+        .send_batch(&messages)
+        .await
+        .expect("send");
+    let cfg = em.config(
+        "WasmSqs",
+        json!({"connectorDestination": "SQS", "queueName": queue}),
+        &link,
+        json!({"sqsReaderTaskStopAfterConsecutiveEmptyReceives": 2}),
+    );
+    let (home, ds, docs) = run(em.home(), cfg).await;
+    assert_eq!(ds["datasetStatus"], "COMPLETED", "{ds}");
+    assert_eq!(ds["datasetProgress"]["documentsWritten"], 39, "{ds}");
+    assert_eq!(ds["datasetProgress"]["errorRecords"], 1, "{ds}");
+    let mut bodies: Vec<String> = docs
+        .iter()
+        .map(|d| d["body"].as_str().expect("body").to_string())
+        .collect();
+    bodies.sort();
+    let mut expected: Vec<String> = (0..40)
+        .filter(|i| *i != 7)
+        .map(|i| format!("hello {i}"))
+        .collect();
+    expected.sort();
+    assert_eq!(bodies, expected);
+    assert!(
+        docs.iter()
+            .all(|d| !d["id"].as_str().unwrap_or("").is_empty())
+    );
+    // The error document of the component is in the error bucket.
+    let name = ds["datasetName"].as_str().expect("name").to_string();
+    let errors = tokio::task::spawn_blocking(move || {
+        let list = home.run(&["errors", "list", "--datasetName", &name]).json();
+        let task = list[0]["taskId"].as_str().expect("task").to_string();
+        home.run(&["errors", "view", "--datasetName", &name, "--taskId", &task])
+            .json()
+    })
+    .await
+    .expect("join");
+    assert_eq!(errors[0]["errorMessage"], "the body is bad", "{errors}");
+    assert_eq!(errors[0]["rawRecord"], "bad");
+    // Drained: every message was deleted after its output was durable.
+    let counts = sqs.message_counts(&url).await.expect("counts");
+    assert_eq!(counts.total(), 0, "{counts:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kinesis_record_reader_component_reads_every_shard() {
+    let Some(em) = emulator().await else { return };
+    let link = em.upload_component().await;
+    let kinesis = em.aws.kinesis();
+    let stream = format!("in-{}", em.suffix);
+    kinesis.create_stream(&stream, 2).await.expect("stream");
+    let info = kinesis
+        .wait_active(&stream, Duration::from_secs(30))
+        .await
+        .expect("active");
+    let records: Vec<KinesisPutRecord> = (0..100)
+        .map(|i| KinesisPutRecord {
+            partition_key: format!("key-{i}"),
+            data: Bytes::from(format!("record {i}")),
+        })
+        .collect();
+    kinesis
+        .writer(&info.arn)
+        .put_records(&records)
+        .await
+        .expect("put");
+    let cfg = em.config(
+        "WasmKinesis",
+        json!({"connectorDestination": "KINESIS", "readerType": "KINESISSTREAMREADER", "streamArn": info.arn}),
+        &link,
+        json!({
+            "manifestType": "KinesisStreamReaderManifest",
+            "kinesisReaderTaskStartFromCondition": "Earliest",
+            "kinesisReaderTaskStopCondition": "StopWhenNoNewRecords",
+            "kinesisReaderTaskStopAfterConsecutiveEmptyPolls": 2,
+        }),
+    );
+    let (home, ds, docs) = run(em.home(), cfg).await;
+    assert_eq!(ds["datasetStatus"], "COMPLETED", "{ds}");
+    assert_eq!(
+        ds["datasetProgress"]["totalTasks"], 2,
+        "a task per shard: {ds}"
+    );
+    assert_eq!(ds["datasetProgress"]["documentsWritten"], 100, "{ds}");
+    let mut keys: Vec<String> = docs
+        .iter()
+        .map(|d| d["key"].as_str().expect("key").to_string())
+        .collect();
+    keys.sort();
+    let mut expected: Vec<String> = (0..100).map(|i| format!("key-{i}")).collect();
+    expected.sort();
+    assert_eq!(keys, expected);
+    for d in &docs {
+        assert_eq!(d["stream"], info.arn.as_str());
+        assert!(d["shard"].as_str().expect("shard").starts_with("shardId-"));
+        assert!(!d["seq"].as_str().expect("seq").is_empty());
+    }
+    // Each task checkpointed the last sequence number of its shard.
+    let name = ds["datasetName"].as_str().expect("name").to_string();
+    let tasks = tokio::task::spawn_blocking(move || home.tasks(&name))
+        .await
+        .expect("join");
+    for t in &tasks {
+        assert_eq!(t["taskType"], "KINESIS");
+        assert!(
+            t["checkpoint"]["sequenceNumber"].is_string(),
+            "no sequence number checkpoint: {t}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dynamodb_readers_components_read_streams_and_tables() {
+    let Some(em) = emulator().await else { return };
+    let link = em.upload_component().await;
+    let ddb = em.aws.dynamodb();
+    let table = format!("t-{}", em.suffix);
+    ddb.create_table(&TableSpec::new(&table).with_stream(true))
+        .await
+        .expect("table");
+    let info = ddb
+        .wait_active(&table, Duration::from_secs(30))
+        .await
+        .expect("active");
+    let writer = ddb.writer(&table).await.expect("writer");
+    let items: Vec<serde_json::Map<String, Value>> = (0..30)
+        .map(|i| {
+            json!({"id": format!("item-{i}"), "n": i})
+                .as_object()
+                .cloned()
+                .expect("object")
+        })
+        .collect();
+    writer.write(&items).await.expect("insert");
+    // Modify five of them.
+    let modified: Vec<_> = items[..5]
+        .iter()
+        .map(|i| {
+            let mut m = i.clone();
+            m.insert("n".into(), json!(1000));
+            m
+        })
+        .collect();
+    writer.write(&modified).await.expect("modify");
+
+    // The table, scanned in 3 segments.
+    let cfg = em.config(
+        "WasmTable",
+        json!({"connectorDestination": "DYNAMODB", "tableName": table}),
+        &link,
+        json!({"manifestType": "DynamoDBTableReaderManifest", "dynamoDBTableReaderSegments": 3}),
+    );
+    let (_home, ds, docs) = run(em.home(), cfg).await;
+    assert_eq!(ds["datasetStatus"], "COMPLETED", "{ds}");
+    assert_eq!(ds["datasetProgress"]["totalTasks"], 3, "{ds}");
+    let mut ids: Vec<String> = docs
+        .iter()
+        .map(|d| {
+            let item: Value =
+                serde_json::from_str(d["item"].as_str().expect("item")).expect("json");
+            assert_eq!(d["table"], table.as_str());
+            item["id"].as_str().expect("id").to_string()
+        })
+        .collect();
+    ids.sort();
+    let mut expected: Vec<String> = (0..30).map(|i| format!("item-{i}")).collect();
+    expected.sort();
+    assert_eq!(ids, expected, "every item once, across the segments");
+
+    // The table's stream: 30 INSERTs and 5 MODIFYs.
+    let stream_arn = info.stream_arn.expect("stream arn");
+    let cfg = em.config(
+        "WasmStreams",
+        json!({"connectorDestination": "DYNAMODBSTREAMS", "streamArn": stream_arn}),
+        &link,
+        json!({
+            "manifestType": "DynamoDBStreamReaderManifest",
+            "dynamoDBReaderTaskStartFromCondition": "Earliest",
+            "dynamoDBReaderTaskStopCondition": "StopWhenNoNewRecords",
+            "dynamoDBReaderTaskStopAfterConsecutiveEmptyPolls": 2,
+        }),
+    );
+    let (_home, ds, docs) = run(em.home(), cfg).await;
+    assert_eq!(ds["datasetStatus"], "COMPLETED", "{ds}");
+    let inserts = docs.iter().filter(|d| d["event"] == "INSERT").count();
+    let modifies: Vec<&Value> = docs.iter().filter(|d| d["event"] == "MODIFY").collect();
+    assert_eq!((inserts, modifies.len()), (30, 5), "{docs:?}");
+    for m in modifies {
+        let new: Value = serde_json::from_str(m["new"].as_str().expect("new image")).expect("json");
+        assert_eq!(new["n"], 1000, "{m}");
+    }
+}
