@@ -6,6 +6,9 @@
 //!   component's exports against the dataset's `readerType` ([`Interface`]).
 //! - [`FileParser`] and [`StateMachine`] are one task's instance of a component: created once
 //!   per task invocation, reused for every record, re-created after a trap.
+//! - A `SingleFileParser`'s batch results cross the boundary flat (`parsed-documents`: one
+//!   byte list of strings, fixed-size entries) and are checked once into a [`ParsedBatch`],
+//!   whose results borrow from it.
 //! - Isolation: no filesystem, network, environment variables or arguments; the clocks read
 //!   the Unix epoch; stdout/stderr go to a bounded buffer drained into the task log.
 //!   `memoryLimitInMegabytes` caps the guest's memories; each call is bounded by the

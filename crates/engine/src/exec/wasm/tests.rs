@@ -1,6 +1,7 @@
 //! How a file parser's results become documents, error records and skips.
 
 use super::*;
+use crate::exec::output::DocTarget;
 use letsdata_connectors::object::ObjectStores;
 
 const RAW: &[u8] = b"the record\n";
@@ -11,9 +12,9 @@ fn output(dir: &std::path::Path) -> PartOutput {
     }
     let stores = ObjectStores::local(dir.to_path_buf());
     PartOutput::new(
-        super::super::output::DocTarget::Bucket(stores.bucket("write").expect("bucket")),
+        DocTarget::Bucket(stores.bucket("write").expect("bucket")),
         stores.bucket("error").expect("bucket"),
-        ("Dataset", "dataset-id"),
+        ("Dataset", "id"),
         "task-1",
         false,
         0,
