@@ -290,6 +290,19 @@ impl Runner {
                     continue;
                 }
                 After::More => {}
+                After::CaughtUp => {
+                    if out.pending_bytes() >= self.settings.part_target_bytes
+                        || last_roll.elapsed() >= ROLL_INTERVAL
+                    {
+                        self.roll_source(&run, &mut out, &mut st, &mut source, false)
+                            .await?;
+                        last_roll = Instant::now();
+                    }
+                    empty = 0;
+                    backoff = FIRST_BACKOFF;
+                    wait(&run, FIRST_BACKOFF).await;
+                    continue;
+                }
             }
             if n > 0 {
                 empty = 0;
@@ -808,6 +821,9 @@ impl Runner {
 enum After {
     /// Poll again (at once when records came, after a pause when none did).
     More,
+    /// Records came, and the reader is at the tip of its shard: pause briefly before the next
+    /// poll (Kinesis allows five reads a second per shard).
+    CaughtUp,
     /// The source is finished: shard closed and read, or the single scan done.
     Finished,
     /// A `Continuous` scan completed a pass: pause before the next one.
@@ -822,6 +838,8 @@ impl Source {
                 let b = reader.poll().await?;
                 let after = if b.shard_closed {
                     After::Finished
+                } else if !b.records.is_empty() && b.millis_behind_latest == Some(0) {
+                    After::CaughtUp
                 } else {
                     After::More
                 };
