@@ -377,6 +377,9 @@ async fn s3_files_to_letsdata_kinesis_stream() {
         "resourceLocation": "LetsData",
         "kinesisShardCount": 2,
     });
+    // One task writes at a time: the emulator's PutRecords is not safe for concurrent writers
+    // (two records can get the same sequence number, and one replaces the other).
+    cfg["computeEngine"]["concurrency"] = json!(1);
     cfg["accessGrantRoleArn"] = json!(ROLE);
     cfg["customerAccountForAccess"] = json!(ACCOUNT);
     let ds = create_ok(&home, &cfg);
