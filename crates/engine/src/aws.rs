@@ -147,10 +147,10 @@ pub(crate) async fn check_resources(
             ReadConnector::Sqs(_) => "queueName",
             _ => "tableName",
         };
-        if let Err(message) = exists(engine, region, &read).await {
+        if let Err(missing) = exists(engine, region, &read).await {
             problems.push(Problem {
                 path: format!("readConnector.{field}"),
-                message,
+                message: missing.message,
             });
         }
     }
@@ -163,17 +163,26 @@ pub(crate) async fn check_resources(
             WriteConnector::Sqs(_) => "queueName",
             _ => "tableName",
         };
-        if let Err(message) = exists(engine, region, write).await {
+        if let Err(missing) = exists(engine, region, write).await {
             problems.push(Problem {
                 path: format!("writeConnector.{field}"),
-                message,
+                message: missing.message,
             });
         }
     }
 }
 
+/// Why a stream, queue or table could not be confirmed to exist.
+#[derive(Debug)]
+pub(crate) struct Missing {
+    /// What is wrong and what to do.
+    pub message: String,
+    /// The check itself failed for a reason a retry can fix (timeout, throttling, 5xx).
+    pub retryable: bool,
+}
+
 /// `Ok` when the resource exists; otherwise what is wrong and what to do.
-pub(crate) async fn exists(engine: &Engine, region: &str, r: &AwsResource) -> Result<(), String> {
+pub(crate) async fn exists(engine: &Engine, region: &str, r: &AwsResource) -> Result<(), Missing> {
     let aws = engine.aws(region).await;
     let id = if r.arn.is_empty() { &r.name } else { &r.arn };
     let found = match r.resource_type.as_str() {
@@ -188,16 +197,22 @@ pub(crate) async fn exists(engine: &Engine, region: &str, r: &AwsResource) -> Re
     };
     match found {
         Ok(true) => Ok(()),
-        Ok(false) => Err(format!(
-            "the {} does not exist in region {region}{}; create it first, or fix the name",
-            describe(r),
-            if r.arn.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", r.arn)
-            }
-        )),
-        Err(e) => Err(format!("cannot check the {}: {e}", describe(r))),
+        Ok(false) => Err(Missing {
+            message: format!(
+                "the {} does not exist in region {region}{}; create it first, or fix the name",
+                describe(r),
+                if r.arn.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", r.arn)
+                }
+            ),
+            retryable: false,
+        }),
+        Err(e) => Err(Missing {
+            retryable: e.kind() == FailureKind::Transient,
+            message: format!("cannot check the {}: {e}", describe(r)),
+        }),
     }
 }
 

@@ -452,7 +452,10 @@ async fn execute(
                     if let Some(read) = &dataset.resources.read_resource {
                         crate::aws::exists(engine, spec.region.as_str(), read)
                             .await
-                            .map_err(user_error)?;
+                            .map_err(|m| StepError {
+                                message: m.message,
+                                retryable: m.retryable,
+                            })?;
                     }
                     let tasks = crate::aws::source_tasks(engine, dataset, spec).await?;
                     if tasks.is_empty() {
