@@ -218,3 +218,79 @@ async fn continuous_reads_until_stopped_and_a_redrive_resumes() {
     .await
     .expect("join");
 }
+
+/// Documents without an id of their own get `<taskId>:<part>:<n>`: unique across the parts of a
+/// task, so a table keyed by document id holds every document (none overwrites another).
+#[tokio::test(flavor = "multi_thread")]
+async fn fallback_document_ids_are_unique_across_parts() {
+    let Some(em) = emulator().await else { return };
+    let s3 =
+        letsdata_connectors::object::ObjectStores::s3(letsdata_connectors::object::S3Settings {
+            endpoint: em.endpoint.clone(),
+            region: "us-east-1".into(),
+            access_key_id: Some("testing".into()),
+            secret_access_key: Some("testing".into()),
+            session_token: None,
+            path_style: true,
+        });
+    let input = format!("ids-in-{}", em.suffix);
+    s3.create_bucket(&input).await.expect("bucket");
+    let lines: String = (0..400)
+        .map(|i| format!("{{\"n\":{i},\"pad\":\"{}\"}}\n", "x".repeat(40)))
+        .collect();
+    s3.bucket(&input)
+        .expect("bucket")
+        .put("events.jsonl", Bytes::from(lines))
+        .await
+        .expect("put");
+    let name = format!("Ids{}", em.suffix);
+    let cfg = json!({
+        "datasetName": name,
+        "region": "us-east-1",
+        "accessGrantRoleArn": "arn:aws:iam::123456789012:role/LetsDataAccess",
+        "customerAccountForAccess": "123456789012",
+        "readConnector": {"connectorDestination": "S3", "readerType": "SINGLEFILEREADER",
+                          "bucketName": input, "artifactImplementationLanguage": "Builtin",
+                          "builtinParser": "jsonl"},
+        "writeConnector": {"connectorDestination": "DynamoDB", "resourceLocation": "LetsData"},
+        "errorConnector": {"connectorDestination": "S3", "resourceLocation": "LetsData"},
+        "computeEngine": {"computeEngineType": "Lambda", "concurrency": 1},
+        "manifestFile": {"manifestType": "S3ReaderTextManifestFile", "readerType": "SINGLEFILEREADER",
+                         "fileContents": "events.jsonl"},
+    });
+    let mut home = em.home();
+    // A part every ~2 KB of output: about ten parts.
+    home.env("LETSDATA_PART_SIZE_BYTES", "2000");
+    tokio::task::spawn_blocking(move || {
+        let r = home.create(&cfg);
+        assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+        assert_eq!(r.json()["datasetProgress"]["documentsWritten"], 400);
+        let task = &home.tasks(&name)[0];
+        assert!(
+            task["checkpoint"]["nextPart"].as_u64().expect("part") >= 5,
+            "several parts: {task}"
+        );
+        let out = home.run(&["output", "read", "--datasetName", &name, "--limit", "10000"]);
+        let items: Vec<Value> = out
+            .stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("item"))
+            .collect();
+        let mut n: Vec<u64> = items.iter().map(|i| i["n"].as_u64().expect("n")).collect();
+        n.sort_unstable();
+        assert_eq!(
+            n,
+            (0..400).collect::<Vec<_>>(),
+            "every document is its own item"
+        );
+        let mut ids: Vec<&str> = items
+            .iter()
+            .map(|i| i["documentId"].as_str().expect("documentId"))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), 400);
+    })
+    .await
+    .expect("join");
+}

@@ -254,8 +254,9 @@ impl PartOutput {
                 bucket.delete_if_exists(&doc_key).await?;
                 false
             }
-            // Documents went to the destination.
-            (None, None) => false,
+            // Documents went to the destination: the part number moves on too, so that the
+            // fallback document ids (`<taskId>:<part>:<n>`) of the next part are new ones.
+            (None, None) => self.sent > 0,
         };
         let wrote_errors = match self.error_writer.take() {
             Some(w) => {
