@@ -7,13 +7,13 @@
 mod common;
 
 use bytes::Bytes;
+use common::emulator::emulator;
 use common::{TestHome, config, jsonl, wait_until};
 use letsdata_connectors::aws::attribute_value::JsonObject;
-use letsdata_connectors::aws::dynamodb::{DynamoDbClient, ScanRequest, TableSpec};
+use letsdata_connectors::aws::dynamodb::{DynamoDbClient, ScanRequest};
 use letsdata_connectors::aws::kinesis::{KinesisPutRecord, KinesisRecord, gunzip};
 use letsdata_connectors::aws::sqs::{ReceiveOptions, SqsMessage, SqsOutgoingMessage};
-use letsdata_connectors::aws::{AwsClients, AwsSettings, RetryPolicy, ShardStart};
-use letsdata_connectors::object::{ObjectStores, S3Settings};
+use letsdata_connectors::aws::{AwsClients, ShardStart};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -22,126 +22,6 @@ use std::time::Duration;
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/LetsDataAccess";
 const ACCOUNT: &str = "123456789012";
-
-/// The emulator endpoint; `None` (with a note) only when LETSDATA_SKIP_S3_TESTS is set.
-fn endpoint() -> Option<String> {
-    match std::env::var("LETSDATA_TEST_S3_ENDPOINT") {
-        Ok(e) if !e.is_empty() => Some(e),
-        _ if std::env::var("LETSDATA_SKIP_S3_TESTS").is_ok() => {
-            eprintln!(
-                "skipped: LETSDATA_TEST_S3_ENDPOINT is not set (scripts/test.sh starts moto_server and sets it)"
-            );
-            None
-        }
-        _ => panic!(
-            "LETSDATA_TEST_S3_ENDPOINT is not set: run the tests with scripts/test.sh (it starts an AWS emulator), or set LETSDATA_SKIP_S3_TESTS=1"
-        ),
-    }
-}
-
-/// What a test needs: the endpoint, AWS and S3 clients for it, and a fresh suffix.
-struct Emulator {
-    endpoint: String,
-    aws: AwsClients,
-    s3: ObjectStores,
-    suffix: String,
-}
-
-async fn emulator() -> Option<Emulator> {
-    let endpoint = endpoint()?;
-    let settings = AwsSettings {
-        endpoint: Some(endpoint.clone()),
-        region: Some("us-east-1".to_string()),
-        access_key_id: Some("testing".to_string()),
-        secret_access_key: Some("testing".to_string()),
-        session_token: None,
-        retry: RetryPolicy::default(),
-    };
-    let aws = AwsClients::connect(&settings).await;
-    let s3 = ObjectStores::s3(S3Settings {
-        endpoint: endpoint.clone(),
-        region: "us-east-1".into(),
-        access_key_id: Some("testing".into()),
-        secret_access_key: Some("testing".into()),
-        session_token: None,
-        path_style: true,
-    });
-    Some(Emulator {
-        endpoint,
-        aws,
-        s3,
-        suffix: uuid::Uuid::new_v4().simple().to_string()[..10].to_string(),
-    })
-}
-
-impl Emulator {
-    /// A letsdata home whose invocations use the emulator.
-    fn home(&self) -> TestHome {
-        let mut home = TestHome::new();
-        home.env("LETSDATA_AWS_ENDPOINT", &self.endpoint)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", "us-east-1");
-        home
-    }
-
-    /// A Kinesis stream with `shards` shards, active; returns its ARN.
-    async fn stream(&self, name: &str, shards: i32) -> String {
-        let kinesis = self.aws.kinesis();
-        kinesis
-            .create_stream(name, shards)
-            .await
-            .expect("create stream");
-        kinesis
-            .wait_active(name, Duration::from_secs(30))
-            .await
-            .expect("stream active")
-            .arn
-    }
-
-    /// A queue; returns its URL.
-    async fn queue(&self, name: &str) -> String {
-        self.aws
-            .sqs()
-            .create_queue(name)
-            .await
-            .expect("create queue")
-    }
-
-    /// A table keyed by the string `id`, active; returns its stream ARN when `stream`.
-    async fn table(&self, name: &str, stream: bool) -> Option<String> {
-        let ddb = self.aws.dynamodb();
-        ddb.create_table(&TableSpec::new(name).with_stream(stream))
-            .await
-            .expect("create table");
-        ddb.wait_active(name, Duration::from_secs(30))
-            .await
-            .expect("table active")
-            .stream_arn
-    }
-
-    /// Every line of every object under `prefix` in an S3 bucket (gunzipping `.gz`).
-    async fn s3_lines(&self, bucket: &str, prefix: &str) -> Vec<String> {
-        let b = self.s3.bucket(bucket).expect("bucket");
-        let mut out = Vec::new();
-        for o in b.list(prefix).await.expect("list output") {
-            let data = b.read_all(&o.key).await.expect("read output");
-            let text = if o.key.ends_with(".gz") {
-                let mut s = String::new();
-                std::io::Read::read_to_string(
-                    &mut flate2::read::MultiGzDecoder::new(&data[..]),
-                    &mut s,
-                )
-                .expect("gunzip");
-                s
-            } else {
-                String::from_utf8(data.to_vec()).expect("utf8 output")
-            };
-            out.extend(text.lines().map(str::to_string));
-        }
-        out
-    }
-}
 
 /// A dataset config with both resource fields an emulator endpoint needs, S3 errors in a
 /// LetsData bucket and a Lambda compute engine.

@@ -3,38 +3,18 @@
 
 mod common;
 
-use common::TestHome;
-use letsdata_connectors::aws::{AwsClients, AwsSettings, RetryPolicy};
+use common::emulator::emulator;
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn missing_customer_resources_fail_initialization_clearly() {
-    let endpoint = match std::env::var("LETSDATA_TEST_S3_ENDPOINT") {
-        Ok(e) if !e.is_empty() => e,
-        _ if std::env::var("LETSDATA_SKIP_S3_TESTS").is_ok() => return,
-        _ => panic!(
-            "LETSDATA_TEST_S3_ENDPOINT is not set: run the tests with scripts/test.sh, or set LETSDATA_SKIP_S3_TESTS=1"
-        ),
-    };
-    let aws = AwsClients::connect(&AwsSettings {
-        endpoint: Some(endpoint.clone()),
-        region: Some("us-east-1".into()),
-        access_key_id: Some("testing".into()),
-        secret_access_key: Some("testing".into()),
-        session_token: None,
-        retry: RetryPolicy::default(),
-    })
-    .await;
-    let suffix = uuid::Uuid::new_v4().simple().to_string()[..10].to_string();
-    let sqs = aws.sqs();
+    let Some(em) = emulator().await else { return };
+    let suffix = em.suffix.clone();
+    let sqs = em.aws.sqs();
     let (input, output) = (format!("in-{suffix}"), format!("out-{suffix}"));
-    let input_url = sqs.create_queue(&input).await.expect("queue");
-    let output_url = sqs.create_queue(&output).await.expect("queue");
-    let mut home = TestHome::new();
-    home.env("LETSDATA_AWS_ENDPOINT", &endpoint)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1");
+    let input_url = em.queue(&input).await;
+    let output_url = em.queue(&output).await;
+    let home = em.home();
     let config = |name: &str| {
         json!({
             "datasetName": format!("{name}{suffix}"),

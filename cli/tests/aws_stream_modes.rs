@@ -6,101 +6,53 @@
 mod common;
 
 use bytes::Bytes;
+use common::emulator::{Emulator, emulator};
 use common::{TestHome, wait_until};
 use letsdata_connectors::aws::kinesis::KinesisPutRecord;
-use letsdata_connectors::aws::{AwsClients, AwsSettings, RetryPolicy};
 use serde_json::{Value, json};
 use std::time::Duration;
 
-struct Emulator {
-    endpoint: String,
-    aws: AwsClients,
-    suffix: String,
+/// A letsdata home using the emulator, with 1 s heartbeats (stop requests are seen sooner).
+fn stream_home(em: &Emulator) -> TestHome {
+    let mut home = em.home();
+    home.env("LETSDATA_HEARTBEAT_SECONDS", "1");
+    home
 }
 
-async fn emulator() -> Option<Emulator> {
-    let endpoint = match std::env::var("LETSDATA_TEST_S3_ENDPOINT") {
-        Ok(e) if !e.is_empty() => e,
-        _ if std::env::var("LETSDATA_SKIP_S3_TESTS").is_ok() => {
-            eprintln!("skipped: LETSDATA_SKIP_S3_TESTS is set");
-            return None;
-        }
-        _ => panic!(
-            "LETSDATA_TEST_S3_ENDPOINT is not set: run the tests with scripts/test.sh (it starts an AWS emulator), or set LETSDATA_SKIP_S3_TESTS=1"
-        ),
-    };
-    let aws = AwsClients::connect(&AwsSettings {
-        endpoint: Some(endpoint.clone()),
-        region: Some("us-east-1".into()),
-        access_key_id: Some("testing".into()),
-        secret_access_key: Some("testing".into()),
-        session_token: None,
-        retry: RetryPolicy::default(),
-    })
-    .await;
-    Some(Emulator {
-        endpoint,
-        aws,
-        suffix: uuid::Uuid::new_v4().simple().to_string()[..10].to_string(),
-    })
-}
-
-impl Emulator {
-    fn home(&self) -> TestHome {
-        let mut home = TestHome::new();
-        home.env("LETSDATA_AWS_ENDPOINT", &self.endpoint)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", "us-east-1")
-            .env("LETSDATA_HEARTBEAT_SECONDS", "1");
-        home
-    }
-
-    /// A stream with one shard; returns its ARN.
-    async fn stream(&self, name: &str) -> String {
-        let kinesis = self.aws.kinesis();
-        kinesis.create_stream(name, 1).await.expect("stream");
-        kinesis
-            .wait_active(name, Duration::from_secs(30))
-            .await
-            .expect("active")
-            .arn
-    }
-
-    /// Puts `{"id": i}` for every i in `ids`, in one writer at a time (the emulator's
-    /// `PutRecords` is not safe for concurrent writers).
-    async fn put(&self, arn: &str, ids: std::ops::Range<u64>) {
-        let records: Vec<KinesisPutRecord> = ids
-            .map(|i| KinesisPutRecord {
-                partition_key: format!("k{i}"),
-                data: Bytes::from(json!({"id": i}).to_string()),
-            })
-            .collect();
-        self.aws
-            .kinesis()
-            .writer(arn)
-            .put_records(&records)
-            .await
-            .expect("put");
-    }
-
-    fn config(&self, name: &str, arn: &str, manifest: Value) -> Value {
-        let mut manifest = manifest;
-        manifest["manifestType"] = json!("KinesisStreamReaderManifest");
-        json!({
-            "datasetName": name,
-            "region": "us-east-1",
-            "accessGrantRoleArn": "arn:aws:iam::123456789012:role/LetsDataAccess",
-            "customerAccountForAccess": "123456789012",
-            "readConnector": {"connectorDestination": "KINESIS", "readerType": "KINESISSTREAMREADER",
-                              "streamArn": arn, "artifactImplementationLanguage": "Builtin",
-                              "documentIdField": "id"},
-            "writeConnector": {"connectorDestination": "S3", "resourceLocation": "LetsData"},
-            "errorConnector": {"connectorDestination": "S3", "resourceLocation": "LetsData"},
-            "computeEngine": {"computeEngineType": "Lambda", "concurrency": 1},
-            "manifestFile": manifest,
+/// Puts `{"id": i}` for every i in `ids`, in one writer at a time (the emulator's
+/// `PutRecords` is not safe for concurrent writers).
+async fn put(em: &Emulator, arn: &str, ids: std::ops::Range<u64>) {
+    let records: Vec<KinesisPutRecord> = ids
+        .map(|i| KinesisPutRecord {
+            partition_key: format!("k{i}"),
+            data: Bytes::from(json!({"id": i}).to_string()),
         })
-    }
+        .collect();
+    em.aws
+        .kinesis()
+        .writer(arn)
+        .put_records(&records)
+        .await
+        .expect("put");
+}
+
+/// A dataset reading the Kinesis stream `arn` with `manifest`, writing to S3.
+fn kinesis_config(name: &str, arn: &str, manifest: Value) -> Value {
+    let mut manifest = manifest;
+    manifest["manifestType"] = json!("KinesisStreamReaderManifest");
+    json!({
+        "datasetName": name,
+        "region": "us-east-1",
+        "accessGrantRoleArn": "arn:aws:iam::123456789012:role/LetsDataAccess",
+        "customerAccountForAccess": "123456789012",
+        "readConnector": {"connectorDestination": "KINESIS", "readerType": "KINESISSTREAMREADER",
+                          "streamArn": arn, "artifactImplementationLanguage": "Builtin",
+                          "documentIdField": "id"},
+        "writeConnector": {"connectorDestination": "S3", "resourceLocation": "LetsData"},
+        "errorConnector": {"connectorDestination": "S3", "resourceLocation": "LetsData"},
+        "computeEngine": {"computeEngineType": "Lambda", "concurrency": 1},
+        "manifestFile": manifest,
+    })
 }
 
 /// The ids of the documents a dataset wrote, sorted.
@@ -123,17 +75,17 @@ fn ids_written(home: &TestHome, name: &str) -> Vec<u64> {
 #[tokio::test(flavor = "multi_thread")]
 async fn at_timestamp_reads_only_what_arrived_from_then_on() {
     let Some(em) = emulator().await else { return };
-    let arn = em.stream(&format!("ts-{}", em.suffix)).await;
-    em.put(&arn, 0..50).await;
+    let arn = em.stream(&format!("ts-{}", em.suffix), 1).await;
+    put(&em, &arn, 0..50).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let from = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
         .as_millis() as u64;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    em.put(&arn, 50..80).await;
+    put(&em, &arn, 50..80).await;
     let name = format!("AtTs{}", em.suffix);
-    let cfg = em.config(
+    let cfg = kinesis_config(
         &name,
         &arn,
         json!({
@@ -143,7 +95,7 @@ async fn at_timestamp_reads_only_what_arrived_from_then_on() {
             "kinesisReaderTaskStopAfterConsecutiveEmptyPolls": 2,
         }),
     );
-    let home = em.home();
+    let home = stream_home(&em);
     tokio::task::spawn_blocking(move || {
         let r = home.create(&cfg);
         assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
@@ -156,10 +108,10 @@ async fn at_timestamp_reads_only_what_arrived_from_then_on() {
 #[tokio::test(flavor = "multi_thread")]
 async fn continuous_reads_until_stopped_and_a_redrive_resumes() {
     let Some(em) = emulator().await else { return };
-    let arn = em.stream(&format!("cont-{}", em.suffix)).await;
-    em.put(&arn, 0..100).await;
+    let arn = em.stream(&format!("cont-{}", em.suffix), 1).await;
+    put(&em, &arn, 0..100).await;
     let name = format!("Cont{}", em.suffix);
-    let cfg = em.config(
+    let cfg = kinesis_config(
         &name,
         &arn,
         json!({
@@ -167,7 +119,7 @@ async fn continuous_reads_until_stopped_and_a_redrive_resumes() {
             "kinesisReaderTaskStopCondition": "Continuous",
         }),
     );
-    let home = em.home();
+    let home = stream_home(&em);
     let (home, name) = tokio::task::spawn_blocking(move || {
         let mut child = home.spawn_create(&cfg);
         // A Continuous task does not end by itself: wait for its first checkpoint.
@@ -197,7 +149,7 @@ async fn continuous_reads_until_stopped_and_a_redrive_resumes() {
     .expect("join");
 
     // More records arrive; the redrive reads them after the checkpoint, and is stopped again.
-    em.put(&arn, 100..150).await;
+    put(&em, &arn, 100..150).await;
     tokio::task::spawn_blocking(move || {
         let mut child = home
             .command(&["tasks", "redrive", "--datasetName", &name])
@@ -224,15 +176,7 @@ async fn continuous_reads_until_stopped_and_a_redrive_resumes() {
 #[tokio::test(flavor = "multi_thread")]
 async fn fallback_document_ids_are_unique_across_parts() {
     let Some(em) = emulator().await else { return };
-    let s3 =
-        letsdata_connectors::object::ObjectStores::s3(letsdata_connectors::object::S3Settings {
-            endpoint: em.endpoint.clone(),
-            region: "us-east-1".into(),
-            access_key_id: Some("testing".into()),
-            secret_access_key: Some("testing".into()),
-            session_token: None,
-            path_style: true,
-        });
+    let s3 = &em.s3;
     let input = format!("ids-in-{}", em.suffix);
     s3.create_bucket(&input).await.expect("bucket");
     let lines: String = (0..400)
@@ -258,7 +202,7 @@ async fn fallback_document_ids_are_unique_across_parts() {
         "manifestFile": {"manifestType": "S3ReaderTextManifestFile", "readerType": "SINGLEFILEREADER",
                          "fileContents": "events.jsonl"},
     });
-    let mut home = em.home();
+    let mut home = stream_home(&em);
     // A part every ~2 KB of output: about ten parts.
     home.env("LETSDATA_PART_SIZE_BYTES", "2000");
     tokio::task::spawn_blocking(move || {

@@ -4,19 +4,10 @@
 mod common;
 
 use bytes::Bytes;
+use common::emulator::endpoint;
 use common::{TestHome, config, gzip, jsonl};
 use letsdata_connectors::object::{ObjectStores, S3Settings};
 use serde_json::json;
-
-fn endpoint() -> Option<String> {
-    match std::env::var("LETSDATA_TEST_S3_ENDPOINT") {
-        Ok(e) if !e.is_empty() => Some(e),
-        _ if std::env::var("LETSDATA_SKIP_S3_TESTS").is_ok() => None,
-        _ => panic!(
-            "LETSDATA_TEST_S3_ENDPOINT is not set: run the tests with scripts/test.sh (it starts an S3 emulator), or set LETSDATA_SKIP_S3_TESTS=1"
-        ),
-    }
-}
 
 fn settings(endpoint: &str) -> S3Settings {
     S3Settings {

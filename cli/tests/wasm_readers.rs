@@ -6,102 +6,56 @@
 mod common;
 
 use bytes::Bytes;
+use common::emulator::{Emulator, emulator};
 use common::{TestHome, component};
 use letsdata_connectors::aws::dynamodb::TableSpec;
 use letsdata_connectors::aws::kinesis::KinesisPutRecord;
 use letsdata_connectors::aws::sqs::SqsOutgoingMessage;
-use letsdata_connectors::aws::{AwsClients, AwsSettings, RetryPolicy};
-use letsdata_connectors::object::{ObjectStores, S3Settings};
 use serde_json::{Value, json};
 use std::time::Duration;
 
-struct Emulator {
-    endpoint: String,
-    aws: AwsClients,
-    suffix: String,
+/// A letsdata home using the emulator, with its own artifact bucket.
+fn code_home(em: &Emulator) -> TestHome {
+    let mut home = em.home();
+    home.env(
+        "LETSDATA_ARTIFACT_BUCKET",
+        &format!("artifacts-{}", em.suffix),
+    );
+    home
 }
 
-async fn emulator() -> Option<Emulator> {
-    let endpoint = match std::env::var("LETSDATA_TEST_S3_ENDPOINT") {
-        Ok(e) if !e.is_empty() => e,
-        _ if std::env::var("LETSDATA_SKIP_S3_TESTS").is_ok() => {
-            eprintln!("skipped: LETSDATA_SKIP_S3_TESTS is set");
-            return None;
-        }
-        _ => panic!(
-            "LETSDATA_TEST_S3_ENDPOINT is not set: run the tests with scripts/test.sh (it starts an AWS emulator), or set LETSDATA_SKIP_S3_TESTS=1"
-        ),
-    };
-    let settings = AwsSettings {
-        endpoint: Some(endpoint.clone()),
-        region: Some("us-east-1".into()),
-        access_key_id: Some("testing".into()),
-        secret_access_key: Some("testing".into()),
-        session_token: None,
-        retry: RetryPolicy::default(),
-    };
-    Some(Emulator {
-        aws: AwsClients::connect(&settings).await,
-        endpoint,
-        suffix: uuid::Uuid::new_v4().simple().to_string()[..10].to_string(),
+/// Uploads the readers component; returns its link.
+async fn upload_component(em: &Emulator) -> String {
+    let bucket = format!("code-{}", em.suffix);
+    em.s3.create_bucket(&bucket).await.expect("code bucket");
+    let wasm = tokio::task::spawn_blocking(|| component("letsdata-test-readers"))
+        .await
+        .expect("join");
+    em.s3
+        .bucket(&bucket)
+        .expect("bucket")
+        .put("readers.wasm", Bytes::from(wasm))
+        .await
+        .expect("put component");
+    format!("s3://{bucket}/readers.wasm")
+}
+
+/// A dataset reading `read` (plus the Wasm fields) with `manifest`, writing to S3.
+fn wasm_config(em: &Emulator, name: &str, mut read: Value, link: &str, manifest: Value) -> Value {
+    read["artifactImplementationLanguage"] = json!("Wasm");
+    read["artifactFileS3Link"] = json!(link);
+    json!({
+        "datasetName": format!("{name}{}", em.suffix),
+        "region": "us-east-1",
+        "accessGrantRoleArn": "arn:aws:iam::123456789012:role/LetsDataAccess",
+        "customerAccountForAccess": "123456789012",
+        "readConnector": read,
+        "writeConnector": {"connectorDestination": "S3", "resourceLocation": "LetsData"},
+        "errorConnector": {"connectorDestination": "S3", "resourceLocation": "LetsData"},
+        "computeEngine": {"computeEngineType": "Lambda", "concurrency": 2},
+        "manifestFile": manifest,
     })
 }
-
-impl Emulator {
-    fn home(&self) -> TestHome {
-        let mut home = TestHome::new();
-        home.env("LETSDATA_AWS_ENDPOINT", &self.endpoint)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", "us-east-1")
-            .env(
-                "LETSDATA_ARTIFACT_BUCKET",
-                &format!("artifacts-{}", self.suffix),
-            );
-        home
-    }
-
-    /// Uploads the readers component; returns its link.
-    async fn upload_component(&self) -> String {
-        let s3 = ObjectStores::s3(S3Settings {
-            endpoint: self.endpoint.clone(),
-            region: "us-east-1".into(),
-            access_key_id: Some("testing".into()),
-            secret_access_key: Some("testing".into()),
-            session_token: None,
-            path_style: true,
-        });
-        let bucket = format!("code-{}", self.suffix);
-        s3.create_bucket(&bucket).await.expect("code bucket");
-        let wasm = tokio::task::spawn_blocking(|| component("letsdata-test-readers"))
-            .await
-            .expect("join");
-        s3.bucket(&bucket)
-            .expect("bucket")
-            .put("readers.wasm", Bytes::from(wasm))
-            .await
-            .expect("put component");
-        format!("s3://{bucket}/readers.wasm")
-    }
-
-    /// A dataset reading `read` (plus the Wasm fields) with `manifest`, writing to S3.
-    fn config(&self, name: &str, mut read: Value, link: &str, manifest: Value) -> Value {
-        read["artifactImplementationLanguage"] = json!("Wasm");
-        read["artifactFileS3Link"] = json!(link);
-        json!({
-            "datasetName": format!("{name}{}", self.suffix),
-            "region": "us-east-1",
-            "accessGrantRoleArn": "arn:aws:iam::123456789012:role/LetsDataAccess",
-            "customerAccountForAccess": "123456789012",
-            "readConnector": read,
-            "writeConnector": {"connectorDestination": "S3", "resourceLocation": "LetsData"},
-            "errorConnector": {"connectorDestination": "S3", "resourceLocation": "LetsData"},
-            "computeEngine": {"computeEngineType": "Lambda", "concurrency": 2},
-            "manifestFile": manifest,
-        })
-    }
-}
-
 /// Runs `datasets create` and returns the dataset and the documents it wrote.
 async fn run(home: TestHome, cfg: Value) -> (TestHome, Value, Vec<Value>) {
     tokio::task::spawn_blocking(move || {
@@ -125,7 +79,7 @@ async fn run(home: TestHome, cfg: Value) -> (TestHome, Value, Vec<Value>) {
 #[tokio::test(flavor = "multi_thread")]
 async fn queue_message_reader_component_reads_sqs() {
     let Some(em) = emulator().await else { return };
-    let link = em.upload_component().await;
+    let link = upload_component(&em).await;
     let sqs = em.aws.sqs();
     let queue = format!("in-{}", em.suffix);
     let url = sqs.create_queue(&queue).await.expect("queue");
@@ -143,7 +97,8 @@ async fn queue_message_reader_component_reads_sqs() {
         .send_batch(&messages)
         .await
         .expect("send");
-    let mut cfg = em.config(
+    let mut cfg = wasm_config(
+        &em,
         "WasmSqs",
         json!({"connectorDestination": "SQS", "queueName": queue}),
         &link,
@@ -152,7 +107,7 @@ async fn queue_message_reader_component_reads_sqs() {
     // One reader: the emulator's ReceiveMessage can hand a message to two concurrent readers,
     // which SQS allows (at-least-once) but would make the exact counts below vary.
     cfg["computeEngine"]["concurrency"] = json!(1);
-    let (home, ds, docs) = run(em.home(), cfg).await;
+    let (home, ds, docs) = run(code_home(&em), cfg).await;
     assert_eq!(ds["datasetStatus"], "COMPLETED", "{ds}");
     assert_eq!(ds["datasetProgress"]["documentsWritten"], 39, "{ds}");
     assert_eq!(ds["datasetProgress"]["errorRecords"], 1, "{ds}");
@@ -191,7 +146,7 @@ async fn queue_message_reader_component_reads_sqs() {
 #[tokio::test(flavor = "multi_thread")]
 async fn kinesis_record_reader_component_reads_every_shard() {
     let Some(em) = emulator().await else { return };
-    let link = em.upload_component().await;
+    let link = upload_component(&em).await;
     let kinesis = em.aws.kinesis();
     let stream = format!("in-{}", em.suffix);
     kinesis.create_stream(&stream, 2).await.expect("stream");
@@ -210,7 +165,8 @@ async fn kinesis_record_reader_component_reads_every_shard() {
         .put_records(&records)
         .await
         .expect("put");
-    let cfg = em.config(
+    let cfg = wasm_config(
+        &em,
         "WasmKinesis",
         json!({"connectorDestination": "KINESIS", "readerType": "KINESISSTREAMREADER", "streamArn": info.arn}),
         &link,
@@ -221,7 +177,7 @@ async fn kinesis_record_reader_component_reads_every_shard() {
             "kinesisReaderTaskStopAfterConsecutiveEmptyPolls": 2,
         }),
     );
-    let (home, ds, docs) = run(em.home(), cfg).await;
+    let (home, ds, docs) = run(code_home(&em), cfg).await;
     assert_eq!(ds["datasetStatus"], "COMPLETED", "{ds}");
     assert_eq!(
         ds["datasetProgress"]["totalTasks"], 2,
@@ -258,7 +214,7 @@ async fn kinesis_record_reader_component_reads_every_shard() {
 #[tokio::test(flavor = "multi_thread")]
 async fn dynamodb_readers_components_read_streams_and_tables() {
     let Some(em) = emulator().await else { return };
-    let link = em.upload_component().await;
+    let link = upload_component(&em).await;
     let ddb = em.aws.dynamodb();
     let table = format!("t-{}", em.suffix);
     ddb.create_table(&TableSpec::new(&table).with_stream(true))
@@ -290,13 +246,14 @@ async fn dynamodb_readers_components_read_streams_and_tables() {
     writer.write(&modified).await.expect("modify");
 
     // The table, scanned in 3 segments.
-    let cfg = em.config(
+    let cfg = wasm_config(
+        &em,
         "WasmTable",
         json!({"connectorDestination": "DYNAMODB", "tableName": table}),
         &link,
         json!({"manifestType": "DynamoDBTableReaderManifest", "dynamoDBTableReaderSegments": 3}),
     );
-    let (_home, ds, docs) = run(em.home(), cfg).await;
+    let (_home, ds, docs) = run(code_home(&em), cfg).await;
     assert_eq!(ds["datasetStatus"], "COMPLETED", "{ds}");
     assert_eq!(ds["datasetProgress"]["totalTasks"], 3, "{ds}");
     let mut ids: Vec<String> = docs
@@ -315,7 +272,8 @@ async fn dynamodb_readers_components_read_streams_and_tables() {
 
     // The table's stream: 30 INSERTs and 5 MODIFYs.
     let stream_arn = info.stream_arn.expect("stream arn");
-    let cfg = em.config(
+    let cfg = wasm_config(
+        &em,
         "WasmStreams",
         json!({"connectorDestination": "DYNAMODBSTREAMS", "streamArn": stream_arn}),
         &link,
@@ -326,7 +284,7 @@ async fn dynamodb_readers_components_read_streams_and_tables() {
             "dynamoDBReaderTaskStopAfterConsecutiveEmptyPolls": 2,
         }),
     );
-    let (_home, ds, docs) = run(em.home(), cfg).await;
+    let (_home, ds, docs) = run(code_home(&em), cfg).await;
     assert_eq!(ds["datasetStatus"], "COMPLETED", "{ds}");
     let inserts = docs.iter().filter(|d| d["event"] == "INSERT").count();
     let modifies: Vec<&Value> = docs.iter().filter(|d| d["event"] == "MODIFY").collect();
