@@ -31,7 +31,7 @@ use letsdata_model::spec::{
 use letsdata_model::task::{Checkpoint, TaskDefinition};
 use letsdata_records::{ParseOutcome, Record, RecordParser, builtin_parser};
 use letsdata_sandbox::wit::{Document, ParseDocumentResult, ParseDocumentResultStatus};
-use letsdata_sandbox::{Limits, RecordReader, StreamRecordArgs};
+use letsdata_sandbox::{RecordReader, StreamRecordArgs};
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -529,30 +529,7 @@ impl Runner {
             Implementation::Builtin(p) => Ok(Parse::Builtin(builtin_parser(p, name))),
             Implementation::Wasm(_) => {
                 let interface = crate::code::interface_of(&self.spec.read_connector);
-                let sandbox = self.sandbox.clone().ok_or_else(|| {
-                    InvokeError::Failed("the sandbox for user code is not available".into())
-                })?;
-                let code =
-                    crate::code::current_code(&sandbox, &self.objects, &self.dataset, interface)
-                        .await
-                        .map_err(InvokeError::Failed)?;
-                let timeout =
-                    Duration::from_secs(u64::from(self.spec.compute_engine.timeout_in_seconds));
-                let limits = Limits {
-                    memory_megabytes: u64::from(self.spec.compute_engine.memory_limit_in_megabytes),
-                    timeout,
-                    deadline: run.started + timeout,
-                };
-                run.log.log(
-                    LogLevel::Info,
-                    format!(
-                        "user code {} ({}), {} MB memory limit, {} s time limit",
-                        code.sha256(),
-                        interface.letsdata_name(),
-                        limits.memory_megabytes,
-                        timeout.as_secs()
-                    ),
-                );
+                let (sandbox, code, limits) = self.user_code(run, interface).await?;
                 let reader = blocking(|| RecordReader::new(&sandbox, &code, limits, interface))
                     .map_err(|e| InvokeError::Failed(e.to_string()))?;
                 Ok(Parse::Wasm(Box::new(reader)))

@@ -139,7 +139,29 @@ impl Runner {
         run: Invocation<'_>,
         reader_type: ReaderType,
     ) -> Result<Outcome, InvokeError> {
-        let interface = crate::code::interface_for(reader_type);
+        let (sandbox, code, limits) = self
+            .user_code(&run, crate::code::interface_for(reader_type))
+            .await?;
+        match reader_type {
+            ReaderType::SingleFileReader => self.run_parser(run, &sandbox, &code, limits).await,
+            ReaderType::SingleFileStateMachineReader => {
+                self.run_state_machine(run, &sandbox, &code, limits, false)
+                    .await
+            }
+            ReaderType::MultipleFileStateMachineReader => {
+                self.run_state_machine(run, &sandbox, &code, limits, true)
+                    .await
+            }
+        }
+    }
+
+    /// The sandbox, the dataset's current code for `interface` and the invocation's limits,
+    /// logged.
+    pub(super) async fn user_code(
+        &self,
+        run: &Invocation<'_>,
+        interface: letsdata_sandbox::Interface,
+    ) -> Result<(Sandbox, Code, Limits), InvokeError> {
         let sandbox = self.sandbox.clone().ok_or_else(|| {
             InvokeError::Failed("the sandbox for user code is not available".into())
         })?;
@@ -162,17 +184,7 @@ impl Runner {
                 timeout.as_secs()
             ),
         );
-        match reader_type {
-            ReaderType::SingleFileReader => self.run_parser(run, &sandbox, &code, limits).await,
-            ReaderType::SingleFileStateMachineReader => {
-                self.run_state_machine(run, &sandbox, &code, limits, false)
-                    .await
-            }
-            ReaderType::MultipleFileStateMachineReader => {
-                self.run_state_machine(run, &sandbox, &code, limits, true)
-                    .await
-            }
-        }
+        Ok((sandbox, code, limits))
     }
 
     /// Checks for a lost lease, a stop request and the time budget between calls.
