@@ -12,7 +12,6 @@ use letsdata_connectors::aws::sqs::{ReceiveOptions, VisibilityChange};
 use letsdata_model::dataset::AwsResource;
 use serde_json::Value;
 use std::collections::HashSet;
-use std::io::Read;
 use std::time::Duration;
 
 /// A document as printed: its JSON, or its text when it is not JSON.
@@ -46,16 +45,11 @@ impl Engine {
                 for object in bucket.list(&format!("{}/", dataset.dataset_name)).await? {
                     let data = bucket.read_all(&object.key).await?;
                     let data = if object.key.ends_with(".gz") {
-                        let mut text = Vec::new();
-                        flate2_read(&data, &mut text).map_err(|e| {
-                            EngineError::Corrupt(format!(
-                                "s3://{bucket_name}/{} is not gzip: {e}",
-                                object.key
-                            ))
-                        })?;
-                        text
+                        gunzip(&data).map_err(|e| {
+                            EngineError::Corrupt(format!("s3://{bucket_name}/{}: {e}", object.key))
+                        })?
                     } else {
-                        data.to_vec()
+                        data
                     };
                     for line in data.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
                         if docs.len() >= limit {
@@ -167,8 +161,4 @@ impl Engine {
         }
         Ok(())
     }
-}
-
-fn flate2_read(data: &[u8], out: &mut Vec<u8>) -> std::io::Result<usize> {
-    flate2::read::MultiGzDecoder::new(data).read_to_end(out)
 }

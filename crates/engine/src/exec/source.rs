@@ -122,6 +122,11 @@ fn millis(t: Option<SystemTime>) -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
+/// Epoch milliseconds as a time.
+fn at_millis(ms: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}
+
 fn shard_start(start: StreamStart, def: &TaskDefinition, checkpoint: &Checkpoint) -> ShardStart {
     if let Some(seq) = &checkpoint.sequence_number {
         return ShardStart::AfterSequenceNumber(seq.clone());
@@ -132,16 +137,12 @@ fn shard_start(start: StreamStart, def: &TaskDefinition, checkpoint: &Checkpoint
     }
     if let (StreamStart::Latest, Some(ms)) = (start, checkpoint.latest_start_millis) {
         // Resuming a `Latest` task that has not seen a record yet: from when it first read.
-        return ShardStart::AtTimestamp(
-            UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0)),
-        );
+        return ShardStart::AtTimestamp(at_millis(ms));
     }
     match start {
         StreamStart::Earliest => ShardStart::Earliest,
         StreamStart::Latest => ShardStart::Latest,
-        StreamStart::AtTimestamp(ms) => ShardStart::AtTimestamp(
-            UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0)),
-        ),
+        StreamStart::AtTimestamp(ms) => ShardStart::AtTimestamp(at_millis(ms)),
     }
 }
 
