@@ -51,6 +51,10 @@ use wasmtime::{Config, Engine};
 /// The WIT package user components implement.
 pub const WIT_PACKAGE: &str = "letsdata:data@0.1.0";
 
+/// `LETSDATA_WASM_PROFILER=perfmap` writes `/tmp/perf-<pid>.map` so `perf` can name the
+/// functions of user code.
+pub const PROFILER_ENV: &str = "LETSDATA_WASM_PROFILER";
+
 /// How often the epoch advances: the granularity of time limits.
 const TICK: Duration = Duration::from_millis(10);
 
@@ -200,6 +204,10 @@ impl Sandbox {
         config.wasm_component_model(true);
         config.epoch_interruption(true);
         config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+        if std::env::var_os(PROFILER_ENV).is_some_and(|v| v == "perfmap") {
+            // `perf record` then names guest functions (from /tmp/perf-<pid>.map).
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&config).map_err(|e| SandboxError::Invalid(format!("{e:#}")))?;
         // The ticker stops when the last clone of the engine is gone.
         let weak = engine.weak();
