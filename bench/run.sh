@@ -5,6 +5,7 @@
 #   bench/run.sh                    # ~1 GB over 8 files, then 8 x 32 MB to show RSS independence
 #   bench/run.sh --total-mb 256     # smaller
 #   bench/run.sh --runs 3           # three alternating runs of each; the share uses the medians
+#   bench/run.sh --sandbox-only     # only the sandbox figures (crossing cost, json-transform calls)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -p letsdata -p letsdata-bench

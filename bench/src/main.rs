@@ -32,6 +32,8 @@ struct Args {
     /// Runs of the full-size built-in and Wasm benchmarks (the share uses their medians).
     runs: u64,
     keep: bool,
+    /// Only the sandbox figures (crossing cost, json-transform's calls alone): no input.
+    sandbox_only: bool,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -42,6 +44,7 @@ fn parse_args() -> anyhow::Result<Args> {
         concurrency: 2,
         runs: 1,
         keep: false,
+        sandbox_only: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -56,10 +59,11 @@ fn parse_args() -> anyhow::Result<Args> {
             "--files" => args.files = value()?,
             "--concurrency" => args.concurrency = value()?,
             "--runs" => args.runs = value()?.max(1),
+            "--sandbox-only" => args.sandbox_only = true,
             "--keep" => args.keep = true,
             other => {
                 bail!(
-                    "unknown argument {other}; use --total-mb N --files N --concurrency N --runs N --keep"
+                    "unknown argument {other}; use --total-mb N --files N --concurrency N --runs N --keep --sandbox-only"
                 )
             }
         }
@@ -255,6 +259,17 @@ fn main() -> anyhow::Result<()> {
     }
     let work = std::env::temp_dir().join("letsdata-bench");
     std::fs::create_dir_all(&work)?;
+    if args.sandbox_only {
+        let dir = args
+            .wasm_dir
+            .as_ref()
+            .context("--sandbox-only needs LETSDATA_BENCH_WASM_DIR (bench/run.sh sets it)")?;
+        return crossing::report(
+            &dir.join("letsdata_test_passthrough.wasm"),
+            &dir.join("json_transform.wasm"),
+            &work,
+        );
+    }
     println!(
         "jsonl built-in and examples/json-transform (a Wasm SingleFileParser) -> local bucket, {} files, concurrency {}",
         args.files, args.concurrency
