@@ -52,20 +52,21 @@ pub struct JsonTransform {
     event: String,
 }
 
-/// Sets a field met once; a second occurrence is an error, as serde's derive has it.
-fn once<'a>(slot: &mut Option<&'a str>, name: &'static str, raw: &'a str) -> Result<(), Invalid> {
-    if slot.replace(raw).is_some() {
-        return Err(Invalid::Field(name, "appears twice"));
-    }
-    Ok(())
-}
-
-/// The next value exactly as written, or `None` for `null`.
-fn raw<'a>(j: &mut Jiter<'a>, text: &'a str) -> Result<Option<&'a str>, Invalid> {
+/// Reads the next value exactly as written into `slot` (`null` leaves it empty); a field
+/// given twice is an error, as serde's derive has it.
+fn keep<'a>(
+    j: &mut Jiter<'a>,
+    text: &'a str,
+    slot: &mut Option<&'a str>,
+    name: &'static str,
+) -> Result<(), Invalid> {
     let peek = j.peek()?;
     let start = j.current_index();
     j.known_skip(peek)?;
-    Ok((peek != Peek::Null).then(|| &text[start..j.current_index()]))
+    if peek != Peek::Null && slot.replace(&text[start..j.current_index()]).is_some() {
+        return Err(Invalid::Field(name, "appears twice"));
+    }
+    Ok(())
 }
 
 impl JsonTransform {
@@ -78,21 +79,9 @@ impl JsonTransform {
         let mut key = j.next_object_bytes()?;
         while let Some(k) = key {
             match k {
-                b"id" => {
-                    if let Some(v) = raw(j, text)? {
-                        once(&mut e.id, "id", v)?;
-                    }
-                }
-                b"ts" => {
-                    if let Some(v) = raw(j, text)? {
-                        once(&mut e.ts, "ts", v)?;
-                    }
-                }
-                b"msg" => {
-                    if let Some(v) = raw(j, text)? {
-                        once(&mut e.msg, "msg", v)?;
-                    }
-                }
+                b"id" => keep(j, text, &mut e.id, "id")?,
+                b"ts" => keep(j, text, &mut e.ts, "ts")?,
+                b"msg" => keep(j, text, &mut e.msg, "msg")?,
                 b"event" => match j.peek()? {
                     Peek::Null => j.known_null()?,
                     Peek::String => {
@@ -121,16 +110,8 @@ impl JsonTransform {
                         let mut ukey = j.next_object_bytes()?;
                         while let Some(uk) = ukey {
                             match uk {
-                                b"id" => {
-                                    if let Some(v) = raw(j, text)? {
-                                        once(&mut e.user_id, "user.id", v)?;
-                                    }
-                                }
-                                b"country" => {
-                                    if let Some(v) = raw(j, text)? {
-                                        once(&mut e.country, "user.country", v)?;
-                                    }
-                                }
+                                b"id" => keep(j, text, &mut e.user_id, "user.id")?,
+                                b"country" => keep(j, text, &mut e.country, "user.country")?,
                                 _ => j.next_skip()?,
                             }
                             ukey = j.next_key_bytes()?;
@@ -237,15 +218,17 @@ impl SingleFileParser for JsonTransform {
             doc.push_str(name);
             doc.push_str("\":");
         };
-        for (name, value) in [("id", e.id), ("ts", e.ts), ("user_id", e.user_id)] {
+        let kept = [
+            ("id", e.id),
+            ("ts", e.ts),
+            ("user_id", e.user_id),
+            ("country", e.country),
+        ];
+        for (name, value) in kept {
             if let Some(v) = value {
                 field(&mut doc, name);
                 doc.push_str(v);
             }
-        }
-        if let Some(v) = e.country {
-            field(&mut doc, "country");
-            doc.push_str(v);
         }
         if e.has_event {
             field(&mut doc, "event");
