@@ -62,7 +62,10 @@ fn instance(sandbox: &Sandbox, component: &Path) -> anyhow::Result<FileParser> {
     Ok(FileParser::new(sandbox, &code, limits)?)
 }
 
-pub fn report(passthrough: &Path, json_transform: &Path, work: &Path) -> anyhow::Result<()> {
+/// Reports both, for the components built into `wasm_dir`.
+pub fn report(wasm_dir: &Path, work: &Path) -> anyhow::Result<()> {
+    let passthrough = &wasm_dir.join("letsdata_test_passthrough.wasm");
+    let json_transform = &wasm_dir.join("json_transform.wasm");
     let sandbox = Sandbox::new(&work.join("compiled"))?;
 
     let mut parser = instance(&sandbox, passthrough)?;

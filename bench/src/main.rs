@@ -264,11 +264,7 @@ fn main() -> anyhow::Result<()> {
             .wasm_dir
             .as_ref()
             .context("--sandbox-only needs LETSDATA_BENCH_WASM_DIR (bench/run.sh sets it)")?;
-        return crossing::report(
-            &dir.join("letsdata_test_passthrough.wasm"),
-            &dir.join("json_transform.wasm"),
-            &work,
-        );
+        return crossing::report(dir, &work);
     }
     println!(
         "jsonl built-in and examples/json-transform (a Wasm SingleFileParser) -> local bucket, {} files, concurrency {}",
@@ -329,11 +325,7 @@ fn main() -> anyhow::Result<()> {
                 100.0 * median(&mut wasm) / median(&mut builtin),
                 if args.runs > 1 { " (medians)" } else { "" }
             );
-            crossing::report(
-                &dir.join("letsdata_test_passthrough.wasm"),
-                &dir.join("json_transform.wasm"),
-                &work,
-            )?;
+            crossing::report(dir, &work)?;
         }
     }
     if !args.keep {

@@ -204,9 +204,16 @@ impl Sandbox {
         config.wasm_component_model(true);
         config.epoch_interruption(true);
         config.cranelift_opt_level(wasmtime::OptLevel::Speed);
-        if std::env::var_os(PROFILER_ENV).is_some_and(|v| v == "perfmap") {
+        match std::env::var_os(PROFILER_ENV) {
             // `perf record` then names guest functions (from /tmp/perf-<pid>.map).
-            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+            Some(v) if v == "perfmap" => {
+                config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+            }
+            Some(v) => tracing::warn!(
+                "{PROFILER_ENV}={} is not a profiler letsdata knows; use perfmap (ignored)",
+                v.to_string_lossy()
+            ),
+            None => {}
         }
         let engine = Engine::new(&config).map_err(|e| SandboxError::Invalid(format!("{e:#}")))?;
         // The ticker stops when the last clone of the engine is gone.
