@@ -27,7 +27,13 @@ impl SingleFileParser for Passthrough {
         record: &[u8],
     ) -> ParseDocumentResult {
         let line = record.strip_suffix(b"\n").unwrap_or(record);
-        ParseDocumentResult::success(SingleDoc::new(String::from_utf8_lossy(line)))
+        // Documents are strings: check the line once (std's ASCII fast path), and replace
+        // invalid bytes only when there are some.
+        let document = match std::str::from_utf8(line) {
+            Ok(text) => text.to_owned(),
+            Err(_) => String::from_utf8_lossy(line).into_owned(),
+        };
+        ParseDocumentResult::success(SingleDoc::new(document))
     }
 }
 
