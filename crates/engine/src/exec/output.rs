@@ -5,7 +5,9 @@
 //! buffers and handed to the streaming writers in ~1 MiB chunks. [`PartOutput::roll`] completes
 //! both objects (durable, visible), and deletes a stale copy of an object this part did not
 //! write, left by an earlier attempt that crashed before its checkpoint. After `roll` the
-//! caller checkpoints, and only then does the next part begin.
+//! caller checkpoints, and only then does the next part begin, so only the part an
+//! invocation resumes at can have such copies: later rolls (every 5 s in a stream task) do
+//! not ask the buckets again.
 //!
 //! When the write connector is a Kinesis stream, an SQS queue or a DynamoDB table, documents
 //! are sent there instead (in batches, whenever a chunk has accumulated and at every roll), and
@@ -47,6 +49,8 @@ pub(crate) struct PartOutput {
     error_writer: Option<PartWriter>,
     /// Uncompressed bytes in this part (both objects).
     pub(crate) part_bytes: u64,
+    /// Whether stale copies of the resumed part's objects have been deleted (or replaced).
+    stale_cleared: bool,
 }
 
 /// Identifies the records an error record describes.
@@ -97,6 +101,7 @@ impl PartOutput {
             doc_writer: None,
             error_writer: None,
             part_bytes: 0,
+            stale_cleared: false,
         }
     }
 
@@ -251,7 +256,9 @@ impl PartOutput {
                 true
             }
             (None, Some(bucket)) => {
-                bucket.delete_if_exists(&doc_key).await?;
+                if !self.stale_cleared {
+                    bucket.delete_if_exists(&doc_key).await?;
+                }
                 false
             }
             // Documents went to the destination: the part number moves on too, so that the
@@ -264,10 +271,15 @@ impl PartOutput {
                 true
             }
             None => {
-                self.error_bucket.delete_if_exists(&error_key).await?;
+                if !self.stale_cleared {
+                    self.error_bucket.delete_if_exists(&error_key).await?;
+                }
                 false
             }
         };
+        // The next part number (or this one again, now free of stale copies) cannot have
+        // any: the checkpoint that follows this roll comes before any later part begins.
+        self.stale_cleared = true;
         if wrote_docs || wrote_errors {
             self.part += 1;
         }
@@ -412,5 +424,70 @@ impl serde::Serialize for OffsetMap<'_> {
         let mut map = s.serialize_map(Some(1))?;
         map.serialize_entry(self.0, &self.1.to_string())?;
         map.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use letsdata_connectors::object::ObjectStores;
+
+    /// Stale copies are deleted for the part an invocation resumes at, and only for it.
+    #[tokio::test]
+    async fn only_the_resumed_part_is_cleared_of_stale_copies() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for b in ["docs", "errors"] {
+            std::fs::create_dir_all(dir.path().join(b)).expect("bucket dir");
+        }
+        let stores = ObjectStores::local(dir.path().to_path_buf());
+        let (docs, errors) = (
+            stores.bucket("docs").expect("docs"),
+            stores.bucket("errors").expect("errors"),
+        );
+        let stale = |key: &'static str| Bytes::from_static(key.as_bytes());
+        // An earlier attempt wrote part 3 with documents and errors, then died before its
+        // checkpoint; this attempt resumes at part 3 and has no errors there.
+        errors
+            .put("Ds/t1/part-00003.jsonl", stale("old errors"))
+            .await
+            .expect("put");
+        let mut out = PartOutput::new(
+            DocTarget::Bucket(docs.clone()),
+            errors.clone(),
+            ("Ds", "id"),
+            "t1",
+            false,
+            3,
+        );
+        out.push_doc(br#"{"a":1}"#, "a");
+        assert_eq!(out.roll().await.expect("roll"), 4);
+        assert!(docs.exists("Ds/t1/part-00003.jsonl").await.expect("exists"));
+        assert!(
+            !errors
+                .exists("Ds/t1/part-00003.jsonl")
+                .await
+                .expect("exists"),
+            "the stale error object of the resumed part is deleted"
+        );
+
+        // Part 4 began after part 3's checkpoint, so nothing can have written it: the roll
+        // does not look (an object put there by hand stays).
+        errors
+            .put("Ds/t1/part-00004.jsonl", stale("not from letsdata"))
+            .await
+            .expect("put");
+        out.push_doc(br#"{"a":2}"#, "b");
+        assert_eq!(out.roll().await.expect("roll"), 5);
+        assert!(
+            errors
+                .exists("Ds/t1/part-00004.jsonl")
+                .await
+                .expect("exists")
+        );
+
+        // A part with nothing in it keeps its number and writes nothing.
+        assert_eq!(out.roll().await.expect("roll"), 5);
+        assert!(!docs.exists("Ds/t1/part-00005.jsonl").await.expect("exists"));
     }
 }
