@@ -146,7 +146,7 @@ fn encode_upper(out: &mut String, s: &str) {
     }
 }
 
-/// `n * 2`: integers stay integers; `None` when the result cannot be written as JSON.
+/// Appends `n * 2` (integers stay integers); false when the result cannot be written as JSON.
 fn doubled(out: &mut String, n: &NumberAny) -> bool {
     let f = match n {
         NumberAny::Int(NumberInt::Int(i)) => match i.checked_mul(2) {
