@@ -101,9 +101,19 @@ fn output_read(home: &TestHome, dataset: &str, limit: usize) -> Vec<Value> {
         .collect()
 }
 
-/// The step's status in a workflow map (`initializationWorkflow`, `deleteWorkflow`).
-fn step_status<'a>(workflow: &'a Value, step: &str) -> &'a Value {
-    &workflow[step]["status"]
+/// Runs `datasets delete`; returns the dataset as `datasets view` then shows it, DELETED.
+fn delete_dataset(home: &TestHome, name: &str) -> Value {
+    let run = home.run(&["datasets", "delete", "--datasetName", name]);
+    assert_eq!(run.code, 0, "delete: {}", run.stderr);
+    let deleted = home.view(name);
+    assert_eq!(deleted["datasetStatus"], "DELETED", "{deleted}");
+    deleted
+}
+
+/// Asserts that the step of a workflow map (`initializationWorkflow`, `deleteWorkflow`)
+/// COMPLETED, printing the whole workflow if not.
+fn assert_step_completed(workflow: &Value, step: &str) {
+    assert_eq!(workflow[step]["status"], "COMPLETED", "{step}: {workflow}");
 }
 
 /// Every record of every shard, from the oldest (shard id, record).
@@ -266,14 +276,9 @@ async fn s3_files_to_letsdata_kinesis_stream() {
     assert_completed(&ds);
     assert_eq!(ds["datasetProgress"]["documentsWritten"], 3000);
     assert_eq!(ds["datasetProgress"]["errorRecords"], 1);
-    assert_eq!(
-        step_status(
-            &ds["initializationWorkflow"],
-            "Write Connector - Create Kinesis Stream"
-        ),
-        "COMPLETED",
-        "{}",
-        ds["initializationWorkflow"]
+    assert_step_completed(
+        &ds["initializationWorkflow"],
+        "Write Connector - Create Kinesis Stream",
     );
     let w = &ds["resources"]["writeResource"];
     assert_eq!(w["resourceType"], "KinesisStream", "{w}");
@@ -329,18 +334,10 @@ async fn s3_files_to_letsdata_kinesis_stream() {
     assert_eq!(errors[0]["fileName"], "b.jsonl");
 
     // Deleting the dataset deletes the stream letsdata created, not the input.
-    let run = home.run(&["datasets", "delete", "--datasetName", &name]);
-    assert_eq!(run.code, 0, "delete: {}", run.stderr);
-    let deleted = home.view(&name);
-    assert_eq!(deleted["datasetStatus"], "DELETED");
-    assert_eq!(
-        step_status(
-            &deleted["deleteWorkflow"],
-            "Write Connector - Delete Kinesis Stream"
-        ),
-        "COMPLETED",
-        "{}",
-        deleted["deleteWorkflow"]
+    let deleted = delete_dataset(&home, &name);
+    assert_step_completed(
+        &deleted["deleteWorkflow"],
+        "Write Connector - Delete Kinesis Stream",
     );
     assert!(
         !kinesis.exists(&stream_name).await.expect("describe"),
@@ -483,16 +480,7 @@ async fn kinesis_shards_to_s3_survive_sigkill() {
         );
     }
     assert_eq!(task_shards, shard_ids);
-    let lease_lost = tasks
-        .iter()
-        .flat_map(|t| {
-            t["taskExecutionLogs"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-        })
-        .filter(|l| l["outcome"] == "LEASE_LOST")
-        .count();
+    let lease_lost = common::lease_lost_invocations(&tasks);
     assert!(
         lease_lost >= 1,
         "the killed worker's invocations are marked LEASE_LOST"
@@ -616,14 +604,9 @@ async fn sqs_queue_drained_into_dynamodb_table() {
     );
     assert_eq!(written + errored, read, "{progress}");
     assert!(written >= M && errored >= 4, "{progress}");
-    assert_eq!(
-        step_status(
-            &ds["initializationWorkflow"],
-            "Write Connector - Check Customer Dynamo DB Table"
-        ),
-        "COMPLETED",
-        "{}",
-        ds["initializationWorkflow"]
+    assert_step_completed(
+        &ds["initializationWorkflow"],
+        "Write Connector - Check Customer Dynamo DB Table",
     );
     assert_eq!(ds["resources"]["readResource"]["resourceType"], "SQSQueue");
     assert_eq!(
@@ -751,14 +734,9 @@ async fn dynamodb_parallel_scan_to_letsdata_queue() {
     assert_completed(&ds);
     assert_eq!(ds["datasetProgress"]["documentsWritten"], K);
     assert_eq!(ds["datasetProgress"]["errorRecords"], 0);
-    assert_eq!(
-        step_status(
-            &ds["initializationWorkflow"],
-            "Write Connector - Create SQS Queue"
-        ),
-        "COMPLETED",
-        "{}",
-        ds["initializationWorkflow"]
+    assert_step_completed(
+        &ds["initializationWorkflow"],
+        "Write Connector - Create SQS Queue",
     );
     let tasks = home.tasks(&name);
     assert_eq!(tasks.len(), 3, "one task per segment");
@@ -818,18 +796,10 @@ async fn dynamodb_parallel_scan_to_letsdata_queue() {
     assert_eq!(ids, expected);
 
     // Deleting the dataset deletes the queue letsdata created, not the table read.
-    let run = home.run(&["datasets", "delete", "--datasetName", &name]);
-    assert_eq!(run.code, 0, "delete: {}", run.stderr);
-    let deleted = home.view(&name);
-    assert_eq!(deleted["datasetStatus"], "DELETED");
-    assert_eq!(
-        step_status(
-            &deleted["deleteWorkflow"],
-            "Write Connector - Delete SQS Queue"
-        ),
-        "COMPLETED",
-        "{}",
-        deleted["deleteWorkflow"]
+    let deleted = delete_dataset(&home, &name);
+    assert_step_completed(
+        &deleted["deleteWorkflow"],
+        "Write Connector - Delete SQS Queue",
     );
     assert_eq!(
         emu.aws.sqs().find_queue_url(&queue).await.expect("lookup"),
@@ -1022,14 +992,9 @@ async fn kinesis_to_letsdata_dynamodb_table() {
     assert_completed(&ds);
     assert_eq!(ds["datasetProgress"]["documentsWritten"], 41);
     assert_eq!(ds["datasetProgress"]["errorRecords"], 1);
-    assert_eq!(
-        step_status(
-            &ds["initializationWorkflow"],
-            "Write Connector - Create Dynamo DB Table"
-        ),
-        "COMPLETED",
-        "{}",
-        ds["initializationWorkflow"]
+    assert_step_completed(
+        &ds["initializationWorkflow"],
+        "Write Connector - Create Dynamo DB Table",
     );
     let w = &ds["resources"]["writeResource"];
     assert_eq!(w["resourceType"], "DynamoDBTable", "{w}");
@@ -1071,17 +1036,10 @@ async fn kinesis_to_letsdata_dynamodb_table() {
         "{message}"
     );
 
-    let run = home.run(&["datasets", "delete", "--datasetName", &name]);
-    assert_eq!(run.code, 0, "delete: {}", run.stderr);
-    let deleted = home.view(&name);
-    assert_eq!(
-        step_status(
-            &deleted["deleteWorkflow"],
-            "Write Connector - Delete Dynamo DB Table"
-        ),
-        "COMPLETED",
-        "{}",
-        deleted["deleteWorkflow"]
+    let deleted = delete_dataset(&home, &name);
+    assert_step_completed(
+        &deleted["deleteWorkflow"],
+        "Write Connector - Delete Dynamo DB Table",
     );
     assert!(
         !emu.aws.dynamodb().exists(&table).await.expect("describe"),

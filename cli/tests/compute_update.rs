@@ -13,14 +13,8 @@ const LINES: u64 = 400_000;
 
 /// The most invocations running at the same moment, from the task execution logs.
 fn max_parallel(tasks: &[serde_json::Value], from: i64) -> usize {
-    let intervals: Vec<(i64, i64)> = tasks
+    let intervals: Vec<(i64, i64)> = common::execution_logs(tasks)
         .iter()
-        .flat_map(|t| {
-            t["taskExecutionLogs"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-        })
         .filter_map(|l| Some((l["startDatetime"].as_i64()?, l["endDatetime"].as_i64()?)))
         .filter(|(s, _)| *s >= from)
         .collect();

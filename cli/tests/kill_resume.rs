@@ -116,17 +116,7 @@ fn sigkill_mid_run_then_run_gives_exactly_once_output() {
     );
 
     // The killed invocations were noticed and closed.
-    let lease_lost = home
-        .tasks("KillResume")
-        .iter()
-        .flat_map(|t| {
-            t["taskExecutionLogs"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-        })
-        .filter(|l| l["outcome"] == "LEASE_LOST")
-        .count();
+    let lease_lost = common::lease_lost_invocations(&home.tasks("KillResume"));
     assert!(
         lease_lost >= 1,
         "the killed worker's invocations are marked LEASE_LOST"

@@ -111,18 +111,11 @@ impl Emulator {
         let mut out = Vec::new();
         for o in b.list(prefix).await.expect("list output") {
             let data = b.read_all(&o.key).await.expect("read output");
-            let text = if o.key.ends_with(".gz") {
-                let mut s = String::new();
-                std::io::Read::read_to_string(
-                    &mut flate2::read::MultiGzDecoder::new(&data[..]),
-                    &mut s,
-                )
-                .expect("gunzip");
-                s
-            } else {
-                String::from_utf8(data.to_vec()).expect("utf8 output")
-            };
-            out.extend(text.lines().map(str::to_string));
+            out.extend(
+                super::output_text(&o.key, &data)
+                    .lines()
+                    .map(str::to_string),
+            );
         }
         out
     }

@@ -174,18 +174,7 @@ impl TestHome {
                 continue; // an upload in progress
             }
             let data = std::fs::read(&f).expect("read output");
-            let text = if name.ends_with(".gz") {
-                let mut s = String::new();
-                std::io::Read::read_to_string(
-                    &mut flate2::read::MultiGzDecoder::new(&data[..]),
-                    &mut s,
-                )
-                .expect("gunzip");
-                s
-            } else {
-                String::from_utf8(data).expect("utf8 output")
-            };
-            out.extend(text.lines().map(str::to_string));
+            out.extend(output_text(&name, &data).lines().map(str::to_string));
         }
         out
     }
@@ -193,6 +182,39 @@ impl TestHome {
 
 /// Polls `done` every 10 ms until it holds; panics, naming `what`, after two minutes or when
 /// `child` exits first (the work it was to be caught doing finished too early).
+/// An output object's text: gunzipped when its name ends in `.gz`.
+pub fn output_text(name: &str, data: &[u8]) -> String {
+    if name.ends_with(".gz") {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::MultiGzDecoder::new(data), &mut s)
+            .expect("gunzip");
+        s
+    } else {
+        String::from_utf8(data.to_vec()).expect("utf8 output")
+    }
+}
+
+/// Every invocation of these tasks (`taskExecutionLogs`), task after task.
+pub fn execution_logs(tasks: &[Value]) -> Vec<Value> {
+    tasks
+        .iter()
+        .flat_map(|t| {
+            t["taskExecutionLogs"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// How many invocations of these tasks ended LEASE_LOST (a killed worker's, once reclaimed).
+pub fn lease_lost_invocations(tasks: &[Value]) -> usize {
+    execution_logs(tasks)
+        .iter()
+        .filter(|l| l["outcome"] == "LEASE_LOST")
+        .count()
+}
+
 pub fn wait_until(child: &mut Child, what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(120);
     while !done() {
