@@ -45,6 +45,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 CARGO_TARGET_DIR="$CARGO_TARGET_DIR/guests" cargo clippy --locked --target wasm32-wasip2 \
   --manifest-path examples/Cargo.toml -- -D warnings
 cargo test --workspace --locked
-# The examples' own unit tests, natively (their parsing logic without the sandbox).
+# The SDK's and the examples' own unit tests, natively (batch encoding and parsing logic
+# without the sandbox).
 CARGO_TARGET_DIR="$CARGO_TARGET_DIR/examples-native" cargo test --locked \
-  --manifest-path examples/Cargo.toml -p json-transform
+  --manifest-path examples/Cargo.toml -p letsdata-sdk -p json-transform

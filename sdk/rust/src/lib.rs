@@ -100,6 +100,8 @@ use std::cell::RefCell;
 
 mod batch;
 
+pub use batch::{DocumentWriter, WrittenDocument};
+
 /// Bindings generated from `wit/letsdata.wit`, one module per world. You do not need these
 /// unless you want the raw interfaces.
 #[allow(missing_docs, unsafe_code, clippy::all)]
@@ -472,6 +474,22 @@ pub trait SingleFileParser: Default + 'static {
         offset_bytes: u64,
         record: &[u8],
     ) -> ParseDocumentResult;
+    /// Puts the result for one record into `out`: what letsdata calls for each record of a
+    /// batch. The default pushes [`parse_document`](Self::parse_document)'s result. A parser
+    /// of many small records can override it to write each document straight into the
+    /// batch with [`DocumentWriter::single`], with no `ParseDocumentResult`, `String` or
+    /// allocation per record (examples/json-transform does); it must put exactly one result
+    /// per call, as `parse_document` would.
+    fn write_document(
+        &mut self,
+        file_type: &str,
+        file_name: &str,
+        offset_bytes: u64,
+        record: &[u8],
+        out: &mut DocumentWriter,
+    ) {
+        out.push(self.parse_document(file_type, file_name, offset_bytes, record));
+    }
 }
 
 /// LetsData `SingleFileStateMachineParser`: parses the records of files whose record types
@@ -788,7 +806,6 @@ impl<'a> SystemFileReader<'a> {
 #[doc(hidden)]
 pub mod __private {
     use super::*;
-    use crate::batch::BatchEncoder;
     use crate::bindings::dynamodb_streams_reader::exports::letsdata::data::dynamodb_streams_record_reader as ddbs;
     use crate::bindings::dynamodb_table_reader::exports::letsdata::data::dynamodb_table_item_reader as ddbt;
     use crate::bindings::kinesis_reader::exports::letsdata::data::kinesis_record_reader as kin;
@@ -841,10 +858,17 @@ pub mod __private {
             with::<T, S, _>(|p| {
                 // Documents are usually about as long as their records.
                 let mut batch =
-                    BatchEncoder::with_capacity(records.len() + records.len() / 4, spans.len());
+                    DocumentWriter::with_capacity(records.len() + records.len() / 4, spans.len());
                 for s in &spans {
                     let record = &records[s.start as usize..s.end as usize];
-                    batch.push(p.parse_document(&file_type, &file_name, s.offset_bytes, record));
+                    let before = batch.len();
+                    p.write_document(&file_type, &file_name, s.offset_bytes, record, &mut batch);
+                    let put = batch.len() - before;
+                    assert!(
+                        put == 1,
+                        "write_document put {put} results for the record at offset {} of {file_name}; it must put exactly one",
+                        s.offset_bytes
+                    );
                 }
                 batch.finish()
             })
