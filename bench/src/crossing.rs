@@ -1,4 +1,5 @@
-//! User code in the sandbox without the rest of the engine, on one core:
+//! User code in the sandbox without the rest of the engine, on one core (each figure the
+//! fastest of five rounds):
 //!
 //! - the cost of crossing into the sandbox: a pass-through `SingleFileParser` component called
 //!   in the engine's batches, and one record per call, on records like the benchmark's input;
@@ -39,16 +40,21 @@ impl Batch {
     }
 }
 
-/// Nanoseconds per record for at least `records` records in calls of `batch`.
+/// Nanoseconds per record in calls of `batch`: the fastest of five rounds of at least
+/// `records / 5` records each (the least disturbed by whatever else the machine is doing).
 fn per_record(parser: &mut FileParser, batch: &Batch, records: usize) -> anyhow::Result<f64> {
-    let started = Instant::now();
-    let mut done = 0;
-    while done < records {
-        let results = parser.parse_documents("DATA", "bench", &batch.bytes, &batch.spans)?;
-        anyhow::ensure!(results.len() == batch.spans.len(), "short result");
-        done += batch.spans.len();
+    let mut best = f64::INFINITY;
+    for _ in 0..5 {
+        let started = Instant::now();
+        let mut done = 0;
+        while done < records / 5 {
+            let results = parser.parse_documents("DATA", "bench", &batch.bytes, &batch.spans)?;
+            anyhow::ensure!(results.len() == batch.spans.len(), "short result");
+            done += batch.spans.len();
+        }
+        best = best.min(started.elapsed().as_nanos() as f64 / done as f64);
     }
-    Ok(started.elapsed().as_nanos() as f64 / done as f64)
+    Ok(best)
 }
 
 fn instance(sandbox: &Sandbox, component: &Path) -> anyhow::Result<FileParser> {
@@ -60,6 +66,50 @@ fn instance(sandbox: &Sandbox, component: &Path) -> anyhow::Result<FileParser> {
         deadline: Instant::now() + Duration::from_secs(600),
     };
     Ok(FileParser::new(sandbox, &code, limits)?)
+}
+
+/// One engine batch of the benchmark's own lines: up to 256 KiB.
+fn event_batch() -> Batch {
+    let mut line = String::new();
+    let mut lines = Vec::new();
+    let mut bytes = 0;
+    for n in 0.. {
+        super::event_line(&mut line, 0, n);
+        bytes += line.len();
+        lines.push(line.clone().into_bytes());
+        if bytes >= 256 * 1024 {
+            break;
+        }
+    }
+    Batch::new(lines)
+}
+
+/// Times two builds of json-transform on the benchmark's records, alternating call for call
+/// so that both see the same machine; reports the fastest of 40 rounds of each.
+pub fn compare(this: &Path, other: &Path, work: &Path) -> anyhow::Result<()> {
+    let sandbox = Sandbox::new(&work.join("compiled"))?;
+    let batch = event_batch();
+    let mut parsers = [instance(&sandbox, this)?, instance(&sandbox, other)?];
+    let mut best = [f64::INFINITY; 2];
+    for _ in 0..40 {
+        for (parser, best) in parsers.iter_mut().zip(&mut best) {
+            let started = Instant::now();
+            for _ in 0..10 {
+                parser.parse_documents("DATA", "bench", &batch.bytes, &batch.spans)?;
+            }
+            let ns = started.elapsed().as_nanos() as f64 / (10 * batch.spans.len()) as f64;
+            *best = best.min(ns);
+        }
+    }
+    println!(
+        "{}: {:.0} ns/record\n{}: {:.0} ns/record ({:+.1}%)",
+        this.display(),
+        best[0],
+        other.display(),
+        best[1],
+        100.0 * (best[1] / best[0] - 1.0)
+    );
+    Ok(())
 }
 
 /// Reports both, for the components built into `wasm_dir`.
@@ -82,20 +132,8 @@ pub fn report(wasm_dir: &Path, work: &Path) -> anyhow::Result<()> {
         one_per_call
     );
 
-    // The engine's batches: up to 256 KiB of the benchmark's lines.
     let mut parser = instance(&sandbox, json_transform)?;
-    let mut line = String::new();
-    let mut lines = Vec::new();
-    let mut bytes = 0;
-    for n in 0.. {
-        super::event_line(&mut line, 0, n);
-        bytes += line.len();
-        lines.push(line.clone().into_bytes());
-        if bytes >= 256 * 1024 {
-            break;
-        }
-    }
-    let batch = Batch::new(lines);
+    let batch = event_batch();
     per_record(&mut parser, &batch, 100_000)?;
     let guest = per_record(&mut parser, &batch, 2_000_000)?;
     println!(

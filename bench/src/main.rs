@@ -34,6 +34,8 @@ struct Args {
     keep: bool,
     /// Only the sandbox figures (crossing cost, json-transform's calls alone): no input.
     sandbox_only: bool,
+    /// Another build of json-transform to time against this one's, call for call.
+    compare: Option<PathBuf>,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -45,6 +47,7 @@ fn parse_args() -> anyhow::Result<Args> {
         runs: 1,
         keep: false,
         sandbox_only: false,
+        compare: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -60,10 +63,13 @@ fn parse_args() -> anyhow::Result<Args> {
             "--concurrency" => args.concurrency = value()?,
             "--runs" => args.runs = value()?.max(1),
             "--sandbox-only" => args.sandbox_only = true,
+            "--compare" => {
+                args.compare = Some(PathBuf::from(it.next().context("--compare needs a .wasm")?))
+            }
             "--keep" => args.keep = true,
             other => {
                 bail!(
-                    "unknown argument {other}; use --total-mb N --files N --concurrency N --runs N --keep --sandbox-only"
+                    "unknown argument {other}; use --total-mb N --files N --concurrency N --runs N --keep --sandbox-only --compare OTHER.wasm"
                 )
             }
         }
@@ -264,7 +270,10 @@ fn main() -> anyhow::Result<()> {
             .wasm_dir
             .as_ref()
             .context("--sandbox-only needs LETSDATA_BENCH_WASM_DIR (bench/run.sh sets it)")?;
-        return crossing::report(dir, &work);
+        return match &args.compare {
+            Some(other) => crossing::compare(&dir.join("json_transform.wasm"), other, &work),
+            None => crossing::report(dir, &work),
+        };
     }
     println!(
         "jsonl built-in and examples/json-transform (a Wasm SingleFileParser) -> local bucket, {} files, concurrency {}",

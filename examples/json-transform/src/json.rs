@@ -5,7 +5,10 @@
 //! It exists for speed inside the sandbox: general-purpose readers scan strings a byte at a
 //! time on wasm32 (their SIMD paths are for x86_64 and aarch64), and strings are most of an
 //! event's bytes. This one looks at eight bytes per step for the end of a string (a SWAR
-//! test for `"`, `\` and control characters; wasm32 has native 64-bit integers).
+//! test for `"`, `\`, control characters and non-ASCII bytes; wasm32 has native 64-bit
+//! integers), and checks UTF-8 as it goes: outside strings JSON is ASCII, and inside them
+//! each non-ASCII character is checked where it is found, so a record needs no separate
+//! UTF-8 pass and every piece of text the reader hands back is a `&str`.
 //!
 //! Error messages follow serde_json's wording, with the 1-based column (byte) of the error.
 
@@ -31,15 +34,15 @@ const MAX_DEPTH: u32 = 128;
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
-/// The high bit of each byte of `w` that is `"`, `\` or below 0x20. Bytes above a flagged
-/// byte may be flagged wrongly (borrows travel up), so only the lowest flag is exact.
+/// The high bit of each byte of `w` that is `"`, `\`, below 0x20 or above 0x7f. Bytes above
+/// a flagged byte may be flagged wrongly (borrows travel up), so only the lowest flag is exact.
 #[inline]
 fn string_specials(w: u64) -> u64 {
     let quote = w ^ (ONES * u64::from(b'"'));
     let backslash = w ^ (ONES * u64::from(b'\\'));
     let zero = |x: u64| x.wrapping_sub(ONES) & !x;
     let control = w.wrapping_sub(ONES * 0x20) & !w;
-    (zero(quote) | zero(backslash) | control) & HIGHS
+    (zero(quote) | zero(backslash) | control | w) & HIGHS
 }
 
 /// A cursor over one record.
@@ -53,9 +56,14 @@ impl<'a> Reader<'a> {
         Self { s, i: 0 }
     }
 
-    /// The cursor's byte index.
-    pub fn index(&self) -> usize {
-        self.i
+    /// `s[start..i]`, which the reader has read.
+    fn text(&self, start: usize) -> &'a str {
+        let read = &self.s[start..self.i];
+        debug_assert!(std::str::from_utf8(read).is_ok());
+        // SAFETY: every byte the reader moves past is checked: outside strings only ASCII is
+        // accepted, and inside a string each non-ASCII byte starts a character that
+        // `utf8_char` checked whole; so what it has read is UTF-8.
+        unsafe { std::str::from_utf8_unchecked(read) }
     }
 
     fn error<T>(&self, reason: &'static str) -> Result<T, JsonError> {
@@ -119,7 +127,9 @@ impl<'a> Reader<'a> {
             None => return self.error("EOF while parsing an object"),
             Some(_) => return self.error("key must be a string"),
         }
-        let (start, end) = self.string()?;
+        let start = self.i;
+        self.skip_string()?;
+        let end = self.i;
         match self.peek() {
             Some(b':') => self.i += 1,
             None => return self.error("EOF while parsing an object"),
@@ -128,9 +138,14 @@ impl<'a> Reader<'a> {
         Ok(Some(&self.s[start + 1..end - 1]))
     }
 
-    /// Reads the string at the cursor (at its `"`); returns where it lies, quotes included.
-    pub fn string(&mut self) -> Result<(usize, usize), JsonError> {
+    /// Reads the string at the cursor (at its `"`); returns it as written, quotes included.
+    pub fn string(&mut self) -> Result<&'a str, JsonError> {
         let start = self.i;
+        self.skip_string()?;
+        Ok(self.text(start))
+    }
+
+    fn skip_string(&mut self) -> Result<(), JsonError> {
         self.i += 1;
         loop {
             // Eight bytes per step while they last; stop at the first special byte.
@@ -147,15 +162,34 @@ impl<'a> Reader<'a> {
                 None => return self.error("EOF while parsing a string"),
                 Some(b'"') => {
                     self.i += 1;
-                    return Ok((start, self.i));
+                    return Ok(());
                 }
                 Some(b'\\') => self.escape()?,
+                Some(&b) if b >= 0x80 => self.utf8_char(b)?,
                 Some(&b) if b < 0x20 => {
                     return self
                         .error("control character (\\u0000-\\u001F) found while parsing a string");
                 }
                 Some(_) => self.i += 1,
             }
+        }
+    }
+
+    /// Checks the character at the cursor, whose first byte `lead` is not ASCII, and moves
+    /// past it.
+    fn utf8_char(&mut self, lead: u8) -> Result<(), JsonError> {
+        let width = match lead {
+            0xc2..=0xdf => 2,
+            0xe0..=0xef => 3,
+            0xf0..=0xf4 => 4,
+            _ => return self.error("invalid UTF-8"),
+        };
+        match self.s.get(self.i..self.i + width) {
+            Some(c) if std::str::from_utf8(c).is_ok() => {
+                self.i += width;
+                Ok(())
+            }
+            _ => self.error("invalid UTF-8"),
         }
     }
 
@@ -184,9 +218,9 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Reads the number at the cursor; returns where it lies and whether it has a fraction
+    /// Reads the number at the cursor; returns it as written and whether it has a fraction
     /// or an exponent.
-    pub fn number(&mut self) -> Result<(usize, usize, bool), JsonError> {
+    pub fn number(&mut self) -> Result<(&'a str, bool), JsonError> {
         let start = self.i;
         if self.s.get(self.i) == Some(&b'-') {
             self.i += 1;
@@ -211,7 +245,7 @@ impl<'a> Reader<'a> {
             self.some_digits()?;
             float = true;
         }
-        Ok((start, self.i, float))
+        Ok((self.text(start), float))
     }
 
     fn digits(&mut self) {
@@ -252,20 +286,20 @@ impl<'a> Reader<'a> {
         Ok(false)
     }
 
-    /// Reads the next value, whatever it is; returns where it starts.
-    pub fn skip_value(&mut self) -> Result<usize, JsonError> {
-        self.value(0)
+    /// Reads the next value, whatever it is; returns it as written.
+    pub fn skip_value(&mut self) -> Result<&'a str, JsonError> {
+        let start = self.value(0)?;
+        Ok(self.text(start))
     }
 
+    /// Reads the next value; returns where it starts.
     fn value(&mut self, depth: u32) -> Result<usize, JsonError> {
         let start = match self.peek() {
             None => return self.error("EOF while parsing a value"),
             Some(_) => self.i,
         };
         match self.s[start] {
-            b'"' => {
-                self.string()?;
-            }
+            b'"' => self.skip_string()?,
             b'-' | b'0'..=b'9' => {
                 self.number()?;
             }
@@ -397,12 +431,43 @@ mod tests {
     #[test]
     fn finds_the_end_of_a_string_at_any_position_in_a_word() {
         for len in 0..40 {
-            for special in ["\"", "\\n\"", "\\u00e9\""] {
+            for special in ["\"", "\\n\"", "\\u00e9\"", "é\"", "日本\"", "𝄞\""] {
                 let json = format!("\"{}{special}", "a".repeat(len));
                 let mut r = Reader::new(json.as_bytes());
-                assert_eq!(r.string(), Ok((0, json.len())), "{json}");
+                assert_eq!(r.string(), Ok(json.as_str()), "{json}");
             }
         }
+    }
+
+    #[test]
+    fn checks_utf8_inside_strings_and_refuses_it_outside() {
+        for (bytes, column) in [
+            (&b"\"ab\xff\""[..], 4),
+            (b"\"abcdefgh\xc3\"", 10),
+            (b"\"\xc3", 2),
+            (b"\"\xc0\x80\"", 2),
+            (b"\"abc\xed\xa0\x80\"", 5),
+            (b"\"\xf4\x90\x80\x80\"", 2),
+            (b"\"\xe6\x97\"", 2),
+        ] {
+            let mut r = Reader::new(bytes);
+            assert_eq!(
+                r.skip_value().map_err(|e| e.to_string()),
+                Err(format!("invalid UTF-8 at column {column}")),
+                "{bytes:?}"
+            );
+            assert!(std::str::from_utf8(bytes).is_err());
+        }
+        let mut r = Reader::new(b"\xc3\xa9");
+        assert_eq!(
+            r.skip_value(),
+            Err(JsonError {
+                reason: "expected value",
+                index: 0
+            })
+        );
+        let mut r = Reader::new("[\"ü\", \"日本語のテキスト\", \"𝄞\"]".as_bytes());
+        assert_eq!(r.skip_value(), Ok("[\"ü\", \"日本語のテキスト\", \"𝄞\"]"));
     }
 
     #[test]
@@ -411,9 +476,9 @@ mod tests {
         assert_eq!(r.peek(), Some(b'{'));
         r.enter_object();
         assert_eq!(r.next_key(true), Ok(Some(&br#"a\"b"#[..])));
-        assert_eq!(r.skip_value(), Ok(10));
+        assert_eq!(r.skip_value(), Ok("1"));
         assert_eq!(r.next_key(false), Ok(Some(&b"c"[..])));
-        assert_eq!(r.number(), Ok((17, 18, false)));
+        assert_eq!(r.number(), Ok(("2", false)));
         assert_eq!(r.next_key(false), Ok(None));
         assert_eq!(r.finish(), Ok(()));
     }
