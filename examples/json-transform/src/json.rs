@@ -57,6 +57,7 @@ impl<'a> Reader<'a> {
     }
 
     /// `s[start..i]`, which the reader has read.
+    #[inline(always)]
     fn text(&self, start: usize) -> &'a str {
         let read = &self.s[start..self.i];
         debug_assert!(std::str::from_utf8(read).is_ok());
@@ -94,12 +95,14 @@ impl<'a> Reader<'a> {
     }
 
     /// Consumes `{`, which `peek` returned.
+    #[inline(always)]
     pub fn enter_object(&mut self) {
         self.i += 1;
     }
 
     /// The next key of the object being read, as written between its quotes, with the `:`
     /// after it consumed; `None` at the object's end. `first` for the object's first key.
+    #[inline(always)]
     pub fn next_key(&mut self, first: bool) -> Result<Option<&'a [u8]>, JsonError> {
         let mut next = self.peek();
         if !first {
@@ -139,12 +142,14 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads the string at the cursor (at its `"`); returns it as written, quotes included.
+    #[inline(always)]
     pub fn string(&mut self) -> Result<&'a str, JsonError> {
         let start = self.i;
         self.skip_string()?;
         Ok(self.text(start))
     }
 
+    #[inline(always)]
     fn skip_string(&mut self) -> Result<(), JsonError> {
         self.i += 1;
         loop {
@@ -220,6 +225,7 @@ impl<'a> Reader<'a> {
 
     /// Reads the number at the cursor; returns it as written and whether it has a fraction
     /// or an exponent.
+    #[inline(always)]
     pub fn number(&mut self) -> Result<(&'a str, bool), JsonError> {
         let start = self.i;
         if self.s.get(self.i) == Some(&b'-') {
@@ -248,12 +254,14 @@ impl<'a> Reader<'a> {
         Ok((self.text(start), float))
     }
 
+    #[inline(always)]
     fn digits(&mut self) {
         while matches!(self.s.get(self.i), Some(b'0'..=b'9')) {
             self.i += 1;
         }
     }
 
+    #[inline(always)]
     fn some_digits(&mut self) -> Result<(), JsonError> {
         match self.s.get(self.i) {
             Some(b'0'..=b'9') => {
@@ -278,6 +286,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads `null` if it is next; says whether it was.
+    #[inline(always)]
     pub fn null(&mut self) -> Result<bool, JsonError> {
         if self.peek() == Some(b'n') {
             self.literal(b"null")?;
@@ -287,8 +296,18 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads the next value, whatever it is; returns it as written.
+    #[inline(always)]
     pub fn skip_value(&mut self) -> Result<&'a str, JsonError> {
-        let start = self.value(0)?;
+        // Strings and numbers here; the rest (and nesting) in `value`.
+        let start = match self.peek() {
+            Some(b'"') => {
+                let start = self.i;
+                self.skip_string()?;
+                start
+            }
+            Some(b'-' | b'0'..=b'9') => return Ok(self.number()?.0),
+            _ => self.value(0)?,
+        };
         Ok(self.text(start))
     }
 

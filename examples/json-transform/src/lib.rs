@@ -103,6 +103,7 @@ pub struct JsonTransform {
 
 /// Reads the next value exactly as written into `slot` (`null` leaves it empty); a field
 /// given twice is an error, as serde's derive has it.
+#[inline(always)]
 fn keep<'a>(
     r: &mut Reader<'a>,
     slot: &mut Option<&'a str>,
