@@ -75,8 +75,13 @@ impl<'a> Reader<'a> {
     }
 
     /// Skips whitespace and returns the next byte, if any (not consumed).
-    #[inline]
+    #[inline(always)]
     pub fn peek(&mut self) -> Option<u8> {
+        // Most tokens follow the previous one directly.
+        match self.s.get(self.i) {
+            Some(&b) if b > b' ' => return Some(b),
+            _ => {}
+        }
         while let Some(&b) = self.s.get(self.i) {
             if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
                 return Some(b);
