@@ -6,6 +6,10 @@
 #   bench/run.sh --total-mb 256     # smaller
 #   bench/run.sh --runs 3           # three alternating runs of each; the share uses the medians
 #   bench/run.sh --sandbox-only     # only the sandbox figures (crossing cost, json-transform calls)
+#   bench/run.sh --sandbox-only --compare OTHER.wasm
+#                                   # json-transform against another build of it, call for call
+# The runs share one compiled-code cache, as datasets on one installation do: the small Wasm
+# run compiles json-transform (its code build time is printed), the timed runs load it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -p letsdata -p letsdata-bench
