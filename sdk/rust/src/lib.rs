@@ -82,6 +82,11 @@
 //! letsdata_sdk::export!(single_file_parser: Upper);
 //! ```
 //!
+//! A parser of many small records can also override
+//! [`SingleFileParser::write_document`] to write each document straight into the batch
+//! with [`DocumentWriter::single`] (no allocation per record); `examples/json-transform`
+//! does, and docs/wasm.md's Performance section says what else paid off.
+//!
 //! Build it with `cargo build --release --target wasm32-wasip2` (once:
 //! `rustup target add wasm32-wasip2`), upload `target/wasm32-wasip2/release/my_parser.wasm`
 //! and point the dataset's `readConnector.artifactFileS3Link` at it with
