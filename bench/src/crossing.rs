@@ -40,19 +40,23 @@ impl Batch {
     }
 }
 
+/// Nanoseconds per record over `calls` calls of `batch`.
+fn time_calls(parser: &mut FileParser, batch: &Batch, calls: usize) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    for _ in 0..calls {
+        let results = parser.parse_documents("DATA", "bench", &batch.bytes, &batch.spans)?;
+        anyhow::ensure!(results.len() == batch.spans.len(), "short result");
+    }
+    Ok(started.elapsed().as_nanos() as f64 / (calls * batch.spans.len()) as f64)
+}
+
 /// Nanoseconds per record in calls of `batch`: the fastest of five rounds of at least
 /// `records / 5` records each (the least disturbed by whatever else the machine is doing).
 fn per_record(parser: &mut FileParser, batch: &Batch, records: usize) -> anyhow::Result<f64> {
+    let calls = (records / 5).div_ceil(batch.spans.len());
     let mut best = f64::INFINITY;
     for _ in 0..5 {
-        let started = Instant::now();
-        let mut done = 0;
-        while done < records / 5 {
-            let results = parser.parse_documents("DATA", "bench", &batch.bytes, &batch.spans)?;
-            anyhow::ensure!(results.len() == batch.spans.len(), "short result");
-            done += batch.spans.len();
-        }
-        best = best.min(started.elapsed().as_nanos() as f64 / done as f64);
+        best = best.min(time_calls(parser, batch, calls)?);
     }
     Ok(best)
 }
@@ -93,12 +97,7 @@ pub fn compare(this: &Path, other: &Path, work: &Path) -> anyhow::Result<()> {
     let mut best = [f64::INFINITY; 2];
     for _ in 0..40 {
         for (parser, best) in parsers.iter_mut().zip(&mut best) {
-            let started = Instant::now();
-            for _ in 0..10 {
-                parser.parse_documents("DATA", "bench", &batch.bytes, &batch.spans)?;
-            }
-            let ns = started.elapsed().as_nanos() as f64 / (10 * batch.spans.len()) as f64;
-            *best = best.min(ns);
+            *best = best.min(time_calls(parser, &batch, 10)?);
         }
     }
     println!(
