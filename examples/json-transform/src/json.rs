@@ -49,11 +49,17 @@ fn string_specials(w: u64) -> u64 {
 pub struct Reader<'a> {
     s: &'a [u8],
     i: usize,
+    /// Whether the next `next_key` reads an object's first key (set by `enter_object`).
+    first_key: bool,
 }
 
 impl<'a> Reader<'a> {
     pub fn new(s: &'a [u8]) -> Self {
-        Self { s, i: 0 }
+        Self {
+            s,
+            i: 0,
+            first_key: false,
+        }
     }
 
     /// `s[start..i]`, which the reader has read.
@@ -99,16 +105,19 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Consumes `{`, which `peek` returned.
+    /// Consumes `{`, which `peek` returned; read its keys with `next_key` until `None`.
     #[inline(always)]
     pub fn enter_object(&mut self) {
         self.i += 1;
+        self.first_key = true;
     }
 
     /// The next key of the object being read, as written between its quotes, with the `:`
-    /// after it consumed; `None` at the object's end. `first` for the object's first key.
+    /// after it consumed; `None` at the object's end. (A nested object's keys are all read
+    /// before its parent's next one, so one flag tells an object's first key from the rest.)
     #[inline(always)]
-    pub fn next_key(&mut self, first: bool) -> Result<Option<&'a [u8]>, JsonError> {
+    pub fn next_key(&mut self) -> Result<Option<&'a [u8]>, JsonError> {
+        let first = std::mem::replace(&mut self.first_key, false);
         let mut next = self.peek();
         if !first {
             match next {
@@ -335,9 +344,7 @@ impl<'a> Reader<'a> {
                     return self.error("recursion limit exceeded");
                 }
                 self.enter_object();
-                let mut first = true;
-                while self.next_key(first)?.is_some() {
-                    first = false;
+                while self.next_key()?.is_some() {
                     self.value(depth + 1)?;
                 }
             }
@@ -499,11 +506,11 @@ mod tests {
         let mut r = Reader::new(br#"{"a\"b" : 1, "c":2}"#);
         assert_eq!(r.peek(), Some(b'{'));
         r.enter_object();
-        assert_eq!(r.next_key(true), Ok(Some(&br#"a\"b"#[..])));
+        assert_eq!(r.next_key(), Ok(Some(&br#"a\"b"#[..])));
         assert_eq!(r.skip_value(), Ok("1"));
-        assert_eq!(r.next_key(false), Ok(Some(&b"c"[..])));
+        assert_eq!(r.next_key(), Ok(Some(&b"c"[..])));
         assert_eq!(r.number(), Ok(("2", false)));
-        assert_eq!(r.next_key(false), Ok(None));
+        assert_eq!(r.next_key(), Ok(None));
         assert_eq!(r.finish(), Ok(()));
     }
 }

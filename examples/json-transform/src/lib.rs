@@ -142,9 +142,7 @@ impl JsonTransform {
             }
         }
         // Keys are compared as written (a key spelled with escapes is another key).
-        let mut first = true;
-        while let Some(k) = r.next_key(first)? {
-            first = false;
+        while let Some(k) = r.next_key()? {
             match k {
                 b"id" => keep(&mut r, &mut e.id, "id")?,
                 b"ts" => keep(&mut r, &mut e.ts, "ts")?,
@@ -181,9 +179,7 @@ impl JsonTransform {
                     }
                     Some(b'{') => {
                         r.enter_object();
-                        let mut first = true;
-                        while let Some(uk) = r.next_key(first)? {
-                            first = false;
+                        while let Some(uk) = r.next_key()? {
                             match uk {
                                 b"id" => keep(&mut r, &mut e.user_id, "user.id")?,
                                 b"country" => keep(&mut r, &mut e.country, "user.country")?,
