@@ -1,20 +1,25 @@
 //! The results of one `parse-documents` call, as the host reads them.
 //!
 //! A `SingleFileParser` returns a batch's results flat (`parsed-documents` in
-//! `wit/letsdata.wit`): the strings of every result back to back in one byte list, and one
-//! fixed-size entry per record naming its status, its document kind and where its strings
-//! lie. Lifting that costs two copies per batch, where a list of `parse-document-result`s
-//! cost a variant, options and a host allocation per string of every record.
+//! `wit/letsdata.wit`): the strings of every result back to back in one byte list, and four
+//! numbers per result: its document kind and status, and the lengths of its strings. Lifting
+//! that costs two copies per batch, where a list of `parse-document-result`s cost a variant,
+//! options and a host allocation per string of every record.
 //!
-//! [`ParsedBatch::new`] checks the whole batch once (result count, UTF-8, every range inside
-//! the data and on character boundaries); reading a result afterwards borrows from the batch
-//! and allocates nothing.
+//! [`ParsedBatch::new`] checks the whole batch once (result count, kinds and statuses, UTF-8,
+//! the lengths adding up to the data, every string on character boundaries); reading a
+//! result afterwards borrows from the batch and allocates nothing.
 
 use crate::SandboxError;
 use crate::bindings::single_file_reader::exports::letsdata::data::single_file_parser as sfp;
 use crate::wit::ParseDocumentResultStatus;
 
 pub use sfp::DocumentKind;
+
+/// Numbers per result in `parsed-documents.results`.
+const FIELDS: usize = 4;
+/// The length of a string a result does not have.
+const ABSENT: u32 = u32::MAX;
 
 /// One record's result, borrowed from its [`ParsedBatch`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,67 +41,112 @@ pub struct ParsedDocument<'a> {
 #[derive(Debug)]
 pub struct ParsedBatch {
     data: String,
-    documents: Vec<sfp::ParsedDocument>,
+    results: Vec<u32>,
+}
+
+/// A result's kind and status from its first number (kind + 4 x status).
+fn decode_tag(tag: u32) -> Option<(DocumentKind, ParseDocumentResultStatus)> {
+    let kind = match tag % 4 {
+        0 => DocumentKind::None,
+        1 => DocumentKind::Single,
+        2 => DocumentKind::Error,
+        _ => DocumentKind::Skip,
+    };
+    let status = match tag / 4 {
+        0 => ParseDocumentResultStatus::Success,
+        1 => ParseDocumentResultStatus::Error,
+        2 => ParseDocumentResultStatus::Skip,
+        _ => return None,
+    };
+    Some((kind, status))
 }
 
 impl ParsedBatch {
     /// Checks what the guest returned for `records` records.
     pub(crate) fn new(raw: sfp::ParsedDocuments, records: usize) -> Result<Self, SandboxError> {
-        let sfp::ParsedDocuments { data, documents } = raw;
-        if documents.len() != records {
-            return Err(SandboxError::Trap(format!(
-                "parse-documents returned {} results for {} records",
-                documents.len(),
-                records
-            )));
+        let sfp::ParsedDocuments { data, results } = raw;
+        let trap = |why: String| {
+            Err(SandboxError::Trap(format!(
+                "parse-documents returned {why}"
+            )))
+        };
+        if results.len() != records * FIELDS {
+            return trap(format!(
+                "{} numbers for {records} records ({FIELDS} per result)",
+                results.len()
+            ));
         }
-        let data = String::from_utf8(data).map_err(|e| {
-            SandboxError::Trap(format!(
-                "parse-documents returned strings that are not UTF-8 ({})",
-                e.utf8_error()
-            ))
-        })?;
-        for (i, d) in documents.iter().enumerate() {
-            for range in [d.serialized, d.document_id, Some(d.error_message)]
-                .into_iter()
-                .flatten()
+        let data = match String::from_utf8(data) {
+            Ok(d) => d,
+            Err(e) => return trap(format!("strings that are not UTF-8 ({})", e.utf8_error())),
+        };
+        // Every string must start and end on a character boundary inside the data, and the
+        // strings must fill the data exactly.
+        let mut at = 0usize;
+        for (i, r) in results.chunks_exact(FIELDS).enumerate() {
+            if decode_tag(r[0]).is_none() {
+                return trap(format!("{} as the kind and status of result {i}", r[0]));
+            }
+            for (&len, what) in r[1..]
+                .iter()
+                .zip(["document id", "serialized", "error message"])
             {
-                let (start, end) = (range.start as usize, range.end as usize);
-                if data.get(start..end).is_none() {
-                    return Err(SandboxError::Trap(format!(
-                        "parse-documents returned a string at {start}..{end} of its {} bytes of data (result {i}), not a whole string inside it",
-                        data.len()
-                    )));
+                if len == ABSENT {
+                    if what == "error message" {
+                        return trap(format!("an absent error message for result {i}"));
+                    }
+                    continue;
                 }
+                let end = at.saturating_add(len as usize);
+                if data.get(at..end).is_none() {
+                    return trap(format!(
+                        "a {what} of {len} bytes at {at} of its {} bytes of data (result {i}), not a whole string inside it",
+                        data.len()
+                    ));
+                }
+                at = end;
             }
         }
-        Ok(Self { data, documents })
+        if at != data.len() {
+            return trap(format!(
+                "{} bytes of data, but its results' strings add up to {at}",
+                data.len()
+            ));
+        }
+        Ok(Self { data, results })
     }
 
     /// The number of results.
     pub fn len(&self) -> usize {
-        self.documents.len()
+        self.results.len() / FIELDS
     }
 
     /// Whether the batch has no result.
     pub fn is_empty(&self) -> bool {
-        self.documents.is_empty()
+        self.results.is_empty()
     }
 
     /// The results in record order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = ParsedDocument<'_>> + '_ {
-        self.documents.iter().map(|d| ParsedDocument {
-            status: d.status,
-            kind: d.kind,
-            serialized: d.serialized.map(|r| self.text(r)),
-            document_id: d.document_id.map(|r| self.text(r)),
-            error_message: self.text(d.error_message),
+        let mut at = 0;
+        let mut text = move |len: u32| {
+            (len != ABSENT).then(|| {
+                // Checked in `new`.
+                let s = &self.data[at..at + len as usize];
+                at += len as usize;
+                s
+            })
+        };
+        self.results.chunks_exact(FIELDS).map(move |r| {
+            let (kind, status) = decode_tag(r[0]).expect("checked in new");
+            ParsedDocument {
+                status,
+                kind,
+                document_id: text(r[1]),
+                serialized: text(r[2]),
+                error_message: text(r[3]).unwrap_or(""),
+            }
         })
-    }
-
-    fn text(&self, range: sfp::DataRange) -> &str {
-        // Checked in `new`.
-        &self.data[range.start as usize..range.end as usize]
     }
 }
 
@@ -104,46 +154,34 @@ impl ParsedBatch {
 mod tests {
     use super::*;
 
-    fn range(start: u32, end: u32) -> sfp::DataRange {
-        sfp::DataRange { start, end }
-    }
+    const X: u32 = ABSENT;
 
-    fn entry(
-        kind: DocumentKind,
-        serialized: Option<sfp::DataRange>,
-        document_id: Option<sfp::DataRange>,
-        error_message: sfp::DataRange,
-    ) -> sfp::ParsedDocument {
-        sfp::ParsedDocument {
-            status: ParseDocumentResultStatus::Success,
-            kind,
-            serialized,
-            document_id,
-            error_message,
-        }
-    }
-
-    fn batch(data: &[u8], documents: Vec<sfp::ParsedDocument>) -> sfp::ParsedDocuments {
+    fn batch(data: &[u8], results: &[[u32; 4]]) -> sfp::ParsedDocuments {
         sfp::ParsedDocuments {
             data: data.to_vec(),
-            documents,
+            results: results.concat(),
         }
     }
 
     #[test]
     fn results_borrow_their_strings_from_the_data() {
-        let mut error = entry(DocumentKind::Error, None, Some(range(7, 8)), range(8, 11));
-        error.status = ParseDocumentResultStatus::Error;
+        // A single document with status success (1 + 4 x 0), an error document with status
+        // error (2 + 4 x 1) and an id, no document with status skip (0 + 4 x 2), a skip
+        // document (3 + 4 x 2).
         let raw = batch(
-            br#"{"a":1}2bad"#,
-            vec![
-                entry(DocumentKind::Single, Some(range(0, 7)), None, range(0, 0)),
-                error,
-                entry(DocumentKind::None, None, None, range(0, 0)),
+            br#"{"a":1}2badid{}"#,
+            &[
+                [1, X, 7, 0],
+                [6, 1, X, 3],
+                [8, X, X, 0],
+                [11, X, X, 0],
+                [1, 2, 2, 0],
             ],
         );
-        let b = ParsedBatch::new(raw, 3).expect("valid");
+        let b = ParsedBatch::new(raw, 5).expect("valid");
         let results: Vec<ParsedDocument<'_>> = b.iter().collect();
+        assert_eq!(results[0].status, ParseDocumentResultStatus::Success);
+        assert_eq!(results[0].kind, DocumentKind::Single);
         assert_eq!(results[0].serialized, Some(r#"{"a":1}"#));
         assert_eq!(results[0].document_id, None);
         assert_eq!(results[0].error_message, "");
@@ -153,52 +191,45 @@ mod tests {
         assert_eq!(results[1].document_id, Some("2"));
         assert_eq!(results[1].error_message, "bad");
         assert_eq!(results[2].kind, DocumentKind::None);
+        assert_eq!(results[2].status, ParseDocumentResultStatus::Skip);
+        assert_eq!(results[3].kind, DocumentKind::Skip);
+        assert_eq!(results[4].document_id, Some("id"));
+        assert_eq!(results[4].serialized, Some("{}"));
     }
 
     #[test]
     fn a_wrong_number_of_results_is_an_error() {
-        let raw = batch(
-            b"",
-            vec![entry(DocumentKind::Skip, None, None, range(0, 0))],
-        );
-        let e = ParsedBatch::new(raw, 2).expect_err("short");
-        assert!(e.to_string().contains("1 results for 2 records"), "{e}");
+        let e = ParsedBatch::new(batch(b"", &[[11, X, X, 0]]), 2).expect_err("short");
+        assert!(e.to_string().contains("4 numbers for 2 records"), "{e}");
     }
 
     #[test]
-    fn ranges_outside_the_data_or_inside_a_character_are_errors() {
-        for bad in [range(0, 9), range(3, 2), range(1, 3)] {
-            let raw = batch(
-                "é-abc".as_bytes(),
-                vec![entry(DocumentKind::Single, Some(bad), None, range(0, 0))],
-            );
-            let e = ParsedBatch::new(raw, 1).expect_err("bad range");
-            assert!(e.to_string().contains("not a whole string"), "{e}");
-        }
-        let raw = batch(
-            "é-abc".as_bytes(),
-            vec![entry(
-                DocumentKind::Single,
-                Some(range(0, 2)),
-                None,
-                range(3, 6),
-            )],
+    fn an_unknown_kind_and_status_is_an_error() {
+        let e = ParsedBatch::new(batch(b"", &[[12, X, X, 0]]), 1).expect_err("status 3");
+        assert!(
+            e.to_string()
+                .contains("12 as the kind and status of result 0"),
+            "{e}"
         );
-        assert!(ParsedBatch::new(raw, 1).is_ok());
+    }
+
+    #[test]
+    fn lengths_beyond_the_data_inside_a_character_or_short_of_it_are_errors() {
+        let data = "é-abc".as_bytes();
+        for bad in [[1, X, 9, 0], [1, 1, 5, 0], [1, X, X, 1]] {
+            let e = ParsedBatch::new(batch(data, &[bad]), 1).expect_err("bad length");
+            assert!(e.to_string().contains("not a whole string"), "{bad:?}: {e}");
+        }
+        let e = ParsedBatch::new(batch(data, &[[1, X, 2, 0]]), 1).expect_err("data left");
+        assert!(e.to_string().contains("add up to 2"), "{e}");
+        let e = ParsedBatch::new(batch(data, &[[2, X, 6, X]]), 1).expect_err("no message");
+        assert!(e.to_string().contains("absent error message"), "{e}");
+        assert!(ParsedBatch::new(batch(data, &[[6, X, 2, 4]]), 1).is_ok());
     }
 
     #[test]
     fn data_that_is_not_utf8_is_an_error() {
-        let raw = batch(
-            b"\xff\xfe",
-            vec![entry(
-                DocumentKind::Single,
-                Some(range(0, 2)),
-                None,
-                range(0, 0),
-            )],
-        );
-        let e = ParsedBatch::new(raw, 1).expect_err("not utf-8");
+        let e = ParsedBatch::new(batch(b"\xff\xfe", &[[1, X, 2, 0]]), 1).expect_err("not utf-8");
         assert!(e.to_string().contains("not UTF-8"), "{e}");
     }
 }

@@ -1,14 +1,23 @@
 //! A `SingleFileParser`'s batch results as `parse-documents` returns them
 //! (`parsed-documents` in `wit/letsdata.wit`): the strings letsdata writes, back to back in
-//! one byte list, and one fixed-size entry per result saying where they are. The host lifts
-//! two lists per batch instead of a variant, options and strings per record.
+//! one byte list, and four numbers per result (its kind and status, its strings' lengths).
+//! The host lifts two flat lists per batch instead of a variant, options and strings per
+//! record.
 
 use crate::bindings::single_file_reader::exports::letsdata::data::single_file_parser::{
-    DataRange, DocumentKind, ParsedDocument, ParsedDocuments,
+    DocumentKind, ParsedDocuments,
 };
 use crate::{Document, ParseDocumentResult, ParseDocumentResultStatus};
 
-const EMPTY: DataRange = DataRange { start: 0, end: 0 };
+/// The length of a string a result does not have.
+const ABSENT: u32 = u32::MAX;
+/// Numbers per result in `results`.
+const FIELDS: usize = 4;
+
+/// The first number of a result: its kind's case index plus 4 times its status's.
+fn tag(kind: DocumentKind, status: ParseDocumentResultStatus) -> u32 {
+    kind as u32 + 4 * status as u32
+}
 
 /// Where a [`SingleFileParser`](crate::SingleFileParser) puts the results of one batch of
 /// records, one per record, in order (see
@@ -20,7 +29,8 @@ const EMPTY: DataRange = DataRange { start: 0, end: 0 };
 #[derive(Default)]
 pub struct DocumentWriter {
     data: String,
-    documents: Vec<ParsedDocument>,
+    /// [`FIELDS`] numbers per result: tag, document id, serialized and error message lengths.
+    results: Vec<u32>,
 }
 
 /// One result of a [`DocumentWriter`], as letsdata reads it (see [`DocumentWriter::results`]).
@@ -44,49 +54,47 @@ impl DocumentWriter {
     pub(crate) fn with_capacity(data: usize, documents: usize) -> Self {
         Self {
             data: String::with_capacity(data),
-            documents: Vec::with_capacity(documents),
+            results: Vec::with_capacity(documents * FIELDS),
         }
     }
 
-    fn put(&mut self, s: &str) -> DataRange {
-        let start = self.data.len();
+    /// Appends `s` to the data; returns its length. Lengths fit in u32: a wasm32 guest's
+    /// memory is at most 4 GiB.
+    fn put(&mut self, s: &str) -> u32 {
         self.data.push_str(s);
-        self.range(start)
+        s.len() as u32
     }
 
-    /// `data[start..]`. Offsets fit in u32: a wasm32 guest's memory is at most 4 GiB.
-    fn range(&self, start: usize) -> DataRange {
-        DataRange {
-            start: start as u32,
-            end: self.data.len() as u32,
-        }
+    fn put_opt(&mut self, s: Option<&str>) -> u32 {
+        s.map_or(ABSENT, |s| self.put(s))
+    }
+
+    fn entry(&mut self, kind: DocumentKind, status: ParseDocumentResultStatus, lengths: [u32; 3]) {
+        let [id, serialized, message] = lengths;
+        self.results
+            .extend_from_slice(&[tag(kind, status), id, serialized, message]);
     }
 
     /// Adds the next record's result.
     pub fn push(&mut self, result: ParseDocumentResult) {
-        let (kind, serialized, document_id, error_message) = match &result.document {
-            None => (DocumentKind::None, None, None, EMPTY),
-            Some(Document::Single(d)) => (
-                DocumentKind::Single,
-                Some(self.put(&d.serialized)),
-                d.document_id.as_deref().map(|id| self.put(id)),
-                EMPTY,
-            ),
-            Some(Document::Error(e)) => (
-                DocumentKind::Error,
-                e.serialized.as_deref().map(|c| self.put(c)),
-                e.document_id.as_deref().map(|id| self.put(id)),
-                self.put(&e.error_message),
-            ),
-            Some(Document::Skip(_)) => (DocumentKind::Skip, None, None, EMPTY),
+        // Strings in the order the entry lists them: id, serialized, error message.
+        let (kind, lengths) = match &result.document {
+            None => (DocumentKind::None, [ABSENT, ABSENT, 0]),
+            Some(Document::Single(d)) => {
+                let id = self.put_opt(d.document_id.as_deref());
+                (DocumentKind::Single, [id, self.put(&d.serialized), 0])
+            }
+            Some(Document::Error(e)) => {
+                let id = self.put_opt(e.document_id.as_deref());
+                let content = self.put_opt(e.serialized.as_deref());
+                (
+                    DocumentKind::Error,
+                    [id, content, self.put(&e.error_message)],
+                )
+            }
+            Some(Document::Skip(_)) => (DocumentKind::Skip, [ABSENT, ABSENT, 0]),
         };
-        self.documents.push(ParsedDocument {
-            status: result.status,
-            kind,
-            serialized,
-            document_id,
-            error_message,
-        });
+        self.entry(kind, result.status, lengths);
     }
 
     /// Adds a single document for the next record (status `Success`): `write` appends its
@@ -100,7 +108,7 @@ impl DocumentWriter {
         write: impl FnOnce(&mut String) -> Result<(), String>,
     ) {
         let mark = self.data.len();
-        let document_id = document_id.map(|id| self.put(id));
+        let id = self.put_opt(document_id);
         let start = self.data.len();
         let written = write(&mut self.data);
         assert!(
@@ -109,14 +117,12 @@ impl DocumentWriter {
         );
         match written {
             Ok(()) => {
-                let serialized = self.range(start);
-                self.documents.push(ParsedDocument {
-                    status: ParseDocumentResultStatus::Success,
-                    kind: DocumentKind::Single,
-                    serialized: Some(serialized),
-                    document_id,
-                    error_message: EMPTY,
-                });
+                let serialized = (self.data.len() - start) as u32;
+                self.entry(
+                    DocumentKind::Single,
+                    ParseDocumentResultStatus::Success,
+                    [id, serialized, 0],
+                );
             }
             Err(message) => {
                 self.data.truncate(mark);
@@ -128,46 +134,56 @@ impl DocumentWriter {
     /// Adds an error document for the next record (status `Error`): it goes to the error
     /// destination with `message`, the record's offsets and the record's bytes.
     pub fn error(&mut self, message: &str) {
-        let error_message = self.put(message);
-        self.documents.push(ParsedDocument {
-            status: ParseDocumentResultStatus::Error,
-            kind: DocumentKind::Error,
-            serialized: None,
-            document_id: None,
-            error_message,
-        });
+        let message = self.put(message);
+        self.entry(
+            DocumentKind::Error,
+            ParseDocumentResultStatus::Error,
+            [ABSENT, ABSENT, message],
+        );
     }
 
     /// Adds a skip document for the next record (status `Skip`): counted as skipped.
     pub fn skip(&mut self) {
-        self.documents.push(ParsedDocument {
-            status: ParseDocumentResultStatus::Skip,
-            kind: DocumentKind::Skip,
-            serialized: None,
-            document_id: None,
-            error_message: EMPTY,
-        });
+        self.entry(
+            DocumentKind::Skip,
+            ParseDocumentResultStatus::Skip,
+            [ABSENT, ABSENT, 0],
+        );
     }
 
     /// The number of results written so far.
     pub fn len(&self) -> usize {
-        self.documents.len()
+        self.results.len() / FIELDS
     }
 
     /// Whether no result has been written yet.
     pub fn is_empty(&self) -> bool {
-        self.documents.is_empty()
+        self.results.is_empty()
     }
 
     /// The results written so far, in order, as letsdata reads them (for tests).
     pub fn results(&self) -> impl ExactSizeIterator<Item = WrittenDocument<'_>> + '_ {
-        let text = |r: DataRange| &self.data[r.start as usize..r.end as usize];
-        self.documents.iter().map(move |d| WrittenDocument {
-            status: d.status,
-            serialized: d.serialized.map(text),
-            document_id: d.document_id.map(text),
-            error_message: text(d.error_message),
-            skip_document: d.kind == DocumentKind::Skip,
+        let mut at = 0;
+        let mut text = move |len: u32| {
+            (len != ABSENT).then(|| {
+                let s = &self.data[at..at + len as usize];
+                at += len as usize;
+                s
+            })
+        };
+        self.results.chunks_exact(FIELDS).map(move |r| {
+            let status = match r[0] / 4 {
+                0 => ParseDocumentResultStatus::Success,
+                1 => ParseDocumentResultStatus::Error,
+                _ => ParseDocumentResultStatus::Skip,
+            };
+            WrittenDocument {
+                status,
+                document_id: text(r[1]),
+                serialized: text(r[2]),
+                error_message: text(r[3]).unwrap_or(""),
+                skip_document: r[0] % 4 == DocumentKind::Skip as u32,
+            }
         })
     }
 
@@ -175,7 +191,7 @@ impl DocumentWriter {
     pub(crate) fn finish(self) -> ParsedDocuments {
         ParsedDocuments {
             data: self.data.into_bytes(),
-            documents: self.documents,
+            results: self.results,
         }
     }
 }
@@ -184,10 +200,6 @@ impl DocumentWriter {
 mod tests {
     use super::*;
     use crate::{ErrorDoc, SingleDoc, SkipDoc};
-
-    fn text(out: &ParsedDocuments, r: Option<DataRange>) -> Option<&str> {
-        r.map(|r| std::str::from_utf8(&out.data[r.start as usize..r.end as usize]).expect("utf8"))
-    }
 
     #[test]
     fn every_kind_of_result_is_encoded_with_its_strings() {
@@ -209,34 +221,51 @@ mod tests {
         no_document.status = ParseDocumentResultStatus::Skip;
         batch.push(no_document);
         batch.push(ParseDocumentResult::success(SingleDoc::new("")));
-        let out = batch.finish();
-        let d = &out.documents;
-        assert_eq!(d.len(), 6);
 
+        let d: Vec<WrittenDocument<'_>> = batch.results().collect();
+        assert_eq!(d.len(), 6);
         assert_eq!(d[0].status, ParseDocumentResultStatus::Success);
-        assert_eq!(d[0].kind, DocumentKind::Single);
-        assert_eq!(text(&out, d[0].serialized), Some(r#"{"a":1}"#));
-        assert_eq!(text(&out, d[0].document_id), Some("a-1"));
+        assert_eq!(d[0].serialized, Some(r#"{"a":1}"#));
+        assert_eq!(d[0].document_id, Some("a-1"));
 
         assert_eq!(d[1].status, ParseDocumentResultStatus::Error);
-        assert_eq!(d[1].kind, DocumentKind::Error);
-        assert_eq!(text(&out, d[1].serialized), None, "keep the record's bytes");
-        assert_eq!(text(&out, d[1].document_id), Some("b"));
-        assert_eq!(text(&out, Some(d[1].error_message)), Some("bad record"));
+        assert_eq!(d[1].serialized, None, "keep the record's bytes");
+        assert_eq!(d[1].document_id, Some("b"));
+        assert_eq!(d[1].error_message, "bad record");
 
-        assert_eq!(text(&out, d[2].serialized), Some("content"));
-        assert_eq!(text(&out, d[2].document_id), None);
-        assert_eq!(text(&out, Some(d[2].error_message)), Some("kept"));
+        assert_eq!(d[2].serialized, Some("content"));
+        assert_eq!(d[2].document_id, None);
+        assert_eq!(d[2].error_message, "kept");
 
         assert_eq!(d[3].status, ParseDocumentResultStatus::Skip);
-        assert_eq!(d[3].kind, DocumentKind::Skip);
+        assert!(d[3].skip_document);
         assert!(d[3].serialized.is_none() && d[3].document_id.is_none());
 
         assert_eq!(d[4].status, ParseDocumentResultStatus::Skip);
-        assert_eq!(d[4].kind, DocumentKind::None);
+        assert!(!d[4].skip_document);
 
-        assert_eq!(d[5].kind, DocumentKind::Single);
-        assert_eq!(text(&out, d[5].serialized), Some(""), "empty, not absent");
+        assert_eq!(d[5].serialized, Some(""), "empty, not absent");
+
+        // As the WIT describes it: kind + 4 x status, then the lengths of the document id,
+        // serialized and error message (u32::MAX: absent), the strings back to back.
+        let out = batch.finish();
+        let x = u32::MAX;
+        assert_eq!(
+            out.results,
+            [
+                [1, 3, 7, 0],
+                [6, 1, x, 10],
+                [6, x, 7, 4],
+                [11, x, x, 0],
+                [8, x, x, 0],
+                [1, x, 0, 0]
+            ]
+            .concat()
+        );
+        assert_eq!(
+            std::str::from_utf8(&out.data).expect("utf8"),
+            r#"a-1{"a":1}bbad recordcontentkept"#
+        );
     }
 
     #[test]
@@ -267,6 +296,7 @@ mod tests {
         assert_eq!(r[4].serialized, Some("{}"));
 
         let raw = out.finish();
+        assert_eq!(raw.results.len(), 5 * FIELDS);
         assert_eq!(
             std::str::from_utf8(&raw.data).expect("utf8"),
             r#"a-1{"a":1}value cannot be doubledbad record{}"#,
