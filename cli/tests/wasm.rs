@@ -152,6 +152,64 @@ fn json_transform_example_reshapes_events_and_reports_malformed_lines() {
     assert!(msg.contains("cached"), "{msg}");
 }
 
+/// A record longer than the maximum (64 MiB) through a Wasm parser: the records before it are
+/// written, it becomes an error record (its head kept, never handed to the parser), and the
+/// records after it go on.
+#[test]
+fn an_oversize_record_is_an_error_record_between_the_documents_around_it() {
+    let home = TestHome::new();
+    let mut cfg = install_example(&home, "json-transform", "json-transform");
+    let event = |id: u64| {
+        format!(
+            r#"{{"id":{id},"ts":"t","event":"view","user":{{"id":"u{id}","country":"DE"}},"value":{id},"msg":"m"}}"#
+        )
+    };
+    let mut input = String::new();
+    for id in 1..=3 {
+        input.push_str(&event(id));
+        input.push('\n');
+    }
+    let oversize_at = input.len();
+    let max = 64 * 1024 * 1024;
+    input.push_str(&"x".repeat(max + 10));
+    input.push('\n');
+    for id in 4..=5 {
+        input.push_str(&event(id));
+        input.push('\n');
+    }
+    home.put("json-transform-input", "big.jsonl", input.as_bytes());
+    cfg["datasetName"] = "OversizeRecord".into();
+    cfg["manifestFile"]["fileContents"] = "big.jsonl".into();
+    let run = home.create(&cfg);
+    assert_eq!(run.code, 0, "create: {}", run.stderr);
+    let ds = run.json();
+    assert_eq!(ds["datasetStatus"], "COMPLETED", "{ds:#}");
+    let ids: Vec<u64> = docs(&home, "OversizeRecord")
+        .iter()
+        .map(|d| d["id"].as_u64().expect("id"))
+        .collect();
+    assert_eq!(ids, [1, 2, 3, 4, 5]);
+    let errs = errors(&home, "OversizeRecord");
+    assert_eq!(errs.len(), 1);
+    // json-transform's records end with their end pattern, "\n".
+    let message = errs[0]["errorMessage"].as_str().expect("message");
+    assert!(
+        message.contains(&format!("{} bytes, more than the {max} bytes", max + 11)),
+        "{message}"
+    );
+    assert_eq!(
+        errs[0]["errorStartOffsetMap"]
+            .as_object()
+            .expect("map")
+            .values()
+            .next(),
+        Some(&Value::from(oversize_at.to_string()))
+    );
+    assert_eq!(errs[0]["rawRecord"].as_str().map(str::len), Some(max));
+    assert_eq!(ds["datasetProgress"]["errorRecords"], 1);
+    assert_eq!(ds["datasetProgress"]["documentsWritten"], 5);
+}
+
 #[test]
 fn a_component_without_the_interface_fails_the_code_build() {
     let home = TestHome::new();

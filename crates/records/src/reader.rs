@@ -113,6 +113,19 @@ impl<R: AsyncRead + Unpin> RecordReader<R> {
         self.base + self.end as u64
     }
 
+    /// The bytes between decompressed offsets `start` and `end` if they are all in the
+    /// buffer. A record `try_next` hands out (unless truncated) stays there, at the same
+    /// place, until the next `fill` or `skip_to`: a caller can collect several records'
+    /// offsets and then borrow them as one slice.
+    pub fn buffered(&self, start: u64, end: u64) -> Option<&[u8]> {
+        let from = usize::try_from(start.checked_sub(self.base)?).ok()?;
+        let to = usize::try_from(end.checked_sub(self.base)?).ok()?;
+        if from > to || to > self.end {
+            return None;
+        }
+        Some(&self.buf[from..to])
+    }
+
     /// Next record already in the buffer, or None if more input is needed (call `fill`)
     /// or the input is exhausted.
     pub fn try_next(&mut self) -> Option<Record<'_>> {

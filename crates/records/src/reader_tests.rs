@@ -408,3 +408,41 @@ async fn framing_can_change_between_records() {
         }
     }
 }
+
+#[tokio::test]
+async fn records_between_fills_can_be_borrowed_as_one_slice() {
+    let data = b"one\n\ntwo\r\nthree\nfour";
+    for chunk in [1, 3, 7, 64] {
+        let mut reader =
+            RecordReader::new(Chunked::new(data, chunk), Framing::Lines, 0).with_buffer_capacity(8);
+        let mut seen = Vec::new();
+        loop {
+            let mut window: Option<(u64, u64)> = None;
+            let mut records = Vec::new();
+            while let Some(r) = reader.try_next() {
+                records.push((r.start_offset, r.end_offset, r.bytes.to_vec()));
+                window = Some((window.map_or(r.start_offset, |w| w.0), r.end_offset));
+            }
+            if let Some((start, end)) = window {
+                let all = reader.buffered(start, end).expect("still buffered");
+                assert_eq!(all, &data[start as usize..end as usize], "chunk {chunk}");
+                for (a, b, bytes) in records {
+                    let one = reader.buffered(a, b).expect("still buffered");
+                    assert_eq!(one, &bytes[..]);
+                    seen.push(bytes);
+                }
+            }
+            if !reader.fill().await.expect("fill") {
+                break;
+            }
+        }
+        assert_eq!(
+            seen,
+            [&b"one"[..], b"two", b"three", b"four"],
+            "chunk {chunk}"
+        );
+        let end = data.len() as u64;
+        assert_eq!(reader.buffered(end + 1, end + 2), None, "not read");
+        assert_eq!(reader.buffered(3, 2), None, "backwards");
+    }
+}

@@ -26,8 +26,8 @@ use letsdata_sandbox::wit::{
     Document, ParseDocumentResultStatus, RecordSpan, SingleFileReaderState,
 };
 use letsdata_sandbox::{
-    Code, DocumentKind, FileCursor, FileParser, Limits, ParsedBatch, ParsedDocument, Sandbox,
-    SandboxError, StateMachine,
+    Code, DocumentKind, FileCursor, FileParser, Limits, ParsedDocument, Sandbox, SandboxError,
+    StateMachine,
 };
 use letsdata_store::Lease;
 use std::sync::atomic::Ordering;
@@ -67,48 +67,53 @@ struct BatchRecord {
     start_offset: u64,
     end_offset: u64,
     next_offset: u64,
-    /// Where its bytes are in the batch buffer.
-    from: usize,
-    to: usize,
-    truncated: bool,
 }
 
-/// Records copied out of the reader's buffer, waiting for one call.
+/// Records waiting for one call: consecutive records of the reader's buffer, handed to the
+/// guest as the one slice of the buffer they lie in (no copy on the host).
 #[derive(Default)]
 struct Batch {
-    bytes: Vec<u8>,
+    /// Offsets in the file of the first record's start and the last record's end.
+    start: u64,
+    end: u64,
     spans: Vec<RecordSpan>,
     records: Vec<BatchRecord>,
 }
 
 impl Batch {
+    /// Adds a record (not truncated: its bytes are in the reader's buffer).
     fn push(&mut self, rec: &letsdata_records::Record<'_>) {
-        let from = self.bytes.len();
-        self.bytes.extend_from_slice(rec.bytes);
-        let to = self.bytes.len();
-        if !rec.truncated {
-            self.spans.push(RecordSpan {
-                offset_bytes: rec.start_offset,
-                start: from as u32,
-                end: to as u32,
-            });
+        if self.records.is_empty() {
+            self.start = rec.start_offset;
         }
+        self.end = rec.end_offset;
+        self.spans.push(RecordSpan {
+            offset_bytes: rec.start_offset,
+            start: (rec.start_offset - self.start) as u32,
+            end: (rec.end_offset - self.start) as u32,
+        });
         self.records.push(BatchRecord {
             start_offset: rec.start_offset,
             end_offset: rec.end_offset,
             next_offset: rec.next_offset,
-            from,
-            to,
-            truncated: rec.truncated,
         });
     }
 
+    /// The records' bytes: the slice of the reader's buffer they lie in.
+    fn bytes<'r, R: tokio::io::AsyncRead + Unpin>(&self, reader: &'r RecordReader<R>) -> &'r [u8] {
+        if self.records.is_empty() {
+            return &[];
+        }
+        reader
+            .buffered(self.start, self.end)
+            .expect("a batch is handed over before the reader's next fill")
+    }
+
     fn full(&self) -> bool {
-        self.bytes.len() >= BATCH_BYTES || self.records.len() >= BATCH_RECORDS
+        self.end - self.start >= BATCH_BYTES as u64 || self.records.len() >= BATCH_RECORDS
     }
 
     fn clear(&mut self) {
-        self.bytes.clear();
         self.spans.clear();
         self.records.clear();
     }
@@ -286,14 +291,67 @@ impl Runner {
         let mut last_position = reader.position();
         loop {
             while let Some(rec) = reader.try_next() {
+                if rec.truncated {
+                    // Its head is the reader's copy, outside the buffer the batch lies in.
+                    let head = rec.bytes.to_vec();
+                    let rec = BatchRecord {
+                        start_offset: rec.start_offset,
+                        end_offset: rec.end_offset,
+                        next_offset: rec.next_offset,
+                    };
+                    self.parse_batch(
+                        &run,
+                        &mut parser,
+                        batch.bytes(&reader),
+                        &mut batch,
+                        &mut out,
+                        &mut st,
+                        &ctx,
+                    )
+                    .await?;
+                    out.push_error(
+                        &ctx,
+                        rec.start_offset,
+                        rec.end_offset,
+                        &format!(
+                            "record is {} bytes, more than the {} bytes a record may have",
+                            rec.end_offset - rec.start_offset,
+                            letsdata_records::DEFAULT_MAX_RECORD_BYTES
+                        ),
+                        "",
+                        &head,
+                    );
+                    st.pending.records_read += 1;
+                    st.pending.error_records += 1;
+                    st.resume = rec.next_offset;
+                    self.flush_or_roll(&run, &mut out, &mut st).await?;
+                    continue;
+                }
                 batch.push(&rec);
                 if batch.full() {
-                    self.parse_batch(&run, &mut parser, &mut batch, &mut out, &mut st, &ctx)
-                        .await?;
+                    self.parse_batch(
+                        &run,
+                        &mut parser,
+                        batch.bytes(&reader),
+                        &mut batch,
+                        &mut out,
+                        &mut st,
+                        &ctx,
+                    )
+                    .await?;
                 }
             }
-            self.parse_batch(&run, &mut parser, &mut batch, &mut out, &mut st, &ctx)
-                .await?;
+            // Before `fill` moves the buffer.
+            self.parse_batch(
+                &run,
+                &mut parser,
+                batch.bytes(&reader),
+                &mut batch,
+                &mut out,
+                &mut st,
+                &ctx,
+            )
+            .await?;
             let position = reader.position();
             self.stats.add(
                 &self.stats.bytes_read,
@@ -318,11 +376,14 @@ impl Runner {
         Ok(Outcome::Completed)
     }
 
-    /// Hands a batch to the parser and writes the results in record order.
+    /// Hands a batch to the parser and writes the results in record order. `bytes` are the
+    /// batch's bytes ([`Batch::bytes`]).
+    #[allow(clippy::too_many_arguments)]
     async fn parse_batch(
         &self,
         run: &Invocation<'_>,
         parser: &mut FileParser,
+        bytes: &[u8],
         batch: &mut Batch,
         out: &mut PartOutput,
         st: &mut State,
@@ -331,22 +392,14 @@ impl Runner {
         if batch.records.is_empty() {
             return Ok(());
         }
-        let results = if batch.spans.is_empty() {
-            Ok(None)
-        } else {
-            blocking(|| {
-                parser
-                    .parse_documents(ctx.file_type, ctx.file_name, &batch.bytes, &batch.spans)
-                    .map(Some)
-            })
-        };
+        let results =
+            blocking(|| parser.parse_documents(ctx.file_type, ctx.file_name, bytes, &batch.spans));
         drain_guest_log(run.log, parser.drain_log());
         let results = match results {
             Ok(r) => r,
             Err(e) => {
                 // Keep everything before this batch, then fail the attempt.
-                let first = batch.records[0].start_offset;
-                let last = batch.records[batch.records.len() - 1].end_offset;
+                let (first, last) = (batch.start, batch.end);
                 batch.clear();
                 self.roll(run.lease, out, st, false, run.log).await?;
                 return Err(InvokeError::Failed(format!(
@@ -355,36 +408,40 @@ impl Runner {
                 )));
             }
         };
-        let mut results = results.iter().flat_map(ParsedBatch::iter);
-        for rec in &batch.records {
+        for (rec, result) in batch.records.iter().zip(results.iter()) {
             st.pending.records_read += 1;
-            let raw = &batch.bytes[rec.from..rec.to];
-            if rec.truncated {
-                out.push_error(
-                    ctx,
-                    rec.start_offset,
-                    rec.end_offset,
-                    &format!(
-                        "record is {} bytes, more than the {} bytes a record may have",
-                        rec.end_offset - rec.start_offset,
-                        letsdata_records::DEFAULT_MAX_RECORD_BYTES
-                    ),
-                    "",
-                    raw,
-                );
-                st.pending.error_records += 1;
-            } else if let Some(result) = results.next() {
-                write_result(out, st, ctx, rec, raw, result);
-            }
+            let raw = &bytes[(rec.start_offset - batch.start) as usize
+                ..(rec.end_offset - batch.start) as usize];
+            write_result(out, st, ctx, rec, raw, result);
             st.resume = rec.next_offset;
-            if out.docs.len() >= 1 << 20 || out.errors.len() >= 1 << 20 {
-                out.maybe_flush().await?;
-            }
-            if out.pending_bytes() >= self.settings.part_target_bytes {
-                self.roll(run.lease, out, st, false, run.log).await?;
+            if self.output_due(out) {
+                self.flush_or_roll(run, out, st).await?;
             }
         }
         batch.clear();
+        Ok(())
+    }
+
+    /// Whether buffered output is due to be handed to the writers, or the part to be rolled.
+    #[inline]
+    fn output_due(&self, out: &PartOutput) -> bool {
+        out.docs.len() >= 1 << 20
+            || out.errors.len() >= 1 << 20
+            || out.pending_bytes() >= self.settings.part_target_bytes
+    }
+
+    /// Hands buffered output to the writers, and rolls the part when it is full (after a
+    /// record's result is written and `st.resume` moved past it).
+    async fn flush_or_roll(
+        &self,
+        run: &Invocation<'_>,
+        out: &mut PartOutput,
+        st: &mut State,
+    ) -> Result<(), InvokeError> {
+        out.maybe_flush().await?;
+        if out.pending_bytes() >= self.settings.part_target_bytes {
+            self.roll(run.lease, out, st, false, run.log).await?;
+        }
         Ok(())
     }
 

@@ -62,9 +62,6 @@ fn write(
         start_offset: 100,
         end_offset: 111,
         next_offset: 111,
-        from: 0,
-        to: RAW.len(),
-        truncated: false,
     };
     write_result(&mut out, &mut st, &ctx, &rec, RAW, r);
     let errors = String::from_utf8(out.errors.clone())
