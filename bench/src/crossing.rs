@@ -72,7 +72,10 @@ fn instance(sandbox: &Sandbox, component: &Path) -> anyhow::Result<FileParser> {
     Ok(FileParser::new(sandbox, &code, limits)?)
 }
 
-/// One engine batch of the benchmark's own lines: up to 256 KiB.
+/// A batch as the engine hands it over (`BATCH_BYTES` in crates/engine/src/exec/wasm.rs).
+const ENGINE_BATCH_BYTES: usize = 1024 * 1024;
+
+/// One engine batch of the benchmark's own lines.
 fn event_batch() -> Batch {
     let mut line = String::new();
     let mut lines = Vec::new();
@@ -81,7 +84,7 @@ fn event_batch() -> Batch {
         super::event_line(&mut line, 0, n);
         bytes += line.len();
         lines.push(line.clone().into_bytes());
-        if bytes >= 256 * 1024 {
+        if bytes >= ENGINE_BATCH_BYTES {
             break;
         }
     }
@@ -118,14 +121,15 @@ pub fn report(wasm_dir: &Path, work: &Path) -> anyhow::Result<()> {
     let sandbox = Sandbox::new(&work.join("compiled"))?;
 
     let mut parser = instance(&sandbox, passthrough)?;
-    let batched = Batch::new((0..1_500).map(|_| RECORD.to_vec()));
+    let per_batch = ENGINE_BATCH_BYTES / RECORD.len();
+    let batched = Batch::new((0..per_batch).map(|_| RECORD.to_vec()));
     let single = Batch::new([RECORD.to_vec()]);
     // Warm up, then measure.
     per_record(&mut parser, &batched, 100_000)?;
     let in_batches = per_record(&mut parser, &batched, 2_000_000)?;
     let one_per_call = per_record(&mut parser, &single, 200_000)?;
     println!(
-        "crossing into the sandbox ({}-byte records, pass-through parser, one core): {:.0} ns/record in batches of 1,500 (~256 KiB, as the engine calls), {:.0} ns/record one record per call",
+        "crossing into the sandbox ({}-byte records, pass-through parser, one core): {:.0} ns/record in batches of {per_batch} (~1 MiB, as the engine calls), {:.0} ns/record one record per call",
         RECORD.len(),
         in_batches,
         one_per_call

@@ -10,8 +10,8 @@ use std::task::{Context, Poll};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 use wasmtime_wasi::p2::{OutputStream, Pollable, StreamError};
 
-/// Bytes kept between drains.
-const CAPACITY: usize = 256 * 1024;
+/// Bytes kept between drains (a drain follows every call: a batch of up to 16,384 records).
+const CAPACITY: usize = 1024 * 1024;
 
 #[derive(Debug, Default)]
 struct Buffer {
