@@ -247,7 +247,7 @@ impl Runner {
                     }
                 }
                 st.resume = rec.next_offset;
-                if out.docs.len() >= 1 << 20 || out.errors.len() >= 1 << 20 {
+                if out.chunk_full() {
                     out.maybe_flush().await?;
                 }
                 if out.pending_bytes() >= self.settings.part_target_bytes {

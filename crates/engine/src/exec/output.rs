@@ -141,6 +141,13 @@ impl PartOutput {
         format!("{}/part-{:05}.jsonl", self.prefix, self.part)
     }
 
+    /// Whether a chunk of documents or error records has accumulated ([`Self::maybe_flush`]
+    /// would hand it to its writer).
+    #[inline]
+    pub(crate) fn chunk_full(&self) -> bool {
+        self.docs.len() >= CHUNK || self.errors.len() >= CHUNK
+    }
+
     /// Hands buffered bytes to the writers once a chunk has accumulated.
     pub(crate) async fn maybe_flush(&mut self) -> Result<(), ConnectorError> {
         if self.docs.len() >= CHUNK {

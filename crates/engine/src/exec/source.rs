@@ -267,7 +267,7 @@ impl Runner {
                     .await?;
                 return Err(InvokeError::Failed(message));
             }
-            if out.docs.len() >= 1 << 20 || out.errors.len() >= 1 << 20 {
+            if out.chunk_full() {
                 out.maybe_flush().await?;
             }
             self.publish(&mut st);

@@ -427,9 +427,7 @@ impl Runner {
     /// Whether buffered output is due to be handed to the writers, or the part to be rolled.
     #[inline]
     fn output_due(&self, out: &PartOutput) -> bool {
-        out.docs.len() >= 1 << 20
-            || out.errors.len() >= 1 << 20
-            || out.pending_bytes() >= self.settings.part_target_bytes
+        out.chunk_full() || out.pending_bytes() >= self.settings.part_target_bytes
     }
 
     /// Hands buffered output to the writers, and rolls the part when it is full (after a
@@ -641,11 +639,8 @@ impl Runner {
             self.stats
                 .add(&self.stats.bytes_read, total.saturating_sub(st.resume));
             st.resume = total;
-            if out.docs.len() >= 1 << 20 || out.errors.len() >= 1 << 20 {
-                out.maybe_flush().await?;
-            }
-            if out.pending_bytes() >= self.settings.part_target_bytes {
-                self.roll(run.lease, &mut out, &mut st, false, log).await?;
+            if self.output_due(&out) {
+                self.flush_or_roll(&run, &mut out, &mut st).await?;
             }
             if completed {
                 break;
