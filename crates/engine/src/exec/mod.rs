@@ -202,18 +202,7 @@ impl Runner {
             while let Some(rec) = reader.try_next() {
                 st.pending.records_read += 1;
                 if rec.truncated {
-                    out.push_error(
-                        &ctx,
-                        rec.start_offset,
-                        rec.end_offset,
-                        &format!(
-                            "record is {} bytes, more than the {} bytes a record may have",
-                            rec.end_offset - rec.start_offset,
-                            letsdata_records::DEFAULT_MAX_RECORD_BYTES
-                        ),
-                        "",
-                        rec.bytes,
-                    );
+                    out.push_oversize(&ctx, rec.start_offset, rec.end_offset, rec.bytes);
                     st.pending.error_records += 1;
                 } else {
                     doc_id.clear();

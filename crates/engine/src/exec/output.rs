@@ -329,6 +329,23 @@ impl PartOutput {
         );
     }
 
+    /// Appends the error record of a record longer than the maximum; `head` is the part of it
+    /// the reader kept.
+    pub(crate) fn push_oversize(
+        &mut self,
+        ctx: &ErrorContext<'_>,
+        start: u64,
+        end: u64,
+        head: &[u8],
+    ) {
+        let message = format!(
+            "record is {} bytes, more than the {} bytes a record may have",
+            end - start,
+            letsdata_records::DEFAULT_MAX_RECORD_BYTES
+        );
+        self.push_error(ctx, start, end, &message, "", head);
+    }
+
     /// Appends one error record for an error document of user code, with the document's
     /// own offset maps (one entry per file type; empty maps are allowed).
     pub(crate) fn push_error_doc(

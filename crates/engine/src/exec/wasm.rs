@@ -311,18 +311,7 @@ impl Runner {
                         &ctx,
                     )
                     .await?;
-                    out.push_error(
-                        &ctx,
-                        rec.start_offset,
-                        rec.end_offset,
-                        &format!(
-                            "record is {} bytes, more than the {} bytes a record may have",
-                            rec.end_offset - rec.start_offset,
-                            letsdata_records::DEFAULT_MAX_RECORD_BYTES
-                        ),
-                        "",
-                        &head,
-                    );
+                    out.push_oversize(&ctx, rec.start_offset, rec.end_offset, &head);
                     st.pending.records_read += 1;
                     st.pending.error_records += 1;
                     st.resume = rec.next_offset;
