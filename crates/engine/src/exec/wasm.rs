@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 
 /// Records per call into the sandbox are bounded by bytes and by count. A batch is at most
 /// what the reader's buffer holds (1 MiB): each call is a thread handoff (`block_in_place`),
-/// and at 256 KiB per call those cost ~5–10% of a json-transform run.
+/// and at 256 KiB per call those cost ~5–10% of a json-transform run (alternating runs).
 const BATCH_BYTES: usize = 1024 * 1024;
 const BATCH_RECORDS: usize = 16384;
 
