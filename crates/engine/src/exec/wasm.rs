@@ -292,47 +292,29 @@ impl Runner {
         let mut batch = Batch::default();
         let mut last_position = reader.position();
         loop {
+            // Cut records into the batch until it is full, a record over the maximum size
+            // comes, or the buffered input is used up.
+            let mut oversize = None;
+            let mut drained = true;
             while let Some(rec) = reader.try_next() {
                 if rec.truncated {
                     // Its head is the reader's copy, outside the buffer the batch lies in.
-                    let head = rec.bytes.to_vec();
-                    let rec = BatchRecord {
+                    let at = BatchRecord {
                         start_offset: rec.start_offset,
                         end_offset: rec.end_offset,
                         next_offset: rec.next_offset,
                     };
-                    self.parse_batch(
-                        &run,
-                        &mut parser,
-                        batch.bytes(&reader),
-                        &mut batch,
-                        &mut out,
-                        &mut st,
-                        &ctx,
-                    )
-                    .await?;
-                    out.push_oversize(&ctx, rec.start_offset, rec.end_offset, &head);
-                    st.pending.records_read += 1;
-                    st.pending.error_records += 1;
-                    st.resume = rec.next_offset;
-                    self.flush_or_roll(&run, &mut out, &mut st).await?;
-                    continue;
+                    oversize = Some((at, rec.bytes.to_vec()));
+                    drained = false;
+                    break;
                 }
                 batch.push(&rec);
                 if batch.full() {
-                    self.parse_batch(
-                        &run,
-                        &mut parser,
-                        batch.bytes(&reader),
-                        &mut batch,
-                        &mut out,
-                        &mut st,
-                        &ctx,
-                    )
-                    .await?;
+                    drained = false;
+                    break;
                 }
             }
-            // Before `fill` moves the buffer.
+            // The batch's records are still in the reader's buffer: before `fill` moves it.
             self.parse_batch(
                 &run,
                 &mut parser,
@@ -343,6 +325,16 @@ impl Runner {
                 &ctx,
             )
             .await?;
+            if let Some((rec, head)) = oversize {
+                out.push_oversize(&ctx, rec.start_offset, rec.end_offset, &head);
+                st.pending.records_read += 1;
+                st.pending.error_records += 1;
+                st.resume = rec.next_offset;
+                self.flush_or_roll(&run, &mut out, &mut st).await?;
+            }
+            if !drained {
+                continue;
+            }
             let position = reader.position();
             self.stats.add(
                 &self.stats.bytes_read,
@@ -367,8 +359,8 @@ impl Runner {
         Ok(Outcome::Completed)
     }
 
-    /// Hands a batch to the parser and writes the results in record order. `bytes` are the
-    /// batch's bytes ([`Batch::bytes`]).
+    /// Hands a batch to the parser and writes the results in record order (nothing for an
+    /// empty batch). `bytes` are the batch's bytes ([`Batch::bytes`]).
     #[allow(clippy::too_many_arguments)]
     async fn parse_batch(
         &self,
