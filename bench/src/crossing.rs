@@ -5,6 +5,8 @@
 //!   in the engine's batches, and one record per call, on records like the benchmark's input;
 //! - `examples/json-transform`'s `parse-documents` calls on the benchmark's own records, which
 //!   is the guest's share of the end-to-end Wasm run.
+//!
+//! Calls are awaited on a current-thread runtime, as the engine awaits them on its workers.
 
 use anyhow::Context;
 use letsdata_sandbox::wit::RecordSpan;
@@ -41,10 +43,12 @@ impl Batch {
 }
 
 /// Nanoseconds per record over `calls` calls of `batch`.
-fn time_calls(parser: &mut FileParser, batch: &Batch, calls: usize) -> anyhow::Result<f64> {
+async fn time_calls(parser: &mut FileParser, batch: &Batch, calls: usize) -> anyhow::Result<f64> {
     let started = Instant::now();
     for _ in 0..calls {
-        let results = parser.parse_documents("DATA", "bench", &batch.bytes, &batch.spans)?;
+        let results = parser
+            .parse_documents("DATA", "bench", &batch.bytes, &batch.spans)
+            .await?;
         anyhow::ensure!(results.len() == batch.spans.len(), "short result");
     }
     Ok(started.elapsed().as_nanos() as f64 / (calls * batch.spans.len()) as f64)
@@ -52,16 +56,16 @@ fn time_calls(parser: &mut FileParser, batch: &Batch, calls: usize) -> anyhow::R
 
 /// Nanoseconds per record in calls of `batch`: the fastest of five rounds of at least
 /// `records / 5` records each (the least disturbed by whatever else the machine is doing).
-fn per_record(parser: &mut FileParser, batch: &Batch, records: usize) -> anyhow::Result<f64> {
+async fn per_record(parser: &mut FileParser, batch: &Batch, records: usize) -> anyhow::Result<f64> {
     let calls = (records / 5).div_ceil(batch.spans.len());
     let mut best = f64::INFINITY;
     for _ in 0..5 {
-        best = best.min(time_calls(parser, batch, calls)?);
+        best = best.min(time_calls(parser, batch, calls).await?);
     }
     Ok(best)
 }
 
-fn instance(sandbox: &Sandbox, component: &Path) -> anyhow::Result<FileParser> {
+async fn instance(sandbox: &Sandbox, component: &Path) -> anyhow::Result<FileParser> {
     let wasm = std::fs::read(component).with_context(|| format!("read {}", component.display()))?;
     let (code, _) = sandbox.load(&wasm)?;
     let limits = Limits {
@@ -69,7 +73,7 @@ fn instance(sandbox: &Sandbox, component: &Path) -> anyhow::Result<FileParser> {
         timeout: Duration::from_secs(600),
         deadline: Instant::now() + Duration::from_secs(600),
     };
-    Ok(FileParser::new(sandbox, &code, limits)?)
+    Ok(FileParser::new(sandbox, &code, limits).await?)
 }
 
 /// A batch as the engine hands it over (`BATCH_BYTES` in crates/engine/src/exec/wasm.rs).
@@ -94,13 +98,20 @@ fn event_batch() -> Batch {
 /// Times two builds of json-transform on the benchmark's records, alternating call for call
 /// so that both see the same machine; reports the fastest of 40 rounds of each.
 pub fn compare(this: &Path, other: &Path, work: &Path) -> anyhow::Result<()> {
+    runtime()?.block_on(compare_on(this, other, work))
+}
+
+async fn compare_on(this: &Path, other: &Path, work: &Path) -> anyhow::Result<()> {
     let sandbox = Sandbox::new(&work.join("compiled"))?;
     let batch = event_batch();
-    let mut parsers = [instance(&sandbox, this)?, instance(&sandbox, other)?];
+    let mut parsers = [
+        instance(&sandbox, this).await?,
+        instance(&sandbox, other).await?,
+    ];
     let mut best = [f64::INFINITY; 2];
     for _ in 0..40 {
         for (parser, best) in parsers.iter_mut().zip(&mut best) {
-            *best = best.min(time_calls(parser, &batch, 10)?);
+            *best = best.min(time_calls(parser, &batch, 10).await?);
         }
     }
     println!(
@@ -116,18 +127,28 @@ pub fn compare(this: &Path, other: &Path, work: &Path) -> anyhow::Result<()> {
 
 /// Reports both, for the components built into `wasm_dir`.
 pub fn report(wasm_dir: &Path, work: &Path) -> anyhow::Result<()> {
+    runtime()?.block_on(report_on(wasm_dir, work))
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}
+
+async fn report_on(wasm_dir: &Path, work: &Path) -> anyhow::Result<()> {
     let passthrough = &wasm_dir.join("letsdata_test_passthrough.wasm");
     let json_transform = &wasm_dir.join("json_transform.wasm");
     let sandbox = Sandbox::new(&work.join("compiled"))?;
 
-    let mut parser = instance(&sandbox, passthrough)?;
+    let mut parser = instance(&sandbox, passthrough).await?;
     let per_batch = ENGINE_BATCH_BYTES / RECORD.len();
     let batched = Batch::new((0..per_batch).map(|_| RECORD.to_vec()));
     let single = Batch::new([RECORD.to_vec()]);
     // Warm up, then measure.
-    per_record(&mut parser, &batched, 100_000)?;
-    let in_batches = per_record(&mut parser, &batched, 2_000_000)?;
-    let one_per_call = per_record(&mut parser, &single, 200_000)?;
+    per_record(&mut parser, &batched, 100_000).await?;
+    let in_batches = per_record(&mut parser, &batched, 2_000_000).await?;
+    let one_per_call = per_record(&mut parser, &single, 200_000).await?;
     println!(
         "crossing into the sandbox ({}-byte records, pass-through parser, one core): {:.0} ns/record in batches of {per_batch} (~1 MiB, as the engine calls), {:.0} ns/record one record per call",
         RECORD.len(),
@@ -135,10 +156,10 @@ pub fn report(wasm_dir: &Path, work: &Path) -> anyhow::Result<()> {
         one_per_call
     );
 
-    let mut parser = instance(&sandbox, json_transform)?;
+    let mut parser = instance(&sandbox, json_transform).await?;
     let batch = event_batch();
-    per_record(&mut parser, &batch, 100_000)?;
-    let guest = per_record(&mut parser, &batch, 2_000_000)?;
+    per_record(&mut parser, &batch, 100_000).await?;
+    let guest = per_record(&mut parser, &batch, 2_000_000).await?;
     println!(
         "json-transform in the sandbox (the benchmark's records, {} per call, one core): {:.0} ns/record, {:.0} MB/s",
         batch.spans.len(),

@@ -278,6 +278,7 @@ fn runaway_loops_and_memory_bombs_end_their_task_only() {
         &component("letsdata-test-misbehave"),
     );
     home.put("input", "loop.txt", b"one\ntwo\nLOOP\nfour\n");
+    home.put("input", "loop2.txt", b"LOOP\n");
     home.put("input", "bomb.txt", b"one\nBOMB\nthree\n");
     home.put("input", "fine.txt", b"one\nPRINT me\nBAD\nSKIP\nfive\n");
     let mut cfg = wasm_config(
@@ -285,9 +286,9 @@ fn runaway_loops_and_memory_bombs_end_their_task_only() {
         "input",
         "Single File Reader",
         "s3://code/misbehave.wasm",
-        &["loop.txt", "bomb.txt", "fine.txt"],
+        &["loop.txt", "loop2.txt", "bomb.txt", "fine.txt"],
     );
-    cfg["computeEngine"]["concurrency"] = 3.into();
+    cfg["computeEngine"]["concurrency"] = 4.into();
     cfg["computeEngine"]["timeoutInSeconds"] = 10.into();
     cfg["computeEngine"]["memoryLimitInMegabytes"] = 128.into();
     let started = std::time::Instant::now();
@@ -317,6 +318,18 @@ fn runaway_loops_and_memory_bombs_end_their_task_only() {
     assert!(e.contains("memory limit") && e.contains("128 MB"), "{e}");
     let fine = by_file("fine.txt");
     assert_eq!(fine["taskStatus"], "COMPLETED", "{fine:#}");
+    // Two runaway loops (as many as the runtime has worker threads on a 2-core machine) do
+    // not hold up the other tasks: guest code yields its thread at every epoch tick.
+    let second = by_file("loop2.txt");
+    assert_eq!(second["taskStatus"], "ERRORED");
+    let at = |t: &Value| t["updateDatetime"].as_i64().expect("updateDatetime");
+    assert!(
+        at(&fine) + 5_000 < at(&looped).min(at(&second)),
+        "the fine task finished at {} ms, the loops at {} and {} ms",
+        at(&fine),
+        at(&looped),
+        at(&second)
+    );
     assert_eq!(fine["checkpoint"]["progress"]["documentsWritten"], 3);
     assert_eq!(fine["checkpoint"]["progress"]["errorRecords"], 1);
     assert_eq!(fine["checkpoint"]["progress"]["skipRecords"], 1);

@@ -1,10 +1,15 @@
 //! Host bindings generated from `wit/letsdata.wit`, one module per world. The document
 //! types are generated once (in `single_file_reader`) and shared by the other worlds.
+//!
+//! Exports are called asynchronously (`call_async`: guest code runs on a fiber that yields to
+//! the runtime at every epoch tick), and `next-record-bytes` is an async host function (reading
+//! more of a file awaits the object store).
 
 pub(crate) mod single_file_reader {
     wasmtime::component::bindgen!({
         world: "single-file-reader",
         path: "wit",
+        exports: { default: async },
     });
 }
 
@@ -12,7 +17,11 @@ pub(crate) mod single_file_state_machine {
     wasmtime::component::bindgen!({
         world: "single-file-state-machine",
         path: "wit",
-        imports: { default: trappable },
+        imports: {
+            "letsdata:data/system-file-reader.[method]system-file-reader.next-record-bytes": async | trappable,
+            default: trappable,
+        },
+        exports: { default: async },
         with: {
             "letsdata:data/types": crate::bindings::single_file_reader::letsdata::data::types,
             "letsdata:data/system-file-reader.system-file-reader": crate::cursor::CursorHandle,
@@ -24,7 +33,10 @@ pub(crate) mod multiple_file_state_machine {
     wasmtime::component::bindgen!({
         world: "multiple-file-state-machine",
         path: "wit",
-        imports: { default: trappable },
+        imports: {
+            default: trappable,
+        },
+        exports: { default: async },
         with: {
             "letsdata:data/types": crate::bindings::single_file_reader::letsdata::data::types,
             "letsdata:data/system-file-reader": crate::bindings::single_file_state_machine::letsdata::data::system_file_reader,
@@ -36,6 +48,7 @@ pub(crate) mod kinesis_reader {
     wasmtime::component::bindgen!({
         world: "kinesis-reader",
         path: "wit",
+        exports: { default: async },
         with: {
             "letsdata:data/types": crate::bindings::single_file_reader::letsdata::data::types,
         },
@@ -46,6 +59,7 @@ pub(crate) mod queue_reader {
     wasmtime::component::bindgen!({
         world: "queue-reader",
         path: "wit",
+        exports: { default: async },
         with: {
             "letsdata:data/types": crate::bindings::single_file_reader::letsdata::data::types,
         },
@@ -56,6 +70,7 @@ pub(crate) mod dynamodb_streams_reader {
     wasmtime::component::bindgen!({
         world: "dynamodb-streams-reader",
         path: "wit",
+        exports: { default: async },
         with: {
             "letsdata:data/types": crate::bindings::single_file_reader::letsdata::data::types,
         },
@@ -66,6 +81,7 @@ pub(crate) mod dynamodb_table_reader {
     wasmtime::component::bindgen!({
         world: "dynamodb-table-reader",
         path: "wit",
+        exports: { default: async },
         with: {
             "letsdata:data/types": crate::bindings::single_file_reader::letsdata::data::types,
         },

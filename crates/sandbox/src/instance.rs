@@ -5,16 +5,16 @@ use crate::bindings::multiple_file_state_machine::MultipleFileStateMachine;
 use crate::bindings::single_file_reader::SingleFileReader;
 use crate::bindings::single_file_state_machine::SingleFileStateMachine;
 use crate::bindings::single_file_state_machine::letsdata::data::system_file_reader as sfr_host;
-use crate::cursor::{CursorHandle, FileCursor};
+use crate::cursor::{CursorHandle, FileCursor, NextRecord};
 use crate::log::LogPipe;
 use crate::wit::{
     FileRecord, ParseCompositeDocumentResult, ParseDocumentResult, RecordParseHint, RecordSpan,
     SingleFileReaderState,
 };
-use crate::{Code, Sandbox, SandboxError, TICK};
+use crate::{Code, Sandbox, SandboxError};
 use std::time::{Duration, Instant};
 use wasmtime::component::{HasSelf, Linker, Resource, ResourceTable};
-use wasmtime::{ResourceLimiter, Store, Trap};
+use wasmtime::{ResourceLimiter, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::{
     HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView,
 };
@@ -111,8 +111,16 @@ impl HostState {
     }
 }
 
+impl HostState {
+    /// Fails the guest's call because the platform failed (not the guest's fault).
+    fn platform_failed(&mut self, message: String) -> wasmtime::Error {
+        self.host_error = Some(message.clone());
+        wasmtime::Error::msg(message)
+    }
+}
+
 impl sfr_host::HostSystemFileReader for HostState {
-    fn next_record_bytes(
+    async fn next_record_bytes(
         &mut self,
         handle: Resource<CursorHandle>,
         record_type: String,
@@ -121,11 +129,15 @@ impl sfr_host::HostSystemFileReader for HostState {
         peek: bool,
     ) -> wasmtime::Result<Option<FileRecord>> {
         let i = self.cursor(&handle)?;
-        match self.cursors[i].next_record(&record_type, &start, &end, peek) {
-            Ok(r) => Ok(r),
-            Err(message) => {
-                self.host_error = Some(message.clone());
-                Err(wasmtime::Error::msg(message))
+        loop {
+            match self.cursors[i].next_record(&record_type, &start, &end, peek) {
+                Ok(NextRecord::Record(r)) => return Ok(r),
+                Ok(NextRecord::NeedInput) => {
+                    if let Err(message) = self.cursors[i].fill().await {
+                        return Err(self.platform_failed(message));
+                    }
+                }
+                Err(message) => return Err(self.platform_failed(message)),
             }
         }
     }
@@ -208,6 +220,16 @@ impl Session {
         };
         let mut store = Store::new(&sandbox.engine, state);
         store.limiter(|s| &mut s.limiter);
+        // At every tick: past the deadline the call traps (Trap::Interrupt); before it, the
+        // guest's fiber yields to the runtime so that the worker thread's other tasks run.
+        let deadline = limits.deadline;
+        store.epoch_deadline_callback(move |_| {
+            Ok(if Instant::now() >= deadline {
+                UpdateDeadline::Interrupt
+            } else {
+                UpdateDeadline::YieldCustom(1, Box::pin(tokio::task::yield_now()))
+            })
+        });
         Self {
             sandbox: sandbox.clone(),
             code: code.clone(),
@@ -219,7 +241,7 @@ impl Session {
 
     fn linker(&self) -> Result<Linker<HostState>, SandboxError> {
         let mut linker = Linker::new(&self.sandbox.engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| SandboxError::Instantiate(format!("{e:#}")))?;
         SingleFileStateMachine::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
             .map_err(|e| SandboxError::Instantiate(format!("{e:#}")))?;
@@ -235,14 +257,10 @@ impl Session {
         *self = fresh;
     }
 
+    /// Before a call: the epoch callback runs at the next tick (the deadline is checked
+    /// there), and the previous call's failure details are forgotten.
     fn arm(&mut self) {
-        let left = self
-            .limits
-            .deadline
-            .saturating_duration_since(Instant::now());
-        let ticks = (left.as_millis() / TICK.as_millis()).max(1) as u64 + 1;
-        self.store.set_epoch_deadline(ticks);
-        self.store.epoch_deadline_trap();
+        self.store.set_epoch_deadline(1);
         let state = self.store.data_mut();
         state.limiter.denied = None;
         state.host_error = None;
@@ -295,17 +313,17 @@ fn instantiate_error(e: wasmtime::Error) -> SandboxError {
     SandboxError::Instantiate(format!("{e:#}"))
 }
 
-/// Runs `$call` on the session's bindings, re-creating the instance first if the last call
-/// trapped, with the deadline armed and failures classified.
+/// Awaits the call `$call` (a future) on the session's bindings, re-creating the instance
+/// first if the last call trapped, with the deadline armed and failures classified.
 macro_rules! guest_call {
     ($self:ident, |$b:ident, $store:ident| $call:expr) => {{
         if $self.session.broken {
-            $self.reinstantiate()?;
+            $self.reinstantiate().await?;
         }
         $self.session.arm();
         let $b = &$self.bindings;
         let $store = &mut $self.session.store;
-        match $call {
+        match $call.await {
             Ok(r) => Ok(r),
             Err(e) => Err($self.session.classify(e)),
         }
@@ -328,41 +346,44 @@ impl std::fmt::Debug for FileParser {
 
 impl FileParser {
     /// Instantiates `code` (which must export `single-file-parser`).
-    pub fn new(sandbox: &Sandbox, code: &Code, limits: Limits) -> Result<Self, SandboxError> {
+    pub async fn new(sandbox: &Sandbox, code: &Code, limits: Limits) -> Result<Self, SandboxError> {
         let mut session = Session::new(sandbox, code, limits, Vec::new());
         let linker = session.linker()?;
         session.arm();
-        let bindings = SingleFileReader::instantiate(&mut session.store, &code.component, &linker)
-            .map_err(|e| match session.classify(e) {
-                SandboxError::Trap(m) => SandboxError::Instantiate(m),
-                other => other,
-            })?;
+        let bindings =
+            SingleFileReader::instantiate_async(&mut session.store, &code.component, &linker)
+                .await
+                .map_err(|e| match session.classify(e) {
+                    SandboxError::Trap(m) => SandboxError::Instantiate(m),
+                    other => other,
+                })?;
         session.broken = false;
         Ok(Self { session, bindings })
     }
 
-    fn reinstantiate(&mut self) -> Result<(), SandboxError> {
+    async fn reinstantiate(&mut self) -> Result<(), SandboxError> {
         self.session.renew();
         let linker = self.session.linker()?;
         self.session.arm();
-        self.bindings = SingleFileReader::instantiate(
+        self.bindings = SingleFileReader::instantiate_async(
             &mut self.session.store,
             &self.session.code.component,
             &linker,
         )
+        .await
         .map_err(instantiate_error)?;
         Ok(())
     }
 
     /// `getS3FileType()`.
-    pub fn s3_file_type(&mut self) -> Result<String, SandboxError> {
+    pub async fn s3_file_type(&mut self) -> Result<String, SandboxError> {
         guest_call!(self, |b, store| b
             .letsdata_data_single_file_parser()
             .call_get_s3_file_type(store))
     }
 
     /// `getResolvedS3FileName(fileType, fileName)`.
-    pub fn resolved_s3_file_name(
+    pub async fn resolved_s3_file_name(
         &mut self,
         file_type: &str,
         file_name: &str,
@@ -373,7 +394,7 @@ impl FileParser {
     }
 
     /// `getRecordStartPattern(fileType)`.
-    pub fn record_start_pattern(
+    pub async fn record_start_pattern(
         &mut self,
         file_type: &str,
     ) -> Result<RecordParseHint, SandboxError> {
@@ -383,7 +404,10 @@ impl FileParser {
     }
 
     /// `getRecordEndPattern(fileType)`.
-    pub fn record_end_pattern(&mut self, file_type: &str) -> Result<RecordParseHint, SandboxError> {
+    pub async fn record_end_pattern(
+        &mut self,
+        file_type: &str,
+    ) -> Result<RecordParseHint, SandboxError> {
         guest_call!(self, |b, store| b
             .letsdata_data_single_file_parser()
             .call_get_record_end_pattern(store, file_type))
@@ -391,7 +415,7 @@ impl FileParser {
 
     /// `parseDocument` for a batch of records (`records[span.start..span.end]` each): one
     /// result per span, in order.
-    pub fn parse_documents(
+    pub async fn parse_documents(
         &mut self,
         file_type: &str,
         file_name: &str,
@@ -432,42 +456,40 @@ impl std::fmt::Debug for StateMachine {
 
 impl StateMachine {
     /// Instantiates `code`; `multiple` chooses the multiple-file interface.
-    pub fn new(
+    pub async fn new(
         sandbox: &Sandbox,
         code: &Code,
         limits: Limits,
         multiple: bool,
     ) -> Result<Self, SandboxError> {
         let mut session = Session::new(sandbox, code, limits, Vec::new());
-        let bindings = Self::instantiate(&mut session, multiple)?;
+        let bindings = Self::instantiate(&mut session, multiple).await?;
         Ok(Self { session, bindings })
     }
 
-    fn instantiate(session: &mut Session, multiple: bool) -> Result<ReaderBindings, SandboxError> {
+    async fn instantiate(
+        session: &mut Session,
+        multiple: bool,
+    ) -> Result<ReaderBindings, SandboxError> {
         let linker = session.linker()?;
         session.arm();
+        let (store, component) = (&mut session.store, &session.code.component);
         let result = if multiple {
-            MultipleFileStateMachine::instantiate(
-                &mut session.store,
-                &session.code.component,
-                &linker,
-            )
-            .map(ReaderBindings::Multiple)
+            MultipleFileStateMachine::instantiate_async(store, component, &linker)
+                .await
+                .map(ReaderBindings::Multiple)
         } else {
-            SingleFileStateMachine::instantiate(
-                &mut session.store,
-                &session.code.component,
-                &linker,
-            )
-            .map(ReaderBindings::Single)
+            SingleFileStateMachine::instantiate_async(store, component, &linker)
+                .await
+                .map(ReaderBindings::Single)
         };
         result.map_err(instantiate_error)
     }
 
-    fn reinstantiate(&mut self) -> Result<(), SandboxError> {
+    async fn reinstantiate(&mut self) -> Result<(), SandboxError> {
         self.session.renew();
         let multiple = matches!(self.bindings, ReaderBindings::Multiple(_));
-        self.bindings = Self::instantiate(&mut self.session, multiple)?;
+        self.bindings = Self::instantiate(&mut self.session, multiple).await?;
         Ok(())
     }
 
@@ -482,51 +504,54 @@ impl StateMachine {
     }
 
     /// `getS3FileTypes()` (a single-file reader's one `getS3FileType()`).
-    pub fn s3_file_types(&mut self) -> Result<Vec<String>, SandboxError> {
-        guest_call!(self, |b, store| match b {
-            ReaderBindings::Single(s) => s
-                .letsdata_data_single_file_state_machine_reader()
-                .call_get_s3_file_type(store)
-                .map(|t| vec![t]),
-            ReaderBindings::Multiple(m) => m
-                .letsdata_data_multiple_file_state_machine_reader()
-                .call_get_s3_file_types(store),
+    pub async fn s3_file_types(&mut self) -> Result<Vec<String>, SandboxError> {
+        guest_call!(self, |b, store| async {
+            match b {
+                ReaderBindings::Single(s) => s
+                    .letsdata_data_single_file_state_machine_reader()
+                    .call_get_s3_file_type(store)
+                    .await
+                    .map(|t| vec![t]),
+                ReaderBindings::Multiple(m) => {
+                    m.letsdata_data_multiple_file_state_machine_reader()
+                        .call_get_s3_file_types(store)
+                        .await
+                }
+            }
         })
     }
 
     /// `getResolvedS3FileName(s)`: file type → object key, for the task's files.
-    pub fn resolved_s3_file_names(
+    pub async fn resolved_s3_file_names(
         &mut self,
         names: &[(String, String)],
     ) -> Result<Vec<(String, String)>, SandboxError> {
-        guest_call!(self, |b, store| match b {
-            ReaderBindings::Single(s) => {
-                let mut out = Vec::with_capacity(names.len());
-                let mut result = Ok(());
-                for (file_type, name) in names {
-                    match s
-                        .letsdata_data_single_file_state_machine_reader()
-                        .call_get_resolved_s3_file_name(&mut *store, file_type, name)
-                    {
-                        Ok(resolved) => out.push((file_type.clone(), resolved)),
-                        Err(e) => {
-                            result = Err(e);
-                            break;
-                        }
+        guest_call!(self, |b, store| async {
+            match b {
+                ReaderBindings::Single(s) => {
+                    let mut out = Vec::with_capacity(names.len());
+                    for (file_type, name) in names {
+                        let resolved = s
+                            .letsdata_data_single_file_state_machine_reader()
+                            .call_get_resolved_s3_file_name(&mut *store, file_type, name)
+                            .await?;
+                        out.push((file_type.clone(), resolved));
                     }
+                    Ok(out)
                 }
-                result.map(|()| out)
+                ReaderBindings::Multiple(m) => {
+                    m.letsdata_data_multiple_file_state_machine_reader()
+                        .call_get_resolved_s3_file_names(store, names)
+                        .await
+                }
             }
-            ReaderBindings::Multiple(m) => m
-                .letsdata_data_multiple_file_state_machine_reader()
-                .call_get_resolved_s3_file_names(store, names),
         })
     }
 
     /// `parseDocument(…)`: the next composite document from the task's files.
-    pub fn parse_document(&mut self) -> Result<ParseCompositeDocumentResult, SandboxError> {
+    pub async fn parse_document(&mut self) -> Result<ParseCompositeDocumentResult, SandboxError> {
         if self.session.broken {
-            self.reinstantiate()?;
+            self.reinstantiate().await?;
         }
         let state = self.session.store.data_mut();
         let last_types: Vec<(String, Option<String>)> = state
@@ -555,21 +580,29 @@ impl StateMachine {
                 let rep = handle.rep();
                 let (file_type, last) = last_types.into_iter().next().unwrap_or_default();
                 let borrowed = Resource::<CursorHandle>::new_borrow(rep);
-                let result = guest_call!(self, |b, store| match b {
-                    ReaderBindings::Single(s) => s
-                        .letsdata_data_single_file_state_machine_reader()
-                        .call_parse_document(store, &file_type, last.as_deref(), borrowed),
-                    ReaderBindings::Multiple(_) => unreachable!("checked above"),
+                let result = guest_call!(self, |b, store| async {
+                    match b {
+                        ReaderBindings::Single(s) => {
+                            s.letsdata_data_single_file_state_machine_reader()
+                                .call_parse_document(store, &file_type, last.as_deref(), borrowed)
+                                .await
+                        }
+                        ReaderBindings::Multiple(_) => unreachable!("checked above"),
+                    }
                 });
                 // The handle was only lent; take it back out of the table.
                 let _ = self.session.store.data_mut().table.delete(handle);
                 result
             }
-            ReaderBindings::Multiple(_) => guest_call!(self, |b, store| match b {
-                ReaderBindings::Multiple(m) => m
-                    .letsdata_data_multiple_file_state_machine_reader()
-                    .call_parse_document(store, &last_types, &handles),
-                ReaderBindings::Single(_) => unreachable!("checked above"),
+            ReaderBindings::Multiple(_) => guest_call!(self, |b, store| async {
+                match b {
+                    ReaderBindings::Multiple(m) => {
+                        m.letsdata_data_multiple_file_state_machine_reader()
+                            .call_parse_document(store, &last_types, &handles)
+                            .await
+                    }
+                    ReaderBindings::Single(_) => unreachable!("checked above"),
+                }
             }),
         }
     }
@@ -630,14 +663,14 @@ fn wrong_interface(wanted: crate::Interface) -> SandboxError {
 
 impl RecordReader {
     /// Instantiates `code` for `interface` (one of the stream, queue and table readers).
-    pub fn new(
+    pub async fn new(
         sandbox: &Sandbox,
         code: &Code,
         limits: Limits,
         interface: crate::Interface,
     ) -> Result<Self, SandboxError> {
         let mut session = Session::new(sandbox, code, limits, Vec::new());
-        let bindings = Self::instantiate(&mut session, interface)?;
+        let bindings = Self::instantiate(&mut session, interface).await?;
         Ok(Self { session, bindings })
     }
 
@@ -650,7 +683,7 @@ impl RecordReader {
         }
     }
 
-    fn instantiate(
+    async fn instantiate(
         session: &mut Session,
         interface: crate::Interface,
     ) -> Result<StreamBindings, SandboxError> {
@@ -664,17 +697,23 @@ impl RecordReader {
         let (store, component) = (&mut session.store, &session.code.component);
         let result = match interface {
             crate::Interface::KinesisRecordReader => {
-                KinesisReader::instantiate(store, component, &linker).map(StreamBindings::Kinesis)
+                KinesisReader::instantiate_async(store, component, &linker)
+                    .await
+                    .map(StreamBindings::Kinesis)
             }
             crate::Interface::QueueMessageReader => {
-                QueueReader::instantiate(store, component, &linker).map(StreamBindings::Queue)
+                QueueReader::instantiate_async(store, component, &linker)
+                    .await
+                    .map(StreamBindings::Queue)
             }
             crate::Interface::DynamoDbStreamsRecordReader => {
-                DynamodbStreamsReader::instantiate(store, component, &linker)
+                DynamodbStreamsReader::instantiate_async(store, component, &linker)
+                    .await
                     .map(StreamBindings::Streams)
             }
             crate::Interface::DynamoDbTableItemReader => {
-                DynamodbTableReader::instantiate(store, component, &linker)
+                DynamodbTableReader::instantiate_async(store, component, &linker)
+                    .await
                     .map(StreamBindings::Table)
             }
             other => {
@@ -687,15 +726,24 @@ impl RecordReader {
         result.map_err(instantiate_error)
     }
 
-    fn reinstantiate(&mut self) -> Result<(), SandboxError> {
+    async fn reinstantiate(&mut self) -> Result<(), SandboxError> {
         let interface = self.interface();
         self.session.renew();
-        self.bindings = Self::instantiate(&mut self.session, interface)?;
+        self.bindings = Self::instantiate(&mut self.session, interface).await?;
         Ok(())
     }
 
+    /// Fails unless this instance was created for `wanted`.
+    fn expect(&self, wanted: crate::Interface) -> Result<(), SandboxError> {
+        if self.interface() == wanted {
+            Ok(())
+        } else {
+            Err(wrong_interface(wanted))
+        }
+    }
+
     /// `KinesisRecordReader.parseMessage`.
-    pub fn parse_kinesis_record(
+    pub async fn parse_kinesis_record(
         &mut self,
         stream_arn: &str,
         shard_id: &str,
@@ -704,9 +752,13 @@ impl RecordReader {
         approximate_arrival_timestamp_ms: i64,
         data: &[u8],
     ) -> Result<ParseDocumentResult, SandboxError> {
-        guest_call!(self, |b, store| match b {
-            StreamBindings::Kinesis(k) =>
-                k.letsdata_data_kinesis_record_reader().call_parse_message(
+        self.expect(crate::Interface::KinesisRecordReader)?;
+        guest_call!(self, |b, store| async {
+            let StreamBindings::Kinesis(k) = b else {
+                unreachable!("checked above")
+            };
+            k.letsdata_data_kinesis_record_reader()
+                .call_parse_message(
                     store,
                     stream_arn,
                     shard_id,
@@ -714,13 +766,13 @@ impl RecordReader {
                     sequence_number,
                     approximate_arrival_timestamp_ms,
                     data,
-                ),
-            _ => return Err(wrong_interface(crate::Interface::KinesisRecordReader)),
+                )
+                .await
         })
     }
 
     /// `QueueMessageReader.parseMessage`.
-    pub fn parse_queue_message(
+    pub async fn parse_queue_message(
         &mut self,
         message_id: &str,
         message_group_id: Option<&str>,
@@ -728,27 +780,35 @@ impl RecordReader {
         message_attributes: &[(String, String)],
         message_body: &str,
     ) -> Result<ParseDocumentResult, SandboxError> {
-        guest_call!(self, |b, store| match b {
-            StreamBindings::Queue(q) => q.letsdata_data_queue_message_reader().call_parse_message(
-                store,
-                message_id,
-                message_group_id,
-                message_deduplication_id,
-                message_attributes,
-                message_body,
-            ),
-            _ => return Err(wrong_interface(crate::Interface::QueueMessageReader)),
+        self.expect(crate::Interface::QueueMessageReader)?;
+        guest_call!(self, |b, store| async {
+            let StreamBindings::Queue(q) = b else {
+                unreachable!("checked above")
+            };
+            q.letsdata_data_queue_message_reader()
+                .call_parse_message(
+                    store,
+                    message_id,
+                    message_group_id,
+                    message_deduplication_id,
+                    message_attributes,
+                    message_body,
+                )
+                .await
         })
     }
 
     /// `DynamoDBStreamsRecordReader.parseRecord`.
-    pub fn parse_dynamodb_stream_record(
+    pub async fn parse_dynamodb_stream_record(
         &mut self,
         r: &StreamRecordArgs<'_>,
     ) -> Result<ParseDocumentResult, SandboxError> {
-        guest_call!(self, |b, store| match b {
-            StreamBindings::Streams(s) => s
-                .letsdata_data_dynamodb_streams_record_reader()
+        self.expect(crate::Interface::DynamoDbStreamsRecordReader)?;
+        guest_call!(self, |b, store| async {
+            let StreamBindings::Streams(s) = b else {
+                unreachable!("checked above")
+            };
+            s.letsdata_data_dynamodb_streams_record_reader()
                 .call_parse_record(
                     store,
                     r.stream_arn,
@@ -764,27 +824,27 @@ impl RecordReader {
                     r.keys,
                     r.old_image,
                     r.new_image,
-                ),
-            _ =>
-                return Err(wrong_interface(
-                    crate::Interface::DynamoDbStreamsRecordReader
-                )),
+                )
+                .await
         })
     }
 
     /// `DynamoDBTableItemReader.parseDynamoDBItem`.
-    pub fn parse_dynamodb_item(
+    pub async fn parse_dynamodb_item(
         &mut self,
         table_name: &str,
         segment_number: u32,
         keys: &str,
         item: &str,
     ) -> Result<ParseDocumentResult, SandboxError> {
-        guest_call!(self, |b, store| match b {
-            StreamBindings::Table(t) => t
-                .letsdata_data_dynamodb_table_item_reader()
-                .call_parse_dynamodb_item(store, table_name, segment_number, keys, item),
-            _ => return Err(wrong_interface(crate::Interface::DynamoDbTableItemReader)),
+        self.expect(crate::Interface::DynamoDbTableItemReader)?;
+        guest_call!(self, |b, store| async {
+            let StreamBindings::Table(t) = b else {
+                unreachable!("checked above")
+            };
+            t.letsdata_data_dynamodb_table_item_reader()
+                .call_parse_dynamodb_item(store, table_name, segment_number, keys, item)
+                .await
         })
     }
 

@@ -14,7 +14,10 @@
 //!   `memoryLimitInMegabytes` caps the guest's memories; each call is bounded by the
 //!   invocation's deadline with epoch interruption (a 10 ms tick).
 //!
-//! Calls are synchronous and CPU-bound: the engine runs them where blocking is allowed.
+//! Calls are async: guest code runs on a fiber on the calling task's thread and yields to the
+//! runtime at every epoch tick, so a long call neither blocks the worker thread's other tasks
+//! nor needs a thread of its own; a state-machine reader's request for more of a file awaits
+//! the read ([`FileCursor::fill`]).
 
 mod batch;
 mod bindings;
@@ -24,7 +27,7 @@ mod instance;
 mod log;
 
 pub use batch::{DocumentKind, ParsedBatch, ParsedDocument};
-pub use cursor::{CursorHandle, FileCursor};
+pub use cursor::{CursorHandle, FileCursor, NextRecord};
 pub use error::SandboxError;
 pub use instance::{FileParser, Limits, RecordReader, StateMachine, StreamRecordArgs};
 

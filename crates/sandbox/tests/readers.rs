@@ -45,8 +45,8 @@ fn serialized(doc: Option<Document>) -> serde_json::Value {
     }
 }
 
-#[test]
-fn stream_queue_and_table_readers_run_in_the_sandbox() {
+#[tokio::test]
+async fn stream_queue_and_table_readers_run_in_the_sandbox() {
     let dir = tempfile::tempdir().expect("tmp");
     let sandbox = Sandbox::new(dir.path()).expect("sandbox");
     let (code, compiled) = sandbox
@@ -72,10 +72,12 @@ fn stream_queue_and_table_readers_run_in_the_sandbox() {
         other => panic!("expected a missing export: {other:?}"),
     }
 
-    let mut kinesis =
-        RecordReader::new(&sandbox, &code, limits(), Interface::KinesisRecordReader).expect("new");
+    let mut kinesis = RecordReader::new(&sandbox, &code, limits(), Interface::KinesisRecordReader)
+        .await
+        .expect("new");
     let r = kinesis
         .parse_kinesis_record("arn:s", "shard-1", "k", "49", 1_700_000_000_000, b"hello")
+        .await
         .expect("parse");
     assert_eq!(r.status, ParseDocumentResultStatus::Success);
     let doc = serialized(r.document);
@@ -84,21 +86,24 @@ fn stream_queue_and_table_readers_run_in_the_sandbox() {
     assert_eq!(doc["at"], 1_700_000_000_000i64);
     // The instance implements only the interface it was created for.
     assert!(matches!(
-        kinesis.parse_dynamodb_item("t", 0, "{}", "{}"),
+        kinesis.parse_dynamodb_item("t", 0, "{}", "{}").await,
         Err(SandboxError::MissingExport(_))
     ));
 
-    let mut queue =
-        RecordReader::new(&sandbox, &code, limits(), Interface::QueueMessageReader).expect("new");
+    let mut queue = RecordReader::new(&sandbox, &code, limits(), Interface::QueueMessageReader)
+        .await
+        .expect("new");
     let attrs = vec![("docId".to_string(), "7".to_string())];
     let r = queue
         .parse_queue_message("m-1", Some("g"), None, &attrs, "body")
+        .await
         .expect("parse");
     let doc = serialized(r.document);
     assert_eq!(doc["group"], "g");
     assert_eq!(doc["attributes"][0][1], "7");
     let r = queue
         .parse_queue_message("m-2", None, None, &[], "bad")
+        .await
         .expect("parse");
     assert_eq!(r.status, ParseDocumentResultStatus::Error);
 
@@ -108,6 +113,7 @@ fn stream_queue_and_table_readers_run_in_the_sandbox() {
         limits(),
         Interface::DynamoDbStreamsRecordReader,
     )
+    .await
     .expect("new");
     let mut record = StreamRecordArgs {
         stream_arn: "arn:t/stream",
@@ -127,6 +133,7 @@ fn stream_queue_and_table_readers_run_in_the_sandbox() {
     let doc = serialized(
         streams
             .parse_dynamodb_stream_record(&record)
+            .await
             .expect("parse")
             .document,
     );
@@ -135,6 +142,7 @@ fn stream_queue_and_table_readers_run_in_the_sandbox() {
     record.event_name = "REMOVE";
     let r = streams
         .parse_dynamodb_stream_record(&record)
+        .await
         .expect("parse");
     assert_eq!(r.status, ParseDocumentResultStatus::Skip);
 
@@ -144,10 +152,12 @@ fn stream_queue_and_table_readers_run_in_the_sandbox() {
         limits(),
         Interface::DynamoDbTableItemReader,
     )
+    .await
     .expect("new");
     let doc = serialized(
         table
             .parse_dynamodb_item("t", 3, r#"{"id":"a"}"#, r#"{"id":"a"}"#)
+            .await
             .expect("parse")
             .document,
     );

@@ -1,13 +1,13 @@
 //! The platform's `SystemFileReader` cursor for state-machine readers: one file of the task,
 //! streamed through decompression and cut with the hints of each requested record type.
 //!
-//! The sandbox calls it from inside a guest call, which runs where blocking is allowed
-//! (`block_in_place` on the multi-thread runtime), so reading more input blocks on the
-//! runtime handle.
+//! The sandbox calls it from inside a guest call: records are cut from the buffered input,
+//! and reading more of the file is awaited while the guest's call is suspended.
 
 use letsdata_records::{Framing, RecordReader};
-use letsdata_sandbox::FileCursor;
 use letsdata_sandbox::wit::{FileRecord, RecordHintType, RecordParseHint, SingleFileReaderState};
+use letsdata_sandbox::{FileCursor, NextRecord};
+use std::future::Future;
 use std::pin::Pin;
 use tokio::io::AsyncRead;
 
@@ -69,7 +69,8 @@ pub(crate) struct RecordCursor {
     last_record_type: Option<String>,
     state: SingleFileReaderState,
     peeked: Option<Peeked>,
-    handle: tokio::runtime::Handle,
+    /// The reader's last `fill` said every record with the current framing was returned.
+    finished: bool,
     /// Records consumed so far in this invocation.
     consumed: u64,
 }
@@ -91,7 +92,7 @@ impl RecordCursor {
             last_record_type,
             state: SingleFileReaderState::FileDownloaded,
             peeked: None,
-            handle: tokio::runtime::Handle::current(),
+            finished: false,
             consumed: 0,
         }
     }
@@ -111,7 +112,7 @@ impl FileCursor for RecordCursor {
         start: &RecordParseHint,
         end: &RecordParseHint,
         peek: bool,
-    ) -> Result<Option<FileRecord>, String> {
+    ) -> Result<NextRecord, String> {
         let hints = (hint(start), hint(end));
         if let Some(p) = self.peeked.take() {
             if p.record_type != record_type || p.hints != hints {
@@ -123,10 +124,10 @@ impl FileCursor for RecordCursor {
             if peek {
                 let record = p.record.clone();
                 self.peeked = Some(p);
-                return Ok(Some(record));
+                return Ok(NextRecord::Record(Some(record)));
             }
             self.commit(record_type, p.next);
-            return Ok(Some(p.record));
+            return Ok(NextRecord::Record(Some(p.record)));
         }
         if self.hints.as_ref() != Some(&hints) {
             let framing = framing_for_hints(start, end)
@@ -135,9 +136,11 @@ impl FileCursor for RecordCursor {
                 .set_framing(&framing, self.offset)
                 .map_err(|e| format!("{} {}: {e}", self.file_type, self.file_name))?;
             self.hints = Some(hints.clone());
+            // Cut anew from the offset: what is left is for `try_next` and `fill` to say.
+            self.finished = false;
         }
-        loop {
-            if let Some(rec) = self.reader.try_next() {
+        match self.reader.try_next() {
+            Some(rec) => {
                 if rec.truncated {
                     return Err(format!(
                         "{} {}: the record of type {record_type:?} at offset {} is {} bytes, more than the {} bytes a record may have; check the record type's start and end patterns",
@@ -163,24 +166,31 @@ impl FileCursor for RecordCursor {
                 } else {
                     self.commit(record_type, next);
                 }
-                return Ok(Some(record));
+                Ok(NextRecord::Record(Some(record)))
             }
-            match self.handle.block_on(self.reader.fill()) {
-                Ok(true) => {}
-                Ok(false) => {
-                    self.state = SingleFileReaderState::Completed;
-                    // The cursor may be asked again with other patterns.
-                    self.hints = None;
-                    return Ok(None);
-                }
-                Err(e) => {
-                    return Err(format!(
-                        "reading {} ({}) failed: {e}",
-                        self.file_name, self.file_type
-                    ));
-                }
+            None if !self.finished => Ok(NextRecord::NeedInput),
+            None => {
+                self.state = SingleFileReaderState::Completed;
+                // The cursor may be asked again with other patterns.
+                self.hints = None;
+                Ok(NextRecord::Record(None))
             }
         }
+    }
+
+    fn fill(&mut self) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
+        Box::pin(async move {
+            match self.reader.fill().await {
+                Ok(more) => {
+                    self.finished = !more;
+                    Ok(())
+                }
+                Err(e) => Err(format!(
+                    "reading {} ({}) failed: {e}",
+                    self.file_name, self.file_type
+                )),
+            }
+        })
     }
 
     fn state(&self) -> SingleFileReaderState {

@@ -15,7 +15,7 @@
 //! (`StopWhenNoNewRecords`, `DrainQueues`), or, when `Continuous`, only when stopped.
 
 use super::output::{ErrorContext, PartOutput};
-use super::wasm::{Invocation, blocking, drain_guest_log, write_document};
+use super::wasm::{Invocation, drain_guest_log, write_document};
 use super::{InvokeError, Outcome, Runner, STOPPED, State, log_completed};
 use letsdata_connectors::ConnectorError;
 use letsdata_connectors::aws::attribute_value::JsonObject;
@@ -253,15 +253,17 @@ impl Runner {
                 }
             };
             let n = batch.len();
-            let processed = self.process_batch(
-                &run,
-                &mut parse,
-                &mut source,
-                batch,
-                &mut out,
-                &mut st,
-                &ctx,
-            );
+            let processed = self
+                .process_batch(
+                    &run,
+                    &mut parse,
+                    &mut source,
+                    batch,
+                    &mut out,
+                    &mut st,
+                    &ctx,
+                )
+                .await;
             if let Err(message) = processed {
                 self.roll_source(&run, &mut out, &mut st, &mut source, false)
                     .await?;
@@ -531,7 +533,8 @@ impl Runner {
             Implementation::Wasm(_) => {
                 let interface = crate::code::interface_of(&self.spec.read_connector);
                 let (sandbox, code, limits) = self.user_code(run, interface).await?;
-                let reader = blocking(|| RecordReader::new(&sandbox, &code, limits, interface))
+                let reader = RecordReader::new(&sandbox, &code, limits, interface)
+                    .await
                     .map_err(|e| InvokeError::Failed(e.to_string()))?;
                 Ok(Parse::Wasm(Box::new(reader)))
             }
@@ -542,7 +545,7 @@ impl Runner {
     /// record by record. A failure of user code returns its message after the records before
     /// it were handled (the caller checkpoints them, then fails the attempt).
     #[allow(clippy::too_many_arguments)]
-    fn process_batch(
+    async fn process_batch(
         &self,
         run: &Invocation<'_>,
         parse: &mut Parse,
@@ -578,8 +581,8 @@ impl Runner {
                             }
                         }
                         Parse::Wasm(reader) => {
-                            let result = blocking(|| {
-                                reader.parse_kinesis_record(
+                            let result = reader
+                                .parse_kinesis_record(
                                     arn,
                                     shard,
                                     &r.partition_key,
@@ -587,7 +590,7 @@ impl Runner {
                                     millis(r.arrival_timestamp),
                                     &r.data,
                                 )
-                            });
+                                .await;
                             drain_guest_log(run.log, reader.drain_log());
                             user_result(result, out, st, ctx, &id, &r.data)
                         }
@@ -641,7 +644,7 @@ impl Runner {
                                 old_image: old.as_deref(),
                                 new_image: new.as_deref(),
                             };
-                            let result = blocking(|| reader.parse_dynamodb_stream_record(&args));
+                            let result = reader.parse_dynamodb_stream_record(&args).await;
                             drain_guest_log(run.log, reader.drain_log());
                             user_result(result, out, st, ctx, &r.event_id, json.as_bytes())
                         }
@@ -690,14 +693,9 @@ impl Runner {
                                 .filter_map(|k| item.get(k).map(|v| (k.clone(), v.clone())))
                                 .collect();
                             let key = serde_json::to_string(&key).unwrap_or_default();
-                            let result = blocking(|| {
-                                reader.parse_dynamodb_item(
-                                    &request.table_name,
-                                    *segment,
-                                    &key,
-                                    &json,
-                                )
-                            });
+                            let result = reader
+                                .parse_dynamodb_item(&request.table_name, *segment, &key, &json)
+                                .await;
                             drain_guest_log(run.log, reader.drain_log());
                             user_result(result, out, st, ctx, &id, json.as_bytes())
                         }
@@ -750,15 +748,15 @@ impl Runner {
                                 .iter()
                                 .map(|(k, v)| (k.clone(), v.clone()))
                                 .collect();
-                            let result = blocking(|| {
-                                reader.parse_queue_message(
+                            let result = reader
+                                .parse_queue_message(
                                     &m.message_id,
                                     m.message_group_id.as_deref(),
                                     m.deduplication_id.as_deref(),
                                     &attributes,
                                     &m.body,
                                 )
-                            });
+                                .await;
                             drain_guest_log(run.log, reader.drain_log());
                             user_result(result, out, st, ctx, &m.message_id, m.body.as_bytes())
                         }

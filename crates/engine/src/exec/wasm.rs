@@ -34,8 +34,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// Records per call into the sandbox are bounded by bytes and by count. A batch is at most
-/// what the reader's buffer holds (1 MiB): each call is a thread handoff (`block_in_place`),
-/// and at 256 KiB per call those cost ~5–10% of a json-transform run (alternating runs).
+/// what the reader's buffer holds (1 MiB).
 const BATCH_BYTES: usize = 1024 * 1024;
 const BATCH_RECORDS: usize = 16384;
 
@@ -47,16 +46,6 @@ pub(super) struct Invocation<'a> {
     pub started: Instant,
     pub budget: Duration,
     pub checkpoint: Checkpoint,
-}
-
-/// Runs a CPU-bound guest call where blocking is allowed.
-pub(super) fn blocking<R>(f: impl FnOnce() -> R) -> R {
-    match tokio::runtime::Handle::try_current() {
-        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(f)
-        }
-        _ => f(),
-    }
 }
 
 fn failed(e: SandboxError) -> InvokeError {
@@ -235,8 +224,10 @@ impl Runner {
     ) -> Result<Outcome, InvokeError> {
         let task = &run.lease.task;
         let log = run.log;
-        let mut parser = blocking(|| FileParser::new(sandbox, code, limits)).map_err(failed)?;
-        let file_type = blocking(|| parser.s3_file_type()).map_err(failed)?;
+        let mut parser = FileParser::new(sandbox, code, limits)
+            .await
+            .map_err(failed)?;
+        let file_type = parser.s3_file_type().await.map_err(failed)?;
         let manifest_name = task
             .task_definition
             .files
@@ -244,15 +235,23 @@ impl Runner {
             .next()
             .cloned()
             .unwrap_or_else(|| task.task_definition.manifest_line.clone());
-        let file_name = blocking(|| parser.resolved_s3_file_name(&file_type, &manifest_name))
+        let file_name = parser
+            .resolved_s3_file_name(&file_type, &manifest_name)
+            .await
             .map_err(failed)?;
         validate_key(&file_name).map_err(|e| {
             InvokeError::Failed(format!(
                 "getResolvedS3FileName returned {file_name:?} for {manifest_name:?}: {e}"
             ))
         })?;
-        let start = blocking(|| parser.record_start_pattern(&file_type)).map_err(failed)?;
-        let end = blocking(|| parser.record_end_pattern(&file_type)).map_err(failed)?;
+        let start = parser
+            .record_start_pattern(&file_type)
+            .await
+            .map_err(failed)?;
+        let end = parser
+            .record_end_pattern(&file_type)
+            .await
+            .map_err(failed)?;
         let framing = framing_for_hints(&start, &end).map_err(InvokeError::Failed)?;
         drain_guest_log(log, parser.drain_log());
 
@@ -375,8 +374,9 @@ impl Runner {
         if batch.records.is_empty() {
             return Ok(());
         }
-        let results =
-            blocking(|| parser.parse_documents(ctx.file_type, ctx.file_name, bytes, &batch.spans));
+        let results = parser
+            .parse_documents(ctx.file_type, ctx.file_name, bytes, &batch.spans)
+            .await;
         drain_guest_log(run.log, parser.drain_log());
         let results = match results {
             Ok(r) => r,
@@ -437,9 +437,10 @@ impl Runner {
     ) -> Result<Outcome, InvokeError> {
         let task = &run.lease.task;
         let log = run.log;
-        let mut reader =
-            blocking(|| StateMachine::new(sandbox, code, limits, multiple)).map_err(failed)?;
-        let types = blocking(|| reader.s3_file_types()).map_err(failed)?;
+        let mut reader = StateMachine::new(sandbox, code, limits, multiple)
+            .await
+            .map_err(failed)?;
+        let types = reader.s3_file_types().await.map_err(failed)?;
         let files = &task.task_definition.files;
         let names: Vec<(String, String)> = if multiple {
             for file_type in files.keys() {
@@ -475,7 +476,10 @@ impl Runner {
                 .unwrap_or_else(|| task.task_definition.manifest_line.clone());
             vec![(file_type, key)]
         };
-        let resolved = blocking(|| reader.resolved_s3_file_names(&names)).map_err(failed)?;
+        let resolved = reader
+            .resolved_s3_file_names(&names)
+            .await
+            .map_err(failed)?;
         drain_guest_log(log, reader.drain_log());
 
         let checkpoint = &run.checkpoint;
@@ -560,7 +564,7 @@ impl Runner {
             .await?;
         let mut consumed = 0u64;
         loop {
-            let result = blocking(|| reader.parse_document());
+            let result = reader.parse_document().await;
             drain_guest_log(log, reader.drain_log());
             let result = match result {
                 Ok(r) => r,
