@@ -109,9 +109,7 @@ impl HostState {
     fn cursor(&mut self, handle: &Resource<CursorHandle>) -> wasmtime::Result<usize> {
         Ok(self.table.get(handle)?.index)
     }
-}
 
-impl HostState {
     /// Fails the guest's call because the platform failed (not the guest's fault).
     fn platform_failed(&mut self, message: String) -> wasmtime::Error {
         self.host_error = Some(message.clone());
