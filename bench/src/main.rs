@@ -355,10 +355,23 @@ fn main() -> anyhow::Result<()> {
             println!("(set LETSDATA_BENCH_WASM_DIR, as bench/run.sh does, for the Wasm benchmarks)")
         }
         Some(dir) => {
+            // Each Wasm run against the built-in run just before it: how much the share moves
+            // with the machine.
+            let mut pairs: Vec<f64> = wasm
+                .iter()
+                .zip(&builtin)
+                .map(|(w, b)| 100.0 * w / b)
+                .collect();
+            pairs.sort_by(f64::total_cmp);
+            let spread = match (pairs.first(), pairs.last()) {
+                (Some(lo), Some(hi)) if args.runs > 1 => {
+                    format!(" (medians; run by run {lo:.0}–{hi:.0}%)")
+                }
+                _ => String::new(),
+            };
             println!(
-                "json-transform throughput = {:.0}% of the jsonl built-in{}",
+                "json-transform throughput = {:.0}% of the jsonl built-in{spread}",
                 100.0 * median(&mut wasm) / median(&mut builtin),
-                if args.runs > 1 { " (medians)" } else { "" }
             );
             crossing::report(dir, &work)?;
         }
