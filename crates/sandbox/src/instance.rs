@@ -312,19 +312,33 @@ fn instantiate_error(e: wasmtime::Error) -> SandboxError {
 }
 
 /// Awaits the call `$call` (a future) on the session's bindings, re-creating the instance
-/// first if the last call trapped, with the deadline armed and failures classified.
+/// first if the last call trapped, with the deadline armed and failures classified. With a
+/// pattern, the bindings must match it (else `$wrong` is returned, and nothing is called).
 macro_rules! guest_call {
-    ($self:ident, |$b:ident, $store:ident| $call:expr) => {{
+    (@ready $self:ident) => {
         if $self.session.broken {
             $self.reinstantiate().await?;
         }
+    };
+    (@call $self:ident, $store:ident, $call:expr) => {{
         $self.session.arm();
-        let $b = &$self.bindings;
         let $store = &mut $self.session.store;
         match $call.await {
             Ok(r) => Ok(r),
             Err(e) => Err($self.session.classify(e)),
         }
+    }};
+    ($self:ident, |$b:ident, $store:ident| $call:expr) => {{
+        guest_call!(@ready $self);
+        let $b = &$self.bindings;
+        guest_call!(@call $self, $store, $call)
+    }};
+    ($self:ident, let $bound:pat, else $wrong:expr, |$store:ident| $call:expr) => {{
+        guest_call!(@ready $self);
+        let $bound = &$self.bindings else {
+            return Err($wrong);
+        };
+        guest_call!(@call $self, $store, $call)
     }};
 }
 
@@ -731,15 +745,6 @@ impl RecordReader {
         Ok(())
     }
 
-    /// Fails unless this instance was created for `wanted`.
-    fn expect(&self, wanted: crate::Interface) -> Result<(), SandboxError> {
-        if self.interface() == wanted {
-            Ok(())
-        } else {
-            Err(wrong_interface(wanted))
-        }
-    }
-
     /// `KinesisRecordReader.parseMessage`.
     pub async fn parse_kinesis_record(
         &mut self,
@@ -750,23 +755,24 @@ impl RecordReader {
         approximate_arrival_timestamp_ms: i64,
         data: &[u8],
     ) -> Result<ParseDocumentResult, SandboxError> {
-        self.expect(crate::Interface::KinesisRecordReader)?;
-        guest_call!(self, |b, store| async {
-            let StreamBindings::Kinesis(k) = b else {
-                unreachable!("checked above")
-            };
-            k.letsdata_data_kinesis_record_reader()
-                .call_parse_message(
-                    store,
-                    stream_arn,
-                    shard_id,
-                    partition_key,
-                    sequence_number,
-                    approximate_arrival_timestamp_ms,
-                    data,
-                )
-                .await
-        })
+        guest_call!(
+            self,
+            let StreamBindings::Kinesis(k),
+            else wrong_interface(crate::Interface::KinesisRecordReader),
+            |store| async {
+                k.letsdata_data_kinesis_record_reader()
+                    .call_parse_message(
+                        store,
+                        stream_arn,
+                        shard_id,
+                        partition_key,
+                        sequence_number,
+                        approximate_arrival_timestamp_ms,
+                        data,
+                    )
+                    .await
+            }
+        )
     }
 
     /// `QueueMessageReader.parseMessage`.
@@ -778,22 +784,23 @@ impl RecordReader {
         message_attributes: &[(String, String)],
         message_body: &str,
     ) -> Result<ParseDocumentResult, SandboxError> {
-        self.expect(crate::Interface::QueueMessageReader)?;
-        guest_call!(self, |b, store| async {
-            let StreamBindings::Queue(q) = b else {
-                unreachable!("checked above")
-            };
-            q.letsdata_data_queue_message_reader()
-                .call_parse_message(
-                    store,
-                    message_id,
-                    message_group_id,
-                    message_deduplication_id,
-                    message_attributes,
-                    message_body,
-                )
-                .await
-        })
+        guest_call!(
+            self,
+            let StreamBindings::Queue(q),
+            else wrong_interface(crate::Interface::QueueMessageReader),
+            |store| async {
+                q.letsdata_data_queue_message_reader()
+                    .call_parse_message(
+                        store,
+                        message_id,
+                        message_group_id,
+                        message_deduplication_id,
+                        message_attributes,
+                        message_body,
+                    )
+                    .await
+            }
+        )
     }
 
     /// `DynamoDBStreamsRecordReader.parseRecord`.
@@ -801,30 +808,31 @@ impl RecordReader {
         &mut self,
         r: &StreamRecordArgs<'_>,
     ) -> Result<ParseDocumentResult, SandboxError> {
-        self.expect(crate::Interface::DynamoDbStreamsRecordReader)?;
-        guest_call!(self, |b, store| async {
-            let StreamBindings::Streams(s) = b else {
-                unreachable!("checked above")
-            };
-            s.letsdata_data_dynamodb_streams_record_reader()
-                .call_parse_record(
-                    store,
-                    r.stream_arn,
-                    r.shard_id,
-                    r.event_id,
-                    r.event_name,
-                    r.identity_principal_id,
-                    r.identity_type,
-                    r.sequence_number,
-                    r.size_bytes,
-                    r.stream_view_type,
-                    r.approximate_creation_date_time,
-                    r.keys,
-                    r.old_image,
-                    r.new_image,
-                )
-                .await
-        })
+        guest_call!(
+            self,
+            let StreamBindings::Streams(s),
+            else wrong_interface(crate::Interface::DynamoDbStreamsRecordReader),
+            |store| async {
+                s.letsdata_data_dynamodb_streams_record_reader()
+                    .call_parse_record(
+                        store,
+                        r.stream_arn,
+                        r.shard_id,
+                        r.event_id,
+                        r.event_name,
+                        r.identity_principal_id,
+                        r.identity_type,
+                        r.sequence_number,
+                        r.size_bytes,
+                        r.stream_view_type,
+                        r.approximate_creation_date_time,
+                        r.keys,
+                        r.old_image,
+                        r.new_image,
+                    )
+                    .await
+            }
+        )
     }
 
     /// `DynamoDBTableItemReader.parseDynamoDBItem`.
@@ -835,15 +843,16 @@ impl RecordReader {
         keys: &str,
         item: &str,
     ) -> Result<ParseDocumentResult, SandboxError> {
-        self.expect(crate::Interface::DynamoDbTableItemReader)?;
-        guest_call!(self, |b, store| async {
-            let StreamBindings::Table(t) = b else {
-                unreachable!("checked above")
-            };
-            t.letsdata_data_dynamodb_table_item_reader()
-                .call_parse_dynamodb_item(store, table_name, segment_number, keys, item)
-                .await
-        })
+        guest_call!(
+            self,
+            let StreamBindings::Table(t),
+            else wrong_interface(crate::Interface::DynamoDbTableItemReader),
+            |store| async {
+                t.letsdata_data_dynamodb_table_item_reader()
+                    .call_parse_dynamodb_item(store, table_name, segment_number, keys, item)
+                    .await
+            }
+        )
     }
 
     /// What the guest printed since the last drain, and how many bytes were dropped.
