@@ -8,7 +8,7 @@ mod common;
 use bytes::Bytes;
 use common::emulator::{Emulator, emulator};
 use common::{TestHome, wait_until};
-use letsdata_connectors::aws::kinesis::KinesisPutRecord;
+use letsdata_connectors::kinesis::KinesisPutRecord;
 use serde_json::{Value, json};
 use std::time::Duration;
 

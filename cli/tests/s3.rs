@@ -6,7 +6,7 @@ mod common;
 use bytes::Bytes;
 use common::emulator::endpoint;
 use common::{TestHome, config, gzip, jsonl};
-use letsdata_connectors::object::{ObjectStores, S3Settings};
+use letsdata_connectors::s3::{ObjectStores, S3Settings};
 use serde_json::json;
 
 fn settings(endpoint: &str) -> S3Settings {

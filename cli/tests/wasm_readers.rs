@@ -8,9 +8,9 @@ mod common;
 use bytes::Bytes;
 use common::emulator::{Emulator, emulator};
 use common::{TestHome, component};
-use letsdata_connectors::aws::dynamodb::TableSpec;
-use letsdata_connectors::aws::kinesis::KinesisPutRecord;
-use letsdata_connectors::aws::sqs::SqsOutgoingMessage;
+use letsdata_connectors::dynamodb::TableSpec;
+use letsdata_connectors::kinesis::KinesisPutRecord;
+use letsdata_connectors::sqs::SqsOutgoingMessage;
 use serde_json::{Value, json};
 use std::time::Duration;
 

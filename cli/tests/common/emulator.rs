@@ -3,9 +3,9 @@
 //! clients for it, a letsdata home using it, and resources with a fresh suffix.
 
 use super::TestHome;
-use letsdata_connectors::aws::dynamodb::TableSpec;
 use letsdata_connectors::aws::{AwsClients, AwsSettings, RetryPolicy};
-use letsdata_connectors::object::{ObjectStores, S3Settings};
+use letsdata_connectors::dynamodb::TableSpec;
+use letsdata_connectors::s3::{ObjectStores, S3Settings};
 use std::time::Duration;
 
 /// The emulator endpoint; `None` (with a note) only when LETSDATA_SKIP_S3_TESTS is set.

@@ -43,6 +43,12 @@ pub enum ConnectorError {
     Settings(String),
     /// A call to an AWS service (Kinesis, SQS, DynamoDB, DynamoDB Streams) failed; `code` is
     /// the service's error code when it sent one (`ResourceNotFoundException`, ...).
+    /// A configuration or input the connector cannot work with; says what to fix.
+    #[error("{0}")]
+    User(String),
+    /// State letsdata wrote that it cannot read back (a bug, or another version's data).
+    #[error("{0}")]
+    Corrupt(String),
     #[error("{what}: {message}")]
     Aws {
         what: String,
@@ -59,7 +65,9 @@ impl ConnectorError {
             | Self::ObjectNotFound { .. }
             | Self::InvalidLocation(_)
             | Self::AccessDenied { .. }
-            | Self::Settings(_) => FailureKind::User,
+            | Self::Settings(_)
+            | Self::User(_) => FailureKind::User,
+            Self::Corrupt(_) => FailureKind::Internal,
             Self::Store { kind, .. } | Self::Io { kind, .. } | Self::Aws { kind, .. } => *kind,
         }
     }

@@ -8,8 +8,8 @@ mod common;
 use common::{clients, suffix};
 use letsdata_connectors::aws::ShardStart;
 use letsdata_connectors::aws::attribute_value::JsonObject;
-use letsdata_connectors::aws::dynamodb::{KeyAttributeType, ScanKey, ScanRequest, TableSpec};
-use letsdata_connectors::aws::dynamodb_streams::{DynamoDbStreamRecord, StreamEventName};
+use letsdata_connectors::dynamodb::{KeyAttributeType, ScanKey, ScanRequest, TableSpec};
+use letsdata_connectors::dynamodb_streams::{DynamoDbStreamRecord, StreamEventName};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -30,7 +30,7 @@ fn doc(i: usize) -> JsonObject {
 
 /// Scans one segment to the end, page by page.
 async fn scan_segment(
-    ddb: &letsdata_connectors::aws::dynamodb::DynamoDbClient,
+    ddb: &letsdata_connectors::dynamodb::DynamoDbClient,
     table: &str,
     segment: i32,
     total: i32,

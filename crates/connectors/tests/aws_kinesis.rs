@@ -6,10 +6,10 @@ mod common;
 
 use bytes::Bytes;
 use common::{clients, suffix};
-use letsdata_connectors::aws::kinesis::{
+use letsdata_connectors::aws::{AwsClients, AwsSettings, RetryPolicy, ShardStart};
+use letsdata_connectors::kinesis::{
     KinesisPutRecord, KinesisRecord, effective_partition_key, gunzip,
 };
-use letsdata_connectors::aws::{AwsClients, AwsSettings, RetryPolicy, ShardStart};
 use letsdata_connectors::{ConnectorError, FailureKind};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -29,7 +29,7 @@ fn incompressible(len: usize) -> Vec<u8> {
 
 /// Polls a reader until a poll returns nothing.
 async fn drain(
-    reader: &mut letsdata_connectors::aws::kinesis::KinesisShardReader,
+    reader: &mut letsdata_connectors::kinesis::KinesisShardReader,
 ) -> Vec<KinesisRecord> {
     let mut out = Vec::new();
     loop {

@@ -4,9 +4,7 @@
 mod common;
 
 use common::{clients, suffix};
-use letsdata_connectors::aws::sqs::{
-    ReceiveOptions, SqsMessage, SqsOutgoingMessage, VisibilityChange,
-};
+use letsdata_connectors::sqs::{ReceiveOptions, SqsMessage, SqsOutgoingMessage, VisibilityChange};
 use std::collections::BTreeMap;
 use std::time::Duration;
 

@@ -13,18 +13,19 @@
 //!   COMPLETED or ERRORED (status UPDATING meanwhile); tasks that run afterwards (remaining,
 //!   rerun or redriven) use the new code.
 
-use crate::init::{modify_dataset, spec_of};
+use crate::datasets::{DatasetConnectors, spec_of, transition};
+use crate::workflow::{self, Record, RetryPolicy, Step, StepError, WorkflowError};
 use crate::{Engine, EngineError};
 use letsdata_connectors::ConnectorError;
-use letsdata_connectors::object::ObjectStores;
-use letsdata_model::dataset::{CodeArtifact, DatasetCode, StepResult, StepStatus};
-use letsdata_model::lifecycle;
-use letsdata_model::spec::{Implementation, ReadConnector, ReaderType, WasmArtifact};
+use letsdata_connectors::s3::ObjectStores;
+use letsdata_connectors::source::ReadSource;
+use letsdata_model::dataset::{CodeArtifact, DatasetCode};
+use letsdata_model::spec::{Implementation, WasmArtifact};
 use letsdata_model::time::now_millis;
-use letsdata_model::{Dataset, DatasetAction, DatasetStatus, ObjectLocation};
+use letsdata_model::{Dataset, DatasetAction, DatasetSpec, ObjectLocation};
 use letsdata_sandbox::{Code, Interface, Sandbox, SandboxError};
-use letsdata_store::StoreError;
 use serde_json::Value;
+use std::sync::Mutex;
 
 /// Default bucket of the internal artifact copies.
 pub(crate) const DEFAULT_ARTIFACT_BUCKET: &str = "letsdata-artifacts";
@@ -36,30 +37,20 @@ pub(crate) const STEP_ARTIFACT_COPY: &str = "Implementation Artifact - Create In
 pub(crate) const STEP_CODE_SNAPSHOT: &str = "Create Dataset Code Snapshot";
 pub(crate) const STEP_CODE_BUILD: &str = "Create Dataset Code Builds";
 
-/// The interface a reader type needs from a Wasm implementation.
-pub(crate) fn interface_for(reader_type: ReaderType) -> Interface {
-    match reader_type {
-        ReaderType::SingleFileReader => Interface::SingleFileParser,
-        ReaderType::SingleFileStateMachineReader => Interface::SingleFileStateMachineReader,
-        ReaderType::MultipleFileStateMachineReader => Interface::MultipleFileStateMachineReader,
-    }
+/// The interface a Wasm implementation of this read connector must export.
+pub(crate) fn interface(source: &dyn ReadSource) -> Result<Interface, EngineError> {
+    let name = source.wasm_interface();
+    Interface::from_letsdata_name(name).ok_or_else(|| {
+        EngineError::Corrupt(format!(
+            "the read connector asks for the interface {name}, which the sandbox does not know"
+        ))
+    })
 }
 
-/// The interface a read connector needs from a Wasm implementation.
-pub(crate) fn interface_of(read: &ReadConnector) -> Interface {
-    match read {
-        ReadConnector::S3(r) => interface_for(r.reader_type),
-        ReadConnector::Kinesis(_) => Interface::KinesisRecordReader,
-        ReadConnector::DynamoDbStreams(_) => Interface::DynamoDbStreamsRecordReader,
-        ReadConnector::Sqs(_) => Interface::QueueMessageReader,
-        ReadConnector::DynamoDb(_) => Interface::DynamoDbTableItemReader,
-    }
-}
-
-/// The Wasm artifact of a spec and the interface it must implement, if it has user code.
-pub(crate) fn wasm_of(spec: &letsdata_model::DatasetSpec) -> Option<(&WasmArtifact, Interface)> {
+/// The Wasm artifact of a spec, if it has user code.
+pub(crate) fn artifact_of(spec: &DatasetSpec) -> Option<&WasmArtifact> {
     match spec.read_connector.implementation() {
-        Implementation::Wasm(artifact) => Some((artifact, interface_of(&spec.read_connector))),
+        Implementation::Wasm(artifact) => Some(artifact),
         Implementation::Builtin(_) => None,
     }
 }
@@ -86,6 +77,25 @@ impl From<SandboxError> for CodeError {
         Self {
             retryable: false,
             message: e.to_string(),
+        }
+    }
+}
+
+impl From<CodeError> for StepError {
+    fn from(e: CodeError) -> Self {
+        Self {
+            message: e.message,
+            retryable: e.retryable,
+        }
+    }
+}
+
+impl From<EngineError> for CodeError {
+    fn from(e: EngineError) -> Self {
+        let e = StepError::from(e);
+        Self {
+            message: e.message,
+            retryable: e.retryable,
         }
     }
 }
@@ -122,8 +132,8 @@ pub(crate) async fn copy_artifact(
     interface: Interface,
 ) -> Result<CodeArtifact, CodeError> {
     let link = artifact.link();
-    let source = engine.objects.bucket(&artifact.bucket)?;
-    if !engine.objects.bucket_exists(&artifact.bucket).await? {
+    let source = engine.objects().bucket(&artifact.bucket)?;
+    if !engine.objects().bucket_exists(&artifact.bucket).await? {
         return Err(user(format!(
             "artifactFileS3Link {link}: bucket {:?} does not exist; upload the component there or fix the link",
             artifact.bucket
@@ -152,11 +162,11 @@ pub(crate) async fn copy_artifact(
     }
     let sha256 = letsdata_sandbox::sha256_hex(&bytes);
     let bucket_name = engine.artifact_bucket();
-    if !engine.objects.bucket_exists(&bucket_name).await? {
-        engine.objects.create_bucket(&bucket_name).await?;
+    if !engine.objects().bucket_exists(&bucket_name).await? {
+        engine.objects().create_bucket(&bucket_name).await?;
     }
     let key = format!("sha256/{sha256}.wasm");
-    let internal = engine.objects.bucket(&bucket_name)?;
+    let internal = engine.objects().bucket(&bucket_name)?;
     if !internal.exists(&key).await? {
         internal.put(&key, bytes.clone()).await?;
     }
@@ -239,8 +249,43 @@ pub struct CodeUpdateOutcome {
     pub error: Option<String>,
 }
 
-fn refused(e: letsdata_model::InvalidTransition, name: &str) -> EngineError {
-    EngineError::Refused(format!("dataset {name:?}: {e}"))
+/// The steps of a code update.
+#[derive(Debug, Clone, Copy)]
+enum UpdateStep {
+    ArtifactCopy,
+    CodeBuild,
+}
+
+impl Step for UpdateStep {
+    fn name(&self) -> &str {
+        match self {
+            Self::ArtifactCopy => STEP_ARTIFACT_COPY,
+            Self::CodeBuild => STEP_CODE_BUILD,
+        }
+    }
+
+    fn retry(&self) -> RetryPolicy {
+        // The user is waiting for the answer; they run the command again.
+        RetryPolicy::ONCE
+    }
+}
+
+/// Checks that the internal copy of `artifact` is intact.
+pub(crate) async fn verify_copy(engine: &Engine, artifact: &CodeArtifact) -> Result<(), CodeError> {
+    let location =
+        ObjectLocation::parse_s3_link(&artifact.internal_copy).map_err(|e| user(e.to_string()))?;
+    let bytes = engine
+        .objects()
+        .bucket(&location.bucket)?
+        .read_all(&location.key)
+        .await?;
+    if letsdata_sandbox::sha256_hex(&bytes) != artifact.sha256 {
+        return Err(user(format!(
+            "the internal copy {} does not match sha256 {}",
+            artifact.internal_copy, artifact.sha256
+        )));
+    }
+    Ok(())
 }
 
 impl Engine {
@@ -260,130 +305,83 @@ impl Engine {
         }
         set_artifact(&mut candidate, artifact_link, resource_location);
         let spec = spec_of(self, &candidate)?;
-        let Some((artifact, interface)) = wasm_of(&spec) else {
+        let Some(artifact) = artifact_of(&spec).cloned() else {
             return Err(EngineError::Refused(
                 "the dataset's implementation is not Wasm".into(),
             ));
         };
-        let artifact = artifact.clone();
+        let interface = interface(DatasetConnectors::of(&spec)?.source.as_ref())?;
 
         // UPDATING, with a new workflow entry.
-        let (mut dataset, previous) = loop {
-            let mut dataset = self.dataset(dataset_name).await?;
-            let previous = dataset.dataset_status;
-            let updating = lifecycle::next(previous, DatasetAction::UpdateCode, None)
-                .map_err(|e| refused(e, dataset_name))?;
-            dataset.dataset_status = updating;
-            let mut workflow = serde_json::Map::new();
-            workflow.insert("requestDatetime".into(), now_millis().into());
-            workflow.insert("artifactFileS3Link".into(), artifact.link().into());
-            for step in [STEP_ARTIFACT_COPY, STEP_CODE_BUILD] {
-                workflow.insert(step.into(), serde_json::json!({}));
-            }
-            dataset.code_update_workflows.push(workflow);
-            match self.store.update_dataset(&mut dataset).await {
-                Ok(()) => break (dataset, previous),
-                Err(StoreError::Conflict(_)) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        };
+        let steps = [UpdateStep::ArtifactCopy, UpdateStep::CodeBuild];
+        let mut previous = None;
+        let dataset = transition(
+            self,
+            &candidate.dataset_id,
+            DatasetAction::UpdateCode,
+            None,
+            |d, from| {
+                previous = Some(from);
+                let mut workflow = serde_json::Map::new();
+                workflow.insert("requestDatetime".into(), now_millis().into());
+                workflow.insert("artifactFileS3Link".into(), artifact.link().into());
+                d.code_update_workflows.push(workflow);
+                Record::CodeUpdate.declare(d, steps.iter().map(|s| s.name()));
+            },
+        )
+        .await?;
         let id = dataset.dataset_id.clone();
 
-        let result = self.run_code_update_steps(&id, &artifact, interface).await;
-        let error = result.as_ref().err().cloned();
-        dataset = modify_dataset(self, &id, |d| {
-            if let Ok(new) = &result {
-                if let Some(code) = &mut d.code {
-                    if code.current.sha256 != new.sha256 {
-                        let old = std::mem::replace(&mut code.current, new.clone());
-                        code.previous.insert(0, old);
-                    } else {
-                        code.current.artifact_file_s3_link = new.artifact_file_s3_link.clone();
+        let copied: Mutex<Option<CodeArtifact>> = Mutex::new(None);
+        let result = workflow::run(self, &id, &Record::CodeUpdate, &steps, |step| {
+            let (copied, artifact, step) = (&copied, &artifact, *step);
+            async move {
+                match step {
+                    UpdateStep::ArtifactCopy => {
+                        let new = copy_artifact(self, artifact, interface).await?;
+                        let message = format!(
+                            "sha256 {} ({} bytes) → {}",
+                            new.sha256, new.size_bytes, new.internal_copy
+                        );
+                        *copied.lock().expect("copied artifact lock") = Some(new);
+                        Ok(message)
+                    }
+                    UpdateStep::CodeBuild => {
+                        let new = copied
+                            .lock()
+                            .expect("copied artifact lock")
+                            .clone()
+                            .ok_or_else(|| StepError::user("the artifact was not copied"))?;
+                        let sandbox = self.sandbox().map_err(|e| StepError::user(e.to_string()))?;
+                        let (_, note) = build(&sandbox, self.objects(), &new, interface).await?;
+                        Ok(note)
                     }
                 }
-                set_artifact(d, artifact_link, resource_location);
             }
-            if d.dataset_status == DatasetStatus::Updating
-                && let Ok(back) = lifecycle::next(
-                    DatasetStatus::Updating,
-                    DatasetAction::FinishUpdate,
-                    Some(previous),
-                )
-            {
-                d.dataset_status = back;
+        })
+        .await;
+        let error = match result {
+            Ok(_) => None,
+            Err(WorkflowError::Step { message, .. }) => Some(message),
+            Err(WorkflowError::Engine(e)) => Some(e.to_string()),
+        };
+        let new = copied.into_inner().expect("copied artifact lock");
+        let dataset = transition(self, &id, DatasetAction::FinishUpdate, previous, |d, _| {
+            if error.is_some() {
+                return;
             }
+            if let (Some(new), Some(code)) = (&new, &mut d.code) {
+                if code.current.sha256 != new.sha256 {
+                    let old = std::mem::replace(&mut code.current, new.clone());
+                    code.previous.insert(0, old);
+                } else {
+                    code.current.artifact_file_s3_link = new.artifact_file_s3_link.clone();
+                }
+            }
+            set_artifact(d, artifact_link, resource_location);
         })
         .await?;
         Ok(CodeUpdateOutcome { dataset, error })
-    }
-
-    /// The steps of a code update, recorded in the last `codeUpdateWorkflows` entry.
-    async fn run_code_update_steps(
-        &self,
-        dataset_id: &str,
-        artifact: &WasmArtifact,
-        interface: Interface,
-    ) -> Result<CodeArtifact, String> {
-        let record = |step: &'static str, result: StepResult| async move {
-            modify_dataset(self, dataset_id, |d| {
-                if let Some(w) = d.code_update_workflows.last_mut() {
-                    w.insert(
-                        step.into(),
-                        serde_json::to_value(&result).unwrap_or(Value::Null),
-                    );
-                }
-            })
-            .await
-            .map_err(|e| e.to_string())
-        };
-        let started = now_millis();
-        let copied = copy_artifact(self, artifact, interface).await;
-        let mut step = StepResult {
-            status: StepStatus::Completed,
-            attempts: 1,
-            start_datetime: started,
-            end_datetime: Some(now_millis()),
-            message: String::new(),
-        };
-        let new = match copied {
-            Ok(new) => {
-                step.message = format!(
-                    "sha256 {} ({} bytes) → {}",
-                    new.sha256, new.size_bytes, new.internal_copy
-                );
-                record(STEP_ARTIFACT_COPY, step.clone()).await?;
-                new
-            }
-            Err(e) => {
-                step.status = StepStatus::Error;
-                step.message = e.message.clone();
-                record(STEP_ARTIFACT_COPY, step).await?;
-                return Err(e.message);
-            }
-        };
-        let started = now_millis();
-        let sandbox = self.sandbox().map_err(|e| e.to_string())?;
-        let built = build(&sandbox, &self.objects, &new, interface).await;
-        let mut step = StepResult {
-            status: StepStatus::Completed,
-            attempts: 1,
-            start_datetime: started,
-            end_datetime: Some(now_millis()),
-            message: String::new(),
-        };
-        match built {
-            Ok((_, note)) => {
-                step.message = note;
-                record(STEP_CODE_BUILD, step).await?;
-                Ok(new)
-            }
-            Err(e) => {
-                step.status = StepStatus::Error;
-                step.message = e.message.clone();
-                record(STEP_CODE_BUILD, step).await?;
-                Err(e.message)
-            }
-        }
     }
 
     /// `datasets code view`: the current and previous implementations.

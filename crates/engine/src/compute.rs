@@ -7,7 +7,7 @@
 //! the configuration about once a second (new concurrency at once, the new time budget and log
 //! level from the next invocation).
 
-use crate::init::spec_of;
+use crate::datasets::spec_of;
 use crate::{Engine, EngineError};
 use letsdata_model::lifecycle;
 use letsdata_model::{Dataset, DatasetAction, DatasetStatus};

@@ -2,7 +2,7 @@
 //! (LetsData's `errors/list`, `errors` and `logs` Control API resources).
 
 use crate::{Engine, EngineError};
-use letsdata_connectors::object::{Bucket, ObjectInfo};
+use letsdata_connectors::s3::{Bucket, ObjectInfo};
 use letsdata_model::Dataset;
 use serde::Serialize;
 
@@ -30,13 +30,13 @@ impl Engine {
             self.task(dataset_name, t).await?;
         }
         if !self
-            .objects
+            .objects()
             .bucket_exists(&dataset.resources.error_bucket)
             .await?
         {
             return Ok(None);
         }
-        let bucket = self.objects.bucket(&dataset.resources.error_bucket)?;
+        let bucket = self.objects().bucket(&dataset.resources.error_bucket)?;
         let prefix = match task_id {
             Some(t) => format!("{}/{t}/", dataset.dataset_name),
             None => format!("{}/", dataset.dataset_name),

@@ -16,15 +16,14 @@
 //! error objects covering the input before it are durable, and those objects have deterministic
 //! names, so any crash replays at most one part, which overwrites its earlier copy.
 
-mod aws;
 mod code;
 mod compute;
 mod create;
+mod datasets;
 mod error;
 mod exec;
 mod init;
 mod inspect;
-mod manifest;
 mod metrics;
 mod monitor;
 mod outputs;
@@ -34,6 +33,7 @@ mod redrive;
 mod stats;
 mod stop;
 mod worker;
+mod workflow;
 
 pub use code::CodeUpdateOutcome;
 pub use compute::ComputeUpdate;
@@ -42,7 +42,8 @@ pub use inspect::ErrorObject;
 pub use metrics::{DatasetMetrics, MinuteMetrics};
 pub use stats::{LiveStats, StatsSnapshot};
 
-use letsdata_connectors::object::ObjectStores;
+use letsdata_connectors::ConnectorContext;
+use letsdata_connectors::s3::ObjectStores;
 use letsdata_model::{Dataset, DatasetStatus, Task, TaskStatus};
 use letsdata_store::sqlite::SqliteStore;
 use letsdata_store::{MetadataStore, TaskCounts, TaskStore, Tenant};
@@ -104,16 +105,14 @@ impl Default for EngineSettings {
 pub struct Engine {
     home: PathBuf,
     store: Arc<dyn MetadataStore>,
-    objects: Arc<ObjectStores>,
+    /// The buckets and the clients of every connector.
+    connectors: Arc<ConnectorContext>,
     tenant: Tenant,
     worker_id: String,
     settings: EngineSettings,
     stats: Arc<LiveStats>,
     /// Runs user code; created on first use.
     sandbox: std::sync::OnceLock<letsdata_sandbox::Sandbox>,
-    /// AWS clients per region (Kinesis, SQS, DynamoDB, DynamoDB Streams), made on first use.
-    aws:
-        tokio::sync::Mutex<std::collections::HashMap<String, letsdata_connectors::aws::AwsClients>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -138,13 +137,12 @@ impl Engine {
         Ok(Self {
             home: home.to_path_buf(),
             store,
-            objects,
+            connectors: Arc::new(ConnectorContext::new(objects)),
             tenant,
             worker_id: worker::worker_id(),
             settings,
             stats: Arc::new(LiveStats::default()),
             sandbox: std::sync::OnceLock::new(),
-            aws: tokio::sync::Mutex::new(std::collections::HashMap::new()),
         })
     }
 
@@ -153,7 +151,7 @@ impl Engine {
     }
 
     pub fn objects(&self) -> &ObjectStores {
-        &self.objects
+        self.connectors.objects()
     }
 
     /// Live counters of the work done by this process (for progress bars).

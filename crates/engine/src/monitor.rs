@@ -1,11 +1,11 @@
 //! The task state monitor: keeps `datasetProgress` current, reaps the leases of dead workers,
 //! and moves the dataset to COMPLETED or ERRORED when its last task ends.
 
-use crate::init::modify_dataset;
+use crate::datasets::modify_dataset;
 use crate::worker::is_dead_local_worker;
 use crate::{Engine, EngineError};
 use letsdata_model::time::now_millis;
-use letsdata_model::{Dataset, DatasetProgress, DatasetStatus};
+use letsdata_model::{Dataset, DatasetAction, DatasetProgress, DatasetStatus, lifecycle};
 use letsdata_store::{TaskCounts, TaskStore};
 use std::sync::Arc;
 
@@ -88,32 +88,33 @@ impl<'a> Monitor<'a> {
         let progress = progress_of(&counts);
         modify_dataset(self.engine, &self.dataset_id, |d| {
             d.dataset_progress = progress.clone();
-            let finishing = matches!(
-                d.dataset_status,
-                DatasetStatus::Processing
-                    | DatasetStatus::StoppingError
-                    | DatasetStatus::StoppingComplete
-            );
-            if finishing && counts.unfinished() == 0 {
-                let status = match d.dataset_status {
-                    DatasetStatus::StoppingComplete => DatasetStatus::Completed,
-                    DatasetStatus::StoppingError => DatasetStatus::Errored,
-                    _ if counts.errored > 0 => DatasetStatus::Errored,
-                    _ => DatasetStatus::Completed,
-                };
-                d.dataset_status = status;
-                d.last_error = (counts.errored > 0).then(|| {
-                    format!(
-                        "{} of {} tasks ERRORED; `letsdata tasks list --datasetName {} --taskStatus ERRORED` shows them",
-                        counts.errored, counts.total, d.dataset_name
-                    )
-                });
-                if let Some(log) = d.execution_logs.last_mut()
-                    && log.end_datetime.is_none()
-                {
-                    log.end_datetime = Some(now_millis());
-                    log.status = Some(status);
+            if counts.unfinished() > 0 {
+                return;
+            }
+            let action = match d.dataset_status {
+                DatasetStatus::Processing if counts.errored > 0 => DatasetAction::ErrorProcessing,
+                DatasetStatus::Processing => DatasetAction::CompleteProcessing,
+                DatasetStatus::StoppingError | DatasetStatus::StoppingComplete => {
+                    DatasetAction::FinishStop
                 }
+                // Busy (an update in flight) or finished already: nothing to do now.
+                _ => return,
+            };
+            let Ok(status) = lifecycle::next(d.dataset_status, action, None) else {
+                return;
+            };
+            d.dataset_status = status;
+            d.last_error = (counts.errored > 0).then(|| {
+                format!(
+                    "{} of {} tasks ERRORED; `letsdata tasks list --datasetName {} --taskStatus ERRORED` shows them",
+                    counts.errored, counts.total, d.dataset_name
+                )
+            });
+            if let Some(log) = d.execution_logs.last_mut()
+                && log.end_datetime.is_none()
+            {
+                log.end_datetime = Some(now_millis());
+                log.status = Some(status);
             }
         })
         .await?;

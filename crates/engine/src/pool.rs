@@ -5,12 +5,12 @@
 //! keep them from running a task twice, and the monitor (run by each of them) reaps leases of
 //! workers that died so their tasks resume from the last checkpoint.
 
+use crate::datasets::DatasetConnectors;
+use crate::datasets::{modify_dataset, spec_of};
 use crate::exec::{Outcome, Runner, Signals};
-use crate::init::{modify_dataset, spec_of};
 use crate::monitor::Monitor;
 use crate::{Engine, EngineError};
 use letsdata_model::spec::LogLevel;
-use letsdata_model::spec::{ReadConnector, WriteConnector};
 use letsdata_model::task::TaskExecutionLog;
 use letsdata_model::time::now_millis;
 use letsdata_model::{Dataset, TaskStatus};
@@ -23,7 +23,7 @@ use tokio::task::JoinSet;
 pub(crate) async fn process(engine: &Engine, dataset: &Dataset) -> Result<Dataset, EngineError> {
     let spec = spec_of(engine, dataset)?;
     let tasks = engine.store.open_task_store(&dataset.dataset_id).await?;
-    let sandbox = match crate::code::wasm_of(&spec) {
+    let sandbox = match crate::code::artifact_of(&spec) {
         Some(_) => Some(
             engine
                 .sandbox()
@@ -31,13 +31,9 @@ pub(crate) async fn process(engine: &Engine, dataset: &Dataset) -> Result<Datase
         ),
         None => None,
     };
-    let spec_read_write = (
-        matches!(spec.read_connector, ReadConnector::S3(_)),
-        matches!(spec.write_connector, WriteConnector::S3(_)),
-    );
-    let region = spec.region;
     let mut runner = Runner {
-        objects: engine.objects.clone(),
+        connectors: engine.connectors.clone(),
+        connectors_of: Arc::new(DatasetConnectors::of(&spec)?),
         tasks: tasks.clone(),
         stats: engine.stats.clone(),
         settings: engine.settings.clone(),
@@ -50,11 +46,6 @@ pub(crate) async fn process(engine: &Engine, dataset: &Dataset) -> Result<Datase
             .join(&dataset.dataset_id)
             .join("logs"),
         sandbox,
-        aws: if matches!(spec_read_write, (true, true)) {
-            None
-        } else {
-            Some(engine.aws(region.as_str()).await)
-        },
     };
     let monitor = Monitor::new(engine, dataset, tasks.clone());
     let mut running: JoinSet<()> = JoinSet::new();

@@ -5,19 +5,19 @@
 //! * **Freeze** (COMPLETED | ERRORED | DESCALED → FREEZING → FROZEN): reclaims the internal
 //!   resources (the task database and its queue). Output, error records and the dataset record
 //!   with its final progress stay readable.
-//! * **Delete** (→ DELETING → DELETED): removes everything, LetsData-located output and error
-//!   buckets included; the dataset record stays as a tombstone so the name cannot be reused.
+//! * **Delete** (→ DELETING → DELETED): removes everything, the write and error connectors'
+//!   LetsData-located resources included (each connector names and runs its own delete step);
+//!   the dataset record stays as a tombstone so the name cannot be reused.
 //!
 //! Each records its steps in the dataset record (`descaleWorkflow`, `freezeWorkflow`,
-//! `deleteWorkflow`) like the initialization workflow. Nothing is reclaimed while a task runs:
-//! a dataset with running tasks is refused (stop it first). Steps are idempotent, so a workflow
+//! `deleteWorkflow`) through the workflow runner. Nothing is reclaimed while a task runs: a
+//! dataset with running tasks is refused (stop it first). Steps are idempotent, so a workflow
 //! interrupted half-way is finished by running the same command again.
 
-use crate::init::{modify_dataset, spec_of};
+use crate::datasets::{DatasetConnectors, sink_resource, spec_of, transition};
+use crate::workflow::{self, Record, Step, StepError};
 use crate::{Engine, EngineError};
-use letsdata_model::dataset::{StepResult, StepStatus};
-use letsdata_model::lifecycle;
-use letsdata_model::time::now_millis;
+use letsdata_connectors::sink::SinkRole;
 use letsdata_model::{Dataset, DatasetAction, DatasetStatus};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -44,11 +44,34 @@ impl Kind {
         }
     }
 
-    fn workflow(self, d: &mut Dataset) -> &mut serde_json::Map<String, serde_json::Value> {
+    fn record(self) -> Record {
         match self {
-            Kind::Descale => &mut d.descale_workflow,
-            Kind::Freeze => &mut d.freeze_workflow,
-            Kind::Delete => &mut d.delete_workflow,
+            Kind::Descale => Record::Descale,
+            Kind::Freeze => Record::Freeze,
+            Kind::Delete => Record::Delete,
+        }
+    }
+}
+
+/// The steps of the cost workflows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReclaimStep {
+    ReleaseCompute,
+    DeleteTaskDatabase,
+    DeleteQueues,
+    /// The write or error connector's LetsData-located resource, under its sink's step name.
+    DeleteResource(SinkRole, &'static str),
+    DeleteDatasetFiles,
+}
+
+impl Step for ReclaimStep {
+    fn name(&self) -> &str {
+        match self {
+            Self::ReleaseCompute => "Compute Engine - Release Data Task Function Concurrency",
+            Self::DeleteTaskDatabase => "Delete Internal Task Database",
+            Self::DeleteQueues => "Delete Internal Queues",
+            Self::DeleteResource(_, name) => name,
+            Self::DeleteDatasetFiles => "Delete Dataset Files",
         }
     }
 }
@@ -72,10 +95,11 @@ impl Engine {
     async fn reclaim(&self, dataset_name: &str, kind: Kind) -> Result<Dataset, EngineError> {
         let (start_action, finish_action) = kind.actions();
         let dataset = self.dataset(dataset_name).await?;
+        let steps = self.reclaim_steps(kind, &dataset)?;
+        let record = kind.record();
         // A workflow interrupted half-way (still in its transient status) is resumed.
-        let resuming = dataset.dataset_status == kind.transient();
-        if !resuming {
-            lifecycle::next(dataset.dataset_status, start_action, None)
+        if dataset.dataset_status != kind.transient() {
+            letsdata_model::lifecycle::next(dataset.dataset_status, start_action, None)
                 .map_err(|e| EngineError::Refused(format!("dataset {dataset_name:?}: {e}")))?;
             let running = self.running_tasks(&dataset).await?;
             if running > 0 {
@@ -83,48 +107,44 @@ impl Engine {
                     "dataset {dataset_name:?} has {running} running tasks; nothing is reclaimed while a task runs: stop them first with `letsdata tasks stop --datasetName {dataset_name}`"
                 )));
             }
-            let mut refusal = None;
-            modify_dataset(self, &dataset.dataset_id, |d| {
-                match lifecycle::next(d.dataset_status, start_action, None) {
-                    Ok(next) => {
-                        refusal = None;
-                        d.dataset_status = next;
-                        let steps = kind.workflow(d);
-                        steps.clear();
-                        for step in steps_of(kind, &dataset) {
-                            steps.insert(step.to_string(), serde_json::json!({}));
-                        }
-                    }
-                    Err(e) => refusal = Some(format!("dataset {dataset_name:?}: {e}")),
+            transition(self, &dataset.dataset_id, start_action, None, |d, _| {
+                if let Some(map) = record.steps_mut(d) {
+                    map.clear();
                 }
-            })
-            .await?;
-            if let Some(message) = refusal {
-                return Err(EngineError::Refused(message));
-            }
-        }
-        for step in steps_of(kind, &dataset) {
-            let start = now_millis();
-            let message = self.run_reclaim_step(&dataset, step).await?;
-            let result = StepResult {
-                status: StepStatus::Completed,
-                attempts: 1,
-                start_datetime: start,
-                end_datetime: Some(now_millis()),
-                message,
-            };
-            let value = serde_json::to_value(&result).expect("step results serialize");
-            modify_dataset(self, &dataset.dataset_id, |d| {
-                kind.workflow(d).insert(step.to_string(), value.clone());
+                record.declare(d, steps.iter().map(|s| s.name()));
             })
             .await?;
         }
-        modify_dataset(self, &dataset.dataset_id, |d| {
-            if let Ok(next) = lifecycle::next(d.dataset_status, finish_action, None) {
-                d.dataset_status = next;
-            }
+        workflow::run(self, &dataset.dataset_id, &record, &steps, |step| {
+            self.run_reclaim_step(&dataset, *step)
         })
         .await
+        .map_err(|e| e.into_engine(dataset_name))?;
+        transition(self, &dataset.dataset_id, finish_action, None, |_, _| {}).await
+    }
+
+    fn reclaim_steps(
+        &self,
+        kind: Kind,
+        dataset: &Dataset,
+    ) -> Result<Vec<ReclaimStep>, EngineError> {
+        Ok(match kind {
+            Kind::Descale => vec![ReclaimStep::ReleaseCompute],
+            Kind::Freeze => vec![ReclaimStep::DeleteTaskDatabase, ReclaimStep::DeleteQueues],
+            Kind::Delete => {
+                let mut steps = vec![ReclaimStep::DeleteTaskDatabase, ReclaimStep::DeleteQueues];
+                let spec = spec_of(self, dataset)?;
+                let connectors = DatasetConnectors::of(&spec)?;
+                for role in [SinkRole::Write, SinkRole::Error] {
+                    let resource = sink_resource(dataset, &spec, role)?;
+                    if let Some(name) = connectors.sink(role).delete_step(&resource) {
+                        steps.push(ReclaimStep::DeleteResource(role, name));
+                    }
+                }
+                steps.push(ReclaimStep::DeleteDatasetFiles);
+                steps
+            }
+        })
     }
 
     async fn running_tasks(&self, dataset: &Dataset) -> Result<u64, EngineError> {
@@ -134,46 +154,41 @@ impl Engine {
         }
     }
 
-    async fn run_reclaim_step(&self, dataset: &Dataset, step: &str) -> Result<String, EngineError> {
+    async fn run_reclaim_step(
+        &self,
+        dataset: &Dataset,
+        step: ReclaimStep,
+    ) -> Result<String, StepError> {
         let dir = self.home.join("datasets").join(&dataset.dataset_id);
         match step {
-            STEP_RELEASE_COMPUTE => {
+            ReclaimStep::ReleaseCompute => {
                 let concurrency = spec_of(self, dataset)
                     .map(|s| s.compute_engine.concurrency)
                     .unwrap_or(0);
                 Ok(format!("{concurrency} worker slots released"))
             }
-            STEP_DELETE_TASK_DATABASE => {
+            ReclaimStep::DeleteTaskDatabase => {
                 self.store.drop_task_store(&dataset.dataset_id).await?;
                 Ok("task database deleted".into())
             }
-            STEP_DELETE_QUEUES => Ok("internal task queue deleted with the task database".into()),
-            STEP_DELETE_WRITE_BUCKET => {
-                let n = self
-                    .objects
-                    .delete_bucket(&dataset.resources.write_bucket)
-                    .await?;
-                Ok(format!(
-                    "bucket {} deleted ({n} objects)",
-                    dataset.resources.write_bucket
-                ))
+            ReclaimStep::DeleteQueues => {
+                Ok("internal task queue deleted with the task database".into())
             }
-            STEP_DELETE_ERROR_BUCKET => {
-                let n = self
-                    .objects
-                    .delete_bucket(&dataset.resources.error_bucket)
-                    .await?;
-                Ok(format!(
-                    "bucket {} deleted ({n} objects)",
-                    dataset.resources.error_bucket
-                ))
+            ReclaimStep::DeleteResource(role, _) => {
+                let spec = spec_of(self, dataset)?;
+                let resource = sink_resource(dataset, &spec, role)?;
+                let connectors = DatasetConnectors::of(&spec)?;
+                Ok(connectors
+                    .sink(role)
+                    .delete(&self.connectors, &resource)
+                    .await?)
             }
-            STEP_DELETE_DATASET_FILES => {
+            ReclaimStep::DeleteDatasetFiles => {
                 match tokio::fs::remove_dir_all(&dir).await {
                     Ok(()) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                     Err(e) => {
-                        return Err(EngineError::Corrupt(format!(
+                        return Err(StepError::user(format!(
                             "cannot delete {}: {e}",
                             dir.display()
                         )));
@@ -181,48 +196,6 @@ impl Engine {
                 }
                 Ok(format!("{} deleted (task logs included)", dir.display()))
             }
-            step if Some(step) == crate::aws::delete_step(dataset) => {
-                crate::aws::delete_write_resource(self, dataset).await
-            }
-            other => Err(EngineError::Corrupt(format!("unknown step {other:?}"))),
-        }
-    }
-}
-
-const STEP_RELEASE_COMPUTE: &str = "Compute Engine - Release Data Task Function Concurrency";
-const STEP_DELETE_TASK_DATABASE: &str = "Delete Internal Task Database";
-const STEP_DELETE_QUEUES: &str = "Delete Internal Queues";
-const STEP_DELETE_WRITE_BUCKET: &str = "Write Connector - Delete S3 Bucket";
-const STEP_DELETE_ERROR_BUCKET: &str = "Error Connector - Delete Error Bucket";
-const STEP_DELETE_DATASET_FILES: &str = "Delete Dataset Files";
-
-fn steps_of(kind: Kind, dataset: &Dataset) -> Vec<&'static str> {
-    match kind {
-        Kind::Descale => vec![STEP_RELEASE_COMPUTE],
-        Kind::Freeze => vec![STEP_DELETE_TASK_DATABASE, STEP_DELETE_QUEUES],
-        Kind::Delete => {
-            let mut steps = vec![STEP_DELETE_TASK_DATABASE, STEP_DELETE_QUEUES];
-            let write_letsdata = dataset
-                .config
-                .get("writeConnector")
-                .and_then(|w| w.get("resourceLocation"))
-                .and_then(|r| r.as_str())
-                .is_some_and(|r| r.trim().eq_ignore_ascii_case("letsdata"));
-            let error_letsdata = dataset
-                .config
-                .get("errorConnector")
-                .and_then(|w| w.get("resourceLocation"))
-                .and_then(|r| r.as_str())
-                .is_some_and(|r| r.trim().eq_ignore_ascii_case("letsdata"));
-            if write_letsdata && !dataset.resources.write_bucket.is_empty() {
-                steps.push(STEP_DELETE_WRITE_BUCKET);
-            }
-            steps.extend(crate::aws::delete_step(dataset));
-            if error_letsdata {
-                steps.push(STEP_DELETE_ERROR_BUCKET);
-            }
-            steps.push(STEP_DELETE_DATASET_FILES);
-            steps
         }
     }
 }

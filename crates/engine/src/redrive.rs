@@ -10,36 +10,52 @@
 //! changes nothing. The status change is a compare-and-set on the dataset's version: of two
 //! concurrent redrives exactly one wins; the other sees REDRIVING and is refused.
 
-use crate::init::modify_dataset;
+use crate::datasets::{DatasetConnectors, sink_resource, spec_of, transition};
+use crate::workflow::{self, Record, Step, StepError};
 use crate::{Engine, EngineError};
+use letsdata_connectors::sink::{SinkRole, SinkTask};
 use letsdata_model::dataset::{ExecutionLog, RedriveWorkflow, StepResult, StepStatus};
 use letsdata_model::lifecycle;
 use letsdata_model::time::now_millis;
-use letsdata_model::{Dataset, DatasetAction, DatasetStatus, Rejection, TaskStatus};
-use letsdata_store::StoreError;
+use letsdata_model::{Dataset, DatasetAction, Rejection, TaskStatus};
+use letsdata_store::TaskStore;
+use std::sync::Arc;
 
 const STEP_INITIALIZE: &str = "Initialize";
 const STEP_TASK_LIST: &str = "Compute Redrive Task List";
-const STEP_UPDATE_TASKS: &str = "Update Task State";
-const STEP_ENQUEUE: &str = "Enqueue Tasks For Processing";
-const STEP_FINALIZE: &str = "Finalize Redrive Request";
-const STEPS: [&str; 5] = [
-    STEP_INITIALIZE,
-    STEP_TASK_LIST,
-    STEP_UPDATE_TASKS,
-    STEP_ENQUEUE,
-    STEP_FINALIZE,
+
+/// The steps of a redrive after its task list is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RedriveStep {
+    UpdateTaskState,
+    Enqueue,
+    Finalize,
+}
+
+impl Step for RedriveStep {
+    fn name(&self) -> &str {
+        match self {
+            Self::UpdateTaskState => "Update Task State",
+            Self::Enqueue => "Enqueue Tasks For Processing",
+            Self::Finalize => "Finalize Redrive Request",
+        }
+    }
+}
+
+const STEPS: [RedriveStep; 3] = [
+    RedriveStep::UpdateTaskState,
+    RedriveStep::Enqueue,
+    RedriveStep::Finalize,
 ];
 
-fn completed(start: i64, message: String) -> serde_json::Value {
-    serde_json::to_value(StepResult {
+fn completed(start: i64, message: String) -> StepResult {
+    StepResult {
         status: StepStatus::Completed,
         attempts: 1,
         start_datetime: start,
         end_datetime: Some(now_millis()),
         message,
-    })
-    .expect("step results serialize")
+    }
 }
 
 impl Engine {
@@ -94,132 +110,134 @@ impl Engine {
         // Initialize: ERRORED → REDRIVING, atomically.
         let start = now_millis();
         let redrive_id = uuid::Uuid::new_v4().to_string();
-        let mut current = dataset;
-        loop {
-            refuse_unless_errored(&current)?;
-            current.dataset_status =
-                lifecycle::next(current.dataset_status, DatasetAction::Redrive, None)
-                    .map_err(|e| EngineError::Refused(e.to_string()))?;
-            let mut steps = serde_json::Map::new();
-            for step in STEPS {
-                steps.insert(step.to_string(), serde_json::json!({}));
-            }
-            steps.insert(
-                STEP_INITIALIZE.into(),
-                completed(start, format!("redrive {redrive_id}")),
-            );
-            steps.insert(
-                STEP_TASK_LIST.into(),
-                completed(list_start, format!("{} tasks", selected.len())),
-            );
-            current.redrive_workflows.push(RedriveWorkflow {
-                redrive_id: redrive_id.clone(),
-                request_datetime: start,
-                task_ids: selected.clone(),
-                restart_from_beginning,
-                steps,
-            });
-            match self.store.update_dataset(&mut current).await {
-                Ok(()) => break,
-                Err(StoreError::Conflict(_)) => {
-                    current = self.dataset(dataset_name).await?;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        let id = current.dataset_id.clone();
-        let set_step = |step: &'static str, value: serde_json::Value| {
-            let redrive_id = redrive_id.clone();
-            move |d: &mut Dataset| {
-                if let Some(w) = d
-                    .redrive_workflows
-                    .iter_mut()
-                    .find(|w| w.redrive_id == redrive_id)
-                {
-                    w.steps.insert(step.to_string(), value.clone());
-                }
-            }
-        };
-
-        // Update Task State.
-        let step_start = now_millis();
-        let mut reset = 0;
-        for task_id in &selected {
-            if restart_from_beginning {
-                self.delete_task_output(&current, task_id).await?;
-            }
-            if tasks
-                .reset_for_redrive(task_id, restart_from_beginning)
-                .await?
-            {
-                reset += 1;
-            }
-        }
-        let how = if restart_from_beginning {
-            "checkpoints reset, earlier output deleted"
-        } else {
-            "resuming from checkpoints"
-        };
-        modify_dataset(
+        let record = Record::Redrive(redrive_id.clone());
+        let redriving = transition(
             self,
-            &id,
-            set_step(
-                STEP_UPDATE_TASKS,
-                completed(step_start, format!("{reset} tasks reset; {how}")),
-            ),
+            &dataset.dataset_id,
+            DatasetAction::Redrive,
+            None,
+            |d, _| {
+                d.redrive_workflows.push(RedriveWorkflow {
+                    redrive_id: redrive_id.clone(),
+                    request_datetime: start,
+                    task_ids: selected.clone(),
+                    restart_from_beginning,
+                    steps: serde_json::Map::new(),
+                });
+                record.set(
+                    d,
+                    STEP_INITIALIZE,
+                    &completed(start, format!("redrive {redrive_id}")),
+                );
+                record.set(
+                    d,
+                    STEP_TASK_LIST,
+                    &completed(list_start, format!("{} tasks", selected.len())),
+                );
+                record.declare(d, STEPS.iter().map(|s| s.name()));
+            },
         )
-        .await?;
-
-        // Enqueue Tasks For Processing: reset tasks are CREATED, which the queue serves.
-        let step_start = now_millis();
-        let queued = tasks.counts().await?.created;
-        modify_dataset(
-            self,
-            &id,
-            set_step(
-                STEP_ENQUEUE,
-                completed(step_start, format!("{queued} tasks queued")),
-            ),
-        )
-        .await?;
-
-        // Finalize Redrive Request: REDRIVING → PROCESSING, a new execution.
-        let step_start = now_millis();
-        let finalize = set_step(
-            STEP_FINALIZE,
-            completed(step_start, "dataset is PROCESSING".into()),
-        );
-        modify_dataset(self, &id, |d| {
-            finalize(d);
-            d.dataset_status = DatasetStatus::Processing;
-            d.last_error = None;
-            d.execution_logs.push(ExecutionLog {
-                start_datetime: now_millis(),
-                end_datetime: None,
-                status: None,
-            });
+        .await;
+        let current = match redriving {
+            Ok(d) => d,
+            Err(EngineError::Refused(_)) => {
+                refuse_unless_errored(&self.dataset(dataset_name).await?)?;
+                return Err(EngineError::Refused(format!(
+                    "cannot redrive dataset {dataset_name:?}: it changed meanwhile; try again"
+                )));
+            }
+            Err(e) => return Err(e),
+        };
+        let redrive = Redrive {
+            engine: self,
+            dataset: &current,
+            tasks,
+            selected: &selected,
+            restart_from_beginning,
+        };
+        workflow::run(self, &current.dataset_id, &record, &STEPS, |step| {
+            redrive.execute(*step)
         })
         .await
+        .map_err(|e| e.into_engine(dataset_name))
+    }
+}
+
+/// What the redrive steps work on.
+struct Redrive<'a> {
+    engine: &'a Engine,
+    dataset: &'a Dataset,
+    tasks: Arc<dyn TaskStore>,
+    selected: &'a [String],
+    restart_from_beginning: bool,
+}
+
+impl Redrive<'_> {
+    async fn execute(&self, step: RedriveStep) -> Result<String, StepError> {
+        match step {
+            RedriveStep::UpdateTaskState => {
+                let mut reset = 0;
+                for task_id in self.selected {
+                    if self.restart_from_beginning {
+                        self.delete_task_output(task_id).await?;
+                    }
+                    if self
+                        .tasks
+                        .reset_for_redrive(task_id, self.restart_from_beginning)
+                        .await?
+                    {
+                        reset += 1;
+                    }
+                }
+                let how = if self.restart_from_beginning {
+                    "checkpoints reset, earlier output deleted"
+                } else {
+                    "resuming from checkpoints"
+                };
+                Ok(format!("{reset} tasks reset; {how}"))
+            }
+            // Reset tasks are CREATED, which the queue serves.
+            RedriveStep::Enqueue => Ok(format!(
+                "{} tasks queued",
+                self.tasks.counts().await?.created
+            )),
+            // REDRIVING → PROCESSING, a new execution.
+            RedriveStep::Finalize => {
+                transition(
+                    self.engine,
+                    &self.dataset.dataset_id,
+                    DatasetAction::FinishRedrive,
+                    None,
+                    |d, _| {
+                        d.last_error = None;
+                        d.execution_logs.push(ExecutionLog {
+                            start_datetime: now_millis(),
+                            end_datetime: None,
+                            status: None,
+                        });
+                    },
+                )
+                .await?;
+                Ok("dataset is PROCESSING".into())
+            }
+        }
     }
 
-    /// Deletes a task's part objects in the write and error buckets.
-    async fn delete_task_output(
-        &self,
-        dataset: &Dataset,
-        task_id: &str,
-    ) -> Result<(), EngineError> {
-        let prefix = format!("{}/{task_id}/", dataset.dataset_name);
-        for bucket_name in [
-            &dataset.resources.write_bucket,
-            &dataset.resources.error_bucket,
-        ] {
-            if !self.objects.bucket_exists(bucket_name).await? {
-                continue;
-            }
-            let bucket = self.objects.bucket(bucket_name)?;
-            for object in bucket.list(&prefix).await? {
-                bucket.delete_if_exists(&object.key).await?;
-            }
+    /// Deletes what a task wrote (part objects can be taken back; other destinations keep
+    /// what they were sent).
+    async fn delete_task_output(&self, task_id: &str) -> Result<(), StepError> {
+        let spec = spec_of(self.engine, self.dataset)?;
+        let connectors = DatasetConnectors::of(&spec)?;
+        let task = SinkTask {
+            dataset_name: &self.dataset.dataset_name,
+            task_id,
+        };
+        for role in [SinkRole::Write, SinkRole::Error] {
+            let resource = sink_resource(self.dataset, &spec, role)?;
+            connectors
+                .sink(role)
+                .delete_task_output(&self.engine.connectors, &resource, &task)
+                .await?;
         }
         Ok(())
     }

@@ -7,8 +7,8 @@
 //! checkpoint and end ERRORED. The stopped tasks can be redriven later and resume from their
 //! checkpoints. With task ids only those tasks stop and the dataset goes on processing.
 
+use crate::datasets::modify_dataset;
 use crate::exec::STOPPED;
-use crate::init::modify_dataset;
 use crate::monitor::Monitor;
 use crate::{Engine, EngineError};
 use letsdata_model::lifecycle;

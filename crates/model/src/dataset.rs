@@ -54,8 +54,14 @@ pub struct ExecutionLog {
     pub status: Option<DatasetStatus>,
 }
 
-/// Resources the dataset uses, resolved at creation (names of LetsData-located buckets
-/// are generated, Customer ones copied from the config).
+/// Resources the dataset uses, resolved at creation (names of LetsData-located resources are
+/// generated, Customer ones copied from the config) and completed by initialization.
+///
+/// Buckets are stored by name (`readBucket`, `writeBucket`, `errorBucket`), every other
+/// resource as a [`ConnectorResource`] (`readResource`, `writeResource`); [`Self::read`],
+/// [`Self::write`] and [`Self::error`] (and their setters) give one view of both, so the
+/// engine handles every connector's resource the same way while `datasets view` keeps the
+/// shape it always had.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DatasetResources {
@@ -70,19 +76,75 @@ pub struct DatasetResources {
     pub object_store: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub task_database: String,
-    /// The stream, queue or table read (Kinesis, DynamoDB Streams, SQS and DynamoDB readers).
+    /// What a read connector other than S3 reads (stream, queue, table, topic).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub read_resource: Option<AwsResource>,
-    /// The stream, queue or table written (Kinesis, SQS and DynamoDB write connectors).
+    pub read_resource: Option<ConnectorResource>,
+    /// What a write connector other than S3 writes (stream, queue, table, topic, cache).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub write_resource: Option<AwsResource>,
+    pub write_resource: Option<ConnectorResource>,
 }
 
-/// An AWS stream, queue or table a dataset reads or writes, as shown in `datasets view`.
+impl DatasetResources {
+    fn bucket(name: &str, location: &str) -> Option<ConnectorResource> {
+        (!name.is_empty()).then(|| ConnectorResource {
+            resource_type: ConnectorResource::S3_BUCKET.to_string(),
+            resource_location: location.to_string(),
+            name: name.to_string(),
+            ..Default::default()
+        })
+    }
+
+    /// What the read connector reads (`None` before creation resolved it).
+    pub fn read(&self) -> Option<ConnectorResource> {
+        self.read_resource
+            .clone()
+            .or_else(|| Self::bucket(&self.read_bucket, "Customer"))
+    }
+
+    /// What the write connector writes. A bucket's location is not stored; `location` is the
+    /// one the configuration gives.
+    pub fn write(&self, location: &str) -> Option<ConnectorResource> {
+        self.write_resource
+            .clone()
+            .or_else(|| Self::bucket(&self.write_bucket, location))
+    }
+
+    /// The error connector's bucket.
+    pub fn error(&self, location: &str) -> Option<ConnectorResource> {
+        Self::bucket(&self.error_bucket, location)
+    }
+
+    /// Records what the read connector reads.
+    pub fn set_read(&mut self, r: ConnectorResource) {
+        if r.is_bucket() {
+            self.read_bucket = r.name;
+        } else {
+            self.read_resource = Some(r);
+        }
+    }
+
+    /// Records what the write connector writes.
+    pub fn set_write(&mut self, r: ConnectorResource) {
+        if r.is_bucket() {
+            self.write_bucket = r.name;
+        } else {
+            self.write_resource = Some(r);
+        }
+    }
+
+    /// Records the error connector's bucket.
+    pub fn set_error(&mut self, r: ConnectorResource) {
+        self.error_bucket = r.name;
+    }
+}
+
+/// Something outside letsdata a dataset reads or writes: a bucket, stream, queue, table, topic
+/// or cache, as shown in `datasets view` (buckets by name only, see [`DatasetResources`]).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct AwsResource {
-    /// `KinesisStream`, `DynamoDBStream`, `SQSQueue` or `DynamoDBTable`.
+pub struct ConnectorResource {
+    /// `S3Bucket`, `KinesisStream`, `DynamoDBStream`, `SQSQueue`, `DynamoDBTable`, … (each
+    /// connector names its own).
     pub resource_type: String,
     /// `LetsData` (created and deleted by letsdata) or `Customer`.
     pub resource_location: String,
@@ -90,9 +152,25 @@ pub struct AwsResource {
     /// Known once the resource exists (filled by initialization).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub arn: String,
-    /// The queue URL of an SQS queue.
+    /// Where the resource is reached, when its name does not say: an SQS queue's URL, the
+    /// bootstrap servers of a Kafka topic, a cache's address (never with credentials).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub url: String,
+}
+
+impl ConnectorResource {
+    /// The resource type of buckets.
+    pub const S3_BUCKET: &'static str = "S3Bucket";
+
+    /// Whether this is a bucket (stored by name in [`DatasetResources`]).
+    pub fn is_bucket(&self) -> bool {
+        self.resource_type == Self::S3_BUCKET
+    }
+
+    /// Whether letsdata created it (and deletes it with the dataset).
+    pub fn is_letsdata(&self) -> bool {
+        self.resource_location.eq_ignore_ascii_case("letsdata")
+    }
 }
 
 /// One redrive request and its workflow steps (LetsData's five redrive steps).

@@ -6,6 +6,7 @@
 //! * [`status`] holds the dataset and task statuses.
 //! * [`lifecycle`] is the dataset state machine: which action is allowed in which status.
 //! * [`dataset`] and [`task`] are the records the store keeps and the CLI prints.
+//! * [`record`] is what stream, queue and table records carry to user code.
 //! * [`location`] parses `s3://bucket/key` links and checks that keys stay inside their bucket.
 //!
 //! Nothing here does IO or is async, so the rules can be unit-tested exhaustively.
@@ -13,13 +14,15 @@
 pub mod dataset;
 pub mod lifecycle;
 pub mod location;
+pub mod record;
 pub mod spec;
 pub mod status;
 pub mod task;
 pub mod time;
 
 pub use dataset::{
-    CodeArtifact, Dataset, DatasetCode, DatasetProgress, ExecutionLog, StepResult, StepStatus,
+    CodeArtifact, ConnectorResource, Dataset, DatasetCode, DatasetProgress, ExecutionLog,
+    StepResult, StepStatus,
 };
 pub use lifecycle::{DatasetAction, InvalidTransition, Rejection};
 pub use location::{LocationError, ObjectLocation};

@@ -2,46 +2,33 @@
 
 use crate::status::TaskStatus;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
-/// What one task reads. For the S3 readers it is the file (or files, keyed by file type).
+/// A connector-owned part of a task record: what a task reads, or where it resumes. Each
+/// read connector defines and reads its own fields (the S3 reader `files`, the Kinesis reader
+/// `shardId`, `sequenceNumber`, …); the task record itself names none of them, so adding a
+/// connector adds no field here. Stored flattened into the task's JSON, so the records look as
+/// they always did and records written by earlier releases read unchanged.
+pub type ConnectorFields = serde_json::Map<String, serde_json::Value>;
+
+/// What one task reads: the manifest line it was made from and its read connector's fields.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskDefinition {
     pub reader_type: String,
-    /// The manifest line the task was made from.
+    /// The manifest line the task was made from (a file key, a shard, a segment, …).
     pub manifest_line: String,
     /// Index of the line among the manifest's non-empty lines (0-based).
     pub manifest_index: u64,
-    /// File type → file name (key in the read bucket). Empty for stream, queue and table tasks.
-    #[serde(default)]
-    pub files: BTreeMap<String, String>,
-    /// The stream ARN, queue name or table name a stream, queue or table task reads.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source: Option<String>,
-    /// The shard a Kinesis or DynamoDB Streams task reads.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shard_id: Option<String>,
-    /// The closed shard whose child this shard is, when its task was added as the parent
-    /// finished (it is read from its start).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parent_shard_id: Option<String>,
-    /// The parallel-scan segment (and the number of segments) a DynamoDB table task scans.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub segment: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub total_segments: Option<u32>,
+    /// The read connector's description of the input (`files`; `source` + `shardId`;
+    /// `segment` + `totalSegments`; `partition`; …).
+    #[serde(flatten)]
+    pub input: ConnectorFields,
 }
 
 /// Where a task resumes. Advanced only after the output and error objects before it are durable.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Checkpoint {
-    /// File type → offset (in the decompressed stream) where reading resumes, as a string
-    /// like LetsData's offset maps.
-    pub offsets: BTreeMap<String, String>,
-    /// File type → type of the last record processed.
-    pub last_record_types: BTreeMap<String, String>,
     /// Number of the next output/error part object (`part-<n>`).
     pub next_part: u64,
     /// Progress counters as of this checkpoint.
@@ -49,23 +36,19 @@ pub struct Checkpoint {
     /// The reader reached the end of its input; everything before it is durable.
     #[serde(default)]
     pub end_of_input: bool,
-    /// Kinesis and DynamoDB Streams tasks: the last sequence number whose documents are durable.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sequence_number: Option<String>,
-    /// Kinesis tasks starting at `Latest`: when the task first read its shard (epoch ms), so
-    /// later invocations resume there (`AT_TIMESTAMP`) until a record gives a sequence number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub latest_start_millis: Option<i64>,
-    /// DynamoDB table tasks: where the scan of the segment resumes (typed JSON of the key).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_evaluated_key: Option<String>,
-    /// DynamoDB table tasks: completed scans of the segment (`Continuous` scans repeat).
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub completed_scans: u64,
+    /// The read connector's position, opaque to everything else: file offsets
+    /// (`offsets`, `lastRecordTypes`), a shard's `sequenceNumber`, a scan's
+    /// `lastEvaluatedKey`, a partition's `nextOffset`, …
+    #[serde(flatten)]
+    pub position: ConnectorFields,
 }
 
-fn is_zero(n: &u64) -> bool {
-    *n == 0
+/// The id of the task of a dataset with this identity (what makes it unique in its dataset:
+/// `<line index>:<manifest line>`, `0:<shard id>`, ...): a UUID v5 in the dataset id's
+/// namespace, so listing the tasks again yields the same ids.
+pub fn task_id(dataset_id: &str, identity: &str) -> String {
+    let namespace = uuid::Uuid::parse_str(dataset_id).unwrap_or(uuid::Uuid::NAMESPACE_OID);
+    uuid::Uuid::new_v5(&namespace, identity.as_bytes()).to_string()
 }
 
 /// Counters for one task.
@@ -125,4 +108,53 @@ pub struct Task {
     pub worker_process_id: Option<String>,
     pub create_datetime: i64,
     pub update_datetime: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Records written before connectors owned their fields read unchanged, and are written
+    /// back with the same keys.
+    #[test]
+    fn task_ids_are_stable() {
+        let id = "8f0e4f8e-6a43-4c1b-9d7e-2f1f4d7a9b10";
+        assert_eq!(task_id(id, "0:a"), task_id(id, "0:a"));
+        assert_ne!(task_id(id, "0:a"), task_id(id, "1:a"));
+        // The ids earlier releases gave (UUID v5 of "<index>:<line>") stay the same.
+        assert_eq!(task_id(id, "0:a"), "0d3b9b95-e000-50c4-a56e-69b1ba04e926");
+    }
+
+    #[test]
+    fn records_of_earlier_releases_read_and_round_trip() {
+        let old_checkpoint = json!({
+            "offsets": {"DATA": "1234"},
+            "lastRecordTypes": {},
+            "nextPart": 3,
+            "progress": {"recordsRead": 10, "documentsWritten": 9, "errorRecords": 1,
+                         "skipRecords": 0, "bytesRead": 1234},
+            "endOfInput": false
+        });
+        let c: Checkpoint = serde_json::from_value(old_checkpoint.clone()).expect("old checkpoint");
+        assert_eq!(c.next_part, 3);
+        assert_eq!(c.progress.records_read, 10);
+        assert_eq!(c.position["offsets"], json!({"DATA": "1234"}));
+        assert_eq!(serde_json::to_value(&c).expect("json"), old_checkpoint);
+
+        let stream = json!({"offsets": {}, "lastRecordTypes": {}, "nextPart": 1,
+            "progress": {"recordsRead": 0, "documentsWritten": 0, "errorRecords": 0,
+                         "skipRecords": 0, "bytesRead": 0},
+            "endOfInput": false, "sequenceNumber": "4960"});
+        let c: Checkpoint = serde_json::from_value(stream).expect("stream checkpoint");
+        assert_eq!(c.position["sequenceNumber"], "4960");
+
+        let old_definition = json!({"readerType": "KINESISSTREAMREADER", "manifestLine": "shardId-1",
+            "manifestIndex": 0, "files": {}, "source": "arn:aws:kinesis:us-east-1:1:stream/s",
+            "shardId": "shardId-1"});
+        let d: TaskDefinition = serde_json::from_value(old_definition.clone()).expect("definition");
+        assert_eq!(d.manifest_line, "shardId-1");
+        assert_eq!(d.input["shardId"], "shardId-1");
+        assert_eq!(serde_json::to_value(&d).expect("json"), old_definition);
+    }
 }

@@ -8,8 +8,7 @@ use crate::bindings::single_file_state_machine::letsdata::data::system_file_read
 use crate::cursor::{CursorHandle, FileCursor, NextRecord};
 use crate::log::LogPipe;
 use crate::wit::{
-    FileRecord, ParseCompositeDocumentResult, ParseDocumentResult, RecordParseHint, RecordSpan,
-    SingleFileReaderState,
+    FileRecord, ParseCompositeDocumentResult, RecordParseHint, RecordSpan, SingleFileReaderState,
 };
 use crate::{Code, Sandbox, SandboxError};
 use std::time::{Duration, Instant};
@@ -178,17 +177,17 @@ impl sfr_host::HostSystemFileReader for HostState {
 }
 
 /// A store with the task's limits and the call wrapper shared by every instance kind.
-struct Session {
+pub(crate) struct Session {
     sandbox: Sandbox,
-    code: Code,
+    pub(crate) code: Code,
     limits: Limits,
-    store: Store<HostState>,
+    pub(crate) store: Store<HostState>,
     /// The last call trapped: the instance must be re-created before the next call.
-    broken: bool,
+    pub(crate) broken: bool,
 }
 
 impl Session {
-    fn new(
+    pub(crate) fn new(
         sandbox: &Sandbox,
         code: &Code,
         limits: Limits,
@@ -237,7 +236,7 @@ impl Session {
         }
     }
 
-    fn linker(&self) -> Result<Linker<HostState>, SandboxError> {
+    pub(crate) fn linker(&self) -> Result<Linker<HostState>, SandboxError> {
         let mut linker = Linker::new(&self.sandbox.engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| SandboxError::Instantiate(format!("{e:#}")))?;
@@ -247,7 +246,7 @@ impl Session {
     }
 
     /// A fresh store for the same code (after a trap); keeps the output and the cursors.
-    fn renew(&mut self) {
+    pub(crate) fn renew(&mut self) {
         let cursors = std::mem::take(&mut self.store.data_mut().cursors);
         let log = self.store.data().log.clone();
         let mut fresh = Session::new(&self.sandbox, &self.code, self.limits, cursors);
@@ -257,14 +256,14 @@ impl Session {
 
     /// Before a call: the epoch callback runs at the next tick (the deadline is checked
     /// there), and the previous call's failure details are forgotten.
-    fn arm(&mut self) {
+    pub(crate) fn arm(&mut self) {
         self.store.set_epoch_deadline(1);
         let state = self.store.data_mut();
         state.limiter.denied = None;
         state.host_error = None;
     }
 
-    fn classify(&mut self, e: wasmtime::Error) -> SandboxError {
+    pub(crate) fn classify(&mut self, e: wasmtime::Error) -> SandboxError {
         self.broken = true;
         let state = self.store.data_mut();
         if let Some(message) = state.host_error.take() {
@@ -302,12 +301,12 @@ impl Session {
         SandboxError::Trap(message)
     }
 
-    fn drain_log(&mut self) -> (Vec<u8>, u64) {
+    pub(crate) fn drain_log(&mut self) -> (Vec<u8>, u64) {
         self.store.data().log.drain()
     }
 }
 
-fn instantiate_error(e: wasmtime::Error) -> SandboxError {
+pub(crate) fn instantiate_error(e: wasmtime::Error) -> SandboxError {
     SandboxError::Instantiate(format!("{e:#}"))
 }
 
@@ -341,6 +340,7 @@ macro_rules! guest_call {
         guest_call!(@call $self, $store, $call)
     }};
 }
+pub(crate) use guest_call;
 
 /// One task's instance of a `SingleFileParser` component.
 pub struct FileParser {
@@ -617,242 +617,6 @@ impl StateMachine {
                 }
             }),
         }
-    }
-
-    /// What the guest printed since the last drain, and how many bytes were dropped.
-    pub fn drain_log(&mut self) -> (Vec<u8>, u64) {
-        self.session.drain_log()
-    }
-}
-
-enum StreamBindings {
-    Kinesis(crate::bindings::kinesis_reader::KinesisReader),
-    Queue(crate::bindings::queue_reader::QueueReader),
-    Streams(crate::bindings::dynamodb_streams_reader::DynamodbStreamsReader),
-    Table(crate::bindings::dynamodb_table_reader::DynamodbTableReader),
-}
-
-/// One DynamoDB Streams record, as `DynamoDBStreamsRecordReader.parseRecord` receives it.
-#[derive(Debug, Clone, Copy)]
-pub struct StreamRecordArgs<'a> {
-    pub stream_arn: &'a str,
-    pub shard_id: &'a str,
-    pub event_id: &'a str,
-    pub event_name: &'a str,
-    pub identity_principal_id: Option<&'a str>,
-    pub identity_type: Option<&'a str>,
-    pub sequence_number: &'a str,
-    pub size_bytes: u64,
-    pub stream_view_type: &'a str,
-    pub approximate_creation_date_time: i64,
-    pub keys: &'a str,
-    pub old_image: Option<&'a str>,
-    pub new_image: Option<&'a str>,
-}
-
-/// One task's instance of a stream, queue or table reader component (`KinesisRecordReader`,
-/// `QueueMessageReader`, `DynamoDBStreamsRecordReader` or `DynamoDBTableItemReader`): one
-/// call per record, message or item.
-pub struct RecordReader {
-    session: Session,
-    bindings: StreamBindings,
-}
-
-impl std::fmt::Debug for RecordReader {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RecordReader")
-            .field("code", &self.session.code)
-            .finish()
-    }
-}
-
-fn wrong_interface(wanted: crate::Interface) -> SandboxError {
-    SandboxError::MissingExport(format!(
-        "this reader instance does not implement {}",
-        wanted.letsdata_name()
-    ))
-}
-
-impl RecordReader {
-    /// Instantiates `code` for `interface` (one of the stream, queue and table readers).
-    pub async fn new(
-        sandbox: &Sandbox,
-        code: &Code,
-        limits: Limits,
-        interface: crate::Interface,
-    ) -> Result<Self, SandboxError> {
-        let mut session = Session::new(sandbox, code, limits, Vec::new());
-        let bindings = Self::instantiate(&mut session, interface).await?;
-        Ok(Self { session, bindings })
-    }
-
-    fn interface(&self) -> crate::Interface {
-        match self.bindings {
-            StreamBindings::Kinesis(_) => crate::Interface::KinesisRecordReader,
-            StreamBindings::Queue(_) => crate::Interface::QueueMessageReader,
-            StreamBindings::Streams(_) => crate::Interface::DynamoDbStreamsRecordReader,
-            StreamBindings::Table(_) => crate::Interface::DynamoDbTableItemReader,
-        }
-    }
-
-    async fn instantiate(
-        session: &mut Session,
-        interface: crate::Interface,
-    ) -> Result<StreamBindings, SandboxError> {
-        use crate::bindings::{
-            dynamodb_streams_reader::DynamodbStreamsReader,
-            dynamodb_table_reader::DynamodbTableReader, kinesis_reader::KinesisReader,
-            queue_reader::QueueReader,
-        };
-        let linker = session.linker()?;
-        session.arm();
-        let (store, component) = (&mut session.store, &session.code.component);
-        let result = match interface {
-            crate::Interface::KinesisRecordReader => {
-                KinesisReader::instantiate_async(store, component, &linker)
-                    .await
-                    .map(StreamBindings::Kinesis)
-            }
-            crate::Interface::QueueMessageReader => {
-                QueueReader::instantiate_async(store, component, &linker)
-                    .await
-                    .map(StreamBindings::Queue)
-            }
-            crate::Interface::DynamoDbStreamsRecordReader => {
-                DynamodbStreamsReader::instantiate_async(store, component, &linker)
-                    .await
-                    .map(StreamBindings::Streams)
-            }
-            crate::Interface::DynamoDbTableItemReader => {
-                DynamodbTableReader::instantiate_async(store, component, &linker)
-                    .await
-                    .map(StreamBindings::Table)
-            }
-            other => {
-                return Err(SandboxError::Instantiate(format!(
-                    "{} is not a stream, queue or table reader interface",
-                    other.letsdata_name()
-                )));
-            }
-        };
-        result.map_err(instantiate_error)
-    }
-
-    async fn reinstantiate(&mut self) -> Result<(), SandboxError> {
-        let interface = self.interface();
-        self.session.renew();
-        self.bindings = Self::instantiate(&mut self.session, interface).await?;
-        Ok(())
-    }
-
-    /// `KinesisRecordReader.parseMessage`.
-    pub async fn parse_kinesis_record(
-        &mut self,
-        stream_arn: &str,
-        shard_id: &str,
-        partition_key: &str,
-        sequence_number: &str,
-        approximate_arrival_timestamp_ms: i64,
-        data: &[u8],
-    ) -> Result<ParseDocumentResult, SandboxError> {
-        guest_call!(
-            self,
-            let StreamBindings::Kinesis(k),
-            else wrong_interface(crate::Interface::KinesisRecordReader),
-            |store| async {
-                k.letsdata_data_kinesis_record_reader()
-                    .call_parse_message(
-                        store,
-                        stream_arn,
-                        shard_id,
-                        partition_key,
-                        sequence_number,
-                        approximate_arrival_timestamp_ms,
-                        data,
-                    )
-                    .await
-            }
-        )
-    }
-
-    /// `QueueMessageReader.parseMessage`.
-    pub async fn parse_queue_message(
-        &mut self,
-        message_id: &str,
-        message_group_id: Option<&str>,
-        message_deduplication_id: Option<&str>,
-        message_attributes: &[(String, String)],
-        message_body: &str,
-    ) -> Result<ParseDocumentResult, SandboxError> {
-        guest_call!(
-            self,
-            let StreamBindings::Queue(q),
-            else wrong_interface(crate::Interface::QueueMessageReader),
-            |store| async {
-                q.letsdata_data_queue_message_reader()
-                    .call_parse_message(
-                        store,
-                        message_id,
-                        message_group_id,
-                        message_deduplication_id,
-                        message_attributes,
-                        message_body,
-                    )
-                    .await
-            }
-        )
-    }
-
-    /// `DynamoDBStreamsRecordReader.parseRecord`.
-    pub async fn parse_dynamodb_stream_record(
-        &mut self,
-        r: &StreamRecordArgs<'_>,
-    ) -> Result<ParseDocumentResult, SandboxError> {
-        guest_call!(
-            self,
-            let StreamBindings::Streams(s),
-            else wrong_interface(crate::Interface::DynamoDbStreamsRecordReader),
-            |store| async {
-                s.letsdata_data_dynamodb_streams_record_reader()
-                    .call_parse_record(
-                        store,
-                        r.stream_arn,
-                        r.shard_id,
-                        r.event_id,
-                        r.event_name,
-                        r.identity_principal_id,
-                        r.identity_type,
-                        r.sequence_number,
-                        r.size_bytes,
-                        r.stream_view_type,
-                        r.approximate_creation_date_time,
-                        r.keys,
-                        r.old_image,
-                        r.new_image,
-                    )
-                    .await
-            }
-        )
-    }
-
-    /// `DynamoDBTableItemReader.parseDynamoDBItem`.
-    pub async fn parse_dynamodb_item(
-        &mut self,
-        table_name: &str,
-        segment_number: u32,
-        keys: &str,
-        item: &str,
-    ) -> Result<ParseDocumentResult, SandboxError> {
-        guest_call!(
-            self,
-            let StreamBindings::Table(t),
-            else wrong_interface(crate::Interface::DynamoDbTableItemReader),
-            |store| async {
-                t.letsdata_data_dynamodb_table_item_reader()
-                    .call_parse_dynamodb_item(store, table_name, segment_number, keys, item)
-                    .await
-            }
-        )
     }
 
     /// What the guest printed since the last drain, and how many bytes were dropped.

@@ -24,12 +24,14 @@ mod bindings;
 mod cursor;
 mod error;
 mod instance;
+mod interface;
 mod log;
 
 pub use batch::{DocumentKind, ParsedBatch, ParsedDocument};
 pub use cursor::{CursorHandle, FileCursor, NextRecord};
 pub use error::SandboxError;
-pub use instance::{FileParser, Limits, RecordReader, StateMachine, StreamRecordArgs};
+pub use instance::{FileParser, Limits, StateMachine};
+pub use interface::{Interface, InterfaceKind, RecordReader};
 
 /// The interface types, as the host sees them.
 pub mod wit {
@@ -60,101 +62,6 @@ pub const PROFILER_ENV: &str = "LETSDATA_WASM_PROFILER";
 
 /// How often the epoch advances: the granularity of time limits.
 const TICK: Duration = Duration::from_millis(10);
-
-/// The interface a dataset's `readerType` needs from its implementation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Interface {
-    SingleFileParser,
-    SingleFileStateMachineReader,
-    MultipleFileStateMachineReader,
-    KinesisRecordReader,
-    QueueMessageReader,
-    DynamoDbStreamsRecordReader,
-    DynamoDbTableItemReader,
-}
-
-impl Interface {
-    /// The WIT interface the component must export.
-    pub fn export_name(self) -> String {
-        format!("letsdata:data/{}@0.1.0", self.wit_name())
-    }
-
-    fn wit_name(self) -> &'static str {
-        match self {
-            Interface::SingleFileParser => "single-file-parser",
-            Interface::SingleFileStateMachineReader => "single-file-state-machine-reader",
-            Interface::MultipleFileStateMachineReader => "multiple-file-state-machine-reader",
-            Interface::KinesisRecordReader => "kinesis-record-reader",
-            Interface::QueueMessageReader => "queue-message-reader",
-            Interface::DynamoDbStreamsRecordReader => "dynamodb-streams-record-reader",
-            Interface::DynamoDbTableItemReader => "dynamodb-table-item-reader",
-        }
-    }
-
-    /// LetsData's name of the interface.
-    pub fn letsdata_name(self) -> &'static str {
-        match self {
-            Interface::SingleFileParser => "SingleFileParser",
-            Interface::SingleFileStateMachineReader => "SingleFileStateMachineReader",
-            Interface::MultipleFileStateMachineReader => "MultipleFileStateMachineReader",
-            Interface::KinesisRecordReader => "KinesisRecordReader",
-            Interface::QueueMessageReader => "QueueMessageReader",
-            Interface::DynamoDbStreamsRecordReader => "DynamoDBStreamsRecordReader",
-            Interface::DynamoDbTableItemReader => "DynamoDBTableItemReader",
-        }
-    }
-
-    /// The functions the interface must have.
-    fn functions(self) -> &'static [&'static str] {
-        match self {
-            Interface::SingleFileParser => &[
-                "get-s3-file-type",
-                "get-resolved-s3-file-name",
-                "get-record-start-pattern",
-                "get-record-end-pattern",
-                "parse-documents",
-            ],
-            Interface::SingleFileStateMachineReader => &[
-                "get-s3-file-type",
-                "get-resolved-s3-file-name",
-                "parse-document",
-            ],
-            Interface::MultipleFileStateMachineReader => &[
-                "get-s3-file-types",
-                "get-resolved-s3-file-names",
-                "parse-document",
-            ],
-            Interface::KinesisRecordReader | Interface::QueueMessageReader => &["parse-message"],
-            Interface::DynamoDbStreamsRecordReader => &["parse-record"],
-            Interface::DynamoDbTableItemReader => &["parse-dynamodb-item"],
-        }
-    }
-
-    /// The SDK macro that exports this interface (for error messages).
-    fn sdk_hint(self) -> &'static str {
-        match self {
-            Interface::SingleFileParser => "letsdata_sdk::export!(single_file_parser: YourParser)",
-            Interface::SingleFileStateMachineReader => {
-                "letsdata_sdk::export!(single_file_state_machine_reader: YourReader, parser: YourParser)"
-            }
-            Interface::MultipleFileStateMachineReader => {
-                "letsdata_sdk::export!(multiple_file_state_machine_reader: YourReader, parser: YourParser)"
-            }
-            Interface::KinesisRecordReader => {
-                "letsdata_sdk::export!(kinesis_record_reader: YourReader)"
-            }
-            Interface::QueueMessageReader => {
-                "letsdata_sdk::export!(queue_message_reader: YourReader)"
-            }
-            Interface::DynamoDbStreamsRecordReader => {
-                "letsdata_sdk::export!(dynamodb_streams_record_reader: YourReader)"
-            }
-            Interface::DynamoDbTableItemReader => {
-                "letsdata_sdk::export!(dynamodb_table_item_reader: YourReader)"
-            }
-        }
-    }
-}
 
 /// A compiled component.
 #[derive(Clone)]

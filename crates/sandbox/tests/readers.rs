@@ -1,8 +1,9 @@
 //! The stream, queue and table reader interfaces through the host, with a component that
 //! implements all four (`examples/testing/readers`); and the export check.
 
+use letsdata_model::record::RecordMeta;
 use letsdata_sandbox::wit::{Document, ParseDocumentResultStatus};
-use letsdata_sandbox::{Interface, Limits, RecordReader, Sandbox, SandboxError, StreamRecordArgs};
+use letsdata_sandbox::{Interface, Limits, RecordReader, Sandbox, SandboxError};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -75,8 +76,15 @@ async fn stream_queue_and_table_readers_run_in_the_sandbox() {
     let mut kinesis = RecordReader::new(&sandbox, &code, limits(), Interface::KinesisRecordReader)
         .await
         .expect("new");
+    let kinesis_record = RecordMeta::Kinesis {
+        stream_arn: "arn:s".into(),
+        shard_id: "shard-1".into(),
+        partition_key: "k".into(),
+        sequence_number: "49".into(),
+        approximate_arrival_timestamp: 1_700_000_000_000,
+    };
     let r = kinesis
-        .parse_kinesis_record("arn:s", "shard-1", "k", "49", 1_700_000_000_000, b"hello")
+        .parse_record(&kinesis_record, b"hello")
         .await
         .expect("parse");
     assert_eq!(r.status, ParseDocumentResultStatus::Success);
@@ -86,7 +94,16 @@ async fn stream_queue_and_table_readers_run_in_the_sandbox() {
     assert_eq!(doc["at"], 1_700_000_000_000i64);
     // The instance implements only the interface it was created for.
     assert!(matches!(
-        kinesis.parse_dynamodb_item("t", 0, "{}", "{}").await,
+        kinesis
+            .parse_record(
+                &RecordMeta::TableItem {
+                    table_name: "t".into(),
+                    segment_number: 0,
+                    keys: "{}".into()
+                },
+                b"{}"
+            )
+            .await,
         Err(SandboxError::MissingExport(_))
     ));
 
@@ -94,15 +111,22 @@ async fn stream_queue_and_table_readers_run_in_the_sandbox() {
         .await
         .expect("new");
     let attrs = vec![("docId".to_string(), "7".to_string())];
+    let message =
+        |id: &str, group: Option<&str>, attributes: &[(String, String)]| RecordMeta::Queue {
+            message_id: id.into(),
+            message_group_id: group.map(str::to_string),
+            message_deduplication_id: None,
+            message_attributes: attributes.to_vec(),
+        };
     let r = queue
-        .parse_queue_message("m-1", Some("g"), None, &attrs, "body")
+        .parse_record(&message("m-1", Some("g"), &attrs), b"body")
         .await
         .expect("parse");
     let doc = serialized(r.document);
     assert_eq!(doc["group"], "g");
     assert_eq!(doc["attributes"][0][1], "7");
     let r = queue
-        .parse_queue_message("m-2", None, None, &[], "bad")
+        .parse_record(&message("m-2", None, &[]), b"bad")
         .await
         .expect("parse");
     assert_eq!(r.status, ParseDocumentResultStatus::Error);
@@ -115,33 +139,32 @@ async fn stream_queue_and_table_readers_run_in_the_sandbox() {
     )
     .await
     .expect("new");
-    let mut record = StreamRecordArgs {
-        stream_arn: "arn:t/stream",
-        shard_id: "s",
-        event_id: "e",
-        event_name: "INSERT",
+    let record = |event_name: &'static str| RecordMeta::DynamoDbStreams {
+        stream_arn: "arn:t/stream".into(),
+        shard_id: "s".into(),
+        event_id: "e".into(),
+        event_name,
         identity_principal_id: None,
         identity_type: None,
-        sequence_number: "100",
+        sequence_number: "100".into(),
         size_bytes: 10,
-        stream_view_type: "NEW_AND_OLD_IMAGES",
+        stream_view_type: "NEW_AND_OLD_IMAGES".into(),
         approximate_creation_date_time: 0,
-        keys: r#"{"id":"a"}"#,
+        keys: r#"{"id":"a"}"#.into(),
         old_image: None,
-        new_image: Some(r#"{"id":"a","n":1}"#),
+        new_image: Some(r#"{"id":"a","n":1}"#.into()),
     };
     let doc = serialized(
         streams
-            .parse_dynamodb_stream_record(&record)
+            .parse_record(&record("INSERT"), b"{}")
             .await
             .expect("parse")
             .document,
     );
     assert_eq!(doc["event"], "INSERT");
     assert_eq!(doc["new"], r#"{"id":"a","n":1}"#);
-    record.event_name = "REMOVE";
     let r = streams
-        .parse_dynamodb_stream_record(&record)
+        .parse_record(&record("REMOVE"), b"{}")
         .await
         .expect("parse");
     assert_eq!(r.status, ParseDocumentResultStatus::Skip);
@@ -156,7 +179,14 @@ async fn stream_queue_and_table_readers_run_in_the_sandbox() {
     .expect("new");
     let doc = serialized(
         table
-            .parse_dynamodb_item("t", 3, r#"{"id":"a"}"#, r#"{"id":"a"}"#)
+            .parse_record(
+                &RecordMeta::TableItem {
+                    table_name: "t".into(),
+                    segment_number: 3,
+                    keys: r#"{"id":"a"}"#.into(),
+                },
+                br#"{"id":"a"}"#,
+            )
             .await
             .expect("parse")
             .document,

@@ -1,15 +1,14 @@
-//! Kinesis, SQS, DynamoDB and DynamoDB Streams through the official AWS SDK for Rust.
+//! What the AWS connectors ([`crate::kinesis`], [`crate::sqs`], [`crate::dynamodb`],
+//! [`crate::dynamodb_streams`]) share: the SDK configuration, one retry layer, failure
+//! classification, DynamoDB attribute values and the shard reader of Kinesis and DynamoDB
+//! Streams.
 //!
 //! [`AwsSettings::from_env`] reads where to connect: `LETSDATA_AWS_ENDPOINT` (one endpoint for
 //! every service, as with buckets; an emulator such as moto_server in tests) or, when unset, the
 //! SDK's own endpoint resolution for the region. Credentials and region come from the usual
 //! `AWS_*` variables or the SDK's default chain. [`AwsClients`] builds the SDK configuration
-//! once and hands out one small client per service:
-//!
-//! * [`kinesis::KinesisClient`]: shards, shard readers, the gzip `PutRecords` writer, admin.
-//! * [`sqs::SqsClient`]: receive, delete, visibility, the batch sender, admin.
-//! * [`dynamodb::DynamoDbClient`]: parallel scan segments, the `BatchWriteItem` writer, admin.
-//! * [`dynamodb_streams::DynamoDbStreamsClient`]: stream shards and shard readers.
+//! once and hands out one small client per service; [`clients`] keeps one per region in the
+//! [`ConnectorContext`].
 //!
 //! # Failures and retries
 //!
@@ -34,19 +33,18 @@
 //! Delivery is at least once: a batch retried after a timeout may have been written already.
 
 pub mod attribute_value;
-pub mod dynamodb;
-pub mod dynamodb_streams;
-pub mod kinesis;
-pub mod sqs;
+pub(crate) mod shard;
 
-use crate::{ConnectorError, FailureKind};
+pub use crate::sink::Rejected;
+use crate::{ConnectorContext, ConnectorError, FailureKind};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_kinesis::config::http::HttpResponse;
 use aws_sdk_kinesis::error::{ProvideErrorMetadata, SdkError};
+use letsdata_model::{ConnectorResource, Problem};
 use std::future::Future;
 use std::time::{Duration, SystemTime};
 
-pub use crate::object::AWS_ENDPOINT_ENV;
+pub use crate::s3::AWS_ENDPOINT_ENV;
 
 /// Longest wait for a connection to a service endpoint.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -148,27 +146,43 @@ impl AwsClients {
     }
 
     /// The Kinesis client.
-    pub fn kinesis(&self) -> kinesis::KinesisClient {
-        kinesis::KinesisClient::new(aws_sdk_kinesis::Client::new(&self.config), self.retry)
+    pub fn kinesis(&self) -> crate::kinesis::KinesisClient {
+        crate::kinesis::KinesisClient::new(aws_sdk_kinesis::Client::new(&self.config), self.retry)
     }
 
     /// The SQS client.
-    pub fn sqs(&self) -> sqs::SqsClient {
-        sqs::SqsClient::new(aws_sdk_sqs::Client::new(&self.config), self.retry)
+    pub fn sqs(&self) -> crate::sqs::SqsClient {
+        crate::sqs::SqsClient::new(aws_sdk_sqs::Client::new(&self.config), self.retry)
     }
 
     /// The DynamoDB client.
-    pub fn dynamodb(&self) -> dynamodb::DynamoDbClient {
-        dynamodb::DynamoDbClient::new(aws_sdk_dynamodb::Client::new(&self.config), self.retry)
+    pub fn dynamodb(&self) -> crate::dynamodb::DynamoDbClient {
+        crate::dynamodb::DynamoDbClient::new(
+            aws_sdk_dynamodb::Client::new(&self.config),
+            self.retry,
+        )
     }
 
     /// The DynamoDB Streams client.
-    pub fn dynamodb_streams(&self) -> dynamodb_streams::DynamoDbStreamsClient {
-        dynamodb_streams::DynamoDbStreamsClient::new(
+    pub fn dynamodb_streams(&self) -> crate::dynamodb_streams::DynamoDbStreamsClient {
+        crate::dynamodb_streams::DynamoDbStreamsClient::new(
             aws_sdk_dynamodbstreams::Client::new(&self.config),
             self.retry,
         )
     }
+}
+
+/// The clients for `region`, made once per process: `LETSDATA_AWS_ENDPOINT` when set, the
+/// AWS credential chain.
+pub async fn clients(ctx: &ConnectorContext, region: &str) -> AwsClients {
+    let made = ctx
+        .client(region, || async {
+            let mut settings = AwsSettings::from_env();
+            settings.region = Some(region.to_string());
+            Ok::<_, ConnectorError>(AwsClients::connect(&settings).await)
+        })
+        .await;
+    made.expect("making AWS clients does not fail")
 }
 
 /// Bounded exponential back-off for transient failures.
@@ -229,15 +243,6 @@ pub enum ShardStart {
     AfterSequenceNumber(String),
 }
 
-/// A record a writer did not send because the destination cannot take it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rejected {
-    /// Position of the record in the slice given to the writer.
-    pub index: usize,
-    /// Why, for the error record (`document of 300000 bytes exceeds ...`).
-    pub reason: String,
-}
-
 /// What a batch call did with its input.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BatchReport {
@@ -248,14 +253,14 @@ pub struct BatchReport {
 }
 
 impl BatchReport {
-    fn reject(&mut self, index: usize, reason: impl Into<String>) {
+    pub(crate) fn reject(&mut self, index: usize, reason: impl Into<String>) {
         self.rejected.push(Rejected {
             index,
             reason: reason.into(),
         });
     }
 
-    fn finish(mut self) -> Self {
+    pub(crate) fn finish(mut self) -> Self {
         self.rejected.sort_by_key(|r| r.index);
         self
     }
@@ -397,6 +402,53 @@ where
             }
             Err(e) => return Err(e),
         }
+    }
+}
+
+/// How long initialization waits for a stream or table it created to become active.
+pub(crate) const ACTIVE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// How messages name a resource: `Kinesis stream "clicks"`.
+pub(crate) fn describe(kind: &str, resource: &ConnectorResource) -> String {
+    format!("{kind} {:?}", resource.name)
+}
+
+/// The problem, if any, of a stream, queue or table that must exist: not found, or the check
+/// itself failed. `path` is the field to fix.
+pub(crate) fn existence_problem(
+    path: &str,
+    described: &str,
+    region: &str,
+    arn: &str,
+    found: Result<bool, ConnectorError>,
+) -> Option<Problem> {
+    let message = match found {
+        Ok(true) => return None,
+        Ok(false) => format!(
+            "the {described} does not exist in region {region}{}; create it first, or fix the name",
+            if arn.is_empty() {
+                String::new()
+            } else {
+                format!(" ({arn})")
+            }
+        ),
+        Err(e) => format!("cannot check the {described}: {e}"),
+    };
+    Some(Problem {
+        path: path.to_string(),
+        message,
+    })
+}
+
+/// The failure of provisioning a `Customer` stream, queue or table that does not exist.
+pub(crate) fn missing_customer_resource(described: &str) -> ConnectorError {
+    ConnectorError::Aws {
+        what: format!("the {described} does not exist"),
+        code: Some("ResourceNotFoundException".into()),
+        message:
+            "create it, or fix the writeConnector (resourceLocation Customer resources must exist)"
+                .into(),
+        kind: FailureKind::User,
     }
 }
 

@@ -1,35 +1,38 @@
 //! One task invocation (LetsData: one Data Task Lambda invocation).
 //!
-//! Resume from the checkpoint, stream the file through decompression, record cutting and the
-//! parser, and write documents and error records into the current part. A part is completed
-//! and checkpointed when it reaches the target size, when the invocation's time budget is
-//! nearly used (then the task is re-queued as RERUN), when input ends (COMPLETED), and when
-//! reading fails (ERRORED, after saving what was read before the failure).
+//! The read connector opens the task at its checkpoint position, the write and error
+//! connectors open writers for its output, and one [`invocation::Driver`] (chosen by the shape
+//! of the input and the implementation) runs in the one invocation loop
+//! ([`invocation::Invocation::run`]):
+//!
+//! | input | built-in parser | Wasm |
+//! |---|---|---|
+//! | files | [`files::BuiltinFiles`] | [`wasm::WasmFiles`] (`SingleFileParser`), [`state_machine::StateMachineFiles`] (state-machine readers) |
+//! | records | [`records::Records`] | [`records::Records`] (the component's reader interface) |
 
 mod cursor;
+mod files;
+mod invocation;
 mod output;
-mod sink;
-mod source;
+mod records;
+mod state_machine;
 mod tasklog;
 mod wasm;
 
-use crate::manifest::BUILTIN_FILE_TYPE;
+use crate::datasets::{DatasetConnectors, sink_resource};
 use crate::{EngineSettings, LiveStats};
-use letsdata_connectors::object::ObjectStores;
-use letsdata_connectors::{ConnectorError, FailureKind};
-use letsdata_model::spec::{
-    BuiltinParser, Compression, Implementation, LogLevel, ReadConnector, ResourceLocation,
-    WriteConnector,
-};
-use letsdata_model::task::{Checkpoint, TaskProgress};
+use invocation::{Invocation, Progress};
+use letsdata_connectors::ConnectorContext;
+use letsdata_connectors::ConnectorError;
+use letsdata_connectors::sink::{SinkRole, SinkTask};
+use letsdata_connectors::source::TaskInput;
+use letsdata_model::spec::{Implementation, LogLevel};
 use letsdata_model::{Dataset, DatasetSpec};
-use letsdata_records::{
-    FileCompression, ParseOutcome, RecordReader, builtin_parser, decompress, framing_for,
-};
+use letsdata_sandbox::InterfaceKind;
 use letsdata_store::{Lease, StoreError, TaskStore};
-use output::{DocTarget, ErrorContext, PartOutput};
+use output::PartOutput;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 pub(crate) use tasklog::TaskLog;
 
@@ -60,18 +63,18 @@ pub(crate) enum Outcome {
 /// Everything an invocation needs, cheap to clone into a spawned task.
 #[derive(Clone)]
 pub(crate) struct Runner {
-    pub objects: Arc<ObjectStores>,
+    pub connectors: Arc<ConnectorContext>,
     pub tasks: Arc<dyn TaskStore>,
     pub stats: Arc<LiveStats>,
     pub settings: EngineSettings,
     pub dataset: Arc<Dataset>,
     pub spec: Arc<DatasetSpec>,
+    /// The dataset's read source and sinks.
+    pub connectors_of: Arc<DatasetConnectors>,
     pub worker_id: String,
     pub log_dir: std::path::PathBuf,
     /// Runs user code (datasets with a Wasm implementation).
     pub sandbox: Option<letsdata_sandbox::Sandbox>,
-    /// Clients of the stream, queue or table read or written, if any.
-    pub aws: Option<letsdata_connectors::aws::AwsClients>,
 }
 
 /// The part of the time budget an invocation works before it flushes and re-queues itself.
@@ -115,416 +118,134 @@ impl Runner {
         if checkpoint.end_of_input {
             return Ok(Outcome::Completed);
         }
-        let run = wasm::Invocation {
+        let input = self
+            .connectors_of
+            .source
+            .open(
+                &self.connectors,
+                &task.task_definition,
+                &checkpoint.position,
+            )
+            .await?;
+        let run = Invocation {
+            runner: self,
             lease,
             signals,
             log,
             started,
             budget,
-            checkpoint: checkpoint.clone(),
         };
-        let ReadConnector::S3(read) = &self.spec.read_connector else {
-            return self.invoke_source(run).await;
-        };
-        let parser_spec = match &read.implementation {
-            Implementation::Builtin(p) => p,
-            Implementation::Wasm(_) => return self.invoke_wasm(run, read.reader_type).await,
-        };
-        let file_name = task
-            .task_definition
-            .files
-            .get(BUILTIN_FILE_TYPE)
-            .cloned()
-            .unwrap_or_else(|| task.task_definition.manifest_line.clone());
-        let offset: u64 = checkpoint
-            .offsets
-            .get(BUILTIN_FILE_TYPE)
-            .and_then(|o| o.parse().ok())
-            .unwrap_or(0);
-        log.log(
-            LogLevel::Info,
-            format!(
-                "invocation started: file {file_name} from offset {offset}, part {}",
-                checkpoint.next_part
-            ),
-        );
-
-        // Open the input. Uncompressed files resume with a ranged read; compressed ones (and
-        // CSV, which needs its header) are read from the start and skipped forward.
-        let needs_header = matches!(
-            parser_spec,
-            BuiltinParser::Csv {
-                has_header: true,
-                ..
+        let progress = |resume| Progress::new(checkpoint.progress, resume);
+        match (input, self.spec.read_connector.implementation()) {
+            (TaskInput::Files(files), Implementation::Builtin(parser)) => {
+                let (driver, resume, source) = files::BuiltinFiles::open(
+                    self,
+                    &task.task_id,
+                    checkpoint.next_part,
+                    files,
+                    parser,
+                    log,
+                )
+                .await?;
+                let mut out = self.output(&task.task_id, checkpoint.next_part).await?;
+                out.set_source(&source.0, &source.1);
+                run.run(driver, out, progress(resume)).await
             }
-        );
-        let (input, read_from) = self.open_at(&file_name, offset, needs_header, log).await?;
-        let ranged = read_from == offset;
-        let mut reader = RecordReader::new(input, framing_for(parser_spec), read_from);
-        let mut parser = builtin_parser(parser_spec, &file_name);
-
-        let mut out = self
-            .part_output(&task.task_id, checkpoint.next_part)
-            .await?;
-        out.set_source(BUILTIN_FILE_TYPE, &file_name);
-        let ctx = ErrorContext {
-            dataset_name: &self.dataset.dataset_name,
-            dataset_id: &self.dataset.dataset_id,
-            task_id: &task.task_id,
-            file_type: BUILTIN_FILE_TYPE,
-            file_name: &file_name,
-        };
-        let mut st = State::new(&checkpoint, BUILTIN_FILE_TYPE, offset);
-        let mut doc_id = String::new();
-
-        if needs_header && offset > 0 {
-            // Let the parser see the header row, then jump to the checkpoint.
-            'header: loop {
-                if let Some(rec) = reader.try_next() {
-                    parser.parse(&rec, &mut out.docs, &mut doc_id);
-                    out.docs.clear();
-                    break 'header;
-                }
-                if !reader.fill().await.map_err(read_error(&file_name))? {
-                    break 'header;
-                }
-            }
-        }
-        if !ranged && offset > 0 {
-            reader
-                .skip_to(offset)
-                .await
-                .map_err(read_error(&file_name))?;
-        }
-
-        let mut last_position = reader.position();
-        loop {
-            while let Some(rec) = reader.try_next() {
-                st.pending.records_read += 1;
-                if rec.truncated {
-                    out.push_oversize(&ctx, rec.start_offset, rec.end_offset, rec.bytes);
-                    st.pending.error_records += 1;
-                } else {
-                    doc_id.clear();
-                    match parser.parse(&rec, &mut out.docs, &mut doc_id) {
-                        ParseOutcome::Document => {
-                            out.end_doc(&doc_id);
-                            st.pending.documents_written += 1;
-                        }
-                        ParseOutcome::Skip => st.pending.skip_records += 1,
-                        ParseOutcome::Header => st.pending.records_read -= 1,
-                        ParseOutcome::Error(message) => {
-                            if log.enabled(LogLevel::Debug) {
-                                log.log(
-                                    LogLevel::Debug,
-                                    format!(
-                                        "error record at offsets {}..{}: {message}",
-                                        rec.start_offset, rec.end_offset
-                                    ),
-                                );
-                            }
-                            out.push_error(
-                                &ctx,
-                                rec.start_offset,
-                                rec.end_offset,
-                                &message,
-                                &doc_id,
-                                rec.bytes,
-                            );
-                            st.pending.error_records += 1;
-                        }
+            (TaskInput::Files(files), Implementation::Wasm(_)) => {
+                let (sandbox, code, limits, interface) = self.user_code(&run).await?;
+                let out = self.output(&task.task_id, checkpoint.next_part).await?;
+                match interface.kind() {
+                    InterfaceKind::FileParser => {
+                        let (driver, resume) = wasm::WasmFiles::open(
+                            self,
+                            &task.task_id,
+                            checkpoint.next_part,
+                            files,
+                            (&sandbox, &code, limits),
+                            log,
+                        )
+                        .await?;
+                        run.run(driver, out, progress(resume)).await
                     }
-                }
-                st.resume = rec.next_offset;
-                if out.chunk_full() {
-                    out.maybe_flush().await?;
-                }
-                if out.pending_bytes() >= self.settings.part_target_bytes {
-                    self.roll(lease, &mut out, &mut st, false, log).await?;
+                    InterfaceKind::StateMachine { multiple } => {
+                        let (driver, resume) = state_machine::StateMachineFiles::open(
+                            self,
+                            &task.task_id,
+                            checkpoint.next_part,
+                            files,
+                            (&sandbox, &code, limits),
+                            multiple,
+                            log,
+                        )
+                        .await?;
+                        run.run(driver, out, progress(resume)).await
+                    }
+                    InterfaceKind::RecordReader => Err(InvokeError::Failed(format!(
+                        "{} reads records, not files",
+                        interface.letsdata_name()
+                    ))),
                 }
             }
-            let position = reader.position();
-            self.stats.add(
-                &self.stats.bytes_read,
-                position.saturating_sub(last_position),
-            );
-            last_position = position;
-            self.publish(&mut st);
-
-            if signals.lost.load(Ordering::Relaxed) {
-                out.abort().await;
-                return Err(InvokeError::LeaseLost);
-            }
-            if signals.stop.load(Ordering::Relaxed) {
-                self.roll(lease, &mut out, &mut st, false, log).await?;
-                log.log(
-                    LogLevel::Warn,
-                    format!("stopped by request: checkpointed at offset {}", st.resume),
-                );
-                return Ok(Outcome::Errored(STOPPED.to_string()));
-            }
-            if started.elapsed() >= budget {
-                self.roll(lease, &mut out, &mut st, false, log).await?;
+            (TaskInput::Records(source), implementation) => {
+                let parse = match implementation {
+                    Implementation::Builtin(parser) => {
+                        records::Parse::builtin(parser, source.label().1)
+                    }
+                    Implementation::Wasm(_) => {
+                        let (sandbox, code, limits, interface) = self.user_code(&run).await?;
+                        records::Parse::wasm(&sandbox, &code, limits, interface).await?
+                    }
+                };
+                let mut out = self.output(&task.task_id, checkpoint.next_part).await?;
+                let (file_type, name) = source.label();
+                out.set_source(file_type, name);
+                let driver = records::Records::new(self, &task.task_id, source, parse);
                 log.log(
                     LogLevel::Info,
                     format!(
-                        "time budget of {}s nearly used: checkpointed at offset {}, task queued again (RERUN)",
-                        self.spec.compute_engine.timeout_in_seconds, st.resume
+                        "invocation started: {}, part {}",
+                        driver.describe_start(),
+                        checkpoint.next_part
                     ),
                 );
-                return Ok(Outcome::Rerun);
-            }
-            match reader.fill().await {
-                Ok(true) => {}
-                Ok(false) => break,
-                Err(e) => {
-                    // Keep what was read before the failure, then fail the task.
-                    self.roll(lease, &mut out, &mut st, false, log).await?;
-                    return Err(read_error(&file_name)(e));
-                }
+                run.run(driver, out, progress(0)).await
             }
         }
-        self.roll(lease, &mut out, &mut st, true, log).await?;
-        log_completed(log, &st);
-        Ok(Outcome::Completed)
     }
 
-    /// Opens a file of the task at `offset`: a ranged read when uncompressed (and not
-    /// `from_start`), otherwise from the start, to be skipped forward. Returns the input and
-    /// the offset of its first byte.
-    async fn open_at(
-        &self,
-        file_name: &str,
-        offset: u64,
-        from_start: bool,
-        log: &TaskLog,
-    ) -> Result<(Input, u64), InvokeError> {
-        let compression = FileCompression::from_file_name(file_name);
-        let ranged = matches!(compression, FileCompression::None) && !from_start;
-        let read_from = if ranged { offset } else { 0 };
-        let bucket = self.objects.bucket(&self.dataset.resources.read_bucket)?;
-        let object = open_with_retry(&bucket, file_name, read_from, log).await?;
-        Ok((decompress(compression, object.reader), read_from))
-    }
-
-    /// The task's output, starting at part `next_part`: part objects in the write bucket, or
-    /// documents sent to the stream, queue or table the dataset writes.
-    async fn part_output(&self, task_id: &str, next_part: u64) -> Result<PartOutput, InvokeError> {
-        let resources = &self.dataset.resources;
-        let (target, gzip) = match &self.spec.write_connector {
-            WriteConnector::S3(write) => (
-                DocTarget::Bucket(self.objects.bucket(&resources.write_bucket)?),
-                write.compression == Compression::Gzip,
-            ),
-            other => (
-                DocTarget::Destination(self.destination(other).await?),
-                false,
-            ),
+    /// The task's output, starting at part `next_part`: writers of the write and error
+    /// connectors.
+    async fn output(&self, task_id: &str, next_part: u64) -> Result<PartOutput, InvokeError> {
+        let task = SinkTask {
+            dataset_name: &self.dataset.dataset_name,
+            task_id,
         };
+        let mut writers = Vec::with_capacity(2);
+        for role in [SinkRole::Write, SinkRole::Error] {
+            let resource = sink_resource(&self.dataset, &self.spec, role)
+                .map_err(|e| InvokeError::Failed(e.to_string()))?;
+            writers.push(
+                self.connectors_of
+                    .sink(role)
+                    .open(&self.connectors, &resource, &task)
+                    .await?,
+            );
+        }
+        let errors = writers.pop().expect("two writers");
+        let documents = writers.pop().expect("two writers");
         Ok(PartOutput::new(
-            target,
-            self.objects.bucket(&resources.error_bucket)?,
+            documents,
+            errors,
             (&self.dataset.dataset_name, &self.dataset.dataset_id),
             task_id,
-            gzip,
             next_part,
+            self.settings.part_target_bytes,
         ))
     }
-
-    /// The writer of a Kinesis, SQS or DynamoDB write connector.
-    async fn destination(&self, write: &WriteConnector) -> Result<sink::Destination, InvokeError> {
-        let aws = self
-            .aws
-            .as_ref()
-            .ok_or_else(|| InvokeError::Failed("no AWS clients for the write connector".into()))?;
-        let resource = self
-            .dataset
-            .resources
-            .write_resource
-            .as_ref()
-            .ok_or_else(|| InvokeError::Failed("the dataset has no write resource".into()))?;
-        Ok(match write {
-            WriteConnector::Kinesis(_) => {
-                let arn = if resource.arn.is_empty() {
-                    &resource.name
-                } else {
-                    &resource.arn
-                };
-                sink::Destination::Kinesis(aws.kinesis().writer(arn))
-            }
-            WriteConnector::Sqs(w) => {
-                let sqs = aws.sqs();
-                let url = if resource.url.is_empty() {
-                    sqs.queue_url(&resource.name).await?
-                } else {
-                    resource.url.clone()
-                };
-                sink::Destination::Sqs(sqs.sender(&url, w.message_id_attribute_name.as_deref()))
-            }
-            WriteConnector::DynamoDb(w) => {
-                let writer = aws.dynamodb().writer(&resource.name).await?;
-                let fill_key = (w.resource_location == ResourceLocation::LetsData)
-                    .then(|| w.partition_key_name.clone());
-                sink::Destination::DynamoDb { writer, fill_key }
-            }
-            WriteConnector::S3(_) => {
-                return Err(InvokeError::Failed("S3 is not a stream destination".into()));
-            }
-        })
-    }
-
-    /// Adds the records seen since the last publish to the live stats (for progress bars).
-    fn publish(&self, st: &mut State) {
-        let p = &st.pending;
-        let s = &st.published;
-        self.stats.add(
-            &self.stats.records_read,
-            p.records_read.saturating_sub(s.records_read),
-        );
-        self.stats.add(
-            &self.stats.documents_written,
-            p.documents_written.saturating_sub(s.documents_written),
-        );
-        self.stats.add(
-            &self.stats.error_records,
-            p.error_records.saturating_sub(s.error_records),
-        );
-        st.published = st.pending;
-    }
-
-    /// Completes the part, then checkpoints. Order matters: output first, checkpoint second.
-    async fn roll(
-        &self,
-        lease: &Lease,
-        out: &mut PartOutput,
-        st: &mut State,
-        end_of_input: bool,
-        log: &TaskLog,
-    ) -> Result<(), InvokeError> {
-        // Make sure we still own the task before making a part visible.
-        self.tasks.heartbeat(lease, self.settings.lease).await?;
-        let part = out.part;
-        let next_part = out.roll().await?;
-        // Documents the destination rejected are error records now.
-        let rejected = out.take_rejected();
-        st.pending.documents_written = st.pending.documents_written.saturating_sub(rejected);
-        st.pending.error_records += rejected;
-        self.publish(st);
-        st.pending.bytes_read = st.resume - st.rolled_at;
-        st.rolled_at = st.resume;
-        st.progress.add(&st.pending);
-        st.pending = TaskProgress::default();
-        st.published = TaskProgress::default();
-        let mut checkpoint = Checkpoint {
-            next_part,
-            progress: st.progress,
-            end_of_input,
-            ..Default::default()
-        };
-        if let Some(p) = &st.position {
-            checkpoint.sequence_number = p.sequence_number.clone();
-            if p.sequence_number.is_none() {
-                checkpoint.latest_start_millis = p.latest_start_millis;
-            }
-            checkpoint.last_evaluated_key = p.last_evaluated_key.clone();
-            checkpoint.completed_scans = p.completed_scans;
-        }
-        match &st.files {
-            _ if st.position.is_some() => {}
-            Some(files) => {
-                for f in files {
-                    checkpoint
-                        .offsets
-                        .insert(f.file_type.clone(), f.offset.to_string());
-                    if let Some(t) = &f.last_record_type {
-                        checkpoint
-                            .last_record_types
-                            .insert(f.file_type.clone(), t.clone());
-                    }
-                }
-            }
-            None => {
-                checkpoint
-                    .offsets
-                    .insert(st.file_type.clone(), st.resume.to_string());
-            }
-        }
-        self.tasks
-            .checkpoint(lease, &checkpoint, self.settings.lease)
-            .await?;
-        log.log(
-            LogLevel::Debug,
-            format!(
-                "checkpoint: offset {}, part {part} durable, next part {next_part}, {} documents, {} errors so far",
-                st.resume, st.progress.documents_written, st.progress.error_records
-            ),
-        );
-        Ok(())
-    }
-}
-
-/// Where one file of a state-machine task stands.
-#[derive(Debug, Clone)]
-struct FilePosition {
-    file_type: String,
-    offset: u64,
-    last_record_type: Option<String>,
-}
-
-/// Counters and positions of one invocation.
-struct State {
-    /// The file type offsets are checkpointed under (single-file tasks).
-    file_type: String,
-    /// Every file's position (state-machine tasks); `resume` is then their sum.
-    files: Option<Vec<FilePosition>>,
-    /// Totals as of the last checkpoint.
-    progress: TaskProgress,
-    /// Since the last checkpoint.
-    pending: TaskProgress,
-    /// Part of `pending` already added to the live stats.
-    published: TaskProgress,
-    /// Where reading resumes after the last record processed.
-    resume: u64,
-    /// `resume` at the last checkpoint.
-    rolled_at: u64,
-    /// Stream, queue and table tasks: their position (`resume` counts bytes read).
-    position: Option<source::SourcePosition>,
-}
-
-impl State {
-    fn new(checkpoint: &Checkpoint, file_type: &str, offset: u64) -> Self {
-        Self {
-            file_type: file_type.to_string(),
-            files: None,
-            progress: checkpoint.progress,
-            pending: TaskProgress::default(),
-            published: TaskProgress::default(),
-            resume: offset,
-            rolled_at: offset,
-            position: None,
-        }
-    }
-}
-
-/// A decompressed input stream.
-type Input = std::pin::Pin<Box<dyn tokio::io::AsyncRead + Send>>;
-
-/// The last line of a completed task's log.
-fn log_completed(log: &TaskLog, st: &State) {
-    log.log(
-        LogLevel::Info,
-        format!(
-            "task completed: {} records read, {} documents written, {} error records, {} skipped",
-            st.progress.records_read,
-            st.progress.documents_written,
-            st.progress.error_records,
-            st.progress.skip_records
-        ),
-    );
 }
 
 /// Why an invocation stopped early.
-enum InvokeError {
+pub(crate) enum InvokeError {
     LeaseLost,
     Failed(String),
 }
@@ -557,31 +278,26 @@ fn read_error(file_name: &str) -> impl Fn(std::io::Error) -> InvokeError + '_ {
     }
 }
 
-/// Opens the input, retrying errors a retry can fix (3 attempts, exponential back-off).
-async fn open_with_retry(
-    bucket: &letsdata_connectors::object::Bucket,
-    key: &str,
+/// A decompressed input stream.
+type Input = std::pin::Pin<Box<dyn tokio::io::AsyncRead + Send>>;
+
+/// Opens a file of the task at `offset`: a ranged read when uncompressed (and not
+/// `from_start`), otherwise from the start, to be skipped forward. Returns the input and the
+/// offset of its first byte.
+async fn open_file(
+    files: &letsdata_connectors::source::FileInput,
+    file_name: &str,
     offset: u64,
+    from_start: bool,
     log: &TaskLog,
-) -> Result<letsdata_connectors::object::ObjectRead, ConnectorError> {
-    let mut delay = Duration::from_millis(200);
-    let mut attempt = 1;
-    loop {
-        match bucket.open_read(key, offset).await {
-            Ok(o) => return Ok(o),
-            Err(e) if e.kind() == FailureKind::Transient && attempt < 3 => {
-                tracing::warn!(key, error = %e, attempt, "opening input failed; retrying");
-                log.log(
-                    LogLevel::Warn,
-                    format!(
-                        "opening {key} failed (attempt {attempt} of 3), retrying in {delay:?}: {e}"
-                    ),
-                );
-                tokio::time::sleep(delay).await;
-                delay *= 2;
-                attempt += 1;
-            }
-            Err(e) => return Err(e),
-        }
-    }
+) -> Result<(Input, u64), InvokeError> {
+    let compression = letsdata_records::FileCompression::from_file_name(file_name);
+    let ranged = matches!(compression, letsdata_records::FileCompression::None) && !from_start;
+    let read_from = if ranged { offset } else { 0 };
+    let on_retry = |message: &str| log.log(LogLevel::Warn, message);
+    let object = files.open(file_name, read_from, &on_retry).await?;
+    Ok((
+        letsdata_records::decompress(compression, object.reader),
+        read_from,
+    ))
 }

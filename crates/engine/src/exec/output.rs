@@ -1,37 +1,31 @@
-//! A task's output: part objects in the write bucket and error records in the error bucket.
+//! A task's output: documents to the write connector's sink and error records to the error
+//! connector's, numbered in parts.
 //!
-//! Part `n` of a task is `<datasetName>/<taskId>/part-<n>.jsonl` (`.jsonl.gz` when compressed)
-//! in both buckets. Documents and error records are buffered per record into reusable byte
-//! buffers and handed to the streaming writers in ~1 MiB chunks. [`PartOutput::roll`] completes
-//! both objects (durable, visible), and deletes a stale copy of an object this part did not
-//! write, left by an earlier attempt that crashed before its checkpoint. After `roll` the
-//! caller checkpoints, and only then does the next part begin, so only the part an
-//! invocation resumes at can have such copies: later rolls (every 5 s in a stream task) do
-//! not ask the buckets again.
-//!
-//! When the write connector is a Kinesis stream, an SQS queue or a DynamoDB table, documents
-//! are sent there instead (in batches, whenever a chunk has accumulated and at every roll), and
-//! documents the destination rejects for their content become error records of the same
-//! part, so they are durable before the checkpoint too.
+//! Documents and error records are buffered per record into reusable byte buffers and handed to
+//! the sinks' writers in ~1 MiB chunks: as lines to writers that take bytes (part objects), or
+//! one by one with their ids to the others (streams, queues, tables, ...). [`PartOutput::roll`]
+//! makes the part durable in both sinks; after it the caller checkpoints, and only then does
+//! the next part begin. Documents a sink rejects for their content become error records of the
+//! same part, so they are durable before the checkpoint too.
 
-use super::sink::Destination;
 use base64::Engine as _;
 use letsdata_connectors::ConnectorError;
-use letsdata_connectors::object::{Bucket, PartWriter};
+use letsdata_connectors::sink::{DocumentBatch, SinkWriter};
+use std::borrow::Cow;
 
 const CHUNK: usize = 1024 * 1024;
 
 /// Where a task's parts go.
 pub(crate) struct PartOutput {
-    /// `None` when documents go to a [`Destination`].
-    write_bucket: Option<Bucket>,
-    error_bucket: Bucket,
-    destination: Option<Destination>,
-    /// Destination mode: where each buffered document ends in `docs` (its `\n` excluded),
+    documents: Box<dyn SinkWriter>,
+    errors_out: Box<dyn SinkWriter>,
+    /// The document writer takes lines (else documents one by one with their ids).
+    lines: bool,
+    /// Documents one by one: where each buffered document ends in `docs` (its `\n` excluded),
     /// and its id in `ids`.
     doc_ends: Vec<(usize, usize)>,
     ids: String,
-    /// Documents handed to the destination in this part (for fallback ids).
+    /// Documents handed over in this part (for fallback ids).
     sent: u64,
     /// Documents the destination rejected since [`PartOutput::take_rejected`].
     rejected: u64,
@@ -40,17 +34,15 @@ pub(crate) struct PartOutput {
     task_id: String,
     /// File type and name error records of rejected documents carry.
     source: (String, String),
-    prefix: String,
-    gzip: bool,
     pub(crate) part: u64,
     pub(crate) docs: Vec<u8>,
     pub(crate) errors: Vec<u8>,
-    doc_writer: Option<PartWriter>,
-    error_writer: Option<PartWriter>,
-    /// Uncompressed bytes in this part (both objects).
-    pub(crate) part_bytes: u64,
-    /// Whether stale copies of the resumed part's objects have been deleted (or replaced).
-    stale_cleared: bool,
+    /// Uncompressed bytes in this part (both sinks).
+    part_bytes: u64,
+    /// A part is complete at this many bytes.
+    part_target: u64,
+    /// The next commit is the invocation's first (its part may have an earlier attempt's copy).
+    first_commit: bool,
 }
 
 /// Identifies the records an error record describes.
@@ -62,29 +54,20 @@ pub(crate) struct ErrorContext<'a> {
     pub file_name: &'a str,
 }
 
-/// Where documents go: part objects in the write bucket, or a stream, queue or table.
-pub(crate) enum DocTarget {
-    Bucket(Bucket),
-    Destination(Destination),
-}
-
 impl PartOutput {
+    /// Output of task `task_id` from part `part` on, completing parts at `part_target` bytes.
     pub(crate) fn new(
-        target: DocTarget,
-        error_bucket: Bucket,
+        documents: Box<dyn SinkWriter>,
+        errors: Box<dyn SinkWriter>,
         (dataset_name, dataset_id): (&str, &str),
         task_id: &str,
-        gzip: bool,
         part: u64,
+        part_target: u64,
     ) -> Self {
-        let (write_bucket, destination) = match target {
-            DocTarget::Bucket(b) => (Some(b), None),
-            DocTarget::Destination(d) => (None, Some(d)),
-        };
         Self {
-            write_bucket,
-            error_bucket,
-            destination,
+            lines: documents.takes_lines(),
+            documents,
+            errors_out: errors,
             doc_ends: Vec::new(),
             ids: String::new(),
             sent: 0,
@@ -93,15 +76,12 @@ impl PartOutput {
             dataset_id: dataset_id.to_string(),
             task_id: task_id.to_string(),
             source: (String::new(), String::new()),
-            prefix: format!("{dataset_name}/{task_id}"),
-            gzip,
             part,
             docs: Vec::with_capacity(CHUNK + 64 * 1024),
             errors: Vec::new(),
-            doc_writer: None,
-            error_writer: None,
             part_bytes: 0,
-            stale_cleared: false,
+            part_target,
+            first_commit: true,
         }
     }
 
@@ -114,7 +94,7 @@ impl PartOutput {
     /// (empty: none).
     #[inline]
     pub(crate) fn end_doc(&mut self, id: &str) {
-        if self.destination.is_some() {
+        if !self.lines {
             self.ids.push_str(id);
             self.doc_ends.push((self.docs.len(), self.ids.len()));
         }
@@ -132,24 +112,27 @@ impl PartOutput {
         std::mem::take(&mut self.rejected)
     }
 
-    fn doc_key(&self) -> String {
-        let ext = if self.gzip { "jsonl.gz" } else { "jsonl" };
-        format!("{}/part-{:05}.{ext}", self.prefix, self.part)
-    }
-
-    fn error_key(&self) -> String {
-        format!("{}/part-{:05}.jsonl", self.prefix, self.part)
-    }
-
-    /// Whether a chunk of documents or error records has accumulated ([`Self::maybe_flush`]
-    /// would hand it to its writer).
+    /// Whether a chunk of documents or error records has accumulated ([`Self::flush`] would
+    /// hand it to its writer).
     #[inline]
     pub(crate) fn chunk_full(&self) -> bool {
         self.docs.len() >= CHUNK || self.errors.len() >= CHUNK
     }
 
+    /// Whether the part has reached its target size (it is due to be rolled).
+    #[inline]
+    pub(crate) fn part_full(&self) -> bool {
+        self.pending_bytes() >= self.part_target
+    }
+
+    /// Whether output is due: a chunk to hand over, or the part to roll.
+    #[inline]
+    pub(crate) fn due(&self) -> bool {
+        self.chunk_full() || self.part_full()
+    }
+
     /// Hands buffered bytes to the writers once a chunk has accumulated.
-    pub(crate) async fn maybe_flush(&mut self) -> Result<(), ConnectorError> {
+    pub(crate) async fn flush(&mut self) -> Result<(), ConnectorError> {
         if self.docs.len() >= CHUNK {
             self.flush_docs().await?;
         }
@@ -163,28 +146,21 @@ impl PartOutput {
         if self.docs.is_empty() {
             return Ok(());
         }
-        if self.destination.is_some() {
+        if !self.lines {
             return self.send_docs().await;
         }
-        if self.doc_writer.is_none() {
-            let bucket = self
-                .write_bucket
-                .as_ref()
-                .expect("no destination: a write bucket");
-            self.doc_writer = Some(bucket.writer(&self.doc_key(), self.gzip)?);
-        }
-        let writer = self.doc_writer.as_mut().expect("writer opened above");
-        writer.write(&self.docs).await?;
+        self.documents
+            .write(self.part, DocumentBatch::Lines(&self.docs))
+            .await?;
         self.part_bytes += self.docs.len() as u64;
         self.docs.clear();
         Ok(())
     }
 
-    /// Sends the buffered documents to the destination; rejected ones become error records.
+    /// Sends the buffered documents one by one; rejected ones become error records.
     async fn send_docs(&mut self) -> Result<(), ConnectorError> {
-        let destination = self.destination.as_ref().expect("destination mode");
         let mut docs: Vec<&[u8]> = Vec::with_capacity(self.doc_ends.len());
-        let mut ids: Vec<std::borrow::Cow<'_, str>> = Vec::with_capacity(self.doc_ends.len());
+        let mut ids: Vec<Cow<'_, str>> = Vec::with_capacity(self.doc_ends.len());
         let (mut doc_start, mut id_start) = (0, 0);
         for (i, &(doc_end, id_end)) in self.doc_ends.iter().enumerate() {
             docs.push(&self.docs[doc_start..doc_end]);
@@ -198,8 +174,12 @@ impl PartOutput {
             doc_start = doc_end + 1;
             id_start = id_end;
         }
-        let rejected = destination.send(&docs, &ids).await?;
-        let what = destination.describe();
+        let batch = DocumentBatch::Documents {
+            documents: &docs,
+            ids: &ids,
+        };
+        let rejected = self.documents.write(self.part, batch).await?;
+        let what = self.documents.describe();
         let mut errors = std::mem::take(&mut self.errors);
         for r in &rejected {
             let ctx = ErrorContext {
@@ -235,11 +215,9 @@ impl PartOutput {
         if self.errors.is_empty() {
             return Ok(());
         }
-        if self.error_writer.is_none() {
-            self.error_writer = Some(self.error_bucket.writer(&self.error_key(), false)?);
-        }
-        let writer = self.error_writer.as_mut().expect("writer opened above");
-        writer.write(&self.errors).await?;
+        self.errors_out
+            .write(self.part, DocumentBatch::Lines(&self.errors))
+            .await?;
         self.part_bytes += self.errors.len() as u64;
         self.errors.clear();
         Ok(())
@@ -255,38 +233,9 @@ impl PartOutput {
     pub(crate) async fn roll(&mut self) -> Result<u64, ConnectorError> {
         self.flush_docs().await?;
         self.flush_errors().await?;
-        let doc_key = self.doc_key();
-        let error_key = self.error_key();
-        let wrote_docs = match (self.doc_writer.take(), &self.write_bucket) {
-            (Some(w), _) => {
-                w.finish().await?;
-                true
-            }
-            (None, Some(bucket)) => {
-                if !self.stale_cleared {
-                    bucket.delete_if_exists(&doc_key).await?;
-                }
-                false
-            }
-            // Documents went to the destination: the part number moves on too, so that the
-            // fallback document ids (`<taskId>:<part>:<n>`) of the next part are new ones.
-            (None, None) => self.sent > 0,
-        };
-        let wrote_errors = match self.error_writer.take() {
-            Some(w) => {
-                w.finish().await?;
-                true
-            }
-            None => {
-                if !self.stale_cleared {
-                    self.error_bucket.delete_if_exists(&error_key).await?;
-                }
-                false
-            }
-        };
-        // The next part number (or this one again, now free of stale copies) cannot have
-        // any: the checkpoint that follows this roll comes before any later part begins.
-        self.stale_cleared = true;
+        let first = std::mem::replace(&mut self.first_commit, false);
+        let wrote_docs = self.documents.commit(self.part, first).await?;
+        let wrote_errors = self.errors_out.commit(self.part, first).await?;
         if wrote_docs || wrote_errors {
             self.part += 1;
         }
@@ -297,12 +246,8 @@ impl PartOutput {
 
     /// Abandons the current part (the lease was lost): nothing of it becomes visible.
     pub(crate) async fn abort(&mut self) {
-        if let Some(w) = self.doc_writer.take() {
-            w.abort().await;
-        }
-        if let Some(w) = self.error_writer.take() {
-            w.abort().await;
-        }
+        self.documents.abort().await;
+        self.errors_out.abort().await;
         self.docs.clear();
         self.errors.clear();
         self.doc_ends.clear();
@@ -448,70 +393,5 @@ impl serde::Serialize for OffsetMap<'_> {
         let mut map = s.serialize_map(Some(1))?;
         map.serialize_entry(self.0, &self.1.to_string())?;
         map.end()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use bytes::Bytes;
-    use letsdata_connectors::object::ObjectStores;
-
-    /// Stale copies are deleted for the part an invocation resumes at, and only for it.
-    #[tokio::test]
-    async fn only_the_resumed_part_is_cleared_of_stale_copies() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        for b in ["docs", "errors"] {
-            std::fs::create_dir_all(dir.path().join(b)).expect("bucket dir");
-        }
-        let stores = ObjectStores::local(dir.path().to_path_buf());
-        let (docs, errors) = (
-            stores.bucket("docs").expect("docs"),
-            stores.bucket("errors").expect("errors"),
-        );
-        let stale = |key: &'static str| Bytes::from_static(key.as_bytes());
-        // An earlier attempt wrote part 3 with documents and errors, then died before its
-        // checkpoint; this attempt resumes at part 3 and has no errors there.
-        errors
-            .put("Ds/t1/part-00003.jsonl", stale("old errors"))
-            .await
-            .expect("put");
-        let mut out = PartOutput::new(
-            DocTarget::Bucket(docs.clone()),
-            errors.clone(),
-            ("Ds", "id"),
-            "t1",
-            false,
-            3,
-        );
-        out.push_doc(br#"{"a":1}"#, "a");
-        assert_eq!(out.roll().await.expect("roll"), 4);
-        assert!(docs.exists("Ds/t1/part-00003.jsonl").await.expect("exists"));
-        assert!(
-            !errors
-                .exists("Ds/t1/part-00003.jsonl")
-                .await
-                .expect("exists"),
-            "the stale error object of the resumed part is deleted"
-        );
-
-        // Part 4 began after part 3's checkpoint, so nothing can have written it: the roll
-        // does not look (an object put there by hand stays).
-        errors
-            .put("Ds/t1/part-00004.jsonl", stale("not from letsdata"))
-            .await
-            .expect("put");
-        out.push_doc(br#"{"a":2}"#, "b");
-        assert_eq!(out.roll().await.expect("roll"), 5);
-        assert!(
-            errors
-                .exists("Ds/t1/part-00004.jsonl")
-                .await
-                .expect("exists")
-        );
-
-        // A part with nothing in it keeps its number and writes nothing.
-        assert_eq!(out.roll().await.expect("roll"), 5);
-        assert!(!docs.exists("Ds/t1/part-00005.jsonl").await.expect("exists"));
     }
 }

@@ -80,8 +80,10 @@ pub fn new_task(task_id: &str, ordinal: u64) -> NewTask {
             reader_type: "SINGLEFILEREADER".to_string(),
             manifest_line: format!("data/{task_id}.gz"),
             manifest_index: ordinal,
-            files,
-            ..Default::default()
+            input: serde_json::json!({ "files": files })
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
         },
     }
 }
@@ -134,13 +136,15 @@ pub fn checkpoint(n: u64) -> Checkpoint {
     offsets.insert("DATAFILE".to_string(), (n * 4096).to_string());
     let mut last_record_types = BTreeMap::new();
     last_record_types.insert("DATAFILE".to_string(), "RECORD".to_string());
+    let position = serde_json::json!({
+        "offsets": offsets,
+        "lastRecordTypes": last_record_types,
+    });
     Checkpoint {
-        offsets,
-        last_record_types,
         next_part: n,
         progress: progress(n),
         end_of_input: false,
-        ..Default::default()
+        position: position.as_object().cloned().unwrap_or_default(),
     }
 }
 

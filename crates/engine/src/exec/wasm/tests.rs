@@ -1,8 +1,7 @@
 //! How a file parser's results become documents, error records and skips.
 
 use super::*;
-use crate::exec::output::DocTarget;
-use letsdata_connectors::object::ObjectStores;
+use letsdata_connectors::s3::{ObjectStores, part_objects};
 
 const RAW: &[u8] = b"the record\n";
 
@@ -12,12 +11,20 @@ fn output(dir: &std::path::Path) -> PartOutput {
     }
     let stores = ObjectStores::local(dir.to_path_buf());
     PartOutput::new(
-        DocTarget::Bucket(stores.bucket("write").expect("bucket")),
-        stores.bucket("error").expect("bucket"),
+        part_objects(
+            stores.bucket("write").expect("bucket"),
+            "Dataset/task-1",
+            false,
+        ),
+        part_objects(
+            stores.bucket("error").expect("bucket"),
+            "Dataset/task-1",
+            false,
+        ),
         ("Dataset", "id"),
         "task-1",
-        false,
         0,
+        64 << 20,
     )
 }
 
@@ -50,7 +57,7 @@ fn write(
 ) {
     let dir = tempfile::tempdir().expect("tmp");
     let mut out = output(dir.path());
-    let mut st = State::new(&Checkpoint::default(), "DATA", 0);
+    let mut counts = TaskProgress::default();
     let ctx = ErrorContext {
         dataset_name: "Dataset",
         dataset_id: "id",
@@ -63,7 +70,7 @@ fn write(
         end_offset: 111,
         next_offset: 111,
     };
-    write_result(&mut out, &mut st, &ctx, &rec, RAW, r);
+    write_result(&mut out, &mut counts, &ctx, &rec, RAW, r);
     let errors = String::from_utf8(out.errors.clone())
         .expect("utf8")
         .lines()
@@ -72,7 +79,7 @@ fn write(
     (
         String::from_utf8(out.docs.clone()).expect("utf8"),
         errors,
-        st.pending,
+        counts,
     )
 }
 

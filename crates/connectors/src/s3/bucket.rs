@@ -1,6 +1,6 @@
 //! One bucket: streaming reads, listing, deletes.
 
-use super::PartWriter;
+use super::writer::PartWriter;
 use crate::ConnectorError;
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};

@@ -15,11 +15,11 @@
 //! policy's attempts run out, then the call fails (transient). When DynamoDB refuses a whole
 //! call as invalid, its items are put one by one so that only the offending ones are rejected.
 
-use super::attribute_value::{
+use crate::aws::attribute_value::{
     Item, JsonObject, from_json, item_from_json, item_from_typed_json, item_size, item_to_json,
     item_to_typed_json,
 };
-use super::{BatchReport, RetryPolicy, aws_error, has_code, retry, sdk_error};
+use crate::aws::{BatchReport, RetryPolicy, aws_error, has_code, retry, sdk_error};
 use crate::{ConnectorError, FailureKind};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::primitives::Blob;

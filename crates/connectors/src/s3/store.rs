@@ -1,12 +1,7 @@
-//! Buckets on local directories or S3, behind `object_store`.
+//! Bucket names resolved to local directories or S3 buckets, behind `object_store`.
 
-mod bucket;
-mod s3admin;
-mod writer;
-
-pub use bucket::{Bucket, ObjectInfo, ObjectRead};
-pub use writer::PartWriter;
-
+use super::Bucket;
+use super::admin as s3admin;
 use crate::ConnectorError;
 use letsdata_model::location::validate_bucket_name;
 use object_store::ObjectStore;

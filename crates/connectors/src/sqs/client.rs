@@ -16,7 +16,7 @@
 //!
 //! Batch entry ids are the entries' positions in the caller's slice.
 
-use super::{BatchReport, RetryPolicy, aws_error, has_code, retry, sdk_error};
+use crate::aws::{BatchReport, RetryPolicy, aws_error, has_code, retry, sdk_error};
 use crate::{ConnectorError, FailureKind};
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{

@@ -3,13 +3,10 @@
 //! **Reading.** A reading task owns one shard. [`KinesisClient::list_shards`] returns every
 //! shard with its parent ids, so a caller can make one task per shard and start a child only
 //! after its parents are closed and drained (which keeps per-key order across resharding).
-//! A [`KinesisShardReader`] takes a shard iterator from a [`ShardStart`] and
-//! [`KinesisShardReader::poll`] returns one `GetRecords` batch; the caller checkpoints the last
-//! sequence number it processed and resumes with [`ShardStart::AfterSequenceNumber`]. An
-//! iterator that expired (they live 5 minutes) is taken again after the last sequence number
-//! returned, so nothing is skipped or repeated (a `LATEST` reader that has returned nothing
-//! yet renews `AT_TIMESTAMP` a few seconds before it started, so nothing is skipped). A shard is closed (resharded) when `GetRecords`
-//! returns no next iterator; its reader then returns empty batches with `shard_closed`.
+//! A [`KinesisShardReader`] (the shared shard reader, [`crate::aws::shard`]) takes a shard
+//! iterator from a [`ShardStart`] and [`KinesisShardReader::poll`] returns one `GetRecords`
+//! batch; the caller checkpoints the last sequence number it processed and resumes with
+//! [`ShardStart::AfterSequenceNumber`].
 //!
 //! **Writing.** [`KinesisWriter::put_records`] gzip-compresses each document (as LetsData
 //! does; consumers gunzip, see [`gunzip`]), hashes partition keys longer than 256 bytes to
@@ -20,16 +17,18 @@
 //! records that followed it in the input, so order is kept per partition key only when the
 //! caller waits for one call before the next one with the same key.
 
-use super::{
+use crate::aws::shard::{ShardApi, ShardPage, ShardReader};
+use crate::aws::{
     BatchReport, RetryPolicy, ShardStart, aws_error, has_code, retry, sdk_error, system_time,
 };
 use crate::{ConnectorError, FailureKind};
+use async_trait::async_trait;
 use aws_sdk_kinesis::Client;
 use aws_sdk_kinesis::primitives::{Blob, DateTime};
 use aws_sdk_kinesis::types::{PutRecordsRequestEntry, ShardIteratorType, StreamStatus};
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
-use std::io::{Read, Write};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 /// Largest record: data plus partition key.
@@ -289,17 +288,11 @@ impl KinesisClient {
         shard_id: &str,
         start: ShardStart,
     ) -> KinesisShardReader {
-        KinesisShardReader {
+        let api = KinesisShardApi {
             kinesis: self.clone(),
-            stream_arn: stream_arn.to_string(),
-            shard_id: shard_id.to_string(),
-            start,
-            iterator: None,
-            latest_taken_at: None,
-            last_sequence_number: None,
-            closed: false,
-            limit: 10_000,
-        }
+            stream_arn: Arc::from(stream_arn),
+        };
+        KinesisShardReader(ShardReader::new(api, shard_id, start, 10_000))
     }
 
     /// A writer to the stream.
@@ -344,140 +337,112 @@ impl KinesisClient {
 
 /// Reads one shard batch by batch; see the module docs.
 #[derive(Debug)]
-pub struct KinesisShardReader {
-    kinesis: KinesisClient,
-    stream_arn: String,
-    shard_id: String,
-    start: ShardStart,
-    iterator: Option<String>,
-    /// When the first `LATEST` iterator was taken, to renew it without losing records.
-    latest_taken_at: Option<SystemTime>,
-    last_sequence_number: Option<String>,
-    closed: bool,
-    limit: i32,
+pub struct KinesisShardReader(ShardReader<KinesisShardApi>);
+
+/// The Kinesis calls of a shard reader.
+#[derive(Debug)]
+pub(crate) struct KinesisShardApi {
+    pub(crate) kinesis: KinesisClient,
+    pub(crate) stream_arn: Arc<str>,
 }
 
-/// How far before the first `LATEST` iterator a renewed one starts, against clock skew
-/// between this machine and Kinesis (records in the margin may be read twice, none lost).
-const LATEST_RENEWAL_MARGIN: Duration = Duration::from_secs(5);
+#[async_trait]
+impl ShardApi for KinesisShardApi {
+    type Record = KinesisRecord;
 
-impl KinesisShardReader {
-    /// Sets the most records one poll returns (1..=10000, the default 10000).
-    pub fn with_limit(mut self, limit: i32) -> Self {
-        self.limit = limit.clamp(1, 10_000);
-        self
+    async fn iterator(&self, shard: &str, from: &ShardStart) -> Result<String, ConnectorError> {
+        self.kinesis
+            .shard_iterator(&self.stream_arn, shard, from)
+            .await
     }
 
-    /// The shard read.
-    pub fn shard_id(&self) -> &str {
-        &self.shard_id
-    }
-
-    /// Sequence number of the last record returned, the position to checkpoint.
-    pub fn last_sequence_number(&self) -> Option<&str> {
-        self.last_sequence_number.as_deref()
-    }
-
-    /// Whether the shard is closed and fully read.
-    pub fn is_closed(&self) -> bool {
-        self.closed
-    }
-
-    /// Where to take an iterator: after the last record returned, else the start; a `LATEST`
-    /// reader that has returned nothing yet renews at the time it first started.
-    fn position(&self) -> ShardStart {
-        match (
-            &self.last_sequence_number,
-            &self.start,
-            self.latest_taken_at,
-        ) {
-            (Some(seq), _, _) => ShardStart::AfterSequenceNumber(seq.clone()),
-            (None, ShardStart::Latest, Some(at)) => {
-                ShardStart::AtTimestamp(at.checked_sub(LATEST_RENEWAL_MARGIN).unwrap_or(at))
-            }
-            (None, start, _) => start.clone(),
-        }
-    }
-
-    /// Returns the next batch of records (possibly empty). Callers poll again after a pause
-    /// when the batch is empty and `millis_behind_latest` is 0 (Kinesis allows five
-    /// `GetRecords` per second and shard).
-    pub async fn poll(&mut self) -> Result<KinesisBatch, ConnectorError> {
-        if self.closed {
-            return Ok(KinesisBatch {
-                shard_closed: true,
-                ..KinesisBatch::default()
-            });
-        }
+    async fn get_records(
+        &self,
+        shard: &str,
+        iterator: &str,
+        limit: i32,
+    ) -> Result<Option<ShardPage<KinesisRecord>>, ConnectorError> {
         let what = format!(
-            "cannot read shard {} of Kinesis stream {}",
-            self.shard_id, self.stream_arn
+            "cannot read shard {shard} of Kinesis stream {}",
+            self.stream_arn
         );
-        let mut renewed = false;
-        let out = loop {
-            let iterator = match &self.iterator {
-                Some(it) => it.clone(),
-                None => {
-                    let position = self.position();
-                    if position == ShardStart::Latest {
-                        self.latest_taken_at = Some(SystemTime::now());
-                    }
-                    let it = self
-                        .kinesis
-                        .shard_iterator(&self.stream_arn, &self.shard_id, &position)
-                        .await?;
-                    self.iterator = Some(it.clone());
-                    it
-                }
-            };
-            let r = retry(&self.kinesis.retry, &what, || {
-                self.kinesis
-                    .client
-                    .get_records()
-                    .stream_arn(&self.stream_arn)
-                    .shard_iterator(&iterator)
-                    .limit(self.limit)
-                    .send()
-            })
-            .await;
-            match r {
-                Ok(out) => break out,
-                Err(e) if has_code(&e, "ExpiredIteratorException") && !renewed => {
-                    tracing::debug!(shard = %self.shard_id, "shard iterator expired, renewing");
-                    self.iterator = None;
-                    renewed = true;
-                }
-                Err(e) => return Err(sdk_error(what, e)),
-            }
+        let r = retry(&self.kinesis.retry, &what, || {
+            self.kinesis
+                .client
+                .get_records()
+                .stream_arn(&*self.stream_arn)
+                .shard_iterator(iterator)
+                .limit(limit)
+                .send()
+        })
+        .await;
+        let out = match r {
+            Ok(out) => out,
+            Err(e) if has_code(&e, "ExpiredIteratorException") => return Ok(None),
+            Err(e) => return Err(sdk_error(what, e)),
         };
-        let records: Vec<KinesisRecord> = out
-            .records
-            .into_iter()
-            .map(|r| KinesisRecord {
-                partition_key: r.partition_key.unwrap_or_default(),
-                arrival_timestamp: r
-                    .approximate_arrival_timestamp
-                    .as_ref()
-                    .and_then(system_time),
-                sequence_number: r.sequence_number,
-                data: Bytes::from(r.data.into_inner()),
-            })
-            .collect();
-        if let Some(last) = records.last() {
-            self.last_sequence_number = Some(last.sequence_number.clone());
-        }
-        self.iterator = out.next_shard_iterator;
-        self.closed = self.iterator.is_none();
-        Ok(KinesisBatch {
-            records,
+        Ok(Some(ShardPage {
+            records: out
+                .records
+                .into_iter()
+                .map(|r| KinesisRecord {
+                    partition_key: r.partition_key.unwrap_or_default(),
+                    arrival_timestamp: r
+                        .approximate_arrival_timestamp
+                        .as_ref()
+                        .and_then(system_time),
+                    sequence_number: r.sequence_number,
+                    data: Bytes::from(r.data.into_inner()),
+                })
+                .collect(),
+            next_iterator: out.next_shard_iterator,
             millis_behind_latest: out.millis_behind_latest,
-            shard_closed: self.closed,
             child_shard_ids: out
                 .child_shards
                 .unwrap_or_default()
                 .into_iter()
                 .map(|c| c.shard_id)
                 .collect(),
+        }))
+    }
+
+    fn sequence_number(record: &KinesisRecord) -> &str {
+        &record.sequence_number
+    }
+}
+
+impl KinesisShardReader {
+    /// Sets the most records one poll returns (1..=10000, the default 10000).
+    pub fn with_limit(mut self, limit: i32) -> Self {
+        self.0.limit = limit.clamp(1, 10_000);
+        self
+    }
+
+    /// The shard read.
+    pub fn shard_id(&self) -> &str {
+        self.0.shard_id()
+    }
+
+    /// Sequence number of the last record returned, the position to checkpoint.
+    pub fn last_sequence_number(&self) -> Option<&str> {
+        self.0.last_sequence_number()
+    }
+
+    /// Whether the shard is closed and fully read.
+    pub fn is_closed(&self) -> bool {
+        self.0.is_closed()
+    }
+
+    /// Returns the next batch of records (possibly empty). Callers poll again after a pause
+    /// when the batch is empty and `millis_behind_latest` is 0 (Kinesis allows five
+    /// `GetRecords` per second and shard).
+    pub async fn poll(&mut self) -> Result<KinesisBatch, ConnectorError> {
+        let page = self.0.poll().await?;
+        Ok(KinesisBatch {
+            records: page.records,
+            millis_behind_latest: page.millis_behind_latest,
+            shard_closed: page.next_iterator.is_none(),
+            child_shard_ids: page.child_shard_ids,
         })
     }
 }
@@ -621,31 +586,7 @@ pub fn effective_partition_key(key: &str) -> String {
     }
 }
 
-/// Gzip-compresses one record's data.
-pub fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut enc = flate2::write::GzEncoder::new(
-        Vec::with_capacity(data.len() / 4 + 64),
-        flate2::Compression::default(),
-    );
-    // Writing to a Vec cannot fail.
-    enc.write_all(data).expect("gzip into memory");
-    enc.finish().expect("gzip into memory")
-}
-
-/// Decompresses a record written by [`KinesisWriter`] (all gzip members).
-pub fn gunzip(data: &[u8]) -> Result<Bytes, ConnectorError> {
-    let mut out = Vec::with_capacity(data.len() * 4);
-    flate2::read::MultiGzDecoder::new(data)
-        .read_to_end(&mut out)
-        .map_err(|e| {
-            aws_error(
-                "cannot gunzip a Kinesis record",
-                e.to_string(),
-                FailureKind::User,
-            )
-        })?;
-    Ok(Bytes::from(out))
-}
+pub use crate::gzip::{gunzip, gzip};
 
 fn is_arn(name_or_arn: &str) -> bool {
     name_or_arn.starts_with("arn:")
@@ -668,14 +609,5 @@ mod tests {
             hashed,
             "a5de0e3c93b4322bf1d2e6cc13119219d665142374de7f2b06bae237759c73e2"
         );
-    }
-
-    #[test]
-    fn gzip_round_trips() {
-        let data = b"{\"id\":1}\n".repeat(100);
-        let z = gzip(&data);
-        assert!(z.len() < data.len());
-        assert_eq!(gunzip(&z).expect("gunzip").as_ref(), &data[..]);
-        assert!(gunzip(b"not gzip").is_err());
     }
 }

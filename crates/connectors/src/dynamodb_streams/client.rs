@@ -1,6 +1,6 @@
 //! DynamoDB Streams: shards of a table's stream and shard readers.
 //!
-//! Reading works like Kinesis ([`super::kinesis`]): one task per shard, children after their
+//! Reading works like Kinesis ([`crate::kinesis`], the same shard reader): one task per shard, children after their
 //! parent ([`DynamoDbStreamShard::parent_shard_id`]), a [`DynamoDbStreamShardReader`] started
 //! from a [`ShardStart`] and resumed after the checkpointed sequence number, an expired
 //! iterator taken again after the last sequence number returned, and a shard closed when
@@ -8,14 +8,17 @@
 //! `REMOVE`, the item's keys and, depending on the stream view type, its old and new images,
 //! all as plain JSON (rule in [`super::attribute_value`]). Stream records live 24 hours.
 
-use super::attribute_value::{self, JsonObject};
-use super::{RetryPolicy, ShardStart, aws_error, has_code, retry, sdk_error, system_time};
+use crate::aws::attribute_value::{self, JsonObject};
+use crate::aws::shard::{ShardApi, ShardPage, ShardReader};
+use crate::aws::{RetryPolicy, ShardStart, aws_error, has_code, retry, sdk_error, system_time};
 use crate::{ConnectorError, FailureKind};
+use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue as DynamoDbValue;
 use aws_sdk_dynamodbstreams::Client;
 use aws_sdk_dynamodbstreams::primitives::DateTime;
 use aws_sdk_dynamodbstreams::types::{AttributeValue, OperationType, ShardIteratorType};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 /// DynamoDB Streams calls; cheap to clone.
@@ -198,16 +201,11 @@ impl DynamoDbStreamsClient {
         shard_id: &str,
         start: ShardStart,
     ) -> DynamoDbStreamShardReader {
-        DynamoDbStreamShardReader {
+        let api = StreamsShardApi {
             streams: self.clone(),
-            stream_arn: stream_arn.to_string(),
-            shard_id: shard_id.to_string(),
-            start,
-            iterator: None,
-            last_sequence_number: None,
-            closed: false,
-            limit: 1000,
-        }
+            stream_arn: Arc::from(stream_arn),
+        };
+        DynamoDbStreamShardReader(ShardReader::new(api, shard_id, start, 1000))
     }
 
     async fn shard_iterator(
@@ -244,89 +242,48 @@ impl DynamoDbStreamsClient {
 
 /// Reads one shard batch by batch; see the module docs.
 #[derive(Debug)]
-pub struct DynamoDbStreamShardReader {
-    streams: DynamoDbStreamsClient,
-    stream_arn: String,
-    shard_id: String,
-    start: ShardStart,
-    iterator: Option<String>,
-    last_sequence_number: Option<String>,
-    closed: bool,
-    limit: i32,
+pub struct DynamoDbStreamShardReader(ShardReader<StreamsShardApi>);
+
+/// The DynamoDB Streams calls of a shard reader.
+#[derive(Debug)]
+pub(crate) struct StreamsShardApi {
+    pub(crate) streams: DynamoDbStreamsClient,
+    pub(crate) stream_arn: Arc<str>,
 }
 
-impl DynamoDbStreamShardReader {
-    /// Sets the most records one poll returns (1..=1000, the default 1000).
-    pub fn with_limit(mut self, limit: i32) -> Self {
-        self.limit = limit.clamp(1, 1000);
-        self
+#[async_trait]
+impl ShardApi for StreamsShardApi {
+    type Record = DynamoDbStreamRecord;
+
+    async fn iterator(&self, shard: &str, from: &ShardStart) -> Result<String, ConnectorError> {
+        self.streams
+            .shard_iterator(&self.stream_arn, shard, from)
+            .await
     }
 
-    /// The shard read.
-    pub fn shard_id(&self) -> &str {
-        &self.shard_id
-    }
-
-    /// Sequence number of the last record returned, the position to checkpoint.
-    pub fn last_sequence_number(&self) -> Option<&str> {
-        self.last_sequence_number.as_deref()
-    }
-
-    /// Whether the shard is closed and fully read.
-    pub fn is_closed(&self) -> bool {
-        self.closed
-    }
-
-    fn position(&self) -> ShardStart {
-        match &self.last_sequence_number {
-            Some(seq) => ShardStart::AfterSequenceNumber(seq.clone()),
-            None => self.start.clone(),
-        }
-    }
-
-    /// Returns the next batch of records (possibly empty); callers pause between empty polls.
-    pub async fn poll(&mut self) -> Result<DynamoDbStreamBatch, ConnectorError> {
-        if self.closed {
-            return Ok(DynamoDbStreamBatch {
-                records: Vec::new(),
-                shard_closed: true,
-            });
-        }
+    async fn get_records(
+        &self,
+        shard: &str,
+        iterator: &str,
+        limit: i32,
+    ) -> Result<Option<ShardPage<DynamoDbStreamRecord>>, ConnectorError> {
         let what = format!(
-            "cannot read shard {} of DynamoDB stream {}",
-            self.shard_id, self.stream_arn
+            "cannot read shard {shard} of DynamoDB stream {}",
+            self.stream_arn
         );
-        let mut renewed = false;
-        let out = loop {
-            let iterator = match &self.iterator {
-                Some(it) => it.clone(),
-                None => {
-                    let it = self
-                        .streams
-                        .shard_iterator(&self.stream_arn, &self.shard_id, &self.position())
-                        .await?;
-                    self.iterator = Some(it.clone());
-                    it
-                }
-            };
-            let r = retry(&self.streams.retry, &what, || {
-                self.streams
-                    .client
-                    .get_records()
-                    .shard_iterator(&iterator)
-                    .limit(self.limit)
-                    .send()
-            })
-            .await;
-            match r {
-                Ok(out) => break out,
-                Err(e) if has_code(&e, "ExpiredIteratorException") && !renewed => {
-                    tracing::debug!(shard = %self.shard_id, "stream iterator expired, renewing");
-                    self.iterator = None;
-                    renewed = true;
-                }
-                Err(e) => return Err(sdk_error(what, e)),
-            }
+        let r = retry(&self.streams.retry, &what, || {
+            self.streams
+                .client
+                .get_records()
+                .shard_iterator(iterator)
+                .limit(limit)
+                .send()
+        })
+        .await;
+        let out = match r {
+            Ok(out) => out,
+            Err(e) if has_code(&e, "ExpiredIteratorException") => return Ok(None),
+            Err(e) => return Err(sdk_error(what, e)),
         };
         let mut records = Vec::new();
         for r in out.records.unwrap_or_default() {
@@ -335,14 +292,47 @@ impl DynamoDbStreamShardReader {
                     .map_err(|message| aws_error(&what, message, FailureKind::Internal))?,
             );
         }
-        if let Some(last) = records.last() {
-            self.last_sequence_number = Some(last.sequence_number.clone());
-        }
-        self.iterator = out.next_shard_iterator;
-        self.closed = self.iterator.is_none();
-        Ok(DynamoDbStreamBatch {
+        Ok(Some(ShardPage {
             records,
-            shard_closed: self.closed,
+            next_iterator: out.next_shard_iterator,
+            millis_behind_latest: None,
+            child_shard_ids: Vec::new(),
+        }))
+    }
+
+    fn sequence_number(record: &DynamoDbStreamRecord) -> &str {
+        &record.sequence_number
+    }
+}
+
+impl DynamoDbStreamShardReader {
+    /// Sets the most records one poll returns (1..=1000, the default 1000).
+    pub fn with_limit(mut self, limit: i32) -> Self {
+        self.0.limit = limit.clamp(1, 1000);
+        self
+    }
+
+    /// The shard read.
+    pub fn shard_id(&self) -> &str {
+        self.0.shard_id()
+    }
+
+    /// Sequence number of the last record returned, the position to checkpoint.
+    pub fn last_sequence_number(&self) -> Option<&str> {
+        self.0.last_sequence_number()
+    }
+
+    /// Whether the shard is closed and fully read.
+    pub fn is_closed(&self) -> bool {
+        self.0.is_closed()
+    }
+
+    /// Returns the next batch of records (possibly empty); callers pause between empty polls.
+    pub async fn poll(&mut self) -> Result<DynamoDbStreamBatch, ConnectorError> {
+        let page = self.0.poll().await?;
+        Ok(DynamoDbStreamBatch {
+            records: page.records,
+            shard_closed: page.next_iterator.is_none(),
         })
     }
 }

@@ -1,0 +1,84 @@
+//! The S3 connector: files of a bucket in, part objects out (and the error connector).
+//!
+//! A bucket name resolves to the directory `$LETSDATA_HOME/buckets/<bucketName>/` by default,
+//! or, when `LETSDATA_AWS_ENDPOINT` is set, to the S3 bucket of that name at the endpoint. Both
+//! go through the `object_store` crate so reading, writing and listing share one code path;
+//! only bucket creation and existence checks differ (S3 uses the AWS SDK).
+//!
+//! * [`ObjectStores`] resolves bucket names to [`Bucket`]s.
+//! * [`Bucket::open_read`] streams an object (optionally from an offset).
+//! * [`PartWriter`] streams one output object (optionally gzip) and makes it visible
+//!   atomically when finished, which is what exactly-once file output rests on.
+//! * [`source::S3Source`]: one task per manifest line, opened as [`crate::source::FileInput`].
+//! * [`sink::S3Sink`]: part objects `<datasetName>/<taskId>/part-<n>.jsonl[.gz]`.
+
+mod admin;
+mod bucket;
+mod manifest;
+pub mod sink;
+pub mod source;
+mod store;
+mod writer;
+
+pub use bucket::{Bucket, ObjectInfo, ObjectRead};
+pub use manifest::{BUILTIN_FILE_TYPE, parse_manifest_lines};
+pub use sink::part_objects;
+pub use store::{AWS_ENDPOINT_ENV, ObjectStores, S3Settings};
+pub use writer::PartWriter;
+
+use crate::registry::Connector;
+use crate::sink::{DocumentSink, SinkRole};
+use crate::source::ReadSource;
+use letsdata_model::DatasetSpec;
+use letsdata_model::spec::{Manifest, ReadConnector, WriteConnector};
+
+/// The S3 connector.
+#[derive(Debug)]
+pub struct S3;
+
+impl Connector for S3 {
+    fn name(&self) -> &'static str {
+        "s3"
+    }
+
+    fn source(&self, spec: &DatasetSpec) -> Option<Box<dyn ReadSource>> {
+        match (&spec.read_connector, &spec.manifest) {
+            (
+                ReadConnector::S3(read),
+                Manifest::Files {
+                    source,
+                    reader_type,
+                },
+            ) => Some(Box::new(source::S3Source {
+                read: read.clone(),
+                manifest: source.clone(),
+                reader_type: *reader_type,
+            })),
+            _ => None,
+        }
+    }
+
+    fn sink(&self, spec: &DatasetSpec, role: SinkRole) -> Option<Box<dyn DocumentSink>> {
+        let (location, bucket_name, gzip) = match role {
+            SinkRole::Write => match &spec.write_connector {
+                WriteConnector::S3(w) => (
+                    w.resource_location,
+                    w.bucket_name.clone(),
+                    w.compression == letsdata_model::spec::Compression::Gzip,
+                ),
+                _ => return None,
+            },
+            SinkRole::Error => (
+                spec.error_connector.resource_location,
+                spec.error_connector.bucket_name.clone(),
+                false,
+            ),
+        };
+        Some(Box::new(sink::S3Sink {
+            role,
+            location,
+            bucket_name,
+            gzip,
+        }))
+    }
+}

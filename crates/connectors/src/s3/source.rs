@@ -1,0 +1,148 @@
+//! The S3 read source: one task per manifest line, read as files.
+
+use super::manifest::{line_files, read_manifest};
+use crate::source::{FileInput, FilePosition, ReadSource, TaskInput, TaskSeed, from_fields};
+use crate::{ConnectorContext, ConnectorError};
+use async_trait::async_trait;
+use letsdata_model::spec::{ManifestSource, ReaderType, S3ReadConnector};
+use letsdata_model::task::{ConnectorFields, TaskDefinition};
+use letsdata_model::{ConnectorResource, Problem};
+use std::collections::BTreeMap;
+
+/// Reads the files a manifest lists from a bucket.
+#[derive(Debug, Clone)]
+pub struct S3Source {
+    pub(super) read: S3ReadConnector,
+    pub(super) manifest: ManifestSource,
+    pub(super) reader_type: ReaderType,
+}
+
+/// A file task's own fields: its files by file type.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct FileTask {
+    #[serde(default)]
+    files: BTreeMap<String, String>,
+}
+
+/// Checks that a bucket exists; the problem names `path`.
+pub(super) async fn check_bucket(
+    ctx: &ConnectorContext,
+    bucket: &str,
+    path: &str,
+    problems: &mut Vec<Problem>,
+) -> bool {
+    match ctx.objects().require_bucket(bucket).await {
+        Ok(()) => true,
+        Err(e) => {
+            problems.push(Problem {
+                path: path.into(),
+                message: e.to_string(),
+            });
+            false
+        }
+    }
+}
+
+#[async_trait]
+impl ReadSource for S3Source {
+    fn resource(&self) -> ConnectorResource {
+        ConnectorResource {
+            resource_type: ConnectorResource::S3_BUCKET.to_string(),
+            resource_location: self.read.bucket_resource_location.to_string(),
+            name: self.read.bucket_name.clone(),
+            ..Default::default()
+        }
+    }
+
+    fn task_type(&self) -> &'static str {
+        "READER"
+    }
+
+    fn wasm_interface(&self) -> &'static str {
+        match self.read.reader_type {
+            ReaderType::SingleFileReader => "SingleFileParser",
+            ReaderType::SingleFileStateMachineReader => "SingleFileStateMachineReader",
+            ReaderType::MultipleFileStateMachineReader => "MultipleFileStateMachineReader",
+        }
+    }
+
+    async fn check(&self, ctx: &ConnectorContext) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        check_bucket(
+            ctx,
+            &self.read.bucket_name,
+            "readConnector.bucketName",
+            &mut problems,
+        )
+        .await;
+        if let ManifestSource::S3Link { bucket, key, .. } = &self.manifest {
+            let path = "manifestFile.manifestFileS3Uri";
+            if check_bucket(ctx, bucket, path, &mut problems).await {
+                let exists = match ctx.objects().bucket(bucket) {
+                    Ok(b) => b.exists(key).await,
+                    Err(e) => Err(e),
+                };
+                match exists {
+                    Ok(true) => {}
+                    Ok(false) => problems.push(Problem {
+                        path: path.into(),
+                        message: format!("the manifest s3://{bucket}/{key} does not exist"),
+                    }),
+                    Err(e) => problems.push(Problem {
+                        path: path.into(),
+                        message: e.to_string(),
+                    }),
+                }
+            }
+        }
+        problems
+    }
+
+    async fn tasks(&self, ctx: &ConnectorContext) -> Result<Vec<TaskSeed>, ConnectorError> {
+        let lines = read_manifest(ctx.objects(), &self.manifest, self.reader_type).await?;
+        if lines.is_empty() {
+            return Err(ConnectorError::User(
+                "the manifest has no non-empty lines: nothing to do".into(),
+            ));
+        }
+        Ok(lines
+            .into_iter()
+            .enumerate()
+            .map(|(i, line)| {
+                let files = FileTask {
+                    files: line_files(self.reader_type, &line),
+                };
+                TaskSeed {
+                    identity: format!("{i}:{line}"),
+                    ordinal: i as u64,
+                    definition: TaskDefinition {
+                        reader_type: self.reader_type.constant().to_string(),
+                        manifest_line: line,
+                        manifest_index: i as u64,
+                        input: crate::source::to_fields(&files),
+                    },
+                }
+            })
+            .collect())
+    }
+
+    async fn open(
+        &self,
+        ctx: &ConnectorContext,
+        task: &TaskDefinition,
+        position: &ConnectorFields,
+    ) -> Result<TaskInput, ConnectorError> {
+        let own: FileTask = from_fields(&task.input, "file task")?;
+        let files = if own.files.is_empty() {
+            line_files(self.reader_type, &task.manifest_line)
+        } else {
+            own.files
+        };
+        Ok(TaskInput::Files(FileInput::new(
+            ctx.objects().bucket(&self.read.bucket_name)?,
+            files,
+            task.manifest_line.clone(),
+            FilePosition::from_fields(position)?,
+        )))
+    }
+}

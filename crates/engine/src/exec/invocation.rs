@@ -1,0 +1,384 @@
+//! The one invocation loop, for every kind of input and implementation.
+//!
+//! A [`Driver`] turns input into documents, error records and skips: a built-in parser over
+//! files, a Wasm parser over files, a Wasm state-machine reader, or a record source through a
+//! built-in parser or a Wasm reader. It works in steps (a buffer of a file, one call into user
+//! code, one poll of a source) and returns after each, early when output is due. Everything
+//! else is here, once:
+//!
+//! * between steps: a lost lease abandons the part (nothing of it becomes visible), a stop
+//!   request or the end of the time budget makes what was read durable, checkpoints and ends
+//!   the invocation (ERRORED "stopped", RERUN);
+//! * after a step: buffered output is handed to the sinks in ~1 MiB chunks, and the part is
+//!   rolled when full (and, for sources, every few seconds while records arrive and when the
+//!   source goes idle);
+//! * a roll makes the part durable *first* (both sinks commit) and checkpoints the driver's
+//!   position *second* ([`roll`]); sources acknowledge what the checkpoint covers after it;
+//! * a failure of the driver keeps everything before it (roll, then ERRORED with the reason).
+//!
+//! Idle sources are polled with exponential back-off (200 ms doubling to at most 1 minute).
+
+use super::output::PartOutput;
+use super::{InvokeError, Outcome, Runner, STOPPED, Signals, TaskLog};
+use crate::LiveStats;
+use letsdata_connectors::source::TaskSeed;
+use letsdata_model::spec::LogLevel;
+use letsdata_model::task::{Checkpoint, ConnectorFields, TaskProgress};
+use letsdata_store::Lease;
+use std::future::Future;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// What one invocation works with.
+pub(super) struct Invocation<'a> {
+    pub runner: &'a Runner,
+    pub lease: &'a Lease,
+    pub signals: &'a Signals,
+    pub log: &'a TaskLog,
+    pub started: Instant,
+    pub budget: Duration,
+}
+
+/// Counters of one invocation, and where in its input it is.
+#[derive(Debug)]
+pub(super) struct Progress {
+    /// Totals as of the last checkpoint.
+    pub totals: TaskProgress,
+    /// Since the last checkpoint.
+    pub pending: TaskProgress,
+    /// Part of `pending` already added to the live stats.
+    published: TaskProgress,
+    /// Bytes of input up to the last record handled: a file's offset, the sum of several
+    /// files' offsets, the bytes of the records of a source.
+    pub resume: u64,
+    /// `resume` at the last checkpoint.
+    rolled_at: u64,
+}
+
+impl Progress {
+    pub(super) fn new(totals: TaskProgress, resume: u64) -> Self {
+        Self {
+            totals,
+            pending: TaskProgress::default(),
+            published: TaskProgress::default(),
+            resume,
+            rolled_at: resume,
+        }
+    }
+}
+
+/// What follows a driver's step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Step {
+    /// More input to read (possibly output is due first); a source had records.
+    Continue,
+    /// At the tip of a source: roll if due, pause briefly.
+    CaughtUp,
+    /// Nothing new: make what was read durable, then pause with growing back-off (unless
+    /// `pause` is false).
+    Idle { pause: bool },
+    /// A pass over the input completed (a `Continuous` scan): roll, pause with back-off.
+    PassDone,
+    /// The input is finished; says why when it is not the plain end of a file.
+    Finished(Option<String>),
+}
+
+/// What a driver's step works on.
+pub(super) struct Cx<'a> {
+    pub out: &'a mut PartOutput,
+    pub progress: &'a mut Progress,
+    pub log: &'a TaskLog,
+    pub stats: &'a LiveStats,
+}
+
+/// Turns one task's input into output; see the module docs.
+pub(super) trait Driver: Send {
+    /// Handles the next piece of input.
+    fn step(&mut self, cx: &mut Cx<'_>) -> impl Future<Output = Result<Step, InvokeError>> + Send;
+
+    /// The checkpoint position covering everything handed to the output so far.
+    fn position(&self, progress: &Progress) -> Result<ConnectorFields, InvokeError>;
+
+    /// Where the task stands, for log lines (`offset 1234`); empty to say nothing.
+    fn describe_position(&self, progress: &Progress) -> String {
+        format!("offset {}", progress.resume)
+    }
+
+    /// Output covering the position is about to be made durable.
+    fn before_commit(&mut self) -> impl Future<Output = Result<(), InvokeError>> + Send {
+        async { Ok(()) }
+    }
+
+    /// The checkpoint covering the position is stored.
+    fn after_commit(&mut self) -> impl Future<Output = Result<(), InvokeError>> + Send {
+        async { Ok(()) }
+    }
+
+    /// The attempt fails: input read but not handled is given back.
+    fn abandon(&mut self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+
+    /// Tasks to add now that the input is finished.
+    fn follow_ups(&mut self) -> impl Future<Output = Result<Vec<TaskSeed>, InvokeError>> + Send {
+        async { Ok(Vec::new()) }
+    }
+
+    /// How often output is made durable while records arrive (`None`: only when parts fill).
+    fn roll_interval(&self) -> Option<Duration> {
+        None
+    }
+}
+
+impl Invocation<'_> {
+    /// Runs the task's input through `driver` into `out` until it is finished, stopped, out
+    /// of time, failed or taken by another worker.
+    pub(super) async fn run<D: Driver>(
+        &self,
+        mut driver: D,
+        mut out: PartOutput,
+        mut progress: Progress,
+    ) -> Result<Outcome, InvokeError> {
+        let runner = self.runner;
+        let mut backoff = FIRST_BACKOFF;
+        let mut last_roll = Instant::now();
+        let finished = loop {
+            if self.signals.lost.load(Ordering::Relaxed) {
+                out.abort().await;
+                return Err(InvokeError::LeaseLost);
+            }
+            if self.signals.stop.load(Ordering::Relaxed) {
+                self.roll(&mut driver, &mut out, &mut progress, false)
+                    .await?;
+                let at = driver.describe_position(&progress);
+                self.log.log(
+                    LogLevel::Warn,
+                    if at.is_empty() {
+                        "stopped by request: checkpointed".to_string()
+                    } else {
+                        format!("stopped by request: checkpointed at {at}")
+                    },
+                );
+                return Ok(Outcome::Errored(STOPPED.to_string()));
+            }
+            if self.started.elapsed() >= self.budget {
+                self.roll(&mut driver, &mut out, &mut progress, false)
+                    .await?;
+                let at = driver.describe_position(&progress);
+                self.log.log(
+                    LogLevel::Info,
+                    format!(
+                        "time budget of {}s nearly used: checkpointed{}, task queued again (RERUN)",
+                        runner.spec.compute_engine.timeout_in_seconds,
+                        if at.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" at {at}")
+                        }
+                    ),
+                );
+                return Ok(Outcome::Rerun);
+            }
+            let step = {
+                let mut cx = Cx {
+                    out: &mut out,
+                    progress: &mut progress,
+                    log: self.log,
+                    stats: &runner.stats,
+                };
+                driver.step(&mut cx).await
+            };
+            let step = match step {
+                Ok(step) => step,
+                Err(InvokeError::Failed(message)) => {
+                    // Keep what was handled before the failure, then fail the attempt.
+                    driver.abandon().await;
+                    self.roll(&mut driver, &mut out, &mut progress, false)
+                        .await?;
+                    return Err(InvokeError::Failed(message));
+                }
+                Err(lost) => {
+                    out.abort().await;
+                    return Err(lost);
+                }
+            };
+            if out.chunk_full() {
+                out.flush().await?;
+            }
+            runner.publish(&mut progress);
+            let roll_due = out.part_full()
+                || driver
+                    .roll_interval()
+                    .is_some_and(|every| last_roll.elapsed() >= every);
+            match step {
+                Step::Continue => {
+                    if roll_due {
+                        self.roll(&mut driver, &mut out, &mut progress, false)
+                            .await?;
+                        last_roll = Instant::now();
+                    }
+                    backoff = FIRST_BACKOFF;
+                }
+                Step::CaughtUp => {
+                    if roll_due {
+                        self.roll(&mut driver, &mut out, &mut progress, false)
+                            .await?;
+                        last_roll = Instant::now();
+                    }
+                    backoff = FIRST_BACKOFF;
+                    self.wait(FIRST_BACKOFF).await;
+                }
+                Step::Idle { pause } => {
+                    // Idle: make what was read durable, then wait.
+                    if progress.pending != TaskProgress::default() {
+                        self.roll(&mut driver, &mut out, &mut progress, false)
+                            .await?;
+                        last_roll = Instant::now();
+                    }
+                    if pause {
+                        self.wait(backoff).await;
+                        backoff = (backoff * 2).min(MAX_BACKOFF);
+                    }
+                }
+                Step::PassDone => {
+                    self.roll(&mut driver, &mut out, &mut progress, false)
+                        .await?;
+                    last_roll = Instant::now();
+                    self.log.log(
+                        LogLevel::Info,
+                        format!(
+                            "a pass over the input completed; the next one starts in {backoff:?}"
+                        ),
+                    );
+                    self.wait(backoff).await;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+                Step::Finished(why) => break why,
+            }
+        };
+        if let Some(why) = &finished {
+            self.log.log(LogLevel::Info, why);
+        }
+        let seeds = driver.follow_ups().await?;
+        if !seeds.is_empty() {
+            let source = runner.connectors_of.source.as_ref();
+            let tasks: Vec<letsdata_store::NewTask> = seeds
+                .into_iter()
+                .map(|seed| {
+                    crate::datasets::new_task(&runner.dataset.dataset_id, source.task_type(), seed)
+                })
+                .collect();
+            let added = runner.tasks.insert_tasks(&tasks).await?;
+            self.log.log(
+                LogLevel::Info,
+                format!(
+                    "{} tasks follow this one ({added} new): {}",
+                    tasks.len(),
+                    tasks
+                        .iter()
+                        .map(|t| t.definition.manifest_line.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+        }
+        self.roll(&mut driver, &mut out, &mut progress, true)
+            .await?;
+        let p = &progress.totals;
+        self.log.log(
+            LogLevel::Info,
+            format!(
+                "task completed: {} records read, {} documents written, {} error records, {} skipped",
+                p.records_read, p.documents_written, p.error_records, p.skip_records
+            ),
+        );
+        Ok(Outcome::Completed)
+    }
+
+    /// Completes the part, then checkpoints. Order matters: output first, checkpoint second.
+    pub(super) async fn roll<D: Driver>(
+        &self,
+        driver: &mut D,
+        out: &mut PartOutput,
+        progress: &mut Progress,
+        end_of_input: bool,
+    ) -> Result<(), InvokeError> {
+        let runner = self.runner;
+        // Make sure we still own the task before making a part visible.
+        runner
+            .tasks
+            .heartbeat(self.lease, runner.settings.lease)
+            .await?;
+        driver.before_commit().await?;
+        let part = out.part;
+        let next_part = out.roll().await?;
+        // Documents the destination rejected are error records now.
+        let rejected = out.take_rejected();
+        progress.pending.documents_written =
+            progress.pending.documents_written.saturating_sub(rejected);
+        progress.pending.error_records += rejected;
+        runner.publish(progress);
+        progress.pending.bytes_read = progress.resume - progress.rolled_at;
+        progress.rolled_at = progress.resume;
+        progress.totals.add(&progress.pending);
+        progress.pending = TaskProgress::default();
+        progress.published = TaskProgress::default();
+        let checkpoint = Checkpoint {
+            next_part,
+            progress: progress.totals,
+            end_of_input,
+            position: driver.position(progress)?,
+        };
+        runner
+            .tasks
+            .checkpoint(self.lease, &checkpoint, runner.settings.lease)
+            .await?;
+        driver.after_commit().await?;
+        self.log.log(
+            LogLevel::Debug,
+            format!(
+                "checkpoint: offset {}, part {part} durable, next part {next_part}, {} documents, {} errors so far",
+                progress.resume, progress.totals.documents_written, progress.totals.error_records
+            ),
+        );
+        Ok(())
+    }
+
+    /// Waits `pause`, returning early when the task is asked to stop or loses its lease.
+    async fn wait(&self, pause: Duration) {
+        let until = Instant::now() + pause;
+        while Instant::now() < until {
+            if self.signals.lost.load(Ordering::Relaxed)
+                || self.signals.stop.load(Ordering::Relaxed)
+                || self.started.elapsed() >= self.budget
+            {
+                return;
+            }
+            tokio::time::sleep((until - Instant::now()).min(Duration::from_millis(100))).await;
+        }
+    }
+}
+
+impl Runner {
+    /// Adds the records seen since the last publish to the live stats (for progress bars).
+    pub(super) fn publish(&self, progress: &mut Progress) {
+        let p = &progress.pending;
+        let s = &progress.published;
+        self.stats.add(
+            &self.stats.records_read,
+            p.records_read.saturating_sub(s.records_read),
+        );
+        self.stats.add(
+            &self.stats.documents_written,
+            p.documents_written.saturating_sub(s.documents_written),
+        );
+        self.stats.add(
+            &self.stats.error_records,
+            p.error_records.saturating_sub(s.error_records),
+        );
+        progress.published = progress.pending;
+    }
+}
