@@ -39,7 +39,7 @@ pub async fn run(command: ErrorsCommand, home: &Path, out: &Output) -> anyhow::R
         ErrorsCommand::View {
             dataset_name,
             task_id,
-        } => out.print(&engine.error_records(&dataset_name, &task_id).await?)?,
+        } => out.print_data(&engine.error_records(&dataset_name, &task_id).await?)?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -7,6 +7,7 @@
 //! * [`lifecycle`] is the dataset state machine: which action is allowed in which status.
 //! * [`dataset`] and [`task`] are the records the store keeps and the CLI prints.
 //! * [`record`] is what stream, queue and table records carry to user code.
+//! * [`secrets`] resolves environment variable references and redacts what is printed.
 //! * [`location`] parses `s3://bucket/key` links and checks that keys stay inside their bucket.
 //!
 //! Nothing here does IO or is async, so the rules can be unit-tested exhaustively.
@@ -15,6 +16,7 @@ pub mod dataset;
 pub mod lifecycle;
 pub mod location;
 pub mod record;
+pub mod secrets;
 pub mod spec;
 pub mod status;
 pub mod task;
