@@ -10,6 +10,7 @@ use crate::datasets::{modify_dataset, spec_of};
 use crate::exec::{Outcome, Runner, Signals};
 use crate::monitor::Monitor;
 use crate::{Engine, EngineError};
+use letsdata_connectors::FailureKind;
 use letsdata_model::spec::LogLevel;
 use letsdata_model::task::TaskExecutionLog;
 use letsdata_model::time::now_millis;
@@ -170,7 +171,7 @@ async fn run_invocation(runner: Runner, lease: Lease) {
     let (status, error, label) = match &outcome {
         Outcome::Completed => (TaskStatus::Completed, None, "COMPLETED"),
         Outcome::Rerun => (TaskStatus::Rerun, None, "RERUN"),
-        Outcome::Errored(message) => (TaskStatus::Errored, Some(message.clone()), "ERRORED"),
+        Outcome::Errored(failure) => (TaskStatus::Errored, Some(failure), "ERRORED"),
         Outcome::LeaseLost => {
             log.log(
                 LogLevel::Warn,
@@ -179,12 +180,21 @@ async fn run_invocation(runner: Runner, lease: Lease) {
             return;
         }
     };
-    if let Some(message) = &error {
-        log.log(LogLevel::Error, format!("task errored: {message}"));
+    if let Some(failure) = error {
+        let whose = match failure.kind {
+            FailureKind::User => "the input, the configuration or the user code needs a fix",
+            FailureKind::Transient => "a service failed; a redrive may succeed",
+            FailureKind::Internal => "an internal error",
+        };
+        log.log(
+            LogLevel::Error,
+            format!("task errored ({whose}): {}", failure.message),
+        );
         runner.stats.add(&runner.stats.tasks_errored, 1);
     } else if status == TaskStatus::Completed {
         runner.stats.add(&runner.stats.tasks_completed, 1);
     }
+    let error = error.map(|f| f.message.clone());
     let entry = TaskExecutionLog {
         worker_process_id: lease.owner.clone(),
         start_datetime: start,

@@ -19,8 +19,9 @@
 //! Idle sources are polled with exponential back-off (200 ms doubling to at most 1 minute).
 
 use super::output::PartOutput;
-use super::{InvokeError, Outcome, Runner, STOPPED, Signals, TaskLog};
+use super::{Failure, InvokeError, Outcome, Runner, STOPPED, Signals, TaskLog};
 use crate::LiveStats;
+use letsdata_connectors::FailureKind;
 use letsdata_connectors::source::TaskSeed;
 use letsdata_model::spec::LogLevel;
 use letsdata_model::task::{Checkpoint, ConnectorFields, TaskProgress};
@@ -162,7 +163,10 @@ impl Invocation<'_> {
                         format!("stopped by request: checkpointed at {at}")
                     },
                 );
-                return Ok(Outcome::Errored(STOPPED.to_string()));
+                return Ok(Outcome::Errored(Failure {
+                    kind: FailureKind::User,
+                    message: STOPPED.to_string(),
+                }));
             }
             if self.started.elapsed() >= self.budget {
                 self.roll(&mut driver, &mut out, &mut progress, false)
@@ -193,12 +197,12 @@ impl Invocation<'_> {
             };
             let step = match step {
                 Ok(step) => step,
-                Err(InvokeError::Failed(message)) => {
+                Err(InvokeError::Failed(failure)) => {
                     // Keep what was handled before the failure, then fail the attempt.
                     driver.abandon().await;
                     self.roll(&mut driver, &mut out, &mut progress, false)
                         .await?;
-                    return Err(InvokeError::Failed(message));
+                    return Err(InvokeError::Failed(failure));
                 }
                 Err(lost) => {
                     out.abort().await;

@@ -23,9 +23,9 @@ use crate::datasets::{DatasetConnectors, sink_resource};
 use crate::{EngineSettings, LiveStats};
 use invocation::{Invocation, Progress};
 use letsdata_connectors::ConnectorContext;
-use letsdata_connectors::ConnectorError;
 use letsdata_connectors::sink::{SinkRole, SinkTask};
 use letsdata_connectors::source::TaskInput;
+use letsdata_connectors::{ConnectorError, FailureKind};
 use letsdata_model::spec::{Implementation, LogLevel};
 use letsdata_model::{Dataset, DatasetSpec};
 use letsdata_sandbox::InterfaceKind;
@@ -55,7 +55,7 @@ pub(crate) enum Outcome {
     Completed,
     /// The time budget ran out; the task was checkpointed and should be queued again.
     Rerun,
-    Errored(String),
+    Errored(Failure),
     /// Another worker owns the task now; nothing more may be written.
     LeaseLost,
 }
@@ -99,7 +99,7 @@ impl Runner {
         match self.invoke_inner(lease, signals, log).await {
             Ok(outcome) => outcome,
             Err(InvokeError::LeaseLost) => Outcome::LeaseLost,
-            Err(InvokeError::Failed(message)) => Outcome::Errored(message),
+            Err(InvokeError::Failed(failure)) => Outcome::Errored(failure),
         }
     }
 
@@ -180,7 +180,7 @@ impl Runner {
                         .await?;
                         run.run(driver, out, progress(resume)).await
                     }
-                    InterfaceKind::RecordReader => Err(InvokeError::Failed(format!(
+                    InterfaceKind::RecordReader => Err(InvokeError::internal(format!(
                         "{} reads records, not files",
                         interface.letsdata_name()
                     ))),
@@ -223,7 +223,7 @@ impl Runner {
         let mut writers = Vec::with_capacity(2);
         for role in [SinkRole::Write, SinkRole::Error] {
             let resource = sink_resource(&self.dataset, &self.spec, role)
-                .map_err(|e| InvokeError::Failed(e.to_string()))?;
+                .map_err(|e| InvokeError::internal(e.to_string()))?;
             writers.push(
                 self.connectors_of
                     .sink(role)
@@ -244,24 +244,53 @@ impl Runner {
     }
 }
 
+/// Why an invocation failed: whose fault it is, and what happened (the task's `lastError`).
+#[derive(Debug, Clone)]
+pub(crate) struct Failure {
+    pub kind: FailureKind,
+    pub message: String,
+}
+
 /// Why an invocation stopped early.
 pub(crate) enum InvokeError {
     LeaseLost,
-    Failed(String),
+    Failed(Failure),
+}
+
+impl InvokeError {
+    /// A failure the user fixes: the input, the configuration or the user code.
+    pub(crate) fn user(message: impl Into<String>) -> Self {
+        Self::failed(FailureKind::User, message)
+    }
+
+    /// A failure of letsdata itself.
+    pub(crate) fn internal(message: impl Into<String>) -> Self {
+        Self::failed(FailureKind::Internal, message)
+    }
+
+    pub(crate) fn failed(kind: FailureKind, message: impl Into<String>) -> Self {
+        Self::Failed(Failure {
+            kind,
+            message: message.into(),
+        })
+    }
 }
 
 impl From<StoreError> for InvokeError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::LeaseLost { .. } => InvokeError::LeaseLost,
-            other => InvokeError::Failed(format!("task database error: {other}")),
+            other => InvokeError::failed(
+                FailureKind::Transient,
+                format!("task database error: {other}"),
+            ),
         }
     }
 }
 
 impl From<ConnectorError> for InvokeError {
     fn from(e: ConnectorError) -> Self {
-        InvokeError::Failed(e.to_string())
+        InvokeError::failed(e.kind(), e.to_string())
     }
 }
 
@@ -273,8 +302,15 @@ fn read_error(file_name: &str) -> impl Fn(std::io::Error) -> InvokeError + '_ {
             }
             _ => "",
         };
+        let kind = match e.kind() {
+            std::io::ErrorKind::InvalidData
+            | std::io::ErrorKind::UnexpectedEof
+            | std::io::ErrorKind::NotFound
+            | std::io::ErrorKind::PermissionDenied => FailureKind::User,
+            _ => FailureKind::Transient,
+        };
         // Errors from the object stream carry the connector error; show it as is.
-        InvokeError::Failed(format!("reading {file_name} failed: {e}{hint}"))
+        InvokeError::failed(kind, format!("reading {file_name} failed: {e}{hint}"))
     }
 }
 

@@ -129,7 +129,7 @@ impl Driver for Records {
             if let Err(message) = self.handle(r, cx.out, cx.progress, cx.log).await {
                 // The records before it are handled: the checkpoint covers them.
                 self.source.consume(handled);
-                return Err(InvokeError::Failed(message));
+                return Err(InvokeError::user(message));
             }
             handled += 1;
         }

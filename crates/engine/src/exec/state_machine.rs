@@ -53,7 +53,7 @@ impl StateMachineFiles {
         let names: Vec<(String, String)> = if multiple {
             for file_type in files.files.keys() {
                 if !types.contains(file_type) {
-                    return Err(InvokeError::Failed(format!(
+                    return Err(InvokeError::user(format!(
                         "the manifest line names file type {file_type}, which the reader does not read (getS3FileTypes: {})",
                         types.join(", ")
                     )));
@@ -62,7 +62,7 @@ impl StateMachineFiles {
             let mut names = Vec::new();
             for file_type in &types {
                 let Some(key) = files.files.get(file_type) else {
-                    return Err(InvokeError::Failed(format!(
+                    return Err(InvokeError::user(format!(
                         "the manifest line has no file of type {file_type}; the reader needs {} (write the line as {})",
                         types.join(", "),
                         types
@@ -96,7 +96,7 @@ impl StateMachineFiles {
         let mut at = Vec::with_capacity(resolved.len());
         for (file_type, file_name) in &resolved {
             validate_key(file_name).map_err(|e| {
-                InvokeError::Failed(format!(
+                InvokeError::user(format!(
                     "getResolvedS3FileName returned {file_name:?} for file type {file_type}: {e}"
                 ))
             })?;
@@ -172,7 +172,7 @@ impl Driver for StateMachineFiles {
                     .map(|f| format!("{} offset {}", f.file_type, f.offset))
                     .collect::<Vec<_>>()
                     .join(", ");
-                return Err(InvokeError::Failed(format!(
+                return Err(InvokeError::user(format!(
                     "{e} (in parseDocument; a redrive resumes at {at})"
                 )));
             }
@@ -210,8 +210,8 @@ impl Driver for StateMachineFiles {
             }
             None if completed => {}
             None if new_records == 0 => {
-                return Err(InvokeError::Failed(
-                    "parseDocument returned no document, consumed no record and did not report COMPLETED; return ParseCompositeDocumentResult::completed() at the end of the files".into(),
+                return Err(InvokeError::user(
+                    "parseDocument returned no document, consumed no record and did not report COMPLETED; return ParseCompositeDocumentResult::completed() at the end of the files",
                 ));
             }
             None => st.pending.skip_records += 1,

@@ -32,8 +32,10 @@ use std::time::Duration;
 const BATCH_BYTES: usize = 1024 * 1024;
 const BATCH_RECORDS: usize = 16384;
 
+/// A failure of user code (a trap, the time or memory limit, a broken contract) is the
+/// user's to fix.
 pub(super) fn failed(e: SandboxError) -> InvokeError {
-    InvokeError::Failed(e.to_string())
+    InvokeError::user(e.to_string())
 }
 
 /// One record of a batch.
@@ -120,10 +122,11 @@ impl Runner {
         run: &Invocation<'_>,
     ) -> Result<(Sandbox, Code, Limits, Interface), InvokeError> {
         let interface = crate::code::interface(self.connectors_of.source.as_ref())
-            .map_err(|e| InvokeError::Failed(e.to_string()))?;
-        let sandbox = self.sandbox.clone().ok_or_else(|| {
-            InvokeError::Failed("the sandbox for user code is not available".into())
-        })?;
+            .map_err(|e| InvokeError::internal(e.to_string()))?;
+        let sandbox = self
+            .sandbox
+            .clone()
+            .ok_or_else(|| InvokeError::internal("the sandbox for user code is not available"))?;
         let code = crate::code::current_code(
             &sandbox,
             self.connectors.objects(),
@@ -131,7 +134,7 @@ impl Runner {
             interface,
         )
         .await
-        .map_err(InvokeError::Failed)?;
+        .map_err(InvokeError::user)?;
         let timeout = Duration::from_secs(u64::from(self.spec.compute_engine.timeout_in_seconds));
         let limits = Limits {
             memory_megabytes: u64::from(self.spec.compute_engine.memory_limit_in_megabytes),
@@ -225,7 +228,7 @@ impl WasmFiles {
             .await
             .map_err(failed)?;
         validate_key(&file_name).map_err(|e| {
-            InvokeError::Failed(format!(
+            InvokeError::user(format!(
                 "getResolvedS3FileName returned {file_name:?} for {manifest_name:?}: {e}"
             ))
         })?;
@@ -237,7 +240,7 @@ impl WasmFiles {
             .record_end_pattern(&file_type)
             .await
             .map_err(failed)?;
-        let framing = framing_for_hints(&start, &end).map_err(InvokeError::Failed)?;
+        let framing = framing_for_hints(&start, &end).map_err(InvokeError::user)?;
         drain_guest_log(log, parser.drain_log());
 
         let position = &files.position;
@@ -361,7 +364,7 @@ impl Driver for WasmFiles {
                 // Everything before this batch is kept (the loop rolls), then the attempt fails.
                 let (first, last) = (self.batch.start, self.batch.end);
                 self.batch.clear();
-                Err(InvokeError::Failed(format!(
+                Err(InvokeError::user(format!(
                     "{e} (while parsing the records between offsets {first} and {last} of {}; a redrive resumes at offset {})",
                     self.labels.file_name, st.resume
                 )))
