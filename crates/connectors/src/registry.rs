@@ -30,6 +30,8 @@ pub static CONNECTORS: &[&dyn Connector] = &[
     &crate::dynamodb_streams::DynamoDbStreams,
     &crate::sqs::Sqs,
     &crate::dynamodb::DynamoDb,
+    &crate::kafka::Kafka,
+    &crate::redis::Redis,
 ];
 
 /// The read source of a dataset.

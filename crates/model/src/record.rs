@@ -49,6 +49,18 @@ pub enum RecordMeta {
         message_deduplication_id: Option<String>,
         message_attributes: Vec<(String, String)>,
     },
+    /// A Kafka record (`KafkaRecordReader.parseMessage`); the bytes are its value (empty for
+    /// a record without one).
+    Kafka {
+        topic: Arc<str>,
+        partition: i32,
+        offset: i64,
+        /// The record's key, when it has one.
+        key: Option<Vec<u8>>,
+        /// The record's timestamp, epoch milliseconds.
+        timestamp: i64,
+        headers: Vec<(String, Vec<u8>)>,
+    },
     /// A DynamoDB table item (`DynamoDBTableItemReader.parseDynamoDBItem`); the bytes are the
     /// item as a JSON object.
     TableItem {

@@ -18,6 +18,7 @@ pub enum Interface {
     SingleFileStateMachineReader,
     MultipleFileStateMachineReader,
     KinesisRecordReader,
+    KafkaRecordReader,
     QueueMessageReader,
     DynamoDbStreamsRecordReader,
     DynamoDbTableItemReader,
@@ -36,11 +37,12 @@ pub enum InterfaceKind {
 
 impl Interface {
     /// Every interface.
-    pub const ALL: [Interface; 7] = [
+    pub const ALL: [Interface; 8] = [
         Self::SingleFileParser,
         Self::SingleFileStateMachineReader,
         Self::MultipleFileStateMachineReader,
         Self::KinesisRecordReader,
+        Self::KafkaRecordReader,
         Self::QueueMessageReader,
         Self::DynamoDbStreamsRecordReader,
         Self::DynamoDbTableItemReader,
@@ -59,6 +61,7 @@ impl Interface {
             Self::SingleFileStateMachineReader => InterfaceKind::StateMachine { multiple: false },
             Self::MultipleFileStateMachineReader => InterfaceKind::StateMachine { multiple: true },
             Self::KinesisRecordReader
+            | Self::KafkaRecordReader
             | Self::QueueMessageReader
             | Self::DynamoDbStreamsRecordReader
             | Self::DynamoDbTableItemReader => InterfaceKind::RecordReader,
@@ -76,6 +79,7 @@ impl Interface {
             Interface::SingleFileStateMachineReader => "single-file-state-machine-reader",
             Interface::MultipleFileStateMachineReader => "multiple-file-state-machine-reader",
             Interface::KinesisRecordReader => "kinesis-record-reader",
+            Interface::KafkaRecordReader => "kafka-record-reader",
             Interface::QueueMessageReader => "queue-message-reader",
             Interface::DynamoDbStreamsRecordReader => "dynamodb-streams-record-reader",
             Interface::DynamoDbTableItemReader => "dynamodb-table-item-reader",
@@ -89,6 +93,7 @@ impl Interface {
             Interface::SingleFileStateMachineReader => "SingleFileStateMachineReader",
             Interface::MultipleFileStateMachineReader => "MultipleFileStateMachineReader",
             Interface::KinesisRecordReader => "KinesisRecordReader",
+            Interface::KafkaRecordReader => "KafkaRecordReader",
             Interface::QueueMessageReader => "QueueMessageReader",
             Interface::DynamoDbStreamsRecordReader => "DynamoDBStreamsRecordReader",
             Interface::DynamoDbTableItemReader => "DynamoDBTableItemReader",
@@ -115,7 +120,9 @@ impl Interface {
                 "get-resolved-s3-file-names",
                 "parse-document",
             ],
-            Interface::KinesisRecordReader | Interface::QueueMessageReader => &["parse-message"],
+            Interface::KinesisRecordReader
+            | Interface::KafkaRecordReader
+            | Interface::QueueMessageReader => &["parse-message"],
             Interface::DynamoDbStreamsRecordReader => &["parse-record"],
             Interface::DynamoDbTableItemReader => &["parse-dynamodb-item"],
         }
@@ -133,6 +140,9 @@ impl Interface {
             }
             Interface::KinesisRecordReader => {
                 "letsdata_sdk::export!(kinesis_record_reader: YourReader)"
+            }
+            Interface::KafkaRecordReader => {
+                "letsdata_sdk::export!(kafka_record_reader: YourReader)"
             }
             Interface::QueueMessageReader => {
                 "letsdata_sdk::export!(queue_message_reader: YourReader)"
@@ -152,6 +162,17 @@ mod bindings {
     pub(crate) mod kinesis_reader {
         wasmtime::component::bindgen!({
             world: "kinesis-reader",
+            path: "wit",
+            exports: { default: async },
+            with: {
+                "letsdata:data/types": crate::bindings::single_file_reader::letsdata::data::types,
+            },
+        });
+    }
+
+    pub(crate) mod kafka_reader {
+        wasmtime::component::bindgen!({
+            world: "kafka-reader",
             path: "wit",
             exports: { default: async },
             with: {
@@ -197,6 +218,7 @@ mod bindings {
 /// A reader instance's bindings, by interface.
 enum RecordBindings {
     Kinesis(bindings::kinesis_reader::KinesisReader),
+    Kafka(bindings::kafka_reader::KafkaReader),
     Queue(bindings::queue_reader::QueueReader),
     Streams(bindings::dynamodb_streams_reader::DynamodbStreamsReader),
     Table(bindings::dynamodb_table_reader::DynamodbTableReader),
@@ -206,6 +228,7 @@ impl RecordBindings {
     fn interface(&self) -> Interface {
         match self {
             Self::Kinesis(_) => Interface::KinesisRecordReader,
+            Self::Kafka(_) => Interface::KafkaRecordReader,
             Self::Queue(_) => Interface::QueueMessageReader,
             Self::Streams(_) => Interface::DynamoDbStreamsRecordReader,
             Self::Table(_) => Interface::DynamoDbTableItemReader,
@@ -235,6 +258,7 @@ fn wrong_record(interface: Interface, meta: &RecordMeta) -> SandboxError {
         interface.letsdata_name(),
         match meta {
             RecordMeta::Kinesis { .. } => "Kinesis",
+            RecordMeta::Kafka { .. } => "Kafka",
             RecordMeta::DynamoDbStreams { .. } => "DynamoDB Streams",
             RecordMeta::Queue { .. } => "queue",
             RecordMeta::TableItem { .. } => "DynamoDB table",
@@ -267,8 +291,8 @@ impl RecordReader {
     ) -> Result<RecordBindings, SandboxError> {
         use bindings::{
             dynamodb_streams_reader::DynamodbStreamsReader,
-            dynamodb_table_reader::DynamodbTableReader, kinesis_reader::KinesisReader,
-            queue_reader::QueueReader,
+            dynamodb_table_reader::DynamodbTableReader, kafka_reader::KafkaReader,
+            kinesis_reader::KinesisReader, queue_reader::QueueReader,
         };
         let linker = session.linker()?;
         session.arm();
@@ -278,6 +302,11 @@ impl RecordReader {
                 KinesisReader::instantiate_async(store, component, &linker)
                     .await
                     .map(RecordBindings::Kinesis)
+            }
+            Interface::KafkaRecordReader => {
+                KafkaReader::instantiate_async(store, component, &linker)
+                    .await
+                    .map(RecordBindings::Kafka)
             }
             Interface::QueueMessageReader => {
                 QueueReader::instantiate_async(store, component, &linker)
@@ -338,6 +367,32 @@ impl RecordReader {
                             partition_key,
                             sequence_number,
                             *approximate_arrival_timestamp,
+                            raw,
+                        )
+                        .await
+                }
+            ),
+            RecordMeta::Kafka {
+                topic,
+                partition,
+                offset,
+                key,
+                timestamp,
+                headers,
+            } => guest_call!(
+                self,
+                let RecordBindings::Kafka(k),
+                else wrong_record(self.bindings.interface(), meta),
+                |store| async {
+                    k.letsdata_data_kafka_record_reader()
+                        .call_parse_message(
+                            store,
+                            topic,
+                            *partition,
+                            *offset,
+                            key.as_deref(),
+                            *timestamp,
+                            headers,
                             raw,
                         )
                         .await

@@ -11,6 +11,7 @@
 //! | Single File State Machine Reader | [`SingleFileStateMachineReader`] + [`SingleFileStateMachineParser`] | `export!(single_file_state_machine_reader: R, parser: P)` |
 //! | Multiple File State Machine Reader | [`MultipleFileStateMachineReader`] + [`SingleFileStateMachineParser`] | `export!(multiple_file_state_machine_reader: R, parser: P)` |
 //! | Kinesis read connector | [`KinesisRecordReader`] | `export!(kinesis_record_reader: R)` |
+//! | Kafka read connector | [`KafkaRecordReader`] | `export!(kafka_record_reader: R)` |
 //! | SQS read connector | [`QueueMessageReader`] | `export!(queue_message_reader: R)` |
 //! | DynamoDB Streams read connector | [`DynamoDbStreamsRecordReader`] | `export!(dynamodb_streams_record_reader: R)` |
 //! | DynamoDB table read connector | [`DynamoDbTableItemReader`] | `export!(dynamodb_table_item_reader: R)` |
@@ -159,6 +160,19 @@ pub mod bindings {
             default_bindings_module: "letsdata_sdk::bindings::kinesis_reader",
             pub_export_macro: true,
             export_macro_name: "__export_kinesis_reader",
+        });
+    }
+    /// World `kafka-reader`.
+    pub mod kafka_reader {
+        wit_bindgen::generate!({
+            world: "kafka-reader",
+            path: "wit",
+            with: {
+                "letsdata:data/types@0.1.0": crate::bindings::single_file_reader::letsdata::data::types,
+            },
+            default_bindings_module: "letsdata_sdk::bindings::kafka_reader",
+            pub_export_macro: true,
+            export_macro_name: "__export_kafka_reader",
         });
     }
     /// World `queue-reader`.
@@ -588,6 +602,25 @@ pub trait KinesisRecordReader: Default + 'static {
     ) -> ParseDocumentResult;
 }
 
+/// LetsData `KafkaRecordReader` (shaped like [`KinesisRecordReader`]): one call per record of
+/// a topic's partition.
+pub trait KafkaRecordReader: Default + 'static {
+    /// `parseMessage(topic, partition, offset, key, timestamp, headers, value)`: `key` is
+    /// `None` for a record without one, `value` empty for one without a value; the timestamp
+    /// is the record's, in milliseconds since the epoch.
+    #[allow(clippy::too_many_arguments)]
+    fn parse_message(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+        key: Option<&[u8]>,
+        timestamp: i64,
+        headers: &[(String, Vec<u8>)],
+        value: &[u8],
+    ) -> ParseDocumentResult;
+}
+
 /// LetsData `QueueMessageReader`.
 pub trait QueueMessageReader: Default + 'static {
     /// `parseMessage(messageId, messageGroupId, messageDeduplicationId, messageAttributes,
@@ -813,6 +846,7 @@ pub mod __private {
     use super::*;
     use crate::bindings::dynamodb_streams_reader::exports::letsdata::data::dynamodb_streams_record_reader as ddbs;
     use crate::bindings::dynamodb_table_reader::exports::letsdata::data::dynamodb_table_item_reader as ddbt;
+    use crate::bindings::kafka_reader::exports::letsdata::data::kafka_record_reader as kafka;
     use crate::bindings::kinesis_reader::exports::letsdata::data::kinesis_record_reader as kin;
     use crate::bindings::multiple_file_state_machine::exports::letsdata::data::multiple_file_state_machine_reader as mfsm;
     use crate::bindings::queue_reader::exports::letsdata::data::queue_message_reader as queue;
@@ -822,6 +856,7 @@ pub mod __private {
 
     pub use crate::bindings::dynamodb_streams_reader::__export_dynamodb_streams_reader;
     pub use crate::bindings::dynamodb_table_reader::__export_dynamodb_table_reader;
+    pub use crate::bindings::kafka_reader::__export_kafka_reader;
     pub use crate::bindings::kinesis_reader::__export_kinesis_reader;
     pub use crate::bindings::multiple_file_state_machine::__export_multiple_file_state_machine;
     pub use crate::bindings::queue_reader::__export_queue_reader;
@@ -1005,6 +1040,33 @@ pub mod __private {
         }
     }
 
+    /// Exports a [`KafkaRecordReader`].
+    pub struct KafkaExport<T, S>(PhantomData<(T, S)>);
+
+    impl<T: KafkaRecordReader, S: Slot<T> + 'static> kafka::Guest for KafkaExport<T, S> {
+        fn parse_message(
+            topic: String,
+            partition: i32,
+            offset: i64,
+            key: Option<Vec<u8>>,
+            timestamp: i64,
+            headers: Vec<(String, Vec<u8>)>,
+            value: Vec<u8>,
+        ) -> ParseDocumentResult {
+            with::<T, S, _>(|r| {
+                r.parse_message(
+                    &topic,
+                    partition,
+                    offset,
+                    key.as_deref(),
+                    timestamp,
+                    &headers,
+                    &value,
+                )
+            })
+        }
+    }
+
     /// Exports a [`QueueMessageReader`].
     pub struct QueueExport<T, S>(PhantomData<(T, S)>);
 
@@ -1090,6 +1152,7 @@ pub mod __private {
 /// letsdata_sdk::export!(single_file_state_machine_reader: MyReader, parser: MyParser);
 /// letsdata_sdk::export!(multiple_file_state_machine_reader: MyReader, parser: MyParser);
 /// letsdata_sdk::export!(kinesis_record_reader: MyReader);
+/// letsdata_sdk::export!(kafka_record_reader: MyReader);
 /// letsdata_sdk::export!(queue_message_reader: MyReader);
 /// letsdata_sdk::export!(dynamodb_streams_record_reader: MyReader);
 /// letsdata_sdk::export!(dynamodb_table_item_reader: MyReader);
@@ -1153,6 +1216,15 @@ macro_rules! export {
             type __LetsdataExport = $crate::__private::KinesisExport<$t, __LetsdataSlot>;
             $crate::__private::__export_kinesis_reader!(
                 __LetsdataExport with_types_in $crate::bindings::kinesis_reader
+            );
+        };
+    };
+    (kafka_record_reader: $t:ty $(,)?) => {
+        const _: () = {
+    $crate::export!(@slot __LetsdataSlot, $t);
+            type __LetsdataExport = $crate::__private::KafkaExport<$t, __LetsdataSlot>;
+            $crate::__private::__export_kafka_reader!(
+                __LetsdataExport with_types_in $crate::bindings::kafka_reader
             );
         };
     };

@@ -26,6 +26,7 @@ enum ManifestType {
     DynamoDbStream,
     DynamoDbTable,
     Sqs,
+    Kafka,
 }
 
 const MANIFEST_TYPES: Choices<ManifestType> = Choices {
@@ -61,6 +62,11 @@ const MANIFEST_TYPES: Choices<ManifestType> = Choices {
             name: "SQSReaderManifest",
             alias: "",
         },
+        Choice {
+            value: ManifestType::Kafka,
+            name: "KafkaReaderManifest",
+            alias: "",
+        },
     ],
     note: "",
 };
@@ -73,6 +79,7 @@ impl ManifestType {
             Self::DynamoDbStream => ReadDestination::DynamoDbStreams,
             Self::DynamoDbTable => ReadDestination::DynamoDb,
             Self::Sqs => ReadDestination::Sqs,
+            Self::Kafka => ReadDestination::Kafka,
         }
     }
 }
@@ -360,7 +367,7 @@ fn text_source(
     })
 }
 
-/// The manifests of the Kinesis, DynamoDB Streams, DynamoDB table and SQS readers.
+/// The manifests of the Kinesis, DynamoDB Streams, DynamoDB table, SQS and Kafka readers.
 fn aws_manifest(
     p: &mut Problems,
     o: &Obj<'_>,
@@ -374,6 +381,7 @@ fn aws_manifest(
         ManifestType::DynamoDbStream => {
             stream_manifest(p, o, "dynamoDBReaderTask", false).map(Manifest::DynamoDbStreams)
         }
+        ManifestType::Kafka => stream_manifest(p, o, "kafkaReaderTask", true).map(Manifest::Kafka),
         ManifestType::DynamoDbTable => {
             o.check_unknown(
                 p,

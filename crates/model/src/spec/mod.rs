@@ -8,14 +8,17 @@
 //! (does the bucket exist?) happen separately, before anything is created.
 
 mod fields;
+mod kafka;
 mod manifest;
 mod read_connector;
+mod redis;
 #[cfg(test)]
 mod tests;
 mod types;
 mod validate;
 mod write_connectors;
 
+pub use kafka::validate_topic_name;
 pub use types::*;
 pub use validate::parse_dataset_spec;
 

@@ -68,6 +68,7 @@ pub(super) enum ReadDestination {
     Kinesis,
     DynamoDbStreams,
     DynamoDb,
+    Kafka,
 }
 
 const READ_DESTINATIONS: Choices<ReadDestination> = Choices {
@@ -98,6 +99,11 @@ const READ_DESTINATIONS: Choices<ReadDestination> = Choices {
             name: "DYNAMODB",
             alias: "",
         },
+        Choice {
+            value: ReadDestination::Kafka,
+            name: "KAFKA",
+            alias: "",
+        },
     ],
     note: "",
 };
@@ -111,6 +117,7 @@ impl ReadDestination {
             Self::DynamoDbStreams => "DynamoDBStreamReaderManifest",
             Self::DynamoDb => "DynamoDBTableReaderManifest",
             Self::Sqs => "SQSReaderManifest",
+            Self::Kafka => "KafkaReaderManifest",
         }
     }
 
@@ -258,6 +265,22 @@ pub(super) fn read_connector(p: &mut Problems, root: &Obj<'_>) -> ReadParts {
     match destination {
         // Missing or unrecognised destinations are validated as S3.
         Some(ReadDestination::S3) | None => {}
+        Some(ReadDestination::Kafka) => {
+            let accepted = [IMPLEMENTATION_FIELDS, super::kafka::KAFKA_READ_FIELDS].concat();
+            o.check_unknown(p, &accepted, READ_IMPLEMENTATION_FIELDS);
+            let location = o.optional_choice(
+                p,
+                "resourceLocation",
+                &RESOURCE_LOCATIONS,
+                ResourceLocation::Customer,
+            );
+            return ReadParts {
+                destination,
+                reader_type: None,
+                location: location.map(|l| (l, "readConnector.resourceLocation")),
+                connector: super::kafka::kafka_read_connector(p, &o),
+            };
+        }
         Some(d) => return aws_read_connector(p, &o, d),
     }
     let also_known = [READ_IMPLEMENTATION_FIELDS, READ_OTHER_DESTINATION_FIELDS].concat();
@@ -388,7 +411,9 @@ fn aws_read_connector(p: &mut Problems, o: &Obj<'_>, destination: ReadDestinatio
         ReadDestination::DynamoDbStreams => DYNAMODB_STREAMS_FIELDS,
         ReadDestination::Sqs => SQS_FIELDS,
         ReadDestination::DynamoDb => DYNAMODB_FIELDS,
-        ReadDestination::S3 => unreachable!("S3 is validated by read_connector"),
+        ReadDestination::S3 | ReadDestination::Kafka => {
+            unreachable!("S3 and Kafka are validated by read_connector")
+        }
     };
     let name = destination.name();
     let accepted = [IMPLEMENTATION_FIELDS, own].concat();
@@ -500,7 +525,7 @@ fn aws_read_connector(p: &mut Problems, o: &Obj<'_>, destination: ReadDestinatio
                 _ => None,
             }
         }
-        ReadDestination::S3 => None,
+        ReadDestination::S3 | ReadDestination::Kafka => None,
     };
     ReadParts {
         destination: Some(destination),
@@ -512,7 +537,11 @@ fn aws_read_connector(p: &mut Problems, o: &Obj<'_>, destination: ReadDestinatio
 
 /// The implementation of a stream, queue or table reader: a built-in parser over each
 /// record's data (default `jsonl`), or a Wasm component implementing the reader interface.
-fn stream_implementation(p: &mut Problems, o: &Obj<'_>, name: &str) -> Option<Implementation> {
+pub(super) fn stream_implementation(
+    p: &mut Problems,
+    o: &Obj<'_>,
+    name: &str,
+) -> Option<Implementation> {
     let language = o.required_choice(
         p,
         "artifactImplementationLanguage",

@@ -181,6 +181,53 @@ pub struct TableReadConnector {
     pub filter: Option<TableFilter>,
 }
 
+/// How a Kafka client authenticates and encrypts (`securityProtocol`, `saslMechanism`, ...).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KafkaSecurity {
+    /// `securityProtocol` `SSL` or `SASL_SSL`: TLS to the brokers.
+    pub tls: bool,
+    /// `sslCaLocation`: a PEM file of certificates to trust besides the usual roots.
+    pub ssl_ca_location: Option<String>,
+    /// `securityProtocol` `SASL_PLAINTEXT` or `SASL_SSL`: how the client signs in.
+    pub sasl: Option<KafkaSasl>,
+}
+
+/// SASL credentials of a Kafka client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KafkaSasl {
+    pub mechanism: KafkaSaslMechanism,
+    pub username: String,
+    /// The password as configured: literally, or a `${env:NAME}` reference
+    /// ([`crate::secrets::resolve`]).
+    pub password: String,
+}
+
+/// `saslMechanism`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KafkaSaslMechanism {
+    Plain,
+    ScramSha256,
+    ScramSha512,
+}
+
+/// Where a Kafka topic is: the installation's own cluster (`LETSDATA_KAFKA_BOOTSTRAP_SERVERS`,
+/// for `LetsData` topics) or the customer's (`bootstrapServers`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KafkaCluster {
+    /// `bootstrapServers` (`host:port` each); empty for the installation's cluster.
+    pub bootstrap_servers: Vec<String>,
+    pub security: KafkaSecurity,
+}
+
+/// `readConnector` with `connectorDestination: KAFKA`: one task per partition of a topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KafkaReadConnector {
+    pub cluster: KafkaCluster,
+    pub topic_name: String,
+    pub resource_location: ResourceLocation,
+    pub implementation: Implementation,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReadConnector {
     S3(S3ReadConnector),
@@ -188,6 +235,7 @@ pub enum ReadConnector {
     DynamoDbStreams(StreamReadConnector),
     Sqs(QueueReadConnector),
     DynamoDb(TableReadConnector),
+    Kafka(KafkaReadConnector),
 }
 
 impl ReadConnector {
@@ -198,6 +246,7 @@ impl ReadConnector {
             Self::Kinesis(r) | Self::DynamoDbStreams(r) => &r.implementation,
             Self::Sqs(r) => &r.implementation,
             Self::DynamoDb(r) => &r.implementation,
+            Self::Kafka(r) => &r.implementation,
         }
     }
 
@@ -209,6 +258,7 @@ impl ReadConnector {
             Self::DynamoDbStreams(_) => "DYNAMODBSTREAMS",
             Self::Sqs(_) => "SQS",
             Self::DynamoDb(_) => "DYNAMODB",
+            Self::Kafka(_) => "KAFKA",
         }
     }
 
@@ -220,6 +270,7 @@ impl ReadConnector {
             Self::DynamoDbStreams(_) => "DYNAMODB_STREAMS",
             Self::Sqs(_) => "SQS",
             Self::DynamoDb(_) => "DYNAMODB_TABLE",
+            Self::Kafka(_) => "KAFKA",
         }
     }
 }
@@ -272,12 +323,62 @@ pub struct DynamoDbWriteConnector {
     pub partition_key_name: String,
 }
 
+/// Compression of the record batches a Kafka producer sends (`compression`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KafkaCompression {
+    None,
+    Gzip,
+    Snappy,
+    Lz4,
+    Zstd,
+}
+
+/// `writeConnector` with `connectorDestination: Kafka`: each document a record keyed by its
+/// document id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KafkaWriteConnector {
+    pub resource_location: ResourceLocation,
+    /// The customer's cluster (`Customer`); the installation's own for `LetsData`.
+    pub cluster: KafkaCluster,
+    /// Required for `Customer`; generated for `LetsData` when absent.
+    pub topic_name: Option<String>,
+    /// `kafkaPartitionCount` of a topic letsdata creates (default 1).
+    pub partition_count: u32,
+    /// `kafkaReplicationFactor` of a topic letsdata creates (default 1).
+    pub replication_factor: u32,
+    pub compression: KafkaCompression,
+    /// `maxMessageBytes`: a larger record is an error record (default 1 MiB, Kafka's
+    /// `message.max.bytes`).
+    pub max_message_bytes: u32,
+}
+
+/// `writeConnector` with `connectorDestination: Redis` (the self-hosted counterpart of
+/// LetsData's cache destination): each document a value under `keyPrefix` + document id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisWriteConnector {
+    pub resource_location: ResourceLocation,
+    /// `redisUrl` (`redis://` or `rediss://`), as configured (it may hold `${env:NAME}`
+    /// references); `None` for `LetsData`: the installation's Redis (`LETSDATA_REDIS_URL`).
+    pub redis_url: Option<String>,
+    /// `redisPassword`, literally or as a `${env:NAME}` reference.
+    pub redis_password: Option<String>,
+    /// `keyPrefix`; defaults to `<datasetName>:` (`Customer`) or a generated prefix
+    /// (`LetsData`).
+    pub key_prefix: Option<String>,
+    /// `ttlInSeconds`: keys expire after this long (none: they do not expire).
+    pub ttl_in_seconds: Option<u32>,
+    /// `maxValueSizeInBytes`: a larger document is an error record (default 1 MiB).
+    pub max_value_size_in_bytes: u32,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WriteConnector {
     S3(S3WriteConnector),
     Kinesis(KinesisWriteConnector),
     Sqs(SqsWriteConnector),
     DynamoDb(DynamoDbWriteConnector),
+    Kafka(KafkaWriteConnector),
+    Redis(RedisWriteConnector),
 }
 
 impl WriteConnector {
@@ -287,6 +388,8 @@ impl WriteConnector {
             Self::Kinesis(w) => w.resource_location,
             Self::Sqs(w) => w.resource_location,
             Self::DynamoDb(w) => w.resource_location,
+            Self::Kafka(w) => w.resource_location,
+            Self::Redis(w) => w.resource_location,
         }
     }
 
@@ -297,6 +400,8 @@ impl WriteConnector {
             Self::Kinesis(_) => "Kinesis",
             Self::Sqs(_) => "SQS",
             Self::DynamoDb(_) => "DynamoDB",
+            Self::Kafka(_) => "Kafka",
+            Self::Redis(_) => "Redis",
         }
     }
 }
@@ -428,6 +533,8 @@ pub enum Manifest {
     DynamoDbStreams(StreamManifest),
     DynamoDbTable(TableManifest),
     Sqs(QueueManifest),
+    /// `KafkaReaderManifest`: one task per partition.
+    Kafka(StreamManifest),
 }
 
 /// A validated dataset configuration.

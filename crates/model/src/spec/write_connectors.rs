@@ -1,6 +1,6 @@
 //! `writeConnector` and `errorConnector`.
 
-use super::fields::{Choice, Choices, Obj, Problems, quote};
+use super::fields::{Choice, Choices, Obj, Problems};
 use super::read_connector::{validate_queue_name, validate_table_name};
 use super::validate::RESOURCE_LOCATIONS;
 use super::{
@@ -59,6 +59,7 @@ enum WriteDestination {
     Sqs,
     DynamoDb,
     Kafka,
+    Redis,
     Momento,
 }
 
@@ -91,12 +92,17 @@ const WRITE_DESTINATIONS: Choices<WriteDestination> = Choices {
             alias: "",
         },
         Choice {
+            value: WriteDestination::Redis,
+            name: "Redis",
+            alias: "",
+        },
+        Choice {
             value: WriteDestination::Momento,
             name: "Momento",
             alias: "",
         },
     ],
-    note: "Kafka and Momento are not supported in this version",
+    note: "Momento is not supported: use Redis",
 };
 
 const ERROR_DESTINATIONS: Choices<()> = Choices {
@@ -184,16 +190,29 @@ pub(super) fn write_connector(p: &mut Problems, root: &Obj<'_>) -> WriteParts {
         &WRITE_DESTINATIONS,
         "where the documents are written",
     );
-    if let Some(d @ (WriteDestination::Kafka | WriteDestination::Momento)) = destination {
-        o.check_unknown(p, WRITE_FIELDS, WRITE_OTHER_DESTINATION_FIELDS);
-        p.push(
-            o.field_path("connectorDestination"),
-            format!(
-                "{} write connectors are not supported yet; supported: S3, Kinesis, SQS, DynamoDB",
-                quote(WRITE_DESTINATIONS.name_of(d))
-            ),
-        );
-        return WriteParts::default();
+    match destination {
+        Some(WriteDestination::Momento) => {
+            p.push(
+                o.field_path("connectorDestination"),
+                "\"Momento\" is not supported: letsdata writes its cache destination to Redis; use \"connectorDestination\": \"Redis\" with redisUrl (your Redis) or resourceLocation LetsData (this installation's), and keyPrefix, ttlInSeconds as needed",
+            );
+            return WriteParts::default();
+        }
+        Some(WriteDestination::Kafka) => {
+            let (resource_location, connector) = super::kafka::kafka_write_connector(p, &o);
+            return WriteParts {
+                resource_location,
+                connector,
+            };
+        }
+        Some(WriteDestination::Redis) => {
+            let (resource_location, connector) = super::redis::redis_write_connector(p, &o);
+            return WriteParts {
+                resource_location,
+                connector,
+            };
+        }
+        _ => {}
     }
     if let Some(
         d @ (WriteDestination::Kinesis | WriteDestination::Sqs | WriteDestination::DynamoDb),

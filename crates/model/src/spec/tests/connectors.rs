@@ -373,19 +373,14 @@ fn other_read_destination_fields_are_not_applicable_to_s3() {
 #[test]
 fn write_connector_destinations() {
     assert_only(
-        &with("writeConnector.connectorDestination", json!("Kafka")),
-        "writeConnector.connectorDestination",
-        "\"Kafka\" write connectors are not supported yet; supported: S3, Kinesis, SQS, DynamoDB",
-    );
-    assert_only(
         &with("writeConnector.connectorDestination", json!("Momento")),
         "writeConnector.connectorDestination",
-        "not supported yet",
+        "\"Momento\" is not supported: letsdata writes its cache destination to Redis",
     );
     assert_only(
-        &with("writeConnector.connectorDestination", json!("Redis")),
+        &with("writeConnector.connectorDestination", json!("Mongo")),
         "writeConnector.connectorDestination",
-        "accepted values: S3, Kinesis, SQS, DynamoDB, Kafka, Momento (Kafka and Momento are not supported in this version)",
+        "accepted values: S3, Kinesis, SQS, DynamoDB, Kafka, Redis, Momento (Momento is not supported: use Redis)",
     );
     assert_only(
         &without("writeConnector.connectorDestination"),

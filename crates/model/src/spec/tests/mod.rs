@@ -3,6 +3,7 @@
 mod aws;
 mod compute_manifest;
 mod connectors;
+mod kafka_redis;
 mod root;
 
 use super::{ConfigError, DatasetSpec, Problem, ValidationContext, parse_dataset_spec};
