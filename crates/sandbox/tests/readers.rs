@@ -2,6 +2,7 @@
 //! implements all four (`examples/testing/readers`); and the export check.
 
 use letsdata_model::record::RecordMeta;
+use serde_json::json;
 use letsdata_sandbox::wit::{Document, ParseDocumentResultStatus};
 use letsdata_sandbox::{Interface, Limits, RecordReader, Sandbox, SandboxError};
 use std::path::{Path, PathBuf};
@@ -56,6 +57,7 @@ async fn stream_queue_and_table_readers_run_in_the_sandbox() {
     assert!(compiled);
     for interface in [
         Interface::KinesisRecordReader,
+        Interface::KafkaRecordReader,
         Interface::QueueMessageReader,
         Interface::DynamoDbStreamsRecordReader,
         Interface::DynamoDbTableItemReader,
@@ -104,6 +106,30 @@ async fn stream_queue_and_table_readers_run_in_the_sandbox() {
                 b"{}"
             )
             .await,
+        Err(SandboxError::MissingExport(_))
+    ));
+
+    let mut kafka = RecordReader::new(&sandbox, &code, limits(), Interface::KafkaRecordReader)
+        .await
+        .expect("new");
+    let record = RecordMeta::Kafka {
+        topic: "clicks".into(),
+        partition: 2,
+        offset: 41,
+        key: Some(b"k-1".to_vec()),
+        timestamp: 1_700_000_000_001,
+        headers: vec![("source".into(), b"web".to_vec())],
+    };
+    let r = kafka.parse_record(&record, b"hello").await.expect("parse");
+    assert_eq!(r.status, ParseDocumentResultStatus::Success);
+    let doc = serialized(r.document);
+    assert_eq!(doc["topic"], "clicks");
+    assert_eq!((doc["partition"].clone(), doc["offset"].clone()), (json!(2), json!(41)));
+    assert_eq!(doc["key"], "k-1");
+    assert_eq!(doc["headers"][0], json!(["source", "web"]));
+    assert_eq!(doc["value"], "hello");
+    assert!(matches!(
+        kafka.parse_record(&kinesis_record, b"x").await,
         Err(SandboxError::MissingExport(_))
     ));
 

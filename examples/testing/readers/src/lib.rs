@@ -1,9 +1,10 @@
-//! Test component (not an example): implements the Kinesis, SQS, DynamoDB Streams and
+//! Test component (not an example): implements the Kinesis, Kafka, SQS, DynamoDB Streams and
 //! DynamoDB table reader interfaces; each echoes what it received as a JSON document, skips
-//! REMOVE events and rejects a body of `"bad"`.
+//! REMOVE events and rejects a body (or Kafka value) of `"bad"`.
 
 use letsdata_sdk::{
-    DynamoDbStreamsRecordReader, DynamoDbTableItemReader, ErrorDoc, KinesisRecordReader,
+    DynamoDbStreamsRecordReader, DynamoDbTableItemReader, ErrorDoc, KafkaRecordReader,
+    KinesisRecordReader,
     ParseDocumentResult, QueueMessageReader, SingleDoc, SkipDoc, StreamRecord,
 };
 use serde_json::json;
@@ -29,6 +30,39 @@ impl KinesisRecordReader for Echo {
         ParseDocumentResult::success(
             SingleDoc::new(doc.to_string()).with_partition_key(partition_key),
         )
+    }
+}
+
+impl KafkaRecordReader for Echo {
+    fn parse_message(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+        key: Option<&[u8]>,
+        timestamp: i64,
+        headers: &[(String, Vec<u8>)],
+        value: &[u8],
+    ) -> ParseDocumentResult {
+        let at = format!("{partition}:{offset}");
+        if value == b"bad" {
+            return ParseDocumentResult::error(ErrorDoc::new(
+                vec![("KAFKA".into(), at.clone())],
+                vec![("KAFKA".into(), at)],
+                "the value is bad",
+            ));
+        }
+        let key = key.map(|k| String::from_utf8_lossy(k).into_owned());
+        let headers: Vec<(String, String)> = headers
+            .iter()
+            .map(|(k, v)| (k.clone(), String::from_utf8_lossy(v).into_owned()))
+            .collect();
+        let doc = json!({
+            "topic": topic, "partition": partition, "offset": offset, "key": key,
+            "at": timestamp, "headers": headers, "value": String::from_utf8_lossy(value),
+        });
+        let id = key.unwrap_or(at);
+        ParseDocumentResult::success(SingleDoc::new(doc.to_string()).with_document_id(&id))
     }
 }
 
@@ -84,6 +118,7 @@ impl DynamoDbTableItemReader for Echo {
 }
 
 letsdata_sdk::export!(kinesis_record_reader: Echo);
+letsdata_sdk::export!(kafka_record_reader: Echo);
 letsdata_sdk::export!(queue_message_reader: Echo);
 letsdata_sdk::export!(dynamodb_streams_record_reader: Echo);
 letsdata_sdk::export!(dynamodb_table_item_reader: Echo);

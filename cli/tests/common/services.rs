@@ -1,0 +1,221 @@
+//! The Kafka broker and the Redis of the tests: the ones `scripts/test.sh` started (their
+//! addresses in `LETSDATA_TEST_KAFKA_BOOTSTRAP` and `LETSDATA_TEST_REDIS_URL`), and private
+//! ones a test starts for itself when it stops them (SIGSTOP), so that the other tests of the
+//! same binary keep theirs.
+
+use letsdata_connectors::kafka::{CallPolicy, ClusterSettings, KafkaClient};
+use rskafka::record::Record;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn required(var: &str, what: &str) -> String {
+    std::env::var(var).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| {
+        panic!("{var} is not set: {what}; scripts/test.sh starts it and sets the variable")
+    })
+}
+
+/// The shared test broker (`host:port`).
+pub fn kafka_bootstrap() -> String {
+    required("LETSDATA_TEST_KAFKA_BOOTSTRAP", "the Kafka-protocol test broker")
+}
+
+/// The shared test Redis (`redis://host:port`).
+pub fn redis_url() -> String {
+    required("LETSDATA_TEST_REDIS_URL", "the test Redis")
+}
+
+/// A random suffix for names of topics, prefixes and datasets.
+pub fn suffix() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..10].to_string()
+}
+
+/// A client of the broker at `bootstrap`.
+pub fn kafka(bootstrap: &str) -> KafkaClient {
+    KafkaClient::new(ClusterSettings::plaintext(
+        vec![bootstrap.to_string()],
+        CallPolicy::default(),
+    ))
+    .expect("kafka client")
+}
+
+/// Creates a topic of `partitions` partitions.
+pub async fn create_topic(bootstrap: &str, topic: &str, partitions: u32) {
+    kafka(bootstrap)
+        .create_topic(topic, partitions, 1)
+        .await
+        .expect("create topic");
+}
+
+/// Writes `(key, value)` records to one partition, in batches of 1000.
+pub async fn produce(bootstrap: &str, topic: &str, partition: i32, records: &[(String, String)]) {
+    let client = kafka(bootstrap);
+    let p = client.partition(topic, partition);
+    for chunk in records.chunks(1000) {
+        let batch: Vec<Record> = chunk
+            .iter()
+            .map(|(k, v)| Record {
+                key: Some(k.as_bytes().to_vec()),
+                value: Some(v.as_bytes().to_vec()),
+                headers: Default::default(),
+                timestamp: chrono::Utc::now(),
+            })
+            .collect();
+        p.produce(batch, rskafka::client::partition::Compression::NoCompression)
+            .await
+            .expect("produce");
+    }
+}
+
+/// Every record of every partition of `topic`: (partition, key, value).
+pub async fn read_topic(bootstrap: &str, topic: &str) -> Vec<(i32, String, String)> {
+    let client = kafka(bootstrap);
+    let partitions = client
+        .partitions(topic)
+        .await
+        .expect("list")
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for partition in partitions {
+        let p = client.partition(topic, partition);
+        let mut offset = p.earliest().await.expect("earliest");
+        loop {
+            let fetched = p.fetch(offset, 4 << 20, 100).await.expect("fetch");
+            for r in &fetched.records {
+                let text = |b: &Option<Vec<u8>>| {
+                    String::from_utf8_lossy(b.as_deref().unwrap_or_default()).into_owned()
+                };
+                out.push((partition, text(&r.record.key), text(&r.record.value)));
+                offset = r.offset + 1;
+            }
+            if offset >= fetched.high_watermark {
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// Whether the topic exists.
+pub async fn topic_exists(bootstrap: &str, topic: &str) -> bool {
+    kafka(bootstrap)
+        .partitions(topic)
+        .await
+        .expect("list")
+        .is_some()
+}
+
+/// A Redis connection.
+pub async fn redis(url: &str) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(url)
+        .expect("redis url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect to redis")
+}
+
+/// Every key under `prefix` with its value, sorted.
+pub async fn redis_entries(url: &str, prefix: &str) -> Vec<(String, String)> {
+    let mut con = redis(url).await;
+    let mut keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query_async(&mut con)
+        .await
+        .expect("keys");
+    keys.sort();
+    let mut out = Vec::with_capacity(keys.len());
+    for chunk in keys.chunks(1000) {
+        let values: Vec<String> = redis::cmd("MGET")
+            .arg(chunk)
+            .query_async(&mut con)
+            .await
+            .expect("mget");
+        out.extend(chunk.iter().cloned().zip(values));
+    }
+    out
+}
+
+/// A broker or Redis this test runs itself; killed when dropped.
+pub struct Private {
+    child: Child,
+    pub port: u16,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+impl Private {
+    fn start(mut command: Command, port: u16, what: &str) -> Self {
+        let child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {what}: {e}"));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "{what} did not answer on {port}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self { child, port }
+    }
+
+    /// A tansu broker of its own (`LETSDATA_TEST_TANSU_BIN`).
+    pub fn kafka() -> Self {
+        let bin = required("LETSDATA_TEST_TANSU_BIN", "the tansu broker binary");
+        let port = free_port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let mut c = Command::new(bin);
+        c.args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+            .args(["--storage-engine", "memory://tansu/"]);
+        Self::start(c, port, "tansu")
+    }
+
+    /// A redis-server of its own (`LETSDATA_TEST_REDIS_SERVER_BIN`), with a password when
+    /// given.
+    pub fn redis(password: Option<&str>) -> Self {
+        let bin = required("LETSDATA_TEST_REDIS_SERVER_BIN", "redis-server");
+        let port = free_port();
+        let mut c = Command::new(bin);
+        c.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"]);
+        if let Some(p) = password {
+            c.args(["--requirepass", p]);
+        }
+        Self::start(c, port, "redis-server")
+    }
+
+    /// `host:port`.
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn signal(&self, signal: i32) {
+        let pid = i32::try_from(self.child.id()).expect("pid");
+        // SAFETY: kill(2) on the process this value started and still owns.
+        #[allow(unsafe_code)]
+        let rc = unsafe { libc::kill(pid, signal) };
+        assert_eq!(rc, 0, "kill({pid}, {signal})");
+    }
+
+    /// SIGSTOP: it stops answering, connections stay open.
+    pub fn stop(&self) {
+        self.signal(libc::SIGSTOP);
+    }
+
+    /// SIGCONT.
+    pub fn resume(&self) {
+        self.signal(libc::SIGCONT);
+    }
+}
+
+impl Drop for Private {
+    fn drop(&mut self) {
+        self.resume();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
