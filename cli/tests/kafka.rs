@@ -6,8 +6,8 @@
 mod common;
 
 use common::services::{
-    Private, create_topic, kafka_bootstrap, produce, read_topic, redis_entries, redis_url,
-    suffix, topic_exists,
+    Private, create_topic, kafka_bootstrap, produce, read_topic, redis_entries, redis_url, suffix,
+    topic_exists,
 };
 use common::{TestHome, config, jsonl, wait_until};
 use serde_json::{Value, json};
@@ -50,7 +50,10 @@ fn records(start: u64, n: u64) -> Vec<(String, String)> {
         .enumerate()
         .map(|(i, l)| ((start + i as u64).to_string(), l.to_string()))
         .collect();
-    out.insert(out.len() / 2, (format!("bad-{start}"), "{not json".to_string()));
+    out.insert(
+        out.len() / 2,
+        (format!("bad-{start}"), "{not json".to_string()),
+    );
     out
 }
 
@@ -87,11 +90,15 @@ fn a_three_partition_topic_into_s3_survives_sigkill_with_every_record_exactly_on
     let mut cfg = kafka_read_config("KafkaKill", &bootstrap, &topic);
     cfg["computeEngine"]["concurrency"] = json!(3);
     let mut child = home.spawn_create(&cfg);
-    wait_until(&mut child, "a partition task checkpointed two parts", || {
-        home.tasks_now("KafkaKill", None)
-            .iter()
-            .any(|t| t["checkpoint"]["nextPart"].as_u64().unwrap_or(0) >= 2)
-    });
+    wait_until(
+        &mut child,
+        "a partition task checkpointed two parts",
+        || {
+            home.tasks_now("KafkaKill", None)
+                .iter()
+                .any(|t| t["checkpoint"]["nextPart"].as_u64().unwrap_or(0) >= 2)
+        },
+    );
     child.kill().expect("SIGKILL");
     child.wait().expect("reap");
     assert_eq!(home.view("KafkaKill")["datasetStatus"], "PROCESSING");
@@ -106,18 +113,32 @@ fn a_three_partition_topic_into_s3_survives_sigkill_with_every_record_exactly_on
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.json()[0]["datasetStatus"], "COMPLETED");
     let ds = home.view("KafkaKill");
-    assert_eq!(ds["datasetProgress"]["totalTasks"], 3, "a task per partition");
-    assert_eq!(ds["resources"]["readResource"]["resourceType"], "KafkaTopic");
-    let docs = home.lines(ds["resources"]["writeBucket"].as_str().expect("b"), "KafkaKill");
+    assert_eq!(
+        ds["datasetProgress"]["totalTasks"], 3,
+        "a task per partition"
+    );
+    assert_eq!(
+        ds["resources"]["readResource"]["resourceType"],
+        "KafkaTopic"
+    );
+    let docs = home.lines(
+        ds["resources"]["writeBucket"].as_str().expect("b"),
+        "KafkaKill",
+    );
     let mut got = ids(&docs);
     got.sort();
     let expected: Vec<u64> = (0..3 * PER_PARTITION).collect();
     assert_eq!(got.len(), expected.len(), "no record twice");
     assert_eq!(got, expected, "every record once");
-    let errors = home.lines(ds["resources"]["errorBucket"].as_str().expect("b"), "KafkaKill");
+    let errors = home.lines(
+        ds["resources"]["errorBucket"].as_str().expect("b"),
+        "KafkaKill",
+    );
     assert_eq!(errors.len(), 3, "each malformed record once: {errors:?}");
     for t in home.tasks("KafkaKill") {
-        let p = t["taskDefinition"]["partition"].as_u64().expect("partition");
+        let p = t["taskDefinition"]["partition"]
+            .as_u64()
+            .expect("partition");
         assert_eq!(
             t["checkpoint"]["nextOffset"],
             PER_PARTITION + 1,
@@ -167,7 +188,14 @@ fn s3_into_a_letsdata_topic_every_document_readable_and_deleted_with_the_dataset
         let v: Value = serde_json::from_str(value).expect("value is the document");
         assert_eq!(v["id"].to_string(), *key, "the key is the document id");
     }
-    let read = home.run(&["output", "read", "--datasetName", "ToKafka", "--limit", "20000"]);
+    let read = home.run(&[
+        "output",
+        "read",
+        "--datasetName",
+        "ToKafka",
+        "--limit",
+        "20000",
+    ]);
     assert_eq!(read.code, 0, "{}", read.stderr);
     let mut got = ids(&read.stdout.lines().map(str::to_string).collect::<Vec<_>>());
     got.sort();
@@ -223,17 +251,28 @@ fn a_customer_topic_that_does_not_exist_is_refused_at_create() {
     assert_eq!(run.code, 1, "{}", run.stdout);
     assert!(
         run.stderr.contains("readConnector.topicName")
-            && run.stderr.contains(&format!("\"{missing}\" does not exist")),
+            && run
+                .stderr
+                .contains(&format!("\"{missing}\" does not exist")),
         "{}",
         run.stderr
     );
     home.put("kin", "a.jsonl", jsonl(0, 10).as_bytes());
-    let mut cfg = config("NoOutTopic", "kin", json!({"builtinParser": "jsonl"}), &["a.jsonl"]);
+    let mut cfg = config(
+        "NoOutTopic",
+        "kin",
+        json!({"builtinParser": "jsonl"}),
+        &["a.jsonl"],
+    );
     cfg["writeConnector"] = json!({"connectorDestination": "Kafka", "resourceLocation": "Customer",
         "bootstrapServers": bootstrap, "topicName": missing});
     let run = home.create(&cfg);
     assert_eq!(run.code, 1, "{}", run.stdout);
-    assert!(run.stderr.contains("writeConnector.topicName"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("writeConnector.topicName"),
+        "{}",
+        run.stderr
+    );
     assert!(
         !rt().block_on(topic_exists(&bootstrap, &missing)),
         "checking does not create the topic"
@@ -249,7 +288,10 @@ fn a_record_over_the_size_limit_is_an_error_record_and_the_task_goes_on() {
     rt().block_on(create_topic(&bootstrap, &topic, 1));
     let home = TestHome::new();
     let mut input = jsonl(0, 100);
-    input.push_str(&format!("{{\"id\":100,\"blob\":\"{}\"}}\n", "x".repeat(5000)));
+    input.push_str(&format!(
+        "{{\"id\":100,\"blob\":\"{}\"}}\n",
+        "x".repeat(5000)
+    ));
     input.push_str(&jsonl(101, 100));
     home.put("sizein", "a.jsonl", input.as_bytes());
     let mut cfg = config(
@@ -266,7 +308,10 @@ fn a_record_over_the_size_limit_is_an_error_record_and_the_task_goes_on() {
     assert_eq!(ds["datasetStatus"], "COMPLETED");
     assert_eq!(ds["datasetProgress"]["documentsWritten"], 200);
     assert_eq!(ds["datasetProgress"]["errorRecords"], 1);
-    let errors = home.lines(ds["resources"]["errorBucket"].as_str().expect("b"), "KafkaSized");
+    let errors = home.lines(
+        ds["resources"]["errorBucket"].as_str().expect("b"),
+        "KafkaSized",
+    );
     let e: Value = serde_json::from_str(&errors[0]).expect("json");
     assert_eq!(e["documentId"], "100");
     let message = e["errorMessage"].as_str().expect("message");
@@ -285,7 +330,11 @@ fn a_stopped_broker_ends_the_tasks_errored_and_a_redrive_completes_them() {
     const LINES: u64 = 60_000;
     let mut manifest = Vec::new();
     for f in 0..FILES {
-        home.put("stopin", &format!("f{f}.jsonl"), jsonl(f * LINES, LINES).as_bytes());
+        home.put(
+            "stopin",
+            &format!("f{f}.jsonl"),
+            jsonl(f * LINES, LINES).as_bytes(),
+        );
         manifest.push(format!("f{f}.jsonl"));
     }
     let manifest: Vec<&str> = manifest.iter().map(String::as_str).collect();
@@ -335,7 +384,8 @@ fn a_stopped_broker_ends_the_tasks_errored_and_a_redrive_completes_them() {
         errored[0]["taskId"].as_str().expect("id"),
     ]);
     assert!(
-        log.stdout.contains("a service failed; a redrive may succeed"),
+        log.stdout
+            .contains("a service failed; a redrive may succeed"),
         "{}",
         log.stdout
     );
@@ -375,7 +425,11 @@ fn a_kafka_record_reader_component_reads_a_topic() {
         produce(&bootstrap, &topic, 1, &[("k-one".into(), "one".into())]).await;
     });
     let home = TestHome::new();
-    home.put("code", "readers.wasm", &common::component("letsdata-test-readers"));
+    home.put(
+        "code",
+        "readers.wasm",
+        &common::component("letsdata-test-readers"),
+    );
     let mut cfg = kafka_read_config("WasmKafka", &bootstrap, &topic);
     let read = cfg["readConnector"].as_object_mut().expect("object");
     read.remove("builtinParser");
@@ -390,7 +444,10 @@ fn a_kafka_record_reader_component_reads_a_topic() {
     assert_eq!(ds["datasetProgress"]["documentsWritten"], 31);
     assert_eq!(ds["datasetProgress"]["errorRecords"], 1);
     let docs: Vec<Value> = home
-        .lines(ds["resources"]["writeBucket"].as_str().expect("b"), "WasmKafka")
+        .lines(
+            ds["resources"]["writeBucket"].as_str().expect("b"),
+            "WasmKafka",
+        )
         .iter()
         .map(|l| serde_json::from_str(l).expect("json"))
         .collect();
@@ -403,8 +460,14 @@ fn a_kafka_record_reader_component_reads_a_topic() {
     assert_eq!(first["offset"], 0);
     assert_eq!(first["value"], "hello 0");
     assert!(first["at"].as_i64().expect("timestamp") > 1_700_000_000_000);
-    assert!(docs.iter().any(|d| d["partition"] == 1 && d["value"] == "one"));
-    let errors = home.lines(ds["resources"]["errorBucket"].as_str().expect("b"), "WasmKafka");
+    assert!(
+        docs.iter()
+            .any(|d| d["partition"] == 1 && d["value"] == "one")
+    );
+    let errors = home.lines(
+        ds["resources"]["errorBucket"].as_str().expect("b"),
+        "WasmKafka",
+    );
     assert_eq!(errors.len(), 1);
     let e: Value = serde_json::from_str(&errors[0]).expect("json");
     assert_eq!(e["errorMessage"], "the value is bad");

@@ -35,7 +35,10 @@ fn s3_into_redis_every_key_holds_its_document_and_oversize_values_are_error_reco
     let prefix = format!("docs-{}:", suffix());
     let home = TestHome::new();
     let mut input = jsonl(0, 4000);
-    input.push_str(&format!("{{\"id\":4000,\"blob\":\"{}\"}}\n", "x".repeat(3000)));
+    input.push_str(&format!(
+        "{{\"id\":4000,\"blob\":\"{}\"}}\n",
+        "x".repeat(3000)
+    ));
     home.put("redisin", "a.jsonl", input.as_bytes());
     let cfg = redis_config(
         "ToRedis",
@@ -50,7 +53,10 @@ fn s3_into_redis_every_key_holds_its_document_and_oversize_values_are_error_reco
     assert_eq!(ds["datasetStatus"], "COMPLETED", "{ds}");
     assert_eq!(ds["datasetProgress"]["documentsWritten"], 4000);
     assert_eq!(ds["datasetProgress"]["errorRecords"], 1);
-    assert_eq!(ds["resources"]["writeResource"]["resourceType"], "RedisKeyspace");
+    assert_eq!(
+        ds["resources"]["writeResource"]["resourceType"],
+        "RedisKeyspace"
+    );
     assert_eq!(ds["resources"]["writeResource"]["name"], prefix.as_str());
 
     let entries = rt().block_on(redis_entries(&redis, &prefix));
@@ -59,7 +65,11 @@ fn s3_into_redis_every_key_holds_its_document_and_oversize_values_are_error_reco
     let mut values = BTreeSet::new();
     for (key, value) in &entries {
         let v: Value = serde_json::from_str(value).expect("json");
-        assert_eq!(*key, format!("{prefix}{}", v["id"]), "key = prefix + document id");
+        assert_eq!(
+            *key,
+            format!("{prefix}{}", v["id"]),
+            "key = prefix + document id"
+        );
         values.insert(value.clone());
     }
     assert_eq!(values, expected, "each key holds its document");
@@ -73,7 +83,10 @@ fn s3_into_redis_every_key_holds_its_document_and_oversize_values_are_error_reco
     });
     assert!(ttl > 0 && ttl <= 3600, "ttl {ttl}");
 
-    let errors = home.lines(ds["resources"]["errorBucket"].as_str().expect("b"), "ToRedis");
+    let errors = home.lines(
+        ds["resources"]["errorBucket"].as_str().expect("b"),
+        "ToRedis",
+    );
     assert_eq!(errors.len(), 1);
     let e: Value = serde_json::from_str(&errors[0]).expect("json");
     assert_eq!(e["documentId"], "4000");
@@ -84,7 +97,14 @@ fn s3_into_redis_every_key_holds_its_document_and_oversize_values_are_error_reco
             .contains("maxValueSizeInBytes"),
         "{e}"
     );
-    let read = home.run(&["output", "read", "--datasetName", "ToRedis", "--limit", "10000"]);
+    let read = home.run(&[
+        "output",
+        "read",
+        "--datasetName",
+        "ToRedis",
+        "--limit",
+        "10000",
+    ]);
     assert_eq!(read.code, 0, "{}", read.stderr);
     assert_eq!(read.stdout.lines().count(), 4000);
 }
@@ -176,7 +196,11 @@ fn a_stopped_redis_ends_the_tasks_errored_and_a_redrive_completes_them() {
     const LINES: u64 = 60_000;
     let mut manifest = Vec::new();
     for f in 0..FILES {
-        home.put("rstopin", &format!("f{f}.jsonl"), jsonl(f * LINES, LINES).as_bytes());
+        home.put(
+            "rstopin",
+            &format!("f{f}.jsonl"),
+            jsonl(f * LINES, LINES).as_bytes(),
+        );
         manifest.push(format!("f{f}.jsonl"));
     }
     let manifest: Vec<&str> = manifest.iter().map(String::as_str).collect();

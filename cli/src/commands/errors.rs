@@ -3,6 +3,7 @@
 use crate::output::Output;
 use clap::Subcommand;
 use letsdata_engine::Engine;
+use letsdata_model::TaskId;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -14,14 +15,14 @@ pub enum ErrorsCommand {
         dataset_name: String,
         /// Only this task's error objects.
         #[arg(long = "taskId", value_name = "TASK_ID")]
-        task_id: Option<String>,
+        task_id: Option<TaskId>,
     },
     /// Show a task's error records.
     View {
         #[arg(long = "datasetName", value_name = "NAME")]
         dataset_name: String,
         #[arg(long = "taskId", value_name = "TASK_ID")]
-        task_id: String,
+        task_id: TaskId,
     },
 }
 
@@ -33,7 +34,7 @@ pub async fn run(command: ErrorsCommand, home: &Path, out: &Output) -> anyhow::R
             task_id,
         } => out.print(
             &engine
-                .error_objects(&dataset_name, task_id.as_deref())
+                .error_objects(&dataset_name, task_id.as_ref())
                 .await?,
         )?,
         ErrorsCommand::View {

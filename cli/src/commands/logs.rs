@@ -2,6 +2,7 @@
 
 use clap::Subcommand;
 use letsdata_engine::Engine;
+use letsdata_model::TaskId;
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
@@ -13,7 +14,7 @@ pub enum LogsCommand {
         #[arg(long = "datasetName", value_name = "NAME")]
         dataset_name: String,
         #[arg(long = "taskId", value_name = "TASK_ID")]
-        task_id: String,
+        task_id: TaskId,
     },
 }
 

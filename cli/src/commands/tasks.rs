@@ -4,6 +4,7 @@ use crate::output::Output;
 use crate::progress::Progress;
 use clap::{Args, Subcommand};
 use letsdata_engine::Engine;
+use letsdata_model::TaskId;
 use letsdata_model::TaskStatus;
 use std::path::Path;
 use std::process::ExitCode;
@@ -29,14 +30,14 @@ pub enum TasksCommand {
         dataset_name: String,
         /// Only these tasks (comma-separated ids); the dataset goes on processing.
         #[arg(long = "taskIds", value_name = "IDS", value_delimiter = ',')]
-        task_ids: Option<Vec<String>>,
+        task_ids: Option<Vec<TaskId>>,
     },
     /// Show one task: status, progress, checkpoint, last error, execution logs.
     View {
         #[arg(long = "datasetName", value_name = "NAME")]
         dataset_name: String,
         #[arg(long = "taskId", value_name = "TASK_ID")]
-        task_id: String,
+        task_id: TaskId,
     },
 }
 
@@ -49,7 +50,7 @@ pub struct RedriveArgs {
     dataset_name: Option<String>,
     /// Only these ERRORED tasks (comma-separated ids); default: every ERRORED task.
     #[arg(long = "taskIds", value_name = "IDS", value_delimiter = ',')]
-    task_ids: Option<Vec<String>>,
+    task_ids: Option<Vec<TaskId>>,
     /// Reset the tasks' checkpoints and replace their earlier output and error objects.
     #[arg(long = "restartFromBeginning")]
     restart_from_beginning: bool,

@@ -9,14 +9,20 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn required(var: &str, what: &str) -> String {
-    std::env::var(var).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| {
-        panic!("{var} is not set: {what}; scripts/test.sh starts it and sets the variable")
-    })
+    std::env::var(var)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| {
+            panic!("{var} is not set: {what}; scripts/test.sh starts it and sets the variable")
+        })
 }
 
 /// The shared test broker (`host:port`).
 pub fn kafka_bootstrap() -> String {
-    required("LETSDATA_TEST_KAFKA_BOOTSTRAP", "the Kafka-protocol test broker")
+    required(
+        "LETSDATA_TEST_KAFKA_BOOTSTRAP",
+        "the Kafka-protocol test broker",
+    )
 }
 
 /// The shared test Redis (`redis://host:port`).
@@ -60,9 +66,12 @@ pub async fn produce(bootstrap: &str, topic: &str, partition: i32, records: &[(S
                 timestamp: chrono::Utc::now(),
             })
             .collect();
-        p.produce(batch, rskafka::client::partition::Compression::NoCompression)
-            .await
-            .expect("produce");
+        p.produce(
+            batch,
+            rskafka::client::partition::Compression::NoCompression,
+        )
+        .await
+        .expect("produce");
     }
 }
 
@@ -169,8 +178,14 @@ impl Private {
         let port = free_port();
         let url = format!("tcp://127.0.0.1:{port}");
         let mut c = Command::new(bin);
-        c.args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
-            .args(["--storage-engine", "memory://tansu/"]);
+        c.args([
+            "broker",
+            "--listener-url",
+            &url,
+            "--advertised-listener-url",
+            &url,
+        ])
+        .args(["--storage-engine", "memory://tansu/"]);
         Self::start(c, port, "tansu")
     }
 

@@ -75,7 +75,7 @@ impl Engine {
         let now = now_millis();
         let dataset = Dataset {
             dataset_name: spec.dataset_name.clone(),
-            dataset_id: dataset_id.clone(),
+            dataset_id: dataset_id.clone().into(),
             tenant_id: self.tenant.tenant_id.clone(),
             user_id: self.tenant.user_id.clone(),
             dataset_status: DatasetStatus::Created,

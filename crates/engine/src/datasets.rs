@@ -7,7 +7,7 @@ use letsdata_connectors::sink::{DocumentSink, SinkRole};
 use letsdata_connectors::source::ReadSource;
 use letsdata_model::spec::ValidationContext;
 use letsdata_model::{
-    ConnectorResource, Dataset, DatasetAction, DatasetSpec, DatasetStatus, lifecycle,
+    ConnectorResource, Dataset, DatasetAction, DatasetId, DatasetSpec, DatasetStatus, lifecycle,
 };
 use letsdata_store::StoreError;
 
@@ -30,7 +30,7 @@ pub(crate) fn spec_of(engine: &Engine, dataset: &Dataset) -> Result<DatasetSpec,
 /// Loads the dataset, applies `f`, and writes it back, retrying on concurrent updates.
 pub(crate) async fn modify_dataset(
     engine: &Engine,
-    dataset_id: &str,
+    dataset_id: &DatasetId,
     mut f: impl FnMut(&mut Dataset),
 ) -> Result<Dataset, EngineError> {
     loop {
@@ -54,7 +54,7 @@ pub(crate) async fn modify_dataset(
 /// write happens.
 pub(crate) async fn transition(
     engine: &Engine,
-    dataset_id: &str,
+    dataset_id: &DatasetId,
     action: DatasetAction,
     previous: Option<DatasetStatus>,
     mut also: impl FnMut(&mut Dataset, DatasetStatus),
@@ -137,7 +137,7 @@ pub(crate) fn generated_name(dataset_name: &str, dataset_id: &str, suffix: &str)
 /// The task a source's seed becomes; its id derives from the dataset id and the seed's
 /// identity, so creating the tasks again inserts nothing twice.
 pub(crate) fn new_task(
-    dataset_id: &str,
+    dataset_id: &DatasetId,
     task_type: &str,
     seed: letsdata_connectors::source::TaskSeed,
 ) -> letsdata_store::NewTask {

@@ -15,7 +15,7 @@ use letsdata_connectors::sink::SinkRole;
 use letsdata_model::dataset::ExecutionLog;
 use letsdata_model::spec::Implementation;
 use letsdata_model::time::now_millis;
-use letsdata_model::{Dataset, DatasetAction, DatasetSpec, DatasetStatus};
+use letsdata_model::{Dataset, DatasetAction, DatasetId, DatasetSpec, DatasetStatus};
 use letsdata_store::NewTask;
 
 /// The steps of the initialization workflow.
@@ -94,7 +94,10 @@ fn steps_for(
 }
 
 /// Runs the initialization workflow if the dataset needs it; returns the dataset afterwards.
-pub(crate) async fn initialize(engine: &Engine, dataset_id: &str) -> Result<Dataset, EngineError> {
+pub(crate) async fn initialize(
+    engine: &Engine,
+    dataset_id: &DatasetId,
+) -> Result<Dataset, EngineError> {
     let dataset = engine
         .store
         .get_dataset_by_id(dataset_id)
@@ -180,7 +183,7 @@ pub(crate) async fn initialize(engine: &Engine, dataset_id: &str) -> Result<Data
     }
 }
 
-async fn current(engine: &Engine, dataset_id: &str) -> Result<Dataset, EngineError> {
+async fn current(engine: &Engine, dataset_id: &DatasetId) -> Result<Dataset, EngineError> {
     engine
         .store
         .get_dataset_by_id(dataset_id)
@@ -191,7 +194,7 @@ async fn current(engine: &Engine, dataset_id: &str) -> Result<Dataset, EngineErr
 /// What the steps work on.
 struct Init<'a> {
     engine: &'a Engine,
-    dataset_id: &'a str,
+    dataset_id: &'a DatasetId,
     spec: &'a DatasetSpec,
     connectors: &'a DatasetConnectors,
 }

@@ -3,7 +3,7 @@
 
 use crate::{Engine, EngineError};
 use letsdata_connectors::s3::{Bucket, ObjectInfo};
-use letsdata_model::Dataset;
+use letsdata_model::{Dataset, TaskId};
 use serde::Serialize;
 
 /// One error object of a task.
@@ -23,7 +23,7 @@ impl Engine {
     async fn list_error_objects(
         &self,
         dataset_name: &str,
-        task_id: Option<&str>,
+        task_id: Option<&TaskId>,
     ) -> Result<Option<(Dataset, Bucket, Vec<ObjectInfo>)>, EngineError> {
         let dataset = self.dataset(dataset_name).await?;
         if let Some(t) = task_id {
@@ -49,7 +49,7 @@ impl Engine {
     pub async fn error_objects(
         &self,
         dataset_name: &str,
-        task_id: Option<&str>,
+        task_id: Option<&TaskId>,
     ) -> Result<Vec<ErrorObject>, EngineError> {
         let Some((dataset, bucket, objects)) =
             self.list_error_objects(dataset_name, task_id).await?
@@ -79,7 +79,7 @@ impl Engine {
     pub async fn error_records(
         &self,
         dataset_name: &str,
-        task_id: &str,
+        task_id: &TaskId,
     ) -> Result<Vec<serde_json::Value>, EngineError> {
         let Some((_, bucket, objects)) =
             self.list_error_objects(dataset_name, Some(task_id)).await?
@@ -104,7 +104,11 @@ impl Engine {
     }
 
     /// The task's log file (empty when the task has not logged anything at its log level).
-    pub async fn task_log(&self, dataset_name: &str, task_id: &str) -> Result<String, EngineError> {
+    pub async fn task_log(
+        &self,
+        dataset_name: &str,
+        task_id: &TaskId,
+    ) -> Result<String, EngineError> {
         let dataset = self.dataset(dataset_name).await?;
         self.task(dataset_name, task_id).await?;
         let path = self

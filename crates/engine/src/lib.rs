@@ -44,7 +44,7 @@ pub use stats::{LiveStats, StatsSnapshot};
 
 use letsdata_connectors::ConnectorContext;
 use letsdata_connectors::s3::ObjectStores;
-use letsdata_model::{Dataset, DatasetStatus, Task, TaskStatus};
+use letsdata_model::{Dataset, DatasetId, DatasetStatus, Task, TaskId, TaskStatus};
 use letsdata_store::sqlite::SqliteStore;
 use letsdata_store::{MetadataStore, TaskCounts, TaskStore, Tenant};
 use std::path::{Path, PathBuf};
@@ -205,7 +205,7 @@ impl Engine {
         }
     }
 
-    pub async fn task(&self, dataset_name: &str, task_id: &str) -> Result<Task, EngineError> {
+    pub async fn task(&self, dataset_name: &str, task_id: &TaskId) -> Result<Task, EngineError> {
         let dataset = self.dataset(dataset_name).await?;
         Self::require_task_database(&dataset)?;
         let not_found = || EngineError::TaskNotFound {
@@ -246,7 +246,7 @@ impl Engine {
 
     /// Runs one dataset: initialization if needed, then its tasks, until it is COMPLETED or
     /// ERRORED. Safe to call from several processes at once.
-    pub async fn run_dataset(&self, dataset_id: &str) -> Result<Dataset, EngineError> {
+    pub async fn run_dataset(&self, dataset_id: &DatasetId) -> Result<Dataset, EngineError> {
         let dataset = init::initialize(self, dataset_id).await?;
         if !dataset.dataset_status.is_unfinished() {
             return Ok(dataset);

@@ -36,7 +36,7 @@ pub struct MinuteMetrics {
 #[serde(rename_all = "camelCase")]
 pub struct DatasetMetrics {
     pub dataset_name: String,
-    pub dataset_id: String,
+    pub dataset_id: letsdata_model::DatasetId,
     pub metrics: Vec<MinuteMetrics>,
 }
 

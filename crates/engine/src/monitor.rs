@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 pub(crate) struct Monitor<'a> {
     engine: &'a Engine,
-    dataset_id: String,
+    dataset_id: letsdata_model::DatasetId,
     tasks: Arc<dyn TaskStore>,
 }
 

@@ -64,7 +64,7 @@ impl Engine {
     pub async fn redrive(
         &self,
         dataset_name: &str,
-        task_ids: Option<&[String]>,
+        task_ids: Option<&[letsdata_model::TaskId]>,
         restart_from_beginning: bool,
     ) -> Result<Dataset, EngineError> {
         let dataset = self.dataset(dataset_name).await?;
@@ -74,7 +74,7 @@ impl Engine {
         // Compute Redrive Task List (checked before anything changes).
         let list_start = now_millis();
         let errored = tasks.list_tasks(Some(TaskStatus::Errored)).await?;
-        let selected: Vec<String> = match task_ids {
+        let selected: Vec<letsdata_model::TaskId> = match task_ids {
             None => errored.iter().map(|t| t.task_id.clone()).collect(),
             Some(ids) => {
                 let mut problems = Vec::new();
@@ -168,7 +168,7 @@ struct Redrive<'a> {
     engine: &'a Engine,
     dataset: &'a Dataset,
     tasks: Arc<dyn TaskStore>,
-    selected: &'a [String],
+    selected: &'a [letsdata_model::TaskId],
     restart_from_beginning: bool,
 }
 

@@ -20,7 +20,7 @@ impl Engine {
     pub async fn stop(
         &self,
         dataset_name: &str,
-        task_ids: Option<&[String]>,
+        task_ids: Option<&[letsdata_model::TaskId]>,
     ) -> Result<Dataset, EngineError> {
         let dataset = self.dataset(dataset_name).await?;
         let tasks = self.store.open_task_store(&dataset.dataset_id).await?;

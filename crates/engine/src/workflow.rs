@@ -14,9 +14,9 @@
 
 use crate::{Engine, EngineError};
 use letsdata_connectors::{ConnectorError, FailureKind};
-use letsdata_model::Dataset;
 use letsdata_model::dataset::{StepResult, StepStatus};
 use letsdata_model::time::now_millis;
+use letsdata_model::{Dataset, DatasetId};
 use letsdata_store::StoreError;
 use serde_json::{Map, Value};
 use std::future::Future;
@@ -210,7 +210,7 @@ impl WorkflowError {
 /// latest result is `COMPLETED` are skipped. Returns the dataset after the last step.
 pub(crate) async fn run<S, F, Fut>(
     engine: &Engine,
-    dataset_id: &str,
+    dataset_id: &DatasetId,
     record: &Record,
     steps: &[S],
     mut execute: F,
@@ -265,13 +265,13 @@ where
                     })
                     .await?;
                     if !e.retryable || tried >= policy.max_attempts {
-                        tracing::error!(dataset = dataset_id, step = %name, error = %e.message, "workflow step failed");
+                        tracing::error!(dataset = %dataset_id, step = %name, error = %e.message, "workflow step failed");
                         return Err(WorkflowError::Step {
                             step: name,
                             message: e.message,
                         });
                     }
-                    tracing::warn!(dataset = dataset_id, step = %name, error = %e.message, "workflow step failed; retrying");
+                    tracing::warn!(dataset = %dataset_id, step = %name, error = %e.message, "workflow step failed; retrying");
                     tokio::time::sleep(policy.backoff(tried - 1)).await;
                 }
             }
@@ -280,7 +280,7 @@ where
     Ok(dataset)
 }
 
-async fn current(engine: &Engine, dataset_id: &str) -> Result<Dataset, EngineError> {
+async fn current(engine: &Engine, dataset_id: &DatasetId) -> Result<Dataset, EngineError> {
     engine
         .store
         .get_dataset_by_id(dataset_id)

@@ -180,7 +180,7 @@ pub struct RedriveWorkflow {
     pub redrive_id: String,
     pub request_datetime: i64,
     /// The tasks redriven.
-    pub task_ids: Vec<String>,
+    pub task_ids: Vec<crate::TaskId>,
     pub restart_from_beginning: bool,
     /// Step name → latest result, like `initializationWorkflow`.
     pub steps: Map<String, Value>,
@@ -219,7 +219,7 @@ pub struct DatasetCode {
 #[serde(rename_all = "camelCase")]
 pub struct Dataset {
     pub dataset_name: String,
-    pub dataset_id: String,
+    pub dataset_id: crate::DatasetId,
     pub tenant_id: String,
     pub user_id: String,
     pub dataset_status: DatasetStatus,

@@ -5,6 +5,7 @@
 //!   Validation never does IO and reports every problem with its JSON path.
 //! * [`status`] holds the dataset and task statuses.
 //! * [`lifecycle`] is the dataset state machine: which action is allowed in which status.
+//! * [`ids`] are the identifiers: dataset ids, task ids, lease tokens.
 //! * [`dataset`] and [`task`] are the records the store keeps and the CLI prints.
 //! * [`record`] is what stream, queue and table records carry to user code.
 //! * [`secrets`] resolves environment variable references and redacts what is printed.
@@ -13,6 +14,7 @@
 //! Nothing here does IO or is async, so the rules can be unit-tested exhaustively.
 
 pub mod dataset;
+pub mod ids;
 pub mod lifecycle;
 pub mod location;
 pub mod record;
@@ -26,6 +28,7 @@ pub use dataset::{
     CodeArtifact, ConnectorResource, Dataset, DatasetCode, DatasetProgress, ExecutionLog,
     StepResult, StepStatus,
 };
+pub use ids::{DatasetId, LeaseToken, TaskId};
 pub use lifecycle::{DatasetAction, InvalidTransition, Rejection};
 pub use location::{LocationError, ObjectLocation};
 pub use spec::{ConfigError, DatasetSpec, Problem};

@@ -46,9 +46,9 @@ pub struct Checkpoint {
 /// The id of the task of a dataset with this identity (what makes it unique in its dataset:
 /// `<line index>:<manifest line>`, `0:<shard id>`, ...): a UUID v5 in the dataset id's
 /// namespace, so listing the tasks again yields the same ids.
-pub fn task_id(dataset_id: &str, identity: &str) -> String {
+pub fn task_id(dataset_id: &str, identity: &str) -> crate::TaskId {
     let namespace = uuid::Uuid::parse_str(dataset_id).unwrap_or(uuid::Uuid::NAMESPACE_OID);
-    uuid::Uuid::new_v5(&namespace, identity.as_bytes()).to_string()
+    crate::TaskId::new(uuid::Uuid::new_v5(&namespace, identity.as_bytes()).to_string())
 }
 
 /// Counters for one task.
@@ -91,9 +91,9 @@ pub struct TaskExecutionLog {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Task {
-    pub task_id: String,
+    pub task_id: crate::TaskId,
     pub dataset_name: String,
-    pub dataset_id: String,
+    pub dataset_id: crate::DatasetId,
     pub tenant_id: String,
     pub task_type: String,
     pub task_status: TaskStatus,

@@ -2,9 +2,9 @@
 //! implements all four (`examples/testing/readers`); and the export check.
 
 use letsdata_model::record::RecordMeta;
-use serde_json::json;
 use letsdata_sandbox::wit::{Document, ParseDocumentResultStatus};
 use letsdata_sandbox::{Interface, Limits, RecordReader, Sandbox, SandboxError};
+use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -124,7 +124,10 @@ async fn stream_queue_and_table_readers_run_in_the_sandbox() {
     assert_eq!(r.status, ParseDocumentResultStatus::Success);
     let doc = serialized(r.document);
     assert_eq!(doc["topic"], "clicks");
-    assert_eq!((doc["partition"].clone(), doc["offset"].clone()), (json!(2), json!(41)));
+    assert_eq!(
+        (doc["partition"].clone(), doc["offset"].clone()),
+        (json!(2), json!(41))
+    );
     assert_eq!(doc["key"], "k-1");
     assert_eq!(doc["headers"][0], json!(["source", "web"]));
     assert_eq!(doc["value"], "hello");

@@ -8,7 +8,10 @@ pub enum StoreError {
     #[error("dataset {0:?} was changed by another process; retry")]
     Conflict(String),
     #[error("task {task_id} is no longer leased with token {token}; another worker owns it now")]
-    LeaseLost { task_id: String, token: i64 },
+    LeaseLost {
+        task_id: letsdata_model::TaskId,
+        token: letsdata_model::LeaseToken,
+    },
     #[error("task {0:?} not found")]
     TaskNotFound(String),
     #[error("the task database of dataset {0} does not exist")]

@@ -3,7 +3,7 @@
 use crate::StoreError;
 use async_trait::async_trait;
 use letsdata_model::task::{Checkpoint, TaskDefinition, TaskExecutionLog, TaskProgress};
-use letsdata_model::{Dataset, Task, TaskStatus};
+use letsdata_model::{Dataset, DatasetId, LeaseToken, Task, TaskId, TaskStatus};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,23 +26,32 @@ pub trait MetadataStore: Send + Sync {
         tenant_id: &str,
         dataset_name: &str,
     ) -> Result<Option<Dataset>, StoreError>;
-    async fn get_dataset_by_id(&self, dataset_id: &str) -> Result<Option<Dataset>, StoreError>;
+    async fn get_dataset_by_id(
+        &self,
+        dataset_id: &DatasetId,
+    ) -> Result<Option<Dataset>, StoreError>;
     async fn list_datasets(&self, tenant_id: &str) -> Result<Vec<Dataset>, StoreError>;
     /// Writes `dataset` if its `version` is still current, then bumps `dataset.version`.
     /// Fails with [`StoreError::Conflict`] if another writer got there first.
     async fn update_dataset(&self, dataset: &mut Dataset) -> Result<(), StoreError>;
     /// Creates (idempotently) the dataset's task database and returns it.
-    async fn create_task_store(&self, dataset_id: &str) -> Result<Arc<dyn TaskStore>, StoreError>;
+    async fn create_task_store(
+        &self,
+        dataset_id: &DatasetId,
+    ) -> Result<Arc<dyn TaskStore>, StoreError>;
     /// Deletes the dataset's task database (and its queue). Idempotent.
-    async fn drop_task_store(&self, dataset_id: &str) -> Result<(), StoreError>;
+    async fn drop_task_store(&self, dataset_id: &DatasetId) -> Result<(), StoreError>;
     /// Opens the dataset's task database; [`StoreError::NoTaskDatabase`] if it was never created.
-    async fn open_task_store(&self, dataset_id: &str) -> Result<Arc<dyn TaskStore>, StoreError>;
+    async fn open_task_store(
+        &self,
+        dataset_id: &DatasetId,
+    ) -> Result<Arc<dyn TaskStore>, StoreError>;
 }
 
 /// A task to insert ("Create Tasks").
 #[derive(Debug, Clone)]
 pub struct NewTask {
-    pub task_id: String,
+    pub task_id: TaskId,
     pub ordinal: u64,
     pub task_type: String,
     pub definition: TaskDefinition,
@@ -53,15 +62,15 @@ pub struct NewTask {
 pub struct Lease {
     pub task: Task,
     pub owner: String,
-    pub token: i64,
+    pub token: LeaseToken,
 }
 
 /// Who holds a task's lease, for reaping.
 #[derive(Debug, Clone)]
 pub struct LeaseInfo {
-    pub task_id: String,
+    pub task_id: TaskId,
     pub owner: String,
-    pub token: i64,
+    pub token: LeaseToken,
     pub expires_at: i64,
 }
 
@@ -127,13 +136,18 @@ pub trait TaskStore: Send + Sync {
     async fn leases(&self) -> Result<Vec<LeaseInfo>, StoreError>;
     /// Puts a `PROCESSING` task whose worker is gone back to `RERUN` (resuming from its
     /// checkpoint), if its lease token is still `token`. Returns whether it did.
-    async fn reap(&self, task_id: &str, token: i64, reason: &str) -> Result<bool, StoreError>;
+    async fn reap(
+        &self,
+        task_id: &TaskId,
+        token: LeaseToken,
+        reason: &str,
+    ) -> Result<bool, StoreError>;
     /// Queues an ERRORED task again for a redrive (status CREATED, last error cleared). With
     /// `restart_from_beginning` its checkpoint and progress are reset too. Returns whether the
     /// task was ERRORED (and so was reset).
     async fn reset_for_redrive(
         &self,
-        task_id: &str,
+        task_id: &TaskId,
         restart_from_beginning: bool,
     ) -> Result<bool, StoreError>;
     /// Stops tasks (all, or `task_ids`): tasks not running become ERRORED with `message` at
@@ -141,14 +155,14 @@ pub trait TaskStore: Send + Sync {
     /// (tasks ERRORED now, running tasks flagged).
     async fn request_stop(
         &self,
-        task_ids: Option<&[String]>,
+        task_ids: Option<&[TaskId]>,
         message: &str,
     ) -> Result<(u64, u64), StoreError>;
     /// Per-minute counters recorded by checkpoints, oldest first.
     async fn minute_counters(&self) -> Result<Vec<MinuteCounters>, StoreError>;
     /// Whether a stop was requested for the task.
-    async fn stop_requested(&self, task_id: &str) -> Result<bool, StoreError>;
-    async fn get_task(&self, task_id: &str) -> Result<Option<Task>, StoreError>;
+    async fn stop_requested(&self, task_id: &TaskId) -> Result<bool, StoreError>;
+    async fn get_task(&self, task_id: &TaskId) -> Result<Option<Task>, StoreError>;
     async fn list_tasks(&self, status: Option<TaskStatus>) -> Result<Vec<Task>, StoreError>;
     async fn counts(&self) -> Result<TaskCounts, StoreError>;
 }

@@ -153,7 +153,7 @@ async fn sqlite_task_database_lives_in_the_dataset_directory() {
 mod suite {
     use crate::common::*;
     use letsdata_model::task::TaskExecutionLog;
-    use letsdata_model::{DatasetStatus, TaskStatus};
+    use letsdata_model::{DatasetStatus, LeaseToken, TaskId, TaskStatus};
     use letsdata_store::{Lease, MetadataStore, StoreError, TaskCounts, TaskStore};
     use std::collections::{BTreeMap, BTreeSet};
     use std::sync::Arc;
@@ -217,7 +217,7 @@ mod suite {
         );
         assert!(
             store
-                .get_dataset_by_id("no-such-id")
+                .get_dataset_by_id(&"no-such-id".into())
                 .await
                 .unwrap()
                 .is_none()
@@ -376,12 +376,12 @@ mod suite {
         store.insert_dataset(&dataset).await.unwrap();
 
         match store.open_task_store(&dataset.dataset_id).await {
-            Err(StoreError::NoTaskDatabase(id)) => assert_eq!(id, dataset.dataset_id),
+            Err(StoreError::NoTaskDatabase(id)) => assert_eq!(id, dataset.dataset_id.as_str()),
             Err(e) => panic!("expected NoTaskDatabase, got {e:?}"),
             Ok(_) => panic!("expected NoTaskDatabase, got a task store"),
         }
         assert!(matches!(
-            store.open_task_store("no-such-dataset").await,
+            store.open_task_store(&"no-such-dataset".into()).await,
             Err(StoreError::NoTaskDatabase(_))
         ));
 
@@ -580,7 +580,7 @@ mod suite {
         assert_eq!(task.task_progress, Default::default());
         assert!(
             tasks_store
-                .get_task("no-such-task")
+                .get_task(&"no-such-task".into())
                 .await
                 .unwrap()
                 .is_none()
@@ -987,7 +987,7 @@ mod suite {
         let (_, tasks) = dataset_with_tasks(&*store, "reap", 2).await;
         let id = task_id(0);
         // Nothing to reap on a task that is not PROCESSING.
-        assert!(!tasks.reap(&id, 0, "nope").await.unwrap());
+        assert!(!tasks.reap(&id, LeaseToken::new(0), "nope").await.unwrap());
         assert_eq!(
             must_get(&*tasks, &id).await.task_status,
             TaskStatus::Created
@@ -1003,11 +1003,21 @@ mod suite {
             .await
             .unwrap();
         let before = must_get(&*tasks, &id).await;
-        assert!(!tasks.reap(&id, lease.token - 1, "stale").await.unwrap());
-        assert!(!tasks.reap(&id, lease.token + 1, "future").await.unwrap());
         assert!(
             !tasks
-                .reap("no-such-task", lease.token, "missing")
+                .reap(&id, LeaseToken::new(lease.token.get() - 1), "stale")
+                .await
+                .unwrap()
+        );
+        assert!(
+            !tasks
+                .reap(&id, LeaseToken::new(lease.token.get() + 1), "future")
+                .await
+                .unwrap()
+        );
+        assert!(
+            !tasks
+                .reap(&"no-such-task".into(), lease.token, "missing")
                 .await
                 .unwrap()
         );
@@ -1420,8 +1430,8 @@ mod suite {
     // ------------------------------------------------------------- concurrency
 
     /// Checks that every one of the `n` tasks was claimed exactly once.
-    fn assert_each_claimed_once(claimed: Vec<(String, i64)>, n: u64) {
-        let mut per_task: BTreeMap<String, usize> = BTreeMap::new();
+    fn assert_each_claimed_once(claimed: Vec<(TaskId, LeaseToken)>, n: u64) {
+        let mut per_task: BTreeMap<TaskId, usize> = BTreeMap::new();
         for (id, _) in &claimed {
             *per_task.entry(id.clone()).or_default() += 1;
         }

@@ -87,7 +87,7 @@ impl BuiltinFiles {
             file_type: file_type.clone(),
             file_name: file_name.clone(),
             dataset_name: dataset.dataset_name.clone(),
-            dataset_id: dataset.dataset_id.clone(),
+            dataset_id: dataset.dataset_id.to_string(),
             task_id: task_id.to_string(),
             doc_id: String::new(),
             counted,

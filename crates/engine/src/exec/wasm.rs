@@ -168,7 +168,7 @@ impl Labels {
     pub(super) fn new(runner: &Runner, task_id: &str, file_type: &str, file_name: &str) -> Self {
         Self {
             dataset_name: runner.dataset.dataset_name.clone(),
-            dataset_id: runner.dataset.dataset_id.clone(),
+            dataset_id: runner.dataset.dataset_id.to_string(),
             task_id: task_id.to_string(),
             file_type: file_type.to_string(),
             file_name: file_name.to_string(),

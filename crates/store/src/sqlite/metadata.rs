@@ -3,7 +3,7 @@
 use super::{BUSY_RETRIES, SqliteTaskStore, is_busy, open_pool};
 use crate::{MetadataStore, StoreError, TaskStore, Tenant};
 use async_trait::async_trait;
-use letsdata_model::Dataset;
+use letsdata_model::{Dataset, DatasetId};
 use sqlx::Row;
 use sqlx::sqlite::SqlitePool;
 use std::collections::HashMap;
@@ -48,7 +48,7 @@ pub const LOCAL_TENANT_NAME: &str = "local";
 pub struct SqliteStore {
     home: PathBuf,
     pool: SqlitePool,
-    task_stores: Mutex<HashMap<String, Arc<SqliteTaskStore>>>,
+    task_stores: Mutex<HashMap<DatasetId, Arc<SqliteTaskStore>>>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -98,7 +98,7 @@ impl SqliteStore {
 
     async fn task_store(
         &self,
-        dataset_id: &str,
+        dataset_id: &DatasetId,
         create: bool,
     ) -> Result<Arc<SqliteTaskStore>, StoreError> {
         let cached = self
@@ -136,7 +136,7 @@ impl SqliteStore {
         self.task_stores
             .lock()
             .expect("task store cache lock poisoned")
-            .insert(dataset_id.to_string(), store.clone());
+            .insert(dataset_id.clone(), store.clone());
         Ok(store)
     }
 }
@@ -169,7 +169,7 @@ impl MetadataStore for SqliteStore {
             "INSERT INTO datasets (dataset_id, tenant_id, dataset_name, dataset_status, version, record, create_datetime)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )
-        .bind(&dataset.dataset_id)
+        .bind(dataset.dataset_id.as_str())
         .bind(&dataset.tenant_id)
         .bind(&dataset.dataset_name)
         .bind(dataset.dataset_status.as_str())
@@ -202,9 +202,12 @@ impl MetadataStore for SqliteStore {
         row.as_ref().map(Self::decode).transpose()
     }
 
-    async fn get_dataset_by_id(&self, dataset_id: &str) -> Result<Option<Dataset>, StoreError> {
+    async fn get_dataset_by_id(
+        &self,
+        dataset_id: &DatasetId,
+    ) -> Result<Option<Dataset>, StoreError> {
         let row = sqlx::query("SELECT record, version FROM datasets WHERE dataset_id = ?1")
-            .bind(dataset_id)
+            .bind(dataset_id.as_str())
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(Self::decode).transpose()
@@ -229,7 +232,7 @@ impl MetadataStore for SqliteStore {
         )
         .bind(dataset.dataset_status.as_str())
         .bind(record)
-        .bind(&dataset.dataset_id)
+        .bind(dataset.dataset_id.as_str())
         .bind(dataset.version)
         .execute(&self.pool)
         .await?;
@@ -240,11 +243,14 @@ impl MetadataStore for SqliteStore {
         Ok(())
     }
 
-    async fn create_task_store(&self, dataset_id: &str) -> Result<Arc<dyn TaskStore>, StoreError> {
+    async fn create_task_store(
+        &self,
+        dataset_id: &DatasetId,
+    ) -> Result<Arc<dyn TaskStore>, StoreError> {
         Ok(self.task_store(dataset_id, true).await?)
     }
 
-    async fn drop_task_store(&self, dataset_id: &str) -> Result<(), StoreError> {
+    async fn drop_task_store(&self, dataset_id: &DatasetId) -> Result<(), StoreError> {
         let cached = self
             .task_stores
             .lock()
@@ -270,7 +276,10 @@ impl MetadataStore for SqliteStore {
         Ok(())
     }
 
-    async fn open_task_store(&self, dataset_id: &str) -> Result<Arc<dyn TaskStore>, StoreError> {
+    async fn open_task_store(
+        &self,
+        dataset_id: &DatasetId,
+    ) -> Result<Arc<dyn TaskStore>, StoreError> {
         Ok(self.task_store(dataset_id, false).await?)
     }
 }

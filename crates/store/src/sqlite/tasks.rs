@@ -4,7 +4,7 @@ use super::super::{Lease, LeaseInfo, MinuteCounters, NewTask, StoreError, TaskCo
 use async_trait::async_trait;
 use letsdata_model::task::{Checkpoint, TaskExecutionLog, TaskProgress};
 use letsdata_model::time::now_millis;
-use letsdata_model::{Dataset, Task, TaskStatus};
+use letsdata_model::{Dataset, DatasetId, LeaseToken, Task, TaskId, TaskStatus};
 use sqlx::Row;
 use sqlx::sqlite::{SqlitePool, SqliteRow};
 use std::time::Duration;
@@ -18,7 +18,7 @@ const COLUMNS: &str = "task_id, task_status, task_type, definition, progress, ch
 /// The SQLite task database of one dataset.
 pub struct SqliteTaskStore {
     pool: SqlitePool,
-    dataset_id: String,
+    dataset_id: DatasetId,
     dataset_name: String,
     tenant_id: String,
 }
@@ -64,7 +64,7 @@ impl SqliteTaskStore {
         let status: String = row.try_get("task_status")?;
         let checkpoint: Option<String> = row.try_get("checkpoint")?;
         Ok(Task {
-            task_id: row.try_get("task_id")?,
+            task_id: TaskId::new(row.try_get::<String, _>("task_id")?),
             dataset_name: self.dataset_name.clone(),
             dataset_id: self.dataset_id.clone(),
             tenant_id: self.tenant_id.clone(),
@@ -109,7 +109,7 @@ impl TaskStore for SqliteTaskStore {
                 "INSERT INTO tasks (task_id, ordinal, task_status, task_type, definition, progress, create_datetime, update_datetime)
                  VALUES (?1, ?2, 'CREATED', ?3, ?4, ?5, ?6, ?6) ON CONFLICT (task_id) DO NOTHING",
             )
-            .bind(&task.task_id)
+            .bind(task.task_id.as_str())
             .bind(i64::try_from(task.ordinal).unwrap_or(i64::MAX))
             .bind(&task.task_type)
             .bind(serde_json::to_string(&task.definition)?)
@@ -147,7 +147,7 @@ impl TaskStore for SqliteTaskStore {
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };
-        let token: i64 = row.try_get("lease_token")?;
+        let token = LeaseToken::new(row.try_get("lease_token")?);
         Ok(Some(Lease {
             task: self.decode(&row)?,
             owner: owner.to_string(),
@@ -161,8 +161,8 @@ impl TaskStore for SqliteTaskStore {
              WHERE task_id = ?2 AND lease_token = ?3 AND task_status = 'PROCESSING'",
         )
         .bind(expires_at(now_millis(), lease_for))
-        .bind(&lease.task.task_id)
-        .bind(lease.token)
+        .bind(lease.task.task_id.as_str())
+        .bind(lease.token.get())
         .execute(&self.pool)
         .await?;
         if result.rows_affected() == 0 {
@@ -207,8 +207,8 @@ impl TaskStore for SqliteTaskStore {
         .bind(n(p.error_records))
         .bind(n(p.skip_records))
         .bind(n(p.bytes_read))
-        .bind(&lease.task.task_id)
-        .bind(lease.token)
+        .bind(lease.task.task_id.as_str())
+        .bind(lease.token.get())
         .execute(&mut *tx)
         .await?;
         let result = sqlx::query(
@@ -219,8 +219,8 @@ impl TaskStore for SqliteTaskStore {
         .bind(serde_json::to_string(&checkpoint.progress)?)
         .bind(expires_at(now, lease_for))
         .bind(now)
-        .bind(&lease.task.task_id)
-        .bind(lease.token)
+        .bind(lease.task.task_id.as_str())
+        .bind(lease.token.get())
         .execute(&mut *tx)
         .await?;
         if result.rows_affected() == 0 {
@@ -248,8 +248,8 @@ impl TaskStore for SqliteTaskStore {
         .bind(last_error)
         .bind(serde_json::to_string(&log)?)
         .bind(now_millis())
-        .bind(&lease.task.task_id)
-        .bind(lease.token)
+        .bind(lease.task.task_id.as_str())
+        .bind(lease.token.get())
         .execute(&self.pool)
         .await?;
         if result.rows_affected() == 0 {
@@ -268,11 +268,11 @@ impl TaskStore for SqliteTaskStore {
         rows.iter()
             .map(|r| {
                 Ok(LeaseInfo {
-                    task_id: r.try_get("task_id")?,
+                    task_id: TaskId::new(r.try_get::<String, _>("task_id")?),
                     owner: r
                         .try_get::<Option<String>, _>("lease_owner")?
                         .unwrap_or_default(),
-                    token: r.try_get("lease_token")?,
+                    token: LeaseToken::new(r.try_get("lease_token")?),
                     expires_at: r
                         .try_get::<Option<i64>, _>("lease_expires_at")?
                         .unwrap_or(0),
@@ -281,7 +281,12 @@ impl TaskStore for SqliteTaskStore {
             .collect()
     }
 
-    async fn reap(&self, task_id: &str, token: i64, reason: &str) -> Result<bool, StoreError> {
+    async fn reap(
+        &self,
+        task_id: &TaskId,
+        token: LeaseToken,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
         let now = now_millis();
         // Close the dead invocation's log entry and queue the task again.
         let result = sqlx::query(
@@ -295,8 +300,8 @@ impl TaskStore for SqliteTaskStore {
         )
         .bind(now)
         .bind(reason)
-        .bind(task_id)
-        .bind(token)
+        .bind(task_id.as_str())
+        .bind(token.get())
         .execute(&self.pool)
         .await?;
         Ok(result.rows_affected() > 0)
@@ -304,7 +309,7 @@ impl TaskStore for SqliteTaskStore {
 
     async fn reset_for_redrive(
         &self,
-        task_id: &str,
+        task_id: &TaskId,
         restart_from_beginning: bool,
     ) -> Result<bool, StoreError> {
         let zero = serde_json::to_string(&TaskProgress::default())?;
@@ -318,7 +323,7 @@ impl TaskStore for SqliteTaskStore {
         .bind(now_millis())
         .bind(restart_from_beginning)
         .bind(zero)
-        .bind(task_id)
+        .bind(task_id.as_str())
         .execute(&self.pool)
         .await?;
         Ok(result.rows_affected() > 0)
@@ -326,7 +331,7 @@ impl TaskStore for SqliteTaskStore {
 
     async fn request_stop(
         &self,
-        task_ids: Option<&[String]>,
+        task_ids: Option<&[TaskId]>,
         message: &str,
     ) -> Result<(u64, u64), StoreError> {
         let ids = task_ids.map(serde_json::to_string).transpose()?;
@@ -381,9 +386,9 @@ impl TaskStore for SqliteTaskStore {
             .collect()
     }
 
-    async fn stop_requested(&self, task_id: &str) -> Result<bool, StoreError> {
+    async fn stop_requested(&self, task_id: &TaskId) -> Result<bool, StoreError> {
         let row = sqlx::query("SELECT stop_requested FROM tasks WHERE task_id = ?1")
-            .bind(task_id)
+            .bind(task_id.as_str())
             .fetch_optional(&self.pool)
             .await?;
         Ok(match row {
@@ -392,9 +397,9 @@ impl TaskStore for SqliteTaskStore {
         })
     }
 
-    async fn get_task(&self, task_id: &str) -> Result<Option<Task>, StoreError> {
+    async fn get_task(&self, task_id: &TaskId) -> Result<Option<Task>, StoreError> {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM tasks WHERE task_id = ?1"))
-            .bind(task_id)
+            .bind(task_id.as_str())
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(|r| self.decode(r)).transpose()

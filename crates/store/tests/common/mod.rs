@@ -4,7 +4,9 @@
 use async_trait::async_trait;
 use letsdata_model::dataset::DatasetResources;
 use letsdata_model::task::{Checkpoint, TaskDefinition, TaskExecutionLog, TaskProgress};
-use letsdata_model::{Dataset, DatasetProgress, DatasetStatus, ExecutionLog, Task};
+use letsdata_model::{
+    Dataset, DatasetProgress, DatasetStatus, ExecutionLog, LeaseToken, Task, TaskId,
+};
 use letsdata_store::{MetadataStore, NewTask, StoreError, TaskStore, Tenant};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -35,7 +37,7 @@ pub fn new_dataset(tenant: &Tenant, name: &str) -> Dataset {
     initialization_workflow.insert("createTasks".into(), serde_json::json!({}));
     Dataset {
         dataset_name: name.to_string(),
-        dataset_id: uuid::Uuid::new_v4().to_string(),
+        dataset_id: uuid::Uuid::new_v4().to_string().into(),
         tenant_id: tenant.tenant_id.clone(),
         user_id: tenant.user_id.clone(),
         dataset_status: DatasetStatus::Created,
@@ -73,7 +75,7 @@ pub fn new_task(task_id: &str, ordinal: u64) -> NewTask {
     let mut files = BTreeMap::new();
     files.insert("DATAFILE".to_string(), format!("data/{task_id}.gz"));
     NewTask {
-        task_id: task_id.to_string(),
+        task_id: task_id.into(),
         ordinal,
         task_type: "READ".to_string(),
         definition: TaskDefinition {
@@ -89,8 +91,8 @@ pub fn new_task(task_id: &str, ordinal: u64) -> NewTask {
 }
 
 /// The id of the `ordinal`-th task made by [`tasks`].
-pub fn task_id(ordinal: u64) -> String {
-    format!("task-{ordinal:04}")
+pub fn task_id(ordinal: u64) -> TaskId {
+    TaskId::new(format!("task-{ordinal:04}"))
 }
 
 /// `n` tasks with ordinals `0..n` (ids from [`task_id`]).
@@ -177,7 +179,7 @@ pub async fn dataset_with_tasks(
 /// The stored task, which must exist.
 pub async fn must_get(task_store: &dyn TaskStore, task_id: &str) -> Task {
     task_store
-        .get_task(task_id)
+        .get_task(&TaskId::from(task_id))
         .await
         .expect("get task")
         .unwrap_or_else(|| panic!("task {task_id} not found"))
@@ -185,13 +187,13 @@ pub async fn must_get(task_store: &dyn TaskStore, task_id: &str) -> Task {
 
 /// Asserts that `result` is [`StoreError::LeaseLost`] for `task_id` and `token`.
 #[track_caller]
-pub fn assert_lease_lost(result: Result<(), StoreError>, task_id: &str, token: i64) {
+pub fn assert_lease_lost(result: Result<(), StoreError>, task_id: &str, token: LeaseToken) {
     match result {
         Err(StoreError::LeaseLost {
             task_id: lost_id,
             token: lost_token,
         }) => {
-            assert_eq!(lost_id, task_id);
+            assert_eq!(lost_id.as_str(), task_id);
             assert_eq!(lost_token, token);
         }
         other => panic!("expected LeaseLost for {task_id} with token {token}, got {other:?}"),

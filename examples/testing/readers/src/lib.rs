@@ -4,8 +4,7 @@
 
 use letsdata_sdk::{
     DynamoDbStreamsRecordReader, DynamoDbTableItemReader, ErrorDoc, KafkaRecordReader,
-    KinesisRecordReader,
-    ParseDocumentResult, QueueMessageReader, SingleDoc, SkipDoc, StreamRecord,
+    KinesisRecordReader, ParseDocumentResult, QueueMessageReader, SingleDoc, SkipDoc, StreamRecord,
 };
 use serde_json::json;
 
