@@ -113,6 +113,7 @@ pub async fn run(command: DatasetsCommand, home: &Path, out: &Output) -> anyhow:
             let result = engine.run_dataset(&dataset.dataset_id).await;
             progress.finish();
             let dataset = result?;
+            warn_about_initialization(&dataset);
             out.print(&dataset)?;
             Ok(super::exit_code_for(std::slice::from_ref(&dataset)))
         }
@@ -184,6 +185,16 @@ pub async fn run(command: DatasetsCommand, home: &Path, out: &Output) -> anyhow:
         DatasetsCommand::View { dataset_name } => {
             out.print(&engine.dataset(&dataset_name).await?)?;
             Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Prints on stderr the warnings initialization steps recorded (repeated manifest lines).
+fn warn_about_initialization(dataset: &letsdata_model::Dataset) {
+    for (step, result) in &dataset.initialization_workflow {
+        let message = result.get("message").and_then(|m| m.as_str()).unwrap_or("");
+        if let Some((_, warning)) = message.split_once("warning: ") {
+            eprintln!("warning: {step}: {warning}");
         }
     }
 }

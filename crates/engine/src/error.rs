@@ -22,6 +22,13 @@ pub enum EngineError {
     Connector(#[from] ConnectorError),
     #[error("{0}")]
     Corrupt(String),
+    /// A `LETSDATA_*` environment variable with a value letsdata cannot use.
+    #[error("{var}={value:?}: {message}")]
+    Environment {
+        var: &'static str,
+        value: String,
+        message: String,
+    },
     /// An action not allowed now (wrong status, nothing to do); says why.
     #[error("{0}")]
     Refused(String),

@@ -316,6 +316,7 @@ impl Init<'_> {
             InitStep::CreateTasks => {
                 let source = self.connectors.source.as_ref();
                 let seeds = source.tasks(&engine.connectors).await?;
+                let repeated = repeated_lines(&seeds);
                 let tasks: Vec<NewTask> = seeds
                     .into_iter()
                     .map(|seed| {
@@ -324,7 +325,13 @@ impl Init<'_> {
                     .collect();
                 let store = engine.store.open_task_store(self.dataset_id).await?;
                 let new = store.insert_tasks(&tasks).await?;
-                Ok(format!("{} tasks ({new} new)", tasks.len()))
+                let mut message = format!("{} tasks ({new} new)", tasks.len());
+                if let Some(warning) = repeated {
+                    tracing::warn!(dataset = %self.dataset_id, "{warning}");
+                    message.push_str("; warning: ");
+                    message.push_str(&warning);
+                }
+                Ok(message)
             }
             InitStep::KickoffTasks => {
                 let store = engine.store.open_task_store(self.dataset_id).await?;
@@ -438,4 +445,39 @@ fn secure_dir(dir: &std::path::Path) -> Result<(), StepError> {
 fn write_file(path: &std::path::Path, value: &serde_json::Value) -> Result<(), StepError> {
     let text = serde_json::to_string_pretty(value).expect("json values serialize");
     std::fs::write(path, text).map_err(|e| io_error(path, e))
+}
+
+/// Manifest lines that repeat an earlier one: each line is a task of its own, so a repeated
+/// line reads its input again and writes its documents again.
+fn repeated_lines(seeds: &[letsdata_connectors::source::TaskSeed]) -> Option<String> {
+    let mut first = std::collections::HashMap::new();
+    let mut repeats = Vec::new();
+    for (n, seed) in seeds.iter().enumerate() {
+        let line = seed.definition.manifest_line.as_str();
+        if let Some(earlier) = first.get(line) {
+            repeats.push(format!("line {} repeats line {earlier} ({line:?})", n + 1));
+        } else {
+            first.insert(line, n + 1);
+        }
+    }
+    if repeats.is_empty() {
+        return None;
+    }
+    let shown = repeats.len().min(5);
+    let more = match repeats.len() - shown {
+        0 => String::new(),
+        n => format!(" and {n} more"),
+    };
+    Some(format!(
+        "{} manifest {} an earlier one ({}{more}): each line is a task, so its input is read \
+         and its documents are written once per line; remove the repeated lines unless that \
+         is intended",
+        repeats.len(),
+        if repeats.len() == 1 {
+            "line repeats"
+        } else {
+            "lines repeat"
+        },
+        repeats[..shown].join(", ")
+    ))
 }

@@ -67,26 +67,54 @@ pub struct EngineSettings {
 impl EngineSettings {
     /// Defaults, overridden by `LETSDATA_PART_SIZE_BYTES`, `LETSDATA_LEASE_SECONDS` and
     /// `LETSDATA_HEARTBEAT_SECONDS` (advanced tuning; documented in docs/configuration.md).
-    pub fn from_env() -> Self {
+    /// A value that is not a positive whole number, or a heartbeat not shorter than the lease,
+    /// is an error naming the variable (never ignored or clamped).
+    pub fn from_env() -> Result<Self, EngineError> {
+        Self::from_vars(|k| std::env::var(k).ok())
+    }
+
+    fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, EngineError> {
         let mut s = Self::default();
-        let var = |k: &str| {
-            std::env::var(k)
-                .ok()
-                .and_then(|v| v.trim().parse::<u64>().ok())
+        let number = |k: &'static str, what: &str| -> Result<Option<u64>, EngineError> {
+            let Some(value) = var(k) else {
+                return Ok(None);
+            };
+            match value.trim().parse::<u64>() {
+                Ok(n) if n > 0 => Ok(Some(n)),
+                _ => Err(EngineError::Environment {
+                    var: k,
+                    value,
+                    message: format!(
+                        "expected {what}, a whole number above 0; unset it for the default"
+                    ),
+                }),
+            }
         };
-        if let Some(b) = var("LETSDATA_PART_SIZE_BYTES") {
-            s.part_target_bytes = b.max(1);
+        if let Some(b) = number("LETSDATA_PART_SIZE_BYTES", "the part size in bytes")? {
+            s.part_target_bytes = b;
         }
-        if let Some(l) = var("LETSDATA_LEASE_SECONDS") {
-            s.lease = Duration::from_secs(l.max(1));
+        if let Some(l) = number("LETSDATA_LEASE_SECONDS", "the task lease in seconds")? {
+            s.lease = Duration::from_secs(l);
         }
-        if let Some(h) = var("LETSDATA_HEARTBEAT_SECONDS") {
-            s.heartbeat = Duration::from_secs(h.max(1));
+        let heartbeat = number("LETSDATA_HEARTBEAT_SECONDS", "the heartbeat in seconds")?;
+        match heartbeat {
+            Some(h) if Duration::from_secs(h) >= s.lease => {
+                return Err(EngineError::Environment {
+                    var: "LETSDATA_HEARTBEAT_SECONDS",
+                    value: h.to_string(),
+                    message: format!(
+                        "must be shorter than the lease ({} s, LETSDATA_LEASE_SECONDS), or a \
+                         live task would lose its lease between heartbeats",
+                        s.lease.as_secs()
+                    ),
+                });
+            }
+            Some(h) => s.heartbeat = Duration::from_secs(h),
+            // The default heartbeat follows a short lease.
+            None if s.heartbeat >= s.lease => s.heartbeat = s.lease / 3,
+            None => {}
         }
-        if s.heartbeat >= s.lease {
-            s.heartbeat = s.lease / 3;
-        }
-        s
+        Ok(s)
     }
 }
 
@@ -127,12 +155,12 @@ impl std::fmt::Debug for Engine {
 impl Engine {
     /// Opens the embedded store under `home` and the buckets from the environment.
     pub async fn open(home: &Path) -> Result<Self, EngineError> {
-        Self::open_with(home, EngineSettings::from_env()).await
+        Self::open_with(home, EngineSettings::from_env()?).await
     }
 
     pub async fn open_with(home: &Path, settings: EngineSettings) -> Result<Self, EngineError> {
         let store: Arc<dyn MetadataStore> = Arc::new(SqliteStore::open(home).await?);
-        let objects = Arc::new(ObjectStores::from_env(home));
+        let objects = Arc::new(ObjectStores::from_env(home)?);
         let tenant = store.local_tenant().await?;
         Ok(Self {
             home: home.to_path_buf(),
@@ -252,5 +280,49 @@ impl Engine {
             return Ok(dataset);
         }
         pool::process(self, &dataset).await
+    }
+}
+
+#[cfg(test)]
+mod settings_tests {
+    use super::*;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<EngineSettings, EngineError> {
+        EngineSettings::from_vars(|k| {
+            vars.iter()
+                .find(|(name, _)| *name == k)
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
+    #[test]
+    fn tuning_variables_are_read_or_refused_never_ignored() {
+        let s = settings(&[("LETSDATA_LEASE_SECONDS", " 4 ")]).expect("valid");
+        // The default heartbeat (5 s) would outlast that lease: it follows it.
+        assert_eq!(
+            (s.lease, s.heartbeat),
+            (Duration::from_secs(4), Duration::from_secs(4) / 3)
+        );
+        let s = settings(&[("LETSDATA_PART_SIZE_BYTES", "4096")]).expect("valid");
+        assert_eq!(s.part_target_bytes, 4096);
+        for (var, value, needle) in [
+            ("LETSDATA_LEASE_SECONDS", "30s", "the task lease in seconds"),
+            ("LETSDATA_LEASE_SECONDS", "0", "a whole number above 0"),
+            ("LETSDATA_PART_SIZE_BYTES", "64MB", "the part size in bytes"),
+            (
+                "LETSDATA_HEARTBEAT_SECONDS",
+                "-1",
+                "the heartbeat in seconds",
+            ),
+            (
+                "LETSDATA_HEARTBEAT_SECONDS",
+                "30",
+                "must be shorter than the lease (30 s",
+            ),
+        ] {
+            let e = settings(&[(var, value)]).expect_err(value).to_string();
+            assert!(e.starts_with(&format!("{var}=")), "{e}");
+            assert!(e.contains(needle), "{e}");
+        }
     }
 }

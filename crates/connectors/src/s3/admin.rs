@@ -1,4 +1,5 @@
-//! Bucket administration on S3 (what `object_store` does not do): existence and creation.
+//! Bucket administration on S3 (what `object_store` does not do): existence, creation,
+//! deletion and aborting incomplete multipart uploads.
 
 use super::S3Settings;
 use crate::{ConnectorError, FailureKind};
@@ -65,11 +66,16 @@ pub(super) async fn create_bucket(s: &S3Settings, name: &str) -> Result<(), Conn
     match req.send().await {
         Ok(_) => Ok(()),
         Err(e) => {
-            let owned = e.as_service_error().is_some_and(|se| {
-                se.is_bucket_already_owned_by_you() || se.is_bucket_already_exists()
-            });
-            if owned {
+            let service = e.as_service_error();
+            if service.is_some_and(|se| se.is_bucket_already_owned_by_you()) {
+                // Created by an earlier attempt of this step, between its check and now.
                 Ok(())
+            } else if service.is_some_and(|se| se.is_bucket_already_exists()) {
+                Err(ConnectorError::User(format!(
+                    "bucket {name:?} belongs to another account: letsdata only writes to \
+                     buckets it creates; delete the dataset and create it again (the name \
+                     changes with the dataset id)"
+                )))
             } else {
                 Err(sdk_error(format!("cannot create bucket {name:?}"), e))
             }
@@ -82,5 +88,65 @@ pub(super) async fn delete_bucket(s: &S3Settings, name: &str) -> Result<(), Conn
         Ok(_) => Ok(()),
         Err(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(404) => Ok(()),
         Err(e) => Err(sdk_error(format!("cannot delete bucket {name:?}"), e)),
+    }
+}
+
+/// Aborts every incomplete multipart upload under `prefix`; returns how many.
+pub(super) async fn abort_uploads(
+    s: &S3Settings,
+    bucket: &str,
+    prefix: &str,
+) -> Result<u64, ConnectorError> {
+    let client = client(s);
+    let (mut key_marker, mut upload_marker) = (None, None);
+    let mut aborted = 0;
+    loop {
+        let page = client
+            .list_multipart_uploads()
+            .bucket(bucket)
+            .prefix(prefix)
+            .set_key_marker(key_marker.take())
+            .set_upload_id_marker(upload_marker.take())
+            .send()
+            .await
+            .map_err(|e| {
+                sdk_error(
+                    format!("cannot list the uploads of s3://{bucket}/{prefix}"),
+                    e,
+                )
+            })?;
+        for upload in page.uploads() {
+            let (Some(key), Some(id)) = (upload.key(), upload.upload_id()) else {
+                continue;
+            };
+            match client
+                .abort_multipart_upload()
+                .bucket(bucket)
+                .key(key)
+                .upload_id(id)
+                .send()
+                .await
+            {
+                Ok(_) => aborted += 1,
+                // Completed or aborted meanwhile.
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|se| se.is_no_such_upload()) => {}
+                Err(e) => {
+                    return Err(sdk_error(
+                        format!("cannot abort the upload of s3://{bucket}/{key}"),
+                        e,
+                    ));
+                }
+            }
+        }
+        if page.is_truncated() != Some(true) {
+            return Ok(aborted);
+        }
+        key_marker = page.next_key_marker().map(str::to_string);
+        upload_marker = page.next_upload_id_marker().map(str::to_string);
+        if key_marker.is_none() && upload_marker.is_none() {
+            return Ok(aborted);
+        }
     }
 }

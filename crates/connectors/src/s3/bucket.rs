@@ -1,5 +1,7 @@
 //! One bucket: streaming reads, listing, deletes.
 
+use super::S3Settings;
+use super::admin as s3admin;
 use super::writer::PartWriter;
 use crate::ConnectorError;
 use bytes::Bytes;
@@ -21,6 +23,10 @@ use tokio_util::io::StreamReader;
 pub struct Bucket {
     name: String,
     store: Arc<dyn ObjectStore>,
+    /// The S3 settings when the bucket is on S3 (for what `object_store` does not do).
+    s3: Option<Arc<S3Settings>>,
+    /// The directory of a local bucket.
+    local_dir: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for Bucket {
@@ -46,10 +52,17 @@ pub struct ObjectInfo {
 }
 
 impl Bucket {
-    pub(super) fn new(name: &str, store: Arc<dyn ObjectStore>) -> Self {
+    pub(super) fn new(
+        name: &str,
+        store: Arc<dyn ObjectStore>,
+        s3: Option<Arc<S3Settings>>,
+        local_dir: Option<std::path::PathBuf>,
+    ) -> Self {
         Self {
             name: name.to_string(),
             store,
+            s3,
+            local_dir,
         }
     }
 
@@ -195,6 +208,62 @@ impl Bucket {
         out.retain(|o| !o.key.contains('#'));
         out.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(out)
+    }
+
+    /// Removes what writers that died left under `prefix` (a key prefix ending in `/`): the
+    /// staging files of a local bucket (`<key>#<n>`, which the listing hides) and the
+    /// incomplete multipart uploads of an S3 bucket (stored, and billed, until aborted).
+    /// Returns how many were removed.
+    pub async fn remove_incomplete(&self, prefix: &str) -> Result<u64, ConnectorError> {
+        if let Some(s3) = &self.s3 {
+            return s3admin::abort_uploads(s3, &self.name, prefix).await;
+        }
+        let Some(root) = &self.local_dir else {
+            return Ok(0);
+        };
+        // `object_store` never lists staging files: look at the directory itself (the task's
+        // parts are directly under its prefix).
+        self.path(prefix.trim_end_matches('/'))?;
+        let mut dir = root.clone();
+        for part in prefix.split('/').filter(|p| !p.is_empty()) {
+            dir.push(part);
+            // Never through a link (see `nofollow`).
+            if std::fs::symlink_metadata(&dir).is_ok_and(|m| m.file_type().is_symlink()) {
+                return Ok(0);
+            }
+        }
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => {
+                return Err(ConnectorError::io(
+                    format!("cannot list {}", dir.display()),
+                    e,
+                ));
+            }
+        };
+        let mut removed = 0;
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let staging = name
+                .to_str()
+                .and_then(|n| n.rsplit_once('#'))
+                .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+            // `file_type` does not follow links: a link is never a staging file of ours.
+            if staging && entry.file_type().is_ok_and(|t| t.is_file()) {
+                match std::fs::remove_file(entry.path()) {
+                    Ok(()) => removed += 1,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => {
+                        return Err(ConnectorError::io(
+                            format!("cannot remove {}", entry.path().display()),
+                            e,
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(removed)
     }
 
     /// Starts writing an object; it becomes visible only when [`PartWriter::finish`] returns.

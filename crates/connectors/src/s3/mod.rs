@@ -3,7 +3,8 @@
 //! A bucket name resolves to the directory `$LETSDATA_HOME/buckets/<bucketName>/` by default,
 //! or, when `LETSDATA_AWS_ENDPOINT` is set, to the S3 bucket of that name at the endpoint. Both
 //! go through the `object_store` crate so reading, writing and listing share one code path;
-//! only bucket creation and existence checks differ (S3 uses the AWS SDK).
+//! only bucket creation and existence checks differ (S3 uses the AWS SDK). Local buckets never
+//! follow symbolic links (`nofollow`).
 //!
 //! * [`ObjectStores`] resolves bucket names to [`Bucket`]s.
 //! * [`Bucket::open_read`] streams an object (optionally from an offset).
@@ -15,6 +16,7 @@
 mod admin;
 mod bucket;
 mod manifest;
+mod nofollow;
 pub mod sink;
 pub mod source;
 mod store;

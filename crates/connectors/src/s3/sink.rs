@@ -2,7 +2,9 @@
 //! `<datasetName>/<taskId>/part-<n>.jsonl` (`.jsonl.gz` when compressed).
 //!
 //! Documents stream into the current part's upload; [`SinkWriter::commit`] completes it
-//! (durable, visible). The first commit of an invocation also deletes a copy of its part that
+//! (durable, visible). The first commit of an invocation also removes what an earlier attempt
+//! that died mid-part left under the task's prefix (local staging files, incomplete S3
+//! multipart uploads), and deletes a copy of its part that
 //! an earlier attempt completed but did not checkpoint, when this attempt wrote nothing there;
 //! after that no part can have one (the checkpoint that follows a commit comes before any later
 //! part begins), so later commits (every 5 s in a stream task) do not ask the bucket again.
@@ -231,18 +233,30 @@ impl SinkWriter for PartObjects {
     }
 
     async fn commit(&mut self, part: u64, first: bool) -> Result<bool, ConnectorError> {
-        match self.writer.take() {
+        let written = match self.writer.take() {
             Some(w) => {
                 w.finish().await?;
-                Ok(true)
+                true
             }
             None => {
                 if first {
                     self.bucket.delete_if_exists(&self.key(part)).await?;
                 }
-                Ok(false)
+                false
+            }
+        };
+        if first {
+            // What an earlier attempt that died mid-part left: staging files, uploads.
+            let removed = self
+                .bucket
+                .remove_incomplete(&format!("{}/", self.prefix))
+                .await?;
+            if removed > 0 {
+                tracing::info!(bucket = self.bucket.name(), prefix = %self.prefix, removed,
+                    "removed incomplete parts of an earlier attempt");
             }
         }
+        Ok(written)
     }
 
     async fn abort(&mut self) {
@@ -311,6 +325,26 @@ mod tests {
                 .await
                 .expect("exists")
         );
+
+        // An earlier attempt's staging file (a local upload that never completed) is removed
+        // by the first commit of the next invocation, and never listed as an object.
+        let staging = dir.path().join("docs/Ds/t1/part-00006.jsonl#1");
+        std::fs::write(&staging, b"{\"a\":\"half\"").expect("staging");
+        assert!(
+            docs.list("Ds/t1/")
+                .await
+                .expect("list")
+                .iter()
+                .all(|o| !o.key.contains('#'))
+        );
+        let mut resumed = part_objects(docs.clone(), "Ds/t1", false);
+        resumed
+            .write(6, DocumentBatch::Lines(b"{\"a\":6}\n"))
+            .await
+            .expect("write");
+        assert!(resumed.commit(6, true).await.expect("commit"));
+        assert!(!staging.exists(), "staging file left behind");
+        assert!(docs.exists("Ds/t1/part-00006.jsonl").await.expect("exists"));
 
         // A part with nothing in it writes nothing.
         assert!(!doc_parts.commit(5, false).await.expect("commit"));

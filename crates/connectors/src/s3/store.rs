@@ -2,6 +2,7 @@
 
 use super::Bucket;
 use super::admin as s3admin;
+use super::nofollow::NoFollow;
 use crate::ConnectorError;
 use letsdata_model::location::validate_bucket_name;
 use object_store::ObjectStore;
@@ -29,11 +30,24 @@ pub struct S3Settings {
 impl S3Settings {
     /// Reads `LETSDATA_AWS_ENDPOINT`, the usual AWS credential variables and
     /// `AWS_REGION`/`AWS_DEFAULT_REGION` (default `us-east-1`). `LETSDATA_S3_PATH_STYLE=false`
-    /// switches to virtual-hosted addressing. `None` when the endpoint is unset.
-    pub fn from_env() -> Option<Self> {
+    /// switches to virtual-hosted addressing (any value but `true` or `false` is an error).
+    /// `None` when the endpoint is unset.
+    pub fn from_env() -> Result<Option<Self>, ConnectorError> {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        let endpoint = var(AWS_ENDPOINT_ENV)?;
-        Some(Self {
+        let Some(endpoint) = var(AWS_ENDPOINT_ENV) else {
+            return Ok(None);
+        };
+        let path_style = match var("LETSDATA_S3_PATH_STYLE").as_deref().map(str::trim) {
+            None | Some("true") => true,
+            Some("false") => false,
+            Some(other) => {
+                return Err(ConnectorError::Settings(format!(
+                    "LETSDATA_S3_PATH_STYLE={other:?}: expected true (path-style addressing, \
+                     the default) or false (virtual-hosted)"
+                )));
+            }
+        };
+        Ok(Some(Self {
             endpoint,
             region: var("AWS_REGION")
                 .or_else(|| var("AWS_DEFAULT_REGION"))
@@ -41,8 +55,8 @@ impl S3Settings {
             access_key_id: var("AWS_ACCESS_KEY_ID"),
             secret_access_key: var("AWS_SECRET_ACCESS_KEY"),
             session_token: var("AWS_SESSION_TOKEN"),
-            path_style: var("LETSDATA_S3_PATH_STYLE").is_none_or(|v| v != "false"),
-        })
+            path_style,
+        }))
     }
 }
 
@@ -61,11 +75,11 @@ pub struct ObjectStores {
 
 impl ObjectStores {
     /// Local buckets under `home/buckets`, or S3 when `LETSDATA_AWS_ENDPOINT` is set.
-    pub fn from_env(home: &Path) -> Self {
-        match S3Settings::from_env() {
+    pub fn from_env(home: &Path) -> Result<Self, ConnectorError> {
+        Ok(match S3Settings::from_env()? {
             Some(s3) => Self::s3(s3),
             None => Self::local(home.join("buckets")),
-        }
+        })
     }
 
     pub fn local(root: PathBuf) -> Self {
@@ -106,18 +120,32 @@ impl ObjectStores {
     pub fn bucket(&self, name: &str) -> Result<Bucket, ConnectorError> {
         validate_bucket_name(name).map_err(|e| ConnectorError::InvalidLocation(e.to_string()))?;
         let mut cache = self.cache.lock().expect("object store cache lock poisoned");
+        let (s3, local_dir) = match &self.backend {
+            Backend::S3(s) => (Some(Arc::new(s.clone())), None),
+            Backend::Local { root } => (None, Some(root.join(name))),
+        };
         if let Some(store) = cache.get(name) {
-            return Ok(Bucket::new(name, store.clone()));
+            return Ok(Bucket::new(name, store.clone(), s3, local_dir));
         }
         let store: Arc<dyn ObjectStore> = match &self.backend {
             Backend::Local { root } => {
                 let dir = root.join(name);
-                if !dir.is_dir() {
-                    return Err(self.not_found(name));
+                match std::fs::symlink_metadata(&dir) {
+                    Ok(m) if m.file_type().is_symlink() => {
+                        return Err(ConnectorError::InvalidLocation(format!(
+                            "bucket {name:?}: {} is a symbolic link; local buckets never follow \
+                             links (they could reach files outside {}): make it a directory",
+                            dir.display(),
+                            root.display()
+                        )));
+                    }
+                    Ok(m) if m.is_dir() => {}
+                    _ => return Err(self.not_found(name)),
                 }
-                Arc::new(LocalFileSystem::new_with_prefix(&dir).map_err(|e| {
+                let local = LocalFileSystem::new_with_prefix(&dir).map_err(|e| {
                     ConnectorError::Settings(format!("cannot open {}: {e}", dir.display()))
-                })?)
+                })?;
+                Arc::new(NoFollow::new(dir, local))
             }
             Backend::S3(s) => {
                 let mut b = AmazonS3Builder::new()
@@ -142,7 +170,7 @@ impl ObjectStores {
             }
         };
         cache.insert(name.to_string(), store.clone());
-        Ok(Bucket::new(name, store))
+        Ok(Bucket::new(name, store, s3, local_dir))
     }
 
     fn not_found(&self, name: &str) -> ConnectorError {

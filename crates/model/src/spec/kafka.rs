@@ -349,6 +349,10 @@ pub(super) fn kafka_write_connector(
     );
     let customer = location == Some(ResourceLocation::Customer);
     let cluster = cluster(p, o, location);
+    let letsdata_named = location == Some(ResourceLocation::LetsData) && o.has("topicName");
+    if letsdata_named {
+        super::write_connectors::refuse_letsdata_name(p, o, "topicName", "topic");
+    }
     let topic = topic(
         p,
         o,
@@ -381,5 +385,5 @@ pub(super) fn kafka_write_connector(
             max_message_bytes: max?,
         }))
     })();
-    (location, connector.filter(|_| ok))
+    (location, connector.filter(|_| ok && !letsdata_named))
 }

@@ -10,6 +10,7 @@
 mod fields;
 mod kafka;
 mod manifest;
+mod overlap;
 mod read_connector;
 mod redis;
 #[cfg(test)]

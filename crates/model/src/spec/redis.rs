@@ -73,7 +73,13 @@ pub(super) fn redis_write_connector(
         None => None,
     };
     let password = o.non_empty_string(p, "redisPassword").map(str::to_string);
-    let prefix = o.string(p, "keyPrefix", None).map(str::to_string);
+    let prefix = if location == Some(ResourceLocation::LetsData) && o.has("keyPrefix") {
+        // delete removes every key under the prefix: only a prefix letsdata made is safe.
+        super::write_connectors::refuse_letsdata_name(p, o, "keyPrefix", "keyspace");
+        None
+    } else {
+        o.string(p, "keyPrefix", None).map(str::to_string)
+    };
     let ttl = if o.has("ttlInSeconds") {
         o.integer(p, "ttlInSeconds", (1, u32::MAX), None, 0)
             .map(Some)

@@ -4,6 +4,7 @@
 
 use super::fields::{Choice, Choices, Obj, Problems, ROOT, json_type, quote, show};
 use super::manifest::manifest_file;
+use super::overlap::overlapping_destinations;
 use super::read_connector::read_connector;
 use super::write_connectors::{error_connector, write_connector};
 use super::{
@@ -208,6 +209,13 @@ pub fn parse_dataset_spec(
         read.reader_type,
         read.destination,
         compute.as_ref().map(|c| c.concurrency),
+    );
+
+    overlapping_destinations(
+        p,
+        read.connector.as_ref(),
+        write.connector.as_ref(),
+        error.connector.as_ref(),
     );
 
     if ctx.aws_resources {

@@ -156,15 +156,34 @@ fn owned_bucket(
         "who owns the bucket: LetsData (letsdata creates it) or Customer (it must exist)",
     );
     let required = format!("is required when resourceLocation is Customer: {purpose}");
-    let bucket_name = if location == Some(ResourceLocation::Customer) && !o.has("bucketName") {
-        p.push(o.field_path("bucketName"), required);
-        None
-    } else if o.has("bucketName") {
-        bucket(p, o, None).map(Some)
-    } else {
-        Some(None)
+    let bucket_name = match location {
+        Some(ResourceLocation::Customer) if !o.has("bucketName") => {
+            p.push(o.field_path("bucketName"), required);
+            None
+        }
+        Some(ResourceLocation::LetsData) if o.has("bucketName") => {
+            refuse_letsdata_name(p, o, "bucketName", "bucket");
+            None
+        }
+        _ if o.has("bucketName") => bucket(p, o, None).map(Some),
+        _ => Some(None),
     };
     (location, bucket_name)
+}
+
+/// A `LetsData` resource is one letsdata creates, under a name of its own made from the
+/// dataset's, and deletes with the dataset: naming it could make letsdata take over (and later
+/// delete) a bucket, stream, queue, table or topic that already exists, so a name is refused.
+pub(super) fn refuse_letsdata_name(p: &mut Problems, o: &Obj<'_>, field: &str, what: &str) {
+    p.push(
+        o.field_path(field),
+        format!(
+            "names the {what}, but with resourceLocation LetsData letsdata creates the {what} \
+             itself, under a name made from the dataset's, and deletes it with the dataset (so \
+             it never takes over one that exists); remove {field}, or set resourceLocation to \
+             Customer to write to your existing {what}"
+        ),
+    );
 }
 
 /// What was learnt about `writeConnector`, also when it is invalid.
@@ -278,7 +297,10 @@ fn aws_write_connector(p: &mut Problems, o: &Obj<'_>, destination: WriteDestinat
             let mut stream = None;
             let mut ok = true;
             for field in ["streamName", "streamArn"] {
-                if let Some(s) = o.non_empty_string(p, field) {
+                if location == Some(ResourceLocation::LetsData) && o.has(field) {
+                    refuse_letsdata_name(p, o, field, "stream");
+                    ok = false;
+                } else if let Some(s) = o.non_empty_string(p, field) {
                     if stream.is_some() {
                         p.push(
                             o.field_path(field),
@@ -322,7 +344,8 @@ fn aws_write_connector(p: &mut Problems, o: &Obj<'_>, destination: WriteDestinat
                 p,
                 o,
                 "queueName",
-                customer,
+                location,
+                "queue",
                 "the existing SQS queue to write documents to",
                 validate_queue_name,
             );
@@ -343,7 +366,8 @@ fn aws_write_connector(p: &mut Problems, o: &Obj<'_>, destination: WriteDestinat
                 p,
                 o,
                 "tableName",
-                customer,
+                location,
+                "table",
                 "the existing DynamoDB table to write documents to",
                 validate_table_name,
             );
@@ -372,16 +396,21 @@ fn aws_write_connector(p: &mut Problems, o: &Obj<'_>, destination: WriteDestinat
     }
 }
 
-/// The name of a stream, queue or table: required for `Customer`, optional (generated) for
-/// `LetsData`. `Some(None)` when absent and optional; `None` when invalid (reported).
+/// The name of a queue or table: required for `Customer`, refused (generated) for `LetsData`. `Some(None)` when absent and optional; `None` when invalid (reported).
 fn named(
     p: &mut Problems,
     o: &Obj<'_>,
     field: &str,
-    required: bool,
+    location: Option<ResourceLocation>,
+    what: &str,
     purpose: &str,
     validate: fn(&str) -> Result<(), String>,
 ) -> Option<Option<String>> {
+    let required = location == Some(ResourceLocation::Customer);
+    if location == Some(ResourceLocation::LetsData) && o.has(field) {
+        refuse_letsdata_name(p, o, field, what);
+        return None;
+    }
     match o.string(p, field, None) {
         Some(name) => match validate(name) {
             Ok(()) => Some(Some(name.to_string())),

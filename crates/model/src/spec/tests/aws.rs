@@ -19,7 +19,7 @@ fn reading(read: Value, manifest: Value) -> Value {
     v
 }
 
-fn kinesis() -> Value {
+pub(super) fn kinesis() -> Value {
     reading(
         json!({
             "connectorDestination": "KINESIS",

@@ -414,14 +414,22 @@ fn write_connector_bucket_depends_on_resource_location() {
             Compression::Gzip
         )
     );
-    let spec = parse_ok(&with("writeConnector.bucketName", json!("chosen-name")));
-    let w = s3_write(&spec);
-    assert_eq!(w.bucket_name.as_deref(), Some("chosen-name"));
+    // A LetsData bucket is one letsdata creates under a generated name: a name given for it
+    // could be an existing bucket (the input, another dataset's output), which delete would
+    // then remove.
     assert_only(
-        &with("writeConnector.bucketName", json!("Bad_Name")),
+        &with("writeConnector.bucketName", json!("chosen-name")),
         "writeConnector.bucketName",
-        "is invalid",
+        "with resourceLocation LetsData letsdata creates the bucket itself",
     );
+    assert_only(
+        &with("errorConnector.bucketName", json!("chosen-name")),
+        "errorConnector.bucketName",
+        "set resourceLocation to Customer to write to your existing bucket",
+    );
+    let mut v = with("writeConnector.resourceLocation", json!("Customer"));
+    set(&mut v, "writeConnector.bucketName", json!("Bad_Name"));
+    assert_only(&v, "writeConnector.bucketName", "is invalid");
 }
 
 #[test]

@@ -6,7 +6,7 @@ use crate::spec::{
     ResourceLocation, StreamStart, StreamStop, WriteConnector,
 };
 
-fn kafka_read() -> Value {
+pub(super) fn kafka_read() -> Value {
     let mut v = example();
     set(
         &mut v,

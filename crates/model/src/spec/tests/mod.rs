@@ -4,6 +4,7 @@ mod aws;
 mod compute_manifest;
 mod connectors;
 mod kafka_redis;
+mod overlap;
 mod root;
 
 use super::{ConfigError, DatasetSpec, Problem, ValidationContext, parse_dataset_spec};

@@ -398,7 +398,11 @@ fn aws_context_requirements_follow_resource_locations() {
     // everything Customer-owned: role needed, no account
     for c in ["writeConnector", "errorConnector"] {
         set(&mut v, &format!("{c}.resourceLocation"), json!("Customer"));
-        set(&mut v, &format!("{c}.bucketName"), json!("my-output"));
+        set(
+            &mut v,
+            &format!("{c}.bucketName"),
+            json!(format!("my-{}", c.to_ascii_lowercase())),
+        );
     }
     let ps = problems_ctx(&v, AWS);
     assert_eq!(ps.len(), 1, "{}", render(&ps));
