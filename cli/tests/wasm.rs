@@ -269,6 +269,36 @@ fn a_component_without_the_interface_fails_the_code_build() {
     );
 }
 
+/// A document larger than the sandbox copies out in one call (wasmtime's 128 MiB) ends its
+/// task with an error that says so, not wasmtime's "fuel allocated for hostcalls".
+#[test]
+fn an_oversize_document_from_user_code_gets_a_clear_error() {
+    let home = TestHome::new();
+    home.put(
+        "code",
+        "misbehave.wasm",
+        &component("letsdata-test-misbehave"),
+    );
+    home.put("input", "huge.txt", b"one\nHUGE\nthree\n");
+    let cfg = wasm_config(
+        "Huge",
+        "input",
+        "Single File Reader",
+        "s3://code/misbehave.wasm",
+        &["huge.txt"],
+    );
+    let run = home.create(&cfg);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let task = &home.tasks("Huge")[0];
+    assert_eq!(task["taskStatus"], "ERRORED");
+    let e = task["lastError"].as_str().expect("lastError");
+    assert!(
+        e.contains("user code passed more than 128 MB between the sandbox and letsdata"),
+        "{e}"
+    );
+    assert!(!e.contains("fuel"), "{e}");
+}
+
 #[test]
 fn runaway_loops_and_memory_bombs_end_their_task_only() {
     let home = TestHome::new();

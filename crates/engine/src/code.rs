@@ -16,6 +16,7 @@
 use crate::datasets::{DatasetConnectors, spec_of, transition};
 use crate::workflow::{self, Record, RetryPolicy, Step, StepError, WorkflowError};
 use crate::{Engine, EngineError};
+use bytes::Bytes;
 use letsdata_connectors::ConnectorError;
 use letsdata_connectors::s3::ObjectStores;
 use letsdata_connectors::source::ReadSource;
@@ -139,8 +140,16 @@ pub(crate) async fn copy_artifact(
             artifact.bucket
         )));
     }
-    let bytes = match source.read_all(&artifact.key).await {
-        Ok(b) => b,
+    // The size is checked before the artifact is read (a huge one is never loaded).
+    let bytes = match source.read_at_most(&artifact.key, MAX_ARTIFACT_BYTES).await {
+        Ok(Ok(b)) => b,
+        Ok(Err(size)) => {
+            return Err(user(format!(
+                "artifactFileS3Link {link} is {} MB; implementations may be at most {} MB",
+                size >> 20,
+                MAX_ARTIFACT_BYTES >> 20
+            )));
+        }
         Err(ConnectorError::ObjectNotFound { .. }) => {
             return Err(user(format!(
                 "artifactFileS3Link {link} does not exist; build the component (cargo build --release --target wasm32-wasip2) and upload the .wasm file there"
@@ -148,13 +157,6 @@ pub(crate) async fn copy_artifact(
         }
         Err(e) => return Err(e.into()),
     };
-    if bytes.len() as u64 > MAX_ARTIFACT_BYTES {
-        return Err(user(format!(
-            "artifactFileS3Link {link} is {} MB; implementations may be at most {} MB",
-            bytes.len() >> 20,
-            MAX_ARTIFACT_BYTES >> 20
-        )));
-    }
     if !bytes.starts_with(b"\0asm") {
         return Err(user(format!(
             "artifactFileS3Link {link} is not a WebAssembly file (it does not start with \\0asm); upload the .wasm component built for wasm32-wasip2"
@@ -182,6 +184,24 @@ pub(crate) async fn copy_artifact(
 
 /// Loads (compiling if needed) a snapshot's code and checks it implements `interface`.
 /// Returns the code and a note on whether it was compiled or cached.
+/// Reads the internal copy of an artifact (never more than an artifact may hold).
+async fn read_copy(objects: &ObjectStores, location: &ObjectLocation) -> Result<Bytes, CodeError> {
+    match objects
+        .bucket(&location.bucket)?
+        .read_at_most(&location.key, MAX_ARTIFACT_BYTES)
+        .await?
+    {
+        Ok(bytes) => Ok(bytes),
+        Err(size) => Err(user(format!(
+            "the internal copy s3://{}/{} is {} MB, more than an artifact may be ({} MB)",
+            location.bucket,
+            location.key,
+            size >> 20,
+            MAX_ARTIFACT_BYTES >> 20
+        ))),
+    }
+}
+
 pub(crate) async fn build(
     sandbox: &Sandbox,
     objects: &ObjectStores,
@@ -190,10 +210,7 @@ pub(crate) async fn build(
 ) -> Result<(Code, String), CodeError> {
     let location = ObjectLocation::parse_s3_link(&artifact.internal_copy)
         .map_err(|e| user(format!("internal copy {}: {e}", artifact.internal_copy)))?;
-    let bytes = objects
-        .bucket(&location.bucket)?
-        .read_all(&location.key)
-        .await?;
+    let bytes = read_copy(objects, &location).await?;
     let sha = letsdata_sandbox::sha256_hex(&bytes);
     if sha != artifact.sha256 {
         return Err(user(format!(
@@ -274,11 +291,7 @@ impl Step for UpdateStep {
 pub(crate) async fn verify_copy(engine: &Engine, artifact: &CodeArtifact) -> Result<(), CodeError> {
     let location =
         ObjectLocation::parse_s3_link(&artifact.internal_copy).map_err(|e| user(e.to_string()))?;
-    let bytes = engine
-        .objects()
-        .bucket(&location.bucket)?
-        .read_all(&location.key)
-        .await?;
+    let bytes = read_copy(engine.objects(), &location).await?;
     if letsdata_sandbox::sha256_hex(&bytes) != artifact.sha256 {
         return Err(user(format!(
             "the internal copy {} does not match sha256 {}",

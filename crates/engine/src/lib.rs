@@ -62,11 +62,14 @@ pub struct EngineSettings {
     pub part_target_bytes: u64,
     /// How often idle workers look for runnable tasks and the monitor refreshes progress.
     pub poll_interval: Duration,
+    /// Most bytes of a task's log file (over all its invocations).
+    pub task_log_max_bytes: u64,
 }
 
 impl EngineSettings {
-    /// Defaults, overridden by `LETSDATA_PART_SIZE_BYTES`, `LETSDATA_LEASE_SECONDS` and
-    /// `LETSDATA_HEARTBEAT_SECONDS` (advanced tuning; documented in docs/configuration.md).
+    /// Defaults, overridden by `LETSDATA_PART_SIZE_BYTES`, `LETSDATA_TASK_LOG_MAX_BYTES`,
+    /// `LETSDATA_LEASE_SECONDS` and `LETSDATA_HEARTBEAT_SECONDS` (advanced tuning; documented in
+    /// docs/configuration.md).
     /// A value that is not a positive whole number, or a heartbeat not shorter than the lease,
     /// is an error naming the variable (never ignored or clamped).
     pub fn from_env() -> Result<Self, EngineError> {
@@ -92,6 +95,9 @@ impl EngineSettings {
         };
         if let Some(b) = number("LETSDATA_PART_SIZE_BYTES", "the part size in bytes")? {
             s.part_target_bytes = b;
+        }
+        if let Some(b) = number("LETSDATA_TASK_LOG_MAX_BYTES", "a task log's cap in bytes")? {
+            s.task_log_max_bytes = b;
         }
         if let Some(l) = number("LETSDATA_LEASE_SECONDS", "the task lease in seconds")? {
             s.lease = Duration::from_secs(l);
@@ -125,6 +131,7 @@ impl Default for EngineSettings {
             heartbeat: Duration::from_secs(5),
             part_target_bytes: 64 * 1024 * 1024,
             poll_interval: Duration::from_millis(250),
+            task_log_max_bytes: exec::tasklog::DEFAULT_MAX_BYTES,
         }
     }
 }

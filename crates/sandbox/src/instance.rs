@@ -280,6 +280,15 @@ impl Session {
                 detail: format!(" (it asked for {} MB)", desired.div_ceil(1 << 20)),
             };
         }
+        if format!("{e:#}").contains("fuel allocated for hostcalls has been exhausted") {
+            // wasmtime copies at most 128 MiB between guest and host per call.
+            return SandboxError::Trap(
+                "user code passed more than 128 MB between the sandbox and letsdata in one call \
+                 (a document, or a batch of them, that large); documents must be smaller: \
+                 split the record into several documents or leave the large parts out"
+                    .to_string(),
+            );
+        }
         let mut message = match e.downcast_ref::<Trap>() {
             Some(trap) => format!("wasm trap: {trap}"),
             None => format!("{e:#}"),

@@ -155,6 +155,35 @@ impl Bucket {
         result.bytes().await.map_err(|e| self.err(key, e))
     }
 
+    /// Reads a whole object of at most `limit` bytes without reading more: `Ok(Err(size))`
+    /// when it is larger (its size is checked first, and the read stops past the limit).
+    pub async fn read_at_most(
+        &self,
+        key: &str,
+        limit: u64,
+    ) -> Result<Result<Bytes, u64>, ConnectorError> {
+        let path = self.path(key)?;
+        let meta = self.store.head(&path).await.map_err(|e| self.err(key, e))?;
+        if meta.size > limit {
+            return Ok(Err(meta.size));
+        }
+        let options = GetOptions {
+            range: Some(GetRange::Bounded(0..limit.saturating_add(1))),
+            ..Default::default()
+        };
+        let bytes = match self.store.get_opts(&path, options).await {
+            Ok(r) => r.bytes().await.map_err(|e| self.err(key, e))?,
+            // An empty object has no byte 0.
+            Err(_) if meta.size == 0 => Bytes::new(),
+            Err(e) => return Err(self.err(key, e)),
+        };
+        if bytes.len() as u64 > limit {
+            // It grew since the size check.
+            return Ok(Err(bytes.len() as u64));
+        }
+        Ok(Ok(bytes))
+    }
+
     /// Whether the object exists.
     pub async fn exists(&self, key: &str) -> Result<bool, ConnectorError> {
         let path = self.path(key)?;

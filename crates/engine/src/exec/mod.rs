@@ -16,7 +16,7 @@ mod invocation;
 mod output;
 mod records;
 mod state_machine;
-mod tasklog;
+pub(crate) mod tasklog;
 mod wasm;
 
 use crate::datasets::{DatasetConnectors, sink_resource};
@@ -91,6 +91,7 @@ impl Runner {
             task_id,
             self.spec.compute_engine.log_level,
             &self.worker_id,
+            self.settings.task_log_max_bytes,
         )
     }
 

@@ -49,10 +49,32 @@ pub(super) fn json_type(v: &Value) -> &'static str {
     }
 }
 
-/// A string quoted as JSON quotes it.
+/// Most characters of a user's string echoed in a message: a 50 MB value or key is shown by
+/// its start and its size, never whole.
+const ECHO_CHARS: usize = 64;
+
+/// A string quoted as JSON quotes it (a long one cut, with its size).
 pub(super) fn quote(s: &str) -> String {
-    Value::from(s).to_string()
+    match s.char_indices().nth(ECHO_CHARS) {
+        None => Value::from(s).to_string(),
+        Some((cut, _)) => format!(
+            "{}... ({} bytes)",
+            Value::from(&s[..cut]).to_string().trim_end_matches('"'),
+            s.len()
+        ),
+    }
 }
+
+/// A field name as shown in a path: a long one cut.
+fn shown_key(key: &str) -> std::borrow::Cow<'_, str> {
+    match key.char_indices().nth(ECHO_CHARS) {
+        None => key.into(),
+        Some((cut, _)) => format!("{}...", &key[..cut]).into(),
+    }
+}
+
+/// Unknown fields reported one by one in an object; the rest are counted in one problem.
+const UNKNOWN_FIELDS_SHOWN: usize = 20;
 
 /// A value as shown after "found": scalars as JSON (long ones cut), containers by type.
 pub(super) fn show(v: &Value) -> String {
@@ -215,13 +237,23 @@ impl<'a> Obj<'a> {
     /// Reports every field that is neither accepted nor otherwise known, suggesting the
     /// closest known field or listing the accepted ones.
     pub(super) fn check_unknown(&self, p: &mut Problems, accepted: &[&str], also_known: &[&str]) {
-        for key in self.map.keys() {
-            let key = key.as_str();
-            if accepted.contains(&key) || also_known.contains(&key) {
+        let unknown = self
+            .map
+            .keys()
+            .map(String::as_str)
+            .filter(|key| !accepted.contains(key) && !also_known.contains(key));
+        let mut more = 0usize;
+        for (n, key) in unknown.enumerate() {
+            if n >= UNKNOWN_FIELDS_SHOWN {
+                more += 1;
                 continue;
             }
             let candidates = accepted.iter().chain(also_known).copied();
-            let message = match did_you_mean(key, candidates) {
+            // A long key is no typo of a field name (and comparing it would take long).
+            let suggestion = (key.len() <= ECHO_CHARS)
+                .then(|| did_you_mean(key, candidates))
+                .flatten();
+            let message = match suggestion {
                 Some(s) => format!("unknown field {}; did you mean {}?", quote(key), quote(s)),
                 None => format!(
                     "unknown field {}; accepted fields: {}",
@@ -229,7 +261,17 @@ impl<'a> Obj<'a> {
                     accepted.join(", ")
                 ),
             };
-            p.push(self.field_path(key), message);
+            p.push(self.field_path(&shown_key(key)), message);
+        }
+        if more > 0 {
+            p.push(
+                self.path,
+                format!(
+                    "{more} more unknown fields (the first {UNKNOWN_FIELDS_SHOWN} are listed); \
+                     accepted fields: {}",
+                    accepted.join(", ")
+                ),
+            );
         }
     }
 

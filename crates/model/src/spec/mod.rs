@@ -42,6 +42,9 @@ impl fmt::Display for Problem {
     }
 }
 
+/// Problems a [`ConfigError`] shows; the rest are counted.
+const PROBLEMS_SHOWN: usize = 50;
+
 /// Every problem found in a dataset configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub struct ConfigError {
@@ -56,8 +59,15 @@ impl fmt::Display for ConfigError {
             "the dataset configuration has {n} problem{}:",
             if n == 1 { "" } else { "s" }
         )?;
-        for p in &self.problems {
+        for p in self.problems.iter().take(PROBLEMS_SHOWN) {
             write!(f, "\n  - {p}")?;
+        }
+        if n > PROBLEMS_SHOWN {
+            write!(
+                f,
+                "\n  ... and {} more (fix these first)",
+                n - PROBLEMS_SHOWN
+            )?;
         }
         Ok(())
     }

@@ -5,6 +5,7 @@
 //! - `LOOP` loops forever (the time limit);
 //! - `BOMB` allocates until memory runs out (the memory limit);
 //! - `PRINT` prints the line to stdout and stderr (the task log);
+//! - `HUGE` returns a 200 MB document (more than the sandbox copies out in one call);
 //! - `BAD` returns an error document; `SKIP` a skip document.
 
 use letsdata_sdk::{
@@ -54,6 +55,9 @@ impl SingleFileParser for Misbehave {
         if line.contains("PRINT") {
             println!("stdout says {line}");
             eprintln!("stderr says {line}");
+        }
+        if line.contains("HUGE") {
+            return ParseDocumentResult::success(SingleDoc::new("x".repeat(200 << 20)));
         }
         if line.contains("BAD") {
             return ParseDocumentResult::error(ErrorDoc::for_record(

@@ -508,3 +508,34 @@ fn messages_have_no_trailing_period() {
     }
     assert!(ps.len() >= 12, "{}", render(&ps));
 }
+
+/// A 1 MB key or value, or a thousand unknown fields, make a short message: shown by their
+/// start and size, counted past the first ones.
+#[test]
+fn huge_keys_values_and_field_counts_are_not_echoed_whole() {
+    let mut v = example();
+    let key = "k".repeat(1_000_000);
+    v["readConnector"][key.as_str()] = json!(1);
+    v["region"] = json!("x".repeat(1_000_000));
+    for i in 0..1000 {
+        v["computeEngine"][format!("extra{i}")] = json!(i);
+    }
+    let e = parse(&v).expect_err("invalid");
+    let text = e.to_string();
+    assert!(text.len() < 10_000, "{} bytes", text.len());
+    assert!(
+        text.contains(&format!(
+            "unknown field \"{}... (1000000 bytes)",
+            "k".repeat(64)
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("(1000000 bytes) is not a supported region"),
+        "{text}"
+    );
+    assert!(
+        text.contains("computeEngine: 980 more unknown fields (the first 20 are listed)"),
+        "{text}"
+    );
+}
