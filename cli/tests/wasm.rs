@@ -205,7 +205,13 @@ fn an_oversize_record_is_an_error_record_between_the_documents_around_it() {
             .next(),
         Some(&Value::from(oversize_at.to_string()))
     );
-    assert_eq!(errs[0]["rawRecord"].as_str().map(str::len), Some(max));
+    // The error record keeps the record's first MiB, marked as cut, with its whole size.
+    assert_eq!(
+        errs[0]["rawRecord"].as_str().map(str::len),
+        Some(1024 * 1024)
+    );
+    assert_eq!(errs[0]["rawRecordTruncated"], true);
+    assert_eq!(errs[0]["rawRecordSizeBytes"], max as u64 + 11);
     assert_eq!(ds["datasetProgress"]["errorRecords"], 1);
     assert_eq!(ds["datasetProgress"]["documentsWritten"], 5);
 }

@@ -30,4 +30,6 @@ pub use decode::{FileCompression, decompress};
 pub use error::RecordsError;
 pub use framing::Framing;
 pub use parsers::{ParseOutcome, RecordParser, builtin_parser, framing_for};
-pub use reader::{DEFAULT_BUFFER_CAPACITY, DEFAULT_MAX_RECORD_BYTES, Record, RecordReader};
+pub use reader::{
+    DEFAULT_BUFFER_CAPACITY, DEFAULT_MAX_RECORD_BYTES, OVERSIZE_HEAD_BYTES, Record, RecordReader,
+};

@@ -8,7 +8,8 @@
 //! await and no allocation.
 //!
 //! Oversize records: once an unfinished record holds more than `max_record_bytes` bytes,
-//! its first `max_record_bytes` bytes are copied aside (once, into a reused buffer) and the
+//! its first bytes (at most [`OVERSIZE_HEAD_BYTES`]) are copied aside (once, into a reused
+//! buffer) and the
 //! reader keeps only what the cutter needs to find the record's end. The record is then
 //! returned once with `truncated = true`, its true `end_offset`, and the cursor after it.
 //!
@@ -26,6 +27,9 @@ use crate::framing::Framing;
 
 /// Default maximum record size: 64 MiB.
 pub const DEFAULT_MAX_RECORD_BYTES: usize = 64 * 1024 * 1024;
+/// Most bytes of an oversize record handed out (`Record::bytes` of a truncated record): all
+/// that is done with one is an error record, which keeps at most about this much of it.
+pub const OVERSIZE_HEAD_BYTES: usize = 1024 * 1024;
 /// Default read buffer: 1 MiB.
 pub const DEFAULT_BUFFER_CAPACITY: usize = 1024 * 1024;
 /// Room beyond `max_record_bytes + pattern length` the buffer may grow to, so an
@@ -48,7 +52,7 @@ pub struct Record<'a> {
     /// Where reading resumes after this record (the value to checkpoint).
     pub next_offset: u64,
     /// The record was longer than max_record_bytes: `bytes` holds only its first
-    /// max_record_bytes bytes.
+    /// `min(max_record_bytes, OVERSIZE_HEAD_BYTES)` bytes.
     pub truncated: bool,
 }
 
@@ -147,7 +151,11 @@ impl<R: AsyncRead + Unpin> RecordReader<R> {
                     &self.head[..len]
                 } else {
                     let from = (start - self.base) as usize;
-                    let len = (full as usize).min(self.max_record);
+                    let len = if truncated {
+                        self.max_record.min(OVERSIZE_HEAD_BYTES)
+                    } else {
+                        full as usize
+                    };
                     &self.buf[from..from + len]
                 };
                 Some(Record {
@@ -192,8 +200,8 @@ impl<R: AsyncRead + Unpin> RecordReader<R> {
     fn begin_oversize(&mut self, start: u64) {
         let from = (start - self.base) as usize;
         self.head.clear();
-        self.head
-            .extend_from_slice(&self.buf[from..from + self.max_record]);
+        let keep = self.max_record.min(OVERSIZE_HEAD_BYTES);
+        self.head.extend_from_slice(&self.buf[from..from + keep]);
         self.oversize = Some(start);
     }
 

@@ -197,6 +197,7 @@ impl PartOutput {
                 &format!("the {what} rejected the document: {}", r.reason),
                 Some(&ids[r.index]),
                 docs[r.index],
+                docs[r.index].len() as u64,
             );
         }
         self.rejected += rejected.len() as u64;
@@ -264,13 +265,15 @@ impl PartOutput {
         document_id: &str,
         raw: &[u8],
     ) {
-        self.write_error(
+        write_error_record(
+            &mut self.errors,
             ctx,
             OffsetMap(ctx.file_type, start),
             OffsetMap(ctx.file_type, end),
             message,
             (!document_id.is_empty()).then_some(document_id),
             raw,
+            raw.len() as u64,
         );
     }
 
@@ -288,7 +291,16 @@ impl PartOutput {
             end - start,
             letsdata_records::DEFAULT_MAX_RECORD_BYTES
         );
-        self.push_error(ctx, start, end, &message, "", head);
+        write_error_record(
+            &mut self.errors,
+            ctx,
+            OffsetMap(ctx.file_type, start),
+            OffsetMap(ctx.file_type, end),
+            &message,
+            None,
+            head,
+            end - start,
+        );
     }
 
     /// Appends one error record for an error document of user code, with the document's
@@ -302,23 +314,79 @@ impl PartOutput {
         document_id: Option<&str>,
         raw: &[u8],
     ) {
-        self.write_error(ctx, Pairs(start), Pairs(end), message, document_id, raw);
-    }
-
-    fn write_error<M: serde::Serialize>(
-        &mut self,
-        ctx: &ErrorContext<'_>,
-        start: M,
-        end: M,
-        message: &str,
-        document_id: Option<&str>,
-        raw: &[u8],
-    ) {
-        write_error_record(&mut self.errors, ctx, start, end, message, document_id, raw);
+        write_error_record(
+            &mut self.errors,
+            ctx,
+            Pairs(start),
+            Pairs(end),
+            message,
+            document_id,
+            raw,
+            raw.len() as u64,
+        );
     }
 }
 
-/// Appends one error record (a JSON line) to `errors`.
+/// Most bytes of a bad record kept in its error record's `rawRecord`, counted as written
+/// (after JSON escaping, or base64): a longer record is cut there and marked with
+/// `rawRecordTruncated` and its `rawRecordSizeBytes`, so one error record stays small whatever
+/// the record holds (a record of NUL bytes would otherwise grow sixfold as `\u0000`).
+pub(crate) const RAW_RECORD_MAX_BYTES: usize = 1024 * 1024;
+
+/// How many bytes `b` takes in a JSON string (serde_json's escaping).
+fn escaped_len(b: u8) -> usize {
+    match b {
+        b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
+        0..=0x1f => 6,
+        _ => 1,
+    }
+}
+
+/// The raw record as kept: its text (or base64), the encoding, and whether it was cut.
+/// `size` is the whole record's size (`raw` may already be only its head).
+fn kept_raw(raw: &[u8], size: u64) -> (std::borrow::Cow<'_, str>, &'static str, bool) {
+    use std::borrow::Cow;
+    let cut_before = size > raw.len() as u64;
+    // Text, when it is UTF-8 (a head cut inside a character still is, up to there).
+    let text = match std::str::from_utf8(raw) {
+        Ok(s) => Some(s),
+        Err(e) if cut_before && e.error_len().is_none() => {
+            Some(std::str::from_utf8(&raw[..e.valid_up_to()]).expect("valid up to there"))
+        }
+        Err(_) => None,
+    };
+    match text {
+        Some(s) => {
+            let mut written = 0;
+            let mut keep = s.len();
+            for (i, b) in s.bytes().enumerate() {
+                written += escaped_len(b);
+                if written > RAW_RECORD_MAX_BYTES {
+                    keep = i;
+                    while !s.is_char_boundary(keep) {
+                        keep -= 1;
+                    }
+                    break;
+                }
+            }
+            let truncated = cut_before || keep < s.len();
+            (Cow::Borrowed(&s[..keep]), "utf8", truncated)
+        }
+        None => {
+            let keep = raw.len().min(RAW_RECORD_MAX_BYTES / 4 * 3);
+            let encoded = base64::engine::general_purpose::STANDARD.encode(&raw[..keep]);
+            (
+                Cow::Owned(encoded),
+                "base64",
+                cut_before || keep < raw.len(),
+            )
+        }
+    }
+}
+
+/// Appends one error record (a JSON line) to `errors`; `size` is the bad record's whole size
+/// (`raw` may hold only its head).
+#[allow(clippy::too_many_arguments)]
 fn write_error_record<M: serde::Serialize>(
     errors: &mut Vec<u8>,
     ctx: &ErrorContext<'_>,
@@ -327,14 +395,9 @@ fn write_error_record<M: serde::Serialize>(
     message: &str,
     document_id: Option<&str>,
     raw: &[u8],
+    size: u64,
 ) {
-    let (raw_text, encoding) = match std::str::from_utf8(raw) {
-        Ok(s) => (std::borrow::Cow::Borrowed(s), "utf8"),
-        Err(_) => (
-            std::borrow::Cow::Owned(base64::engine::general_purpose::STANDARD.encode(raw)),
-            "base64",
-        ),
-    };
+    let (raw_text, encoding, truncated) = kept_raw(raw, size);
     let record = ErrorRecord {
         dataset_name: ctx.dataset_name,
         dataset_id: ctx.dataset_id,
@@ -347,6 +410,8 @@ fn write_error_record<M: serde::Serialize>(
         document_id,
         raw_record: &raw_text,
         raw_record_encoding: encoding,
+        raw_record_truncated: truncated,
+        raw_record_size_bytes: truncated.then_some(size),
     };
     serde_json::to_writer(&mut *errors, &record).expect("writing to a Vec cannot fail");
     errors.push(b'\n');
@@ -382,6 +447,10 @@ struct ErrorRecord<'a, M> {
     document_id: Option<&'a str>,
     raw_record: &'a str,
     raw_record_encoding: &'a str,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    raw_record_truncated: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    raw_record_size_bytes: Option<u64>,
 }
 
 /// `{"<fileType>": "<offset>"}` without allocating a map.
@@ -393,5 +462,102 @@ impl serde::Serialize for OffsetMap<'_> {
         let mut map = s.serialize_map(Some(1))?;
         map.serialize_entry(self.0, &self.1.to_string())?;
         map.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(raw: &[u8], size: u64) -> serde_json::Value {
+        let ctx = ErrorContext {
+            dataset_name: "Ds",
+            dataset_id: "d1",
+            task_id: "t1",
+            file_type: "DATA",
+            file_name: "a.jsonl",
+        };
+        let mut out = Vec::new();
+        write_error_record(
+            &mut out,
+            &ctx,
+            OffsetMap("DATA", 0),
+            OffsetMap("DATA", size),
+            "bad",
+            None,
+            raw,
+            size,
+        );
+        assert_eq!(out.last(), Some(&b'\n'));
+        serde_json::from_slice(&out).expect("one JSON line")
+    }
+
+    #[test]
+    fn raw_records_are_kept_whole_up_to_the_cap() {
+        let r = record(b"{\"id\": 1, \"broken", 17);
+        assert_eq!(r["rawRecord"], "{\"id\": 1, \"broken");
+        assert_eq!(r["rawRecordEncoding"], "utf8");
+        assert!(r.get("rawRecordTruncated").is_none() && r.get("rawRecordSizeBytes").is_none());
+        let r = record(&[0xff, 0xfe, b'x'], 3);
+        assert_eq!(r["rawRecordEncoding"], "base64");
+        assert_eq!(r["rawRecord"], "//54");
+    }
+
+    /// 3 MiB of NUL bytes would be 18 MiB escaped: the record keeps what fits in the cap.
+    #[test]
+    fn a_record_of_control_characters_is_cut_by_its_escaped_size() {
+        let raw = vec![0u8; 3 << 20];
+        let mut out = Vec::new();
+        let ctx = ErrorContext {
+            dataset_name: "Ds",
+            dataset_id: "d1",
+            task_id: "t1",
+            file_type: "DATA",
+            file_name: "a.jsonl",
+        };
+        write_error_record(
+            &mut out,
+            &ctx,
+            OffsetMap("DATA", 0),
+            OffsetMap("DATA", 1),
+            "bad",
+            None,
+            &raw,
+            raw.len() as u64,
+        );
+        assert!(
+            out.len() < RAW_RECORD_MAX_BYTES + 1024,
+            "{} bytes",
+            out.len()
+        );
+        let r: serde_json::Value = serde_json::from_slice(&out).expect("json");
+        assert_eq!(
+            r["rawRecord"].as_str().map(str::len),
+            Some(RAW_RECORD_MAX_BYTES / 6)
+        );
+        assert_eq!(r["rawRecordTruncated"], true);
+        assert_eq!(r["rawRecordSizeBytes"], 3 << 20);
+
+        // Binary: base64 of the first three quarters of the cap.
+        let r = record(&vec![0xffu8; 2 << 20], 2 << 20);
+        assert_eq!(r["rawRecordEncoding"], "base64");
+        assert_eq!(
+            r["rawRecord"].as_str().map(str::len),
+            Some(RAW_RECORD_MAX_BYTES)
+        );
+        assert_eq!(r["rawRecordTruncated"], true);
+    }
+
+    /// The head of an oversize record may end inside a character: it is still text, cut
+    /// there, and marked with the whole record's size.
+    #[test]
+    fn an_oversize_records_head_is_kept_as_text() {
+        let head = "é".repeat(10);
+        let cut = &head.as_bytes()[..19];
+        let r = record(cut, 5_000_000);
+        assert_eq!(r["rawRecordEncoding"], "utf8");
+        assert_eq!(r["rawRecord"], "é".repeat(9));
+        assert_eq!(r["rawRecordTruncated"], true);
+        assert_eq!(r["rawRecordSizeBytes"], 5_000_000);
     }
 }
