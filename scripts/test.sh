@@ -4,6 +4,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Each section's time, so CI's budget stays visible.
+SECTION_START=$(date +%s)
+section() {
+  local now
+  now=$(date +%s)
+  echo "=== $1: $((now - SECTION_START)) s"
+  SECTION_START=$now
+}
+
 CACHE="${LETSDATA_CACHE_DIR:-$HOME/.cache/letsdata-dev}"
 mkdir -p "$CACHE"
 # Build outside the clone so a fresh clone does not recompile every dependency.
@@ -26,6 +35,7 @@ for _ in $(seq 1 100); do
 done
 export LETSDATA_TEST_S3_ENDPOINT="http://127.0.0.1:$MOTO_PORT"
 echo "moto_server $MOTO_VERSION on $LETSDATA_TEST_S3_ENDPOINT"
+section "S3 emulator"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { # port name pid
@@ -80,6 +90,7 @@ if command -v redis-server >/dev/null 2>&1; then
   export LETSDATA_TEST_REDIS_SERVER_BIN="$(command -v redis-server)"
 fi
 echo "redis on $LETSDATA_TEST_REDIS_URL"
+section "Kafka broker and Redis"
 
 # --- WebAssembly target for the SDK, the examples and the test components (user code).
 if command -v rustup >/dev/null 2>&1; then
@@ -89,16 +100,25 @@ fi
 # first makes a failure show up as what it is.
 CARGO_TARGET_DIR="$CARGO_TARGET_DIR/guests" cargo build --release --locked --target wasm32-wasip2 \
   --manifest-path examples/Cargo.toml
+section "example components"
 
-# --- checks
+# --- checks. The tests run with the failpoints of the fault-injection tests compiled in
+# (`--features letsdata/failpoints`, switched on per test by LETSDATA_FAILPOINTS); one test
+# runs without them, to check that a build without failpoints refuses the variable.
 cargo fmt --all -- --check
 cargo fmt --manifest-path examples/Cargo.toml --all -- --check
 rustfmt --edition 2024 --check sdk/rust/src/lib.rs
-cargo clippy --workspace --all-targets --locked -- -D warnings
+section "formatting"
+cargo clippy --workspace --all-targets --locked --features letsdata/failpoints -- -D warnings
 CARGO_TARGET_DIR="$CARGO_TARGET_DIR/guests" cargo clippy --locked --target wasm32-wasip2 \
   --manifest-path examples/Cargo.toml -- -D warnings
-cargo test --workspace --locked
+section "clippy"
+cargo test --workspace --locked --features letsdata/failpoints
+section "tests"
+cargo test --locked -p letsdata --test data_safety failpoints_need_a_build_with_them
+section "the build without failpoints"
 # The SDK's and the examples' own unit tests, natively (batch encoding and parsing logic
 # without the sandbox).
 CARGO_TARGET_DIR="$CARGO_TARGET_DIR/examples-native" cargo test --locked \
   --manifest-path examples/Cargo.toml -p letsdata-sdk -p json-transform
+section "examples' own tests"

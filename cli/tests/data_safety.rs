@@ -188,3 +188,98 @@ fn unusable_tuning_variables_are_refused() {
         assert!(run.stderr.contains(needle), "{}", run.stderr);
     }
 }
+
+/// Every staging file under a bucket directory (`<key>#<n>`: an upload that never completed).
+fn staging_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            found.extend(staging_files(&path));
+        } else if entry.file_name().to_string_lossy().contains('#') {
+            found.push(path);
+        }
+    }
+    found
+}
+
+/// A crash in the middle of a part's upload (over 8 MiB, so a multipart upload with a staging
+/// file) leaves the staging file; the run that resumes the task removes it, and every record
+/// is in the output exactly once. The crash is a failpoint (SIGKILL at the 12th write of a
+/// part), not a timed kill.
+#[cfg(feature = "failpoints")]
+#[test]
+fn a_crash_mid_part_leaves_no_staging_file_once_the_task_resumes() {
+    let mut home = TestHome::new();
+    home.put("crash-in", "a.jsonl", jsonl(0, 200_000).as_bytes());
+    home.env("LETSDATA_PART_SIZE_BYTES", "16000000");
+    let cfg = config(
+        "CrashMidPart",
+        "crash-in",
+        json!({"builtinParser": "jsonl",
+        "documentIdField": "id"}),
+        &["a.jsonl"],
+    );
+    let path = home.config("CrashMidPart", &cfg);
+    let crashed: common::Run = home
+        .command(&[
+            "datasets",
+            "create",
+            "--configFile",
+            path.to_str().expect("utf8"),
+        ])
+        .env("LETSDATA_FAILPOINTS", "s3-part-write=11*off->return(kill)")
+        .output()
+        .expect("run letsdata")
+        .into();
+    assert_eq!(
+        crashed.code, -1,
+        "killed by the failpoint: {}",
+        crashed.stderr
+    );
+    let buckets = home.home().join("buckets");
+    assert_eq!(
+        staging_files(&buckets).len(),
+        1,
+        "the crash left the part's staging file"
+    );
+
+    let run = home.run(&["run"]);
+    assert_eq!(run.code, 0, "letsdata run: {}", run.stderr);
+    assert_eq!(staging_files(&buckets), Vec::<std::path::PathBuf>::new());
+    let ds = home.view("CrashMidPart");
+    assert_eq!(ds["datasetStatus"], "COMPLETED", "{ds}");
+    assert_eq!(ds["datasetProgress"]["documentsWritten"], 200_000);
+    let output = ds["resources"]["writeBucket"]
+        .as_str()
+        .expect("writeBucket");
+    let lines = home.lines(output, "");
+    assert_eq!(lines.len(), 200_000);
+    let ids: std::collections::HashSet<u64> = lines
+        .iter()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).expect("json")["id"]
+                .as_u64()
+                .expect("id")
+        })
+        .collect();
+    assert_eq!(ids.len(), 200_000, "every record exactly once");
+}
+
+/// `LETSDATA_FAILPOINTS` on a build without failpoints is refused, not ignored.
+#[cfg(not(feature = "failpoints"))]
+#[test]
+fn failpoints_need_a_build_with_them() {
+    let mut home = TestHome::new();
+    home.env("LETSDATA_FAILPOINTS", "s3-part-write=return(kill)");
+    let run = home.run(&["datasets", "list"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("built without failpoints"),
+        "{}",
+        run.stderr
+    );
+}

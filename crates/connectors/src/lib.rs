@@ -34,6 +34,7 @@ mod context;
 pub mod dynamodb;
 pub mod dynamodb_streams;
 mod error;
+pub mod failpoints;
 mod gzip;
 pub mod kafka;
 pub mod kinesis;

@@ -229,6 +229,10 @@ impl SinkWriter for PartObjects {
         }
         let writer = self.writer.as_mut().expect("opened above");
         writer.write(bytes).await?;
+        fail::fail_point!("s3-part-write", |arg| crate::failpoints::act(
+            "s3-part-write",
+            arg
+        ));
         Ok(Vec::new())
     }
 

@@ -235,8 +235,19 @@ impl PartOutput {
         self.flush_docs().await?;
         self.flush_errors().await?;
         let first = std::mem::replace(&mut self.first_commit, false);
+        fail::fail_point!("part-commit", |arg| letsdata_connectors::failpoints::act(
+            "part-commit",
+            arg
+        ));
         let wrote_docs = self.documents.commit(self.part, first).await?;
+        fail::fail_point!("part-committed-documents", |arg| {
+            letsdata_connectors::failpoints::act("part-committed-documents", arg)
+        });
         let wrote_errors = self.errors_out.commit(self.part, first).await?;
+        fail::fail_point!(
+            "part-committed",
+            |arg| letsdata_connectors::failpoints::act("part-committed", arg)
+        );
         if wrote_docs || wrote_errors {
             self.part += 1;
         }

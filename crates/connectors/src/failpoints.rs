@@ -1,0 +1,55 @@
+//! Failpoints: places where a fault-injection test makes letsdata fail, deterministically.
+//!
+//! Built only with the `failpoints` cargo feature (`scripts/test.sh` enables it); without it
+//! `fail_point!` compiles to nothing. `LETSDATA_FAILPOINTS` switches them on, in the `fail`
+//! crate's syntax: `name=actions` pairs separated by `;`, e.g.
+//! `LETSDATA_FAILPOINTS='s3-part-write=20*off->return(kill)'` kills the process as `kill -9`
+//! would at the 21st write of a part. Actions are `fail`'s (`off`, `sleep(ms)`, `pause`,
+//! `panic`, counts `N*` and `->` sequences) and `return(kill)`. The failpoints are listed in
+//! docs/dev/testing.md.
+
+/// Reads `LETSDATA_FAILPOINTS` and switches its failpoints on. An error when it is set and
+/// this build has no failpoints, or when it does not parse.
+pub fn setup() -> Result<(), String> {
+    let Some(spec) = std::env::var("LETSDATA_FAILPOINTS")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+    else {
+        return Ok(());
+    };
+    configure(&spec)
+}
+
+#[cfg(feature = "failpoints")]
+fn configure(spec: &str) -> Result<(), String> {
+    for pair in spec.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+        let (name, actions) = pair.split_once('=').ok_or_else(|| {
+            format!("LETSDATA_FAILPOINTS: {pair:?} is not name=actions (e.g. s3-part-write=2*off->return(kill))")
+        })?;
+        fail::cfg(name.trim(), actions.trim())
+            .map_err(|e| format!("LETSDATA_FAILPOINTS: {name}: {e}"))?;
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "failpoints"))]
+fn configure(_spec: &str) -> Result<(), String> {
+    Err(
+        "LETSDATA_FAILPOINTS is set, but this letsdata was built without failpoints \
+         (cargo build --features failpoints, for fault-injection tests); unset it"
+            .to_string(),
+    )
+}
+
+/// What a failpoint's `return(arg)` does: `kill` ends the process with SIGKILL, leaving
+/// everything as a crash would.
+#[allow(unsafe_code)] // a signal to this process
+pub fn act(name: &str, arg: Option<String>) -> ! {
+    if arg.as_deref() == Some("kill") {
+        // SAFETY: sending a signal to this process has no memory-safety requirements.
+        unsafe {
+            libc::kill(libc::getpid(), libc::SIGKILL);
+        }
+    }
+    panic!("failpoint {name}: return({arg:?}) is not an action letsdata knows; use return(kill)")
+}
