@@ -190,6 +190,7 @@ fn unusable_tuning_variables_are_refused() {
 }
 
 /// Every staging file under a bucket directory (`<key>#<n>`: an upload that never completed).
+#[cfg(feature = "failpoints")]
 fn staging_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut found = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else {

@@ -31,10 +31,10 @@ impl ObjectLocation {
         let rest = link
             .trim()
             .strip_prefix("s3://")
-            .ok_or_else(|| LocationError::NotS3Link(link.to_string()))?;
+            .ok_or_else(|| LocationError::NotS3Link(shown(link)))?;
         let (bucket, key) = rest
             .split_once('/')
-            .ok_or_else(|| LocationError::NotS3Link(link.to_string()))?;
+            .ok_or_else(|| LocationError::NotS3Link(shown(link)))?;
         validate_bucket_name(bucket)?;
         validate_key(key)?;
         Ok(Self {
@@ -51,6 +51,15 @@ impl fmt::Display for ObjectLocation {
 }
 
 /// S3's bucket naming rules (which also keep local bucket directories safe).
+/// A user's text as an error shows it: a long one by its start and size (a 50 MB "bucket
+/// name" must not become a 50 MB message).
+fn shown(s: &str) -> String {
+    match s.char_indices().nth(64) {
+        None => s.to_string(),
+        Some((cut, _)) => format!("{}... ({} bytes)", &s[..cut], s.len()),
+    }
+}
+
 pub fn validate_bucket_name(name: &str) -> Result<(), LocationError> {
     let bytes = name.as_bytes();
     let ok = (3..=63).contains(&bytes.len())
@@ -63,7 +72,7 @@ pub fn validate_bucket_name(name: &str) -> Result<(), LocationError> {
     if ok {
         Ok(())
     } else {
-        Err(LocationError::InvalidBucket(name.to_string()))
+        Err(LocationError::InvalidBucket(shown(name)))
     }
 }
 
@@ -71,7 +80,7 @@ pub fn validate_bucket_name(name: &str) -> Result<(), LocationError> {
 pub fn validate_key(key: &str) -> Result<(), LocationError> {
     let err = |reason| {
         Err(LocationError::InvalidKey {
-            key: key.to_string(),
+            key: shown(key),
             reason,
         })
     };

@@ -572,3 +572,57 @@ mod tests {
         assert_eq!(r["rawRecordSizeBytes"], 5_000_000);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    //! The error-record writer over arbitrary bytes: always one JSON line, bounded, and its
+    //! `rawRecord` is the record (or the start of it, marked as cut).
+    use super::*;
+    use proptest::prelude::*;
+
+    fn bytes() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            prop::collection::vec(any::<u8>(), 0..2048),
+            ".{0,512}".prop_map(String::into_bytes),
+            (0usize..3_000_000, any::<u8>()).prop_map(|(n, b)| vec![b; n]),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn an_error_record_is_one_bounded_json_line_holding_the_record(
+            raw in bytes(),
+            more in prop_oneof![Just(0u64), 0u64..1_000_000_000],
+        ) {
+            let ctx = ErrorContext {
+                dataset_name: "Ds",
+                dataset_id: "d1",
+                task_id: "t1",
+                file_type: "DATA",
+                file_name: "a.jsonl",
+            };
+            let size = raw.len() as u64 + more;
+            let mut out = Vec::new();
+            write_error_record(&mut out, &ctx, OffsetMap("DATA", 0), OffsetMap("DATA", size),
+                "bad", None, &raw, size);
+            prop_assert_eq!(out.iter().filter(|b| **b == b'\n').count(), 1);
+            prop_assert!(out.len() < RAW_RECORD_MAX_BYTES + 1024, "{} bytes", out.len());
+            let r: serde_json::Value = serde_json::from_slice(&out).expect("JSON");
+            let kept = match r["rawRecordEncoding"].as_str() {
+                Some("utf8") => r["rawRecord"].as_str().expect("text").as_bytes().to_vec(),
+                Some("base64") => base64::engine::general_purpose::STANDARD
+                    .decode(r["rawRecord"].as_str().expect("text"))
+                    .expect("base64"),
+                other => panic!("encoding {other:?}"),
+            };
+            prop_assert!(raw.starts_with(&kept), "rawRecord is the record's start");
+            let cut = r["rawRecordTruncated"] == true;
+            prop_assert_eq!(cut, kept.len() as u64 != size);
+            if cut {
+                prop_assert_eq!(r["rawRecordSizeBytes"].as_u64(), Some(size));
+            }
+        }
+    }
+}

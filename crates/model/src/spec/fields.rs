@@ -65,8 +65,11 @@ pub(super) fn quote(s: &str) -> String {
     }
 }
 
-/// A field name as shown in a path: a long one cut.
+/// A field name as shown in a path: a long one cut, an empty one as `""`.
 fn shown_key(key: &str) -> std::borrow::Cow<'_, str> {
+    if key.is_empty() {
+        return "\"\"".into();
+    }
     match key.char_indices().nth(ECHO_CHARS) {
         None => key.into(),
         Some((cut, _)) => format!("{}...", &key[..cut]).into(),

@@ -539,3 +539,85 @@ fn huge_keys_values_and_field_counts_are_not_echoed_whole() {
         "{text}"
     );
 }
+
+mod properties {
+    //! Validation over arbitrary configurations: it never panics, always answers, and its
+    //! message stays small whatever the input holds.
+    use super::*;
+    use proptest::prelude::*;
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::from),
+            ".{0,40}".prop_map(Value::from),
+            (0usize..200_000).prop_map(|n| Value::from("x".repeat(n))),
+        ];
+        leaf.prop_recursive(3, 24, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
+                prop::collection::btree_map(".{0,20}", inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// Paths of the example's fields (and some that do not exist), to replace.
+    const PATHS: &[&str] = &[
+        "datasetName",
+        "region",
+        "readConnector",
+        "readConnector.connectorDestination",
+        "readConnector.readerType",
+        "readConnector.bucketName",
+        "readConnector.builtinParser",
+        "readConnector.documentIdField",
+        "writeConnector",
+        "writeConnector.connectorDestination",
+        "writeConnector.resourceLocation",
+        "writeConnector.bucketName",
+        "errorConnector.bucketName",
+        "computeEngine.concurrency",
+        "computeEngine.logLevel",
+        "manifestFile",
+        "manifestFile.manifestType",
+        "manifestFile.fileContents",
+        "extraField",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn validation_always_answers_in_bounded_words(
+            changes in prop::collection::vec((0..PATHS.len(), json_value()), 1..6),
+            whole in proptest::option::weighted(0.1, json_value()),
+        ) {
+            let mut v = example();
+            for (path, value) in changes {
+                let path = PATHS[path];
+                let (parent_path, _) = path.rsplit_once('.').unwrap_or(("", path));
+                let parent_is_object = parent_path.is_empty()
+                    || v.pointer(&format!("/{}", parent_path.replace('.', "/")))
+                        .is_some_and(Value::is_object);
+                if parent_is_object {
+                    set(&mut v, path, value);
+                }
+            }
+            let v = whole.unwrap_or(v);
+            match parse(&v) {
+                Ok(spec) => prop_assert!(!spec.dataset_name.is_empty()),
+                Err(e) => {
+                    prop_assert!(!e.problems.is_empty());
+                    prop_assert!(e.problems.iter().all(|p| !p.path.is_empty() && !p.message.is_empty()));
+                    let text = e.to_string();
+                    prop_assert!(text.len() < 64 * 1024, "{} bytes", text.len());
+                }
+            }
+        }
+    }
+}
