@@ -51,12 +51,20 @@ impl fmt::Display for ObjectLocation {
 }
 
 /// S3's bucket naming rules (which also keep local bucket directories safe).
-/// A user's text as an error shows it: a long one by its start and size (a 50 MB "bucket
-/// name" must not become a 50 MB message).
+/// Most characters of a user's text echoed in a message: a 50 MB value, key or "bucket name"
+/// is shown by its start and its size, never whole.
+pub(crate) const ECHO_CHARS: usize = 64;
+
+/// The start of `s` an error echoes, when `s` is longer than [`ECHO_CHARS`] characters.
+pub(crate) fn echo_cut(s: &str) -> Option<&str> {
+    s.char_indices().nth(ECHO_CHARS).map(|(cut, _)| &s[..cut])
+}
+
+/// A user's text as an error shows it: a long one by its start and size.
 fn shown(s: &str) -> String {
-    match s.char_indices().nth(64) {
+    match echo_cut(s) {
         None => s.to_string(),
-        Some((cut, _)) => format!("{}... ({} bytes)", &s[..cut], s.len()),
+        Some(start) => format!("{start}... ({} bytes)", s.len()),
     }
 }
 

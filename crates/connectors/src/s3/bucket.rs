@@ -2,6 +2,7 @@
 
 use super::S3Settings;
 use super::admin as s3admin;
+use super::nofollow::NoFollow;
 use super::writer::PartWriter;
 use crate::ConnectorError;
 use bytes::Bytes;
@@ -252,15 +253,12 @@ impl Bucket {
         };
         // `object_store` never lists staging files: look at the directory itself (the task's
         // parts are directly under its prefix).
-        self.path(prefix.trim_end_matches('/'))?;
-        let mut dir = root.clone();
-        for part in prefix.split('/').filter(|p| !p.is_empty()) {
-            dir.push(part);
-            // Never through a link (see `nofollow`).
-            if std::fs::symlink_metadata(&dir).is_ok_and(|m| m.file_type().is_symlink()) {
-                return Ok(0);
-            }
+        let prefix_path = self.path(prefix.trim_end_matches('/'))?;
+        if NoFollow::link_in(root, &prefix_path).is_some() {
+            // Never through a link.
+            return Ok(0);
         }
+        let dir = root.join(prefix.trim_end_matches('/'));
         let entries = match std::fs::read_dir(&dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),

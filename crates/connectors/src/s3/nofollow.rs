@@ -39,7 +39,7 @@ impl NoFollow {
     }
 
     /// The first component of `location` (from the bucket directory down) that is a link.
-    fn link_in(root: &std::path::Path, location: &Path) -> Option<PathBuf> {
+    pub(super) fn link_in(root: &std::path::Path, location: &Path) -> Option<PathBuf> {
         let mut dir = root.to_path_buf();
         for part in location.parts() {
             dir.push(part.as_ref());

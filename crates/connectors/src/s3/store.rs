@@ -63,7 +63,7 @@ impl S3Settings {
 #[derive(Debug, Clone)]
 enum Backend {
     Local { root: PathBuf },
-    S3(S3Settings),
+    S3(Arc<S3Settings>),
 }
 
 /// Resolves bucket names to buckets; caches one client per bucket.
@@ -91,7 +91,7 @@ impl ObjectStores {
 
     pub fn s3(settings: S3Settings) -> Self {
         Self {
-            backend: Backend::S3(settings),
+            backend: Backend::S3(Arc::new(settings)),
             cache: Mutex::new(HashMap::new()),
         }
     }
@@ -121,7 +121,7 @@ impl ObjectStores {
         validate_bucket_name(name).map_err(|e| ConnectorError::InvalidLocation(e.to_string()))?;
         let mut cache = self.cache.lock().expect("object store cache lock poisoned");
         let (s3, local_dir) = match &self.backend {
-            Backend::S3(s) => (Some(Arc::new(s.clone())), None),
+            Backend::S3(s) => (Some(s.clone()), None),
             Backend::Local { root } => (None, Some(root.join(name))),
         };
         if let Some(store) = cache.get(name) {

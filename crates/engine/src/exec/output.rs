@@ -476,18 +476,24 @@ impl serde::Serialize for OffsetMap<'_> {
     }
 }
 
+/// The error context of the tests below.
+#[cfg(test)]
+fn test_context() -> ErrorContext<'static> {
+    ErrorContext {
+        dataset_name: "Ds",
+        dataset_id: "d1",
+        task_id: "t1",
+        file_type: "DATA",
+        file_name: "a.jsonl",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn record(raw: &[u8], size: u64) -> serde_json::Value {
-        let ctx = ErrorContext {
-            dataset_name: "Ds",
-            dataset_id: "d1",
-            task_id: "t1",
-            file_type: "DATA",
-            file_name: "a.jsonl",
-        };
+        let ctx = test_context();
         let mut out = Vec::new();
         write_error_record(
             &mut out,
@@ -519,13 +525,7 @@ mod tests {
     fn a_record_of_control_characters_is_cut_by_its_escaped_size() {
         let raw = vec![0u8; 3 << 20];
         let mut out = Vec::new();
-        let ctx = ErrorContext {
-            dataset_name: "Ds",
-            dataset_id: "d1",
-            task_id: "t1",
-            file_type: "DATA",
-            file_name: "a.jsonl",
-        };
+        let ctx = test_context();
         write_error_record(
             &mut out,
             &ctx,
@@ -596,13 +596,7 @@ mod properties {
             raw in bytes(),
             more in prop_oneof![Just(0u64), 0u64..1_000_000_000],
         ) {
-            let ctx = ErrorContext {
-                dataset_name: "Ds",
-                dataset_id: "d1",
-                task_id: "t1",
-                file_type: "DATA",
-                file_name: "a.jsonl",
-            };
+            let ctx = test_context();
             let size = raw.len() as u64 + more;
             let mut out = Vec::new();
             write_error_record(&mut out, &ctx, OffsetMap("DATA", 0), OffsetMap("DATA", size),

@@ -2,6 +2,7 @@
 //! case- and space-insensitive enum matching and unknown-field detection with suggestions.
 
 use super::Problem;
+use crate::location::{ECHO_CHARS, echo_cut};
 use serde_json::{Map, Value};
 
 /// The path of the document itself.
@@ -49,17 +50,13 @@ pub(super) fn json_type(v: &Value) -> &'static str {
     }
 }
 
-/// Most characters of a user's string echoed in a message: a 50 MB value or key is shown by
-/// its start and its size, never whole.
-const ECHO_CHARS: usize = 64;
-
 /// A string quoted as JSON quotes it (a long one cut, with its size).
 pub(super) fn quote(s: &str) -> String {
-    match s.char_indices().nth(ECHO_CHARS) {
+    match echo_cut(s) {
         None => Value::from(s).to_string(),
-        Some((cut, _)) => format!(
+        Some(start) => format!(
             "{}... ({} bytes)",
-            Value::from(&s[..cut]).to_string().trim_end_matches('"'),
+            Value::from(start).to_string().trim_end_matches('"'),
             s.len()
         ),
     }
@@ -70,9 +67,9 @@ fn shown_key(key: &str) -> std::borrow::Cow<'_, str> {
     if key.is_empty() {
         return "\"\"".into();
     }
-    match key.char_indices().nth(ECHO_CHARS) {
+    match echo_cut(key) {
         None => key.into(),
-        Some((cut, _)) => format!("{}...", &key[..cut]).into(),
+        Some(start) => format!("{start}...").into(),
     }
 }
 
