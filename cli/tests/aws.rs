@@ -770,9 +770,11 @@ async fn dynamodb_parallel_scan_to_letsdata_queue() {
         .await
         .expect("lookup")
         .expect("the queue exists");
-    if let Some(shown) = w["url"].as_str() {
-        assert_eq!(shown, url);
-    }
+    assert_eq!(
+        w["url"].as_str(),
+        Some(url.as_str()),
+        "the queue's URL is shown: {w}"
+    );
 
     // `output read` peeks: all documents, left in the queue (checked at the end).
     let peeked = output_read(&home, &name, 10_000);

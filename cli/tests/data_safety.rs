@@ -270,6 +270,126 @@ fn a_crash_mid_part_leaves_no_staging_file_once_the_task_resumes() {
     assert_eq!(ids.len(), 200_000, "every record exactly once");
 }
 
+/// The state letter of a process (`R`, `S`, `T` for stopped, ...), `None` once it is gone.
+#[cfg(feature = "failpoints")]
+fn process_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // `pid (comm) S ...`: the state follows the last ')'.
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
+
+/// A worker paused inside part completion for longer than its lease, while a second worker
+/// takes the task over and finishes the dataset, used to make its stale part visible when it
+/// woke up (duplicates, or documents lost). The worker stops itself (SIGSTOP, a failpoint) at
+/// each point of a part's completion in turn: before its objects are staged, staged but not
+/// recorded by a checkpoint, and recorded but not yet visible. Whatever the point, every
+/// document and error record is in the buckets exactly once, the counters match, and no
+/// staging file is left.
+#[cfg(feature = "failpoints")]
+#[test]
+fn a_worker_paused_past_its_lease_inside_part_completion_changes_nothing() {
+    use std::collections::HashMap;
+    const LINES: u64 = 30_000;
+    let mut input = String::new();
+    for i in 0..LINES {
+        if i % 97 == 0 {
+            input.push_str(&format!("not json {i}\n"));
+        } else {
+            input.push_str(&format!("{{\"id\":{i},\"pad\":\"{}\"}}\n", "p".repeat(40)));
+        }
+    }
+    let bad = (0..LINES).filter(|i| i % 97 == 0).count();
+    for point in ["part-commit", "part-committed", "part-checkpointed"] {
+        let mut home = TestHome::new();
+        home.put("paused-in", "a.jsonl", input.as_bytes());
+        home.env("LETSDATA_PART_SIZE_BYTES", "200000")
+            .env("LETSDATA_LEASE_SECONDS", "2")
+            .env("LETSDATA_HEARTBEAT_SECONDS", "1");
+        let cfg = config(
+            "PausedWorker",
+            "paused-in",
+            json!({"builtinParser": "jsonl", "documentIdField": "id"}),
+            &["a.jsonl"],
+        );
+        let path = home.config("PausedWorker", &cfg);
+        // The third part's completion stops the first worker.
+        let mut paused = home
+            .command(&[
+                "datasets",
+                "create",
+                "--configFile",
+                path.to_str().expect("utf8"),
+            ])
+            .env(
+                "LETSDATA_FAILPOINTS",
+                format!("{point}=2*off->return(stop)"),
+            )
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn letsdata");
+        let pid = paused.id();
+        common::wait_until(&mut paused, "the worker stops itself", || {
+            process_state(pid) == Some('T')
+        });
+        // A second worker takes the task over once the lease expires, and finishes it,
+        // cutting its parts elsewhere (so a stale part of the first would not match).
+        let run: common::Run = home
+            .command(&["run"])
+            .env("LETSDATA_PART_SIZE_BYTES", "330000")
+            .output()
+            .expect("run letsdata")
+            .into();
+        assert_eq!(run.code, 0, "{point}: letsdata run: {}", run.stderr);
+        assert_eq!(
+            process_state(pid),
+            Some('T'),
+            "{point}: the first worker stayed stopped throughout"
+        );
+        // The first worker wakes up and goes on where it stopped.
+        let cont = std::process::Command::new("kill")
+            .args(["-CONT", &pid.to_string()])
+            .status()
+            .expect("kill -CONT");
+        assert!(cont.success());
+        let status = paused.wait().expect("wait");
+        assert!(status.code().is_some(), "{point}: {status:?}");
+
+        let ds = home.view("PausedWorker");
+        assert_eq!(ds["datasetStatus"], "COMPLETED", "{point}: {ds}");
+        let docs = home.lines(ds["resources"]["writeBucket"].as_str().expect("bucket"), "");
+        let errors = home.lines(ds["resources"]["errorBucket"].as_str().expect("bucket"), "");
+        let mut seen: HashMap<u64, usize> = HashMap::new();
+        for l in &docs {
+            let v: serde_json::Value = serde_json::from_str(l).expect("json");
+            *seen.entry(v["id"].as_u64().expect("id")).or_default() += 1;
+        }
+        assert_eq!(
+            seen.len() as u64,
+            LINES - bad as u64,
+            "{point}: documents lost"
+        );
+        assert!(seen.values().all(|n| *n == 1), "{point}: documents twice");
+        assert_eq!(docs.len() as u64, LINES - bad as u64, "{point}");
+        assert_eq!(errors.len(), bad, "{point}: error records");
+        assert_eq!(
+            ds["datasetProgress"]["documentsWritten"].as_u64(),
+            Some(LINES - bad as u64),
+            "{point}: {ds}"
+        );
+        assert_eq!(
+            ds["datasetProgress"]["errorRecords"].as_u64(),
+            Some(bad as u64),
+            "{point}"
+        );
+        assert_eq!(
+            staging_files(&home.home().join("buckets")),
+            Vec::<std::path::PathBuf>::new(),
+            "{point}"
+        );
+    }
+}
+
 /// `LETSDATA_FAILPOINTS` on a build without failpoints is refused, not ignored.
 #[cfg(not(feature = "failpoints"))]
 #[test]

@@ -163,6 +163,8 @@ impl TestHome {
     }
 
     /// Every line of every object under `prefix` in a local bucket (gunzipping `.gz`).
+    /// Fails on a staging file (`<key>#<n>`: a part that was never published or whose attempt
+    /// died): anything reading the bucket directory would read it too.
     pub fn lines(&self, bucket: &str, prefix: &str) -> Vec<String> {
         let root = self.home().join("buckets").join(bucket);
         let mut files = Vec::new();
@@ -171,9 +173,10 @@ impl TestHome {
         let mut out = Vec::new();
         for f in files {
             let name = f.to_string_lossy().to_string();
-            if name.contains('#') {
-                continue; // an upload in progress
-            }
+            assert!(
+                !name.contains('#'),
+                "a staging file is left in the bucket: {name}"
+            );
             let data = std::fs::read(&f).expect("read output");
             out.extend(output_text(&name, &data).lines().map(str::to_string));
         }

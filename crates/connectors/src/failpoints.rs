@@ -41,6 +41,28 @@ fn configure(_spec: &str) -> Result<(), String> {
     )
 }
 
+/// Evaluates failpoint `name` where the code goes on afterwards: `return(kill)` ends the
+/// process as [`act`] does, `return(stop)` stops it with SIGSTOP (the test continues it with
+/// SIGCONT: a worker paused at a chosen point for as long as the test wants, e.g. past its
+/// lease), and `fail`'s own actions (`sleep`, `pause`, `panic`) do what they do.
+#[allow(unsafe_code)] // a signal to this process
+pub fn hit(name: &str) {
+    #[cfg(feature = "failpoints")]
+    fail::eval(name, |arg| {
+        if arg.as_deref() == Some("stop") {
+            tracing::warn!(failpoint = name, "stopped by a failpoint (SIGSTOP)");
+            // SAFETY: sending a signal to this process has no memory-safety requirements.
+            unsafe {
+                libc::raise(libc::SIGSTOP);
+            }
+        } else {
+            act(name, arg)
+        }
+    });
+    #[cfg(not(feature = "failpoints"))]
+    let _ = name;
+}
+
 /// What a failpoint's `return(arg)` does: `kill` ends the process with SIGKILL, leaving
 /// everything as a crash would.
 #[allow(unsafe_code)] // a signal to this process

@@ -14,10 +14,13 @@
 //!
 //! Each task invocation opens a [`SinkWriter`]. Documents reach it in batches; the engine turns
 //! what it rejects ([`Rejected`]: too large, no key, refused by the service as the sender's
-//! fault) into error records. A task's output is numbered in parts; [`SinkWriter::commit`]
+//! fault) into error records. A task's output is numbered in parts; [`SinkWriter::stage`]
 //! makes everything handed over for a part durable, and only then does the engine checkpoint.
-//! Part objects are written under deterministic names, so a part written again after a crash
-//! replaces its earlier copy (exactly once); other destinations deliver at least once, with the
+//! Part objects are staged (durable, not visible), recorded in the checkpoint under the task's
+//! lease token, and only then published ([`SinkWriter::publish`]): a worker that lost its task
+//! cannot make a part visible, and nothing uncommitted is ever visible; the next attempt
+//! publishes what the last checkpoint recorded ([`SinkWriter::recover`]) and removes what
+//! earlier attempts left. Exactly once. Other destinations deliver at least once, with the
 //! same document ids, for consumers to de-duplicate.
 
 use crate::ConnectorContext;
@@ -104,6 +107,17 @@ pub trait DocumentSink: Send + Sync {
         limit: usize,
     ) -> Result<Vec<Bytes>, ConnectorError>;
 
+    /// Removes what the dataset's task attempts left unfinished (staging files, incomplete
+    /// uploads) once the dataset has ended. Returns how many.
+    async fn remove_leftovers(
+        &self,
+        _ctx: &ConnectorContext,
+        _resource: &ConnectorResource,
+        _dataset_name: &str,
+    ) -> Result<u64, ConnectorError> {
+        Ok(0)
+    }
+
     /// Deletes what one task wrote, before a redrive from the beginning writes it again. Only
     /// part objects can be taken back; other destinations keep what they were sent.
     async fn delete_task_output(
@@ -121,6 +135,42 @@ pub trait DocumentSink: Send + Sync {
 pub struct SinkTask<'a> {
     pub dataset_name: &'a str,
     pub task_id: &'a str,
+    /// The attempt (the task's lease token): larger for every later attempt.
+    pub attempt: u64,
+}
+
+/// A part as [`SinkWriter::stage`] leaves it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Staged {
+    /// Nothing was written to the part.
+    Empty,
+    /// The destination holds the documents already (streams, queues, tables, ...).
+    Delivered,
+    /// Complete and durable, not visible: [`SinkWriter::publish`] makes it visible. The
+    /// value (opaque to the engine) is recorded in the checkpoint first.
+    Pending(serde_json::Value),
+}
+
+impl Staged {
+    /// Whether the part holds anything (the next part then gets the next number).
+    pub fn wrote(&self) -> bool {
+        !matches!(self, Self::Empty)
+    }
+
+    /// What the checkpoint records: the pending value, if any.
+    pub fn pending(&self) -> Option<&serde_json::Value> {
+        match self {
+            Self::Pending(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+/// Checks that the attempt still holds its task (renewing its lease).
+#[async_trait]
+pub trait Fence: Send + Sync {
+    /// Fails when another attempt holds the task now.
+    async fn check(&self) -> Result<(), ConnectorError>;
 }
 
 /// Documents handed to a writer.
@@ -163,13 +213,31 @@ pub trait SinkWriter: Send {
         batch: DocumentBatch<'_>,
     ) -> Result<Vec<Rejected>, ConnectorError>;
 
-    /// Makes everything handed over for `part` durable. `first` says this is the first part
-    /// of an invocation: an earlier attempt may have left a copy of it, which must not
-    /// survive (part objects: replaced, or deleted when this part wrote nothing). Returns
-    /// whether the part holds anything (the next part then gets the next number).
-    async fn commit(&mut self, part: u64, first: bool) -> Result<bool, ConnectorError>;
+    /// Makes everything handed over for `part` durable; part objects stay invisible until
+    /// [`SinkWriter::publish`].
+    async fn stage(&mut self, part: u64) -> Result<Staged, ConnectorError>;
 
-    /// Abandons the current part (the lease was lost): nothing more of it becomes visible.
+    /// Makes a part staged by this writer (or by an earlier attempt: the value a checkpoint
+    /// recorded) visible. Idempotent.
+    async fn publish(&mut self, _staged: &serde_json::Value) -> Result<(), ConnectorError> {
+        Ok(())
+    }
+
+    /// Called once before the first write of an invocation, with what the task's last
+    /// checkpoint recorded as staged: publishes it (its writer may have died before), then
+    /// removes what earlier attempts left (staging files, incomplete uploads), checking
+    /// `fence` before removing anything another attempt could still use. Returns how many
+    /// leftovers were removed.
+    async fn recover(
+        &mut self,
+        _pending: Option<&serde_json::Value>,
+        _fence: &dyn Fence,
+    ) -> Result<u64, ConnectorError> {
+        Ok(0)
+    }
+
+    /// Abandons the current part and a staged one not published yet (the lease was lost):
+    /// nothing more of it becomes visible.
     async fn abort(&mut self);
 }
 
@@ -235,10 +303,14 @@ impl<D: Deliver> SinkWriter for Delivering<D> {
         self.destination.deliver(documents, ids).await
     }
 
-    async fn commit(&mut self, _part: u64, _first: bool) -> Result<bool, ConnectorError> {
+    async fn stage(&mut self, _part: u64) -> Result<Staged, ConnectorError> {
         // Documents went out as they came: the part number moves on too, so that the
         // fallback document ids (`<taskId>:<part>:<n>`) of the next part are new ones.
-        Ok(std::mem::take(&mut self.delivered))
+        Ok(if std::mem::take(&mut self.delivered) {
+            Staged::Delivered
+        } else {
+            Staged::Empty
+        })
     }
 
     async fn abort(&mut self) {}

@@ -1,9 +1,30 @@
-//! Part objects on S3 (moto): an upload a dead attempt left incomplete is aborted by the next
-//! attempt's first commit.
+//! Part objects on S3 (moto): staged as multipart uploads, visible only once published; an
+//! upload a dead attempt left incomplete is aborted by the next attempt's recovery, after its
+//! fence check, and one the last checkpoint recorded is completed instead.
 
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+use letsdata_connectors::ConnectorError;
 use letsdata_connectors::s3::{ObjectStores, S3Settings, part_objects};
-use letsdata_connectors::sink::DocumentBatch;
+use letsdata_connectors::sink::{DocumentBatch, Fence, Staged};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// Counts its checks; fails them when `held` is false.
+struct Counted {
+    checks: AtomicU32,
+    held: bool,
+}
+
+#[async_trait::async_trait]
+impl Fence for Counted {
+    async fn check(&self) -> Result<(), ConnectorError> {
+        self.checks.fetch_add(1, Ordering::SeqCst);
+        if self.held {
+            Ok(())
+        } else {
+            Err(ConnectorError::User("lease lost".into()))
+        }
+    }
+}
 
 mod common;
 
@@ -63,12 +84,67 @@ async fn an_incomplete_upload_of_an_earlier_attempt_is_aborted() {
     assert_eq!(uploads("Ds/t1/").await, 1);
 
     let bucket = stores.bucket(&bucket_name).expect("bucket");
-    let mut parts = part_objects(bucket.clone(), "Ds/t1", false);
-    parts
-        .write(2, DocumentBatch::Lines(b"{\"id\":1}\n"))
-        .await
-        .expect("write");
-    assert!(parts.commit(2, true).await.expect("commit"));
+    // Attempt 7 stages part 1 (more than one 8 MiB upload chunk) and its checkpoint records
+    // it; then it dies before publishing.
+    let mut dead = part_objects(bucket.clone(), "Ds/t1", false, 7);
+    let line = vec![b'x'; 1023]
+        .into_iter()
+        .chain([b'\n'])
+        .collect::<Vec<u8>>();
+    for _ in 0..9 * 1024 {
+        dead.write(1, DocumentBatch::Lines(&line))
+            .await
+            .expect("write");
+    }
+    let Staged::Pending(recorded) = dead.stage(1).await.expect("stage") else {
+        panic!("part objects are staged");
+    };
+    assert_eq!(
+        recorded["parts"].as_array().map(Vec::len),
+        Some(2),
+        "{recorded}"
+    );
+    drop(dead);
+    assert!(
+        !bucket
+            .exists("Ds/t1/part-00001.jsonl")
+            .await
+            .expect("exists")
+    );
+    assert_eq!(uploads("Ds/t1/").await, 2);
+
+    // A worker that lost the task finds the uploads but removes none.
+    let mut stale = part_objects(bucket.clone(), "Ds/t1", false, 7);
+    let lost = Counted {
+        checks: AtomicU32::new(0),
+        held: false,
+    };
+    assert!(stale.recover(None, &lost).await.is_err());
+    assert_eq!(lost.checks.load(Ordering::SeqCst), 1);
+    assert_eq!(uploads("Ds/t1/").await, 2);
+
+    // Attempt 8 publishes what the checkpoint recorded and aborts the other upload.
+    let mut parts = part_objects(bucket.clone(), "Ds/t1", false, 8);
+    let held = Counted {
+        checks: AtomicU32::new(0),
+        held: true,
+    };
+    assert_eq!(
+        parts
+            .recover(Some(&recorded), &held)
+            .await
+            .expect("recover"),
+        1
+    );
+    assert_eq!(held.checks.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        bucket
+            .read_all("Ds/t1/part-00001.jsonl")
+            .await
+            .expect("read")
+            .len(),
+        9 * 1024 * 1024
+    );
     assert_eq!(
         uploads("Ds/t1/").await,
         0,
@@ -79,10 +155,36 @@ async fn an_incomplete_upload_of_an_earlier_attempt_is_aborted() {
         1,
         "another task's upload is left alone"
     );
+    // Publishing again (a late worker) changes nothing.
+    parts.publish(&recorded).await.expect("published twice");
+
+    parts
+        .write(2, DocumentBatch::Lines(b"{\"id\":1}\n"))
+        .await
+        .expect("write");
+    let Staged::Pending(staged) = parts.stage(2).await.expect("stage") else {
+        panic!("part objects are staged");
+    };
     assert!(
-        bucket
+        !bucket
             .exists("Ds/t1/part-00002.jsonl")
             .await
             .expect("exists")
     );
+    parts.publish(&staged).await.expect("publish");
+    assert_eq!(
+        bucket
+            .read_all("Ds/t1/part-00002.jsonl")
+            .await
+            .expect("read"),
+        "{\"id\":1}\n"
+    );
+    // Nothing to do: no fence check.
+    let mut idle = part_objects(bucket.clone(), "Ds/t1", false, 9);
+    let quiet = Counted {
+        checks: AtomicU32::new(0),
+        held: true,
+    };
+    assert_eq!(idle.recover(None, &quiet).await.expect("recover"), 0);
+    assert_eq!(quiet.checks.load(Ordering::SeqCst), 0);
 }

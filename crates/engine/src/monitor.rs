@@ -1,9 +1,10 @@
 //! The task state monitor: keeps `datasetProgress` current, reaps the leases of dead workers,
 //! and moves the dataset to COMPLETED or ERRORED when its last task ends.
 
-use crate::datasets::modify_dataset;
+use crate::datasets::{DatasetConnectors, modify_dataset, sink_resource, spec_of};
 use crate::worker::is_dead_local_worker;
 use crate::{Engine, EngineError};
+use letsdata_connectors::sink::SinkRole;
 use letsdata_model::time::now_millis;
 use letsdata_model::{Dataset, DatasetAction, DatasetProgress, DatasetStatus, lifecycle};
 use letsdata_store::{TaskCounts, TaskStore};
@@ -82,11 +83,17 @@ impl<'a> Monitor<'a> {
         Ok(reaped)
     }
 
-    /// Every task has ended: set the final status and close the execution log entry.
+    /// Every task has ended: set the final status and close the execution log entry. A
+    /// dataset that completed has its sinks' leftovers removed (staging files and incomplete
+    /// uploads of attempts that died or lost their task): every task published what it
+    /// staged before it completed.
     pub(crate) async fn finish(&self) -> Result<(), EngineError> {
         let counts = self.tasks.counts().await?;
         let progress = progress_of(&counts);
-        modify_dataset(self.engine, &self.dataset_id, |d| {
+        let mut completed = false;
+        let dataset = modify_dataset(self.engine, &self.dataset_id, |d| {
+            // (Run again when another writer changed the record meanwhile.)
+            completed = false;
             d.dataset_progress = progress.clone();
             if counts.unfinished() > 0 {
                 return;
@@ -104,6 +111,7 @@ impl<'a> Monitor<'a> {
                 return;
             };
             d.dataset_status = status;
+            completed = status == DatasetStatus::Completed;
             d.last_error = (counts.errored > 0).then(|| {
                 format!(
                     "{} of {} tasks ERRORED; `letsdata tasks list --datasetName {} --taskStatus ERRORED` shows them",
@@ -118,6 +126,36 @@ impl<'a> Monitor<'a> {
             }
         })
         .await?;
+        if completed {
+            self.remove_leftovers(&dataset).await;
+        }
         Ok(())
+    }
+
+    /// Removes what the dataset's task attempts left unfinished in its sinks; a failure is
+    /// only logged (the dataset's output is complete either way).
+    async fn remove_leftovers(&self, dataset: &Dataset) {
+        let removed = async {
+            let spec = spec_of(self.engine, dataset)?;
+            let connectors = DatasetConnectors::of(&spec)?;
+            let mut removed = 0;
+            for role in [SinkRole::Write, SinkRole::Error] {
+                let resource = sink_resource(dataset, &spec, role)?;
+                removed += connectors
+                    .sink(role)
+                    .remove_leftovers(&self.engine.connectors, &resource, &dataset.dataset_name)
+                    .await
+                    .map_err(EngineError::from)?;
+            }
+            Ok::<u64, EngineError>(removed)
+        }
+        .await;
+        match removed {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(dataset = %dataset.dataset_name, removed = n,
+                "removed staging files and incomplete uploads of attempts that did not finish"),
+            Err(e) => tracing::warn!(dataset = %dataset.dataset_name, error = %e,
+                "cannot remove the leftovers of unfinished attempts"),
+        }
     }
 }

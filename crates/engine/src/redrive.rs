@@ -231,6 +231,7 @@ impl Redrive<'_> {
         let task = SinkTask {
             dataset_name: &self.dataset.dataset_name,
             task_id,
+            attempt: 0,
         };
         for role in [SinkRole::Write, SinkRole::Error] {
             let resource = sink_resource(self.dataset, &spec, role)?;

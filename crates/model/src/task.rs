@@ -36,11 +36,34 @@ pub struct Checkpoint {
     /// The reader reached the end of its input; everything before it is durable.
     #[serde(default)]
     pub end_of_input: bool,
+    /// The part objects of the part this checkpoint completed, staged (durable, not visible):
+    /// made visible after the checkpoint is stored, by the worker that wrote them or, if it
+    /// did not get to it, by the task's next attempt. Recorded under the lease token, so a
+    /// worker that lost its task can never make a part visible.
+    #[serde(default, skip_serializing_if = "StagedParts::is_empty")]
+    pub staged_parts: StagedParts,
     /// The read connector's position, opaque to everything else: file offsets
     /// (`offsets`, `lastRecordTypes`), a shard's `sequenceNumber`, a scan's
     /// `lastEvaluatedKey`, a partition's `nextOffset`, …
     #[serde(flatten)]
     pub position: ConnectorFields,
+}
+
+/// What the write and error connectors' writers staged for one part, each as the writer
+/// describes it (opaque to everything else: a staging file, an S3 upload id and its parts).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StagedParts {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub documents: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errors: Option<serde_json::Value>,
+}
+
+impl StagedParts {
+    pub fn is_empty(&self) -> bool {
+        self.documents.is_none() && self.errors.is_none()
+    }
 }
 
 /// The id of the task of a dataset with this identity (what makes it unique in its dataset:

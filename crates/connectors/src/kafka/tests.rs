@@ -106,6 +106,7 @@ async fn provisioned(
 const TASK: SinkTask<'static> = SinkTask {
     dataset_name: "KafkaTest",
     task_id: "t1",
+    attempt: 1,
 };
 
 /// Reads a task to its end: the records and the position after consuming them.
@@ -167,7 +168,10 @@ async fn documents_written_are_read_back_by_partition() {
             .expect("write");
         assert!(rejected.is_empty(), "{rejected:?}");
     }
-    assert!(writer.commit(0, true).await.expect("commit"));
+    assert_eq!(
+        writer.stage(0).await.expect("stage"),
+        crate::sink::Staged::Delivered
+    );
 
     let back = sink
         .read_back(&ctx, &resource, "KafkaTest", 10_000)

@@ -58,6 +58,7 @@ fn generated(suffix: &str) -> String {
 const TASK: SinkTask<'static> = SinkTask {
     dataset_name: "RedisTestDataset",
     task_id: "t1",
+    attempt: 1,
 };
 
 /// Writes `docs` with ids `ids` through a writer of `sink` and commits.
@@ -76,7 +77,7 @@ async fn write_all(
         ids: &ids,
     };
     let rejected = writer.write(0, batch).await?;
-    writer.commit(0, true).await?;
+    writer.stage(0).await?;
     Ok(rejected)
 }
 

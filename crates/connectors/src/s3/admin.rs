@@ -91,15 +91,15 @@ pub(super) async fn delete_bucket(s: &S3Settings, name: &str) -> Result<(), Conn
     }
 }
 
-/// Aborts every incomplete multipart upload under `prefix`; returns how many.
-pub(super) async fn abort_uploads(
+/// The incomplete multipart uploads under `prefix`: (key, upload id) pairs.
+pub(super) async fn list_uploads(
     s: &S3Settings,
     bucket: &str,
     prefix: &str,
-) -> Result<u64, ConnectorError> {
+) -> Result<Vec<(String, String)>, ConnectorError> {
     let client = client(s);
     let (mut key_marker, mut upload_marker) = (None, None);
-    let mut aborted = 0;
+    let mut uploads = Vec::new();
     loop {
         let page = client
             .list_multipart_uploads()
@@ -116,37 +116,50 @@ pub(super) async fn abort_uploads(
                 )
             })?;
         for upload in page.uploads() {
-            let (Some(key), Some(id)) = (upload.key(), upload.upload_id()) else {
-                continue;
-            };
-            match client
-                .abort_multipart_upload()
-                .bucket(bucket)
-                .key(key)
-                .upload_id(id)
-                .send()
-                .await
-            {
-                Ok(_) => aborted += 1,
-                // Completed or aborted meanwhile.
-                Err(e)
-                    if e.as_service_error()
-                        .is_some_and(|se| se.is_no_such_upload()) => {}
-                Err(e) => {
-                    return Err(sdk_error(
-                        format!("cannot abort the upload of s3://{bucket}/{key}"),
-                        e,
-                    ));
-                }
+            if let (Some(key), Some(id)) = (upload.key(), upload.upload_id()) {
+                uploads.push((key.to_string(), id.to_string()));
             }
         }
         if page.is_truncated() != Some(true) {
-            return Ok(aborted);
+            return Ok(uploads);
         }
         key_marker = page.next_key_marker().map(str::to_string);
         upload_marker = page.next_upload_id_marker().map(str::to_string);
         if key_marker.is_none() && upload_marker.is_none() {
-            return Ok(aborted);
+            return Ok(uploads);
         }
     }
+}
+
+/// Aborts the multipart uploads (key, upload id); returns how many were still incomplete.
+pub(super) async fn abort_uploads(
+    s: &S3Settings,
+    bucket: &str,
+    uploads: &[(String, String)],
+) -> Result<u64, ConnectorError> {
+    let client = client(s);
+    let mut aborted = 0;
+    for (key, id) in uploads {
+        match client
+            .abort_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(id)
+            .send()
+            .await
+        {
+            Ok(_) => aborted += 1,
+            // Completed or aborted meanwhile.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_no_such_upload()) => {}
+            Err(e) => {
+                return Err(sdk_error(
+                    format!("cannot abort the upload of s3://{bucket}/{key}"),
+                    e,
+                ));
+            }
+        }
+    }
+    Ok(aborted)
 }

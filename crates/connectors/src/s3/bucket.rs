@@ -5,9 +5,11 @@ use super::admin as s3admin;
 use super::nofollow::NoFollow;
 use super::writer::PartWriter;
 use crate::ConnectorError;
+use crate::sink::Fence;
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 use letsdata_model::location::validate_key;
+use object_store::multipart::MultipartStore;
 use object_store::path::Path;
 use object_store::{GetOptions, GetRange, GetResultPayload, ObjectStore};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
@@ -24,8 +26,9 @@ use tokio_util::io::StreamReader;
 pub struct Bucket {
     name: String,
     store: Arc<dyn ObjectStore>,
-    /// The S3 settings when the bucket is on S3 (for what `object_store` does not do).
-    s3: Option<Arc<S3Settings>>,
+    /// The S3 settings and multipart uploads when the bucket is on S3 (for what
+    /// `ObjectStore` does not do).
+    s3: Option<(Arc<S3Settings>, Arc<dyn MultipartStore>)>,
     /// The directory of a local bucket.
     local_dir: Option<std::path::PathBuf>,
 }
@@ -56,7 +59,7 @@ impl Bucket {
     pub(super) fn new(
         name: &str,
         store: Arc<dyn ObjectStore>,
-        s3: Option<Arc<S3Settings>>,
+        s3: Option<(Arc<S3Settings>, Arc<dyn MultipartStore>)>,
         local_dir: Option<std::path::PathBuf>,
     ) -> Self {
         Self {
@@ -69,6 +72,114 @@ impl Bucket {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Whether the bucket is on S3 (else a local directory).
+    pub fn is_s3(&self) -> bool {
+        self.s3.is_some()
+    }
+
+    /// The multipart uploads of an S3 bucket.
+    pub(super) fn multipart(&self, key: &str) -> Result<Arc<dyn MultipartStore>, ConnectorError> {
+        match &self.s3 {
+            Some((_, multipart)) => Ok(multipart.clone()),
+            None => Err(ConnectorError::Io {
+                what: format!("cannot write s3://{}/{key}", self.name),
+                message: "a local bucket has no multipart uploads".into(),
+                kind: crate::FailureKind::Internal,
+            }),
+        }
+    }
+
+    /// The local file of `key`, checked not to be reached through a link (`None` on S3).
+    fn local_file(&self, key: &str) -> Result<Option<std::path::PathBuf>, ConnectorError> {
+        let Some(root) = &self.local_dir else {
+            return Ok(None);
+        };
+        let path = self.path(key)?;
+        if let Some(link) = NoFollow::link_in(root, &path) {
+            return Err(ConnectorError::AccessDenied {
+                bucket: self.name.clone(),
+                key: key.to_string(),
+                message: format!(
+                    "{} is a symbolic link: local buckets never follow links",
+                    link.display()
+                ),
+            });
+        }
+        Ok(Some(root.join(key)))
+    }
+
+    fn local_io(&self, what: &str, key: &str, e: std::io::Error) -> ConnectorError {
+        ConnectorError::io(format!("cannot {what} s3://{}/{key}", self.name), e)
+    }
+
+    /// Creates (or truncates) the staging file `staging` of a local bucket, never through a
+    /// link.
+    pub(super) async fn create_staging_file(
+        &self,
+        staging: &str,
+    ) -> Result<std::fs::File, ConnectorError> {
+        let Some(file) = self.local_file(staging)? else {
+            return Err(self.local_io("stage", staging, std::io::ErrorKind::Unsupported.into()));
+        };
+        let root = self.local_dir.clone().expect("a local bucket");
+        let path = self.path(staging)?;
+        let opened = tokio::task::spawn_blocking(move || {
+            use std::os::unix::fs::OpenOptionsExt;
+            if let Some(dir) = file.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            // A link created meanwhile is not followed either.
+            if NoFollow::link_in(&root, &path).is_some() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::PermissionDenied,
+                    "a symbolic link is in the way; local buckets never follow links",
+                ));
+            }
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(&file)
+        })
+        .await
+        .map_err(|e| self.local_io("stage", staging, std::io::Error::other(e)))?;
+        opened.map_err(|e| self.local_io("stage", staging, e))
+    }
+
+    /// Removes the staging file `staging` of a local bucket (gone already is fine).
+    pub(super) async fn remove_staging_file(&self, staging: &str) -> Result<(), ConnectorError> {
+        let Some(file) = self.local_file(staging)? else {
+            return Ok(());
+        };
+        let removed = tokio::task::spawn_blocking(move || match std::fs::remove_file(&file) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            other => other,
+        })
+        .await
+        .map_err(|e| self.local_io("remove", staging, std::io::Error::other(e)))?;
+        removed.map_err(|e| self.local_io("remove", staging, e))
+    }
+
+    /// Renames the staging file `staging` of a local bucket to `key`. A staging file gone
+    /// with the object there was published already.
+    pub(super) async fn publish_staging_file(
+        &self,
+        staging: &str,
+        key: &str,
+    ) -> Result<(), ConnectorError> {
+        let (Some(from), Some(to)) = (self.local_file(staging)?, self.local_file(key)?) else {
+            return Err(self.local_io("publish", key, std::io::ErrorKind::Unsupported.into()));
+        };
+        let renamed = tokio::task::spawn_blocking(move || match std::fs::rename(&from, &to) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && to.is_file() => Ok(()),
+            other => other,
+        })
+        .await
+        .map_err(|e| self.local_io("publish", key, std::io::Error::other(e)))?;
+        renamed.map_err(|e| self.local_io("publish", key, e))
     }
 
     /// Validates a key (it must stay inside the bucket) and converts it to a store path.
@@ -240,68 +351,109 @@ impl Bucket {
         Ok(out)
     }
 
-    /// Removes what writers that died left under `prefix` (a key prefix ending in `/`): the
-    /// staging files of a local bucket (`<key>#<n>`, which the listing hides) and the
-    /// incomplete multipart uploads of an S3 bucket (stored, and billed, until aborted).
+    /// Removes what writers of attempts before `attempt` left under `prefix` (a key prefix
+    /// ending in `/`; with `recursive`, in every directory below it too): the staging files
+    /// of a local bucket (`<key>#<attempt>`, which the listing hides) and the incomplete
+    /// multipart uploads of an S3 bucket (stored, and billed, until aborted), except the
+    /// upload `keep`. An S3 upload does not say which attempt began it: `fence` is checked
+    /// after listing them and before aborting any, so every upload aborted was begun before
+    /// this attempt held the task (a worker that lost it cannot abort its successor's).
     /// Returns how many were removed.
-    pub async fn remove_incomplete(&self, prefix: &str) -> Result<u64, ConnectorError> {
-        if let Some(s3) = &self.s3 {
-            return s3admin::abort_uploads(s3, &self.name, prefix).await;
+    pub async fn remove_incomplete(
+        &self,
+        prefix: &str,
+        attempt: u64,
+        recursive: bool,
+        keep: Option<&str>,
+        fence: &dyn Fence,
+    ) -> Result<u64, ConnectorError> {
+        if let Some((s3, _)) = &self.s3 {
+            let uploads = s3admin::list_uploads(s3, &self.name, prefix).await?;
+            let uploads: Vec<_> = uploads
+                .into_iter()
+                .filter(|(_, id)| Some(id.as_str()) != keep)
+                .collect();
+            if uploads.is_empty() {
+                return Ok(0);
+            }
+            fence.check().await?;
+            return s3admin::abort_uploads(s3, &self.name, &uploads).await;
         }
         let Some(root) = &self.local_dir else {
             return Ok(0);
         };
-        // `object_store` never lists staging files: look at the directory itself (the task's
-        // parts are directly under its prefix).
         let prefix_path = self.path(prefix.trim_end_matches('/'))?;
         if NoFollow::link_in(root, &prefix_path).is_some() {
             // Never through a link.
             return Ok(0);
         }
         let dir = root.join(prefix.trim_end_matches('/'));
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-            Err(e) => {
-                return Err(ConnectorError::io(
-                    format!("cannot list {}", dir.display()),
-                    e,
-                ));
-            }
+        tokio::task::spawn_blocking(move || remove_staging_files(&dir, attempt, recursive))
+            .await
+            .map_err(|e| {
+                ConnectorError::io("cannot remove staging files", std::io::Error::other(e))
+            })?
+    }
+
+    /// Starts writing an object for attempt `attempt` of a task; it becomes visible only once
+    /// staged ([`PartWriter::stage`]) and published ([`super::StagedObject::publish`]).
+    pub async fn writer(
+        &self,
+        key: &str,
+        gzip: bool,
+        attempt: u64,
+    ) -> Result<PartWriter, ConnectorError> {
+        self.path(key)?;
+        PartWriter::start(self, key, gzip, attempt).await
+    }
+}
+
+/// Removes the staging files (`<name>#<n>`, `n < attempt`) in `dir` (and, with `recursive`,
+/// below it), never following a link. Returns how many.
+fn remove_staging_files(
+    dir: &std::path::Path,
+    attempt: u64,
+    recursive: bool,
+) -> Result<u64, ConnectorError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => {
+            return Err(ConnectorError::io(
+                format!("cannot list {}", dir.display()),
+                e,
+            ));
+        }
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        // `file_type` does not follow links: a link is never a staging file of ours, nor a
+        // directory to go into.
+        let Ok(file_type) = entry.file_type() else {
+            continue;
         };
-        let mut removed = 0;
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let staging = name
-                .to_str()
-                .and_then(|n| n.rsplit_once('#'))
-                .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
-            // `file_type` does not follow links: a link is never a staging file of ours.
-            if staging && entry.file_type().is_ok_and(|t| t.is_file()) {
-                match std::fs::remove_file(entry.path()) {
-                    Ok(()) => removed += 1,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => {
-                        return Err(ConnectorError::io(
-                            format!("cannot remove {}", entry.path().display()),
-                            e,
-                        ));
-                    }
+        if file_type.is_dir() && recursive {
+            removed += remove_staging_files(&entry.path(), attempt, recursive)?;
+            continue;
+        }
+        let name = entry.file_name();
+        let staging = name
+            .to_str()
+            .and_then(|n| n.rsplit_once('#'))
+            .and_then(|(_, n)| n.parse::<u64>().ok())
+            .is_some_and(|n| n < attempt);
+        if staging && file_type.is_file() {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => removed += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(ConnectorError::io(
+                        format!("cannot remove {}", entry.path().display()),
+                        e,
+                    ));
                 }
             }
         }
-        Ok(removed)
     }
-
-    /// Starts writing an object; it becomes visible only when [`PartWriter::finish`] returns.
-    pub fn writer(&self, key: &str, gzip: bool) -> Result<PartWriter, ConnectorError> {
-        let path = self.path(key)?;
-        Ok(PartWriter::new(
-            self.store.clone(),
-            &self.name,
-            key,
-            path,
-            gzip,
-        ))
-    }
+    Ok(removed)
 }

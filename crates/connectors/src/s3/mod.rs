@@ -8,8 +8,9 @@
 //!
 //! * [`ObjectStores`] resolves bucket names to [`Bucket`]s.
 //! * [`Bucket::open_read`] streams an object (optionally from an offset).
-//! * [`PartWriter`] streams one output object (optionally gzip) and makes it visible
-//!   atomically when finished, which is what exactly-once file output rests on.
+//! * [`PartWriter`] streams one output object (optionally gzip) to where nothing reads it;
+//!   [`StagedObject::publish`] makes it visible atomically once a checkpoint records it,
+//!   which is what exactly-once file output rests on.
 //! * [`source::S3Source`]: one task per manifest line, opened as [`crate::source::FileInput`].
 //! * [`sink::S3Sink`]: part objects `<datasetName>/<taskId>/part-<n>.jsonl[.gz]`.
 
@@ -26,7 +27,7 @@ pub use bucket::{Bucket, ObjectInfo, ObjectRead};
 pub use manifest::{BUILTIN_FILE_TYPE, parse_manifest_lines};
 pub use sink::part_objects;
 pub use store::{AWS_ENDPOINT_ENV, ObjectStores, S3Settings};
-pub use writer::PartWriter;
+pub use writer::{PartWriter, StagedObject};
 
 use crate::registry::Connector;
 use crate::sink::{DocumentSink, SinkRole};

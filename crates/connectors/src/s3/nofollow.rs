@@ -199,12 +199,18 @@ mod tests {
             .expect_err("write through a link");
         assert!(e.to_string().contains("symbolic link"), "{e}");
         assert!(!outside.path().join("new.jsonl").exists());
-        let mut writer = bucket.writer("dir-link/part.jsonl", false).expect("writer");
-        let written = match writer.write(&[b'x'; 64]).await {
-            Ok(()) => writer.finish().await,
+        let written = match bucket.writer("dir-link/part.jsonl", false, 1).await {
+            Ok(mut writer) => match writer.write(&[b'x'; 64]).await {
+                Ok(()) => match writer.stage().await {
+                    Ok(staged) => staged.publish(&bucket).await,
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         };
         assert!(written.is_err(), "a part written through a link");
+        assert!(!outside.path().join("part.jsonl#1").exists());
         assert!(!outside.path().join("part.jsonl").exists());
         assert!(bucket.delete_if_exists("file-link.jsonl").await.is_err());
 

@@ -1,17 +1,19 @@
 //! The S3 sink: a task's documents (or error records) as part objects,
 //! `<datasetName>/<taskId>/part-<n>.jsonl` (`.jsonl.gz` when compressed).
 //!
-//! Documents stream into the current part's upload; [`SinkWriter::commit`] completes it
-//! (durable, visible). The first commit of an invocation also removes what an earlier attempt
-//! that died mid-part left under the task's prefix (local staging files, incomplete S3
-//! multipart uploads), and deletes a copy of its part that
-//! an earlier attempt completed but did not checkpoint, when this attempt wrote nothing there;
-//! after that no part can have one (the checkpoint that follows a commit comes before any later
-//! part begins), so later commits (every 5 s in a stream task) do not ask the bucket again.
+//! Documents stream into the current part's staging (a local staging file, an S3 multipart
+//! upload); [`SinkWriter::stage`] completes it without making it visible, and
+//! [`SinkWriter::publish`] makes it visible once the checkpoint recorded it (see
+//! `writer.rs`). An invocation's [`SinkWriter::recover`] publishes what the last checkpoint
+//! recorded, then removes what earlier attempts left under the task's prefix (staging files,
+//! incomplete uploads). A part object is therefore visible only if a checkpoint covers it:
+//! a part is never written twice, and no stale copy can exist.
 
 use super::source::check_bucket;
-use super::{Bucket, PartWriter};
-use crate::sink::{DocumentBatch, DocumentSink, Rejected, SinkRole, SinkTask, SinkWriter};
+use super::{Bucket, PartWriter, StagedObject};
+use crate::sink::{
+    DocumentBatch, DocumentSink, Fence, Rejected, SinkRole, SinkTask, SinkWriter, Staged,
+};
 use crate::{ConnectorContext, ConnectorError, FailureKind};
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -104,7 +106,23 @@ impl DocumentSink for S3Sink {
             ctx.objects().bucket(&resource.name)?,
             &format!("{}/{}", task.dataset_name, task.task_id),
             self.gzip,
+            task.attempt,
         ))
+    }
+
+    async fn remove_leftovers(
+        &self,
+        ctx: &ConnectorContext,
+        resource: &ConnectorResource,
+        dataset_name: &str,
+    ) -> Result<u64, ConnectorError> {
+        if !ctx.objects().bucket_exists(&resource.name).await? {
+            return Ok(0);
+        }
+        let bucket = ctx.objects().bucket(&resource.name)?;
+        bucket
+            .remove_incomplete(&format!("{dataset_name}/"), u64::MAX, true, None, &Ended)
+            .await
     }
 
     async fn read_back(
@@ -174,15 +192,27 @@ fn newlines(data: &[u8]) -> impl Iterator<Item = usize> + '_ {
         .map(|(i, _)| i)
 }
 
-/// The writer of part objects `<prefix>/part-<n>.jsonl[.gz]` in `bucket` (what the S3 sink
-/// opens for a task).
-pub fn part_objects(bucket: Bucket, prefix: &str, gzip: bool) -> Box<dyn SinkWriter> {
+/// The dataset has ended: no attempt of its tasks can record a checkpoint any more.
+struct Ended;
+
+#[async_trait]
+impl Fence for Ended {
+    async fn check(&self) -> Result<(), ConnectorError> {
+        Ok(())
+    }
+}
+
+/// The writer of part objects `<prefix>/part-<n>.jsonl[.gz]` in `bucket` for attempt
+/// `attempt` of a task (what the S3 sink opens for a task).
+pub fn part_objects(bucket: Bucket, prefix: &str, gzip: bool, attempt: u64) -> Box<dyn SinkWriter> {
     Box::new(PartObjects {
         bucket,
         prefix: prefix.to_string(),
         extension: if gzip { "jsonl.gz" } else { "jsonl" },
         gzip,
+        attempt,
         writer: None,
+        staged: None,
     })
 }
 
@@ -192,13 +222,25 @@ struct PartObjects {
     prefix: String,
     extension: &'static str,
     gzip: bool,
+    attempt: u64,
     /// The current part's upload, once something was written to it.
     writer: Option<PartWriter>,
+    /// Staged by this writer and not published yet.
+    staged: Option<StagedObject>,
 }
 
 impl PartObjects {
     fn key(&self, part: u64) -> String {
         format!("{}/part-{part:05}.{}", self.prefix, self.extension)
+    }
+
+    fn staged_object(&self, value: &serde_json::Value) -> Result<StagedObject, ConnectorError> {
+        serde_json::from_value(value.clone()).map_err(|e| {
+            ConnectorError::Corrupt(format!(
+                "the checkpoint's staged part for bucket {} cannot be read ({e}): {value}",
+                self.bucket.name()
+            ))
+        })
     }
 }
 
@@ -225,47 +267,71 @@ impl SinkWriter for PartObjects {
             });
         };
         if self.writer.is_none() {
-            self.writer = Some(self.bucket.writer(&self.key(part), self.gzip)?);
+            let key = self.key(part);
+            self.writer = Some(self.bucket.writer(&key, self.gzip, self.attempt).await?);
         }
         let writer = self.writer.as_mut().expect("opened above");
         writer.write(bytes).await?;
-        fail::fail_point!("s3-part-write", |arg| crate::failpoints::act(
-            "s3-part-write",
-            arg
-        ));
+        crate::failpoints::hit("s3-part-write");
         Ok(Vec::new())
     }
 
-    async fn commit(&mut self, part: u64, first: bool) -> Result<bool, ConnectorError> {
-        let written = match self.writer.take() {
-            Some(w) => {
-                w.finish().await?;
-                true
-            }
-            None => {
-                if first {
-                    self.bucket.delete_if_exists(&self.key(part)).await?;
-                }
-                false
-            }
+    async fn stage(&mut self, _part: u64) -> Result<Staged, ConnectorError> {
+        let Some(writer) = self.writer.take() else {
+            return Ok(Staged::Empty);
         };
-        if first {
-            // What an earlier attempt that died mid-part left: staging files, uploads.
-            let removed = self
-                .bucket
-                .remove_incomplete(&format!("{}/", self.prefix))
-                .await?;
-            if removed > 0 {
-                tracing::info!(bucket = self.bucket.name(), prefix = %self.prefix, removed,
-                    "removed incomplete parts of an earlier attempt");
+        let staged = writer.stage().await?;
+        let value = serde_json::to_value(&staged)
+            .map_err(|e| ConnectorError::Corrupt(format!("cannot record a staged part: {e}")))?;
+        self.staged = Some(staged);
+        Ok(Staged::Pending(value))
+    }
+
+    async fn publish(&mut self, staged: &serde_json::Value) -> Result<(), ConnectorError> {
+        let staged = self.staged_object(staged)?;
+        staged.publish(&self.bucket).await?;
+        if self.staged.as_ref() == Some(&staged) {
+            self.staged = None;
+        }
+        Ok(())
+    }
+
+    async fn recover(
+        &mut self,
+        pending: Option<&serde_json::Value>,
+        fence: &dyn Fence,
+    ) -> Result<u64, ConnectorError> {
+        let mut keep = None;
+        if let Some(value) = pending {
+            let staged = self.staged_object(value)?;
+            staged.publish(&self.bucket).await?;
+            if let StagedObject::Upload { upload_id, .. } = staged {
+                keep = Some(upload_id);
             }
         }
-        Ok(written)
+        let removed = self
+            .bucket
+            .remove_incomplete(
+                &format!("{}/", self.prefix),
+                self.attempt,
+                false,
+                keep.as_deref(),
+                fence,
+            )
+            .await?;
+        if removed > 0 {
+            tracing::info!(bucket = self.bucket.name(), prefix = %self.prefix, removed,
+                "removed incomplete parts of an earlier attempt");
+        }
+        Ok(removed)
     }
 
     async fn abort(&mut self) {
         if let Some(w) = self.writer.take() {
             w.abort().await;
+        }
+        if let Some(staged) = self.staged.take() {
+            staged.discard(&self.bucket).await;
         }
     }
 }
@@ -275,83 +341,116 @@ mod tests {
     use super::*;
     use crate::s3::ObjectStores;
 
-    /// Stale copies are deleted for the part an invocation resumes at, and only for it.
-    #[tokio::test]
-    async fn only_the_resumed_part_is_cleared_of_stale_copies() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        for b in ["docs", "errors"] {
-            std::fs::create_dir_all(dir.path().join(b)).expect("bucket dir");
+    /// Never checked: the local bucket needs no fence (staging names carry the attempt).
+    struct Held;
+
+    #[async_trait]
+    impl Fence for Held {
+        async fn check(&self) -> Result<(), ConnectorError> {
+            Ok(())
         }
+    }
+
+    fn listed(bucket_dir: &std::path::Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(bucket_dir.join("Ds/t1"))
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+
+    /// A staged part is invisible until published; publishing is idempotent; what a dead
+    /// attempt staged and recorded is published by the next attempt's recovery, and what it
+    /// staged without recording is removed, while a later attempt's staging file is not.
+    #[tokio::test]
+    async fn parts_become_visible_only_when_published() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("docs")).expect("bucket dir");
         let stores = ObjectStores::local(dir.path().to_path_buf());
-        let (docs, errors) = (
-            stores.bucket("docs").expect("docs"),
-            stores.bucket("errors").expect("errors"),
-        );
-        let stale = |key: &'static str| Bytes::from_static(key.as_bytes());
-        // An earlier attempt wrote part 3 with documents and errors, then died before its
-        // checkpoint; this attempt resumes at part 3 and has no errors there.
-        errors
-            .put("Ds/t1/part-00003.jsonl", stale("old errors"))
-            .await
-            .expect("put");
-        let mut doc_parts = part_objects(docs.clone(), "Ds/t1", false);
-        let mut error_parts = part_objects(errors.clone(), "Ds/t1", false);
-        doc_parts
-            .write(3, DocumentBatch::Lines(b"{\"a\":1}\n"))
+        let docs = stores.bucket("docs").expect("docs");
+        let bucket_dir = dir.path().join("docs");
+
+        let mut parts = part_objects(docs.clone(), "Ds/t1", false, 3);
+        parts
+            .write(0, DocumentBatch::Lines(b"{\"a\":1}\n"))
             .await
             .expect("write");
-        assert!(doc_parts.commit(3, true).await.expect("commit"));
-        assert!(!error_parts.commit(3, true).await.expect("commit"));
-        assert!(docs.exists("Ds/t1/part-00003.jsonl").await.expect("exists"));
+        let Staged::Pending(staged) = parts.stage(0).await.expect("stage") else {
+            panic!("part objects are staged");
+        };
+        assert_eq!(listed(&bucket_dir), ["part-00000.jsonl#3"]);
         assert!(
-            !errors
-                .exists("Ds/t1/part-00003.jsonl")
-                .await
-                .expect("exists"),
-            "the stale error object of the resumed part is deleted"
+            docs.list("Ds/").await.expect("list").is_empty(),
+            "staged is not visible"
+        );
+        parts.publish(&staged).await.expect("publish");
+        assert_eq!(listed(&bucket_dir), ["part-00000.jsonl"]);
+        parts.publish(&staged).await.expect("published twice");
+        assert_eq!(
+            docs.read_all("Ds/t1/part-00000.jsonl").await.expect("read"),
+            "{\"a\":1}\n"
         );
 
-        // Part 4 began after part 3's checkpoint, so nothing can have written it: the commit
-        // does not look (an object put there by hand stays).
-        errors
-            .put("Ds/t1/part-00004.jsonl", stale("not from letsdata"))
-            .await
-            .expect("put");
-        doc_parts
-            .write(4, DocumentBatch::Lines(b"{\"a\":2}\n"))
-            .await
-            .expect("write");
-        assert!(doc_parts.commit(4, false).await.expect("commit"));
-        assert!(!error_parts.commit(4, false).await.expect("commit"));
-        assert!(
-            errors
-                .exists("Ds/t1/part-00004.jsonl")
-                .await
-                .expect("exists")
-        );
-
-        // An earlier attempt's staging file (a local upload that never completed) is removed
-        // by the first commit of the next invocation, and never listed as an object.
-        let staging = dir.path().join("docs/Ds/t1/part-00006.jsonl#1");
-        std::fs::write(&staging, b"{\"a\":\"half\"").expect("staging");
-        assert!(
-            docs.list("Ds/t1/")
-                .await
-                .expect("list")
-                .iter()
-                .all(|o| !o.key.contains('#'))
-        );
-        let mut resumed = part_objects(docs.clone(), "Ds/t1", false);
-        resumed
-            .write(6, DocumentBatch::Lines(b"{\"a\":6}\n"))
+        // Attempt 3 stages part 1 and records it, then dies before publishing; it had also
+        // left a staging file of an attempt it never recorded (attempt 2), and attempt 5 is
+        // writing beside it already.
+        parts
+            .write(1, DocumentBatch::Lines(b"{\"a\":2}\n"))
             .await
             .expect("write");
-        assert!(resumed.commit(6, true).await.expect("commit"));
-        assert!(!staging.exists(), "staging file left behind");
-        assert!(docs.exists("Ds/t1/part-00006.jsonl").await.expect("exists"));
+        let Staged::Pending(recorded) = parts.stage(1).await.expect("stage") else {
+            panic!("part objects are staged");
+        };
+        drop(parts);
+        std::fs::write(bucket_dir.join("Ds/t1/part-00002.jsonl#2"), "half").expect("w");
+        std::fs::write(bucket_dir.join("Ds/t1/part-00002.jsonl#5"), "later").expect("w");
+        let mut next = part_objects(docs.clone(), "Ds/t1", false, 4);
+        assert_eq!(
+            next.recover(Some(&recorded), &Held).await.expect("recover"),
+            1
+        );
+        assert_eq!(
+            listed(&bucket_dir),
+            ["part-00000.jsonl", "part-00001.jsonl", "part-00002.jsonl#5"]
+        );
 
-        // A part with nothing in it writes nothing.
-        assert!(!doc_parts.commit(5, false).await.expect("commit"));
-        assert!(!docs.exists("Ds/t1/part-00005.jsonl").await.expect("exists"));
+        // Nothing written: nothing staged. A lost lease discards what was staged.
+        assert_eq!(next.stage(2).await.expect("stage"), Staged::Empty);
+        next.write(2, DocumentBatch::Lines(b"{\"a\":3}\n"))
+            .await
+            .expect("write");
+        assert!(next.stage(2).await.expect("stage").wrote());
+        next.abort().await;
+        assert_eq!(
+            listed(&bucket_dir),
+            ["part-00000.jsonl", "part-00001.jsonl", "part-00002.jsonl#5"]
+        );
+
+        // Once the dataset has ended, every staging file under it goes.
+        let sink = S3Sink {
+            role: SinkRole::Write,
+            location: ResourceLocation::LetsData,
+            bucket_name: None,
+            gzip: false,
+        };
+        let ctx = ConnectorContext::new(std::sync::Arc::new(stores));
+        let resource = ConnectorResource {
+            name: "docs".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            sink.remove_leftovers(&ctx, &resource, "Ds")
+                .await
+                .expect("leftovers"),
+            1
+        );
+        assert_eq!(
+            listed(&bucket_dir),
+            ["part-00000.jsonl", "part-00001.jsonl"]
+        );
     }
 }

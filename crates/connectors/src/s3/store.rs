@@ -8,6 +8,7 @@ use letsdata_model::location::validate_bucket_name;
 use object_store::ObjectStore;
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
+use object_store::multipart::MultipartStore;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -66,11 +67,21 @@ enum Backend {
     S3(Arc<S3Settings>),
 }
 
+/// A bucket's client: its store, and on S3 its multipart uploads (the same client).
+type Cached = (Arc<dyn ObjectStore>, Option<Arc<dyn MultipartStore>>);
+
 /// Resolves bucket names to buckets; caches one client per bucket.
-#[derive(Debug)]
 pub struct ObjectStores {
     backend: Backend,
-    cache: Mutex<HashMap<String, Arc<dyn ObjectStore>>>,
+    cache: Mutex<HashMap<String, Cached>>,
+}
+
+impl std::fmt::Debug for ObjectStores {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectStores")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ObjectStores {
@@ -120,14 +131,18 @@ impl ObjectStores {
     pub fn bucket(&self, name: &str) -> Result<Bucket, ConnectorError> {
         validate_bucket_name(name).map_err(|e| ConnectorError::InvalidLocation(e.to_string()))?;
         let mut cache = self.cache.lock().expect("object store cache lock poisoned");
-        let (s3, local_dir) = match &self.backend {
+        let (settings, local_dir) = match &self.backend {
             Backend::S3(s) => (Some(s.clone()), None),
             Backend::Local { root } => (None, Some(root.join(name))),
         };
-        if let Some(store) = cache.get(name) {
-            return Ok(Bucket::new(name, store.clone(), s3, local_dir));
+        let bucket = |(store, multipart): Cached| {
+            let s3 = settings.clone().zip(multipart);
+            Bucket::new(name, store, s3, local_dir.clone())
+        };
+        if let Some(cached) = cache.get(name) {
+            return Ok(bucket(cached.clone()));
         }
-        let store: Arc<dyn ObjectStore> = match &self.backend {
+        let cached: Cached = match &self.backend {
             Backend::Local { root } => {
                 let dir = root.join(name);
                 match std::fs::symlink_metadata(&dir) {
@@ -145,7 +160,7 @@ impl ObjectStores {
                 let local = LocalFileSystem::new_with_prefix(&dir).map_err(|e| {
                     ConnectorError::Settings(format!("cannot open {}: {e}", dir.display()))
                 })?;
-                Arc::new(NoFollow::new(dir, local))
+                (Arc::new(NoFollow::new(dir, local)), None)
             }
             Backend::S3(s) => {
                 let mut b = AmazonS3Builder::new()
@@ -163,14 +178,15 @@ impl ObjectStores {
                 if let Some(t) = &s.session_token {
                     b = b.with_token(t);
                 }
-                Arc::new(
+                let s3 = Arc::new(
                     b.build()
                         .map_err(|e| ConnectorError::Settings(e.to_string()))?,
-                )
+                );
+                (s3.clone(), Some(s3))
             }
         };
-        cache.insert(name.to_string(), store.clone());
-        Ok(Bucket::new(name, store, s3, local_dir))
+        cache.insert(name.to_string(), cached.clone());
+        Ok(bucket(cached))
     }
 
     fn not_found(&self, name: &str) -> ConnectorError {

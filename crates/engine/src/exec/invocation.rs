@@ -22,10 +22,12 @@ use super::output::PartOutput;
 use super::{Failure, InvokeError, Outcome, Runner, STOPPED, Signals, TaskLog};
 use crate::LiveStats;
 use letsdata_connectors::FailureKind;
+use letsdata_connectors::failpoints;
 use letsdata_connectors::source::TaskSeed;
 use letsdata_model::spec::LogLevel;
 use letsdata_model::task::{Checkpoint, ConnectorFields, TaskProgress};
 use letsdata_store::Lease;
+use letsdata_store::StoreError;
 use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -302,7 +304,10 @@ impl Invocation<'_> {
         Ok(Outcome::Completed)
     }
 
-    /// Completes the part, then checkpoints. Order matters: output first, checkpoint second.
+    /// Stages the part (durable, not visible), checkpoints (recording what was staged, under
+    /// the lease token), then publishes it. Order matters: output durable first, checkpoint
+    /// second, visible third: a worker that lost the task cannot record a checkpoint, so it
+    /// never makes a part visible.
     pub(super) async fn roll<D: Driver>(
         &self,
         driver: &mut D,
@@ -311,14 +316,9 @@ impl Invocation<'_> {
         end_of_input: bool,
     ) -> Result<(), InvokeError> {
         let runner = self.runner;
-        // Make sure we still own the task before making a part visible.
-        runner
-            .tasks
-            .heartbeat(self.lease, runner.settings.lease)
-            .await?;
         driver.before_commit().await?;
         let part = out.part;
-        let next_part = out.roll().await?;
+        let (next_part, staged) = out.stage().await?;
         // Documents the destination rejected are error records now.
         let rejected = out.take_rejected();
         progress.pending.documents_written =
@@ -334,12 +334,26 @@ impl Invocation<'_> {
             next_part,
             progress: progress.totals,
             end_of_input,
+            staged_parts: staged,
             position: driver.position(progress)?,
         };
-        runner
+        match runner
             .tasks
             .checkpoint(self.lease, &checkpoint, runner.settings.lease)
-            .await?;
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::LeaseLost { .. }) => {
+                // Not recorded: nobody will publish what was staged.
+                out.abort().await;
+                return Err(InvokeError::LeaseLost);
+            }
+            // Whether it was recorded is unknown: what was staged stays, for the next attempt
+            // to publish (recorded) or remove (not).
+            Err(e) => return Err(e.into()),
+        }
+        failpoints::hit("part-checkpointed");
+        out.publish(&checkpoint.staged_parts).await?;
         driver.after_commit().await?;
         self.log.log(
             LogLevel::Debug,

@@ -23,7 +23,7 @@ use crate::datasets::{DatasetConnectors, sink_resource};
 use crate::{EngineSettings, LiveStats};
 use invocation::{Invocation, Progress};
 use letsdata_connectors::ConnectorContext;
-use letsdata_connectors::sink::{SinkRole, SinkTask};
+use letsdata_connectors::sink::{Fence, SinkRole, SinkTask};
 use letsdata_connectors::source::TaskInput;
 use letsdata_connectors::{ConnectorError, FailureKind};
 use letsdata_model::spec::{Implementation, LogLevel};
@@ -116,6 +116,20 @@ impl Runner {
         )));
         let task = &lease.task;
         let checkpoint = task.checkpoint.clone().unwrap_or_default();
+        let mut out = self.output(lease, checkpoint.next_part).await?;
+        // What the last checkpoint staged is published before anything else (its worker may
+        // have died first), and what earlier attempts left is removed.
+        let fence = LeaseFence {
+            runner: self,
+            lease,
+            lost: AtomicBool::new(false),
+        };
+        if let Err(e) = out.recover(&checkpoint.staged_parts, &fence).await {
+            if fence.lost.load(std::sync::atomic::Ordering::Relaxed) {
+                return Err(InvokeError::LeaseLost);
+            }
+            return Err(e.into());
+        }
         if checkpoint.end_of_input {
             return Ok(Outcome::Completed);
         }
@@ -148,13 +162,11 @@ impl Runner {
                     log,
                 )
                 .await?;
-                let mut out = self.output(&task.task_id, checkpoint.next_part).await?;
                 out.set_source(&source.0, &source.1);
                 run.run(driver, out, progress(resume)).await
             }
             (TaskInput::Files(files), Implementation::Wasm(_)) => {
                 let (sandbox, code, limits, interface) = self.user_code(&run).await?;
-                let out = self.output(&task.task_id, checkpoint.next_part).await?;
                 match interface.kind() {
                     InterfaceKind::FileParser => {
                         let (driver, resume) = wasm::WasmFiles::open(
@@ -197,7 +209,6 @@ impl Runner {
                         records::Parse::wasm(&sandbox, &code, limits, interface).await?
                     }
                 };
-                let mut out = self.output(&task.task_id, checkpoint.next_part).await?;
                 let (file_type, name) = source.label();
                 out.set_source(file_type, name);
                 let driver = records::Records::new(self, &task.task_id, source, parse);
@@ -215,11 +226,13 @@ impl Runner {
     }
 
     /// The task's output, starting at part `next_part`: writers of the write and error
-    /// connectors.
-    async fn output(&self, task_id: &str, next_part: u64) -> Result<PartOutput, InvokeError> {
+    /// connectors for this attempt.
+    async fn output(&self, lease: &Lease, next_part: u64) -> Result<PartOutput, InvokeError> {
+        let task_id = lease.task.task_id.as_str();
         let task = SinkTask {
             dataset_name: &self.dataset.dataset_name,
             task_id,
+            attempt: lease.token.get() as u64,
         };
         let mut writers = Vec::with_capacity(2);
         for role in [SinkRole::Write, SinkRole::Error] {
@@ -242,6 +255,39 @@ impl Runner {
             next_part,
             self.settings.part_target_bytes,
         ))
+    }
+}
+
+/// The attempt's hold on its task, for the sinks to check before removing what another
+/// attempt could still use.
+struct LeaseFence<'a> {
+    runner: &'a Runner,
+    lease: &'a Lease,
+    /// The check found the lease lost.
+    lost: AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl Fence for LeaseFence<'_> {
+    async fn check(&self) -> Result<(), ConnectorError> {
+        match self
+            .runner
+            .tasks
+            .heartbeat(self.lease, self.runner.settings.lease)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                if matches!(e, StoreError::LeaseLost { .. }) {
+                    self.lost.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+                Err(ConnectorError::Io {
+                    what: "cannot check the task's lease".into(),
+                    message: e.to_string(),
+                    kind: FailureKind::Transient,
+                })
+            }
+        }
     }
 }
 

@@ -3,14 +3,17 @@
 //!
 //! Documents and error records are buffered per record into reusable byte buffers and handed to
 //! the sinks' writers in ~1 MiB chunks: as lines to writers that take bytes (part objects), or
-//! one by one with their ids to the others (streams, queues, tables, ...). [`PartOutput::roll`]
-//! makes the part durable in both sinks; after it the caller checkpoints, and only then does
-//! the next part begin. Documents a sink rejects for their content become error records of the
+//! one by one with their ids to the others (streams, queues, tables, ...). [`PartOutput::stage`]
+//! makes the part durable in both sinks (part objects staged, not visible); the caller
+//! checkpoints, recording what was staged, then [`PartOutput::publish`]es it, and only then
+//! does the next part begin. Documents a sink rejects for their content become error records of the
 //! same part, so they are durable before the checkpoint too.
 
 use base64::Engine as _;
 use letsdata_connectors::ConnectorError;
-use letsdata_connectors::sink::{DocumentBatch, SinkWriter};
+use letsdata_connectors::failpoints;
+use letsdata_connectors::sink::{DocumentBatch, Fence, SinkWriter};
+use letsdata_model::task::StagedParts;
 use std::borrow::Cow;
 
 const CHUNK: usize = 1024 * 1024;
@@ -41,8 +44,6 @@ pub(crate) struct PartOutput {
     part_bytes: u64,
     /// A part is complete at this many bytes.
     part_target: u64,
-    /// The next commit is the invocation's first (its part may have an earlier attempt's copy).
-    first_commit: bool,
 }
 
 /// Identifies the records an error record describes.
@@ -81,7 +82,6 @@ impl PartOutput {
             errors: Vec::new(),
             part_bytes: 0,
             part_target,
-            first_commit: true,
         }
     }
 
@@ -229,31 +229,54 @@ impl PartOutput {
         self.part_bytes + self.docs.len() as u64 + self.errors.len() as u64
     }
 
-    /// Makes the current part durable and moves to the next part number.
-    /// Returns the next part number to checkpoint.
-    pub(crate) async fn roll(&mut self) -> Result<u64, ConnectorError> {
+    /// Before the invocation's first write: publishes what the task's last checkpoint
+    /// staged (its worker may have died before publishing it) and removes what earlier
+    /// attempts left unfinished.
+    pub(crate) async fn recover(
+        &mut self,
+        last: &StagedParts,
+        fence: &dyn Fence,
+    ) -> Result<(), ConnectorError> {
+        self.documents
+            .recover(last.documents.as_ref(), fence)
+            .await?;
+        self.errors_out.recover(last.errors.as_ref(), fence).await?;
+        Ok(())
+    }
+
+    /// Makes the current part durable in both sinks (part objects staged, not yet visible)
+    /// and moves to the next part number. Returns the next part number and what was staged,
+    /// for the checkpoint to record before [`Self::publish`].
+    pub(crate) async fn stage(&mut self) -> Result<(u64, StagedParts), ConnectorError> {
         self.flush_docs().await?;
         self.flush_errors().await?;
-        let first = std::mem::replace(&mut self.first_commit, false);
-        fail::fail_point!("part-commit", |arg| letsdata_connectors::failpoints::act(
-            "part-commit",
-            arg
-        ));
-        let wrote_docs = self.documents.commit(self.part, first).await?;
-        fail::fail_point!("part-committed-documents", |arg| {
-            letsdata_connectors::failpoints::act("part-committed-documents", arg)
-        });
-        let wrote_errors = self.errors_out.commit(self.part, first).await?;
-        fail::fail_point!(
-            "part-committed",
-            |arg| letsdata_connectors::failpoints::act("part-committed", arg)
-        );
-        if wrote_docs || wrote_errors {
+        failpoints::hit("part-commit");
+        let documents = self.documents.stage(self.part).await?;
+        failpoints::hit("part-committed-documents");
+        let errors = self.errors_out.stage(self.part).await?;
+        failpoints::hit("part-committed");
+        if documents.wrote() || errors.wrote() {
             self.part += 1;
         }
         self.sent = 0;
         self.part_bytes = 0;
-        Ok(self.part)
+        let staged = StagedParts {
+            documents: documents.pending().cloned(),
+            errors: errors.pending().cloned(),
+        };
+        Ok((self.part, staged))
+    }
+
+    /// Makes what [`Self::stage`] staged visible, once the checkpoint recorded it.
+    pub(crate) async fn publish(&mut self, staged: &StagedParts) -> Result<(), ConnectorError> {
+        if let Some(v) = &staged.documents {
+            self.documents.publish(v).await?;
+        }
+        failpoints::hit("part-published-documents");
+        if let Some(v) = &staged.errors {
+            self.errors_out.publish(v).await?;
+        }
+        Ok(())
     }
 
     /// Abandons the current part (the lease was lost): nothing of it becomes visible.

@@ -146,6 +146,7 @@ pub fn checkpoint(n: u64) -> Checkpoint {
         next_part: n,
         progress: progress(n),
         end_of_input: false,
+        staged_parts: Default::default(),
         position: position.as_object().cloned().unwrap_or_default(),
     }
 }

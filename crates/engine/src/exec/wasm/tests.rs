@@ -15,11 +15,13 @@ fn output(dir: &std::path::Path) -> PartOutput {
             stores.bucket("write").expect("bucket"),
             "Dataset/task-1",
             false,
+            1,
         ),
         part_objects(
             stores.bucket("error").expect("bucket"),
             "Dataset/task-1",
             false,
+            1,
         ),
         ("Dataset", "id"),
         "task-1",

@@ -1,0 +1,442 @@
+//! The fault-injection suite: SIGKILL storms at failpoints chosen at random (file and stream
+//! datasets, part-object and stream destinations) and a disk that fills up under a running
+//! dataset. Each checks that every input record ends up exactly once in the output or the
+//! errors (at least once, and only repeated with the same document id, in a stream
+//! destination), that no staging file is left, and that the progress counters equal what is
+//! in the buckets.
+//!
+//! Size: `LETSDATA_FAULT_KILLS` kills per storm (default 10) over `LETSDATA_FAULT_LINES`
+//! input lines (default 40000); `LETSDATA_FAULT_SEED` replays a run (each test prints its
+//! seed). The full-size run is in docs/dev/testing.md.
+
+#![cfg(feature = "failpoints")]
+
+mod common;
+
+use common::services::{create_topic, kafka_bootstrap, produce, read_topic, suffix};
+use common::{TestHome, config};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::process::ExitStatusExt;
+use std::process::Stdio;
+
+/// Where a storm's kills land: every point of a part's life, from writing to publishing, each
+/// after up to (the number given - 1) hits.
+const POINTS: &[(&str, u32)] = &[
+    ("s3-part-write", 12),
+    ("part-commit", 4),
+    ("part-committed-documents", 4),
+    ("part-committed", 4),
+    ("part-checkpointed", 4),
+    ("part-published-documents", 4),
+];
+
+/// The same points, each at its first hit: a stream task rolls a part per poll (4 MiB), so
+/// a few hits would cover the whole input.
+const FIRST_HITS: &[(&str, u32)] = &[
+    ("s3-part-write", 1),
+    ("part-commit", 1),
+    ("part-committed-documents", 1),
+    ("part-committed", 1),
+    ("part-checkpointed", 1),
+    ("part-published-documents", 1),
+];
+
+fn setting(name: &str, default: u64) -> u64 {
+    match std::env::var(name) {
+        Ok(v) => v
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={v:?}: expected a number")),
+        Err(_) => default,
+    }
+}
+
+fn rng(test: &str) -> fastrand::Rng {
+    let seed = setting("LETSDATA_FAULT_SEED", fastrand::u64(..));
+    eprintln!("{test}: LETSDATA_FAULT_SEED={seed}");
+    fastrand::Rng::with_seed(seed)
+}
+
+/// Input lines `{"id": n, ...}` for ids `start..start + n`, padded to about 80 bytes; every
+/// 97th is not JSON (`not json <id>`). Returns the text and the bad lines.
+fn input(start: u64, n: u64) -> (String, Vec<String>) {
+    padded_input(start, n, 40)
+}
+
+/// [`input`] with `pad` bytes of payload per document.
+fn padded_input(start: u64, n: u64, pad: usize) -> (String, Vec<String>) {
+    let mut text = String::with_capacity(n as usize * 80);
+    let mut bad = Vec::new();
+    for id in start..start + n {
+        if id % 97 == 13 {
+            let line = format!("not json {id}");
+            text.push_str(&line);
+            bad.push(line);
+        } else {
+            text.push_str(&format!(
+                "{{\"id\":{id},\"event\":\"view\",\"payload\":\"{id:0>pad$}\"}}"
+            ));
+        }
+        text.push('\n');
+    }
+    (text, bad)
+}
+
+/// Runs `first` (then `letsdata run`, again and again) with a kill at a random failpoint each
+/// time, until `kills` processes were killed; then a last `letsdata run` without failpoints.
+/// Returns the last run's output.
+fn storm(
+    home: &TestHome,
+    first: &[&str],
+    points: &[(&str, u32)],
+    kills: u64,
+    rng: &mut fastrand::Rng,
+) -> common::Run {
+    let mut killed = 0;
+    let mut args: Vec<&str> = first.to_vec();
+    let mut finished_early = 0;
+    while killed < kills {
+        let (point, most) = points[rng.usize(..points.len())];
+        let spec = format!("{point}={}*off->return(kill)", rng.u32(..most));
+        let out = home
+            .command(&args)
+            .env("LETSDATA_FAILPOINTS", &spec)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .expect("run letsdata");
+        match out.status.signal() {
+            Some(libc::SIGKILL) => killed += 1,
+            _ => {
+                assert!(
+                    out.status.success(),
+                    "{spec}: {:?}: {}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                // The point was not reached as often as asked (a part with no errors has
+                // no error object): the run went on to the end of what was left.
+                finished_early += 1;
+                assert!(
+                    finished_early < 3,
+                    "{spec}: the dataset finished after {killed} kills; make the input larger: {}",
+                    home.run(&["datasets", "list"]).stdout
+                );
+            }
+        }
+        args = vec!["run"];
+    }
+    home.run(&["run"])
+}
+
+/// The error records' raw records.
+fn raw_records(errors: &[String]) -> Vec<String> {
+    errors
+        .iter()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).expect("error record is JSON");
+            v["rawRecord"]
+                .as_str()
+                .expect("rawRecord")
+                .trim_end()
+                .to_string()
+        })
+        .collect()
+}
+
+/// Every document id, with how often it was written.
+fn id_counts(docs: &[String]) -> BTreeMap<u64, usize> {
+    let mut counts = BTreeMap::new();
+    for l in docs {
+        let v: Value = serde_json::from_str(l).expect("document is JSON");
+        *counts.entry(v["id"].as_u64().expect("id")).or_default() += 1;
+    }
+    counts
+}
+
+/// Checks a completed dataset whose output and errors are part objects in local buckets:
+/// every good record once, every bad one once, counters equal to the buckets, no staging file
+/// (`lines` fails on one).
+fn exactly_once(home: &TestHome, dataset: &str, good: &BTreeSet<u64>, bad: &[String]) {
+    let ds = home.view(dataset);
+    assert_eq!(ds["datasetStatus"], "COMPLETED", "{ds}");
+    let docs = home.lines(ds["resources"]["writeBucket"].as_str().expect("b"), "");
+    let errors = home.lines(ds["resources"]["errorBucket"].as_str().expect("b"), "");
+    let counts = id_counts(&docs);
+    let twice: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "documents written twice: {twice:?}");
+    let got: BTreeSet<u64> = counts.keys().copied().collect();
+    let lost: Vec<_> = good.difference(&got).take(10).collect();
+    assert!(lost.is_empty(), "documents lost: {lost:?}...");
+    assert_eq!(got, *good);
+    let mut raw = raw_records(&errors);
+    raw.sort();
+    let mut expected: Vec<String> = bad.to_vec();
+    expected.sort();
+    assert_eq!(raw, expected, "every bad record once in the errors");
+    let p = &ds["datasetProgress"];
+    assert_eq!(
+        p["documentsWritten"].as_u64(),
+        Some(docs.len() as u64),
+        "{p}"
+    );
+    assert_eq!(p["errorRecords"].as_u64(), Some(errors.len() as u64), "{p}");
+}
+
+#[test]
+fn a_file_dataset_survives_a_sigkill_storm() {
+    let mut rng = rng("a_file_dataset_survives_a_sigkill_storm");
+    let (kills, lines) = (
+        setting("LETSDATA_FAULT_KILLS", 10),
+        setting("LETSDATA_FAULT_LINES", 40_000),
+    );
+    let mut home = TestHome::new();
+    home.env("LETSDATA_PART_SIZE_BYTES", "50000");
+    let (a, mut bad) = input(0, lines);
+    let (b, bad_b) = input(lines, lines);
+    bad.extend(bad_b);
+    home.put("storm-in", "a.jsonl", a.as_bytes());
+    home.put("storm-in", "b.jsonl.gz", &common::gzip(b.as_bytes()));
+    let mut cfg = config(
+        "FileStorm",
+        "storm-in",
+        json!({"builtinParser": "jsonl", "documentIdField": "id"}),
+        &["a.jsonl", "b.jsonl.gz"],
+    );
+    cfg["computeEngine"]["concurrency"] = json!(2);
+    let path = home.config("FileStorm", &cfg);
+    let last = storm(
+        &home,
+        &[
+            "datasets",
+            "create",
+            "--configFile",
+            path.to_str().expect("utf8"),
+        ],
+        POINTS,
+        kills,
+        &mut rng,
+    );
+    assert_eq!(last.code, 0, "{}", last.stderr);
+    let good: BTreeSet<u64> = (0..2 * lines).filter(|id| id % 97 != 13).collect();
+    exactly_once(&home, "FileStorm", &good, &bad);
+}
+
+#[test]
+fn a_stream_dataset_survives_a_sigkill_storm() {
+    let mut rng = rng("a_stream_dataset_survives_a_sigkill_storm");
+    let (kills, lines) = (
+        setting("LETSDATA_FAULT_KILLS", 10),
+        setting("LETSDATA_FAULT_LINES", 40_000),
+    );
+    let bootstrap = kafka_bootstrap();
+    let topic = format!("storm-{}", suffix());
+    let mut bad = Vec::new();
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(async {
+            create_topic(&bootstrap, &topic, 2).await;
+            for p in 0..2u64 {
+                let (text, b) = padded_input(p * lines, lines, 400);
+                bad.extend(b);
+                let records: Vec<(String, String)> = text
+                    .lines()
+                    .enumerate()
+                    .map(|(i, l)| ((p * lines + i as u64).to_string(), l.to_string()))
+                    .collect();
+                produce(&bootstrap, &topic, p as i32, &records).await;
+            }
+        });
+    let mut home = TestHome::new();
+    home.env("LETSDATA_PART_SIZE_BYTES", "50000");
+    let mut cfg = config("StreamStorm", "unused", json!({}), &["x"]);
+    cfg["readConnector"] = json!({
+        "connectorDestination": "KAFKA",
+        "bootstrapServers": bootstrap,
+        "topicName": topic,
+        "resourceLocation": "Customer",
+        "artifactImplementationLanguage": "Builtin",
+        "builtinParser": "jsonl",
+        "documentIdField": "id"
+    });
+    cfg["manifestFile"] = json!({
+        "manifestType": "KafkaReaderManifest",
+        "kafkaReaderTaskStartFromCondition": "Earliest",
+        "kafkaReaderTaskStopCondition": "StopWhenNoNewRecords",
+        "kafkaReaderTaskStopAfterConsecutiveEmptyPolls": 3
+    });
+    cfg["computeEngine"]["concurrency"] = json!(2);
+    let path = home.config("StreamStorm", &cfg);
+    let last = storm(
+        &home,
+        &[
+            "datasets",
+            "create",
+            "--configFile",
+            path.to_str().expect("utf8"),
+        ],
+        FIRST_HITS,
+        kills,
+        &mut rng,
+    );
+    assert_eq!(last.code, 0, "{}", last.stderr);
+    let good: BTreeSet<u64> = (0..2 * lines).filter(|id| id % 97 != 13).collect();
+    exactly_once(&home, "StreamStorm", &good, &bad);
+}
+
+/// A stream destination cannot take documents back: after the storm every document is in
+/// the topic at least once, a repeat carries the same key (document id), and every bad record
+/// is once in the errors.
+#[test]
+fn a_stream_destination_survives_a_sigkill_storm() {
+    let mut rng = rng("a_stream_destination_survives_a_sigkill_storm");
+    let (kills, lines) = (
+        setting("LETSDATA_FAULT_KILLS", 10),
+        setting("LETSDATA_FAULT_LINES", 40_000),
+    );
+    let bootstrap = kafka_bootstrap();
+    let mut home = TestHome::new();
+    home.env("LETSDATA_KAFKA_BOOTSTRAP_SERVERS", &bootstrap);
+    home.env("LETSDATA_PART_SIZE_BYTES", "50000");
+    let (a, mut bad) = input(0, lines);
+    let (b, bad_b) = input(lines, lines);
+    bad.extend(bad_b);
+    home.put("storm-out", "a.jsonl", a.as_bytes());
+    home.put("storm-out", "b.jsonl", b.as_bytes());
+    let mut cfg = config(
+        "TopicStorm",
+        "storm-out",
+        json!({"builtinParser": "jsonl", "documentIdField": "id"}),
+        &["a.jsonl", "b.jsonl"],
+    );
+    cfg["writeConnector"] = json!({"connectorDestination": "Kafka", "resourceLocation": "LetsData",
+        "kafkaPartitionCount": 2});
+    cfg["computeEngine"]["concurrency"] = json!(2);
+    let path = home.config("TopicStorm", &cfg);
+    let last = storm(
+        &home,
+        &[
+            "datasets",
+            "create",
+            "--configFile",
+            path.to_str().expect("utf8"),
+        ],
+        POINTS,
+        kills,
+        &mut rng,
+    );
+    assert_eq!(last.code, 0, "{}", last.stderr);
+    let ds = home.view("TopicStorm");
+    assert_eq!(ds["datasetStatus"], "COMPLETED", "{ds}");
+    let topic = ds["resources"]["writeResource"]["name"]
+        .as_str()
+        .expect("topic")
+        .to_string();
+    let records = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(read_topic(&bootstrap, &topic));
+    let mut ids = BTreeSet::new();
+    for (_, key, value) in &records {
+        let v: Value = serde_json::from_str(value).expect("document");
+        assert_eq!(
+            v["id"].to_string(),
+            *key,
+            "a repeat carries its document id"
+        );
+        ids.insert(v["id"].as_u64().expect("id"));
+    }
+    let good: BTreeSet<u64> = (0..2 * lines).filter(|id| id % 97 != 13).collect();
+    assert_eq!(ids, good, "every document in the topic");
+    let errors = home.lines(ds["resources"]["errorBucket"].as_str().expect("b"), "");
+    let mut raw = raw_records(&errors);
+    raw.sort();
+    bad.sort();
+    assert_eq!(raw, bad, "every bad record once in the errors");
+    assert_eq!(
+        ds["datasetProgress"]["errorRecords"].as_u64(),
+        Some(errors.len() as u64)
+    );
+    assert!(
+        ds["datasetProgress"]["documentsWritten"].as_u64() >= Some(good.len() as u64),
+        "{ds}"
+    );
+}
+
+/// A small tmpfs mounted over a directory for the test's life.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &std::path::Path, size: &str) -> Self {
+        std::fs::create_dir_all(dir).expect("mount point");
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .output()
+            .expect("run mount");
+        assert!(
+            out.status.success(),
+            "this test mounts a small tmpfs to fill it up, which needs root (or CAP_SYS_ADMIN): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Self(dir.to_path_buf())
+    }
+
+    fn resize(&self, size: &str) {
+        let status = std::process::Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.0)
+            .status()
+            .expect("run mount");
+        assert!(status.success(), "remount {}", self.0.display());
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// The buckets' disk fills up while a dataset writes its output: the tasks end ERRORED
+/// saying so, nothing of a part that did not fit is visible, and once there is room again a
+/// redrive completes the dataset with every record exactly once.
+#[test]
+fn a_full_disk_fails_the_tasks_and_a_redrive_completes_them() {
+    let mut home = TestHome::new();
+    home.env("LETSDATA_PART_SIZE_BYTES", "200000");
+    let lines = 40_000;
+    let (a, bad) = input(0, lines);
+    let buckets = home.home().join("buckets");
+    // Room for the input and about half of the output.
+    let disk = Tmpfs::mount(&buckets, &format!("{}", a.len() * 3 / 2 + (1 << 20)));
+    home.put("full-in", "a.jsonl", a.as_bytes());
+    let cfg = config(
+        "DiskFull",
+        "full-in",
+        json!({"builtinParser": "jsonl", "documentIdField": "id"}),
+        &["a.jsonl"],
+    );
+    let run = home.create(&cfg);
+    assert_ne!(run.code, 0, "the disk filled up: {}", run.stdout);
+    let ds = home.view("DiskFull");
+    assert_eq!(ds["datasetStatus"], "ERRORED", "{ds}");
+    let tasks = home.tasks("DiskFull");
+    let last_error = tasks[0]["lastError"].as_str().unwrap_or_default();
+    assert!(
+        last_error.contains("No space left on device"),
+        "the task says why: {last_error}"
+    );
+
+    disk.resize("64m");
+    let redrive = home.run(&["tasks", "redrive", "--datasetName", "DiskFull"]);
+    assert_eq!(redrive.code, 0, "{}", redrive.stderr);
+    let good: BTreeSet<u64> = (0..lines).filter(|id| id % 97 != 13).collect();
+    exactly_once(&home, "DiskFull", &good, &bad);
+}
