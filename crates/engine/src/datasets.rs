@@ -102,6 +102,17 @@ impl DatasetConnectors {
             SinkRole::Error => self.error.as_ref(),
         }
     }
+
+    /// The write sink, then the error sink, each with its role and the resource `dataset`
+    /// records for it.
+    pub(crate) fn sinks(
+        &self,
+        dataset: &Dataset,
+        spec: &DatasetSpec,
+    ) -> Result<[(SinkRole, &dyn DocumentSink, ConnectorResource); 2], EngineError> {
+        let sink = |role| sink_resource(dataset, spec, role).map(|r| (role, self.sink(role), r));
+        Ok([sink(SinkRole::Write)?, sink(SinkRole::Error)?])
+    }
 }
 
 /// What the write or error connector of `dataset` writes, as recorded in its resources.

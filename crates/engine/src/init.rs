@@ -74,9 +74,8 @@ fn steps_for(
             InitStep::CodeBuild,
         ]);
     }
-    for role in [SinkRole::Write, SinkRole::Error] {
-        let resource = sink_resource(dataset, spec, role)?;
-        if let Some(name) = connectors.sink(role).provision_step(&resource) {
+    for (role, sink, resource) in connectors.sinks(dataset, spec)? {
+        if let Some(name) = sink.provision_step(&resource) {
             steps.push(InitStep::Provision(role, name));
         }
     }

@@ -1,10 +1,9 @@
 //! The task state monitor: keeps `datasetProgress` current, reaps the leases of dead workers,
 //! and moves the dataset to COMPLETED or ERRORED when its last task ends.
 
-use crate::datasets::{DatasetConnectors, modify_dataset, sink_resource, spec_of};
+use crate::datasets::{DatasetConnectors, modify_dataset, spec_of};
 use crate::worker::is_dead_local_worker;
 use crate::{Engine, EngineError};
-use letsdata_connectors::sink::SinkRole;
 use letsdata_model::time::now_millis;
 use letsdata_model::{Dataset, DatasetAction, DatasetProgress, DatasetStatus, lifecycle};
 use letsdata_store::{TaskCounts, TaskStore};
@@ -139,13 +138,10 @@ impl<'a> Monitor<'a> {
             let spec = spec_of(self.engine, dataset)?;
             let connectors = DatasetConnectors::of(&spec)?;
             let mut removed = 0;
-            for role in [SinkRole::Write, SinkRole::Error] {
-                let resource = sink_resource(dataset, &spec, role)?;
-                removed += connectors
-                    .sink(role)
+            for (_, sink, resource) in connectors.sinks(dataset, &spec)? {
+                removed += sink
                     .remove_leftovers(&self.engine.connectors, &resource, &dataset.dataset_name)
-                    .await
-                    .map_err(EngineError::from)?;
+                    .await?;
             }
             Ok::<u64, EngineError>(removed)
         }

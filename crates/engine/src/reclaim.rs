@@ -135,9 +135,8 @@ impl Engine {
                 let mut steps = vec![ReclaimStep::DeleteTaskDatabase, ReclaimStep::DeleteQueues];
                 let spec = spec_of(self, dataset)?;
                 let connectors = DatasetConnectors::of(&spec)?;
-                for role in [SinkRole::Write, SinkRole::Error] {
-                    let resource = sink_resource(dataset, &spec, role)?;
-                    if let Some(name) = connectors.sink(role).delete_step(&resource) {
+                for (role, sink, resource) in connectors.sinks(dataset, &spec)? {
+                    if let Some(name) = sink.delete_step(&resource) {
                         steps.push(ReclaimStep::DeleteResource(role, name));
                     }
                 }

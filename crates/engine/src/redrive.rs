@@ -10,10 +10,10 @@
 //! changes nothing. The status change is a compare-and-set on the dataset's version: of two
 //! concurrent redrives exactly one wins; the other sees REDRIVING and is refused.
 
-use crate::datasets::{DatasetConnectors, sink_resource, spec_of, transition};
+use crate::datasets::{DatasetConnectors, spec_of, transition};
 use crate::workflow::{self, Record, Step, StepError};
 use crate::{Engine, EngineError};
-use letsdata_connectors::sink::{SinkRole, SinkTask};
+use letsdata_connectors::sink::SinkTask;
 use letsdata_model::dataset::{ExecutionLog, RedriveWorkflow, StepResult, StepStatus};
 use letsdata_model::lifecycle;
 use letsdata_model::time::now_millis;
@@ -233,11 +233,8 @@ impl Redrive<'_> {
             task_id,
             attempt: 0,
         };
-        for role in [SinkRole::Write, SinkRole::Error] {
-            let resource = sink_resource(self.dataset, &spec, role)?;
-            connectors
-                .sink(role)
-                .delete_task_output(&self.engine.connectors, &resource, &task)
+        for (_, sink, resource) in connectors.sinks(self.dataset, &spec)? {
+            sink.delete_task_output(&self.engine.connectors, &resource, &task)
                 .await?;
         }
         Ok(())

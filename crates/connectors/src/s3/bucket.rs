@@ -91,8 +91,9 @@ impl Bucket {
         }
     }
 
-    /// The local file of `key`, checked not to be reached through a link (`None` on S3).
-    fn local_file(&self, key: &str) -> Result<Option<std::path::PathBuf>, ConnectorError> {
+    /// The local file of `key` and its store path, checked not to be reached through a link
+    /// (`None` on S3).
+    fn local_file(&self, key: &str) -> Result<Option<(std::path::PathBuf, Path)>, ConnectorError> {
         let Some(root) = &self.local_dir else {
             return Ok(None);
         };
@@ -107,7 +108,7 @@ impl Bucket {
                 ),
             });
         }
-        Ok(Some(root.join(key)))
+        Ok(Some((root.join(key), path)))
     }
 
     fn local_io(&self, what: &str, key: &str, e: std::io::Error) -> ConnectorError {
@@ -120,11 +121,10 @@ impl Bucket {
         &self,
         staging: &str,
     ) -> Result<std::fs::File, ConnectorError> {
-        let Some(file) = self.local_file(staging)? else {
+        let Some((file, path)) = self.local_file(staging)? else {
             return Err(self.local_io("stage", staging, std::io::ErrorKind::Unsupported.into()));
         };
         let root = self.local_dir.clone().expect("a local bucket");
-        let path = self.path(staging)?;
         let opened = tokio::task::spawn_blocking(move || {
             use std::os::unix::fs::OpenOptionsExt;
             if let Some(dir) = file.parent() {
@@ -151,7 +151,7 @@ impl Bucket {
 
     /// Removes the staging file `staging` of a local bucket (gone already is fine).
     pub(super) async fn remove_staging_file(&self, staging: &str) -> Result<(), ConnectorError> {
-        let Some(file) = self.local_file(staging)? else {
+        let Some((file, _)) = self.local_file(staging)? else {
             return Ok(());
         };
         let removed = tokio::task::spawn_blocking(move || match std::fs::remove_file(&file) {
@@ -170,7 +170,8 @@ impl Bucket {
         staging: &str,
         key: &str,
     ) -> Result<(), ConnectorError> {
-        let (Some(from), Some(to)) = (self.local_file(staging)?, self.local_file(key)?) else {
+        let (Some((from, _)), Some((to, _))) = (self.local_file(staging)?, self.local_file(key)?)
+        else {
             return Err(self.local_io("publish", key, std::io::ErrorKind::Unsupported.into()));
         };
         let renamed = tokio::task::spawn_blocking(move || match std::fs::rename(&from, &to) {
@@ -354,25 +355,20 @@ impl Bucket {
     /// Removes what writers of attempts before `attempt` left under `prefix` (a key prefix
     /// ending in `/`; with `recursive`, in every directory below it too): the staging files
     /// of a local bucket (`<key>#<attempt>`, which the listing hides) and the incomplete
-    /// multipart uploads of an S3 bucket (stored, and billed, until aborted), except the
-    /// upload `keep`. An S3 upload does not say which attempt began it: `fence` is checked
-    /// after listing them and before aborting any, so every upload aborted was begun before
-    /// this attempt held the task (a worker that lost it cannot abort its successor's).
-    /// Returns how many were removed.
+    /// multipart uploads of an S3 bucket (stored, and billed, until aborted; an upload
+    /// completed meanwhile is left as it is). An S3 upload does not say which attempt began
+    /// it: `fence` is checked after listing them and before aborting any, so every upload
+    /// aborted was begun before this attempt held the task (a worker that lost it cannot
+    /// abort its successor's). Returns how many were removed.
     pub async fn remove_incomplete(
         &self,
         prefix: &str,
         attempt: u64,
         recursive: bool,
-        keep: Option<&str>,
         fence: &dyn Fence,
     ) -> Result<u64, ConnectorError> {
         if let Some((s3, _)) = &self.s3 {
             let uploads = s3admin::list_uploads(s3, &self.name, prefix).await?;
-            let uploads: Vec<_> = uploads
-                .into_iter()
-                .filter(|(_, id)| Some(id.as_str()) != keep)
-                .collect();
             if uploads.is_empty() {
                 return Ok(0);
             }
@@ -403,7 +399,6 @@ impl Bucket {
         gzip: bool,
         attempt: u64,
     ) -> Result<PartWriter, ConnectorError> {
-        self.path(key)?;
         PartWriter::start(self, key, gzip, attempt).await
     }
 }

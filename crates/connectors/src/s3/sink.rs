@@ -19,6 +19,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use letsdata_model::spec::ResourceLocation;
 use letsdata_model::{ConnectorResource, Problem};
+use serde::Deserialize;
 
 /// Part objects in a bucket.
 #[derive(Debug, Clone)]
@@ -121,7 +122,7 @@ impl DocumentSink for S3Sink {
         }
         let bucket = ctx.objects().bucket(&resource.name)?;
         bucket
-            .remove_incomplete(&format!("{dataset_name}/"), u64::MAX, true, None, &Ended)
+            .remove_incomplete(&format!("{dataset_name}/"), u64::MAX, true, &Ended)
             .await
     }
 
@@ -235,7 +236,7 @@ impl PartObjects {
     }
 
     fn staged_object(&self, value: &serde_json::Value) -> Result<StagedObject, ConnectorError> {
-        serde_json::from_value(value.clone()).map_err(|e| {
+        StagedObject::deserialize(value).map_err(|e| {
             ConnectorError::Corrupt(format!(
                 "the checkpoint's staged part for bucket {} cannot be read ({e}): {value}",
                 self.bucket.name()
@@ -301,23 +302,13 @@ impl SinkWriter for PartObjects {
         pending: Option<&serde_json::Value>,
         fence: &dyn Fence,
     ) -> Result<u64, ConnectorError> {
-        let mut keep = None;
         if let Some(value) = pending {
-            let staged = self.staged_object(value)?;
-            staged.publish(&self.bucket).await?;
-            if let StagedObject::Upload { upload_id, .. } = staged {
-                keep = Some(upload_id);
-            }
+            // Completed, the upload is no longer among the incomplete ones removed below.
+            self.staged_object(value)?.publish(&self.bucket).await?;
         }
         let removed = self
             .bucket
-            .remove_incomplete(
-                &format!("{}/", self.prefix),
-                self.attempt,
-                false,
-                keep.as_deref(),
-                fence,
-            )
+            .remove_incomplete(&format!("{}/", self.prefix), self.attempt, false, fence)
             .await?;
         if removed > 0 {
             tracing::info!(bucket = self.bucket.name(), prefix = %self.prefix, removed,
@@ -340,16 +331,6 @@ impl SinkWriter for PartObjects {
 mod tests {
     use super::*;
     use crate::s3::ObjectStores;
-
-    /// Never checked: the local bucket needs no fence (staging names carry the attempt).
-    struct Held;
-
-    #[async_trait]
-    impl Fence for Held {
-        async fn check(&self) -> Result<(), ConnectorError> {
-            Ok(())
-        }
-    }
 
     fn listed(bucket_dir: &std::path::Path) -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(bucket_dir.join("Ds/t1"))
@@ -410,7 +391,9 @@ mod tests {
         std::fs::write(bucket_dir.join("Ds/t1/part-00002.jsonl#5"), "later").expect("w");
         let mut next = part_objects(docs.clone(), "Ds/t1", false, 4);
         assert_eq!(
-            next.recover(Some(&recorded), &Held).await.expect("recover"),
+            next.recover(Some(&recorded), &Ended)
+                .await
+                .expect("recover"),
             1
         );
         assert_eq!(

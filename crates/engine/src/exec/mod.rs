@@ -19,11 +19,11 @@ mod state_machine;
 pub(crate) mod tasklog;
 mod wasm;
 
-use crate::datasets::{DatasetConnectors, sink_resource};
+use crate::datasets::DatasetConnectors;
 use crate::{EngineSettings, LiveStats};
 use invocation::{Invocation, Progress};
 use letsdata_connectors::ConnectorContext;
-use letsdata_connectors::sink::{Fence, SinkRole, SinkTask};
+use letsdata_connectors::sink::{Fence, SinkTask};
 use letsdata_connectors::source::TaskInput;
 use letsdata_connectors::{ConnectorError, FailureKind};
 use letsdata_model::spec::{Implementation, LogLevel};
@@ -234,19 +234,12 @@ impl Runner {
             task_id,
             attempt: lease.token.get() as u64,
         };
-        let mut writers = Vec::with_capacity(2);
-        for role in [SinkRole::Write, SinkRole::Error] {
-            let resource = sink_resource(&self.dataset, &self.spec, role)
-                .map_err(|e| InvokeError::internal(e.to_string()))?;
-            writers.push(
-                self.connectors_of
-                    .sink(role)
-                    .open(&self.connectors, &resource, &task)
-                    .await?,
-            );
-        }
-        let errors = writers.pop().expect("two writers");
-        let documents = writers.pop().expect("two writers");
+        let [(_, write, write_resource), (_, error, error_resource)] = self
+            .connectors_of
+            .sinks(&self.dataset, &self.spec)
+            .map_err(|e| InvokeError::internal(e.to_string()))?;
+        let documents = write.open(&self.connectors, &write_resource, &task).await?;
+        let errors = error.open(&self.connectors, &error_resource, &task).await?;
         Ok(PartOutput::new(
             documents,
             errors,
