@@ -13,7 +13,9 @@
 
 mod common;
 
-use common::services::{create_topic, kafka_bootstrap, produce, read_topic, suffix};
+use common::services::{
+    create_topic, kafka_bootstrap, kafka_read_config, produce, read_topic, suffix,
+};
 use common::{TestHome, config};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -129,6 +131,70 @@ fn storm(
     home.run(&["run"])
 }
 
+/// A storm's settings (kills, input lines per file or partition, the random source) and a home
+/// with small parts: many checkpoints to be killed between.
+fn setup(test: &str) -> (u64, u64, fastrand::Rng, TestHome) {
+    let mut home = TestHome::new();
+    home.env("LETSDATA_PART_SIZE_BYTES", "50000");
+    (
+        setting("LETSDATA_FAULT_KILLS", 10),
+        setting("LETSDATA_FAULT_LINES", 40_000),
+        rng(test),
+        home,
+    )
+}
+
+/// Two input files of `lines` lines each in `bucket` (the second gzipped when `gzip`), and the
+/// config of dataset `name` reading them. Returns the config and the bad lines.
+fn two_files(
+    home: &TestHome,
+    name: &str,
+    bucket: &str,
+    lines: u64,
+    gzip: bool,
+) -> (Value, Vec<String>) {
+    let (a, mut bad) = input(0, lines);
+    let (b, bad_b) = input(lines, lines);
+    bad.extend(bad_b);
+    home.put(bucket, "a.jsonl", a.as_bytes());
+    let (second, b) = if gzip {
+        ("b.jsonl.gz", common::gzip(b.as_bytes()))
+    } else {
+        ("b.jsonl", b.into_bytes())
+    };
+    home.put(bucket, second, &b);
+    let cfg = config(
+        name,
+        bucket,
+        json!({"builtinParser": "jsonl", "documentIdField": "id"}),
+        &["a.jsonl", second],
+    );
+    (cfg, bad)
+}
+
+/// The storm over dataset `cfg` at `concurrency`, created by the storm's first run; the last
+/// (clean) run must succeed.
+fn storm_dataset(
+    home: &TestHome,
+    mut cfg: Value,
+    concurrency: u32,
+    points: &[(&str, u32)],
+    kills: u64,
+    rng: &mut fastrand::Rng,
+) {
+    cfg["computeEngine"]["concurrency"] = json!(concurrency);
+    let name = cfg["datasetName"].as_str().expect("name").to_string();
+    let path = home.config(&name, &cfg);
+    let create = [
+        "datasets",
+        "create",
+        "--configFile",
+        path.to_str().expect("utf8"),
+    ];
+    let last = storm(home, &create, points, kills, rng);
+    assert_eq!(last.code, 0, "{}", last.stderr);
+}
+
 /// The error records' raw records.
 fn raw_records(errors: &[String]) -> Vec<String> {
     errors
@@ -185,50 +251,16 @@ fn exactly_once(home: &TestHome, dataset: &str, good: &BTreeSet<u64>, bad: &[Str
 
 #[test]
 fn a_file_dataset_survives_a_sigkill_storm() {
-    let mut rng = rng("a_file_dataset_survives_a_sigkill_storm");
-    let (kills, lines) = (
-        setting("LETSDATA_FAULT_KILLS", 10),
-        setting("LETSDATA_FAULT_LINES", 40_000),
-    );
-    let mut home = TestHome::new();
-    home.env("LETSDATA_PART_SIZE_BYTES", "50000");
-    let (a, mut bad) = input(0, lines);
-    let (b, bad_b) = input(lines, lines);
-    bad.extend(bad_b);
-    home.put("storm-in", "a.jsonl", a.as_bytes());
-    home.put("storm-in", "b.jsonl.gz", &common::gzip(b.as_bytes()));
-    let mut cfg = config(
-        "FileStorm",
-        "storm-in",
-        json!({"builtinParser": "jsonl", "documentIdField": "id"}),
-        &["a.jsonl", "b.jsonl.gz"],
-    );
-    cfg["computeEngine"]["concurrency"] = json!(2);
-    let path = home.config("FileStorm", &cfg);
-    let last = storm(
-        &home,
-        &[
-            "datasets",
-            "create",
-            "--configFile",
-            path.to_str().expect("utf8"),
-        ],
-        POINTS,
-        kills,
-        &mut rng,
-    );
-    assert_eq!(last.code, 0, "{}", last.stderr);
+    let (kills, lines, mut rng, home) = setup("a_file_dataset_survives_a_sigkill_storm");
+    let (cfg, bad) = two_files(&home, "FileStorm", "storm-in", lines, true);
+    storm_dataset(&home, cfg, 2, POINTS, kills, &mut rng);
     let good: BTreeSet<u64> = (0..2 * lines).filter(|id| id % 97 != 13).collect();
     exactly_once(&home, "FileStorm", &good, &bad);
 }
 
 #[test]
 fn a_stream_dataset_survives_a_sigkill_storm() {
-    let mut rng = rng("a_stream_dataset_survives_a_sigkill_storm");
-    let (kills, lines) = (
-        setting("LETSDATA_FAULT_KILLS", 10),
-        setting("LETSDATA_FAULT_LINES", 40_000),
-    );
+    let (kills, lines, mut rng, home) = setup("a_stream_dataset_survives_a_sigkill_storm");
     let bootstrap = kafka_bootstrap();
     let topic = format!("storm-{}", suffix());
     let mut bad = Vec::new();
@@ -249,85 +281,25 @@ fn a_stream_dataset_survives_a_sigkill_storm() {
                 produce(&bootstrap, &topic, p as i32, &records).await;
             }
         });
-    let mut home = TestHome::new();
-    home.env("LETSDATA_PART_SIZE_BYTES", "50000");
-    let mut cfg = config("StreamStorm", "unused", json!({}), &["x"]);
-    cfg["readConnector"] = json!({
-        "connectorDestination": "KAFKA",
-        "bootstrapServers": bootstrap,
-        "topicName": topic,
-        "resourceLocation": "Customer",
-        "artifactImplementationLanguage": "Builtin",
-        "builtinParser": "jsonl",
-        "documentIdField": "id"
-    });
-    cfg["manifestFile"] = json!({
-        "manifestType": "KafkaReaderManifest",
-        "kafkaReaderTaskStartFromCondition": "Earliest",
-        "kafkaReaderTaskStopCondition": "StopWhenNoNewRecords",
-        "kafkaReaderTaskStopAfterConsecutiveEmptyPolls": 3
-    });
-    cfg["computeEngine"]["concurrency"] = json!(2);
-    let path = home.config("StreamStorm", &cfg);
-    let last = storm(
-        &home,
-        &[
-            "datasets",
-            "create",
-            "--configFile",
-            path.to_str().expect("utf8"),
-        ],
-        FIRST_HITS,
-        kills,
-        &mut rng,
-    );
-    assert_eq!(last.code, 0, "{}", last.stderr);
+    let cfg = kafka_read_config("StreamStorm", &bootstrap, &topic);
+    storm_dataset(&home, cfg, 2, FIRST_HITS, kills, &mut rng);
     let good: BTreeSet<u64> = (0..2 * lines).filter(|id| id % 97 != 13).collect();
     exactly_once(&home, "StreamStorm", &good, &bad);
 }
 
 /// A stream destination cannot take documents back: after the storm every document is in
 /// the topic at least once, a repeat carries the same key (document id), and every bad record
-/// is once in the errors.
+/// is once in the errors. One task at a time: tansu loses a batch when two connections
+/// produce to one partition at once (docs/dev/testing.md).
 #[test]
 fn a_stream_destination_survives_a_sigkill_storm() {
-    let mut rng = rng("a_stream_destination_survives_a_sigkill_storm");
-    let (kills, lines) = (
-        setting("LETSDATA_FAULT_KILLS", 10),
-        setting("LETSDATA_FAULT_LINES", 40_000),
-    );
+    let (kills, lines, mut rng, mut home) = setup("a_stream_destination_survives_a_sigkill_storm");
     let bootstrap = kafka_bootstrap();
-    let mut home = TestHome::new();
     home.env("LETSDATA_KAFKA_BOOTSTRAP_SERVERS", &bootstrap);
-    home.env("LETSDATA_PART_SIZE_BYTES", "50000");
-    let (a, mut bad) = input(0, lines);
-    let (b, bad_b) = input(lines, lines);
-    bad.extend(bad_b);
-    home.put("storm-out", "a.jsonl", a.as_bytes());
-    home.put("storm-out", "b.jsonl", b.as_bytes());
-    let mut cfg = config(
-        "TopicStorm",
-        "storm-out",
-        json!({"builtinParser": "jsonl", "documentIdField": "id"}),
-        &["a.jsonl", "b.jsonl"],
-    );
+    let (mut cfg, mut bad) = two_files(&home, "TopicStorm", "storm-out", lines, false);
     cfg["writeConnector"] = json!({"connectorDestination": "Kafka", "resourceLocation": "LetsData",
         "kafkaPartitionCount": 2});
-    cfg["computeEngine"]["concurrency"] = json!(2);
-    let path = home.config("TopicStorm", &cfg);
-    let last = storm(
-        &home,
-        &[
-            "datasets",
-            "create",
-            "--configFile",
-            path.to_str().expect("utf8"),
-        ],
-        POINTS,
-        kills,
-        &mut rng,
-    );
-    assert_eq!(last.code, 0, "{}", last.stderr);
+    storm_dataset(&home, cfg, 1, POINTS, kills, &mut rng);
     let ds = home.view("TopicStorm");
     assert_eq!(ds["datasetStatus"], "COMPLETED", "{ds}");
     let topic = ds["resources"]["writeResource"]["name"]
@@ -350,6 +322,18 @@ fn a_stream_destination_survives_a_sigkill_storm() {
         ids.insert(v["id"].as_u64().expect("id"));
     }
     let good: BTreeSet<u64> = (0..2 * lines).filter(|id| id % 97 != 13).collect();
+    let lost: Vec<_> = good.difference(&ids).collect();
+    let per_partition: BTreeMap<i32, usize> = records.iter().fold(BTreeMap::new(), |mut m, r| {
+        *m.entry(r.0).or_default() += 1;
+        m
+    });
+    assert!(
+        lost.is_empty(),
+        "{} documents not in the topic ({} records by partition {per_partition:?}), e.g. {:?}",
+        lost.len(),
+        records.len(),
+        &lost[..lost.len().min(20)]
+    );
     assert_eq!(ids, good, "every document in the topic");
     let errors = home.lines(ds["resources"]["errorBucket"].as_str().expect("b"), "");
     let mut raw = raw_records(&errors);

@@ -6,8 +6,8 @@
 mod common;
 
 use common::services::{
-    Private, create_topic, kafka_bootstrap, produce, read_topic, redis_entries, redis_url, suffix,
-    topic_exists,
+    Private, create_topic, kafka_bootstrap, kafka_read_config, produce, read_topic, redis_entries,
+    redis_url, suffix, topic_exists,
 };
 use common::{TestHome, config, jsonl, wait_until};
 use serde_json::{Value, json};
@@ -19,27 +19,6 @@ fn rt() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .expect("runtime")
-}
-
-/// A dataset reading `topic` (Customer, on `bootstrap`) with the jsonl parser.
-fn kafka_read_config(name: &str, bootstrap: &str, topic: &str) -> Value {
-    let mut cfg = config(name, "unused", json!({}), &["x"]);
-    cfg["readConnector"] = json!({
-        "connectorDestination": "KAFKA",
-        "bootstrapServers": bootstrap,
-        "topicName": topic,
-        "resourceLocation": "Customer",
-        "artifactImplementationLanguage": "Builtin",
-        "builtinParser": "jsonl",
-        "documentIdField": "id"
-    });
-    cfg["manifestFile"] = json!({
-        "manifestType": "KafkaReaderManifest",
-        "kafkaReaderTaskStartFromCondition": "Earliest",
-        "kafkaReaderTaskStopCondition": "StopWhenNoNewRecords",
-        "kafkaReaderTaskStopAfterConsecutiveEmptyPolls": 3
-    });
-    cfg
 }
 
 /// Records `{"id": n, ...}` for ids `start..start + n` keyed by id, with one malformed record
@@ -164,6 +143,9 @@ fn s3_into_a_letsdata_topic_every_document_readable_and_deleted_with_the_dataset
     );
     cfg["writeConnector"] = json!({"connectorDestination": "Kafka", "resourceLocation": "LetsData",
         "kafkaPartitionCount": 3, "compression": "lz4"});
+    // One task at a time: tansu loses a batch when two connections produce to one partition
+    // at once (docs/dev/testing.md).
+    cfg["computeEngine"]["concurrency"] = json!(1);
     let run = home.create(&cfg);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let ds = run.json();

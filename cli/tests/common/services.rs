@@ -5,6 +5,7 @@
 
 use letsdata_connectors::kafka::{CallPolicy, ClusterSettings, KafkaClient};
 use rskafka::record::Record;
+use serde_json::{Value, json};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -233,4 +234,26 @@ impl Drop for Private {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A dataset reading `topic` (Customer, on `bootstrap`) with the jsonl parser, from its
+/// earliest records until three polls find nothing new.
+pub fn kafka_read_config(name: &str, bootstrap: &str, topic: &str) -> Value {
+    let mut cfg = super::config(name, "unused", json!({}), &["x"]);
+    cfg["readConnector"] = json!({
+        "connectorDestination": "KAFKA",
+        "bootstrapServers": bootstrap,
+        "topicName": topic,
+        "resourceLocation": "Customer",
+        "artifactImplementationLanguage": "Builtin",
+        "builtinParser": "jsonl",
+        "documentIdField": "id"
+    });
+    cfg["manifestFile"] = json!({
+        "manifestType": "KafkaReaderManifest",
+        "kafkaReaderTaskStartFromCondition": "Earliest",
+        "kafkaReaderTaskStopCondition": "StopWhenNoNewRecords",
+        "kafkaReaderTaskStopAfterConsecutiveEmptyPolls": 3
+    });
+    cfg
 }
