@@ -63,6 +63,42 @@ pub fn hit(name: &str) {
     let _ = name;
 }
 
+/// A number a test gives failpoint `name` (`name=return(5)`), to shorten a wait that would
+/// otherwise make a test slow (an SQS visibility timeout); `None` when it is off or this
+/// build has no failpoints.
+pub fn number(name: &str) -> Option<u64> {
+    #[cfg(feature = "failpoints")]
+    {
+        let mut value = None;
+        fail::eval(name, |arg| {
+            value = arg.and_then(|a| a.trim().parse().ok());
+        });
+        value
+    }
+    #[cfg(not(feature = "failpoints"))]
+    {
+        let _ = name;
+        None
+    }
+}
+
+/// Whether failpoint `name` forces a decision at this hit (`name=return`, with counts and
+/// sequences as usual, e.g. `invocation-budget=20*off->return`); `false` when it is off or
+/// this build has no failpoints.
+pub fn decide(name: &str) -> bool {
+    #[cfg(feature = "failpoints")]
+    {
+        let mut on = false;
+        fail::eval(name, |_| on = true);
+        on
+    }
+    #[cfg(not(feature = "failpoints"))]
+    {
+        let _ = name;
+        false
+    }
+}
+
 /// What a failpoint's `return(arg)` does: `kill` ends the process with SIGKILL, leaving
 /// everything as a crash would.
 #[allow(unsafe_code)] // a signal to this process

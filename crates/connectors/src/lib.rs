@@ -38,6 +38,7 @@ pub mod failpoints;
 mod gzip;
 pub mod kafka;
 pub mod kinesis;
+pub mod owner;
 pub mod redis;
 pub mod registry;
 pub mod s3;

@@ -25,6 +25,7 @@
 
 use crate::ConnectorContext;
 use crate::ConnectorError;
+use crate::owner::Owner;
 use async_trait::async_trait;
 use bytes::Bytes;
 use letsdata_model::ConnectorResource;
@@ -71,22 +72,26 @@ pub trait DocumentSink: Send + Sync {
     /// The initialization step that provisions `resource`, if it needs one.
     fn provision_step(&self, resource: &ConnectorResource) -> Option<&'static str>;
 
-    /// Creates a `LetsData` resource (idempotently, waiting until it is usable) or checks a
-    /// `Customer` one; returns it with what provisioning learnt (ARN, URL).
+    /// Creates a `LetsData` resource (idempotently, waiting until it is usable, tagged with
+    /// `owner`; an existing one only when [`Owner::adopt`] allows it) or checks a `Customer`
+    /// one; returns it with what provisioning learnt (ARN, URL).
     async fn provision(
         &self,
         ctx: &ConnectorContext,
         resource: &ConnectorResource,
+        owner: Owner<'_>,
     ) -> Result<ConnectorResource, ConnectorError>;
 
     /// The `datasets delete` step that deletes `resource`: only for `LetsData` resources.
     fn delete_step(&self, resource: &ConnectorResource) -> Option<&'static str>;
 
-    /// Deletes a `LetsData` resource (gone already is fine). Returns what was done.
+    /// Deletes a `LetsData` resource (gone already is fine) when [`Owner::refuse_delete`]
+    /// allows it, else leaves it in place. Returns what was done.
     async fn delete(
         &self,
         ctx: &ConnectorContext,
         resource: &ConnectorResource,
+        owner: Owner<'_>,
     ) -> Result<String, ConnectorError>;
 
     /// The writer of one task.

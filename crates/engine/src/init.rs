@@ -11,8 +11,9 @@ use crate::code;
 use crate::datasets::{DatasetConnectors, modify_dataset, sink_resource, spec_of, transition};
 use crate::workflow::{self, Record, Step, StepError, WorkflowError};
 use crate::{Engine, EngineError};
+use letsdata_connectors::owner::Owner;
 use letsdata_connectors::sink::SinkRole;
-use letsdata_model::dataset::ExecutionLog;
+use letsdata_model::dataset::{ExecutionLog, StepStatus};
 use letsdata_model::spec::Implementation;
 use letsdata_model::time::now_millis;
 use letsdata_model::{Dataset, DatasetAction, DatasetId, DatasetSpec, DatasetStatus};
@@ -271,7 +272,11 @@ impl Init<'_> {
                 let ready = self
                     .connectors
                     .sink(role)
-                    .provision(&engine.connectors, &resource)
+                    .provision(
+                        &engine.connectors,
+                        &resource,
+                        Owner::new(self.dataset_id.as_str(), false),
+                    )
                     .await?;
                 let message = describe_ready(&ready);
                 if ready != resource {
@@ -341,12 +346,24 @@ impl Init<'_> {
                 Ok(format!("{} tasks queued", counts.unfinished()))
             }
             InitStep::Finalize => {
+                const DONE: &str = "dataset is PROCESSING";
+                // The step is recorded COMPLETED in the same write that leaves INITIALIZING:
+                // once the dataset is PROCESSING nothing runs this workflow again, so a crash
+                // between the two writes would leave the step WAIT for good.
+                let name = InitStep::Finalize.name();
                 match transition(
                     engine,
                     self.dataset_id,
                     DatasetAction::FinishInitialization,
                     None,
-                    |_, _| {},
+                    |d, _| {
+                        if let Some(mut result) = d.init_step(name) {
+                            result.status = StepStatus::Completed;
+                            result.end_datetime = Some(now_millis());
+                            result.message = DONE.to_string();
+                            d.set_init_step(name, &result);
+                        }
+                    },
                 )
                 .await
                 {
@@ -354,7 +371,7 @@ impl Init<'_> {
                     Ok(_) | Err(EngineError::Refused(_)) => {}
                     Err(e) => return Err(e.into()),
                 }
-                Ok("dataset is PROCESSING".into())
+                Ok(DONE.into())
             }
         }
     }

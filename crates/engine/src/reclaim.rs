@@ -17,7 +17,9 @@
 use crate::datasets::{DatasetConnectors, sink_resource, spec_of, transition};
 use crate::workflow::{self, Record, Step, StepError};
 use crate::{Engine, EngineError};
+use letsdata_connectors::owner::Owner;
 use letsdata_connectors::sink::SinkRole;
+use letsdata_model::dataset::StepStatus;
 use letsdata_model::{Dataset, DatasetAction, DatasetStatus};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -177,10 +179,14 @@ impl Engine {
                 let spec = spec_of(self, dataset)?;
                 let resource = sink_resource(dataset, &spec, role)?;
                 let connectors = DatasetConnectors::of(&spec)?;
-                Ok(connectors
-                    .sink(role)
-                    .delete(&self.connectors, &resource)
-                    .await?)
+                let sink = connectors.sink(role);
+                // Provisioned: the step that created the resource completed.
+                let provisioned = sink
+                    .provision_step(&resource)
+                    .and_then(|step| dataset.init_step(step))
+                    .is_some_and(|r| r.status == StepStatus::Completed);
+                let owner = Owner::new(dataset.dataset_id.as_str(), provisioned);
+                Ok(sink.delete(&self.connectors, &resource, owner).await?)
             }
             ReclaimStep::DeleteDatasetFiles => {
                 match tokio::fs::remove_dir_all(&dir).await {

@@ -107,6 +107,8 @@ impl Engine {
             )));
         }
 
+        // Checked ERRORED, not changed yet: where a test holds two redrives at once.
+        letsdata_connectors::failpoints::hit("redrive-checked");
         // Initialize: ERRORED → REDRIVING, atomically.
         let start = now_millis();
         let redrive_id = uuid::Uuid::new_v4().to_string();

@@ -246,6 +246,8 @@ where
             crate::datasets::modify_dataset(engine, dataset_id, |d| record.set(d, &name, &result))
                 .await?;
             let outcome = execute(step).await;
+            // Done, not recorded yet: a crash here runs the step again (steps are idempotent).
+            letsdata_connectors::failpoints::hit("workflow-step-executed");
             result.end_datetime = Some(now_millis());
             match outcome {
                 Ok(message) => {

@@ -112,6 +112,12 @@ impl<R: AsyncRead + Unpin> RecordReader<R> {
         self
     }
 
+    /// Bytes the reader holds allocated (its buffer and an oversize record's head): bounded
+    /// by about the buffer capacity plus `max_record_bytes`, whatever the input.
+    pub fn allocated(&self) -> usize {
+        self.buf.capacity() + self.head.capacity()
+    }
+
     /// Decompressed bytes consumed from the input so far (from the start of the stream).
     pub fn position(&self) -> u64 {
         self.base + self.end as u64

@@ -25,7 +25,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, PutRequest,
-    ScalarAttributeType, StreamSpecification, StreamViewType, TableStatus, WriteRequest,
+    ScalarAttributeType, StreamSpecification, StreamViewType, TableStatus, Tag, WriteRequest,
 };
 use base64::Engine;
 use serde_json::Value;
@@ -123,6 +123,8 @@ pub struct TableSpec {
     pub key_schema: TableKeySchema,
     /// Enable a stream with `NEW_AND_OLD_IMAGES`.
     pub stream_enabled: bool,
+    /// Tags (key, value) the table is created with.
+    pub tags: Vec<(String, String)>,
 }
 
 impl TableSpec {
@@ -135,6 +137,7 @@ impl TableSpec {
                 range_key: None,
             },
             stream_enabled: false,
+            tags: Vec::new(),
         }
     }
 
@@ -263,9 +266,9 @@ impl DynamoDbClient {
         Self { client, retry }
     }
 
-    /// Creates an on-demand table. Idempotent: an existing table of that name is left as it
-    /// is. The table is `CREATING` at first; see [`DynamoDbClient::wait_active`].
-    pub async fn create_table(&self, spec: &TableSpec) -> Result<(), ConnectorError> {
+    /// Creates an on-demand table; `false` when a table of that name exists already (left as
+    /// it is). The table is `CREATING` at first; see [`DynamoDbClient::wait_active`].
+    pub async fn create_table(&self, spec: &TableSpec) -> Result<bool, ConnectorError> {
         let what = format!("cannot create DynamoDB table {:?}", spec.name);
         let build_err = |e: aws_sdk_dynamodb::error::BuildError| {
             aws_error(&what, e.to_string(), FailureKind::Internal)
@@ -305,11 +308,52 @@ impl DynamoDbClient {
                     .map_err(build_err)?,
             );
         }
+        for (k, v) in &spec.tags {
+            req = req.tags(Tag::builder().key(k).value(v).build().map_err(build_err)?);
+        }
         match retry(&self.retry, &what, || req.clone().send()).await {
-            Ok(_) => Ok(()),
-            Err(e) if has_code(&e, "ResourceInUseException") => Ok(()),
+            Ok(_) => Ok(true),
+            Err(e) if has_code(&e, "ResourceInUseException") => Ok(false),
             Err(e) => Err(sdk_error(what, e)),
         }
+    }
+
+    /// The tags of the table with this ARN.
+    pub async fn tags(&self, arn: &str) -> Result<Vec<(String, String)>, ConnectorError> {
+        let what = format!("cannot list the tags of DynamoDB table {arn}");
+        let (mut tags, mut next) = (Vec::new(), None);
+        loop {
+            let out = retry(&self.retry, &what, || {
+                self.client
+                    .list_tags_of_resource()
+                    .resource_arn(arn)
+                    .set_next_token(next.clone())
+                    .send()
+            })
+            .await
+            .map_err(|e| sdk_error(&what, e))?;
+            tags.extend(
+                out.tags
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|t| (t.key, t.value)),
+            );
+            next = out.next_token;
+            if next.is_none() {
+                return Ok(tags);
+            }
+        }
+    }
+
+    /// Whether the table holds no item (one `Scan` of at most one item).
+    pub async fn is_empty(&self, name: &str) -> Result<bool, ConnectorError> {
+        let what = format!("cannot scan DynamoDB table {name:?}");
+        let out = retry(&self.retry, &what, || {
+            self.client.scan().table_name(name).limit(1).send()
+        })
+        .await
+        .map_err(|e| sdk_error(&what, e))?;
+        Ok(out.items.unwrap_or_default().is_empty() && out.last_evaluated_key.is_none())
     }
 
     /// Describes a table; `None` when it does not exist.

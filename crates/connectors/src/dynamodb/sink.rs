@@ -3,6 +3,7 @@
 
 use super::{DYNAMODB_TABLE, DynamoDbWriter, KeyAttribute, ScanRequest, TableKeySchema, TableSpec};
 use crate::aws::{ACTIVE_TIMEOUT, clients, describe, existence_problem, missing_customer_resource};
+use crate::owner::{OWNER_TAG, Owner, left_in_place};
 use crate::sink::{Deliver, Delivering, DocumentSink, Rejected, SinkTask, SinkWriter};
 use crate::{ConnectorContext, ConnectorError};
 use async_trait::async_trait;
@@ -69,21 +70,33 @@ impl DocumentSink for DynamoDbSink {
         &self,
         ctx: &ConnectorContext,
         resource: &ConnectorResource,
+        owner: Owner<'_>,
     ) -> Result<ConnectorResource, ConnectorError> {
         let ddb = clients(ctx, self.region).await.dynamodb();
-        if !ddb.exists(&resource.name).await? {
-            if self.write.resource_location == ResourceLocation::Customer {
+        let exists = ddb.exists(&resource.name).await?;
+        match self.write.resource_location {
+            ResourceLocation::Customer if !exists => {
                 return Err(missing_customer_resource(&described(resource)));
             }
-            let table = TableSpec {
-                name: resource.name.clone(),
-                key_schema: TableKeySchema {
-                    hash_key: KeyAttribute::string(&self.write.partition_key_name),
-                    range_key: None,
-                },
-                stream_enabled: false,
-            };
-            ddb.create_table(&table).await?;
+            ResourceLocation::Customer => {}
+            ResourceLocation::LetsData => {
+                let table = TableSpec {
+                    name: resource.name.clone(),
+                    key_schema: TableKeySchema {
+                        hash_key: KeyAttribute::string(&self.write.partition_key_name),
+                        range_key: None,
+                    },
+                    stream_enabled: false,
+                    tags: vec![(OWNER_TAG.to_string(), owner.tag().to_string())],
+                };
+                if exists || !ddb.create_table(&table).await? {
+                    // Tagged at creation: an untagged table is ours only when it is empty.
+                    let info = ddb.wait_active(&resource.name, ACTIVE_TIMEOUT).await?;
+                    let claim = owner.claim(ddb.tags(&info.arn).await?);
+                    let empty = ddb.is_empty(&resource.name).await?;
+                    owner.adopt(&described(resource), &claim, empty)?;
+                }
+            }
         }
         let info = ddb.wait_active(&resource.name, ACTIVE_TIMEOUT).await?;
         let mut ready = resource.clone();
@@ -101,12 +114,17 @@ impl DocumentSink for DynamoDbSink {
         &self,
         ctx: &ConnectorContext,
         resource: &ConnectorResource,
+        owner: Owner<'_>,
     ) -> Result<String, ConnectorError> {
-        clients(ctx, self.region)
-            .await
-            .dynamodb()
-            .delete_table(&resource.name)
-            .await?;
+        let ddb = clients(ctx, self.region).await.dynamodb();
+        if let Some(info) = ddb.describe_table(&resource.name).await? {
+            let claim = owner.claim(ddb.tags(&info.arn).await?);
+            let empty = ddb.is_empty(&resource.name).await?;
+            if let Some(why) = owner.refuse_delete(&claim, empty) {
+                return Ok(left_in_place(&described(resource), &why));
+            }
+            ddb.delete_table(&resource.name).await?;
+        }
         Ok(format!("{} deleted", described(resource)))
     }
 

@@ -6,6 +6,7 @@ use super::{
     KAFKA_TOPIC, KafkaClient, cluster_of, cluster_problem, connect, describe, installation_servers,
     no_installation_cluster, partition_for, servers_of,
 };
+use crate::owner::{Claim, Owner, left_in_place};
 use crate::sink::{Deliver, Delivering, DocumentSink, Rejected, SinkTask, SinkWriter};
 use crate::{ConnectorContext, ConnectorError, FailureKind};
 use async_trait::async_trait;
@@ -127,21 +128,28 @@ impl DocumentSink for KafkaSink {
         &self,
         ctx: &ConnectorContext,
         resource: &ConnectorResource,
+        owner: Owner<'_>,
     ) -> Result<ConnectorResource, ConnectorError> {
         let client = self.client(ctx, resource).await?;
         let name = &resource.name;
         let exists = client.partitions(name).await?.is_some();
         match self.write.resource_location {
-            ResourceLocation::LetsData if !exists => {
-                // An existing topic of this name was created by an earlier attempt of this step.
-                client
-                    .create_topic(
-                        name,
-                        self.write.partition_count,
-                        self.write.replication_factor,
-                    )
-                    .await?;
+            ResourceLocation::LetsData => {
+                let created = !exists
+                    && client
+                        .create_topic(
+                            name,
+                            self.write.partition_count,
+                            self.write.replication_factor,
+                        )
+                        .await?;
                 wait_listed(&client, name).await?;
+                if !created {
+                    // Topics carry no tags: an existing one is used only when it is empty
+                    // (an earlier attempt of this step created it).
+                    let empty = topic_is_empty(&client, name).await?;
+                    owner.adopt(&describe(name, client.servers()), &Claim::Untagged, empty)?;
+                }
             }
             ResourceLocation::Customer if !exists => {
                 return Err(ConnectorError::User(format!(
@@ -166,9 +174,16 @@ impl DocumentSink for KafkaSink {
         &self,
         ctx: &ConnectorContext,
         resource: &ConnectorResource,
+        owner: Owner<'_>,
     ) -> Result<String, ConnectorError> {
         let client = self.client(ctx, resource).await?;
         let described = describe(&resource.name, client.servers());
+        if client.partitions(&resource.name).await?.is_some() {
+            let empty = topic_is_empty(&client, &resource.name).await?;
+            if let Some(why) = owner.refuse_delete(&Claim::Untagged, empty) {
+                return Ok(left_in_place(&described, &why));
+            }
+        }
         Ok(if client.delete_topic(&resource.name).await? {
             format!("{described} deleted")
         } else {
@@ -230,6 +245,17 @@ impl DocumentSink for KafkaSink {
 }
 
 /// Waits until a topic just created is listed.
+/// Whether no partition of `topic` holds a record.
+async fn topic_is_empty(client: &KafkaClient, topic: &str) -> Result<bool, ConnectorError> {
+    for p in client.partitions(topic).await?.unwrap_or_default() {
+        let partition = client.partition(topic, p);
+        if partition.high_watermark().await? > partition.earliest().await? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 async fn wait_listed(client: &KafkaClient, topic: &str) -> Result<(), ConnectorError> {
     let start = Instant::now();
     loop {

@@ -1,5 +1,5 @@
-//! Tests against a real broker, the one `LETSDATA_TEST_KAFKA_BOOTSTRAP` names (`host:port`;
-//! skipped when unset), and, without one, against a port that refuses connections and a
+//! Tests against a real broker, the one `LETSDATA_TEST_KAFKA_BOOTSTRAP` names (`host:port`; a
+//! failure when unset, unless LETSDATA_SKIP_S3_TESTS compiles them as ignored), and, without one, against a port that refuses connections and a
 //! listener that accepts them and never answers. Each test uses topics of its own.
 
 use super::client::{CallPolicy, ClusterSettings, KafkaClient};
@@ -22,15 +22,21 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The dataset the test's resources belong to; its provisioning step completed.
+const OWNER: crate::owner::Owner<'static> = crate::owner::Owner::new("test-dataset", true);
+
 /// The test broker, or `None` (the test is skipped) when `LETSDATA_TEST_KAFKA_BOOTSTRAP` is
 /// unset.
 fn test_broker(test: &str) -> Option<String> {
     match std::env::var("LETSDATA_TEST_KAFKA_BOOTSTRAP") {
         Ok(servers) if !servers.is_empty() => Some(servers),
-        _ => {
+        _ if std::env::var_os("LETSDATA_SKIP_S3_TESTS").is_some() => {
             eprintln!("{test}: skipped, LETSDATA_TEST_KAFKA_BOOTSTRAP is not set");
             None
         }
+        _ => panic!(
+            "{test}: LETSDATA_TEST_KAFKA_BOOTSTRAP is not set: run the tests with scripts/test.sh (it starts the service), or set LETSDATA_SKIP_S3_TESTS=1 to skip the tests that need one"
+        ),
     }
 }
 
@@ -95,9 +101,12 @@ async fn provisioned(
     let mut resource = sink.plan(&|s| format!("generated-{s}"));
     assert_eq!(resource.resource_type, KAFKA_TOPIC);
     resource.url = servers.to_string();
-    let ready = sink.provision(ctx, &resource).await.expect("provision");
+    let ready = sink
+        .provision(ctx, &resource, OWNER)
+        .await
+        .expect("provision");
     // Again, as a retried initialization step does.
-    sink.provision(ctx, &resource)
+    sink.provision(ctx, &resource, OWNER)
         .await
         .expect("provision again");
     ready
@@ -126,6 +135,10 @@ async fn read_all(input: TaskInput) -> (Vec<crate::source::SourceRecord>, Connec
 }
 
 #[tokio::test]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no AWS emulator"
+)]
 async fn documents_written_are_read_back_by_partition() {
     let Some(servers) = test_broker("documents_written_are_read_back_by_partition") else {
         return;
@@ -239,13 +252,19 @@ async fn documents_written_are_read_back_by_partition() {
     }
     assert_eq!(keys, ids.iter().cloned().collect::<BTreeSet<_>>());
 
-    let message = sink.delete(&ctx, &resource).await.expect("delete");
+    let message = sink.delete(&ctx, &resource, OWNER).await.expect("delete");
     assert!(message.ends_with("deleted"), "{message}");
-    sink.delete(&ctx, &resource).await.expect("delete again");
+    sink.delete(&ctx, &resource, OWNER)
+        .await
+        .expect("delete again");
     assert!(source.tasks(&ctx).await.is_err());
 }
 
 #[tokio::test]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no AWS emulator"
+)]
 async fn latest_is_fixed_at_open_and_records_after_it_are_read() {
     let Some(servers) = test_broker("latest_is_fixed_at_open_and_records_after_it_are_read") else {
         return;
@@ -308,10 +327,14 @@ async fn latest_is_fixed_at_open_and_records_after_it_are_read() {
         );
     }
     assert_eq!(seen, new_ids.iter().cloned().collect::<BTreeSet<_>>());
-    sink.delete(&ctx, &resource).await.expect("delete");
+    sink.delete(&ctx, &resource, OWNER).await.expect("delete");
 }
 
 #[tokio::test]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no AWS emulator"
+)]
 async fn records_over_max_message_bytes_are_rejected_not_sent() {
     let Some(servers) = test_broker("records_over_max_message_bytes_are_rejected_not_sent") else {
         return;
@@ -346,10 +369,14 @@ async fn records_over_max_message_bytes_are_rejected_not_sent() {
         .collect();
     back.sort();
     assert_eq!(back, vec!["also small", "small"]);
-    sink.delete(&ctx, &resource).await.expect("delete");
+    sink.delete(&ctx, &resource, OWNER).await.expect("delete");
 }
 
 #[tokio::test]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no AWS emulator"
+)]
 async fn a_missing_topic_is_the_users_error_and_is_not_created() {
     let Some(servers) = test_broker("a_missing_topic_is_the_users_error_and_is_not_created") else {
         return;
@@ -373,7 +400,10 @@ async fn a_missing_topic_is_the_users_error_and_is_not_created() {
     let problems = sink.check(&ctx, &resource).await;
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert_eq!(problems[0].path, "writeConnector.topicName");
-    let e = sink.provision(&ctx, &resource).await.expect_err("missing");
+    let e = sink
+        .provision(&ctx, &resource, OWNER)
+        .await
+        .expect_err("missing");
     assert_eq!(e.kind(), FailureKind::User, "{e}");
     assert!(e.to_string().contains("does not exist"), "{e}");
     let e = match sink.open(&ctx, &resource, &TASK).await {
@@ -512,4 +542,67 @@ fn the_password_is_neither_in_the_cache_key_nor_in_debug_output() {
     assert_eq!(e.kind(), FailureKind::User);
     assert!(e.to_string().contains("sslCaLocation"), "{e}");
     assert!(!e.to_string().contains("s3cr3t-pw"), "{e}");
+}
+
+#[tokio::test]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no AWS emulator"
+)]
+async fn a_topic_holding_records_is_adopted_and_deleted_only_by_the_dataset_that_provisioned_it() {
+    let Some(servers) = test_broker(
+        "a_topic_holding_records_is_adopted_and_deleted_only_by_the_dataset_that_provisioned_it",
+    ) else {
+        return;
+    };
+    let (_dir, ctx) = context();
+    let name = topic("owned");
+    let sink = sink(&servers, ResourceLocation::LetsData, &name, 1024 * 1024);
+    let resource = provisioned(&ctx, &sink, &servers).await;
+    let mut writer = sink.open(&ctx, &resource, &TASK).await.expect("open");
+    let doc: &[u8] = br#"{"id":"x1"}"#;
+    let rejected = writer
+        .write(
+            0,
+            DocumentBatch::Documents {
+                documents: &[doc],
+                ids: &[Cow::Borrowed("x1")],
+            },
+        )
+        .await
+        .expect("write");
+    assert!(rejected.is_empty(), "{rejected:?}");
+    writer.stage(0).await.expect("stage");
+
+    // Topics carry no tags: one holding records is never adopted, even by its own dataset
+    // (an earlier attempt of the step leaves it empty).
+    let stranger = crate::owner::Owner::new("another-dataset", false);
+    for owner in [stranger, OWNER] {
+        let e = sink
+            .provision(&ctx, &resource, owner)
+            .await
+            .expect_err("adopted a topic holding records");
+        assert_eq!(e.kind(), FailureKind::User, "{e}");
+        assert!(e.to_string().contains("did not create it"), "{e}");
+    }
+    let listed = || async {
+        let settings = ClusterSettings::plaintext(vec![servers.clone()], CallPolicy::default());
+        KafkaClient::new(settings)
+            .expect("client")
+            .topics()
+            .await
+            .expect("topics")
+            .contains_key(&name)
+    };
+    let left = sink
+        .delete(&ctx, &resource, stranger)
+        .await
+        .expect("delete");
+    assert!(left.contains("left in place"), "{left}");
+    assert!(
+        listed().await,
+        "a dataset that never provisioned it deleted it"
+    );
+    let done = sink.delete(&ctx, &resource, OWNER).await.expect("delete");
+    assert!(done.ends_with("deleted"), "{done}");
 }

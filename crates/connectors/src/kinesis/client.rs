@@ -137,24 +137,63 @@ impl KinesisClient {
         Self { client, retry }
     }
 
-    /// Creates a provisioned stream with this many shards. Idempotent: an existing stream of
-    /// that name is left as it is. The stream is `CREATING` at first; see
-    /// [`KinesisClient::wait_active`].
-    pub async fn create_stream(&self, name: &str, shard_count: i32) -> Result<(), ConnectorError> {
+    /// Creates a provisioned stream with this many shards and these tags; `false` when a
+    /// stream of that name exists already (left as it is). The stream is `CREATING` at first;
+    /// see [`KinesisClient::wait_active`].
+    pub async fn create_stream(
+        &self,
+        name: &str,
+        shard_count: i32,
+        tags: &[(&str, &str)],
+    ) -> Result<bool, ConnectorError> {
         let what = format!("cannot create Kinesis stream {name:?}");
         let r = retry(&self.retry, &what, || {
-            self.client
+            let mut req = self
+                .client
                 .create_stream()
                 .stream_name(name)
-                .shard_count(shard_count)
-                .send()
+                .shard_count(shard_count);
+            for (k, v) in tags {
+                req = req.tags(*k, *v);
+            }
+            req.send()
         })
         .await;
         match r {
-            Ok(_) => Ok(()),
-            Err(e) if has_code(&e, "ResourceInUseException") => Ok(()),
+            Ok(_) => Ok(true),
+            Err(e) if has_code(&e, "ResourceInUseException") => Ok(false),
             Err(e) => Err(sdk_error(what, e)),
         }
+    }
+
+    /// The tags of a stream (name).
+    pub async fn tags(&self, name: &str) -> Result<Vec<(String, String)>, ConnectorError> {
+        let what = format!("cannot list the tags of Kinesis stream {name:?}");
+        let out = retry(&self.retry, &what, || {
+            self.client.list_tags_for_stream().stream_name(name).send()
+        })
+        .await
+        .map_err(|e| sdk_error(what, e))?;
+        Ok(out
+            .tags
+            .into_iter()
+            .map(|t| (t.key, t.value.unwrap_or_default()))
+            .collect())
+    }
+
+    /// Adds tags to an `ACTIVE` stream (name); tags it has already are kept or overwritten.
+    pub async fn add_tags(&self, name: &str, tags: &[(&str, &str)]) -> Result<(), ConnectorError> {
+        let what = format!("cannot tag Kinesis stream {name:?}");
+        retry(&self.retry, &what, || {
+            let mut req = self.client.add_tags_to_stream().stream_name(name);
+            for (k, v) in tags {
+                req = req.tags(*k, *v);
+            }
+            req.send()
+        })
+        .await
+        .map_err(|e| sdk_error(what, e))?;
+        Ok(())
     }
 
     /// Describes a stream given by name or ARN (`arn:...`); `None` when it does not exist.

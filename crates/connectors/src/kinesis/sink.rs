@@ -4,6 +4,7 @@ use super::{KINESIS_STREAM, KinesisPutRecord, KinesisWriter, stream_name};
 use crate::aws::{
     ACTIVE_TIMEOUT, ShardStart, clients, describe, existence_problem, missing_customer_resource,
 };
+use crate::owner::{OWNER_TAG, Owner, left_in_place};
 use crate::sink::{Deliver, Delivering, DocumentSink, Rejected, SinkTask, SinkWriter};
 use crate::{ConnectorContext, ConnectorError};
 use async_trait::async_trait;
@@ -90,18 +91,28 @@ impl DocumentSink for KinesisSink {
         &self,
         ctx: &ConnectorContext,
         resource: &ConnectorResource,
+        owner: Owner<'_>,
     ) -> Result<ConnectorResource, ConnectorError> {
         let kinesis = clients(ctx, self.region).await.kinesis();
         let exists = kinesis.exists(id(resource)).await?;
         match self.write.resource_location {
-            ResourceLocation::LetsData if !exists => {
+            ResourceLocation::LetsData => {
+                let tags = [(OWNER_TAG, owner.tag())];
                 let shards = i32::try_from(self.write.shard_count).unwrap_or(1);
-                kinesis.create_stream(&resource.name, shards).await?;
+                if exists || !kinesis.create_stream(&resource.name, shards, &tags).await? {
+                    // A stream's content cannot be told cheaply: only a tagged one is used.
+                    let claim = owner.claim(kinesis.tags(&resource.name).await?);
+                    owner.adopt(&described(resource), &claim, false)?;
+                }
+                kinesis.wait_active(id(resource), ACTIVE_TIMEOUT).await?;
+                // Tagged at creation already where the service honours it; again for those
+                // that do not (an emulator).
+                kinesis.add_tags(&resource.name, &tags).await?;
             }
             ResourceLocation::Customer if !exists => {
                 return Err(missing_customer_resource(&described(resource)));
             }
-            _ => {}
+            ResourceLocation::Customer => {}
         }
         let info = kinesis.wait_active(id(resource), ACTIVE_TIMEOUT).await?;
         let mut ready = resource.clone();
@@ -119,9 +130,14 @@ impl DocumentSink for KinesisSink {
         &self,
         ctx: &ConnectorContext,
         resource: &ConnectorResource,
+        owner: Owner<'_>,
     ) -> Result<String, ConnectorError> {
         let kinesis = clients(ctx, self.region).await.kinesis();
         if kinesis.exists(&resource.name).await? {
+            let claim = owner.claim(kinesis.tags(&resource.name).await?);
+            if let Some(why) = owner.refuse_delete(&claim, false) {
+                return Ok(left_in_place(&described(resource), &why));
+            }
             kinesis.delete_stream(&resource.name).await?;
         }
         Ok(format!("{} deleted", described(resource)))

@@ -3,6 +3,7 @@
 
 use super::client::{CHECK_BUDGET, COMMAND_BUDGET, RedisClient, escape_glob};
 use super::{REDIS_KEYSPACE, REDIS_URL_ENV};
+use crate::owner::Owner;
 use crate::sink::{Deliver, Delivering, DocumentSink, Rejected, SinkTask, SinkWriter};
 use crate::{ConnectorContext, ConnectorError, FailureKind};
 use async_trait::async_trait;
@@ -166,6 +167,7 @@ impl DocumentSink for RedisSink {
         &self,
         ctx: &ConnectorContext,
         resource: &ConnectorResource,
+        _owner: Owner<'_>,
     ) -> Result<ConnectorResource, ConnectorError> {
         let client = self.client(ctx).await?;
         client.ping(COMMAND_BUDGET).await?;
@@ -186,6 +188,7 @@ impl DocumentSink for RedisSink {
         &self,
         ctx: &ConnectorContext,
         resource: &ConnectorResource,
+        _owner: Owner<'_>,
     ) -> Result<String, ConnectorError> {
         let prefix = &resource.name;
         if prefix.is_empty() {

@@ -1,5 +1,6 @@
-//! Tests against a real Redis: the one `LETSDATA_TEST_REDIS_URL` names (skipped when unset),
-//! and for the stopped-Redis and password cases a `redis-server` of their own. Each test
+//! Tests against a real Redis: the one `LETSDATA_TEST_REDIS_URL` names (a failure when unset,
+//! unless LETSDATA_SKIP_S3_TESTS compiles them as ignored), and for the stopped-Redis and
+//! password cases a `redis-server` of their own. Each test
 //! writes under a random key prefix and removes its keys.
 
 use super::REDIS_KEYSPACE;
@@ -15,14 +16,21 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The test Redis, or `None` (the test is skipped) when `LETSDATA_TEST_REDIS_URL` is unset.
+/// The dataset the test's resources belong to; its provisioning step completed.
+const OWNER: crate::owner::Owner<'static> = crate::owner::Owner::new("test-dataset", true);
+
+/// The test Redis, or `None` when `LETSDATA_TEST_REDIS_URL` is unset and LETSDATA_SKIP_S3_TESTS
+/// skips the tests that need it (they are compiled as ignored then); unset otherwise fails.
 fn test_redis(test: &str) -> Option<String> {
     match std::env::var("LETSDATA_TEST_REDIS_URL") {
         Ok(url) if !url.is_empty() => Some(url),
-        _ => {
+        _ if std::env::var_os("LETSDATA_SKIP_S3_TESTS").is_some() => {
             eprintln!("{test}: skipped, LETSDATA_TEST_REDIS_URL is not set");
             None
         }
+        _ => panic!(
+            "{test}: LETSDATA_TEST_REDIS_URL is not set: run the tests with scripts/test.sh (it starts the service), or set LETSDATA_SKIP_S3_TESTS=1 to skip the tests that need one"
+        ),
     }
 }
 
@@ -90,6 +98,10 @@ async fn raw(url: &str) -> ::redis::aio::MultiplexedConnection {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no AWS emulator"
+)]
 async fn delivers_reads_back_and_deletes_only_its_prefix() {
     let Some(url) = test_redis("delivers_reads_back_and_deletes_only_its_prefix") else {
         return;
@@ -108,7 +120,10 @@ async fn delivers_reads_back_and_deletes_only_its_prefix() {
         Some("Write Connector - Check Customer Redis")
     );
     assert_eq!(sink.delete_step(&resource), None);
-    let resource = sink.provision(&ctx, &resource).await.expect("provision");
+    let resource = sink
+        .provision(&ctx, &resource, OWNER)
+        .await
+        .expect("provision");
 
     // A key that the prefix would match as an unescaped glob.
     let uuid_part = prefix.trim_end_matches("[a]*?:");
@@ -179,7 +194,7 @@ async fn delivers_reads_back_and_deletes_only_its_prefix() {
         .await
         .expect("write again");
 
-    let done = sink.delete(&ctx, &resource).await.expect("delete");
+    let done = sink.delete(&ctx, &resource, OWNER).await.expect("delete");
     assert!(done.starts_with("1000 keys under prefix"), "{done}");
     let left = sink
         .read_back(&ctx, &resource, "RedisTestDataset", 10)
@@ -298,6 +313,10 @@ async fn an_unreachable_redis_is_a_transient_failure_in_bounded_time() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no AWS emulator"
+)]
 async fn a_wrong_password_is_the_users_to_fix() {
     let Some(url) = test_redis("a_wrong_password_is_the_users_to_fix") else {
         return;
@@ -334,7 +353,7 @@ struct OwnRedis {
 }
 
 impl OwnRedis {
-    fn start(password: &str) -> Option<Self> {
+    fn start(password: &str) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .expect("bind")
             .local_addr()
@@ -353,9 +372,10 @@ impl OwnRedis {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .map_err(|e| eprintln!("no redis-server to start ({e}): skipped"))
-            .ok()?;
-        Some(Self { child, port })
+            .unwrap_or_else(|e| {
+                panic!("no redis-server to start ({e}): scripts/test.sh says how to install one")
+            });
+        Self { child, port }
     }
 
     fn signal(&self, signal: &str) {
@@ -375,14 +395,16 @@ impl Drop for OwnRedis {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no AWS emulator"
+)]
 async fn a_stopped_redis_fails_the_write_transiently_and_a_redrive_works() {
     if test_redis("a_stopped_redis_fails_the_write_transiently_and_a_redrive_works").is_none() {
         return;
     }
     let password = "stop-test-secret";
-    let Some(server) = OwnRedis::start(password) else {
-        return;
-    };
+    let server = OwnRedis::start(password);
     let url = format!("redis://127.0.0.1:{}", server.port);
     let (_dir, ctx) = context();
     let sink = customer(&url, Some(password), Some(&random_prefix()));
@@ -445,14 +467,14 @@ async fn a_stopped_redis_fails_the_write_transiently_and_a_redrive_works() {
     assert_eq!(back.len(), 100);
 }
 
-/// Over TLS, when `LETSDATA_TEST_REDIS_TLS_URL` names a Redis (`rediss://…`; with
-/// `#insecure` for a self-signed certificate).
+/// Over TLS, against the Redis `LETSDATA_TEST_REDIS_TLS_URL` names (`rediss://…`; with
+/// `#insecure` for a self-signed certificate). The test suite has no TLS Redis: run it by
+/// hand with `--ignored`.
 #[tokio::test]
+#[ignore = "needs a TLS Redis: set LETSDATA_TEST_REDIS_TLS_URL and run with --ignored"]
 async fn writes_over_tls() {
-    let Ok(url) = std::env::var("LETSDATA_TEST_REDIS_TLS_URL") else {
-        eprintln!("writes_over_tls: skipped, LETSDATA_TEST_REDIS_TLS_URL is not set");
-        return;
-    };
+    let url = std::env::var("LETSDATA_TEST_REDIS_TLS_URL")
+        .expect("LETSDATA_TEST_REDIS_TLS_URL names the TLS Redis to test against");
     let (_dir, ctx) = context();
     let sink = customer(&url, None, Some(&random_prefix()));
     let resource = sink.plan(&generated);
@@ -469,6 +491,6 @@ async fn writes_over_tls() {
         .await
         .expect("read");
     assert_eq!(back.len(), 10);
-    let done = sink.delete(&ctx, &resource).await.expect("delete");
+    let done = sink.delete(&ctx, &resource, OWNER).await.expect("delete");
     assert!(done.starts_with("10 keys"), "{done}");
 }

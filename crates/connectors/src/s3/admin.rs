@@ -49,9 +49,10 @@ pub(super) async fn bucket_exists(s: &S3Settings, name: &str) -> Result<bool, Co
     }
 }
 
-pub(super) async fn create_bucket(s: &S3Settings, name: &str) -> Result<(), ConnectorError> {
+/// Creates the bucket; `false` when it exists already (in this account).
+pub(super) async fn create_bucket(s: &S3Settings, name: &str) -> Result<bool, ConnectorError> {
     if bucket_exists(s, name).await? {
-        return Ok(());
+        return Ok(false);
     }
     let mut req = client(s).create_bucket().bucket(name);
     if s.region != "us-east-1" {
@@ -64,12 +65,12 @@ pub(super) async fn create_bucket(s: &S3Settings, name: &str) -> Result<(), Conn
         );
     }
     match req.send().await {
-        Ok(_) => Ok(()),
+        Ok(_) => Ok(true),
         Err(e) => {
             let service = e.as_service_error();
             if service.is_some_and(|se| se.is_bucket_already_owned_by_you()) {
-                // Created by an earlier attempt of this step, between its check and now.
-                Ok(())
+                // Created between the check and now.
+                Ok(false)
             } else if service.is_some_and(|se| se.is_bucket_already_exists()) {
                 Err(ConnectorError::User(format!(
                     "bucket {name:?} belongs to another account: letsdata only writes to \
@@ -81,6 +82,78 @@ pub(super) async fn create_bucket(s: &S3Settings, name: &str) -> Result<(), Conn
             }
         }
     }
+}
+
+/// The bucket's tags (none when it has no tag set).
+pub(super) async fn bucket_tags(
+    s: &S3Settings,
+    name: &str,
+) -> Result<Vec<(String, String)>, ConnectorError> {
+    match client(s).get_bucket_tagging().bucket(name).send().await {
+        Ok(out) => Ok(out.tag_set.into_iter().map(|t| (t.key, t.value)).collect()),
+        Err(e)
+            if e.as_service_error()
+                .and_then(|se| aws_sdk_s3::error::ProvideErrorMetadata::code(se))
+                == Some("NoSuchTagSet") =>
+        {
+            Ok(Vec::new())
+        }
+        Err(e) => Err(sdk_error(
+            format!("cannot read the tags of bucket {name:?}"),
+            e,
+        )),
+    }
+}
+
+/// Adds the tag `key` = `value` to the bucket, keeping its other tags.
+pub(super) async fn tag_bucket(
+    s: &S3Settings,
+    name: &str,
+    key: &str,
+    value: &str,
+) -> Result<(), ConnectorError> {
+    let mut tags: Vec<_> = bucket_tags(s, name)
+        .await?
+        .into_iter()
+        .filter(|(k, _)| k != key)
+        .collect();
+    tags.push((key.to_string(), value.to_string()));
+    let build =
+        |e: aws_sdk_s3::error::BuildError| sdk_error(format!("cannot tag bucket {name:?}"), e);
+    let mut set = aws_sdk_s3::types::Tagging::builder();
+    for (k, v) in tags {
+        set = set.tag_set(
+            aws_sdk_s3::types::Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .map_err(build)?,
+        );
+    }
+    client(s)
+        .put_bucket_tagging()
+        .bucket(name)
+        .tagging(set.build().map_err(build)?)
+        .send()
+        .await
+        .map_err(|e| sdk_error(format!("cannot tag bucket {name:?}"), e))?;
+    Ok(())
+}
+
+/// Whether the bucket holds no object and no incomplete upload.
+pub(super) async fn bucket_is_empty(s: &S3Settings, name: &str) -> Result<bool, ConnectorError> {
+    let what = || format!("cannot list bucket {name:?}");
+    let objects = client(s)
+        .list_objects_v2()
+        .bucket(name)
+        .max_keys(1)
+        .send()
+        .await
+        .map_err(|e| sdk_error(what(), e))?;
+    if objects.key_count.unwrap_or(0) > 0 || !objects.contents().is_empty() {
+        return Ok(false);
+    }
+    Ok(list_uploads(s, name, "").await?.is_empty())
 }
 
 pub(super) async fn delete_bucket(s: &S3Settings, name: &str) -> Result<(), ConnectorError> {

@@ -196,37 +196,26 @@ impl Bucket {
     /// Streams the object from byte `offset` on.
     pub async fn open_read(&self, key: &str, offset: u64) -> Result<ObjectRead, ConnectorError> {
         let path = self.path(key)?;
+        if offset > 0 {
+            // A task that checkpointed at the very end of its file resumes there: nothing is
+            // left, and a ranged GET from the end is refused (416), so ask for the size first.
+            let meta = self.store.head(&path).await.map_err(|e| self.err(key, e))?;
+            if meta.size <= offset {
+                return Ok(ObjectRead {
+                    reader: Box::pin(tokio::io::BufReader::new(tokio::io::empty())),
+                    size: meta.size,
+                });
+            }
+        }
         let options = GetOptions {
             range: (offset > 0).then_some(GetRange::Offset(offset)),
             ..Default::default()
         };
-        let result = match self.store.get_opts(&path, options).await {
-            Ok(r) => r,
-            // Asking for an offset at the very end of the object is not an error: nothing is left.
-            Err(object_store::Error::Generic { .. })
-            | Err(object_store::Error::NotModified { .. })
-                if offset > 0 =>
-            {
-                let meta = self.store.head(&path).await.map_err(|e| self.err(key, e))?;
-                if meta.size <= offset {
-                    return Ok(ObjectRead {
-                        reader: Box::pin(tokio::io::BufReader::new(tokio::io::empty())),
-                        size: meta.size,
-                    });
-                }
-                self.store
-                    .get_opts(
-                        &path,
-                        GetOptions {
-                            range: Some(GetRange::Offset(offset)),
-                            ..Default::default()
-                        },
-                    )
-                    .await
-                    .map_err(|e| self.err(key, e))?
-            }
-            Err(e) => return Err(self.err(key, e)),
-        };
+        let result = self
+            .store
+            .get_opts(&path, options)
+            .await
+            .map_err(|e| self.err(key, e))?;
         let size = result.meta.size;
         // Local files: read the file directly with a large buffer instead of object_store's
         // 8 KiB chunked stream (one blocking call per chunk).
@@ -350,6 +339,19 @@ impl Bucket {
         out.retain(|o| !o.key.contains('#'));
         out.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(out)
+    }
+
+    /// The keys of the incomplete multipart uploads under `prefix` of an S3 bucket (none for
+    /// a local bucket, whose unfinished parts are staging files beside their keys).
+    pub async fn incomplete_uploads(&self, prefix: &str) -> Result<Vec<String>, ConnectorError> {
+        match &self.s3 {
+            Some((s3, _)) => Ok(s3admin::list_uploads(s3, &self.name, prefix)
+                .await?
+                .into_iter()
+                .map(|(key, _)| key)
+                .collect()),
+            None => Ok(Vec::new()),
+        }
     }
 
     /// Removes what writers of attempts before `attempt` left under `prefix` (a key prefix

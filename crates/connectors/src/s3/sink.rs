@@ -11,6 +11,7 @@
 
 use super::source::check_bucket;
 use super::{Bucket, PartWriter, StagedObject};
+use crate::owner::{Owner, left_in_place};
 use crate::sink::{
     DocumentBatch, DocumentSink, Fence, Rejected, SinkRole, SinkTask, SinkWriter, Staged,
 };
@@ -73,8 +74,11 @@ impl DocumentSink for S3Sink {
         &self,
         ctx: &ConnectorContext,
         resource: &ConnectorResource,
+        owner: Owner<'_>,
     ) -> Result<ConnectorResource, ConnectorError> {
-        ctx.objects().create_bucket(&resource.name).await?;
+        ctx.objects()
+            .create_owned_bucket(&resource.name, owner)
+            .await?;
         Ok(resource.clone())
     }
 
@@ -92,9 +96,18 @@ impl DocumentSink for S3Sink {
         &self,
         ctx: &ConnectorContext,
         resource: &ConnectorResource,
+        owner: Owner<'_>,
     ) -> Result<String, ConnectorError> {
-        let n = ctx.objects().delete_bucket(&resource.name).await?;
-        Ok(format!("bucket {} deleted ({n} objects)", resource.name))
+        Ok(
+            match ctx
+                .objects()
+                .delete_owned_bucket(&resource.name, owner)
+                .await?
+            {
+                Ok(n) => format!("bucket {} deleted ({n} objects)", resource.name),
+                Err(why) => left_in_place(&format!("bucket {}", resource.name), &why),
+            },
+        )
     }
 
     async fn open(

@@ -4,6 +4,7 @@ use super::Bucket;
 use super::admin as s3admin;
 use super::nofollow::NoFollow;
 use crate::ConnectorError;
+use crate::owner::{Claim, OWNER_TAG, Owner};
 use letsdata_model::location::validate_bucket_name;
 use object_store::ObjectStore;
 use object_store::aws::AmazonS3Builder;
@@ -257,7 +258,128 @@ impl ObjectStores {
                     .await
                     .map_err(|e| ConnectorError::io(format!("cannot create {}", dir.display()), e))
             }
-            Backend::S3(s) => s3admin::create_bucket(s, name).await,
+            Backend::S3(s) => s3admin::create_bucket(s, name).await.map(|_| ()),
         }
+    }
+
+    /// Creates a `LetsData` bucket tagged with `owner` (S3: the bucket tag; local: a file
+    /// under `.letsdata-owners/` beside the buckets, a name no bucket can have). An existing
+    /// bucket is used only when [`Owner::adopt`] allows it. Idempotent.
+    pub async fn create_owned_bucket(
+        &self,
+        name: &str,
+        owner: Owner<'_>,
+    ) -> Result<(), ConnectorError> {
+        validate_bucket_name(name).map_err(|e| ConnectorError::InvalidLocation(e.to_string()))?;
+        let described = format!("bucket {name:?}");
+        match &self.backend {
+            Backend::Local { root } => {
+                let claim = owner.claim(local_owner(root, name).await?);
+                if claim != Claim::Ours {
+                    if let Some(empty) = local_dir_empty(&root.join(name)).await? {
+                        owner.adopt(&described, &claim, empty)?;
+                    }
+                    set_local_owner(root, name, owner.tag()).await?;
+                }
+                self.create_bucket(name).await
+            }
+            Backend::S3(s) => {
+                if !s3admin::create_bucket(s, name).await? {
+                    let claim = owner.claim(s3admin::bucket_tags(s, name).await?);
+                    if claim != Claim::Ours {
+                        let empty = s3admin::bucket_is_empty(s, name).await?;
+                        owner.adopt(&described, &claim, empty)?;
+                    }
+                }
+                s3admin::tag_bucket(s, name, OWNER_TAG, owner.tag()).await
+            }
+        }
+    }
+
+    /// Deletes a `LetsData` bucket (as [`Self::delete_bucket`]) when [`Owner::refuse_delete`]
+    /// allows it: `Ok(n objects)`, or `Err(why)` when it is left in place.
+    pub async fn delete_owned_bucket(
+        &self,
+        name: &str,
+        owner: Owner<'_>,
+    ) -> Result<Result<u64, String>, ConnectorError> {
+        if !self.bucket_exists(name).await? {
+            return Ok(Ok(0));
+        }
+        let (claim, empty) = match &self.backend {
+            Backend::Local { root } => (
+                owner.claim(local_owner(root, name).await?),
+                local_dir_empty(&root.join(name)).await? != Some(false),
+            ),
+            Backend::S3(s) => (
+                owner.claim(s3admin::bucket_tags(s, name).await?),
+                s3admin::bucket_is_empty(s, name).await?,
+            ),
+        };
+        if let Some(why) = owner.refuse_delete(&claim, empty) {
+            return Ok(Err(why));
+        }
+        let n = self.delete_bucket(name).await?;
+        if let Backend::Local { root } = &self.backend {
+            match tokio::fs::remove_file(owners_dir(root).join(name)).await {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(ConnectorError::io("cannot remove a bucket's owner file", e));
+                }
+                _ => {}
+            }
+        }
+        Ok(Ok(n))
+    }
+}
+
+/// Where local buckets' owners are recorded: a name no bucket can have (a leading dot).
+fn owners_dir(root: &Path) -> PathBuf {
+    root.join(".letsdata-owners")
+}
+
+/// The owner tag recorded for a local bucket, as tags (none when none is recorded).
+async fn local_owner(root: &Path, name: &str) -> Result<Vec<(String, String)>, ConnectorError> {
+    match tokio::fs::read_to_string(owners_dir(root).join(name)).await {
+        Ok(id) => Ok(vec![(OWNER_TAG.to_string(), id.trim().to_string())]),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(ConnectorError::io(
+            format!("cannot read the owner of local bucket {name:?}"),
+            e,
+        )),
+    }
+}
+
+/// Records `id` as the owner of local bucket `name` (written whole, then renamed).
+async fn set_local_owner(root: &Path, name: &str, id: &str) -> Result<(), ConnectorError> {
+    let dir = owners_dir(root);
+    let io = |e| {
+        ConnectorError::io(
+            format!("cannot record the owner of local bucket {name:?}"),
+            e,
+        )
+    };
+    tokio::fs::create_dir_all(&dir).await.map_err(io)?;
+    let tmp = dir.join(format!("{name}.tmp"));
+    tokio::fs::write(&tmp, id).await.map_err(io)?;
+    tokio::fs::rename(&tmp, dir.join(name)).await.map_err(io)
+}
+
+/// Whether the directory is empty; `None` when nothing is there. A symbolic link counts as
+/// not empty (a bucket is never one).
+async fn local_dir_empty(dir: &Path) -> Result<Option<bool>, ConnectorError> {
+    let io = |e| ConnectorError::io(format!("cannot read {}", dir.display()), e);
+    match tokio::fs::symlink_metadata(dir).await {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io(e)),
+        Ok(m) if !m.is_dir() => Ok(Some(false)),
+        Ok(_) => Ok(Some(
+            tokio::fs::read_dir(dir)
+                .await
+                .map_err(io)?
+                .next_entry()
+                .await
+                .map_err(io)?
+                .is_none(),
+        )),
     }
 }

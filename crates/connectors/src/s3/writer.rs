@@ -273,6 +273,8 @@ impl PartWriter {
         })?;
         let part = result.map_err(|e| ConnectorError::from_store(bucket.name(), key, e))?;
         parts[index] = Some(part.content_id);
+        // A chunk is uploaded, the upload not complete: a crash here leaves it incomplete.
+        crate::failpoints::hit("s3-chunk-uploaded");
         Ok(())
     }
 

@@ -136,10 +136,17 @@ impl SqsClient {
 
     /// Creates a queue (FIFO when the name ends in `.fifo`) and returns its URL. Idempotent
     /// for a queue of the same attributes.
-    pub async fn create_queue(&self, name: &str) -> Result<String, ConnectorError> {
+    pub async fn create_queue(
+        &self,
+        name: &str,
+        tags: &[(&str, &str)],
+    ) -> Result<String, ConnectorError> {
         let what = format!("cannot create SQS queue {name:?}");
         let out = retry(&self.retry, &what, || {
-            let req = self.client.create_queue().queue_name(name);
+            let mut req = self.client.create_queue().queue_name(name);
+            for (k, v) in tags {
+                req = req.tags(*k, *v);
+            }
             if name.ends_with(".fifo") {
                 req.attributes(QueueAttributeName::FifoQueue, "true").send()
             } else {
@@ -213,6 +220,32 @@ impl SqsClient {
                 FailureKind::Internal,
             )
         })
+    }
+
+    /// The queue's tags.
+    pub async fn tags(&self, queue_url: &str) -> Result<Vec<(String, String)>, ConnectorError> {
+        let what = format!("cannot list the tags of SQS queue {queue_url}");
+        let out = retry(&self.retry, &what, || {
+            self.client.list_queue_tags().queue_url(queue_url).send()
+        })
+        .await
+        .map_err(|e| sdk_error(&what, e))?;
+        Ok(out.tags.unwrap_or_default().into_iter().collect())
+    }
+
+    /// Adds tags to the queue; tags it has already are kept or overwritten.
+    pub async fn tag(&self, queue_url: &str, tags: &[(&str, &str)]) -> Result<(), ConnectorError> {
+        let what = format!("cannot tag SQS queue {queue_url}");
+        retry(&self.retry, &what, || {
+            let mut req = self.client.tag_queue().queue_url(queue_url);
+            for (k, v) in tags {
+                req = req.tags(*k, *v);
+            }
+            req.send()
+        })
+        .await
+        .map_err(|e| sdk_error(&what, e))?;
+        Ok(())
     }
 
     /// Approximate counts of visible, in-flight and delayed messages.

@@ -3,6 +3,7 @@
 
 use super::{ReceiveOptions, SQS_QUEUE, SqsOutgoingMessage, SqsSender, VisibilityChange};
 use crate::aws::{clients, describe, existence_problem, missing_customer_resource};
+use crate::owner::{OWNER_TAG, Owner, left_in_place};
 use crate::sink::{Deliver, Delivering, DocumentSink, Rejected, SinkTask, SinkWriter};
 use crate::{ConnectorContext, ConnectorError};
 use async_trait::async_trait;
@@ -70,13 +71,21 @@ impl DocumentSink for SqsSink {
         &self,
         ctx: &ConnectorContext,
         resource: &ConnectorResource,
+        owner: Owner<'_>,
     ) -> Result<ConnectorResource, ConnectorError> {
         let sqs = clients(ctx, self.region).await.sqs();
+        let tags = [(OWNER_TAG, owner.tag())];
+        let letsdata = self.write.resource_location == ResourceLocation::LetsData;
         let url = match sqs.find_queue_url(&resource.name).await? {
-            Some(url) => url,
-            None if self.write.resource_location == ResourceLocation::LetsData => {
-                sqs.create_queue(&resource.name).await?
+            Some(url) if letsdata => {
+                let claim = owner.claim(sqs.tags(&url).await?);
+                let empty = sqs.message_counts(&url).await?.total() == 0;
+                owner.adopt(&described(resource), &claim, empty)?;
+                sqs.tag(&url, &tags).await?;
+                url
             }
+            Some(url) => url,
+            None if letsdata => sqs.create_queue(&resource.name, &tags).await?,
             None => return Err(missing_customer_resource(&described(resource))),
         };
         let mut ready = resource.clone();
@@ -95,9 +104,15 @@ impl DocumentSink for SqsSink {
         &self,
         ctx: &ConnectorContext,
         resource: &ConnectorResource,
+        owner: Owner<'_>,
     ) -> Result<String, ConnectorError> {
         let sqs = clients(ctx, self.region).await.sqs();
         if let Some(url) = sqs.find_queue_url(&resource.name).await? {
+            let claim = owner.claim(sqs.tags(&url).await?);
+            let empty = sqs.message_counts(&url).await?.total() == 0;
+            if let Some(why) = owner.refuse_delete(&claim, empty) {
+                return Ok(left_in_place(&described(resource), &why));
+            }
             sqs.delete_queue(&url).await?;
         }
         Ok(format!("{} deleted", described(resource)))
@@ -144,14 +159,23 @@ impl DocumentSink for SqsSink {
         while empty < 2 && docs.len() < limit {
             let messages = sqs.receive(&url, &options).await?;
             empty = if messages.is_empty() { empty + 1 } else { 0 };
+            let mut new = false;
             for m in messages {
                 handles.push(VisibilityChange {
                     receipt_handle: m.receipt_handle,
                     timeout: Duration::ZERO,
                 });
-                if docs.len() < limit && seen.insert(m.message_id) {
-                    docs.push(Bytes::from(m.body));
+                if seen.insert(m.message_id) {
+                    new = true;
+                    if docs.len() < limit {
+                        docs.push(Bytes::from(m.body));
+                    }
                 }
+            }
+            if !new && empty == 0 {
+                // Only messages read already: their visibility ran out while this read went
+                // on (a long queue), so the queue has been gone through.
+                break;
             }
         }
         sqs.change_visibility_batch(&url, &handles).await?;

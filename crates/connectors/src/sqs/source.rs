@@ -16,8 +16,11 @@ use letsdata_model::task::{ConnectorFields, TaskDefinition};
 use letsdata_model::{ConnectorResource, Problem};
 use std::time::{Duration, Instant};
 
-/// How long received messages stay invisible (extended while they wait for a commit).
-const VISIBILITY: Duration = Duration::from_secs(120);
+/// How long received messages stay invisible (extended while they wait for a commit); the
+/// failpoint `sqs-visibility-seconds` (a number) shortens it for tests that kill a reader.
+fn visibility() -> Duration {
+    Duration::from_secs(crate::failpoints::number("sqs-visibility-seconds").unwrap_or(120))
+}
 /// Long-poll time of one receive.
 const WAIT: Duration = Duration::from_secs(1);
 
@@ -110,6 +113,7 @@ impl ReadSource for SqsSource {
             name: self.read.queue_name.clone(),
             stop: self.manifest.stop,
             empty_receives: 0,
+            visibility: visibility(),
             batch: Vec::new(),
             in_flight: Vec::new(),
             oldest: None,
@@ -124,6 +128,7 @@ struct QueueSource {
     name: String,
     stop: QueueStop,
     empty_receives: u32,
+    visibility: Duration,
     /// Receipt handles of the last batch not consumed yet.
     batch: Vec<String>,
     /// Receipt handles of messages handled but not yet deleted, and when the oldest of them
@@ -142,7 +147,7 @@ impl RecordSource for QueueSource {
         let options = ReceiveOptions {
             max_messages: 10,
             wait_time: WAIT,
-            visibility_timeout: Some(VISIBILITY),
+            visibility_timeout: Some(self.visibility),
         };
         let messages = self.sqs.receive(&self.url, &options).await?;
         let next = if !messages.is_empty() {
@@ -154,10 +159,22 @@ impl RecordSource for QueueSource {
                 QueueStop::DrainQueues { empty_receives }
                     if self.empty_receives >= empty_receives =>
                 {
-                    Next::Finished(format!(
-                        "{} consecutive polls found no new records: the task ends",
-                        self.empty_receives
-                    ))
+                    // Empty receives do not make a drained queue: messages a reader that
+                    // died had received come back when their visibility ends, and others'
+                    // may be given back. The task ends once none is left but its own.
+                    let counts = self.sqs.message_counts(&self.url).await?;
+                    let own = (self.in_flight.len() + self.batch.len()) as u64;
+                    let elsewhere =
+                        counts.visible + counts.delayed + counts.in_flight.saturating_sub(own);
+                    if elsewhere > 0 {
+                        Next::Idle { pause: true }
+                    } else {
+                        Next::Finished(format!(
+                            "{} consecutive polls found no new records and the queue holds no \
+                             other message: the task ends",
+                            self.empty_receives
+                        ))
+                    }
                 }
                 // A drained queue's receive waited already (long poll).
                 QueueStop::DrainQueues { .. } => Next::Idle { pause: false },
@@ -197,13 +214,16 @@ impl RecordSource for QueueSource {
 
     async fn before_commit(&mut self) -> Result<(), ConnectorError> {
         // Keep messages waiting for the commit invisible.
-        if self.oldest.is_some_and(|t| t.elapsed() >= VISIBILITY / 2) {
+        if self
+            .oldest
+            .is_some_and(|t| t.elapsed() >= self.visibility / 2)
+        {
             let changes: Vec<VisibilityChange> = self
                 .in_flight
                 .iter()
                 .map(|h| VisibilityChange {
                     receipt_handle: h.clone(),
-                    timeout: VISIBILITY,
+                    timeout: self.visibility,
                 })
                 .collect();
             self.sqs
@@ -218,6 +238,8 @@ impl RecordSource for QueueSource {
         if self.in_flight.is_empty() {
             return Ok(());
         }
+        // The commit made the messages' output durable; a crash here reads them again.
+        crate::failpoints::hit("sqs-before-delete");
         let report = self.sqs.delete_batch(&self.url, &self.in_flight).await?;
         if !report.rejected.is_empty() {
             tracing::warn!(

@@ -80,7 +80,9 @@ impl BuiltinFiles {
                 .await
                 .map_err(read_error(&file_name))?;
         }
-        let counted = reader.position();
+        // Counted from where the input began, so a file read from its start and skipped
+        // forward counts what it skipped: bytes read are bytes decompressed.
+        let counted = read_from;
         let driver = Self {
             reader,
             parser,

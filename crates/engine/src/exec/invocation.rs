@@ -148,6 +148,7 @@ impl Invocation<'_> {
         let runner = self.runner;
         let mut backoff = FIRST_BACKOFF;
         let mut last_roll = Instant::now();
+        let started_at = progress.resume;
         let finished = loop {
             if self.signals.lost.load(Ordering::Relaxed) {
                 out.abort().await;
@@ -170,7 +171,12 @@ impl Invocation<'_> {
                     message: STOPPED.to_string(),
                 }));
             }
-            if self.started.elapsed() >= self.budget {
+            // The failpoint `invocation-budget` ends the budget at a chosen check (once the
+            // invocation handled some input, so that every invocation gets on), for tests of
+            // RERUN.
+            if self.started.elapsed() >= self.budget
+                || (progress.resume > started_at && failpoints::decide("invocation-budget"))
+            {
                 self.roll(&mut driver, &mut out, &mut progress, false)
                     .await?;
                 let at = driver.describe_position(&progress);

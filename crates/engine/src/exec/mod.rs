@@ -370,6 +370,17 @@ async fn open_file(
     let compression = letsdata_records::FileCompression::from_file_name(file_name);
     let ranged = matches!(compression, letsdata_records::FileCompression::None) && !from_start;
     let read_from = if ranged { offset } else { 0 };
+    log.log(
+        LogLevel::Info,
+        if read_from == offset {
+            format!("reading {file_name} from byte {read_from}")
+        } else {
+            format!(
+                "reading {file_name} from byte {read_from}, skipping to offset {offset} (a \
+                 compressed file, or a header to read first)"
+            )
+        },
+    );
     let on_retry = |message: &str| log.log(LogLevel::Warn, message);
     let object = files.open(file_name, read_from, &on_retry).await?;
     Ok((
