@@ -7,6 +7,10 @@ use common::emulator::emulator;
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no AWS emulator"
+)]
 async fn missing_customer_resources_fail_initialization_clearly() {
     let Some(em) = emulator().await else { return };
     let suffix = em.suffix.clone();

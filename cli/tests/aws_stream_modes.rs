@@ -73,6 +73,10 @@ fn ids_written(home: &TestHome, name: &str) -> Vec<u64> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no AWS emulator"
+)]
 async fn at_timestamp_reads_only_what_arrived_from_then_on() {
     let Some(em) = emulator().await else { return };
     let arn = em.stream(&format!("ts-{}", em.suffix), 1).await;
@@ -106,6 +110,10 @@ async fn at_timestamp_reads_only_what_arrived_from_then_on() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no AWS emulator"
+)]
 async fn continuous_reads_until_stopped_and_a_redrive_resumes() {
     let Some(em) = emulator().await else { return };
     let arn = em.stream(&format!("cont-{}", em.suffix), 1).await;
@@ -174,6 +182,10 @@ async fn continuous_reads_until_stopped_and_a_redrive_resumes() {
 /// Documents without an id of their own get `<taskId>:<part>:<n>`: unique across the parts of a
 /// task, so a table keyed by document id holds every document (none overwrites another).
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no AWS emulator"
+)]
 async fn fallback_document_ids_are_unique_across_parts() {
     let Some(em) = emulator().await else { return };
     let s3 = &em.s3;

@@ -213,6 +213,10 @@ fn staging_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 /// part), not a timed kill.
 #[cfg(feature = "failpoints")]
 #[test]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no AWS emulator"
+)]
 fn a_crash_mid_part_leaves_no_staging_file_once_the_task_resumes() {
     let mut home = TestHome::new();
     home.put("crash-in", "a.jsonl", jsonl(0, 200_000).as_bytes());
@@ -224,14 +228,8 @@ fn a_crash_mid_part_leaves_no_staging_file_once_the_task_resumes() {
         "documentIdField": "id"}),
         &["a.jsonl"],
     );
-    let path = home.config("CrashMidPart", &cfg);
     let crashed: common::Run = home
-        .command(&[
-            "datasets",
-            "create",
-            "--configFile",
-            path.to_str().expect("utf8"),
-        ])
+        .create_command(&cfg)
         .env("LETSDATA_FAILPOINTS", "s3-part-write=11*off->return(kill)")
         .output()
         .expect("run letsdata")
@@ -270,12 +268,70 @@ fn a_crash_mid_part_leaves_no_staging_file_once_the_task_resumes() {
     assert_eq!(ids.len(), 200_000, "every record exactly once");
 }
 
-/// The state letter of a process (`R`, `S`, `T` for stopped, ...), `None` once it is gone.
+/// Where a paused-worker test keeps its buckets: local directories, or the AWS emulator.
 #[cfg(feature = "failpoints")]
-fn process_state(pid: u32) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // `pid (comm) S ...`: the state follows the last ')'.
-    stat.rsplit_once(')')?.1.trim_start().chars().next()
+enum Buckets {
+    Local,
+    S3(Box<common::emulator::Emulator>, tokio::runtime::Runtime),
+}
+
+#[cfg(feature = "failpoints")]
+impl Buckets {
+    fn home(&self) -> TestHome {
+        match self {
+            Self::Local => TestHome::new(),
+            Self::S3(emu, _) => emu.home(),
+        }
+    }
+
+    /// An input bucket holding `key`; returns its name.
+    fn input(&self, home: &TestHome, key: &str, data: &[u8]) -> String {
+        match self {
+            Self::Local => {
+                home.put("paused-in", key, data);
+                "paused-in".to_string()
+            }
+            Self::S3(emu, rt) => {
+                let bucket = format!("paused-in-{}", common::services::suffix());
+                rt.block_on(async {
+                    emu.s3.create_bucket(&bucket).await.expect("bucket");
+                    emu.s3
+                        .bucket(&bucket)
+                        .expect("bucket")
+                        .put(key, bytes::Bytes::copy_from_slice(data))
+                        .await
+                        .expect("put");
+                });
+                bucket
+            }
+        }
+    }
+
+    /// Every line of the bucket's objects; fails on a local staging file.
+    fn lines(&self, home: &TestHome, bucket: &str) -> Vec<String> {
+        match self {
+            Self::Local => home.lines(bucket, ""),
+            Self::S3(emu, rt) => rt.block_on(emu.s3_lines(bucket, "")),
+        }
+    }
+
+    /// What attempts left unfinished: local staging files, S3 incomplete uploads.
+    fn leftovers(&self, home: &TestHome, buckets: &[&str]) -> Vec<String> {
+        match self {
+            Self::Local => staging_files(&home.home().join("buckets"))
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
+            Self::S3(emu, rt) => rt.block_on(async {
+                let mut found = Vec::new();
+                for b in buckets {
+                    let bucket = emu.s3.bucket(b).expect("bucket");
+                    found.extend(bucket.incomplete_uploads("").await.expect("uploads"));
+                }
+                found
+            }),
+        }
+    }
 }
 
 /// A worker paused inside part completion for longer than its lease, while a second worker
@@ -283,11 +339,10 @@ fn process_state(pid: u32) -> Option<char> {
 /// woke up (duplicates, or documents lost). The worker stops itself (SIGSTOP, a failpoint) at
 /// each point of a part's completion in turn: before its objects are staged, staged but not
 /// recorded by a checkpoint, and recorded but not yet visible. Whatever the point, every
-/// document and error record is in the buckets exactly once, the counters match, and no
-/// staging file is left.
+/// document and error record is in the buckets exactly once, the counters match, and nothing
+/// unfinished is left (staging files, incomplete uploads).
 #[cfg(feature = "failpoints")]
-#[test]
-fn a_worker_paused_past_its_lease_inside_part_completion_changes_nothing() {
+fn a_worker_paused_past_its_lease_changes_nothing(buckets: &Buckets) {
     use std::collections::HashMap;
     const LINES: u64 = 30_000;
     let mut input = String::new();
@@ -300,26 +355,24 @@ fn a_worker_paused_past_its_lease_inside_part_completion_changes_nothing() {
     }
     let bad = (0..LINES).filter(|i| i % 97 == 0).count();
     for point in ["part-commit", "part-committed", "part-checkpointed"] {
-        let mut home = TestHome::new();
-        home.put("paused-in", "a.jsonl", input.as_bytes());
+        let mut home = buckets.home();
+        let bucket = buckets.input(&home, "a.jsonl", input.as_bytes());
         home.env("LETSDATA_PART_SIZE_BYTES", "200000")
             .env("LETSDATA_LEASE_SECONDS", "2")
             .env("LETSDATA_HEARTBEAT_SECONDS", "1");
-        let cfg = config(
+        let mut cfg = config(
             "PausedWorker",
-            "paused-in",
+            &bucket,
             json!({"builtinParser": "jsonl", "documentIdField": "id"}),
             &["a.jsonl"],
         );
-        let path = home.config("PausedWorker", &cfg);
+        if let Buckets::S3(..) = buckets {
+            cfg["accessGrantRoleArn"] = json!("arn:aws:iam::123456789012:role/LetsDataAccess");
+            cfg["customerAccountForAccess"] = json!("123456789012");
+        }
         // The third part's completion stops the first worker.
         let mut paused = home
-            .command(&[
-                "datasets",
-                "create",
-                "--configFile",
-                path.to_str().expect("utf8"),
-            ])
+            .create_command(&cfg)
             .env(
                 "LETSDATA_FAILPOINTS",
                 format!("{point}=2*off->return(stop)"),
@@ -330,7 +383,7 @@ fn a_worker_paused_past_its_lease_inside_part_completion_changes_nothing() {
             .expect("spawn letsdata");
         let pid = paused.id();
         common::wait_until(&mut paused, "the worker stops itself", || {
-            process_state(pid) == Some('T')
+            common::process_state(pid) == Some('T')
         });
         // A second worker takes the task over once the lease expires, and finishes it,
         // cutting its parts elsewhere (so a stale part of the first would not match).
@@ -342,23 +395,23 @@ fn a_worker_paused_past_its_lease_inside_part_completion_changes_nothing() {
             .into();
         assert_eq!(run.code, 0, "{point}: letsdata run: {}", run.stderr);
         assert_eq!(
-            process_state(pid),
+            common::process_state(pid),
             Some('T'),
             "{point}: the first worker stayed stopped throughout"
         );
         // The first worker wakes up and goes on where it stopped.
-        let cont = std::process::Command::new("kill")
-            .args(["-CONT", &pid.to_string()])
-            .status()
-            .expect("kill -CONT");
-        assert!(cont.success());
+        common::signal(pid, "-CONT");
         let status = paused.wait().expect("wait");
         assert!(status.code().is_some(), "{point}: {status:?}");
 
         let ds = home.view("PausedWorker");
         assert_eq!(ds["datasetStatus"], "COMPLETED", "{point}: {ds}");
-        let docs = home.lines(ds["resources"]["writeBucket"].as_str().expect("bucket"), "");
-        let errors = home.lines(ds["resources"]["errorBucket"].as_str().expect("bucket"), "");
+        let (write, error) = (
+            ds["resources"]["writeBucket"].as_str().expect("bucket"),
+            ds["resources"]["errorBucket"].as_str().expect("bucket"),
+        );
+        let docs = buckets.lines(&home, write);
+        let errors = buckets.lines(&home, error);
         let mut seen: HashMap<u64, usize> = HashMap::new();
         for l in &docs {
             let v: serde_json::Value = serde_json::from_str(l).expect("json");
@@ -383,10 +436,120 @@ fn a_worker_paused_past_its_lease_inside_part_completion_changes_nothing() {
             "{point}"
         );
         assert_eq!(
-            staging_files(&home.home().join("buckets")),
-            Vec::<std::path::PathBuf>::new(),
+            buckets.leftovers(&home, &[write, error]),
+            Vec::<String>::new(),
             "{point}"
         );
+    }
+}
+
+#[cfg(feature = "failpoints")]
+#[test]
+fn a_worker_paused_past_its_lease_inside_part_completion_changes_nothing() {
+    a_worker_paused_past_its_lease_changes_nothing(&Buckets::Local);
+}
+
+/// The same on S3: parts are multipart uploads, completed only once a checkpoint records them.
+#[cfg(feature = "failpoints")]
+#[test]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no AWS emulator"
+)]
+fn a_worker_paused_past_its_lease_inside_part_completion_changes_nothing_on_s3() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let Some(emu) = rt.block_on(common::emulator::emulator()) else {
+        return;
+    };
+    a_worker_paused_past_its_lease_changes_nothing(&Buckets::S3(Box::new(emu), rt));
+}
+
+/// A crash in the middle of the initialization workflow, after each step in turn did its
+/// work and before it was recorded (a failpoint: SIGKILL), then `letsdata run`: the
+/// initialization resumes, running the killed step again (steps are idempotent: the buckets
+/// letsdata created are its own, the tasks are not created twice), and the dataset completes
+/// with every record exactly once.
+#[cfg(feature = "failpoints")]
+#[test]
+fn a_crash_mid_initialization_resumes_without_duplicates() {
+    use std::os::unix::process::ExitStatusExt;
+    const DOCS: u64 = 1000;
+    let mut step = 0;
+    loop {
+        let home = TestHome::new();
+        home.put("init-in", "a.jsonl", jsonl(0, DOCS / 2).as_bytes());
+        home.put("init-in", "b.jsonl", jsonl(DOCS / 2, DOCS / 2).as_bytes());
+        let cfg = config(
+            "CrashInit",
+            "init-in",
+            json!({"builtinParser": "jsonl", "documentIdField": "id"}),
+            &["a.jsonl", "b.jsonl"],
+        );
+        let out = home
+            .create_command(&cfg)
+            .env(
+                "LETSDATA_FAILPOINTS",
+                format!("workflow-step-executed={step}*off->return(kill)"),
+            )
+            .output()
+            .expect("run letsdata");
+        if out.status.signal() != Some(libc::SIGKILL) {
+            // Past the last step: every step was killed once.
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(step >= 8, "only {step} initialization steps");
+            break;
+        }
+        let killed = home.view("CrashInit");
+        let workflow = killed["initializationWorkflow"]
+            .as_object()
+            .expect("workflow")
+            .clone();
+        let run = home.run(&["run"]);
+        assert_eq!(run.code, 0, "step {step}: letsdata run: {}", run.stderr);
+        let ds = home.view("CrashInit");
+        assert_eq!(ds["datasetStatus"], "COMPLETED", "step {step}: {ds}");
+        for (name, result) in ds["initializationWorkflow"].as_object().expect("workflow") {
+            assert_eq!(
+                result["status"], "COMPLETED",
+                "step {step}: {name}: {result}"
+            );
+            // The killed step (WAIT when killed) ran again; the others once.
+            let again = workflow[name]["status"] == "WAIT";
+            let attempts = if again { 2 } else { 1 };
+            assert_eq!(
+                result["attempts"], attempts,
+                "step {step}: {name}: {result}"
+            );
+        }
+        assert_eq!(
+            home.tasks("CrashInit").len(),
+            2,
+            "step {step}: tasks created once"
+        );
+        let docs = home.lines(ds["resources"]["writeBucket"].as_str().expect("b"), "");
+        let mut ids: Vec<u64> = docs
+            .iter()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).expect("json")["id"]
+                    .as_u64()
+                    .expect("id")
+            })
+            .collect();
+        ids.sort_unstable();
+        assert!(
+            ids.iter().copied().eq(0..DOCS),
+            "step {step}: {} documents, not each of the {DOCS} once",
+            ids.len()
+        );
+        step += 1;
     }
 }
 

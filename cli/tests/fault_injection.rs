@@ -1,11 +1,11 @@
-//! The fault-injection suite: SIGKILL storms at failpoints chosen at random (file and stream
-//! datasets, part-object and stream destinations) and a disk that fills up under a running
-//! dataset. Each checks that every input record ends up exactly once in the output or the
+//! The fault-injection suite: storms of SIGKILLs and of SIGSTOPs past the task lease at
+//! failpoints chosen at random (file and stream datasets, part-object and stream
+//! destinations) and a disk that fills up under a running dataset. Each checks that every input record ends up exactly once in the output or the
 //! errors (at least once, and only repeated with the same document id, in a stream
 //! destination), that no staging file is left, and that the progress counters equal what is
 //! in the buckets.
 //!
-//! Size: `LETSDATA_FAULT_KILLS` kills per storm (default 10) over `LETSDATA_FAULT_LINES`
+//! Size: `LETSDATA_FAULT_KILLS` faults per storm (default 10, a third of them stops) over `LETSDATA_FAULT_LINES`
 //! input lines (default 40000); `LETSDATA_FAULT_SEED` replays a run (each test prints its
 //! seed). The full-size run is in docs/dev/testing.md.
 
@@ -20,7 +20,8 @@ use common::{TestHome, config};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::process::ExitStatusExt;
-use std::process::Stdio;
+use std::process::{Child, Stdio};
+use std::time::Duration;
 
 /// Where a storm's kills land: every point of a part's life, from writing to publishing, each
 /// after up to (the number given - 1) hits.
@@ -84,58 +85,106 @@ fn padded_input(start: u64, n: u64, pad: usize) -> (String, Vec<String>) {
     (text, bad)
 }
 
-/// Runs `first` (then `letsdata run`, again and again) with a kill at a random failpoint each
-/// time, until `kills` processes were killed; then a last `letsdata run` without failpoints.
+/// Runs `first` (then `letsdata run`, again and again), each with a fault at a random
+/// failpoint: a SIGKILL, or (one time in three) a SIGSTOP that outlasts the task lease. A
+/// stopped worker sleeps through the next run, which takes its tasks over once the lease
+/// expires; then it is woken up (SIGCONT) and must find its lease lost without leaving a
+/// trace. Until `faults` faults happened; then a last `letsdata run` without failpoints.
 /// Returns the last run's output.
 fn storm(
     home: &TestHome,
     first: &[&str],
     points: &[(&str, u32)],
-    kills: u64,
+    faults: u64,
     rng: &mut fastrand::Rng,
 ) -> common::Run {
-    let mut killed = 0;
+    let mut done = 0;
     let mut args: Vec<&str> = first.to_vec();
     let mut finished_early = 0;
-    while killed < kills {
+    // The worker stopped in the round before, woken once this round's run ended.
+    let mut stopped: Option<Child> = None;
+    while done < faults {
         let (point, most) = points[rng.usize(..points.len())];
-        let spec = format!("{point}={}*off->return(kill)", rng.u32(..most));
-        let out = home
+        let stop = rng.u32(..3) == 0;
+        let action = if stop { "stop" } else { "kill" };
+        let spec = format!("{point}={}*off->return({action})", rng.u32(..most));
+        let mut child = home
             .command(&args)
             .env("LETSDATA_FAILPOINTS", &spec)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
-            .output()
+            .spawn()
             .expect("run letsdata");
-        match out.status.signal() {
-            Some(libc::SIGKILL) => killed += 1,
-            _ => {
-                assert!(
-                    out.status.success(),
-                    "{spec}: {:?}: {}",
-                    out.status,
-                    String::from_utf8_lossy(&out.stderr)
-                );
-                // The point was not reached as often as asked (a part with no errors has
-                // no error object): the run went on to the end of what was left.
-                finished_early += 1;
-                assert!(
-                    finished_early < 3,
-                    "{spec}: the dataset finished after {killed} kills; make the input larger: {}",
-                    home.run(&["datasets", "list"]).stdout
-                );
+        let pid = child.id();
+        // Drained as it comes: a full pipe would block the worker.
+        let mut pipe = child.stderr.take().expect("stderr");
+        let stderr = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut pipe, &mut text);
+            text
+        });
+        let stopped_now = loop {
+            if stop && common::process_state(pid) == Some('T') {
+                break true;
             }
+            if child.try_wait().expect("wait").is_some() {
+                break false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let previous = if stopped_now {
+            done += 1;
+            stopped.replace(child)
+        } else {
+            let status = child.wait().expect("wait");
+            let stderr = stderr.join().expect("stderr");
+            match status.signal() {
+                Some(libc::SIGKILL) => done += 1,
+                _ => {
+                    assert!(status.success(), "{spec}: {status:?}: {stderr}");
+                    // The point was not reached as often as asked (a part with no errors
+                    // has no error object): the run went on to the end of what was left.
+                    finished_early += 1;
+                    assert!(
+                        finished_early < 3,
+                        "{spec}: the dataset finished after {done} faults; make the input larger: {}",
+                        home.run(&["datasets", "list"]).stdout
+                    );
+                }
+            }
+            stopped.take()
+        };
+        if let Some(previous) = previous {
+            wake(previous);
         }
         args = vec!["run"];
     }
-    home.run(&["run"])
+    let last = home.run(&["run"]);
+    if let Some(previous) = stopped {
+        wake(previous);
+    }
+    last
+}
+
+/// Wakes a worker stopped past its lease and waits until it exits by itself.
+fn wake(mut worker: Child) {
+    let pid = worker.id();
+    common::signal(pid, "-CONT");
+    let status = worker.wait().expect("wait");
+    assert!(
+        status.code().is_some(),
+        "the woken worker exited by itself: {status:?}"
+    );
 }
 
 /// A storm's settings (kills, input lines per file or partition, the random source) and a home
 /// with small parts: many checkpoints to be killed between.
 fn setup(test: &str) -> (u64, u64, fastrand::Rng, TestHome) {
     let mut home = TestHome::new();
-    home.env("LETSDATA_PART_SIZE_BYTES", "50000");
+    // A short lease: a worker stopped past it is taken over within seconds.
+    home.env("LETSDATA_PART_SIZE_BYTES", "50000")
+        .env("LETSDATA_LEASE_SECONDS", "3")
+        .env("LETSDATA_HEARTBEAT_SECONDS", "1");
     (
         setting("LETSDATA_FAULT_KILLS", 10),
         setting("LETSDATA_FAULT_LINES", 40_000),
@@ -259,6 +308,10 @@ fn a_file_dataset_survives_a_sigkill_storm() {
 }
 
 #[test]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no AWS emulator"
+)]
 fn a_stream_dataset_survives_a_sigkill_storm() {
     let (kills, lines, mut rng, home) = setup("a_stream_dataset_survives_a_sigkill_storm");
     let bootstrap = kafka_bootstrap();
@@ -292,6 +345,10 @@ fn a_stream_dataset_survives_a_sigkill_storm() {
 /// is once in the errors. One task at a time: tansu loses a batch when two connections
 /// produce to one partition at once (docs/dev/testing.md).
 #[test]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no AWS emulator"
+)]
 fn a_stream_destination_survives_a_sigkill_storm() {
     let (kills, lines, mut rng, mut home) = setup("a_stream_destination_survives_a_sigkill_storm");
     let bootstrap = kafka_bootstrap();

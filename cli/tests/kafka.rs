@@ -47,6 +47,10 @@ fn ids(lines: &[String]) -> Vec<u64> {
 }
 
 #[test]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no AWS emulator"
+)]
 fn a_three_partition_topic_into_s3_survives_sigkill_with_every_record_exactly_once() {
     let bootstrap = kafka_bootstrap();
     let topic = format!("clicks-{}", suffix());
@@ -127,6 +131,10 @@ fn a_three_partition_topic_into_s3_survives_sigkill_with_every_record_exactly_on
 }
 
 #[test]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no AWS emulator"
+)]
 fn s3_into_a_letsdata_topic_every_document_readable_and_deleted_with_the_dataset() {
     let bootstrap = kafka_bootstrap();
     let mut home = TestHome::new();
@@ -196,6 +204,10 @@ fn s3_into_a_letsdata_topic_every_document_readable_and_deleted_with_the_dataset
 }
 
 #[test]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no AWS emulator"
+)]
 fn kafka_into_redis_every_key_holds_its_document() {
     let bootstrap = kafka_bootstrap();
     let redis = redis_url();
@@ -225,6 +237,10 @@ fn kafka_into_redis_every_key_holds_its_document() {
 }
 
 #[test]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no AWS emulator"
+)]
 fn a_customer_topic_that_does_not_exist_is_refused_at_create() {
     let bootstrap = kafka_bootstrap();
     let missing = format!("missing-{}", suffix());
@@ -264,6 +280,10 @@ fn a_customer_topic_that_does_not_exist_is_refused_at_create() {
 }
 
 #[test]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no AWS emulator"
+)]
 fn a_record_over_the_size_limit_is_an_error_record_and_the_task_goes_on() {
     let bootstrap = kafka_bootstrap();
     let topic = format!("sized-{}", suffix());
@@ -302,14 +322,20 @@ fn a_record_over_the_size_limit_is_an_error_record_and_the_task_goes_on() {
 }
 
 #[test]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no AWS emulator"
+)]
 fn a_stopped_broker_ends_the_tasks_errored_and_a_redrive_completes_them() {
     let broker = Private::kafka();
     let bootstrap = broker.address();
     let mut home = TestHome::new();
     home.env("LETSDATA_KAFKA_BOOTSTRAP_SERVERS", &bootstrap);
     home.env("LETSDATA_PART_SIZE_BYTES", "20000");
-    const FILES: u64 = 2;
-    const LINES: u64 = 60_000;
+    // One task: tansu loses an acknowledged batch when two connections produce to one
+    // partition at once (docs/dev/testing.md), so a topic destination is written by one task.
+    const FILES: u64 = 1;
+    const LINES: u64 = 120_000;
     let mut manifest = Vec::new();
     for f in 0..FILES {
         home.put(
@@ -329,14 +355,18 @@ fn a_stopped_broker_ends_the_tasks_errored_and_a_redrive_completes_them() {
     cfg["writeConnector"] = json!({"connectorDestination": "Kafka", "resourceLocation": "LetsData",
         "kafkaPartitionCount": 2});
     let mut child = home.spawn_create(&cfg);
-    wait_until(&mut child, "both tasks checkpointed", || {
+    wait_until(&mut child, "the task checkpointed", || {
         let tasks = home.tasks_now("BrokerStop", None);
-        tasks.len() == 2
+        tasks.len() == 1
             && tasks
                 .iter()
                 .all(|t| t["checkpoint"]["nextPart"].as_u64().unwrap_or(0) >= 1)
     });
+    // The worker is held (SIGSTOP) while the service stops, so the window cannot close by the
+    // task finishing first, however fast the machine.
+    common::signal(child.id(), "-STOP");
     broker.stop();
+    common::signal(child.id(), "-CONT");
     let stopped = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait().expect("wait") {
@@ -394,6 +424,10 @@ fn a_stopped_broker_ends_the_tasks_errored_and_a_redrive_completes_them() {
 }
 
 #[test]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no AWS emulator"
+)]
 fn a_kafka_record_reader_component_reads_a_topic() {
     let bootstrap = kafka_bootstrap();
     let topic = format!("wasm-{}", suffix());

@@ -151,6 +151,7 @@ fn restart_from_beginning_replaces_earlier_output() {
     assert_eq!(ds["redriveWorkflows"][0]["restartFromBeginning"], true);
 }
 
+#[cfg(feature = "failpoints")]
 #[test]
 fn two_concurrent_redrives_exactly_one_wins() {
     let home = TestHome::new();
@@ -164,14 +165,25 @@ fn two_concurrent_redrives_exactly_one_wins() {
     assert_eq!(home.create(&cfg).code, 3);
     home.put("race-in", "b.jsonl", jsonl(10, 10).as_bytes());
 
+    // Both redrives stop themselves (SIGSTOP, a failpoint) once they checked that the dataset
+    // is ERRORED and before either changed it: both are inside the critical section at once.
     let spawn = || {
         home.command(&["tasks", "redrive", "--datasetName", "Race", "--detach"])
+            .env("LETSDATA_FAILPOINTS", "redrive-checked=return(stop)")
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
             .expect("spawn")
     };
-    let (a, b) = (spawn(), spawn());
+    let (mut a, b) = (spawn(), spawn());
+    let pids = [a.id(), b.id()];
+    common::wait_until(&mut a, "both redrives checked the dataset", || {
+        pids.iter()
+            .all(|pid| common::process_state(*pid) == Some('T'))
+    });
+    for pid in pids {
+        common::signal(pid, "-CONT");
+    }
     let results: Vec<common::Run> = [a, b]
         .into_iter()
         .map(|c| c.wait_with_output().expect("wait").into())

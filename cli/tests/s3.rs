@@ -21,6 +21,10 @@ fn settings(endpoint: &str) -> S3Settings {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no AWS emulator"
+)]
 async fn s3_read_and_write_through_the_emulator() {
     let Some(endpoint) = endpoint() else { return };
     let s3 = ObjectStores::s3(settings(&endpoint));
@@ -145,6 +149,10 @@ async fn s3_read_and_write_through_the_emulator() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no AWS emulator"
+)]
 async fn missing_customer_bucket_in_s3_is_a_clear_error() {
     let Some(endpoint) = endpoint() else { return };
     let mut home = TestHome::new();

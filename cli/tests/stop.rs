@@ -94,10 +94,7 @@ fn stop_a_running_dataset_then_redrive_it() {
 
 #[test]
 fn actions_are_refused_while_a_stop_is_in_progress() {
-    let mut home = TestHome::new();
-    // Workers notice the stop at their next heartbeat, so the dataset stays STOPPING_ERROR for
-    // up to two seconds while its big files are being read.
-    home.env("LETSDATA_HEARTBEAT_SECONDS", "2");
+    let home = TestHome::new();
     let lines = 1_000_000;
     for f in 0..2 {
         home.put(
@@ -116,13 +113,16 @@ fn actions_are_refused_while_a_stop_is_in_progress() {
     wait_until(&mut child, "both tasks are running", || {
         home.tasks_now("Busy", Some("PROCESSING")).len() == 2
     });
+    // The worker is held (SIGSTOP) so that it cannot notice the stop: the dataset stays
+    // STOPPING_ERROR until the test lets it go, however slow the machine.
+    common::signal(child.id(), "-STOP");
     let mut stop = home
         .command(&["tasks", "stop", "--datasetName", "Busy"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("spawn stop");
-    wait_until(&mut child, "the dataset is STOPPING_ERROR", || {
+    wait_until(&mut stop, "the dataset is STOPPING_ERROR", || {
         home.view("Busy")["datasetStatus"] == "STOPPING_ERROR"
     });
     for args in [
@@ -152,6 +152,12 @@ fn actions_are_refused_while_a_stop_is_in_progress() {
             r.stderr
         );
     }
+    assert_eq!(
+        home.view("Busy")["datasetStatus"],
+        "STOPPING_ERROR",
+        "held while the worker is"
+    );
+    common::signal(child.id(), "-CONT");
     assert!(stop.wait().expect("stop").success());
     child.wait().expect("create");
     assert_eq!(home.view("Busy")["datasetStatus"], "ERRORED");

@@ -77,12 +77,16 @@ async fn run(home: TestHome, cfg: Value) -> (TestHome, Value, Vec<Value>) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no AWS emulator"
+)]
 async fn queue_message_reader_component_reads_sqs() {
     let Some(em) = emulator().await else { return };
     let link = upload_component(&em).await;
     let sqs = em.aws.sqs();
     let queue = format!("in-{}", em.suffix);
-    let url = sqs.create_queue(&queue).await.expect("queue");
+    let url = sqs.create_queue(&queue, &[]).await.expect("queue");
     let messages: Vec<SqsOutgoingMessage> = (0..40)
         .map(|i| SqsOutgoingMessage {
             body: if i == 7 {
@@ -144,12 +148,19 @@ async fn queue_message_reader_component_reads_sqs() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no AWS emulator"
+)]
 async fn kinesis_record_reader_component_reads_every_shard() {
     let Some(em) = emulator().await else { return };
     let link = upload_component(&em).await;
     let kinesis = em.aws.kinesis();
     let stream = format!("in-{}", em.suffix);
-    kinesis.create_stream(&stream, 2).await.expect("stream");
+    kinesis
+        .create_stream(&stream, 2, &[])
+        .await
+        .expect("stream");
     let info = kinesis
         .wait_active(&stream, Duration::from_secs(30))
         .await
@@ -212,6 +223,10 @@ async fn kinesis_record_reader_component_reads_every_shard() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no AWS emulator"
+)]
 async fn dynamodb_readers_components_read_streams_and_tables() {
     let Some(em) = emulator().await else { return };
     let link = upload_component(&em).await;

@@ -74,7 +74,7 @@ impl Emulator {
     pub async fn stream(&self, name: &str, shards: i32) -> String {
         let kinesis = self.aws.kinesis();
         kinesis
-            .create_stream(name, shards)
+            .create_stream(name, shards, &[])
             .await
             .expect("create stream");
         kinesis
@@ -88,7 +88,7 @@ impl Emulator {
     pub async fn queue(&self, name: &str) -> String {
         self.aws
             .sqs()
-            .create_queue(name)
+            .create_queue(name, &[])
             .await
             .expect("create queue")
     }

@@ -101,24 +101,9 @@ impl TestHome {
         path
     }
 
-    /// `datasets create` in the foreground.
-    pub fn create(&self, config: &Value) -> Run {
-        let name = config["datasetName"]
-            .as_str()
-            .unwrap_or("config")
-            .to_string();
-        let path = self.config(&name, config);
-        self.run(&[
-            "datasets",
-            "create",
-            "--configFile",
-            path.to_str().expect("utf8"),
-        ])
-    }
-
-    /// `datasets create` in the background (output discarded), for tests that act on a dataset
-    /// while it runs.
-    pub fn spawn_create(&self, config: &Value) -> Child {
+    /// The `datasets create` command of `config` (written to the home), to run as the test
+    /// needs.
+    pub fn create_command(&self, config: &Value) -> Command {
         let name = config["datasetName"]
             .as_str()
             .unwrap_or("config")
@@ -130,10 +115,24 @@ impl TestHome {
             "--configFile",
             path.to_str().expect("utf8"),
         ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn letsdata datasets create")
+    }
+
+    /// `datasets create` in the foreground.
+    pub fn create(&self, config: &Value) -> Run {
+        self.create_command(config)
+            .output()
+            .expect("run letsdata")
+            .into()
+    }
+
+    /// `datasets create` in the background (output discarded), for tests that act on a dataset
+    /// while it runs.
+    pub fn spawn_create(&self, config: &Value) -> Child {
+        self.create_command(config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn letsdata datasets create")
     }
 
     /// The dataset's tasks, optionally only those in `status`; empty while the dataset does not
@@ -229,6 +228,22 @@ pub fn wait_until(child: &mut Child, what: &str, mut done: impl FnMut() -> bool)
         );
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// Sends `signal` (`-STOP`, `-CONT`, ...) to process `pid`.
+pub fn signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success(), "kill {signal} {pid}");
+}
+
+/// The state letter of a process (`R`, `S`, `T` for stopped, ...), `None` once it is gone.
+pub fn process_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // `pid (comm) S ...`: the state follows the last ')'.
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
 }
 
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) {

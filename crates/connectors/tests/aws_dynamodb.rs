@@ -48,6 +48,10 @@ async fn scan_segment(
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no AWS emulator"
+)]
 async fn dynamodb_batch_write_parallel_scan_resume_and_admin() {
     let Some(aws) = clients().await else { return };
     let ddb = aws.dynamodb();
@@ -158,6 +162,10 @@ async fn dynamodb_batch_write_parallel_scan_resume_and_admin() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no AWS emulator"
+)]
 async fn dynamodb_stream_records_insert_modify_remove() {
     let Some(aws) = clients().await else { return };
     let ddb = aws.dynamodb();
@@ -271,6 +279,10 @@ async fn dynamodb_stream_records_insert_modify_remove() {
 /// at fault is rejected. The trigger is an item of ~406 KB: under the 400 KiB (409,600 bytes)
 /// that DynamoDB takes and the writer checks, over the 405,000 bytes moto_server allows.
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no AWS emulator"
+)]
 async fn dynamodb_rejects_only_the_items_the_service_refuses() {
     let Some(aws) = clients().await else { return };
     let ddb = aws.dynamodb();

@@ -49,6 +49,10 @@ fn doc(i: usize) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no AWS emulator"
+)]
 async fn kinesis_put_read_resume_and_admin() {
     let Some(aws) = clients().await else { return };
     let kinesis = aws.kinesis();
@@ -56,8 +60,11 @@ async fn kinesis_put_read_resume_and_admin() {
 
     // Admin: create (idempotent), wait, describe.
     assert!(!kinesis.exists(&name).await.expect("exists"));
-    kinesis.create_stream(&name, 2).await.expect("create");
-    kinesis.create_stream(&name, 2).await.expect("create again");
+    kinesis.create_stream(&name, 2, &[]).await.expect("create");
+    kinesis
+        .create_stream(&name, 2, &[])
+        .await
+        .expect("create again");
     let info = kinesis
         .wait_active(&name, Duration::from_secs(30))
         .await
@@ -200,6 +207,10 @@ async fn kinesis_put_read_resume_and_admin() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no AWS emulator"
+)]
 async fn missing_streams_are_user_errors_with_the_service_code() {
     let Some(aws) = clients().await else { return };
     let kinesis = aws.kinesis();
@@ -256,11 +267,15 @@ async fn unreachable_endpoints_are_retried_then_fail_as_transient() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no AWS emulator"
+)]
 async fn shards_list_their_parents_after_a_merge() {
     let Some(aws) = clients().await else { return };
     let kinesis = aws.kinesis();
     let name = format!("letsdata-test-{}", suffix());
-    kinesis.create_stream(&name, 2).await.expect("create");
+    kinesis.create_stream(&name, 2, &[]).await.expect("create");
     let arn = kinesis
         .wait_active(&name, Duration::from_secs(30))
         .await

@@ -17,6 +17,10 @@ fn message(id: &str, body: String) -> SqsOutgoingMessage {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no AWS emulator"
+)]
 async fn sqs_send_receive_delete_and_admin() {
     let Some(aws) = clients().await else { return };
     let sqs = aws.sqs();
@@ -24,8 +28,11 @@ async fn sqs_send_receive_delete_and_admin() {
 
     assert!(!sqs.exists(&name).await.expect("exists"));
     assert!(sqs.queue_url(&name).await.is_err());
-    let url = sqs.create_queue(&name).await.expect("create");
-    assert_eq!(sqs.create_queue(&name).await.expect("create again"), url);
+    let url = sqs.create_queue(&name, &[]).await.expect("create");
+    assert_eq!(
+        sqs.create_queue(&name, &[]).await.expect("create again"),
+        url
+    );
     assert!(sqs.exists(&name).await.expect("exists"));
     assert_eq!(sqs.queue_url(&name).await.expect("url"), url);
     let arn = sqs.queue_arn(&url).await.expect("arn");
@@ -131,11 +138,15 @@ async fn sqs_send_receive_delete_and_admin() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no AWS emulator"
+)]
 async fn sqs_fifo_queue_uses_document_ids_for_deduplication() {
     let Some(aws) = clients().await else { return };
     let sqs = aws.sqs();
     let name = format!("letsdata-test-{}.fifo", suffix());
-    let url = sqs.create_queue(&name).await.expect("create");
+    let url = sqs.create_queue(&name, &[]).await.expect("create");
     let sender = sqs.sender(&url, Some("docId"));
     let docs = vec![
         SqsOutgoingMessage {

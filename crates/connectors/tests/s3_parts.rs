@@ -40,6 +40,10 @@ fn settings(endpoint: String) -> S3Settings {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no AWS emulator"
+)]
 async fn an_incomplete_upload_of_an_earlier_attempt_is_aborted() {
     let Some(endpoint) = common::endpoint() else {
         return;

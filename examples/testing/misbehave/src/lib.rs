@@ -6,7 +6,9 @@
 //! - `BOMB` allocates until memory runs out (the memory limit);
 //! - `PRINT` prints the line to stdout and stderr (the task log);
 //! - `HUGE` returns a 200 MB document (more than the sandbox copies out in one call);
-//! - `BAD` returns an error document; `SKIP` a skip document.
+//! - `BAD` returns an error document; `SKIP` a skip document;
+//! - `PROBE <host:port>` tries to reach outside the sandbox (read and write files, list the
+//!   environment, connect to `host:port`) and returns what each attempt got.
 
 use letsdata_sdk::{
     ErrorDoc, ParseDocumentResult, RecordParseHint, SingleDoc, SingleFileParser, SkipDoc,
@@ -52,6 +54,9 @@ impl SingleFileParser for Misbehave {
                 std::hint::black_box(&hoard);
             }
         }
+        if let Some(address) = line.strip_prefix("PROBE ") {
+            return ParseDocumentResult::success(SingleDoc::new(probe(address.trim())));
+        }
         if line.contains("PRINT") {
             println!("stdout says {line}");
             eprintln!("stderr says {line}");
@@ -77,6 +82,33 @@ impl SingleFileParser for Misbehave {
         }
         ParseDocumentResult::success(SingleDoc::new(line))
     }
+}
+
+/// What each attempt to reach outside the sandbox got, as a JSON document: `"denied: <the
+/// error>"` or what it found.
+fn probe(address: &str) -> String {
+    fn outcome<T: std::fmt::Debug, E: std::fmt::Display>(r: Result<T, E>) -> String {
+        match r {
+            Ok(found) => format!("allowed: {found:?}"),
+            Err(e) => format!("denied: {e}"),
+        }
+    }
+    let read = outcome(std::fs::read_to_string("/etc/hostname"));
+    let list = outcome(std::fs::read_dir("/").map(|d| d.count()));
+    let write = outcome(std::fs::write("probe.txt", b"x"));
+    let cwd = outcome(std::env::current_dir());
+    let env: Vec<String> = std::env::vars().map(|(k, _)| k).collect();
+    let connect = outcome(std::net::TcpStream::connect(address));
+    let escape = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+    format!(
+        "{{\"read\":\"{}\",\"list\":\"{}\",\"write\":\"{}\",\"cwd\":\"{}\",\"env\":{},\"connect\":\"{}\"}}",
+        escape(&read),
+        escape(&list),
+        escape(&write),
+        escape(&cwd),
+        env.len(),
+        escape(&connect)
+    )
 }
 
 letsdata_sdk::export!(single_file_parser: Misbehave);
