@@ -417,28 +417,12 @@ async fn kinesis_shards_to_s3_survive_sigkill() {
     );
     // Killed (a failpoint: SIGKILL) once parts were checkpointed and published: mid-run at a
     // point the test chooses, not when a timer fires.
-    let killed = tokio::task::spawn_blocking({
-        let home_cfg = (home, cfg);
-        move || {
-            let (home, cfg) = home_cfg;
-            let out = home
-                .create_command(&cfg)
-                .env(
-                    "LETSDATA_FAILPOINTS",
-                    "part-published-documents=3*off->return(kill)",
-                )
-                .output()
-                .expect("run letsdata");
-            (home, out)
-        }
-    });
-    let (home, out) = killed.await.expect("join");
-    assert_eq!(
-        std::os::unix::process::ExitStatusExt::signal(&out.status),
-        Some(libc::SIGKILL),
-        "killed mid-run: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let home = tokio::task::spawn_blocking(move || {
+        home.create_killed(&cfg, "part-published-documents=3*off->return(kill)");
+        home
+    })
+    .await
+    .expect("join");
     let killed = home.view(&name);
     assert_eq!(killed["datasetStatus"], "PROCESSING", "killed mid-run");
 

@@ -375,7 +375,7 @@ fn a_worker_paused_past_its_lease_changes_nothing(buckets: &Buckets) {
             .create_command(&cfg)
             .env(
                 "LETSDATA_FAILPOINTS",
-                format!("{point}=2*off->return(stop)"),
+                format!("{point}=2*off->1*return(stop)"),
             )
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())

@@ -87,10 +87,10 @@ fn padded_input(start: u64, n: u64, pad: usize) -> (String, Vec<String>) {
 
 /// Runs `first` (then `letsdata run`, again and again), each with a fault at a random
 /// failpoint: a SIGKILL, or (one time in three) a SIGSTOP that outlasts the task lease. A
-/// stopped worker sleeps through the next run, which takes its tasks over once the lease
-/// expires; then it is woken up (SIGCONT) and must find its lease lost without leaving a
-/// trace. Until `faults` faults happened; then a last `letsdata run` without failpoints.
-/// Returns the last run's output.
+/// stopped worker sleeps through the rest of the storm (the next runs take its tasks over once
+/// its lease expires) and is woken up (SIGCONT) once a last `letsdata run` without failpoints
+/// finished the work: it must find its leases lost and exit without changing anything. Until
+/// `faults` faults happened. Returns the last run's output.
 fn storm(
     home: &TestHome,
     first: &[&str],
@@ -101,13 +101,13 @@ fn storm(
     let mut done = 0;
     let mut args: Vec<&str> = first.to_vec();
     let mut finished_early = 0;
-    // The worker stopped in the round before, woken once this round's run ended.
-    let mut stopped: Option<Child> = None;
+    let mut stopped: Vec<Child> = Vec::new();
     while done < faults {
         let (point, most) = points[rng.usize(..points.len())];
         let stop = rng.u32(..3) == 0;
         let action = if stop { "stop" } else { "kill" };
-        let spec = format!("{point}={}*off->return({action})", rng.u32(..most));
+        // One stop at most: a woken worker goes on without stopping again.
+        let spec = format!("{point}={}*off->1*return({action})", rng.u32(..most));
         let mut child = home
             .command(&args)
             .env("LETSDATA_FAILPOINTS", &spec)
@@ -132,14 +132,18 @@ fn storm(
             }
             std::thread::sleep(Duration::from_millis(10));
         };
-        let previous = if stopped_now {
+        if stopped_now {
+            eprintln!("{spec}: stopped past its lease");
             done += 1;
-            stopped.replace(child)
+            stopped.push(child);
         } else {
             let status = child.wait().expect("wait");
             let stderr = stderr.join().expect("stderr");
             match status.signal() {
-                Some(libc::SIGKILL) => done += 1,
+                Some(libc::SIGKILL) => {
+                    eprintln!("{spec}: killed");
+                    done += 1;
+                }
                 _ => {
                     assert!(status.success(), "{spec}: {status:?}: {stderr}");
                     // The point was not reached as often as asked (a part with no errors
@@ -152,16 +156,12 @@ fn storm(
                     );
                 }
             }
-            stopped.take()
-        };
-        if let Some(previous) = previous {
-            wake(previous);
         }
         args = vec!["run"];
     }
     let last = home.run(&["run"]);
-    if let Some(previous) = stopped {
-        wake(previous);
+    for worker in stopped {
+        wake(worker);
     }
     last
 }

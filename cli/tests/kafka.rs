@@ -46,6 +46,7 @@ fn ids(lines: &[String]) -> Vec<u64> {
         .collect()
 }
 
+#[cfg(feature = "failpoints")]
 #[test]
 #[cfg_attr(
     skip_emulator_tests,
@@ -72,18 +73,8 @@ fn a_three_partition_topic_into_s3_survives_sigkill_with_every_record_exactly_on
     home.env("LETSDATA_PART_SIZE_BYTES", "50000");
     let mut cfg = kafka_read_config("KafkaKill", &bootstrap, &topic);
     cfg["computeEngine"]["concurrency"] = json!(3);
-    let mut child = home.spawn_create(&cfg);
-    wait_until(
-        &mut child,
-        "a partition task checkpointed two parts",
-        || {
-            home.tasks_now("KafkaKill", None)
-                .iter()
-                .any(|t| t["checkpoint"]["nextPart"].as_u64().unwrap_or(0) >= 2)
-        },
-    );
-    child.kill().expect("SIGKILL");
-    child.wait().expect("reap");
+    // Killed (SIGKILL, a failpoint) once four parts were published.
+    home.create_killed(&cfg, "part-published-documents=3*off->return(kill)");
     assert_eq!(home.view("KafkaKill")["datasetStatus"], "PROCESSING");
     assert!(
         home.tasks("KafkaKill")

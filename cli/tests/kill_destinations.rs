@@ -16,7 +16,6 @@ use common::{TestHome, config};
 use letsdata_connectors::sqs::SqsOutgoingMessage;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-use std::os::unix::process::ExitStatusExt;
 
 const LINES: u64 = 3000;
 /// Fewer for SQS: the emulator's ReceiveMessage takes time in proportion to the queue's length
@@ -56,17 +55,7 @@ fn rt() -> tokio::runtime::Runtime {
 /// Creates the dataset with `failpoints` set, expects the process killed, then runs
 /// `letsdata run` to the end; returns the dataset.
 fn killed_then_resumed(home: &TestHome, cfg: &Value, failpoints: &str) -> Value {
-    let out = home
-        .create_command(cfg)
-        .env("LETSDATA_FAILPOINTS", failpoints)
-        .output()
-        .expect("run letsdata");
-    assert_eq!(
-        out.status.signal(),
-        Some(libc::SIGKILL),
-        "{failpoints}: the run was not killed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    home.create_killed(cfg, failpoints);
     let run = home.run(&["run"]);
     let name = cfg["datasetName"].as_str().expect("name");
     assert_eq!(

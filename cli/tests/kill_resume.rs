@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{TestHome, config, gzip, wait_until};
+use common::{TestHome, config, gzip};
 use serde_json::json;
 use std::collections::BTreeMap;
 
@@ -26,6 +26,7 @@ fn input(file: u64) -> String {
     s
 }
 
+#[cfg(feature = "failpoints")]
 #[test]
 fn sigkill_mid_run_then_run_gives_exactly_once_output() {
     let mut home = TestHome::new();
@@ -53,16 +54,8 @@ fn sigkill_mid_run_then_run_gives_exactly_once_output() {
         json!({"builtinParser": "jsonl", "documentIdField": "id"}),
         &manifest,
     );
-    let mut child = home.spawn_create(&cfg);
-
-    // Wait (watching from this second process) until parts have been checkpointed.
-    wait_until(&mut child, "a task checkpointed two parts", || {
-        home.tasks_now("KillResume", None)
-            .iter()
-            .any(|t| t["checkpoint"]["nextPart"].as_u64().unwrap_or(0) >= 2)
-    });
-    child.kill().expect("SIGKILL");
-    child.wait().expect("reap child");
+    // Killed (SIGKILL, a failpoint) once four parts were published.
+    home.create_killed(&cfg, "part-published-documents=3*off->return(kill)");
 
     let view = home.view("KillResume");
     assert_eq!(view["datasetStatus"], "PROCESSING", "killed mid-run");

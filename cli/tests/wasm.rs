@@ -680,6 +680,7 @@ fn web_archive_example_joins_three_files_per_page() {
     assert!(e.contains("no file of type WET"), "{e}");
 }
 
+#[cfg(feature = "failpoints")]
 #[test]
 fn web_archive_resumes_every_file_from_its_checkpoint_after_sigkill() {
     let mut home = TestHome::new();
@@ -698,14 +699,8 @@ fn web_archive_resumes_every_file_from_its_checkpoint_after_sigkill() {
         "s3://code/web-archive.wasm",
         &lines,
     );
-    let mut child = home.spawn_create(&cfg);
-    common::wait_until(&mut child, "a task checkpointed three parts", || {
-        home.tasks_now("CrawlKill", None)
-            .iter()
-            .any(|t| t["checkpoint"]["nextPart"].as_u64().unwrap_or(0) >= 3)
-    });
-    child.kill().expect("SIGKILL");
-    child.wait().expect("reap");
+    // Killed (SIGKILL, a failpoint) once five parts were published.
+    home.create_killed(&cfg, "part-published-documents=4*off->return(kill)");
     assert_eq!(home.view("CrawlKill")["datasetStatus"], "PROCESSING");
     let resumed_from: Vec<Value> = home
         .tasks("CrawlKill")

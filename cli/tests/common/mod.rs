@@ -117,6 +117,24 @@ impl TestHome {
         ])
     }
 
+    /// `datasets create` with `failpoints` (`LETSDATA_FAILPOINTS`), which must kill it
+    /// (SIGKILL) mid-run: a crash at a point the test chooses, not when a timer fires.
+    pub fn create_killed(&self, config: &Value, failpoints: &str) {
+        use std::os::unix::process::ExitStatusExt;
+        let out = self
+            .create_command(config)
+            .env("LETSDATA_FAILPOINTS", failpoints)
+            .output()
+            .expect("run letsdata");
+        assert_eq!(
+            out.status.signal(),
+            Some(libc::SIGKILL),
+            "{failpoints}: the run was not killed ({:?}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// `datasets create` in the foreground.
     pub fn create(&self, config: &Value) -> Run {
         self.create_command(config)
