@@ -257,14 +257,7 @@ fn a_crash_mid_part_leaves_no_staging_file_once_the_task_resumes() {
         .expect("writeBucket");
     let lines = home.lines(output, "");
     assert_eq!(lines.len(), 200_000);
-    let ids: std::collections::HashSet<u64> = lines
-        .iter()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).expect("json")["id"]
-                .as_u64()
-                .expect("id")
-        })
-        .collect();
+    let ids: std::collections::HashSet<u64> = common::ids(&lines).into_iter().collect();
     assert_eq!(ids.len(), 200_000, "every record exactly once");
 }
 
@@ -535,14 +528,7 @@ fn a_crash_mid_initialization_resumes_without_duplicates() {
             "step {step}: tasks created once"
         );
         let docs = home.lines(ds["resources"]["writeBucket"].as_str().expect("b"), "");
-        let mut ids: Vec<u64> = docs
-            .iter()
-            .map(|l| {
-                serde_json::from_str::<serde_json::Value>(l).expect("json")["id"]
-                    .as_u64()
-                    .expect("id")
-            })
-            .collect();
+        let mut ids = common::ids(&docs);
         ids.sort_unstable();
         assert!(
             ids.iter().copied().eq(0..DOCS),

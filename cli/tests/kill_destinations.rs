@@ -24,24 +24,9 @@ const QUEUE_LINES: u64 = 300;
 const ROLE: &str = "arn:aws:iam::123456789012:role/LetsDataAccess";
 const ACCOUNT: &str = "123456789012";
 
-/// `lines` lines `{"id": n, ...}`; every 97th is not JSON. Returns the text, the good ids and
-/// the bad lines.
+/// `lines` input lines, every 97th not JSON: the text, the good ids, the bad lines.
 fn input(lines: u64) -> (String, BTreeSet<u64>, Vec<String>) {
-    let (mut text, mut good, mut bad) = (String::new(), BTreeSet::new(), Vec::new());
-    for id in 0..lines {
-        if id % 97 == 13 {
-            let line = format!("not json {id}");
-            text.push_str(&line);
-            bad.push(line);
-        } else {
-            text.push_str(&format!(
-                "{{\"id\":{id},\"event\":\"view\",\"payload\":\"{id:0>60}\"}}"
-            ));
-            good.insert(id);
-        }
-        text.push('\n');
-    }
-    (text, good, bad)
+    common::mixed_input(0, lines, 60)
 }
 
 fn rt() -> tokio::runtime::Runtime {

@@ -61,15 +61,8 @@ fn each_rerun_invocation_reads_from_its_checkpoint() {
     );
     assert_eq!(logs.last().expect("last")["outcome"], "COMPLETED");
 
-    let mut ids: Vec<u64> = home
-        .lines(ds["resources"]["writeBucket"].as_str().expect("b"), "Rerun")
-        .iter()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).expect("json")["id"]
-                .as_u64()
-                .expect("id")
-        })
-        .collect();
+    let mut ids =
+        common::ids(&home.lines(ds["resources"]["writeBucket"].as_str().expect("b"), "Rerun"));
     assert_eq!(ids.len() as u64, LINES);
     ids.sort_unstable();
     ids.dedup();

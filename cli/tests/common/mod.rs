@@ -315,6 +315,44 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
     e.finish().expect("gzip")
 }
 
+/// Input lines `{"id": n, "event": "view", "payload": <n padded to pad digits>}` for ids
+/// `start..start + n`; every 97th (id % 97 == 13) is not JSON (`not json <id>`). Returns the
+/// text, the good ids and the bad lines.
+pub fn mixed_input(
+    start: u64,
+    n: u64,
+    pad: usize,
+) -> (String, std::collections::BTreeSet<u64>, Vec<String>) {
+    let mut text = String::with_capacity(n as usize * (pad + 40));
+    let (mut good, mut bad) = (std::collections::BTreeSet::new(), Vec::new());
+    for id in start..start + n {
+        if id % 97 == 13 {
+            let line = format!("not json {id}");
+            text.push_str(&line);
+            bad.push(line);
+        } else {
+            text.push_str(&format!(
+                "{{\"id\":{id},\"event\":\"view\",\"payload\":\"{id:0>pad$}\"}}"
+            ));
+            good.insert(id);
+        }
+        text.push('\n');
+    }
+    (text, good, bad)
+}
+
+/// The `id` of each JSON document line.
+pub fn ids(lines: &[String]) -> Vec<u64> {
+    lines
+        .iter()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).expect("a JSON document")["id"]
+                .as_u64()
+                .expect("a numeric id")
+        })
+        .collect()
+}
+
 /// `n` JSON lines `{"id":<start+i>,...}`.
 pub fn jsonl(start: u64, n: u64) -> String {
     let mut s = String::new();

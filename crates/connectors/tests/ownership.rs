@@ -10,7 +10,7 @@ use letsdata_connectors::ConnectorContext;
 use letsdata_connectors::dynamodb::TableSpec;
 use letsdata_connectors::owner::{OWNER_TAG, Owner};
 use letsdata_connectors::registry::sink_for;
-use letsdata_connectors::s3::{ObjectStores, S3Settings};
+use letsdata_connectors::s3::ObjectStores;
 use letsdata_connectors::sink::{DocumentBatch, DocumentSink, SinkRole, SinkTask, Staged};
 use letsdata_model::ConnectorResource;
 use letsdata_model::spec::{ValidationContext, parse_dataset_spec};
@@ -61,14 +61,7 @@ fn sink(write: Value) -> Box<dyn DocumentSink> {
 async fn context() -> Option<ConnectorContext> {
     let endpoint = common::endpoint()?;
     let aws = common::clients().await?;
-    let ctx = ConnectorContext::new(Arc::new(ObjectStores::s3(S3Settings {
-        endpoint,
-        region: "us-east-1".into(),
-        access_key_id: Some("testing".into()),
-        secret_access_key: Some("testing".into()),
-        session_token: None,
-        path_style: true,
-    })));
+    let ctx = ConnectorContext::new(Arc::new(ObjectStores::s3(common::s3_settings(endpoint))));
     seed(&ctx, aws).await;
     Some(ctx)
 }

@@ -4,7 +4,7 @@
 
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use letsdata_connectors::ConnectorError;
-use letsdata_connectors::s3::{ObjectStores, S3Settings, part_objects};
+use letsdata_connectors::s3::{ObjectStores, part_objects};
 use letsdata_connectors::sink::{DocumentBatch, Fence, Staged};
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -28,17 +28,6 @@ impl Fence for Counted {
 
 mod common;
 
-fn settings(endpoint: String) -> S3Settings {
-    S3Settings {
-        endpoint,
-        region: "us-east-1".into(),
-        access_key_id: Some("testing".into()),
-        secret_access_key: Some("testing".into()),
-        session_token: None,
-        path_style: true,
-    }
-}
-
 #[tokio::test]
 #[cfg_attr(
     skip_emulator_tests,
@@ -48,7 +37,7 @@ async fn an_incomplete_upload_of_an_earlier_attempt_is_aborted() {
     let Some(endpoint) = common::endpoint() else {
         return;
     };
-    let s = settings(endpoint);
+    let s = common::s3_settings(endpoint);
     let client = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::Config::builder()
             .behavior_version(BehaviorVersion::latest())

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use letsdata_connectors::aws::{AwsClients, AwsSettings, RetryPolicy};
+use letsdata_connectors::s3::S3Settings;
 
 /// The emulator's endpoint. Without one the test fails, unless LETSDATA_SKIP_S3_TESTS asks
 /// to skip it (then `None`, with a note): a missing emulator never passes silently.
@@ -39,4 +40,16 @@ pub async fn clients() -> Option<AwsClients> {
 /// A random suffix for resource names.
 pub fn suffix() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..10].to_string()
+}
+
+/// S3 settings for the emulator at `endpoint` (path-style, its test credentials).
+pub fn s3_settings(endpoint: String) -> S3Settings {
+    S3Settings {
+        endpoint,
+        region: "us-east-1".into(),
+        access_key_id: Some("testing".into()),
+        secret_access_key: Some("testing".into()),
+        session_token: None,
+        path_style: true,
+    }
 }
