@@ -308,7 +308,7 @@ fn user_code_reaches_no_file_environment_or_network() {
     let docs = home.lines(ds["resources"]["writeBucket"].as_str().expect("b"), "");
     assert_eq!(docs.len(), 1, "{docs:?}");
     let probe: Value = serde_json::from_str(&docs[0]).expect("probe document");
-    for attempt in ["read", "list", "write", "cwd", "connect"] {
+    for attempt in ["read", "list", "write", "connect"] {
         let got = probe[attempt].as_str().expect("outcome");
         assert!(got.starts_with("denied: "), "{attempt}: {got}");
     }

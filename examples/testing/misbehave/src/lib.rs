@@ -96,16 +96,14 @@ fn probe(address: &str) -> String {
     let read = outcome(std::fs::read_to_string("/etc/hostname"));
     let list = outcome(std::fs::read_dir("/").map(|d| d.count()));
     let write = outcome(std::fs::write("probe.txt", b"x"));
-    let cwd = outcome(std::env::current_dir());
     let env: Vec<String> = std::env::vars().map(|(k, _)| k).collect();
     let connect = outcome(std::net::TcpStream::connect(address));
     let escape = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
     format!(
-        "{{\"read\":\"{}\",\"list\":\"{}\",\"write\":\"{}\",\"cwd\":\"{}\",\"env\":{},\"connect\":\"{}\"}}",
+        "{{\"read\":\"{}\",\"list\":\"{}\",\"write\":\"{}\",\"env\":{},\"connect\":\"{}\"}}",
         escape(&read),
         escape(&list),
         escape(&write),
-        escape(&cwd),
         env.len(),
         escape(&connect)
     )
