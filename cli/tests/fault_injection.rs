@@ -241,21 +241,6 @@ fn storm_dataset(
     assert_eq!(last.code, 0, "{}", last.stderr);
 }
 
-/// The error records' raw records.
-fn raw_records(errors: &[String]) -> Vec<String> {
-    errors
-        .iter()
-        .map(|l| {
-            let v: Value = serde_json::from_str(l).expect("error record is JSON");
-            v["rawRecord"]
-                .as_str()
-                .expect("rawRecord")
-                .trim_end()
-                .to_string()
-        })
-        .collect()
-}
-
 /// Every document id, with how often it was written.
 fn id_counts(docs: &[String]) -> BTreeMap<u64, usize> {
     let mut counts = BTreeMap::new();
@@ -281,7 +266,7 @@ fn exactly_once(home: &TestHome, dataset: &str, good: &BTreeSet<u64>, bad: &[Str
     let lost: Vec<_> = good.difference(&got).take(10).collect();
     assert!(lost.is_empty(), "documents lost: {lost:?}...");
     assert_eq!(got, *good);
-    let mut raw = raw_records(&errors);
+    let mut raw = common::raw_records(&errors);
     raw.sort();
     let mut expected: Vec<String> = bad.to_vec();
     expected.sort();
@@ -390,7 +375,7 @@ fn a_stream_destination_survives_a_sigkill_storm() {
     );
     assert_eq!(ids, good, "every document in the topic");
     let errors = home.lines(ds["resources"]["errorBucket"].as_str().expect("b"), "");
-    let mut raw = raw_records(&errors);
+    let mut raw = common::raw_records(&errors);
     raw.sort();
     bad.sort();
     assert_eq!(raw, bad, "every bad record once in the errors");

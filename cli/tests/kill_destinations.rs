@@ -96,13 +96,7 @@ fn at_least_once(
     let lost: Vec<_> = good.difference(&ids).take(10).collect();
     assert!(lost.is_empty(), "{name}: documents lost, e.g. {lost:?}");
     assert_eq!(&ids, good, "{name}: documents that were never input");
-    let mut raw: Vec<String> = errors
-        .iter()
-        .map(|l| {
-            let e: Value = serde_json::from_str(l).expect("error record");
-            e["rawRecord"].as_str().expect("raw").trim_end().to_string()
-        })
-        .collect();
+    let mut raw = common::raw_records(&errors);
     raw.sort();
     let mut expected = bad.to_vec();
     expected.sort();
@@ -325,13 +319,7 @@ fn an_sqs_message_is_deleted_only_once_its_output_is_durable() {
             .collect();
         let lost: Vec<_> = good.difference(&ids).take(10).collect();
         assert!(lost.is_empty(), "{point}: messages lost, e.g. {lost:?}");
-        let raw: BTreeSet<String> = errors
-            .iter()
-            .map(|l| {
-                let e: Value = serde_json::from_str(l).expect("error record");
-                e["rawRecord"].as_str().expect("raw").trim_end().to_string()
-            })
-            .collect();
+        let raw: BTreeSet<String> = common::raw_records(&errors).into_iter().collect();
         assert_eq!(
             raw,
             bad.iter().cloned().collect::<BTreeSet<_>>(),

@@ -341,6 +341,21 @@ pub fn mixed_input(
     (text, good, bad)
 }
 
+/// The raw record of each error record line, without its line ending.
+pub fn raw_records(errors: &[String]) -> Vec<String> {
+    errors
+        .iter()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).expect("error record is JSON");
+            v["rawRecord"]
+                .as_str()
+                .expect("rawRecord")
+                .trim_end()
+                .to_string()
+        })
+        .collect()
+}
+
 /// The `id` of each JSON document line.
 pub fn ids(lines: &[String]) -> Vec<u64> {
     lines

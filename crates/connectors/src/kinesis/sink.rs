@@ -95,26 +95,24 @@ impl DocumentSink for KinesisSink {
     ) -> Result<ConnectorResource, ConnectorError> {
         let kinesis = clients(ctx, self.region).await.kinesis();
         let exists = kinesis.exists(id(resource)).await?;
-        match self.write.resource_location {
-            ResourceLocation::LetsData => {
-                let tags = [(OWNER_TAG, owner.tag())];
-                let shards = i32::try_from(self.write.shard_count).unwrap_or(1);
-                if exists || !kinesis.create_stream(&resource.name, shards, &tags).await? {
-                    // A stream's content cannot be told cheaply: only a tagged one is used.
-                    let claim = owner.claim(kinesis.tags(&resource.name).await?);
-                    owner.adopt(&described(resource), &claim, false)?;
-                }
-                kinesis.wait_active(id(resource), ACTIVE_TIMEOUT).await?;
-                // Tagged at creation already where the service honours it; again for those
-                // that do not (an emulator).
-                kinesis.add_tags(&resource.name, &tags).await?;
+        let tags = [(OWNER_TAG, owner.tag())];
+        let letsdata = self.write.resource_location == ResourceLocation::LetsData;
+        if letsdata {
+            let shards = i32::try_from(self.write.shard_count).unwrap_or(1);
+            if exists || !kinesis.create_stream(&resource.name, shards, &tags).await? {
+                // A stream's content cannot be told cheaply: only a tagged one is used.
+                let claim = owner.claim(kinesis.tags(&resource.name).await?);
+                owner.adopt(&described(resource), &claim, false)?;
             }
-            ResourceLocation::Customer if !exists => {
-                return Err(missing_customer_resource(&described(resource)));
-            }
-            ResourceLocation::Customer => {}
+        } else if !exists {
+            return Err(missing_customer_resource(&described(resource)));
         }
         let info = kinesis.wait_active(id(resource), ACTIVE_TIMEOUT).await?;
+        if letsdata {
+            // Tagged at creation already where the service honours it; again for those that
+            // do not (an emulator), once the stream is active.
+            kinesis.add_tags(&resource.name, &tags).await?;
+        }
         let mut ready = resource.clone();
         ready.arn = info.arn;
         Ok(ready)
