@@ -87,6 +87,7 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
+    letsdata_connectors::failpoints::quiesce_with(|| Box::new(letsdata_store::hold_writes()));
     if let Err(e) = letsdata_connectors::failpoints::setup() {
         eprintln!("error: {e}");
         return ExitCode::from(1);

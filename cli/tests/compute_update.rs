@@ -1,15 +1,21 @@
 //! `datasets compute update` from a second process while the dataset is processing: the new
-//! concurrency applies without restarting it.
+//! concurrency applies without restarting it. The worker is held between two tasks by a
+//! failpoint (`task-finished`), so the update lands while work is left, however fast the
+//! machine.
+
+#![cfg(feature = "failpoints")]
 
 mod common;
 
 use common::{TestHome, config, jsonl, wait_until};
 use serde_json::json;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
 
 const FILES: u64 = 16;
-/// Lines per file: enough that the dataset still runs for seconds after the update (workers
-/// re-read compute settings once a second), however fast the machine.
-const LINES: u64 = 400_000;
+/// Lines per file: a task takes far longer than claiming the next one, so tasks claimed
+/// together overlap.
+const LINES: u64 = 20_000;
 
 /// The most invocations running at the same moment, from the task execution logs.
 fn max_parallel(tasks: &[serde_json::Value], from: i64) -> usize {
@@ -50,12 +56,21 @@ fn concurrency_update_applies_to_a_processing_dataset() {
         &manifest,
     );
     cfg["computeEngine"]["concurrency"] = json!(1);
-    let mut child = home.spawn_create(&cfg);
-
-    // Wait until it is processing and a task has completed.
-    wait_until(&mut child, "a task completed", || {
-        !home.tasks_now("Resize", Some("COMPLETED")).is_empty()
+    // Stopped (SIGSTOP) once the first task's end is recorded, before the next is claimed.
+    let mut child = home
+        .create_command(&cfg)
+        .env("LETSDATA_FAILPOINTS", "task-finished=1*return(stop)")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn letsdata datasets create");
+    let pid = child.id();
+    wait_until(&mut child, "the worker stopped after its first task", || {
+        common::process_state(pid) == Some('T')
     });
+    let stopped_at = Instant::now();
+    assert_eq!(home.tasks_now("Resize", Some("COMPLETED")).len(), 1);
+    assert!(home.tasks_now("Resize", Some("PROCESSING")).is_empty());
 
     // A bad value is refused and changes nothing.
     let bad = home.run(&[
@@ -74,6 +89,11 @@ fn concurrency_update_applies_to_a_processing_dataset() {
         bad.stderr
     );
 
+    // A worker reads the compute settings again at its first step a second or more after it
+    // last read them: held that long, it reads them as soon as it continues.
+    if let Some(rest) = Duration::from_millis(1200).checked_sub(stopped_at.elapsed()) {
+        std::thread::sleep(rest);
+    }
     let updated_at = letsdata_now();
     let update = home.run(&[
         "datasets",
@@ -90,6 +110,7 @@ fn concurrency_update_applies_to_a_processing_dataset() {
     let ds = update.json();
     assert_eq!(ds["datasetStatus"], "PROCESSING", "back from UPDATING");
     assert_eq!(ds["computeEngine"]["concurrency"], 3);
+    common::signal(pid, "-CONT");
 
     let status = child.wait().expect("wait");
     assert!(status.success(), "datasets create finished with {status}");
@@ -108,6 +129,7 @@ fn concurrency_update_applies_to_a_processing_dataset() {
         })
         .cloned()
         .collect();
+    assert_eq!(before.len(), 1, "one task ended before the update");
     assert!(
         max_parallel(&before, 0) <= 1,
         "concurrency 1 before the update"

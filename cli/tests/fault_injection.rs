@@ -1,12 +1,11 @@
-//! The fault-injection suite: storms of SIGKILLs (and, on request, SIGSTOPs past the task
-//! lease) at failpoints chosen at random (file and stream datasets, part-object and stream
+//! The fault-injection suite: storms of SIGKILLs and SIGSTOPs past the task lease at failpoints chosen at random (file and stream datasets, part-object and stream
 //! destinations) and a disk that fills up under a running dataset. Each checks that every input record ends up exactly once in the output or the
 //! errors (at least once, and only repeated with the same document id, in a stream
 //! destination), that no staging file is left, and that the progress counters equal what is
 //! in the buckets.
 //!
-//! Size: `LETSDATA_FAULT_KILLS` faults per storm (default 10; with `LETSDATA_FAULT_STOPS=1` a
-//! third of them are stops) over `LETSDATA_FAULT_LINES`
+//! Size: `LETSDATA_FAULT_KILLS` faults per storm (default 10, a third of them stops;
+//! `LETSDATA_FAULT_STOPS=0` makes them all kills) over `LETSDATA_FAULT_LINES`
 //! input lines (default 40000); `LETSDATA_FAULT_SEED` replays a run (each test prints its
 //! seed). The full-size run is in docs/dev/testing.md.
 
@@ -73,7 +72,7 @@ fn padded_input(start: u64, n: u64, pad: usize) -> (String, Vec<String>) {
 }
 
 /// Runs `first` (then `letsdata run`, again and again), each with a fault at a random
-/// failpoint: a SIGKILL, or (with `LETSDATA_FAULT_STOPS=1`, one time in three) a SIGSTOP that
+/// failpoint: a SIGKILL, or (one time in three, unless `LETSDATA_FAULT_STOPS=0`) a SIGSTOP that
 /// outlasts the task lease. A
 /// stopped worker sleeps through the rest of the storm (the next runs take its tasks over once
 /// its lease expires) and is woken up (SIGCONT) once a last `letsdata run` without failpoints
@@ -154,13 +153,11 @@ fn storm(
     last
 }
 
-/// Whether storms stop workers too (`LETSDATA_FAULT_STOPS=1`). Not by default: a worker
-/// stopped while another of its threads is inside a SQLite write transaction keeps the task
-/// database locked, and the other processes fail with "database is locked" after the 30 s busy
-/// timeout (about one stop in ten at concurrency 2). Nothing is lost, the dataset completes
-/// once the worker continues, but the storm cannot tell that failure from a real one.
+/// Whether storms stop workers too (unless `LETSDATA_FAULT_STOPS=0`). A stop holds the
+/// worker's store writes first (`letsdata_store::hold_writes`): the stopped worker is between
+/// two store calls, never inside a SQLite write that would lock the other runs out.
 fn stops() -> bool {
-    setting("LETSDATA_FAULT_STOPS", 0) != 0
+    setting("LETSDATA_FAULT_STOPS", 1) != 0
 }
 
 /// Wakes a worker stopped past its lease and waits until it exits by itself.

@@ -1,5 +1,9 @@
 //! `letsdata tasks stop` from a second process: the running tasks checkpoint and stop, the
-//! dataset goes STOPPING_ERROR → ERRORED, and a redrive finishes the work exactly once.
+//! dataset goes STOPPING_ERROR → ERRORED, and a redrive finishes the work exactly once. The
+//! worker is held (a failpoint's SIGSTOP, no store write in flight) while the stop is asked for,
+//! so the dataset cannot finish first and the window cannot close, however fast the machine.
+
+#![cfg(feature = "failpoints")]
 
 mod common;
 
@@ -8,6 +12,14 @@ use serde_json::json;
 
 const FILES: u64 = 30;
 const LINES: u64 = 40_000;
+/// Lines of the first file: its task ends long before the second one, which is running
+/// when the worker is held after the first.
+const FIRST_LINES: u64 = 2_000;
+
+/// The lines of file `f` of the stop test: ids `f * LINES ..`, fewer in the first.
+fn lines_of(f: u64) -> u64 {
+    if f == 0 { FIRST_LINES } else { LINES }
+}
 
 #[test]
 fn stop_a_running_dataset_then_redrive_it() {
@@ -19,7 +31,7 @@ fn stop_a_running_dataset_then_redrive_it() {
         home.put(
             "stop-in",
             &format!("f{f}.jsonl"),
-            jsonl(f * LINES, LINES).as_bytes(),
+            jsonl(f * LINES, lines_of(f)).as_bytes(),
         );
         manifest.push(format!("f{f}.jsonl"));
     }
@@ -30,12 +42,23 @@ fn stop_a_running_dataset_then_redrive_it() {
         json!({"builtinParser": "jsonl"}),
         &manifest,
     );
-    let mut child = home.spawn_create(&cfg);
-    wait_until(&mut child, "a task completed", || {
-        !home.tasks_now("Stopper", Some("COMPLETED")).is_empty()
-    });
+    // Held once its first task (the small file) is recorded COMPLETED: the second running,
+    // most of the work left.
+    let mut child = spawn_held(&home, &cfg, "task-finished=1*return(stop)");
+    assert!(!home.tasks_now("Stopper", Some("COMPLETED")).is_empty());
+    assert!(!home.tasks_now("Stopper", Some("PROCESSING")).is_empty());
 
-    let stop = home.run(&["tasks", "stop", "--datasetName", "Stopper"]);
+    let mut stop = home
+        .command(&["tasks", "stop", "--datasetName", "Stopper"])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn stop");
+    wait_until(&mut stop, "the dataset is STOPPING_ERROR", || {
+        home.view("Stopper")["datasetStatus"] == "STOPPING_ERROR"
+    });
+    common::signal(child.id(), "-CONT");
+    let stop: common::Run = stop.wait_with_output().expect("stop").into();
     assert_eq!(stop.code, 0, "{}", stop.stderr);
     assert_eq!(stop.json()["datasetStatus"], "ERRORED");
     let status = child.wait().expect("wait");
@@ -80,7 +103,8 @@ fn stop_a_running_dataset_then_redrive_it() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     let ds = run.json();
     assert_eq!(ds["datasetStatus"], "COMPLETED");
-    assert_eq!(ds["datasetProgress"]["documentsWritten"], FILES * LINES);
+    let total: u64 = (0..FILES).map(lines_of).sum();
+    assert_eq!(ds["datasetProgress"]["documentsWritten"], total);
     let mut seen = vec![0u8; (FILES * LINES) as usize];
     for line in home.lines(
         ds["resources"]["writeBucket"].as_str().expect("bucket"),
@@ -89,7 +113,11 @@ fn stop_a_running_dataset_then_redrive_it() {
         let doc: serde_json::Value = serde_json::from_str(&line).expect("doc");
         seen[doc["id"].as_u64().expect("id") as usize] += 1;
     }
-    assert!(seen.iter().all(|n| *n == 1), "every document exactly once");
+    let once = |id: usize| u8::from((id as u64 % LINES) < lines_of(id as u64 / LINES));
+    assert!(
+        seen.iter().enumerate().all(|(id, n)| *n == once(id)),
+        "every document exactly once"
+    );
 }
 
 #[test]
@@ -109,13 +137,10 @@ fn actions_are_refused_while_a_stop_is_in_progress() {
         json!({"builtinParser": "jsonl"}),
         &["f0.jsonl", "f1.jsonl"],
     );
-    let mut child = home.spawn_create(&cfg);
-    wait_until(&mut child, "both tasks are running", || {
-        home.tasks_now("Busy", Some("PROCESSING")).len() == 2
-    });
-    // The worker is held (SIGSTOP) so that it cannot notice the stop: the dataset stays
-    // STOPPING_ERROR until the test lets it go, however slow the machine.
-    common::signal(child.id(), "-STOP");
+    // The worker is held (a failpoint's SIGSTOP) so that it cannot notice the stop: the
+    // dataset stays STOPPING_ERROR until the test lets it go, however slow the machine.
+    let mut child = spawn_held(&home, &cfg, "s3-part-write=30*off->1*return(stop)");
+    assert!(!home.tasks_now("Busy", Some("PROCESSING")).is_empty());
     let mut stop = home
         .command(&["tasks", "stop", "--datasetName", "Busy"])
         .stdout(std::process::Stdio::null())
@@ -161,4 +186,20 @@ fn actions_are_refused_while_a_stop_is_in_progress() {
     assert!(stop.wait().expect("stop").success());
     child.wait().expect("create");
     assert_eq!(home.view("Busy")["datasetStatus"], "ERRORED");
+}
+
+/// `datasets create` of `cfg` in the background with `failpoints`, once they stopped it.
+fn spawn_held(home: &TestHome, cfg: &serde_json::Value, failpoints: &str) -> std::process::Child {
+    let mut child = home
+        .create_command(cfg)
+        .env("LETSDATA_FAILPOINTS", failpoints)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn letsdata datasets create");
+    let pid = child.id();
+    wait_until(&mut child, "the worker is held by its failpoint", || {
+        common::process_state(pid) == Some('T')
+    });
+    child
 }

@@ -41,6 +41,28 @@ fn configure(_spec: &str) -> Result<(), String> {
     )
 }
 
+/// What a `return(stop)` waits for before it stops the process, and holds until the process
+/// is continued ([`quiesce_with`]).
+static QUIESCE: std::sync::OnceLock<fn() -> Box<dyn std::any::Any>> = std::sync::OnceLock::new();
+
+/// Makes every `return(stop)` first call `quiesce` and keep what it returns until the process
+/// is continued: the binary passes the store's `hold_writes`, so a stopped process is never
+/// inside a database write (a frozen SQLite writer would lock every other process out) and
+/// stops as a worker frozen between two store calls would. The first call wins.
+pub fn quiesce_with(quiesce: fn() -> Box<dyn std::any::Any>) {
+    let _ = QUIESCE.set(quiesce);
+}
+
+/// Runs blocking `f` where other work can go on meanwhile: on a multi-threaded tokio runtime
+/// its other tasks move to other threads (they may be what `f` waits for).
+#[cfg(feature = "failpoints")]
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
 /// Evaluates failpoint `name` where the code goes on afterwards: `return(kill)` ends the
 /// process as [`act`] does, `return(stop)` stops it with SIGSTOP (the test continues it with
 /// SIGCONT: a worker paused at a chosen point for as long as the test wants, e.g. past its
@@ -50,11 +72,13 @@ pub fn hit(name: &str) {
     #[cfg(feature = "failpoints")]
     fail::eval(name, |arg| {
         if arg.as_deref() == Some("stop") {
+            let quiet = QUIESCE.get().map(|quiesce| blocking(*quiesce));
             tracing::warn!(failpoint = name, "stopped by a failpoint (SIGSTOP)");
             // SAFETY: sending a signal to this process has no memory-safety requirements.
             unsafe {
                 libc::raise(libc::SIGSTOP);
             }
+            drop(quiet);
         } else {
             act(name, arg)
         }

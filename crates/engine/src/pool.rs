@@ -207,7 +207,8 @@ async fn run_invocation(runner: Runner, lease: Lease) {
         .finish(&lease, status, error.as_deref(), entry)
         .await
     {
-        Ok(()) => {}
+        // Recorded, the next task not claimed yet: where a test holds a worker between tasks.
+        Ok(()) => letsdata_connectors::failpoints::hit("task-finished"),
         Err(StoreError::LeaseLost { .. }) => {
             log.log(
                 LogLevel::Warn,

@@ -17,10 +17,12 @@
 //! Dataset records use optimistic concurrency: every update is conditional on the version read.
 
 mod error;
+mod quiesce;
 pub mod sqlite;
 mod traits;
 
 pub use error::StoreError;
+pub use quiesce::{Hold, hold_writes};
 pub use traits::{
     Lease, LeaseInfo, MetadataStore, MinuteCounters, NewTask, TaskCounts, TaskStore, Tenant,
 };

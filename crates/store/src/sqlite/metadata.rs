@@ -18,6 +18,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/metadata
 /// `_sqlx_migrations` key or with SQLITE_BUSY (upgrading its read transaction to a write one
 /// cannot wait), and rolls back. Running again skips what the winner applied.
 async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
+    let _writing = crate::quiesce::writing().await;
     let mut attempt = 0u64;
     loop {
         match MIGRATOR.run(pool).await {
@@ -144,6 +145,7 @@ impl SqliteStore {
 #[async_trait]
 impl MetadataStore for SqliteStore {
     async fn local_tenant(&self) -> Result<Tenant, StoreError> {
+        let _writing = crate::quiesce::writing().await;
         let tenant_id = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, b"letsdata-local-tenant");
         let user_id = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, b"letsdata-local-user");
         sqlx::query(
@@ -164,6 +166,7 @@ impl MetadataStore for SqliteStore {
     }
 
     async fn insert_dataset(&self, dataset: &Dataset) -> Result<(), StoreError> {
+        let _writing = crate::quiesce::writing().await;
         let record = serde_json::to_string(dataset)?;
         let result = sqlx::query(
             "INSERT INTO datasets (dataset_id, tenant_id, dataset_name, dataset_status, version, record, create_datetime)
@@ -224,6 +227,7 @@ impl MetadataStore for SqliteStore {
     }
 
     async fn update_dataset(&self, dataset: &mut Dataset) -> Result<(), StoreError> {
+        let _writing = crate::quiesce::writing().await;
         dataset.update_datetime = letsdata_model::time::now_millis();
         let record = serde_json::to_string(dataset)?;
         let result = sqlx::query(

@@ -56,6 +56,7 @@ impl SqliteTaskStore {
     }
 
     pub(super) async fn create_schema(&self) -> Result<(), StoreError> {
+        let _writing = crate::quiesce::writing().await;
         sqlx::raw_sql(SCHEMA).execute(&self.pool).await?;
         Ok(())
     }
@@ -95,11 +96,13 @@ impl SqliteTaskStore {
 #[async_trait]
 impl TaskStore for SqliteTaskStore {
     async fn create_queue(&self) -> Result<(), StoreError> {
+        let _writing = crate::quiesce::writing().await;
         sqlx::raw_sql(QUEUE).execute(&self.pool).await?;
         Ok(())
     }
 
     async fn insert_tasks(&self, tasks: &[NewTask]) -> Result<u64, StoreError> {
+        let _writing = crate::quiesce::writing().await;
         let now = now_millis();
         let progress = serde_json::to_string(&TaskProgress::default())?;
         let mut inserted = 0;
@@ -129,6 +132,7 @@ impl TaskStore for SqliteTaskStore {
         lease_for: Duration,
         log: TaskExecutionLog,
     ) -> Result<Option<Lease>, StoreError> {
+        let _writing = crate::quiesce::writing().await;
         let now = now_millis();
         let log = serde_json::to_string(&log)?;
         // One statement: pick and lease atomically, appending the invocation's log entry.
@@ -156,6 +160,7 @@ impl TaskStore for SqliteTaskStore {
     }
 
     async fn heartbeat(&self, lease: &Lease, lease_for: Duration) -> Result<(), StoreError> {
+        let _writing = crate::quiesce::writing().await;
         let result = sqlx::query(
             "UPDATE tasks SET lease_expires_at = ?1
              WHERE task_id = ?2 AND lease_token = ?3 AND task_status = 'PROCESSING'",
@@ -177,6 +182,7 @@ impl TaskStore for SqliteTaskStore {
         checkpoint: &Checkpoint,
         lease_for: Duration,
     ) -> Result<(), StoreError> {
+        let _writing = crate::quiesce::writing().await;
         let now = now_millis();
         let p = &checkpoint.progress;
         let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
@@ -238,6 +244,7 @@ impl TaskStore for SqliteTaskStore {
         last_error: Option<&str>,
         log: TaskExecutionLog,
     ) -> Result<(), StoreError> {
+        let _writing = crate::quiesce::writing().await;
         let result = sqlx::query(
             "UPDATE tasks SET task_status = ?1, last_error = COALESCE(?2, last_error),
                  execution_logs = json_set(execution_logs, '$[#-1]', json(?3)),
@@ -287,6 +294,7 @@ impl TaskStore for SqliteTaskStore {
         token: LeaseToken,
         reason: &str,
     ) -> Result<bool, StoreError> {
+        let _writing = crate::quiesce::writing().await;
         let now = now_millis();
         // Close the dead invocation's log entry and queue the task again.
         let result = sqlx::query(
@@ -312,6 +320,7 @@ impl TaskStore for SqliteTaskStore {
         task_id: &TaskId,
         restart_from_beginning: bool,
     ) -> Result<bool, StoreError> {
+        let _writing = crate::quiesce::writing().await;
         let zero = serde_json::to_string(&TaskProgress::default())?;
         let result = sqlx::query(
             "UPDATE tasks SET task_status = 'CREATED', last_error = NULL, update_datetime = ?1,
@@ -334,6 +343,7 @@ impl TaskStore for SqliteTaskStore {
         task_ids: Option<&[TaskId]>,
         message: &str,
     ) -> Result<(u64, u64), StoreError> {
+        let _writing = crate::quiesce::writing().await;
         let ids = task_ids.map(serde_json::to_string).transpose()?;
         let filter = "(?3 IS NULL OR task_id IN (SELECT value FROM json_each(?3)))";
         let mut tx = self.pool.begin().await?;
