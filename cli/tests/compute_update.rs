@@ -7,9 +7,8 @@
 
 mod common;
 
-use common::{TestHome, config, jsonl, wait_until};
+use common::{TestHome, config, jsonl};
 use serde_json::json;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 const FILES: u64 = 16;
@@ -57,17 +56,8 @@ fn concurrency_update_applies_to_a_processing_dataset() {
     );
     cfg["computeEngine"]["concurrency"] = json!(1);
     // Stopped (SIGSTOP) once the first task's end is recorded, before the next is claimed.
-    let mut child = home
-        .create_command(&cfg)
-        .env("LETSDATA_FAILPOINTS", "task-finished=1*return(stop)")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn letsdata datasets create");
+    let mut child = home.spawn_held(&cfg, "task-finished=1*return(stop)");
     let pid = child.id();
-    wait_until(&mut child, "the worker stopped after its first task", || {
-        common::process_state(pid) == Some('T')
-    });
     let stopped_at = Instant::now();
     assert_eq!(home.tasks_now("Resize", Some("COMPLETED")).len(), 1);
     assert!(home.tasks_now("Resize", Some("PROCESSING")).is_empty());

@@ -5,14 +5,15 @@
 
 mod common;
 
+#[cfg(feature = "failpoints")]
+use common::services::Private;
 use common::services::{
-    Private, create_topic, kafka_bootstrap, kafka_read_config, produce, read_topic, redis_entries,
+    create_topic, kafka_bootstrap, kafka_read_config, produce, read_topic, redis_entries,
     redis_url, suffix, topic_exists,
 };
-use common::{TestHome, config, jsonl, wait_until};
+use common::{TestHome, config, jsonl};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
 
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -317,6 +318,7 @@ fn a_record_over_the_size_limit_is_an_error_record_and_the_task_goes_on() {
     skip_emulator_tests,
     ignore = "LETSDATA_SKIP_S3_TESTS: no AWS emulator"
 )]
+#[cfg(feature = "failpoints")]
 fn a_stopped_broker_ends_the_tasks_errored_and_a_redrive_completes_them() {
     let broker = Private::kafka();
     let bootstrap = broker.address();
@@ -345,30 +347,16 @@ fn a_stopped_broker_ends_the_tasks_errored_and_a_redrive_completes_them() {
     );
     cfg["writeConnector"] = json!({"connectorDestination": "Kafka", "resourceLocation": "LetsData",
         "kafkaPartitionCount": 2});
-    let mut child = home.spawn_create(&cfg);
-    wait_until(&mut child, "the task checkpointed", || {
-        let tasks = home.tasks_now("BrokerStop", None);
-        tasks.len() == 1
-            && tasks
-                .iter()
-                .all(|t| t["checkpoint"]["nextPart"].as_u64().unwrap_or(0) >= 1)
-    });
-    // The worker is held (SIGSTOP) while the service stops, so the window cannot close by the
-    // task finishing first, however fast the machine.
-    common::signal(child.id(), "-STOP");
+    // The worker is held (a failpoint's SIGSTOP) at its 2nd checkpoint while the service
+    // stops, so the window cannot close by the task finishing first, however fast the machine.
+    let mut child = home.spawn_held(&cfg, "part-checkpointed=1*off->1*return(stop)");
     broker.stop();
     common::signal(child.id(), "-CONT");
-    let stopped = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        assert!(
-            stopped.elapsed() < Duration::from_secs(300),
-            "the tasks did not give up on the stopped broker within 5 minutes"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let status = common::wait_exit(
+        &mut child,
+        std::time::Duration::from_secs(300),
+        "the tasks gave up on the stopped broker",
+    );
     assert_eq!(status.code(), Some(3), "the dataset ends ERRORED");
     let ds = home.view("BrokerStop");
     assert_eq!(ds["datasetStatus"], "ERRORED");

@@ -1,6 +1,8 @@
 //! `kill -9` of a running `letsdata datasets create`, then `letsdata run`: every good record is
 //! in the output exactly once and every bad record in the errors exactly once.
 
+#![cfg(feature = "failpoints")]
+
 mod common;
 
 use common::{TestHome, config, gzip};

@@ -6,10 +6,9 @@
 mod common;
 
 use common::services::{Private, redis_entries, redis_url, suffix};
-use common::{TestHome, config, jsonl, wait_until};
+use common::{TestHome, config, jsonl};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
 
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -198,6 +197,7 @@ fn passwords_are_never_shown_whether_literal_or_environment_references() {
     skip_emulator_tests,
     ignore = "LETSDATA_SKIP_S3_TESTS: no AWS emulator"
 )]
+#[cfg(feature = "failpoints")]
 fn a_stopped_redis_ends_the_tasks_errored_and_a_redrive_completes_them() {
     let server = Private::redis(None);
     let url = format!("redis://{}", server.address());
@@ -222,34 +222,36 @@ fn a_stopped_redis_ends_the_tasks_errored_and_a_redrive_completes_them() {
         &manifest,
         json!({"connectorDestination": "Redis", "redisUrl": url, "keyPrefix": prefix}),
     );
-    let mut child = home.spawn_create(&cfg);
-    wait_until(&mut child, "both tasks checkpointed", || {
-        let tasks = home.tasks_now("RedisStop", None);
-        tasks.len() == 2
-            && tasks
-                .iter()
-                .all(|t| t["checkpoint"]["nextPart"].as_u64().unwrap_or(0) >= 1)
-    });
-    // The worker is held (SIGSTOP) while the service stops, so the window cannot close by the
-    // task finishing first, however fast the machine.
-    common::signal(child.id(), "-STOP");
+    // The worker is held (a failpoint's SIGSTOP) at its 4th checkpoint while the service
+    // stops, so the window cannot close by the tasks finishing first, however fast the machine.
+    let mut child = home.spawn_held(&cfg, "part-checkpointed=3*off->1*return(stop)");
     server.stop();
     common::signal(child.id(), "-CONT");
-    let stopped = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        assert!(
-            stopped.elapsed() < Duration::from_secs(300),
-            "the tasks did not give up on the stopped Redis within 5 minutes"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let status = common::wait_exit(
+        &mut child,
+        std::time::Duration::from_secs(300),
+        "the tasks gave up on the stopped Redis",
+    );
     assert_eq!(status.code(), Some(3), "the dataset ends ERRORED");
-    for t in home.tasks_now("RedisStop", Some("ERRORED")) {
+    let errored = home.tasks_now("RedisStop", Some("ERRORED"));
+    assert!(!errored.is_empty());
+    for t in &errored {
         let e = t["lastError"].as_str().expect("lastError");
         assert!(e.contains("Redis") && e.contains(&server.address()), "{e}");
+        let log = home.run(&[
+            "logs",
+            "view",
+            "--datasetName",
+            "RedisStop",
+            "--taskId",
+            t["taskId"].as_str().expect("id"),
+        ]);
+        assert!(
+            log.stdout
+                .contains("a service failed; a redrive may succeed"),
+            "{}",
+            log.stdout
+        );
     }
     server.resume();
     let redrive = home.run(&["tasks", "redrive", "--datasetName", "RedisStop"]);

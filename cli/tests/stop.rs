@@ -44,7 +44,7 @@ fn stop_a_running_dataset_then_redrive_it() {
     );
     // Held once its first task (the small file) is recorded COMPLETED: the second running,
     // most of the work left.
-    let mut child = spawn_held(&home, &cfg, "task-finished=1*return(stop)");
+    let mut child = home.spawn_held(&cfg, "task-finished=1*return(stop)");
     assert!(!home.tasks_now("Stopper", Some("COMPLETED")).is_empty());
     assert!(!home.tasks_now("Stopper", Some("PROCESSING")).is_empty());
 
@@ -122,7 +122,8 @@ fn stop_a_running_dataset_then_redrive_it() {
 
 #[test]
 fn actions_are_refused_while_a_stop_is_in_progress() {
-    let home = TestHome::new();
+    let mut home = TestHome::new();
+    home.env("LETSDATA_HEARTBEAT_SECONDS", "1");
     let lines = 1_000_000;
     for f in 0..2 {
         home.put(
@@ -139,8 +140,10 @@ fn actions_are_refused_while_a_stop_is_in_progress() {
     );
     // The worker is held (a failpoint's SIGSTOP) so that it cannot notice the stop: the
     // dataset stays STOPPING_ERROR until the test lets it go, however slow the machine.
-    let mut child = spawn_held(&home, &cfg, "s3-part-write=30*off->1*return(stop)");
-    assert!(!home.tasks_now("Busy", Some("PROCESSING")).is_empty());
+    let mut child = home.spawn_held(&cfg, "s3-part-write=3*off->1*return(stop)");
+    let held = std::time::Instant::now();
+    let running = home.tasks_now("Busy", Some("PROCESSING"));
+    assert!(!running.is_empty());
     let mut stop = home
         .command(&["tasks", "stop", "--datasetName", "Busy"])
         .stdout(std::process::Stdio::null())
@@ -182,24 +185,34 @@ fn actions_are_refused_while_a_stop_is_in_progress() {
         "STOPPING_ERROR",
         "held while the worker is"
     );
+    // Held past a heartbeat: the heartbeat, which looks for stop requests, is due the moment
+    // the worker continues, with nearly all of the tasks' input left.
+    if let Some(rest) = std::time::Duration::from_millis(1500).checked_sub(held.elapsed()) {
+        std::thread::sleep(rest);
+    }
     common::signal(child.id(), "-CONT");
     assert!(stop.wait().expect("stop").success());
     child.wait().expect("create");
     assert_eq!(home.view("Busy")["datasetStatus"], "ERRORED");
-}
-
-/// `datasets create` of `cfg` in the background with `failpoints`, once they stopped it.
-fn spawn_held(home: &TestHome, cfg: &serde_json::Value, failpoints: &str) -> std::process::Child {
-    let mut child = home
-        .create_command(cfg)
-        .env("LETSDATA_FAILPOINTS", failpoints)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn letsdata datasets create");
-    let pid = child.id();
-    wait_until(&mut child, "the worker is held by its failpoint", || {
-        common::process_state(pid) == Some('T')
-    });
-    child
+    // The running tasks (nearly all of their 1M lines left) noticed the stop, checkpointed
+    // and stopped, rather than running to the end.
+    let tasks = home.tasks("Busy");
+    for task in &running {
+        let now = tasks
+            .iter()
+            .find(|t| t["taskId"] == task["taskId"])
+            .expect("task");
+        assert_eq!(now["taskStatus"], "ERRORED", "{now}");
+        assert!(
+            now["lastError"]
+                .as_str()
+                .unwrap_or("")
+                .contains("stopped by request"),
+            "{now}"
+        );
+        let written = now["taskProgress"]["documentsWritten"]
+            .as_u64()
+            .expect("documentsWritten");
+        assert!(written < lines, "stopped partway: {now}");
+    }
 }

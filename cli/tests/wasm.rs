@@ -577,6 +577,7 @@ fn state_machine_example_joins_meta_and_data_records() {
 }
 
 /// Generates a crawl with the example's generator.
+#[cfg(feature = "failpoints")]
 fn crawl(home: &TestHome, pages: u64, start: u64, name: &str) -> String {
     let out = home.bucket("crawl");
     let run = std::process::Command::new("python3")

@@ -153,6 +153,25 @@ impl TestHome {
             .expect("spawn letsdata datasets create")
     }
 
+    /// `datasets create` in the background (output discarded) with `failpoints`
+    /// (`LETSDATA_FAILPOINTS`), returned once they stopped it (SIGSTOP): a worker held at a
+    /// point the test chooses, with no store write in flight, until the test continues it
+    /// (`signal(pid, "-CONT")`).
+    pub fn spawn_held(&self, config: &Value, failpoints: &str) -> Child {
+        let mut child = self
+            .create_command(config)
+            .env("LETSDATA_FAILPOINTS", failpoints)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn letsdata datasets create");
+        let pid = child.id();
+        wait_until(&mut child, "the worker is held by its failpoint", || {
+            process_state(pid) == Some('T')
+        });
+        child
+    }
+
     /// The dataset's tasks, optionally only those in `status`; empty while the dataset does not
     /// exist yet (a background `datasets create` has not stored it).
     pub fn tasks_now(&self, dataset: &str, status: Option<&str>) -> Vec<Value> {
@@ -245,6 +264,21 @@ pub fn wait_until(child: &mut Child, what: &str, mut done: impl FnMut() -> bool)
             "letsdata finished before {what}; make the input larger"
         );
         std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Waits until `child` exits (`what` happened), failing after `within`.
+pub fn wait_exit(child: &mut Child, within: Duration, what: &str) -> std::process::ExitStatus {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {within:?} waiting until {what}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
     }
 }
 
