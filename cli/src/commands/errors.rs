@@ -16,6 +16,8 @@ pub enum ErrorsCommand {
         /// Only this task's error objects.
         #[arg(long = "taskId", value_name = "TASK_ID")]
         task_id: Option<TaskId>,
+        #[command(flatten)]
+        page: super::PageArgs,
     },
     /// Show a task's error records.
     View {
@@ -26,17 +28,52 @@ pub enum ErrorsCommand {
     },
 }
 
+/// Error objects read at a time by `errors list`.
+const ERRORS_PAGE: usize = 100;
+
 pub async fn run(command: ErrorsCommand, home: &Path, out: &Output) -> anyhow::Result<ExitCode> {
     let engine = Engine::open(home).await?;
     match command {
         ErrorsCommand::List {
             dataset_name,
             task_id,
-        } => out.print(
-            &engine
-                .error_objects(&dataset_name, task_id.as_ref())
-                .await?,
-        )?,
+            page,
+        } => {
+            if let Some(limit) = page.limit() {
+                out.print(
+                    &engine
+                        .error_objects_page(
+                            &dataset_name,
+                            task_id.as_ref(),
+                            page.next_token.as_deref(),
+                            limit,
+                        )
+                        .await?,
+                )?;
+            } else {
+                // The whole list, a page at a time (each object is read to count its records).
+                let mut printer = out.array();
+                let mut after = None;
+                loop {
+                    let page = engine
+                        .error_objects_page(
+                            &dataset_name,
+                            task_id.as_ref(),
+                            after.as_deref(),
+                            ERRORS_PAGE,
+                        )
+                        .await?;
+                    for object in &page.errors {
+                        printer.item(object)?;
+                    }
+                    match page.next_token {
+                        Some(next) => after = Some(next),
+                        None => break,
+                    }
+                }
+                printer.finish()?;
+            }
+        }
         ErrorsCommand::View {
             dataset_name,
             task_id,

@@ -14,13 +14,33 @@ pub enum MetricsCommand {
     View {
         #[arg(long = "datasetName", value_name = "NAME")]
         dataset_name: String,
+        #[command(flatten)]
+        page: super::PageArgs,
     },
 }
 
 pub async fn run(command: MetricsCommand, home: &Path, out: &Output) -> anyhow::Result<ExitCode> {
     let engine = Engine::open(home).await?;
-    let MetricsCommand::View { dataset_name } = command;
-    let metrics = engine.metrics(&dataset_name).await?;
+    let MetricsCommand::View { dataset_name, page } = command;
+    let mut metrics = engine.metrics(&dataset_name).await?;
+    if let Some(limit) = page.limit() {
+        // Minutes from the token's (the epoch millis of the first minute of the page) on.
+        let from = match page.next_token.as_deref() {
+            Some(token) => token.parse::<i64>().map_err(|_| {
+                anyhow::anyhow!(
+                    "--nextToken: {token:?} is not a nextToken that metrics view returned"
+                )
+            })?,
+            None => i64::MIN,
+        };
+        metrics.metrics.retain(|m| m.minute_epoch_millis >= from);
+        let next = metrics.metrics.get(limit).map(|m| m.minute_epoch_millis);
+        metrics.metrics.truncate(limit);
+        let mut value = serde_json::to_value(&metrics)?;
+        value["nextToken"] = serde_json::json!(next.map(|m| m.to_string()));
+        out.print(&value)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     if !out.is_pretty() && std::io::stdout().is_terminal() {
         print_table(&metrics)?;
     } else {

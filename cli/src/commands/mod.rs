@@ -36,3 +36,30 @@ pub fn exit_code_for(datasets: &[Dataset]) -> ExitCode {
         ExitCode::from(3)
     }
 }
+
+/// Items read at a time when a whole list is printed, and the page size of `--nextToken`
+/// without `--limit`.
+pub const PAGE: usize = 1000;
+
+/// `--limit` and `--nextToken` of the list commands: with either, one page as
+/// `{"<items>": [...], "nextToken": ...}` (null on the last page); without, the whole list.
+#[derive(Debug, clap::Args)]
+pub struct PageArgs {
+    /// At most N items, as one page with a nextToken (1 to 10000).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub limit: Option<u32>,
+    /// The page after the one that returned this token.
+    #[arg(long = "nextToken", value_name = "TOKEN")]
+    pub next_token: Option<String>,
+}
+
+impl PageArgs {
+    /// The page size asked for, `None` for the whole list.
+    pub fn limit(&self) -> Option<usize> {
+        match (self.limit, &self.next_token) {
+            (Some(n), _) => Some(n as usize),
+            (None, Some(_)) => Some(PAGE),
+            (None, None) => None,
+        }
+    }
+}

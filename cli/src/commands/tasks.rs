@@ -19,6 +19,8 @@ pub enum TasksCommand {
         /// CREATED, PROCESSING, RERUN, COMPLETED or ERRORED.
         #[arg(long = "taskStatus", value_name = "STATUS")]
         task_status: Option<TaskStatus>,
+        #[command(flatten)]
+        page: super::PageArgs,
     },
     /// Redrive the ERRORED tasks of an ERRORED dataset (resuming from their checkpoints), then
     /// run them; `tasks redrive view` lists earlier redrives.
@@ -110,7 +112,40 @@ pub async fn run(command: TasksCommand, home: &Path, out: &Output) -> anyhow::Re
         TasksCommand::List {
             dataset_name,
             task_status,
-        } => out.print(&engine.tasks(&dataset_name, task_status).await?)?,
+            page,
+        } => {
+            if let Some(limit) = page.limit() {
+                let page = engine
+                    .tasks_page(
+                        &dataset_name,
+                        task_status,
+                        page.next_token.as_deref(),
+                        limit,
+                    )
+                    .await?;
+                out.print(&serde_json::json!({
+                    "tasks": page.tasks,
+                    "nextToken": page.next.map(|n| n.to_string()),
+                }))?;
+            } else {
+                // The whole list, a page at a time.
+                let mut printer = out.array();
+                let mut after = None;
+                loop {
+                    let page = engine
+                        .tasks_page(&dataset_name, task_status, after.as_deref(), super::PAGE)
+                        .await?;
+                    for task in &page.tasks {
+                        printer.item(task)?;
+                    }
+                    match page.next {
+                        Some(next) => after = Some(next.to_string()),
+                        None => break,
+                    }
+                }
+                printer.finish()?;
+            }
+        }
         TasksCommand::View {
             dataset_name,
             task_id,

@@ -220,8 +220,6 @@ impl TestHome {
     }
 }
 
-/// Polls `done` every 10 ms until it holds; panics, naming `what`, after two minutes or when
-/// `child` exits first (the work it was to be caught doing finished too early).
 /// An output object's text: gunzipped when its name ends in `.gz`.
 pub fn output_text(name: &str, data: &[u8]) -> String {
     if name.ends_with(".gz") {
@@ -255,6 +253,8 @@ pub fn lease_lost_invocations(tasks: &[Value]) -> usize {
         .count()
 }
 
+/// Polls `done` every 10 ms until it holds; panics, naming `what`, after two minutes or when
+/// `child` exits first (the work it was to be caught doing finished too early).
 pub fn wait_until(child: &mut Child, what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(120);
     while !done() {

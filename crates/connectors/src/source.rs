@@ -59,8 +59,9 @@ pub trait ReadSource: Send + Sync {
     /// Checks, with IO, that what is read exists. Each problem names the field to fix.
     async fn check(&self, ctx: &ConnectorContext) -> Vec<Problem>;
 
-    /// The dataset's tasks. Fails (as the user's error) when there is nothing to read.
-    async fn tasks(&self, ctx: &ConnectorContext) -> Result<Vec<TaskSeed>, ConnectorError>;
+    /// The dataset's tasks, made as they are taken (a manifest of millions of lines is never
+    /// held whole as tasks). Fails (as the user's error) when there is nothing to read.
+    async fn tasks(&self, ctx: &ConnectorContext) -> Result<TaskSeeds, ConnectorError>;
 
     /// Opens `task` at `position` (empty: from its start).
     async fn open(
@@ -69,6 +70,14 @@ pub trait ReadSource: Send + Sync {
         task: &TaskDefinition,
         position: &ConnectorFields,
     ) -> Result<TaskInput, ConnectorError>;
+}
+
+/// The tasks a source wants, in claim order, made one at a time.
+pub type TaskSeeds = Box<dyn Iterator<Item = TaskSeed> + Send>;
+
+/// [`TaskSeeds`] of tasks already made (a source with a handful of tasks).
+pub fn seeds(tasks: Vec<TaskSeed>) -> TaskSeeds {
+    Box::new(tasks.into_iter())
 }
 
 /// A task a source wants.

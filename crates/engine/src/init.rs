@@ -319,18 +319,30 @@ impl Init<'_> {
             }
             InitStep::CreateTasks => {
                 let source = self.connectors.source.as_ref();
-                let seeds = source.tasks(&engine.connectors).await?;
-                let repeated = repeated_lines(&seeds);
-                let tasks: Vec<NewTask> = seeds
-                    .into_iter()
-                    .map(|seed| {
-                        crate::datasets::new_task(self.dataset_id, source.task_type(), seed)
-                    })
-                    .collect();
+                let mut seeds = source.tasks(&engine.connectors).await?;
                 let store = engine.store.open_task_store(self.dataset_id).await?;
-                let new = store.insert_tasks(&tasks).await?;
-                let mut message = format!("{} tasks ({new} new)", tasks.len());
-                if let Some(warning) = repeated {
+                // A chunk at a time: memory flat in the number of tasks. Inserting is
+                // idempotent (task ids come from the manifest), so after a crash the step runs
+                // again and adds what is missing.
+                let mut repeats = RepeatedLines::default();
+                let (mut total, mut new) = (0u64, 0u64);
+                loop {
+                    let chunk: Vec<NewTask> = seeds
+                        .by_ref()
+                        .take(TASKS_PER_INSERT)
+                        .map(|seed| {
+                            repeats.see(&seed.definition.manifest_line);
+                            crate::datasets::new_task(self.dataset_id, source.task_type(), seed)
+                        })
+                        .collect();
+                    if chunk.is_empty() {
+                        break;
+                    }
+                    total += chunk.len() as u64;
+                    new += store.insert_tasks(&chunk).await?;
+                }
+                let mut message = format!("{total} tasks ({new} new)");
+                if let Some(warning) = repeats.warning() {
                     tracing::warn!(dataset = %self.dataset_id, "{warning}");
                     message.push_str("; warning: ");
                     message.push_str(&warning);
@@ -463,37 +475,67 @@ fn write_file(path: &std::path::Path, value: &serde_json::Value) -> Result<(), S
     std::fs::write(path, text).map_err(|e| io_error(path, e))
 }
 
+/// Tasks inserted per transaction by Create Tasks.
+const TASKS_PER_INSERT: usize = 10_000;
+
 /// Manifest lines that repeat an earlier one: each line is a task of its own, so a repeated
-/// line reads its input again and writes its documents again.
-fn repeated_lines(seeds: &[letsdata_connectors::source::TaskSeed]) -> Option<String> {
-    let mut first = std::collections::HashMap::new();
-    let mut repeats = Vec::new();
-    for (n, seed) in seeds.iter().enumerate() {
-        let line = seed.definition.manifest_line.as_str();
-        if let Some(earlier) = first.get(line) {
-            repeats.push(format!("line {} repeats line {earlier} ({line:?})", n + 1));
-        } else {
-            first.insert(line, n + 1);
+/// line reads its input again and writes its documents again. Lines are remembered by a 64-bit
+/// hash (memory flat in their length; a false repeat needs a hash collision, about one in
+/// 10^7 for a million lines, and would only add a warning).
+#[derive(Default)]
+struct RepeatedLines {
+    /// Line hash → the first line number (1-based) with it.
+    first: std::collections::HashMap<u64, u64>,
+    lines: u64,
+    repeats: u64,
+    /// The first few repeats, described.
+    shown: Vec<String>,
+}
+
+impl RepeatedLines {
+    const SHOWN: usize = 5;
+
+    fn see(&mut self, line: &str) {
+        use std::hash::{Hash, Hasher};
+        self.lines += 1;
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        line.hash(&mut hasher);
+        match self.first.entry(hasher.finish()) {
+            std::collections::hash_map::Entry::Occupied(earlier) => {
+                self.repeats += 1;
+                if self.shown.len() < Self::SHOWN {
+                    self.shown.push(format!(
+                        "line {} repeats line {} ({line:?})",
+                        self.lines,
+                        earlier.get()
+                    ));
+                }
+            }
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(self.lines);
+            }
         }
     }
-    if repeats.is_empty() {
-        return None;
+
+    fn warning(&self) -> Option<String> {
+        if self.repeats == 0 {
+            return None;
+        }
+        let more = match self.repeats - self.shown.len() as u64 {
+            0 => String::new(),
+            n => format!(" and {n} more"),
+        };
+        Some(format!(
+            "{} manifest {} an earlier one ({}{more}): each line is a task, so its input is read \
+             and its documents are written once per line; remove the repeated lines unless that \
+             is intended",
+            self.repeats,
+            if self.repeats == 1 {
+                "line repeats"
+            } else {
+                "lines repeat"
+            },
+            self.shown.join(", ")
+        ))
     }
-    let shown = repeats.len().min(5);
-    let more = match repeats.len() - shown {
-        0 => String::new(),
-        n => format!(" and {n} more"),
-    };
-    Some(format!(
-        "{} manifest {} an earlier one ({}{more}): each line is a task, so its input is read \
-         and its documents are written once per line; remove the repeated lines unless that \
-         is intended",
-        repeats.len(),
-        if repeats.len() == 1 {
-            "line repeats"
-        } else {
-            "lines repeat"
-        },
-        repeats[..shown].join(", ")
-    ))
 }

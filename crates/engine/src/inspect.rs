@@ -17,6 +17,15 @@ pub struct ErrorObject {
     pub error_records: u64,
 }
 
+/// One page of `errors list`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorObjectPage {
+    pub errors: Vec<ErrorObject>,
+    /// Where the next page starts; `null` on the last page.
+    pub next_token: Option<String>,
+}
+
 impl Engine {
     /// The error bucket and the error objects of the dataset (all tasks, or one), sorted by key;
     /// `None` when the error bucket does not exist (not initialized yet, or deleted).
@@ -45,23 +54,42 @@ impl Engine {
         Ok(Some((dataset, bucket, objects)))
     }
 
-    /// The dataset's error objects (all tasks, or one), with the number of records in each.
-    pub async fn error_objects(
+    /// A page of the dataset's error objects (all tasks, or one) in key order, with the
+    /// number of records in each: up to `limit` after `after` (a `nextToken` an earlier page
+    /// returned), and where the next page starts.
+    pub async fn error_objects_page(
         &self,
         dataset_name: &str,
         task_id: Option<&TaskId>,
-    ) -> Result<Vec<ErrorObject>, EngineError> {
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<ErrorObjectPage, EngineError> {
+        let empty = ErrorObjectPage {
+            errors: Vec::new(),
+            next_token: None,
+        };
         let Some((dataset, bucket, objects)) =
             self.list_error_objects(dataset_name, task_id).await?
         else {
-            return Ok(Vec::new());
+            return Ok(empty);
         };
+        let prefix = format!("{}/", dataset.dataset_name);
+        if let Some(token) = after
+            && !token.starts_with(&prefix)
+        {
+            return Err(EngineError::Refused(format!(
+                "--nextToken: {token:?} is not a nextToken that errors list returned for dataset {dataset_name:?}"
+            )));
+        }
+        let start = after.map_or(0, |t| objects.partition_point(|o| o.key.as_str() <= t));
+        let limit = limit.max(1);
+        let page = &objects[start.min(objects.len())..];
         let mut out = Vec::new();
-        for object in objects {
+        for object in page.iter().take(limit) {
             let data = bucket.read_all(&object.key).await?;
             let task = object
                 .key
-                .strip_prefix(&format!("{}/", dataset.dataset_name))
+                .strip_prefix(&prefix)
                 .and_then(|rest| rest.split('/').next())
                 .unwrap_or_default()
                 .to_string();
@@ -72,7 +100,11 @@ impl Engine {
                 error_records: count_lines(&data),
             });
         }
-        Ok(out)
+        let next_token = (page.len() > limit).then(|| page[limit - 1].key.clone());
+        Ok(ErrorObjectPage {
+            errors: out,
+            next_token,
+        })
     }
 
     /// Every error record of a task, in the order they were written.

@@ -38,7 +38,7 @@ mod workflow;
 pub use code::CodeUpdateOutcome;
 pub use compute::ComputeUpdate;
 pub use error::EngineError;
-pub use inspect::ErrorObject;
+pub use inspect::{ErrorObject, ErrorObjectPage};
 pub use metrics::{DatasetMetrics, MinuteMetrics};
 pub use stats::{LiveStats, StatsSnapshot};
 
@@ -46,7 +46,7 @@ use letsdata_connectors::ConnectorContext;
 use letsdata_connectors::s3::ObjectStores;
 use letsdata_model::{Dataset, DatasetId, DatasetStatus, Task, TaskId, TaskStatus};
 use letsdata_store::sqlite::SqliteStore;
-use letsdata_store::{MetadataStore, TaskCounts, TaskStore, Tenant};
+use letsdata_store::{MetadataStore, TaskCounts, TaskCursor, TaskPage, TaskStore, Tenant};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -217,17 +217,32 @@ impl Engine {
         }
     }
 
-    pub async fn tasks(
+    /// A page of a dataset's tasks in manifest order (optionally only those in `status`):
+    /// up to `limit` after `after` (a `nextToken` an earlier page returned), and where the
+    /// next page starts.
+    pub async fn tasks_page(
         &self,
         dataset_name: &str,
         status: Option<TaskStatus>,
-    ) -> Result<Vec<Task>, EngineError> {
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<TaskPage, EngineError> {
+        let after = after
+            .map(|token| {
+                token
+                    .parse::<TaskCursor>()
+                    .map_err(|e| EngineError::Refused(format!("--nextToken: {e}")))
+            })
+            .transpose()?;
         let dataset = self.dataset(dataset_name).await?;
         Self::require_task_database(&dataset)?;
         match self.existing_task_store(&dataset).await? {
-            Some(tasks) => Ok(tasks.list_tasks(status).await?),
+            Some(tasks) => Ok(tasks.list_tasks_page(status, after.as_ref(), limit).await?),
             // Not initialized yet: no tasks.
-            None => Ok(Vec::new()),
+            None => Ok(TaskPage {
+                tasks: Vec::new(),
+                next: None,
+            }),
         }
     }
 

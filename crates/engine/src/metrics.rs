@@ -45,7 +45,7 @@ const MINUTE: i64 = 60_000;
 impl Engine {
     pub async fn metrics(&self, dataset_name: &str) -> Result<DatasetMetrics, EngineError> {
         let dataset = self.dataset(dataset_name).await?;
-        let mut minutes: BTreeMap<i64, (MinuteMetrics, u64, u64)> = BTreeMap::new();
+        let mut minutes: BTreeMap<i64, MinuteSums> = BTreeMap::new();
         if let Some(store) = self.existing_task_store(&dataset).await? {
             for c in store.minute_counters().await? {
                 let (m, _, _) = minutes.entry(c.minute).or_default();
@@ -55,27 +55,18 @@ impl Engine {
                 m.skip_records += c.progress.skip_records;
                 m.bytes_read += c.progress.bytes_read;
             }
-            for task in store.list_tasks(None).await? {
-                let mut execution_start = None;
-                for log in &task.task_execution_logs {
-                    let start = *execution_start.get_or_insert(log.start_datetime);
-                    let (Some(outcome), Some(end)) = (log.outcome.as_deref(), log.end_datetime)
-                    else {
-                        continue;
-                    };
-                    if outcome != "COMPLETED" && outcome != "ERRORED" {
-                        continue;
-                    }
-                    execution_start = None;
-                    let (m, latency_sum, ended) =
-                        minutes.entry(end - end.rem_euclid(MINUTE)).or_default();
-                    if outcome == "COMPLETED" {
-                        m.tasks_completed += 1;
-                    } else {
-                        m.tasks_errored += 1;
-                    }
-                    *latency_sum += (end - start).max(0) as u64;
-                    *ended += 1;
+            // A page at a time: memory flat in the number of tasks.
+            let mut after = None;
+            loop {
+                let page = store
+                    .list_tasks_page(None, after.as_ref(), METRICS_PAGE)
+                    .await?;
+                for task in &page.tasks {
+                    add_executions(&mut minutes, task);
+                }
+                match page.next {
+                    Some(next) => after = Some(next),
+                    None => break,
                 }
             }
         }
@@ -98,5 +89,34 @@ impl Engine {
             dataset_id: dataset.dataset_id,
             metrics,
         })
+    }
+}
+
+/// Tasks read at a time by `metrics view`.
+const METRICS_PAGE: usize = 1000;
+
+/// A minute's counters, the sum of its task latencies and how many executions ended in it.
+type MinuteSums = (MinuteMetrics, u64, u64);
+
+/// Adds the executions of `task` that ended (COMPLETED or ERRORED) to their minutes.
+fn add_executions(minutes: &mut BTreeMap<i64, MinuteSums>, task: &letsdata_model::Task) {
+    let mut execution_start = None;
+    for log in &task.task_execution_logs {
+        let start = *execution_start.get_or_insert(log.start_datetime);
+        let (Some(outcome), Some(end)) = (log.outcome.as_deref(), log.end_datetime) else {
+            continue;
+        };
+        if outcome != "COMPLETED" && outcome != "ERRORED" {
+            continue;
+        }
+        execution_start = None;
+        let (m, latency_sum, ended) = minutes.entry(end - end.rem_euclid(MINUTE)).or_default();
+        if outcome == "COMPLETED" {
+            m.tasks_completed += 1;
+        } else {
+            m.tasks_errored += 1;
+        }
+        *latency_sum += (end - start).max(0) as u64;
+        *ended += 1;
     }
 }

@@ -164,5 +164,52 @@ pub trait TaskStore: Send + Sync {
     async fn stop_requested(&self, task_id: &TaskId) -> Result<bool, StoreError>;
     async fn get_task(&self, task_id: &TaskId) -> Result<Option<Task>, StoreError>;
     async fn list_tasks(&self, status: Option<TaskStatus>) -> Result<Vec<Task>, StoreError>;
+    /// Up to `limit` tasks (optionally only those in `status`) in manifest order, after
+    /// `after` (from the start without it), and where the next page starts when more follow.
+    async fn list_tasks_page(
+        &self,
+        status: Option<TaskStatus>,
+        after: Option<&TaskCursor>,
+        limit: usize,
+    ) -> Result<TaskPage, StoreError>;
     async fn counts(&self) -> Result<TaskCounts, StoreError>;
+}
+
+/// A place in the task list, between two tasks (manifest order: ordinal, then task id).
+/// Its text form (`<ordinal>.<taskId>`) is the `nextToken` of `tasks list`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskCursor {
+    pub ordinal: u64,
+    pub task_id: TaskId,
+}
+
+impl std::fmt::Display for TaskCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.ordinal, self.task_id)
+    }
+}
+
+impl std::str::FromStr for TaskCursor {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("{s:?} is not a nextToken that tasks list returned");
+        let (ordinal, task_id) = s.split_once('.').ok_or_else(bad)?;
+        let ordinal = ordinal.parse().map_err(|_| bad())?;
+        if task_id.is_empty() || task_id.contains(char::is_whitespace) {
+            return Err(bad());
+        }
+        Ok(Self {
+            ordinal,
+            task_id: TaskId::new(task_id.to_string()),
+        })
+    }
+}
+
+/// One page of a task list.
+#[derive(Debug, Clone)]
+pub struct TaskPage {
+    pub tasks: Vec<Task>,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<TaskCursor>,
 }

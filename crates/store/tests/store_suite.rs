@@ -48,6 +48,7 @@ macro_rules! store_test_suite {
                 stale_lease_cannot_finish_twice,
                 leases_lists_processing_tasks,
                 counts_and_list_tasks_aggregate_statuses_and_progress,
+                task_pages_cover_the_list_once_in_manifest_order,
                 concurrent_claims_hand_out_each_task_once,
                 concurrent_claim_and_finish_complete_each_task_once,
             );
@@ -154,7 +155,9 @@ mod suite {
     use crate::common::*;
     use letsdata_model::task::TaskExecutionLog;
     use letsdata_model::{DatasetStatus, LeaseToken, TaskId, TaskStatus};
-    use letsdata_store::{Lease, MetadataStore, StoreError, TaskCounts, TaskStore};
+    use letsdata_store::{
+        Lease, MetadataStore, StoreError, TaskCounts, TaskCursor, TaskPage, TaskStore,
+    };
     use std::collections::{BTreeMap, BTreeSet};
     use std::sync::Arc;
     use std::time::Duration;
@@ -1425,6 +1428,89 @@ mod suite {
             }
         }
         assert_eq!(union.len(), 6);
+    }
+
+    /// Every page size walks the whole list (or one status) exactly once, in ordinal order and
+    /// then by task id where ordinals repeat; the last page has no cursor; a cursor's text
+    /// form parses back; text that is not one is refused.
+    pub async fn task_pages_cover_the_list_once_in_manifest_order(store: Arc<dyn MetadataStore>) {
+        let (_, empty) = dataset_with_tasks(&*store, "no-pages", 0).await;
+        let page = empty.list_tasks_page(None, None, 10).await.unwrap();
+        assert!(page.tasks.is_empty() && page.next.is_none());
+
+        let (_, tasks) = dataset_with_tasks(&*store, "pages", 23).await;
+        // Two more tasks sharing ordinals with others (ids sort after `task-…`).
+        tasks
+            .insert_tasks(&[new_task("zz-5", 5), new_task("aa-5", 5)])
+            .await
+            .unwrap();
+        let lease = tasks
+            .claim("w", LEASE, claim_log("w"))
+            .await
+            .unwrap()
+            .unwrap();
+        tasks
+            .finish(
+                &lease,
+                TaskStatus::Completed,
+                None,
+                finish_log(&claim_log("w"), "COMPLETED"),
+            )
+            .await
+            .unwrap();
+        let mut expected: Vec<(u64, String)> = (0..23)
+            .map(|i| (i, task_id(i).to_string()))
+            .chain([(5, "zz-5".to_string()), (5, "aa-5".to_string())])
+            .collect();
+        expected.sort();
+        let expected: Vec<String> = expected.into_iter().map(|(_, id)| id).collect();
+        let walk = |status: Option<TaskStatus>, limit: usize| {
+            let tasks = tasks.clone();
+            async move {
+                let mut seen = Vec::new();
+                let mut after: Option<TaskCursor> = None;
+                let mut pages = 0;
+                loop {
+                    let TaskPage { tasks: page, next } = tasks
+                        .list_tasks_page(status, after.as_ref(), limit)
+                        .await
+                        .unwrap();
+                    pages += 1;
+                    assert!(page.len() <= limit);
+                    if let Some(s) = status {
+                        assert!(page.iter().all(|t| t.task_status == s));
+                    }
+                    seen.extend(page.iter().map(|t| t.task_id.to_string()));
+                    match next {
+                        Some(next) => {
+                            assert_eq!(page.len(), limit, "only the last page is short");
+                            assert_eq!(next.to_string().parse::<TaskCursor>(), Ok(next.clone()));
+                            after = Some(next);
+                        }
+                        None => break,
+                    }
+                }
+                (seen, pages)
+            }
+        };
+        for limit in [1, 2, 5, 24, 25, 26, 1000] {
+            let (seen, pages) = walk(None, limit).await;
+            assert_eq!(seen, expected, "page size {limit}");
+            assert_eq!(
+                pages,
+                expected.len().div_ceil(limit).max(1),
+                "page size {limit}"
+            );
+        }
+        let (completed, _) = walk(Some(TaskStatus::Completed), 1).await;
+        assert_eq!(completed, [task_id(0).to_string()]);
+        for limit in [1, 4] {
+            let (created, _) = walk(Some(TaskStatus::Created), limit).await;
+            assert_eq!(created, expected[1..].to_vec(), "page size {limit}");
+        }
+        for bad in ["", "12", "x.task", "3.", "-1.task-0001"] {
+            assert!(bad.parse::<TaskCursor>().is_err(), "{bad:?}");
+        }
     }
 
     // ------------------------------------------------------------- concurrency

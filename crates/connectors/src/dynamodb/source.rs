@@ -5,8 +5,8 @@
 use super::{DYNAMODB_TABLE, DynamoDbClient, ScanFilter, ScanKey, ScanRequest};
 use crate::aws::{clients, describe, existence_problem};
 use crate::source::{
-    Next, ReadSource, RecordBatch, RecordSource, SourceRecord, TaskInput, TaskSeed, from_fields,
-    to_fields,
+    Next, ReadSource, RecordBatch, RecordSource, SourceRecord, TaskInput, TaskSeed, TaskSeeds,
+    from_fields, seeds, to_fields,
 };
 use crate::{ConnectorContext, ConnectorError};
 use async_trait::async_trait;
@@ -90,7 +90,7 @@ impl ReadSource for DynamoDbSource {
         .collect()
     }
 
-    async fn tasks(&self, ctx: &ConnectorContext) -> Result<Vec<TaskSeed>, ConnectorError> {
+    async fn tasks(&self, ctx: &ConnectorContext) -> Result<TaskSeeds, ConnectorError> {
         // The table was checked at create time; it may be gone.
         let ddb = clients(ctx, self.region).await.dynamodb();
         if !ddb.exists(&self.read.table_name).await? {
@@ -101,25 +101,27 @@ impl ReadSource for DynamoDbSource {
             )));
         }
         let n = self.manifest.segments;
-        Ok((0..n)
-            .map(|segment| {
-                let line = format!("segment {segment} of {n}");
-                TaskSeed {
-                    identity: format!("{segment}:{line}"),
-                    ordinal: u64::from(segment),
-                    definition: TaskDefinition {
-                        reader_type: "DYNAMODBTABLEREADER".into(),
-                        manifest_line: line,
-                        manifest_index: u64::from(segment),
-                        input: to_fields(&SegmentTask {
-                            source: Some(self.read.table_name.clone()),
-                            segment: Some(segment),
-                            total_segments: Some(n),
-                        }),
-                    },
-                }
-            })
-            .collect())
+        Ok(seeds(
+            (0..n)
+                .map(|segment| {
+                    let line = format!("segment {segment} of {n}");
+                    TaskSeed {
+                        identity: format!("{segment}:{line}"),
+                        ordinal: u64::from(segment),
+                        definition: TaskDefinition {
+                            reader_type: "DYNAMODBTABLEREADER".into(),
+                            manifest_line: line,
+                            manifest_index: u64::from(segment),
+                            input: to_fields(&SegmentTask {
+                                source: Some(self.read.table_name.clone()),
+                                segment: Some(segment),
+                                total_segments: Some(n),
+                            }),
+                        },
+                    }
+                })
+                .collect(),
+        ))
     }
 
     async fn open(

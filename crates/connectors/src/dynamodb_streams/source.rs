@@ -4,7 +4,7 @@
 use super::{DYNAMODB_STREAM, DynamoDbStreamRecord, StreamsShardApi, stream_table};
 use crate::aws::shard::{ShardPage, ShardSource, ShardStream, millis, shard_seeds};
 use crate::aws::{clients, describe, existence_problem};
-use crate::source::{ReadSource, SourceRecord, TaskInput, TaskSeed};
+use crate::source::{ReadSource, SourceRecord, TaskInput, TaskSeeds, seeds};
 use crate::{ConnectorContext, ConnectorError};
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -60,7 +60,7 @@ impl ReadSource for DynamoDbStreamsSource {
         .collect()
     }
 
-    async fn tasks(&self, ctx: &ConnectorContext) -> Result<Vec<TaskSeed>, ConnectorError> {
+    async fn tasks(&self, ctx: &ConnectorContext) -> Result<TaskSeeds, ConnectorError> {
         let aws = clients(ctx, self.region).await;
         let shards = aws
             .dynamodb_streams()
@@ -72,11 +72,11 @@ impl ReadSource for DynamoDbStreamsSource {
                 describe("DynamoDB stream of table", &self.resource())
             )));
         }
-        Ok(shard_seeds(
+        Ok(seeds(shard_seeds(
             "DYNAMODBSTREAMSREADER",
             &self.read.stream_arn,
             shards.into_iter().map(|s| s.shard_id),
-        ))
+        )))
     }
 
     async fn open(

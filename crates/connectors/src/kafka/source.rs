@@ -3,8 +3,8 @@
 use super::partition::KafkaPartition;
 use super::{KAFKA_TOPIC, KafkaClient, cluster_of, cluster_problem, connect, describe, servers_of};
 use crate::source::{
-    Next, ReadSource, RecordBatch, RecordSource, SourceRecord, TaskInput, TaskSeed, from_fields,
-    to_fields,
+    Next, ReadSource, RecordBatch, RecordSource, SourceRecord, TaskInput, TaskSeed, TaskSeeds,
+    from_fields, seeds, to_fields,
 };
 use crate::{ConnectorContext, ConnectorError};
 use async_trait::async_trait;
@@ -117,28 +117,29 @@ impl ReadSource for KafkaSource {
         }
     }
 
-    async fn tasks(&self, ctx: &ConnectorContext) -> Result<Vec<TaskSeed>, ConnectorError> {
+    async fn tasks(&self, ctx: &ConnectorContext) -> Result<TaskSeeds, ConnectorError> {
         let client = self.client(ctx).await?;
         let topic = &self.read.topic_name;
-        Ok(self
-            .partitions(&client, topic)
-            .await?
-            .into_iter()
-            .enumerate()
-            .map(|(i, partition)| TaskSeed {
-                identity: format!("0:{topic}:{partition}"),
-                ordinal: i as u64,
-                definition: TaskDefinition {
-                    reader_type: "KAFKAREADER".into(),
-                    manifest_line: format!("partition {partition}"),
-                    manifest_index: i as u64,
-                    input: to_fields(&PartitionTask {
-                        source: Some(topic.clone()),
-                        partition: Some(partition),
-                    }),
-                },
-            })
-            .collect())
+        Ok(seeds(
+            self.partitions(&client, topic)
+                .await?
+                .into_iter()
+                .enumerate()
+                .map(|(i, partition)| TaskSeed {
+                    identity: format!("0:{topic}:{partition}"),
+                    ordinal: i as u64,
+                    definition: TaskDefinition {
+                        reader_type: "KAFKAREADER".into(),
+                        manifest_line: format!("partition {partition}"),
+                        manifest_index: i as u64,
+                        input: to_fields(&PartitionTask {
+                            source: Some(topic.clone()),
+                            partition: Some(partition),
+                        }),
+                    },
+                })
+                .collect(),
+        ))
     }
 
     async fn open(

@@ -206,7 +206,7 @@ async fn documents_written_are_read_back_by_partition() {
     // One task per partition; each reads its partition to its end.
     let source = source(&servers, &name, StreamStart::Earliest);
     assert!(source.check(&ctx).await.is_empty());
-    let tasks = source.tasks(&ctx).await.expect("tasks");
+    let tasks: Vec<_> = source.tasks(&ctx).await.expect("tasks").collect();
     assert_eq!(tasks.len(), 3);
     let mut keys = BTreeSet::new();
     for (p, task) in tasks.iter().enumerate() {
@@ -288,7 +288,7 @@ async fn latest_is_fixed_at_open_and_records_after_it_are_read() {
     writer.write(0, batch).await.expect("write");
 
     let source = source(&servers, &name, StreamStart::Latest);
-    let tasks = source.tasks(&ctx).await.expect("tasks");
+    let tasks: Vec<_> = source.tasks(&ctx).await.expect("tasks").collect();
     let mut opened = Vec::new();
     for task in &tasks {
         let TaskInput::Records(r) = source
@@ -391,7 +391,9 @@ async fn a_missing_topic_is_the_users_error_and_is_not_created() {
         problems[0].message.contains("does not exist"),
         "{problems:?}"
     );
-    let e = source.tasks(&ctx).await.expect_err("no tasks");
+    let Err(e) = source.tasks(&ctx).await else {
+        panic!("no tasks expected")
+    };
     assert_eq!(e.kind(), FailureKind::User, "{e}");
 
     let sink = sink(&servers, ResourceLocation::Customer, &name, 1024 * 1024);

@@ -3,7 +3,7 @@
 use super::{KINESIS_STREAM, KinesisRecord, KinesisShardApi, stream_name};
 use crate::aws::shard::{ShardPage, ShardSource, ShardStream, millis, shard_seeds};
 use crate::aws::{clients, describe, existence_problem};
-use crate::source::{ReadSource, SourceRecord, TaskInput, TaskSeed};
+use crate::source::{ReadSource, SourceRecord, TaskInput, TaskSeeds, seeds};
 use crate::{ConnectorContext, ConnectorError};
 use async_trait::async_trait;
 use letsdata_model::record::RecordMeta;
@@ -54,7 +54,7 @@ impl ReadSource for KinesisSource {
         .collect()
     }
 
-    async fn tasks(&self, ctx: &ConnectorContext) -> Result<Vec<TaskSeed>, ConnectorError> {
+    async fn tasks(&self, ctx: &ConnectorContext) -> Result<TaskSeeds, ConnectorError> {
         let aws = clients(ctx, self.region).await;
         let shards = aws.kinesis().list_shards(&self.read.stream_arn).await?;
         if shards.is_empty() {
@@ -63,11 +63,11 @@ impl ReadSource for KinesisSource {
                 describe("Kinesis stream", &self.resource())
             )));
         }
-        Ok(shard_seeds(
+        Ok(seeds(shard_seeds(
             "KINESISSTREAMREADER",
             &self.read.stream_arn,
             shards.into_iter().map(|s| s.shard_id),
-        ))
+        )))
     }
 
     async fn open(

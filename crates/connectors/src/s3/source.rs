@@ -1,7 +1,9 @@
 //! The S3 read source: one task per manifest line, read as files.
 
 use super::manifest::{line_files, read_manifest};
-use crate::source::{FileInput, FilePosition, ReadSource, TaskInput, TaskSeed, from_fields};
+use crate::source::{
+    FileInput, FilePosition, ReadSource, TaskInput, TaskSeed, TaskSeeds, from_fields,
+};
 use crate::{ConnectorContext, ConnectorError};
 use async_trait::async_trait;
 use letsdata_model::spec::{ManifestSource, ReaderType, S3ReadConnector};
@@ -98,32 +100,32 @@ impl ReadSource for S3Source {
         problems
     }
 
-    async fn tasks(&self, ctx: &ConnectorContext) -> Result<Vec<TaskSeed>, ConnectorError> {
+    async fn tasks(&self, ctx: &ConnectorContext) -> Result<TaskSeeds, ConnectorError> {
         let lines = read_manifest(ctx.objects(), &self.manifest, self.reader_type).await?;
         if lines.is_empty() {
             return Err(ConnectorError::User(
                 "the manifest has no non-empty lines: nothing to do".into(),
             ));
         }
-        Ok(lines
-            .into_iter()
-            .enumerate()
-            .map(|(i, line)| {
+        let reader_type = self.reader_type;
+        // Made as they are taken: only the manifest's lines are held whole.
+        Ok(Box::new(lines.into_iter().enumerate().map(
+            move |(i, line)| {
                 let files = FileTask {
-                    files: line_files(self.reader_type, &line),
+                    files: line_files(reader_type, &line),
                 };
                 TaskSeed {
                     identity: format!("{i}:{line}"),
                     ordinal: i as u64,
                     definition: TaskDefinition {
-                        reader_type: self.reader_type.constant().to_string(),
+                        reader_type: reader_type.constant().to_string(),
                         manifest_line: line,
                         manifest_index: i as u64,
                         input: crate::source::to_fields(&files),
                     },
                 }
-            })
-            .collect())
+            },
+        )))
     }
 
     async fn open(

@@ -5,7 +5,8 @@
 use super::{ReceiveOptions, SQS_QUEUE, SqsClient, VisibilityChange};
 use crate::aws::{clients, describe, existence_problem};
 use crate::source::{
-    Next, ReadSource, RecordBatch, RecordSource, SourceRecord, TaskInput, TaskSeed, to_fields,
+    Next, ReadSource, RecordBatch, RecordSource, SourceRecord, TaskInput, TaskSeed, TaskSeeds,
+    seeds, to_fields,
 };
 use crate::{ConnectorContext, ConnectorError};
 use async_trait::async_trait;
@@ -75,28 +76,30 @@ impl ReadSource for SqsSource {
         .collect()
     }
 
-    async fn tasks(&self, ctx: &ConnectorContext) -> Result<Vec<TaskSeed>, ConnectorError> {
+    async fn tasks(&self, ctx: &ConnectorContext) -> Result<TaskSeeds, ConnectorError> {
         // The queue was checked at create time; it may be gone.
         let sqs = clients(ctx, self.region).await.sqs();
         sqs.queue_url(&self.read.queue_name).await?;
         let n = self.manifest.tasks;
-        Ok((0..n)
-            .map(|i| {
-                let line = format!("queue reader {i} of {n}");
-                TaskSeed {
-                    identity: format!("{i}:{line}"),
-                    ordinal: u64::from(i),
-                    definition: TaskDefinition {
-                        reader_type: "SQSQUEUEREADER".into(),
-                        manifest_line: line,
-                        manifest_index: u64::from(i),
-                        input: to_fields(&QueueTask {
-                            source: Some(self.read.queue_name.clone()),
-                        }),
-                    },
-                }
-            })
-            .collect())
+        Ok(seeds(
+            (0..n)
+                .map(|i| {
+                    let line = format!("queue reader {i} of {n}");
+                    TaskSeed {
+                        identity: format!("{i}:{line}"),
+                        ordinal: u64::from(i),
+                        definition: TaskDefinition {
+                            reader_type: "SQSQUEUEREADER".into(),
+                            manifest_line: line,
+                            manifest_index: u64::from(i),
+                            input: to_fields(&QueueTask {
+                                source: Some(self.read.queue_name.clone()),
+                            }),
+                        },
+                    }
+                })
+                .collect(),
+        ))
     }
 
     async fn open(

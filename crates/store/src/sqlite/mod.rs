@@ -38,6 +38,8 @@ async fn open_pool(path: &Path, create: bool) -> Result<SqlitePool, StoreError> 
         let result = SqlitePoolOptions::new()
             .max_connections(4)
             .min_connections(0)
+            // A file database's connection does not go stale: no ping before each use.
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await;
         match result {

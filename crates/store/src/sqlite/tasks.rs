@@ -1,6 +1,9 @@
 //! `datasets/<datasetId>/tasks.db`: a dataset's tasks, claimed under fenced leases.
 
-use super::super::{Lease, LeaseInfo, MinuteCounters, NewTask, StoreError, TaskCounts, TaskStore};
+use super::super::{
+    Lease, LeaseInfo, MinuteCounters, NewTask, StoreError, TaskCounts, TaskCursor, TaskPage,
+    TaskStore,
+};
 use async_trait::async_trait;
 use letsdata_model::task::{Checkpoint, TaskExecutionLog, TaskProgress};
 use letsdata_model::time::now_millis;
@@ -10,6 +13,8 @@ use sqlx::sqlite::{SqlitePool, SqliteRow};
 use std::time::Duration;
 
 const SCHEMA: &str = include_str!("../tasks_schema.sql");
+/// Tasks per INSERT statement (8 parameters each; SQLite allows 32,766).
+const INSERT_ROWS: usize = 1000;
 const QUEUE: &str = include_str!("../tasks_queue.sql");
 
 const COLUMNS: &str = "task_id, task_status, task_type, definition, progress, checkpoint, last_error, \
@@ -107,20 +112,31 @@ impl TaskStore for SqliteTaskStore {
         let progress = serde_json::to_string(&TaskProgress::default())?;
         let mut inserted = 0;
         let mut tx = self.pool.begin().await?;
-        for task in tasks {
-            let result = sqlx::query(
-                "INSERT INTO tasks (task_id, ordinal, task_status, task_type, definition, progress, create_datetime, update_datetime)
-                 VALUES (?1, ?2, 'CREATED', ?3, ?4, ?5, ?6, ?6) ON CONFLICT (task_id) DO NOTHING",
-            )
-            .bind(task.task_id.as_str())
-            .bind(i64::try_from(task.ordinal).unwrap_or(i64::MAX))
-            .bind(&task.task_type)
-            .bind(serde_json::to_string(&task.definition)?)
-            .bind(&progress)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            inserted += result.rows_affected();
+        // Many rows per statement: one round trip to the connection's thread per chunk, not
+        // per task (a manifest of a million lines).
+        for chunk in tasks.chunks(INSERT_ROWS) {
+            let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "INSERT INTO tasks (task_id, ordinal, task_status, task_type, definition, progress, create_datetime, update_datetime) ",
+            );
+            let mut definitions = Vec::with_capacity(chunk.len());
+            for task in chunk {
+                definitions.push(serde_json::to_string(&task.definition)?);
+            }
+            insert.push_values(
+                chunk.iter().zip(definitions),
+                |mut row, (task, definition)| {
+                    row.push_bind(task.task_id.as_str())
+                        .push_bind(i64::try_from(task.ordinal).unwrap_or(i64::MAX))
+                        .push_bind("CREATED")
+                        .push_bind(task.task_type.as_str())
+                        .push_bind(definition)
+                        .push_bind(progress.as_str())
+                        .push_bind(now)
+                        .push_bind(now);
+                },
+            );
+            insert.push(" ON CONFLICT (task_id) DO NOTHING");
+            inserted += insert.build().execute(&mut *tx).await?.rows_affected();
         }
         tx.commit().await?;
         Ok(inserted)
@@ -135,13 +151,20 @@ impl TaskStore for SqliteTaskStore {
         let _writing = crate::quiesce::writing().await;
         let now = now_millis();
         let log = serde_json::to_string(&log)?;
-        // One statement: pick and lease atomically, appending the invocation's log entry.
+        // One statement: pick and lease atomically, appending the invocation's log entry. The
+        // first CREATED and the first RERUN task each come from the `tasks_queue` index (an
+        // `IN` of both statuses would sort every runnable task on each claim).
         let row = sqlx::query(&format!(
             "UPDATE tasks SET task_status = 'PROCESSING', lease_owner = ?1, worker_process_id = ?1,
                  lease_token = lease_token + 1, lease_expires_at = ?2, update_datetime = ?3,
                  execution_logs = json_insert(execution_logs, '$[#]', json(?4))
-             WHERE task_id = (SELECT task_id FROM tasks WHERE task_status IN ('CREATED', 'RERUN')
-                              ORDER BY ordinal LIMIT 1)
+             WHERE task_id = (SELECT task_id FROM (
+                     SELECT * FROM (SELECT task_id, ordinal FROM tasks WHERE task_status = 'CREATED'
+                                    ORDER BY ordinal LIMIT 1)
+                     UNION ALL
+                     SELECT * FROM (SELECT task_id, ordinal FROM tasks WHERE task_status = 'RERUN'
+                                    ORDER BY ordinal LIMIT 1))
+                 ORDER BY ordinal LIMIT 1)
              RETURNING {COLUMNS}"
         ))
         .bind(owner)
@@ -432,6 +455,53 @@ impl TaskStore for SqliteTaskStore {
             }
         };
         rows.iter().map(|r| self.decode(r)).collect()
+    }
+
+    async fn list_tasks_page(
+        &self,
+        status: Option<TaskStatus>,
+        after: Option<&TaskCursor>,
+        limit: usize,
+    ) -> Result<TaskPage, StoreError> {
+        let limit = limit.max(1);
+        // Conditions spelled out (no `?1 IS NULL OR ...`) so that SQLite walks an index:
+        // `tasks_queue` (status, ordinal) or `tasks_order` (ordinal, task id).
+        let mut conditions = Vec::new();
+        if status.is_some() {
+            conditions.push("task_status = ?1");
+        }
+        if after.is_some() {
+            conditions.push("(ordinal, task_id) > (?2, ?3)");
+        }
+        let filter = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conditions.join(" AND "))
+        };
+        // One more than asked: whether another page follows.
+        let rows = sqlx::query(&format!(
+            "SELECT ordinal, {COLUMNS} FROM tasks {filter} ORDER BY ordinal, task_id LIMIT ?4"
+        ))
+        .bind(status.map(|s| s.as_str()))
+        .bind(after.map(|c| i64::try_from(c.ordinal).unwrap_or(i64::MAX)))
+        .bind(after.map(|c| c.task_id.as_str()))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1))
+        .fetch_all(&self.pool)
+        .await?;
+        let more = rows.len() > limit;
+        let tasks = rows
+            .iter()
+            .take(limit)
+            .map(|r| self.decode(r))
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = match (more, rows.get(limit - 1), tasks.last()) {
+            (true, Some(row), Some(task)) => Some(TaskCursor {
+                ordinal: u64::try_from(row.try_get::<i64, _>("ordinal")?).unwrap_or(0),
+                task_id: task.task_id.clone(),
+            }),
+            _ => None,
+        };
+        Ok(TaskPage { tasks, next })
     }
 
     async fn counts(&self) -> Result<TaskCounts, StoreError> {
