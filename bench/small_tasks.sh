@@ -93,7 +93,7 @@ EOF
   timed python3 "$WORK/plain.py" "$LETSDATA_HOME/buckets/small-in" "$WORK/plain-out"
   echo "python multiprocessing (2 processes, read + parse + write each file): ${WALL} s"
   if "$PY" -c "import duckdb" >/dev/null 2>&1; then
-    timed "$PY" -c "import duckdb, sys; duckdb.sql(\"SET threads=2\"); print(duckdb.sql(\"SELECT count(*) FROM read_json_auto('$LETSDATA_HOME/buckets/small-in/*.jsonl')\").fetchone()[0])"
+    timed "$PY" -c "import duckdb; con = duckdb.connect(); con.execute('SET threads=2'); print(con.execute(\"SELECT count(*) FROM read_json_auto('$LETSDATA_HOME/buckets/small-in/*.jsonl')\").fetchone()[0])"
     echo "duckdb (2 threads, count over the files): ${WALL} s"
   else
     echo "duckdb: not installed (pip install duckdb, or DUCKDB_PYTHON=/path/to/python)"
