@@ -48,15 +48,7 @@ fn stop_a_running_dataset_then_redrive_it() {
     assert!(!home.tasks_now("Stopper", Some("COMPLETED")).is_empty());
     assert!(!home.tasks_now("Stopper", Some("PROCESSING")).is_empty());
 
-    let mut stop = home
-        .command(&["tasks", "stop", "--datasetName", "Stopper"])
-        .stderr(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn stop");
-    wait_until(&mut stop, "the dataset is STOPPING_ERROR", || {
-        home.view("Stopper")["datasetStatus"] == "STOPPING_ERROR"
-    });
+    let stop = stop_in_progress(&home, "Stopper");
     common::signal(child.id(), "-CONT");
     let stop: common::Run = stop.wait_with_output().expect("stop").into();
     assert_eq!(stop.code, 0, "{}", stop.stderr);
@@ -144,15 +136,7 @@ fn actions_are_refused_while_a_stop_is_in_progress() {
     let held = std::time::Instant::now();
     let running = home.tasks_now("Busy", Some("PROCESSING"));
     assert!(!running.is_empty());
-    let mut stop = home
-        .command(&["tasks", "stop", "--datasetName", "Busy"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn stop");
-    wait_until(&mut stop, "the dataset is STOPPING_ERROR", || {
-        home.view("Busy")["datasetStatus"] == "STOPPING_ERROR"
-    });
+    let stop = stop_in_progress(&home, "Busy");
     for args in [
         vec![
             "datasets",
@@ -191,7 +175,8 @@ fn actions_are_refused_while_a_stop_is_in_progress() {
         std::thread::sleep(rest);
     }
     common::signal(child.id(), "-CONT");
-    assert!(stop.wait().expect("stop").success());
+    let stop: common::Run = stop.wait_with_output().expect("stop").into();
+    assert_eq!(stop.code, 0, "{}", stop.stderr);
     child.wait().expect("create");
     assert_eq!(home.view("Busy")["datasetStatus"], "ERRORED");
     // The running tasks (nearly all of their 1M lines left) noticed the stop, checkpointed
@@ -215,4 +200,19 @@ fn actions_are_refused_while_a_stop_is_in_progress() {
             .expect("documentsWritten");
         assert!(written < lines, "stopped partway: {now}");
     }
+}
+
+/// `tasks stop` of `dataset` in the background, once the dataset is STOPPING_ERROR (its worker
+/// is held, so it stays so until the test continues the worker).
+fn stop_in_progress(home: &TestHome, dataset: &str) -> std::process::Child {
+    let mut stop = home
+        .command(&["tasks", "stop", "--datasetName", dataset])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn stop");
+    wait_until(&mut stop, "the dataset is STOPPING_ERROR", || {
+        home.view(dataset)["datasetStatus"] == "STOPPING_ERROR"
+    });
+    stop
 }

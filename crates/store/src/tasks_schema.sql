@@ -21,9 +21,6 @@ CREATE TABLE IF NOT EXISTS tasks (
     update_datetime   INTEGER NOT NULL
 );
 
--- `tasks list` pages through the tasks in manifest order.
-CREATE INDEX IF NOT EXISTS tasks_order ON tasks (ordinal, task_id);
-
 -- Per-minute counters for `letsdata metrics view`: each checkpoint adds what it covered.
 CREATE TABLE IF NOT EXISTS metrics (
     minute            INTEGER PRIMARY KEY, -- epoch millis of the minute's start

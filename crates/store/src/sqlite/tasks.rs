@@ -16,6 +16,9 @@ const SCHEMA: &str = include_str!("../tasks_schema.sql");
 /// Tasks per INSERT statement (8 parameters each; SQLite allows 32,766).
 const INSERT_ROWS: usize = 1000;
 const QUEUE: &str = include_str!("../tasks_queue.sql");
+/// The paging index (`tasks list` in manifest order): made with the schema, and on first use
+/// in task databases of earlier releases.
+const ORDER_INDEX: &str = "CREATE INDEX IF NOT EXISTS tasks_order ON tasks (ordinal, task_id)";
 
 const COLUMNS: &str = "task_id, task_status, task_type, definition, progress, checkpoint, last_error, \
      execution_logs, worker_process_id, lease_owner, lease_token, create_datetime, update_datetime";
@@ -26,6 +29,8 @@ pub struct SqliteTaskStore {
     dataset_id: DatasetId,
     dataset_name: String,
     tenant_id: String,
+    /// Whether the paging index exists (databases of earlier releases get it on first use).
+    ordered: tokio::sync::OnceCell<()>,
 }
 
 impl std::fmt::Debug for SqliteTaskStore {
@@ -53,6 +58,7 @@ impl SqliteTaskStore {
             dataset_id: dataset.dataset_id.clone(),
             dataset_name: dataset.dataset_name.clone(),
             tenant_id: dataset.tenant_id.clone(),
+            ordered: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -63,6 +69,7 @@ impl SqliteTaskStore {
     pub(super) async fn create_schema(&self) -> Result<(), StoreError> {
         let _writing = crate::quiesce::writing().await;
         sqlx::raw_sql(SCHEMA).execute(&self.pool).await?;
+        sqlx::raw_sql(ORDER_INDEX).execute(&self.pool).await?;
         Ok(())
     }
 
@@ -464,6 +471,15 @@ impl TaskStore for SqliteTaskStore {
         limit: usize,
     ) -> Result<TaskPage, StoreError> {
         let limit = limit.max(1);
+        self.ordered
+            .get_or_try_init(|| async {
+                let _writing = crate::quiesce::writing().await;
+                sqlx::raw_sql(ORDER_INDEX)
+                    .execute(&self.pool)
+                    .await
+                    .map(|_| ())
+            })
+            .await?;
         // Conditions spelled out (no `?1 IS NULL OR ...`) so that SQLite walks an index:
         // `tasks_queue` (status, ordinal) or `tasks_order` (ordinal, task id).
         let mut conditions = Vec::new();
