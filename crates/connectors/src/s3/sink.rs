@@ -318,6 +318,11 @@ impl SinkWriter for PartObjects {
         if let Some(value) = pending {
             // Completed, the upload is no longer among the incomplete ones removed below.
             self.staged_object(value)?.publish(&self.bucket).await?;
+        } else if self.attempt <= 1 {
+            // The task's first attempt (lease tokens start at 1 and only grow; a redrive keeps
+            // them): no earlier attempt can have left anything, so nothing is listed (on S3,
+            // two ListMultipartUploads per task saved).
+            return Ok(0);
         }
         let removed = self
             .bucket
