@@ -51,27 +51,15 @@ pub async fn run(command: ErrorsCommand, home: &Path, out: &Output) -> anyhow::R
                         .await?,
                 )?;
             } else {
-                // The whole list, a page at a time (each object is read to count its records).
-                let mut printer = out.array();
-                let mut after = None;
-                loop {
+                // A hundred at a time: each object is read to count its records.
+                let (engine, name, task) = (&engine, &dataset_name, task_id.as_ref());
+                super::print_all(out, ERRORS_PAGE, |after, limit| async move {
                     let page = engine
-                        .error_objects_page(
-                            &dataset_name,
-                            task_id.as_ref(),
-                            after.as_deref(),
-                            ERRORS_PAGE,
-                        )
+                        .error_objects_page(name, task, after.as_deref(), limit)
                         .await?;
-                    for object in &page.errors {
-                        printer.item(object)?;
-                    }
-                    match page.next_token {
-                        Some(next) => after = Some(next),
-                        None => break,
-                    }
-                }
-                printer.finish()?;
+                    Ok((page.errors, page.next_token))
+                })
+                .await?;
             }
         }
         ErrorsCommand::View {

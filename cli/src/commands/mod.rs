@@ -63,3 +63,32 @@ impl PageArgs {
         }
     }
 }
+
+/// Prints a whole list as one JSON array, read `page_size` items at a time: `fetch(after,
+/// limit)` returns a page's items and the token of the page after it (`None` on the last).
+/// Memory stays flat in the length of the list.
+pub async fn print_all<T, F, Fut>(
+    out: &crate::output::Output,
+    page_size: usize,
+    mut fetch: F,
+) -> anyhow::Result<()>
+where
+    T: serde::Serialize,
+    F: FnMut(Option<String>, usize) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<(Vec<T>, Option<String>)>>,
+{
+    let mut printer = out.array();
+    let mut after = None;
+    loop {
+        let (items, next) = fetch(after, page_size).await?;
+        for item in &items {
+            printer.item(item)?;
+        }
+        match next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    printer.finish()?;
+    Ok(())
+}

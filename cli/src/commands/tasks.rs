@@ -128,22 +128,14 @@ pub async fn run(command: TasksCommand, home: &Path, out: &Output) -> anyhow::Re
                     "nextToken": page.next.map(|n| n.to_string()),
                 }))?;
             } else {
-                // The whole list, a page at a time.
-                let mut printer = out.array();
-                let mut after = None;
-                loop {
+                let (engine, name) = (&engine, &dataset_name);
+                super::print_all(out, super::PAGE, |after, limit| async move {
                     let page = engine
-                        .tasks_page(&dataset_name, task_status, after.as_deref(), super::PAGE)
+                        .tasks_page(name, task_status, after.as_deref(), limit)
                         .await?;
-                    for task in &page.tasks {
-                        printer.item(task)?;
-                    }
-                    match page.next {
-                        Some(next) => after = Some(next.to_string()),
-                        None => break,
-                    }
-                }
-                printer.finish()?;
+                    Ok((page.tasks, page.next.map(|n| n.to_string())))
+                })
+                .await?;
             }
         }
         TasksCommand::View {
