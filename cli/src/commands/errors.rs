@@ -39,24 +39,17 @@ pub async fn run(command: ErrorsCommand, home: &Path, out: &Output) -> anyhow::R
             task_id,
             page,
         } => {
+            // Listed once, then read a page at a time.
+            let objects = engine
+                .error_objects(&dataset_name, task_id.as_ref())
+                .await?;
             if let Some(limit) = page.limit() {
-                out.print(
-                    &engine
-                        .error_objects_page(
-                            &dataset_name,
-                            task_id.as_ref(),
-                            page.next_token.as_deref(),
-                            limit,
-                        )
-                        .await?,
-                )?;
+                out.print(&objects.page(page.next_token.as_deref(), limit).await?)?;
             } else {
                 // A hundred at a time: each object is read to count its records.
-                let (engine, name, task) = (&engine, &dataset_name, task_id.as_ref());
+                let objects = &objects;
                 super::print_all(out, ERRORS_PAGE, |after, limit| async move {
-                    let page = engine
-                        .error_objects_page(name, task, after.as_deref(), limit)
-                        .await?;
+                    let page = objects.page(after.as_deref(), limit).await?;
                     Ok((page.errors, page.next_token))
                 })
                 .await?;

@@ -26,6 +26,63 @@ pub struct ErrorObjectPage {
     pub next_token: Option<String>,
 }
 
+/// A dataset's error objects, listed (sorted by key) and read a page at a time.
+pub struct ErrorObjects {
+    dataset_name: String,
+    /// The dataset's key prefix, the error bucket and its objects; `None` when the error
+    /// bucket does not exist (not initialized yet, or deleted).
+    listed: Option<(String, Bucket, Vec<ObjectInfo>)>,
+}
+
+impl ErrorObjects {
+    /// Up to `limit` objects after `after` (a `nextToken` an earlier page returned), each
+    /// read to count its records, and where the next page starts.
+    pub async fn page(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<ErrorObjectPage, EngineError> {
+        let Some((prefix, bucket, objects)) = &self.listed else {
+            return Ok(ErrorObjectPage {
+                errors: Vec::new(),
+                next_token: None,
+            });
+        };
+        if let Some(token) = after
+            && !token.starts_with(prefix.as_str())
+        {
+            return Err(EngineError::Refused(format!(
+                "--nextToken: {token:?} is not a nextToken that errors list returned for dataset {:?}",
+                self.dataset_name
+            )));
+        }
+        let start = after.map_or(0, |t| objects.partition_point(|o| o.key.as_str() <= t));
+        let limit = limit.max(1);
+        let page = &objects[start.min(objects.len())..];
+        let mut out = Vec::new();
+        for object in page.iter().take(limit) {
+            let data = bucket.read_all(&object.key).await?;
+            let task = object
+                .key
+                .strip_prefix(prefix.as_str())
+                .and_then(|rest| rest.split('/').next())
+                .unwrap_or_default()
+                .to_string();
+            out.push(ErrorObject {
+                task_id: task,
+                error_file: format!("s3://{}/{}", bucket.name(), object.key),
+                size_bytes: object.size,
+                error_records: count_lines(&data),
+            });
+        }
+        let next_token = (page.len() > limit).then(|| page[limit - 1].key.clone());
+        Ok(ErrorObjectPage {
+            errors: out,
+            next_token,
+        })
+    }
+}
+
 impl Engine {
     /// The error bucket and the error objects of the dataset (all tasks, or one), sorted by key;
     /// `None` when the error bucket does not exist (not initialized yet, or deleted).
@@ -54,56 +111,18 @@ impl Engine {
         Ok(Some((dataset, bucket, objects)))
     }
 
-    /// A page of the dataset's error objects (all tasks, or one) in key order, with the
-    /// number of records in each: up to `limit` after `after` (a `nextToken` an earlier page
-    /// returned), and where the next page starts.
-    pub async fn error_objects_page(
+    /// The dataset's error objects (all tasks, or one), listed once, to read in pages.
+    pub async fn error_objects(
         &self,
         dataset_name: &str,
         task_id: Option<&TaskId>,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<ErrorObjectPage, EngineError> {
-        let empty = ErrorObjectPage {
-            errors: Vec::new(),
-            next_token: None,
-        };
-        let Some((dataset, bucket, objects)) =
-            self.list_error_objects(dataset_name, task_id).await?
-        else {
-            return Ok(empty);
-        };
-        let prefix = format!("{}/", dataset.dataset_name);
-        if let Some(token) = after
-            && !token.starts_with(&prefix)
-        {
-            return Err(EngineError::Refused(format!(
-                "--nextToken: {token:?} is not a nextToken that errors list returned for dataset {dataset_name:?}"
-            )));
-        }
-        let start = after.map_or(0, |t| objects.partition_point(|o| o.key.as_str() <= t));
-        let limit = limit.max(1);
-        let page = &objects[start.min(objects.len())..];
-        let mut out = Vec::new();
-        for object in page.iter().take(limit) {
-            let data = bucket.read_all(&object.key).await?;
-            let task = object
-                .key
-                .strip_prefix(&prefix)
-                .and_then(|rest| rest.split('/').next())
-                .unwrap_or_default()
-                .to_string();
-            out.push(ErrorObject {
-                task_id: task,
-                error_file: format!("s3://{}/{}", bucket.name(), object.key),
-                size_bytes: object.size,
-                error_records: count_lines(&data),
-            });
-        }
-        let next_token = (page.len() > limit).then(|| page[limit - 1].key.clone());
-        Ok(ErrorObjectPage {
-            errors: out,
-            next_token,
+    ) -> Result<ErrorObjects, EngineError> {
+        let listed = self.list_error_objects(dataset_name, task_id).await?;
+        Ok(ErrorObjects {
+            dataset_name: dataset_name.to_string(),
+            listed: listed.map(|(dataset, bucket, objects)| {
+                (format!("{}/", dataset.dataset_name), bucket, objects)
+            }),
         })
     }
 

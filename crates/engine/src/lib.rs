@@ -38,7 +38,7 @@ mod workflow;
 pub use code::CodeUpdateOutcome;
 pub use compute::ComputeUpdate;
 pub use error::EngineError;
-pub use inspect::{ErrorObject, ErrorObjectPage};
+pub use inspect::{ErrorObject, ErrorObjectPage, ErrorObjects};
 pub use metrics::{DatasetMetrics, MinuteMetrics};
 pub use stats::{LiveStats, StatsSnapshot};
 
