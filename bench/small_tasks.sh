@@ -4,6 +4,7 @@
 #   bench/small_tasks.sh                                   # 10,000 files; 1,000,000-line manifest
 #   bench/small_tasks.sh --files 100000 --manifest-lines 2000000
 #   bench/small_tasks.sh --files 0                         # only the manifest part
+#   bench/small_tasks.sh --manifest-lines 0                # only the small files
 # 1. --files one-line JSON files, one task each, concurrency 2: wall time and time per task;
 #    the same files read, parsed and written one output file each by a plain Python
 #    multiprocessing script (2 processes), and counted by DuckDB when `import duckdb` works in
@@ -100,6 +101,7 @@ EOF
   fi
 fi
 
+[ "$LINES" -gt 0 ] || exit 0
 # The manifest: created, then the run is stopped once the tasks exist.
 "$LD" datasets create --configFile "$WORK/big.json" --detach >/dev/null
 /usr/bin/time -f "%e %M" -o "$WORK/run-time" "$LD" run >/dev/null 2>"$WORK/run-err" &

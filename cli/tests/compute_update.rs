@@ -1,7 +1,7 @@
 //! `datasets compute update` from a second process while the dataset is processing: the new
-//! concurrency applies without restarting it. The worker is held between two tasks by a
-//! failpoint (`task-finished`), so the update lands while work is left, however fast the
-//! machine.
+//! concurrency applies without restarting it. The worker is held once its first task's end is
+//! recorded by a failpoint (`task-finished`), so the update lands while work is left, however
+//! fast the machine.
 
 #![cfg(feature = "failpoints")]
 
@@ -55,12 +55,13 @@ fn concurrency_update_applies_to_a_processing_dataset() {
         &manifest,
     );
     cfg["computeEngine"]["concurrency"] = json!(1);
-    // Stopped (SIGSTOP) once the first task's end is recorded, before the next is claimed.
+    // Stopped (SIGSTOP) once the first task's end is recorded (its slot may have taken the
+    // next one already: it is freed once the final part is staged; the intervals below tell
+    // how many ran at once).
     let mut child = home.spawn_held(&cfg, "task-finished=1*return(stop)");
     let pid = child.id();
     let stopped_at = Instant::now();
     assert_eq!(home.tasks_now("Resize", Some("COMPLETED")).len(), 1);
-    assert!(home.tasks_now("Resize", Some("PROCESSING")).is_empty());
 
     // A bad value is refused and changes nothing.
     let bad = home.run(&[

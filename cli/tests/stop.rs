@@ -24,8 +24,11 @@ fn lines_of(f: u64) -> u64 {
 #[test]
 fn stop_a_running_dataset_then_redrive_it() {
     let mut home = TestHome::new();
+    // No task claimed ahead of the slots: the stop finds most tasks not yet claimed (it errors
+    // them at once) and one running (it checkpoints and stops at its next heartbeat).
     home.env("LETSDATA_HEARTBEAT_SECONDS", "1")
-        .env("LETSDATA_PART_SIZE_BYTES", "500000");
+        .env("LETSDATA_PART_SIZE_BYTES", "500000")
+        .env("LETSDATA_TASKS_AHEAD", "0");
     let mut manifest = Vec::new();
     for f in 0..FILES {
         home.put(

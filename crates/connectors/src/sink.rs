@@ -218,6 +218,13 @@ pub trait SinkWriter: Send {
         batch: DocumentBatch<'_>,
     ) -> Result<Vec<Rejected>, ConnectorError>;
 
+    /// Part `part` is about to be written: a writer may start it now (begin the upload,
+    /// create the staging file), so that the first write does not wait for it. A part started
+    /// and left empty stages as [`Staged::Empty`].
+    async fn prepare(&mut self, _part: u64) -> Result<(), ConnectorError> {
+        Ok(())
+    }
+
     /// Makes everything handed over for `part` durable; part objects stay invisible until
     /// [`SinkWriter::publish`].
     async fn stage(&mut self, part: u64) -> Result<Staged, ConnectorError>;

@@ -321,26 +321,38 @@ impl Init<'_> {
                 let source = self.connectors.source.as_ref();
                 let mut seeds = source.tasks(&engine.connectors).await?;
                 let store = engine.store.open_task_store(self.dataset_id).await?;
-                // A chunk at a time: memory flat in the number of tasks. Inserting is
-                // idempotent (task ids come from the manifest), so after a crash the step runs
-                // again and adds what is missing.
-                let mut repeats = RepeatedLines::default();
-                let (mut total, mut new) = (0u64, 0u64);
-                loop {
-                    let chunk: Vec<NewTask> = seeds
-                        .by_ref()
-                        .take(TASKS_PER_INSERT)
-                        .map(|seed| {
-                            repeats.see(&seed.definition.manifest_line);
-                            crate::datasets::new_task(self.dataset_id, source.task_type(), seed)
-                        })
-                        .collect();
-                    if chunk.is_empty() {
-                        break;
+                // A chunk at a time: memory flat in the number of tasks. The next chunk is made
+                // (manifest lines read, task ids hashed) on a blocking thread while the last one
+                // is inserted. Inserting is idempotent (task ids come from the manifest), so
+                // after a crash the step runs again and adds what is missing.
+                let (chunks_in, mut chunks) = tokio::sync::mpsc::channel::<Vec<NewTask>>(1);
+                let (dataset_id, task_type) =
+                    (self.dataset_id.clone(), source.task_type().to_string());
+                let producer = tokio::task::spawn_blocking(move || {
+                    let mut repeats = RepeatedLines::default();
+                    loop {
+                        let chunk: Vec<NewTask> = seeds
+                            .by_ref()
+                            .take(TASKS_PER_INSERT)
+                            .map(|seed| {
+                                repeats.see(&seed.definition.manifest_line);
+                                crate::datasets::new_task(&dataset_id, &task_type, seed)
+                            })
+                            .collect();
+                        // Stops early when the inserts failed (the receiver is gone).
+                        if chunk.is_empty() || chunks_in.blocking_send(chunk).is_err() {
+                            return repeats;
+                        }
                     }
+                });
+                let (mut total, mut new) = (0u64, 0u64);
+                while let Some(chunk) = chunks.recv().await {
                     total += chunk.len() as u64;
                     new += store.insert_tasks(&chunk).await?;
                 }
+                let repeats = producer
+                    .await
+                    .map_err(|e| StepError::user(format!("making the tasks failed: {e}")))?;
                 let mut message = format!("{total} tasks ({new} new)");
                 if let Some(warning) = repeats.warning() {
                     tracing::warn!(dataset = %self.dataset_id, "{warning}");

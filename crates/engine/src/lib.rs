@@ -64,12 +64,15 @@ pub struct EngineSettings {
     pub poll_interval: Duration,
     /// Most bytes of a task's log file (over all its invocations).
     pub task_log_max_bytes: u64,
+    /// Most invocations a worker starts ahead of its free slots when tasks are short (they
+    /// open their input while they wait); `None`: 64; 0: none.
+    pub tasks_ahead: Option<usize>,
 }
 
 impl EngineSettings {
     /// Defaults, overridden by `LETSDATA_PART_SIZE_BYTES`, `LETSDATA_TASK_LOG_MAX_BYTES`,
-    /// `LETSDATA_LEASE_SECONDS` and `LETSDATA_HEARTBEAT_SECONDS` (advanced tuning; documented in
-    /// docs/configuration.md).
+    /// `LETSDATA_LEASE_SECONDS`, `LETSDATA_HEARTBEAT_SECONDS` and `LETSDATA_TASKS_AHEAD`
+    /// (advanced tuning; documented in docs/configuration.md).
     /// A value that is not a positive whole number, or a heartbeat not shorter than the lease,
     /// is an error naming the variable (never ignored or clamped).
     pub fn from_env() -> Result<Self, EngineError> {
@@ -102,6 +105,21 @@ impl EngineSettings {
         if let Some(l) = number("LETSDATA_LEASE_SECONDS", "the task lease in seconds")? {
             s.lease = Duration::from_secs(l);
         }
+        if let Some(value) = var("LETSDATA_TASKS_AHEAD") {
+            match value.trim().parse::<usize>() {
+                Ok(n) => s.tasks_ahead = Some(n),
+                Err(_) => {
+                    return Err(EngineError::Environment {
+                        var: "LETSDATA_TASKS_AHEAD",
+                        value,
+                        message: "expected how many task invocations a worker may start ahead \
+                                  of its free slots, a whole number (0: none); unset it for the \
+                                  default"
+                            .into(),
+                    });
+                }
+            }
+        }
         let heartbeat = number("LETSDATA_HEARTBEAT_SECONDS", "the heartbeat in seconds")?;
         match heartbeat {
             Some(h) if Duration::from_secs(h) >= s.lease => {
@@ -132,6 +150,7 @@ impl Default for EngineSettings {
             part_target_bytes: 64 * 1024 * 1024,
             poll_interval: Duration::from_millis(250),
             task_log_max_bytes: exec::tasklog::DEFAULT_MAX_BYTES,
+            tasks_ahead: None,
         }
     }
 }

@@ -4,8 +4,9 @@
 use crate::datasets::{DatasetConnectors, modify_dataset, spec_of};
 use crate::worker::is_dead_local_worker;
 use crate::{Engine, EngineError};
+use letsdata_connectors::sink::SinkTask;
 use letsdata_model::time::now_millis;
-use letsdata_model::{Dataset, DatasetAction, DatasetProgress, DatasetStatus, lifecycle};
+use letsdata_model::{Dataset, DatasetAction, DatasetProgress, DatasetStatus, TaskId, lifecycle};
 use letsdata_store::{TaskCounts, TaskStore};
 use std::sync::Arc;
 
@@ -88,6 +89,11 @@ impl<'a> Monitor<'a> {
     /// staged before it completed.
     pub(crate) async fn finish(&self) -> Result<(), EngineError> {
         let counts = self.tasks.counts().await?;
+        if counts.unfinished() == 0 {
+            // Every task has ended: what any of them staged is published before the dataset
+            // ends and its leftovers (staging files) are removed.
+            self.publish_completed().await?;
+        }
         let progress = progress_of(&counts);
         let mut completed = false;
         let dataset = modify_dataset(self.engine, &self.dataset_id, |d| {
@@ -129,6 +135,55 @@ impl<'a> Monitor<'a> {
             self.remove_leftovers(&dataset).await;
         }
         Ok(())
+    }
+
+    /// Publishes the final parts of COMPLETED tasks whose worker stopped between recording the
+    /// task's finish (with the final checkpoint, which lists the staged parts) and publishing
+    /// them. Publishing is idempotent: a worker still publishing its own is not disturbed.
+    /// Returns how many tasks it published for.
+    pub(crate) async fn publish_completed(&self) -> Result<u64, EngineError> {
+        let mut published = 0;
+        let mut dataset_and_spec = None;
+        loop {
+            let tasks = self.tasks.unpublished(256).await?;
+            if tasks.is_empty() {
+                return Ok(published);
+            }
+            let (dataset, spec, connectors) = match &dataset_and_spec {
+                Some(found) => found,
+                None => {
+                    let dataset = self
+                        .engine
+                        .store
+                        .get_dataset_by_id(&self.dataset_id)
+                        .await?
+                        .ok_or_else(|| EngineError::DatasetNotFound(self.dataset_id.to_string()))?;
+                    let spec = spec_of(self.engine, &dataset)?;
+                    let connectors = DatasetConnectors::of(&spec)?;
+                    dataset_and_spec.insert((dataset, spec, connectors))
+                }
+            };
+            let sinks = connectors.sinks(dataset, spec)?;
+            let ids: Vec<TaskId> = tasks.iter().map(|t| t.task_id.clone()).collect();
+            for task in tasks {
+                let staged = task.checkpoint.map(|c| c.staged_parts).unwrap_or_default();
+                for ((_, sink, resource), value) in
+                    sinks.iter().zip([staged.documents, staged.errors])
+                {
+                    let Some(value) = value else { continue };
+                    let of = SinkTask {
+                        dataset_name: &dataset.dataset_name,
+                        task_id: task.task_id.as_str(),
+                        attempt: 0,
+                    };
+                    let mut writer = sink.open(&self.engine.connectors, resource, &of).await?;
+                    writer.publish(&value).await?;
+                }
+                tracing::info!(task = %task.task_id, "published the final part of a task whose worker stopped before it did");
+                published += 1;
+            }
+            self.tasks.published(&ids).await?;
+        }
     }
 
     /// Removes what the dataset's task attempts left unfinished in its sinks; a failure is

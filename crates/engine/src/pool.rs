@@ -1,24 +1,40 @@
 //! The worker pool: runs a dataset's tasks, `concurrency` at a time, until none is left.
 //!
-//! Each slot claims a task under a lease, renews the lease while the invocation runs, and ends
-//! the invocation with a fenced `finish`. Several processes may run the same dataset: leases
-//! keep them from running a task twice, and the monitor (run by each of them) reaps leases of
-//! workers that died so their tasks resume from the last checkpoint.
+//! Tasks are claimed in batches, each under its own lease, and each claimed task's invocation
+//! starts at once: it opens its input and writers, then waits for one of the `concurrency`
+//! slots to work in ([`crate::exec::slots`]). When tasks are short, a few more are started than
+//! there are free slots, so the next tasks' I/O overlaps the current ones' work. One heartbeat
+//! ([`keep_alive`]) renews every lease this worker holds in one write and picks up stop
+//! requests. An invocation that finished its input frees its slot (before staging its final
+//! part when that is small); then its fenced `finish` records the final checkpoint with the status in one write
+//! (the store commits the writes of many tasks together) and the part is published
+//! ([`record_end`]). Several processes may run the same dataset: leases keep them from running
+//! a task twice, and the monitor (run by each of them) reaps leases of workers that died so
+//! their tasks resume from the last checkpoint.
 
 use crate::datasets::DatasetConnectors;
 use crate::datasets::{modify_dataset, spec_of};
-use crate::exec::{Outcome, Runner, Signals};
+use crate::exec::slots::{Slots, Started};
+use crate::exec::{Outcome, Runner, Signals, log_completed};
 use crate::monitor::Monitor;
 use crate::{Engine, EngineError};
 use letsdata_connectors::FailureKind;
 use letsdata_model::spec::LogLevel;
 use letsdata_model::task::TaskExecutionLog;
 use letsdata_model::time::now_millis;
-use letsdata_model::{Dataset, TaskStatus};
-use letsdata_store::{Lease, StoreError};
-use std::sync::Arc;
+use letsdata_model::{Dataset, LeaseToken, TaskId, TaskStatus};
+use letsdata_store::{Lease, Renewal, StoreError, TaskStore};
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
+
+/// Invocations recording their end at most, besides the running ones.
+const MAX_FINISHING: usize = 256;
+/// Invocations started ahead of the free slots at most, unless `LETSDATA_TASKS_AHEAD` says.
+const DEFAULT_AHEAD: usize = 64;
 
 /// Processes the dataset's tasks; returns the dataset once it is COMPLETED or ERRORED.
 pub(crate) async fn process(engine: &Engine, dataset: &Dataset) -> Result<Dataset, EngineError> {
@@ -32,6 +48,17 @@ pub(crate) async fn process(engine: &Engine, dataset: &Dataset) -> Result<Datase
         ),
         None => None,
     };
+    let log_dir = engine
+        .home
+        .join("datasets")
+        .join(&dataset.dataset_id)
+        .join("logs");
+    std::fs::create_dir_all(&log_dir).map_err(|e| {
+        EngineError::Corrupt(format!(
+            "cannot create the task log directory {}: {e}",
+            log_dir.display()
+        ))
+    })?;
     let mut runner = Runner {
         connectors: engine.connectors.clone(),
         connectors_of: Arc::new(DatasetConnectors::of(&spec)?),
@@ -41,19 +68,31 @@ pub(crate) async fn process(engine: &Engine, dataset: &Dataset) -> Result<Datase
         dataset: Arc::new(dataset.clone()),
         spec: Arc::new(spec),
         worker_id: engine.worker_id.clone(),
-        log_dir: engine
-            .home
-            .join("datasets")
-            .join(&dataset.dataset_id)
-            .join("logs"),
+        log_dir,
         sandbox,
+        slots: Arc::new(Slots::default()),
     };
     let monitor = Monitor::new(engine, dataset, tasks.clone());
+    let held = Arc::new(Held::default());
+    let heartbeat = tokio::spawn(keep_alive(
+        held.clone(),
+        tasks.clone(),
+        engine.settings.heartbeat,
+        engine.settings.lease,
+    ));
+    let _heartbeat = AbortOnDrop(heartbeat);
+    let (marks, marker) = published_marks(tasks.clone());
     let mut running: JoinSet<()> = JoinSet::new();
-    let mut last_refresh = std::time::Instant::now();
+    let mut last_refresh = Instant::now();
     loop {
         let concurrency = runner.spec.compute_engine.concurrency as usize;
-        while running.len() < concurrency {
+        runner.slots.set_limit(concurrency);
+        // Invocations started ahead of the free slots open their input meanwhile.
+        let wanted = concurrency
+            + runner
+                .slots
+                .ahead(engine.settings.tasks_ahead.unwrap_or(DEFAULT_AHEAD));
+        while runner.slots.started() < wanted && running.len() < wanted + MAX_FINISHING {
             let log = TaskExecutionLog {
                 worker_process_id: engine.worker_id.clone(),
                 start_datetime: now_millis(),
@@ -61,21 +100,33 @@ pub(crate) async fn process(engine: &Engine, dataset: &Dataset) -> Result<Datase
                 outcome: None,
                 message: None,
             };
-            match tasks
-                .claim(&engine.worker_id, engine.settings.lease, log)
-                .await?
-            {
-                Some(lease) => {
-                    let runner = runner.clone();
-                    running.spawn(async move { run_invocation(runner, lease).await });
-                }
-                None => break,
+            let leases = tasks
+                .claim_many(
+                    &engine.worker_id,
+                    engine.settings.lease,
+                    log,
+                    wanted - runner.slots.started(),
+                )
+                .await?;
+            if leases.is_empty() {
+                break;
+            }
+            for lease in leases {
+                let signals = held.hold(&lease);
+                let started = runner.slots.start();
+                running.spawn(run_invocation(
+                    runner.clone(),
+                    lease,
+                    (signals, started),
+                    held.clone(),
+                    marks.clone(),
+                ));
             }
         }
         if last_refresh.elapsed() >= engine.settings.poll_interval * 4 {
             let current = monitor.refresh().await?;
             reload_compute(engine, &current, &mut runner);
-            last_refresh = std::time::Instant::now();
+            last_refresh = Instant::now();
         }
         if running.is_empty() {
             monitor.reap().await?;
@@ -91,13 +142,20 @@ pub(crate) async fn process(engine: &Engine, dataset: &Dataset) -> Result<Datase
             continue;
         }
         tokio::select! {
-            joined = running.join_next() => {
+            joined = running.join_next(), if !running.is_empty() => {
                 if let Some(Err(e)) = joined {
                     tracing::error!(error = %e, "task invocation panicked");
                 }
             }
+            _ = runner.slots.done.notified() => {}
             _ = tokio::time::sleep(engine.settings.poll_interval) => {}
         }
+    }
+    // Every invocation has ended: the last marks are recorded before the monitor looks for
+    // final parts left unpublished.
+    drop(marks);
+    if let Err(e) = marker.await {
+        tracing::warn!(error = %e, "recording published parts stopped");
     }
     loop {
         monitor.finish().await?;
@@ -133,45 +191,145 @@ fn reload_compute(engine: &Engine, current: &Dataset, runner: &mut Runner) {
     }
 }
 
-/// Runs one invocation with a heartbeat, then records how it ended.
-async fn run_invocation(runner: Runner, lease: Lease) {
-    let signals = Arc::new(Signals::default());
-    let heartbeat = {
-        let tasks = runner.tasks.clone();
-        let lease = lease.clone();
-        let signals = signals.clone();
-        let (every, lease_for) = (runner.settings.heartbeat, runner.settings.lease);
-        tokio::spawn(async move {
-            loop {
-                if let Ok(true) = tasks.stop_requested(&lease.task.task_id).await {
-                    signals.stop.store(true, Ordering::Relaxed);
-                }
-                tokio::time::sleep(every).await;
-                match tasks.heartbeat(&lease, lease_for).await {
-                    Ok(()) => {}
-                    Err(StoreError::LeaseLost { .. }) => {
-                        signals.lost.store(true, Ordering::Relaxed);
-                        return;
+/// The leases this worker holds (invocations opening, waiting for a slot, working or recording
+/// their end), and
+/// each one's signals.
+#[derive(Default)]
+struct Held {
+    leases: Mutex<HashMap<TaskId, (LeaseToken, Arc<Signals>)>>,
+}
+
+impl Held {
+    fn hold(&self, lease: &Lease) -> Arc<Signals> {
+        let signals = Arc::new(Signals::default());
+        self.leases
+            .lock()
+            .expect("held leases lock poisoned")
+            .insert(lease.task.task_id.clone(), (lease.token, signals.clone()));
+        signals
+    }
+
+    fn release(&self, task_id: &TaskId) {
+        self.leases
+            .lock()
+            .expect("held leases lock poisoned")
+            .remove(task_id);
+    }
+
+    fn all(&self) -> Vec<(TaskId, LeaseToken, Arc<Signals>)> {
+        self.leases
+            .lock()
+            .expect("held leases lock poisoned")
+            .iter()
+            .map(|(id, (token, signals))| (id.clone(), *token, signals.clone()))
+            .collect()
+    }
+}
+
+/// The worker's heartbeat: every `every`, extends all held leases in one write, and flags the
+/// invocations whose lease was lost or whose task was asked to stop.
+async fn keep_alive(
+    held: Arc<Held>,
+    tasks: Arc<dyn TaskStore>,
+    every: Duration,
+    lease_for: Duration,
+) {
+    loop {
+        tokio::time::sleep(every).await;
+        let leases = held.all();
+        if leases.is_empty() {
+            continue;
+        }
+        let ids: Vec<(TaskId, LeaseToken)> = leases
+            .iter()
+            .map(|(id, token, _)| (id.clone(), *token))
+            .collect();
+        match tasks.renew(&ids, lease_for).await {
+            Ok(found) => {
+                for ((_, _, signals), renewal) in leases.iter().zip(found) {
+                    match renewal {
+                        Renewal::Held {
+                            stop_requested: true,
+                        } => signals.stop.store(true, Ordering::Relaxed),
+                        Renewal::Held { .. } => {}
+                        Renewal::Lost => signals.lost.store(true, Ordering::Relaxed),
                     }
-                    Err(e) => tracing::warn!(error = %e, "lease heartbeat failed; will retry"),
                 }
             }
-        })
-    };
+            Err(e) => tracing::warn!(error = %e, "lease heartbeat failed; will retry"),
+        }
+    }
+}
+
+/// Records, many tasks at a time, that final parts are published ([`TaskStore::published`]),
+/// until every sender is gone. A mark not recorded only makes the monitor publish that part
+/// again (harmless: publishing is idempotent).
+fn published_marks(
+    tasks: Arc<dyn TaskStore>,
+) -> (mpsc::UnboundedSender<TaskId>, tokio::task::JoinHandle<()>) {
+    let (marks, mut queue) = mpsc::unbounded_channel();
+    let marker = tokio::spawn(async move {
+        let mut ids = Vec::new();
+        while queue.recv_many(&mut ids, 1024).await > 0 {
+            if let Err(e) = tasks.published(&ids).await {
+                tracing::warn!(error = %e, "cannot record that final parts are published; the monitor publishes them again");
+            }
+            ids.clear();
+        }
+    });
+    (marks, marker)
+}
+
+/// Aborts a spawned task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Runs one invocation (it takes a slot once its input is open), then records how it ended
+/// (once the slot is free again): the status, with the final checkpoint of an invocation that
+/// finished its input, whose final part is published once that is recorded.
+async fn run_invocation(
+    runner: Runner,
+    lease: Lease,
+    (signals, started): (Arc<Signals>, Started),
+    held: Arc<Held>,
+    marks: mpsc::UnboundedSender<TaskId>,
+) {
+    let opened = now_millis();
     let log = runner.task_log(&lease.task.task_id);
     let outcome = runner.invoke(&lease, &signals, &log).await;
-    heartbeat.abort();
+    drop(started);
+    // The invocation's interval is the time it held its slot (from when it opened its input
+    // if it never took one).
+    let working_since = signals.working_since.load(Ordering::Relaxed);
+    let interval = (
+        if working_since > 0 {
+            working_since
+        } else {
+            opened
+        },
+        now_millis(),
+    );
+    record_end(&runner, &lease, interval, outcome, &log, &marks).await;
+    held.release(&lease.task.task_id);
+}
 
-    let start = lease
-        .task
-        .task_execution_logs
-        .last()
-        .map(|l| l.start_datetime)
-        .unwrap_or_else(now_millis);
-    let (status, error, label) = match &outcome {
-        Outcome::Completed => (TaskStatus::Completed, None, "COMPLETED"),
-        Outcome::Rerun => (TaskStatus::Rerun, None, "RERUN"),
-        Outcome::Errored(failure) => (TaskStatus::Errored, Some(failure), "ERRORED"),
+async fn record_end(
+    runner: &Runner,
+    lease: &Lease,
+    (start, end): (i64, i64),
+    outcome: Outcome,
+    log: &crate::exec::TaskLog,
+    marks: &mpsc::UnboundedSender<TaskId>,
+) {
+    let (status, error, label, mut completion) = match outcome {
+        Outcome::Completed(completion) => (TaskStatus::Completed, None, "COMPLETED", completion),
+        Outcome::Rerun => (TaskStatus::Rerun, None, "RERUN", None),
+        Outcome::Errored(failure) => (TaskStatus::Errored, Some(failure), "ERRORED", None),
         Outcome::LeaseLost => {
             log.log(
                 LogLevel::Warn,
@@ -180,7 +338,7 @@ async fn run_invocation(runner: Runner, lease: Lease) {
             return;
         }
     };
-    if let Some(failure) = error {
+    if let Some(failure) = &error {
         let whose = match failure.kind {
             FailureKind::User => "the input, the configuration or the user code needs a fix",
             FailureKind::Transient => "a service failed; a redrive may succeed",
@@ -190,32 +348,62 @@ async fn run_invocation(runner: Runner, lease: Lease) {
             LogLevel::Error,
             format!("task errored ({whose}): {}", failure.message),
         );
-        runner.stats.add(&runner.stats.tasks_errored, 1);
-    } else if status == TaskStatus::Completed {
-        runner.stats.add(&runner.stats.tasks_completed, 1);
     }
-    let error = error.map(|f| f.message.clone());
+    let error = error.map(|f| f.message);
     let entry = TaskExecutionLog {
         worker_process_id: lease.owner.clone(),
         start_datetime: start,
-        end_datetime: Some(now_millis()),
+        end_datetime: Some(end),
         outcome: Some(label.to_string()),
         message: error.clone(),
     };
+    let last = completion.as_ref().map(|c| &c.checkpoint);
     match runner
         .tasks
-        .finish(&lease, status, error.as_deref(), entry)
+        .finish(lease, status, error.as_deref(), entry, last)
         .await
     {
-        // Recorded, the next task not claimed yet: where a test holds a worker between tasks.
-        Ok(()) => letsdata_connectors::failpoints::hit("task-finished"),
+        Ok(()) => {
+            if let Some(done) = &mut completion {
+                let staged = &done.checkpoint.staged_parts;
+                // The final checkpoint is recorded, the part not yet published.
+                letsdata_connectors::failpoints::hit("part-checkpointed");
+                // Recorded: publish. Should this fail, or the worker stop first, the monitor
+                // publishes it before the dataset ends (`Monitor::publish_completed`).
+                match done.out.publish(staged).await {
+                    Ok(()) if staged.is_empty() => {}
+                    Ok(()) => {
+                        // Recorded with others' (`published_marks`); the pool waits for it.
+                        let _ = marks.send(lease.task.task_id.clone());
+                    }
+                    Err(e) => log.log(
+                        LogLevel::Warn,
+                        format!("publishing the final part failed ({e}); it is published again before the dataset ends"),
+                    ),
+                }
+                log_completed(log, &done.checkpoint.progress);
+            }
+            if status == TaskStatus::Completed {
+                runner.stats.add(&runner.stats.tasks_completed, 1);
+            } else if status == TaskStatus::Errored {
+                runner.stats.add(&runner.stats.tasks_errored, 1);
+            }
+            // Recorded: where a test holds a worker once a task's end is recorded.
+            letsdata_connectors::failpoints::hit("task-finished");
+        }
         Err(StoreError::LeaseLost { .. }) => {
+            if let Some(done) = &mut completion {
+                // Not recorded: nothing of the final part becomes visible.
+                done.out.abort().await;
+            }
             log.log(
                 LogLevel::Warn,
                 "lease lost before the invocation was recorded",
             );
         }
         Err(e) => {
+            // Whether it was recorded is unknown: what was staged stays, for the next attempt
+            // (not recorded) or the monitor (recorded) to publish.
             tracing::error!(task = %lease.task.task_id, error = %e, "cannot record the end of a task invocation")
         }
     }

@@ -144,7 +144,7 @@ impl StepError {
 impl From<StoreError> for StepError {
     fn from(e: StoreError) -> Self {
         Self {
-            retryable: matches!(e, StoreError::Database(_)),
+            retryable: matches!(e, StoreError::Database(_) | StoreError::Commit(_)),
             message: e.to_string(),
         }
     }

@@ -112,6 +112,18 @@ impl<R: AsyncRead + Unpin> RecordReader<R> {
         self
     }
 
+    /// For input of `len` bytes: a buffer no larger than the input needs (a small file does not
+    /// get a full-size one; it grows like any other if the input is longer after all).
+    pub fn for_input_of(mut self, len: u64) -> Self {
+        const SMALLEST: usize = 4096;
+        let needed = usize::try_from(len)
+            .unwrap_or(usize::MAX)
+            .saturating_add(1)
+            .max(SMALLEST);
+        self.capacity = self.capacity.min(needed);
+        self
+    }
+
     /// Bytes the reader holds allocated (its buffer and an oversize record's head): bounded
     /// by about the buffer capacity plus `max_record_bytes`, whatever the input.
     pub fn allocated(&self) -> usize {

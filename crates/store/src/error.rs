@@ -18,6 +18,10 @@ pub enum StoreError {
     NoTaskDatabase(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The transaction that held the write (with other writes, see the SQLite backend's group
+    /// commit) did not commit.
+    #[error("database error: the write did not commit: {0}")]
+    Commit(String),
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("corrupt record in the store: {0}")]

@@ -24,6 +24,6 @@ mod traits;
 pub use error::StoreError;
 pub use quiesce::{Hold, hold_writes};
 pub use traits::{
-    Lease, LeaseInfo, MetadataStore, MinuteCounters, NewTask, TaskCounts, TaskCursor, TaskPage,
-    TaskStore, Tenant,
+    Lease, LeaseInfo, MetadataStore, MinuteCounters, NewTask, Renewal, TaskCounts, TaskCursor,
+    TaskPage, TaskStore, Tenant,
 };

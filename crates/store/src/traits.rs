@@ -83,6 +83,15 @@ pub struct MinuteCounters {
     pub checkpoints: u64,
 }
 
+/// What renewing a lease found ([`TaskStore::renew`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Renewal {
+    /// Still held, extended; whether `letsdata tasks stop` asked the task to stop.
+    Held { stop_requested: bool },
+    /// Another worker holds the task now (or it is no longer PROCESSING).
+    Lost,
+}
+
 /// Task counts and summed progress, for `datasetProgress`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TaskCounts {
@@ -107,15 +116,33 @@ pub trait TaskStore: Send + Sync {
     async fn create_queue(&self) -> Result<(), StoreError>;
     /// Inserts tasks that do not exist yet (by id); returns how many were new. Idempotent.
     async fn insert_tasks(&self, tasks: &[NewTask]) -> Result<u64, StoreError>;
+    /// Claims up to `max` runnable tasks (`CREATED` or `RERUN`, lowest ordinal first), each
+    /// under its own lease with `log` appended to its execution logs; in ordinal order.
+    async fn claim_many(
+        &self,
+        owner: &str,
+        lease_for: Duration,
+        log: TaskExecutionLog,
+        max: usize,
+    ) -> Result<Vec<Lease>, StoreError>;
     /// Claims the next runnable task (`CREATED` or `RERUN`, lowest ordinal first).
     async fn claim(
         &self,
         owner: &str,
         lease_for: Duration,
         log: TaskExecutionLog,
-    ) -> Result<Option<Lease>, StoreError>;
+    ) -> Result<Option<Lease>, StoreError> {
+        Ok(self.claim_many(owner, lease_for, log, 1).await?.pop())
+    }
     /// Extends the lease. [`StoreError::LeaseLost`] if the token is stale.
     async fn heartbeat(&self, lease: &Lease, lease_for: Duration) -> Result<(), StoreError>;
+    /// Extends several leases at once (a worker's heartbeat): for each `(task, token)`, in
+    /// order, whether it is still held and whether a stop was requested for the task.
+    async fn renew(
+        &self,
+        leases: &[(TaskId, LeaseToken)],
+        lease_for: Duration,
+    ) -> Result<Vec<Renewal>, StoreError>;
     /// Saves the checkpoint (and its progress) under the lease.
     async fn checkpoint(
         &self,
@@ -124,14 +151,24 @@ pub trait TaskStore: Send + Sync {
         lease_for: Duration,
     ) -> Result<(), StoreError>;
     /// Ends the invocation: sets the status (`COMPLETED`, `RERUN` or `ERRORED`), the last error
-    /// and the invocation's log entry, and releases the lease.
+    /// and the invocation's log entry, and releases the lease. With `last`, the invocation's
+    /// final checkpoint is saved in the same write (as [`TaskStore::checkpoint`] would); a
+    /// COMPLETED task whose final checkpoint staged parts is then listed by
+    /// [`TaskStore::unpublished`] until [`TaskStore::published`] says they are visible.
     async fn finish(
         &self,
         lease: &Lease,
         status: TaskStatus,
         last_error: Option<&str>,
         log: TaskExecutionLog,
+        last: Option<&Checkpoint>,
     ) -> Result<(), StoreError>;
+    /// COMPLETED tasks whose last checkpoint staged parts that may not be published yet (their
+    /// worker stopped between the finish and the publish), up to `limit`.
+    async fn unpublished(&self, limit: usize) -> Result<Vec<Task>, StoreError>;
+    /// The staged parts of these COMPLETED tasks' last checkpoints are published: forgets
+    /// them.
+    async fn published(&self, task_ids: &[TaskId]) -> Result<(), StoreError>;
     /// Every `PROCESSING` task's lease.
     async fn leases(&self) -> Result<Vec<LeaseInfo>, StoreError>;
     /// Puts a `PROCESSING` task whose worker is gone back to `RERUN` (resuming from its
@@ -160,8 +197,6 @@ pub trait TaskStore: Send + Sync {
     ) -> Result<(u64, u64), StoreError>;
     /// Per-minute counters recorded by checkpoints, oldest first.
     async fn minute_counters(&self) -> Result<Vec<MinuteCounters>, StoreError>;
-    /// Whether a stop was requested for the task.
-    async fn stop_requested(&self, task_id: &TaskId) -> Result<bool, StoreError>;
     async fn get_task(&self, task_id: &TaskId) -> Result<Option<Task>, StoreError>;
     async fn list_tasks(&self, status: Option<TaskStatus>) -> Result<Vec<Task>, StoreError>;
     /// Up to `limit` tasks (optionally only those in `status`) in manifest order, after

@@ -35,6 +35,9 @@ macro_rules! store_test_suite {
                 insert_tasks_is_idempotent,
                 claim_returns_none_when_nothing_is_runnable,
                 claim_follows_ordinal_order,
+                claim_many_takes_up_to_max_in_ordinal_order,
+                renew_extends_held_leases_and_reports_stops_and_losses,
+                a_final_checkpoint_with_the_finish_is_unpublished_until_published,
                 claim_sets_processing_and_appends_an_execution_log,
                 heartbeat_extends_the_lease,
                 huge_lease_durations_are_accepted,
@@ -156,7 +159,7 @@ mod suite {
     use letsdata_model::task::TaskExecutionLog;
     use letsdata_model::{DatasetStatus, LeaseToken, TaskId, TaskStatus};
     use letsdata_store::{
-        Lease, MetadataStore, StoreError, TaskCounts, TaskCursor, TaskPage, TaskStore,
+        Lease, MetadataStore, Renewal, StoreError, TaskCounts, TaskCursor, TaskPage, TaskStore,
     };
     use std::collections::{BTreeMap, BTreeSet};
     use std::sync::Arc;
@@ -473,6 +476,7 @@ mod suite {
                 TaskStatus::Completed,
                 None,
                 finish_log(&claim_log("w"), "COMPLETED"),
+                None,
             )
             .await
             .unwrap();
@@ -630,6 +634,7 @@ mod suite {
                 TaskStatus::Completed,
                 None,
                 finish_log(&claim_log("w"), "COMPLETED"),
+                None,
             )
             .await
             .unwrap();
@@ -639,6 +644,7 @@ mod suite {
                 TaskStatus::Errored,
                 Some("boom"),
                 finish_log(&claim_log("w"), "ERRORED"),
+                None,
             )
             .await
             .unwrap();
@@ -656,6 +662,7 @@ mod suite {
                 TaskStatus::Completed,
                 None,
                 finish_log(&claim_log("w"), "COMPLETED"),
+                None,
             )
             .await
             .unwrap();
@@ -704,6 +711,7 @@ mod suite {
                 TaskStatus::Rerun,
                 None,
                 finish_log(&claim_log("w"), "RERUN"),
+                None,
             )
             .await
             .unwrap();
@@ -718,6 +726,180 @@ mod suite {
             order.push(lease.task.task_id.clone());
         }
         assert_eq!(order, ["e", "m", "a"]);
+    }
+
+    pub async fn claim_many_takes_up_to_max_in_ordinal_order(store: Arc<dyn MetadataStore>) {
+        let (_, tasks) = dataset_with_tasks(&*store, "many", 5).await;
+        let log = claim_log("w");
+        let first = tasks.claim_many("w", LEASE, log.clone(), 3).await.unwrap();
+        let ids: Vec<TaskId> = first.iter().map(|l| l.task.task_id.clone()).collect();
+        assert_eq!(ids, [task_id(0), task_id(1), task_id(2)]);
+        for lease in &first {
+            assert_eq!(lease.task.task_status, TaskStatus::Processing);
+            assert_eq!(lease.owner, "w");
+            assert_eq!(lease.task.task_execution_logs, vec![log.clone()]);
+        }
+        // A RERUN task with a lower ordinal comes first again.
+        tasks
+            .finish(
+                &first[1],
+                TaskStatus::Rerun,
+                None,
+                finish_log(&claim_log("w"), "RERUN"),
+                None,
+            )
+            .await
+            .unwrap();
+        let rest = tasks
+            .claim_many("w", LEASE, claim_log("w"), 10)
+            .await
+            .unwrap();
+        let ids: Vec<TaskId> = rest.iter().map(|l| l.task.task_id.clone()).collect();
+        assert_eq!(ids, [task_id(1), task_id(3), task_id(4)]);
+        assert!(rest[0].token > first[1].token);
+        assert!(
+            tasks
+                .claim_many("w", LEASE, claim_log("w"), 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(tasks.leases().await.unwrap().len(), 5);
+    }
+
+    pub async fn renew_extends_held_leases_and_reports_stops_and_losses(
+        store: Arc<dyn MetadataStore>,
+    ) {
+        let (_, tasks) = dataset_with_tasks(&*store, "renew", 3).await;
+        let short = Duration::from_secs(5);
+        let leases = tasks
+            .claim_many("w", short, claim_log("w"), 3)
+            .await
+            .unwrap();
+        let held: Vec<(TaskId, LeaseToken)> = leases
+            .iter()
+            .map(|l| (l.task.task_id.clone(), l.token))
+            .collect();
+        // One asked to stop, one taken over (reaped and claimed again).
+        tasks
+            .request_stop(Some(&[held[0].0.clone()]), "stop")
+            .await
+            .unwrap();
+        assert!(tasks.reap(&held[2].0, held[2].1, "gone").await.unwrap());
+        let again = tasks.claim("w2", LEASE, claim_log("w2")).await.unwrap();
+        assert_eq!(again.unwrap().task.task_id, held[2].0);
+
+        let before = tasks.leases().await.unwrap();
+        let found = tasks.renew(&held, LEASE).await.unwrap();
+        assert_eq!(
+            found,
+            vec![
+                Renewal::Held {
+                    stop_requested: true
+                },
+                Renewal::Held {
+                    stop_requested: false
+                },
+                Renewal::Lost,
+            ]
+        );
+        let after = tasks.leases().await.unwrap();
+        let expiry = |leases: &[letsdata_store::LeaseInfo], id: &TaskId| {
+            leases
+                .iter()
+                .find(|l| &l.task_id == id)
+                .map(|l| l.expires_at)
+                .unwrap()
+        };
+        for (id, _) in &held[..2] {
+            assert!(
+                expiry(&after, id) > expiry(&before, id),
+                "the held lease of {id} was extended"
+            );
+        }
+        assert_eq!(
+            expiry(&after, &held[2].0),
+            expiry(&before, &held[2].0),
+            "the new owner's lease is untouched"
+        );
+        assert!(tasks.renew(&[], LEASE).await.unwrap().is_empty());
+    }
+
+    pub async fn a_final_checkpoint_with_the_finish_is_unpublished_until_published(
+        store: Arc<dyn MetadataStore>,
+    ) {
+        let (_, tasks) = dataset_with_tasks(&*store, "final", 3).await;
+        let leases = tasks
+            .claim_many("w", LEASE, claim_log("w"), 3)
+            .await
+            .unwrap();
+        let staged = |n: u64| {
+            let mut last = checkpoint(n);
+            last.end_of_input = true;
+            last.staged_parts.documents = Some(serde_json::json!({"part": n}));
+            last
+        };
+        // Two complete with a final checkpoint that staged a part, one with nothing staged.
+        let mut empty = checkpoint(1);
+        empty.end_of_input = true;
+        let finals = [staged(4), staged(2), empty];
+        for (lease, last) in leases.iter().zip(&finals) {
+            tasks
+                .finish(
+                    lease,
+                    TaskStatus::Completed,
+                    None,
+                    finish_log(&claim_log("w"), "COMPLETED"),
+                    Some(last),
+                )
+                .await
+                .unwrap();
+        }
+        for (lease, last) in leases.iter().zip(&finals) {
+            let task = must_get(&*tasks, &lease.task.task_id).await;
+            assert_eq!(task.task_status, TaskStatus::Completed);
+            assert_eq!(task.checkpoint.as_ref(), Some(last));
+            assert_eq!(task.task_progress, last.progress);
+        }
+        let counts = tasks.counts().await.unwrap();
+        assert_eq!(counts.completed, 3);
+        assert_eq!(counts.progress, progress(7));
+        let metrics: u64 = tasks
+            .minute_counters()
+            .await
+            .unwrap()
+            .iter()
+            .map(|m| m.progress.records_read)
+            .sum();
+        assert_eq!(metrics, progress(7).records_read, "final checkpoints count");
+
+        let unpublished = tasks.unpublished(10).await.unwrap();
+        let ids: Vec<TaskId> = unpublished.iter().map(|t| t.task_id.clone()).collect();
+        assert_eq!(ids, [task_id(0), task_id(1)]);
+        assert_eq!(tasks.unpublished(1).await.unwrap().len(), 1);
+        tasks.published(&[task_id(0)]).await.unwrap();
+        // Twice is fine, and tasks with nothing to publish are left as they are.
+        tasks.published(&[task_id(0), task_id(2)]).await.unwrap();
+        tasks.published(&[]).await.unwrap();
+        let ids: Vec<TaskId> = tasks
+            .unpublished(10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| t.task_id)
+            .collect();
+        assert_eq!(ids, [task_id(1)]);
+        // Published: the staged parts are forgotten, the rest of the checkpoint is kept.
+        let task = must_get(&*tasks, &task_id(0)).await;
+        let mut expected = staged(4);
+        expected.staged_parts = Default::default();
+        assert_eq!(task.checkpoint, Some(expected));
+        tasks.published(&[task_id(1)]).await.unwrap();
+        assert!(tasks.unpublished(10).await.unwrap().is_empty());
+        assert_eq!(
+            must_get(&*tasks, &task_id(2)).await.checkpoint.as_ref(),
+            Some(&finals[2])
+        );
     }
 
     pub async fn claim_sets_processing_and_appends_an_execution_log(store: Arc<dyn MetadataStore>) {
@@ -749,7 +931,7 @@ mod suite {
         // A second invocation appends a second entry after the first one's closing entry.
         let done = finish_log(&log, "RERUN");
         tasks
-            .finish(&lease, TaskStatus::Rerun, None, done.clone())
+            .finish(&lease, TaskStatus::Rerun, None, done.clone(), None)
             .await
             .unwrap();
         let log2 = claim_log("worker-2");
@@ -842,6 +1024,7 @@ mod suite {
                 TaskStatus::Completed,
                 None,
                 finish_log(&claim_log("w"), "COMPLETED"),
+                None,
             )
             .await
             .unwrap();
@@ -856,7 +1039,7 @@ mod suite {
         let lease = tasks.claim("w", LEASE, log.clone()).await.unwrap().unwrap();
         let done = finish_log(&log, "COMPLETED");
         tasks
-            .finish(&lease, TaskStatus::Completed, None, done.clone())
+            .finish(&lease, TaskStatus::Completed, None, done.clone(), None)
             .await
             .unwrap();
 
@@ -895,7 +1078,13 @@ mod suite {
             .await
             .unwrap();
         tasks
-            .finish(&first, TaskStatus::Rerun, None, finish_log(&log, "RERUN"))
+            .finish(
+                &first,
+                TaskStatus::Rerun,
+                None,
+                finish_log(&log, "RERUN"),
+                None,
+            )
             .await
             .unwrap();
 
@@ -937,6 +1126,7 @@ mod suite {
                 TaskStatus::Completed,
                 None,
                 finish_log(&log, "COMPLETED"),
+                None,
             )
             .await
             .unwrap();
@@ -958,6 +1148,7 @@ mod suite {
                 TaskStatus::Errored,
                 Some("reader failed: bad gzip"),
                 done.clone(),
+                None,
             )
             .await
             .unwrap();
@@ -1073,8 +1264,19 @@ mod suite {
         let before = must_get(tasks, id).await;
         let leases_before = tasks.leases().await.unwrap();
         let counts_before = tasks.counts().await.unwrap();
+        let metrics_before = tasks.minute_counters().await.unwrap();
+        let mut final_checkpoint = checkpoint(999);
+        final_checkpoint.end_of_input = true;
+        final_checkpoint.staged_parts.documents = Some(serde_json::json!({"staged": "zombie"}));
 
         assert_lease_lost(tasks.heartbeat(stale, LEASE).await, id, stale.token);
+        assert_eq!(
+            tasks
+                .renew(&[(id.clone(), stale.token)], LEASE)
+                .await
+                .unwrap(),
+            vec![Renewal::Lost]
+        );
         assert_lease_lost(
             tasks.checkpoint(stale, &checkpoint(999), LEASE).await,
             id,
@@ -1092,11 +1294,15 @@ mod suite {
                 outcome: Some(status.as_str().into()),
                 message: Some("zombie".into()),
             };
-            assert_lease_lost(
-                tasks.finish(stale, status, Some("zombie error"), log).await,
-                id,
-                stale.token,
-            );
+            for last in [None, Some(&final_checkpoint)] {
+                assert_lease_lost(
+                    tasks
+                        .finish(stale, status, Some("zombie error"), log.clone(), last)
+                        .await,
+                    id,
+                    stale.token,
+                );
+            }
         }
 
         assert_eq!(
@@ -1117,6 +1323,12 @@ mod suite {
             );
         }
         assert_eq!(tasks.counts().await.unwrap(), counts_before);
+        assert_eq!(
+            tasks.minute_counters().await.unwrap(),
+            metrics_before,
+            "a fenced checkpoint counted in the metrics"
+        );
+        assert!(tasks.unpublished(10).await.unwrap().is_empty());
     }
 
     pub async fn stale_lease_is_fenced_after_reap(store: Arc<dyn MetadataStore>) {
@@ -1194,6 +1406,7 @@ mod suite {
                 TaskStatus::Completed,
                 None,
                 finish_log(&claim_log("s"), "COMPLETED"),
+                None,
             )
             .await
             .unwrap();
@@ -1217,6 +1430,7 @@ mod suite {
                 TaskStatus::Rerun,
                 None,
                 finish_log(&claim_log("w"), "RERUN"),
+                None,
             )
             .await
             .unwrap();
@@ -1287,6 +1501,7 @@ mod suite {
                 TaskStatus::Completed,
                 None,
                 finish_log(&claim_log("w0"), "COMPLETED"),
+                None,
             )
             .await
             .unwrap();
@@ -1297,6 +1512,7 @@ mod suite {
                 TaskStatus::Rerun,
                 None,
                 finish_log(&claim_log("w1"), "RERUN"),
+                None,
             )
             .await
             .unwrap();
@@ -1351,6 +1567,7 @@ mod suite {
                 TaskStatus::Completed,
                 None,
                 fin(TaskStatus::Completed),
+                None,
             )
             .await
             .unwrap();
@@ -1360,7 +1577,13 @@ mod suite {
             .await
             .unwrap();
         tasks
-            .finish(&leases[1], TaskStatus::Rerun, None, fin(TaskStatus::Rerun))
+            .finish(
+                &leases[1],
+                TaskStatus::Rerun,
+                None,
+                fin(TaskStatus::Rerun),
+                None,
+            )
             .await
             .unwrap();
         // task 2: ERRORED without progress
@@ -1370,6 +1593,7 @@ mod suite {
                 TaskStatus::Errored,
                 Some("bad"),
                 fin(TaskStatus::Errored),
+                None,
             )
             .await
             .unwrap();
@@ -1455,6 +1679,7 @@ mod suite {
                 TaskStatus::Completed,
                 None,
                 finish_log(&claim_log("w"), "COMPLETED"),
+                None,
             )
             .await
             .unwrap();
@@ -1595,6 +1820,7 @@ mod suite {
                                 TaskStatus::Completed,
                                 None,
                                 finish_log(&claim_log(&owner), "COMPLETED"),
+                                None,
                             )
                             .await
                             .unwrap();
@@ -1656,6 +1882,7 @@ mod suite {
                                     TaskStatus::Completed,
                                     None,
                                     finish_log(&claim_log(&owner), "COMPLETED"),
+                                    None,
                                 )
                                 .await
                                 .unwrap();
@@ -1708,6 +1935,7 @@ mod suite {
                     TaskStatus::Completed,
                     None,
                     finish_log(&claim_log("w"), "COMPLETED"),
+                    None,
                 )
                 .await
                 .unwrap();
@@ -1736,6 +1964,7 @@ mod suite {
                             TaskStatus::Completed,
                             None,
                             finish_log(&claim_log("w"), "COMPLETED"),
+                            None,
                         )
                         .await
                         .unwrap();

@@ -115,17 +115,18 @@ impl Bucket {
         ConnectorError::io(format!("cannot {what} s3://{}/{key}", self.name), e)
     }
 
-    /// Creates (or truncates) the staging file `staging` of a local bucket, never through a
-    /// link.
-    pub(super) async fn create_staging_file(
+    /// What creates (or truncates) the staging file `staging` of a local bucket, never through
+    /// a link: a blocking call, for the caller to run with its first write.
+    pub(super) fn staging_file(
         &self,
         staging: &str,
-    ) -> Result<std::fs::File, ConnectorError> {
+    ) -> Result<impl FnOnce() -> std::io::Result<std::fs::File> + Send + 'static, ConnectorError>
+    {
         let Some((file, path)) = self.local_file(staging)? else {
             return Err(self.local_io("stage", staging, std::io::ErrorKind::Unsupported.into()));
         };
         let root = self.local_dir.clone().expect("a local bucket");
-        let opened = tokio::task::spawn_blocking(move || {
+        Ok(move || {
             use std::os::unix::fs::OpenOptionsExt;
             if let Some(dir) = file.parent() {
                 std::fs::create_dir_all(dir)?;
@@ -144,9 +145,6 @@ impl Bucket {
                 .custom_flags(libc::O_NOFOLLOW)
                 .open(&file)
         })
-        .await
-        .map_err(|e| self.local_io("stage", staging, std::io::Error::other(e)))?;
-        opened.map_err(|e| self.local_io("stage", staging, e))
     }
 
     /// Removes the staging file `staging` of a local bucket (gone already is fine).
@@ -220,9 +218,29 @@ impl Bucket {
         // Local files: read the file directly with a large buffer instead of object_store's
         // 8 KiB chunked stream (one blocking call per chunk).
         let result = match result.payload {
-            GetResultPayload::File(file, _) => {
+            GetResultPayload::File(mut file, _) => {
                 let start = result.range.start;
                 let len = result.range.end - result.range.start;
+                if len <= LOCAL_READ_BUFFER as u64 {
+                    // A small file is read whole in one blocking call.
+                    let read = tokio::task::spawn_blocking(move || {
+                        use std::io::{Read, Seek};
+                        file.seek(std::io::SeekFrom::Start(start))?;
+                        let mut bytes = Vec::with_capacity(len as usize);
+                        file.take(len).read_to_end(&mut bytes)?;
+                        Ok::<_, std::io::Error>(bytes)
+                    })
+                    .await
+                    .map_err(std::io::Error::other)
+                    .and_then(|r| r)
+                    .map_err(|e| {
+                        ConnectorError::io(format!("cannot read s3://{}/{key}", self.name), e)
+                    })?;
+                    return Ok(ObjectRead {
+                        reader: Box::pin(std::io::Cursor::new(read)),
+                        size,
+                    });
+                }
                 let mut file = tokio::fs::File::from_std(file);
                 file.seek(std::io::SeekFrom::Start(start))
                     .await

@@ -280,20 +280,30 @@ impl SinkWriter for PartObjects {
                 kind: FailureKind::Internal,
             });
         };
+        self.prepare(part).await?;
+        let writer = self.writer.as_mut().expect("started by prepare");
+        writer.write(bytes).await?;
+        crate::failpoints::hit("s3-part-write");
+        Ok(Vec::new())
+    }
+
+    async fn prepare(&mut self, part: u64) -> Result<(), ConnectorError> {
         if self.writer.is_none() {
             let key = self.key(part);
             self.writer = Some(self.bucket.writer(&key, self.gzip, self.attempt).await?);
         }
-        let writer = self.writer.as_mut().expect("opened above");
-        writer.write(bytes).await?;
-        crate::failpoints::hit("s3-part-write");
-        Ok(Vec::new())
+        Ok(())
     }
 
     async fn stage(&mut self, _part: u64) -> Result<Staged, ConnectorError> {
         let Some(writer) = self.writer.take() else {
             return Ok(Staged::Empty);
         };
+        if writer.bytes_written() == 0 {
+            // Started by `prepare`, nothing written: no part.
+            writer.abort().await;
+            return Ok(Staged::Empty);
+        }
         let staged = writer.stage().await?;
         let value = serde_json::to_value(&staged)
             .map_err(|e| ConnectorError::Corrupt(format!("cannot record a staged part: {e}")))?;

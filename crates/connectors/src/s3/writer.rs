@@ -104,13 +104,56 @@ impl StagedObject {
     }
 }
 
+/// A local staging file: not created yet (it is, with the first bytes shipped or when the
+/// part is staged, in the same blocking call), open, or in use by a write in flight.
+enum LocalFile {
+    NotCreated,
+    Open(std::fs::File),
+    InFlight,
+}
+
+impl LocalFile {
+    /// Runs `write` on the file on a blocking thread, creating it first if need be.
+    async fn with<T: Send + 'static>(
+        &mut self,
+        bucket: &Bucket,
+        staging: &str,
+        write: impl FnOnce(&mut std::fs::File) -> std::io::Result<T> + Send + 'static,
+    ) -> Result<T, ConnectorError> {
+        let key = staging.to_string();
+        let (file, result) = match std::mem::replace(self, Self::InFlight) {
+            Self::Open(mut f) => tokio::task::spawn_blocking(move || {
+                let r = write(&mut f);
+                (Some(f), r)
+            })
+            .await
+            .map_err(|e| write_err(bucket, &key, e))?,
+            Self::NotCreated => {
+                let create = bucket.staging_file(staging)?;
+                tokio::task::spawn_blocking(move || match create() {
+                    Ok(mut f) => {
+                        let r = write(&mut f);
+                        (Some(f), r)
+                    }
+                    Err(e) => (None, Err(e)),
+                })
+                .await
+                .map_err(|e| write_err(bucket, &key, e))?
+            }
+            Self::InFlight => unreachable!("one write at a time"),
+        };
+        *self = match file {
+            Some(f) => Self::Open(f),
+            None => Self::NotCreated,
+        };
+        result.map_err(|e| write_err(bucket, &key, e))
+    }
+}
+
 /// Where the bytes go.
 enum Target {
-    /// A local staging file (`None` while a write is in flight).
-    Local {
-        file: Option<std::fs::File>,
-        staging: String,
-    },
+    /// A local staging file.
+    Local { file: LocalFile, staging: String },
     /// An S3 multipart upload.
     Upload {
         store: Arc<dyn MultipartStore>,
@@ -166,11 +209,9 @@ impl PartWriter {
                 in_flight: JoinSet::new(),
             }
         } else {
-            let staging = format!("{key}#{attempt}");
-            let file = bucket.create_staging_file(&staging).await?;
             Target::Local {
-                file: Some(file),
-                staging,
+                file: LocalFile::NotCreated,
+                staging: format!("{key}#{attempt}"),
             }
         };
         Ok(Self {
@@ -178,7 +219,8 @@ impl PartWriter {
             key: key.to_string(),
             target,
             gzip: gzip.then(|| GzEncoder::new(Vec::new(), Compression::fast())),
-            buf: Vec::with_capacity(UPLOAD_CAPACITY),
+            // Grows with what is written (a small part never holds a whole chunk).
+            buf: Vec::new(),
             bytes_in: 0,
         })
     }
@@ -208,8 +250,7 @@ impl PartWriter {
             None => {
                 self.buf.extend_from_slice(data);
                 if self.buf.len() >= UPLOAD_CAPACITY {
-                    let chunk =
-                        std::mem::replace(&mut self.buf, Vec::with_capacity(UPLOAD_CAPACITY));
+                    let chunk = std::mem::take(&mut self.buf);
                     self.ship(chunk).await?;
                 }
             }
@@ -223,18 +264,9 @@ impl PartWriter {
             return Ok(());
         }
         match &mut self.target {
-            Target::Local { file, .. } => {
-                let mut f = file.take().expect("no write in flight");
-                let (f, result) = tokio::task::spawn_blocking(move || {
-                    let r = f.write_all(&chunk);
-                    (f, r)
-                })
-                .await
-                .map_err(|e| write_err(&self.bucket, &self.key, e))?;
-                if let Target::Local { file, .. } = &mut self.target {
-                    *file = Some(f);
-                }
-                result.map_err(|e| write_err(&self.bucket, &self.key, e))
+            Target::Local { file, staging } => {
+                file.with(&self.bucket, staging, move |f| f.write_all(&chunk))
+                    .await
             }
             Target::Upload {
                 store,
@@ -287,16 +319,23 @@ impl PartWriter {
                 .map_err(|e| write_err(&self.bucket, &self.key, e))?,
             None => std::mem::take(&mut self.buf),
         };
-        self.ship(rest).await?;
+        let rest = match self.target {
+            Target::Upload { .. } => {
+                self.ship(rest).await?;
+                Vec::new()
+            }
+            Target::Local { .. } => rest,
+        };
         match &mut self.target {
             Target::Local { file, staging } => {
-                let f = file.take().expect("no write in flight");
-                // A kill -9 keeps what the kernel has; flushing to the disk makes the part
-                // survive a crash of the machine too, like the checkpoint that records it.
-                tokio::task::spawn_blocking(move || f.sync_data())
-                    .await
-                    .map_err(|e| write_err(&self.bucket, &self.key, e))?
-                    .map_err(|e| write_err(&self.bucket, &self.key, e))?;
+                // Created (for a small part), the rest written and flushed in one blocking
+                // call. A kill -9 keeps what the kernel has; flushing to the disk makes the
+                // part survive a crash of the machine too, like the checkpoint that records it.
+                file.with(&self.bucket, staging, move |f| {
+                    f.write_all(&rest)?;
+                    f.sync_data()
+                })
+                .await?;
                 Ok(StagedObject::Local {
                     key: self.key.clone(),
                     staging: staging.clone(),
@@ -326,6 +365,10 @@ impl PartWriter {
     /// Abandons the object (nothing becomes visible).
     pub async fn abort(self) {
         match self.target {
+            Target::Local {
+                file: LocalFile::NotCreated,
+                ..
+            } => {}
             Target::Local { staging, .. } => {
                 if let Err(e) = self.bucket.remove_staging_file(&staging).await {
                     tracing::debug!(error = %e, key = %self.key, "removing a staging file failed");

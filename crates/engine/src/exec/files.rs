@@ -56,9 +56,13 @@ impl BuiltinFiles {
                 ..
             }
         );
-        let (input, read_from) = open_file(&files, &file_name, offset, needs_header, log).await?;
+        let (input, read_from, len) =
+            open_file(&files, &file_name, offset, needs_header, log).await?;
         let ranged = read_from == offset;
         let mut reader = RecordReader::new(input, framing_for(parser_spec), read_from);
+        if let Some(len) = len {
+            reader = reader.for_input_of(len);
+        }
         let mut parser = builtin_parser(parser_spec, &file_name);
         if needs_header && offset > 0 {
             // Let the parser see the header row, then jump to the checkpoint.

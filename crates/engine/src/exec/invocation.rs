@@ -19,6 +19,7 @@
 //! Idle sources are polled with exponential back-off (200 ms doubling to at most 1 minute).
 
 use super::output::PartOutput;
+use super::slots::Slot;
 use super::{Failure, InvokeError, Outcome, Runner, STOPPED, Signals, TaskLog};
 use crate::LiveStats;
 use letsdata_connectors::FailureKind;
@@ -33,6 +34,8 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+/// A final part of at most this many bytes is staged after the invocation gave its slot back.
+const SMALL_FINAL_PART: u64 = 1024 * 1024;
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 /// What one invocation works with.
@@ -134,6 +137,38 @@ pub(super) trait Driver: Send {
     fn roll_interval(&self) -> Option<Duration> {
         None
     }
+
+    /// Whether [`Driver::after_commit`] tells the source what a checkpoint covers: the final
+    /// checkpoint is then saved by the invocation, not with the task's finish.
+    fn acknowledges(&self) -> bool {
+        false
+    }
+}
+
+/// The final part of an invocation that finished its input: staged, for the task's finish to
+/// record with the final checkpoint, and then to publish.
+pub(crate) struct Completion {
+    pub checkpoint: Checkpoint,
+    pub out: PartOutput,
+}
+
+impl std::fmt::Debug for Completion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Completion")
+            .field("checkpoint", &self.checkpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The task log's last line of a completed task.
+pub(crate) fn log_completed(log: &TaskLog, p: &TaskProgress) {
+    log.log(
+        LogLevel::Info,
+        format!(
+            "task completed: {} records read, {} documents written, {} error records, {} skipped",
+            p.records_read, p.documents_written, p.error_records, p.skip_records
+        ),
+    );
 }
 
 impl Invocation<'_> {
@@ -144,6 +179,7 @@ impl Invocation<'_> {
         mut driver: D,
         mut out: PartOutput,
         mut progress: Progress,
+        slot: Slot,
     ) -> Result<Outcome, InvokeError> {
         let runner = self.runner;
         let mut backoff = FIRST_BACKOFF;
@@ -297,17 +333,26 @@ impl Invocation<'_> {
                 ),
             );
         }
-        self.roll(&mut driver, &mut out, &mut progress, true)
+        if driver.acknowledges() {
+            // The source is told what the final checkpoint covers: it is saved here.
+            self.roll(&mut driver, &mut out, &mut progress, true)
+                .await?;
+            log_completed(self.log, &progress.totals);
+            return Ok(Outcome::Completed(None));
+        }
+        // The input is done with: a small final part is staged without the slot (only I/O is
+        // left), a larger one in it (its bytes stay bounded by the slots). It is recorded with
+        // the task's finish, in one write (see `pool::record_end`).
+        if out.pending_bytes() <= SMALL_FINAL_PART {
+            drop(slot);
+        }
+        let checkpoint = self
+            .stage(&mut driver, &mut out, &mut progress, true)
             .await?;
-        let p = &progress.totals;
-        self.log.log(
-            LogLevel::Info,
-            format!(
-                "task completed: {} records read, {} documents written, {} error records, {} skipped",
-                p.records_read, p.documents_written, p.error_records, p.skip_records
-            ),
-        );
-        Ok(Outcome::Completed)
+        Ok(Outcome::Completed(Some(Box::new(Completion {
+            checkpoint,
+            out,
+        }))))
     }
 
     /// Stages the part (durable, not visible), checkpoints (recording what was staged, under
@@ -322,27 +367,8 @@ impl Invocation<'_> {
         end_of_input: bool,
     ) -> Result<(), InvokeError> {
         let runner = self.runner;
-        driver.before_commit().await?;
         let part = out.part;
-        let (next_part, staged) = out.stage().await?;
-        // Documents the destination rejected are error records now.
-        let rejected = out.take_rejected();
-        progress.pending.documents_written =
-            progress.pending.documents_written.saturating_sub(rejected);
-        progress.pending.error_records += rejected;
-        runner.publish(progress);
-        progress.pending.bytes_read = progress.resume - progress.rolled_at;
-        progress.rolled_at = progress.resume;
-        progress.totals.add(&progress.pending);
-        progress.pending = TaskProgress::default();
-        progress.published = TaskProgress::default();
-        let checkpoint = Checkpoint {
-            next_part,
-            progress: progress.totals,
-            end_of_input,
-            staged_parts: staged,
-            position: driver.position(progress)?,
-        };
+        let checkpoint = self.stage(driver, out, progress, end_of_input).await?;
         match runner
             .tasks
             .checkpoint(self.lease, &checkpoint, runner.settings.lease)
@@ -364,11 +390,45 @@ impl Invocation<'_> {
         self.log.log(
             LogLevel::Debug,
             format!(
-                "checkpoint: offset {}, part {part} durable, next part {next_part}, {} documents, {} errors so far",
-                progress.resume, progress.totals.documents_written, progress.totals.error_records
+                "checkpoint: offset {}, part {part} durable, next part {}, {} documents, {} errors so far",
+                progress.resume,
+                checkpoint.next_part,
+                progress.totals.documents_written,
+                progress.totals.error_records
             ),
         );
         Ok(())
+    }
+
+    /// Makes the part durable (staged, not visible) and returns the checkpoint that records
+    /// it with the driver's position and the counters.
+    async fn stage<D: Driver>(
+        &self,
+        driver: &mut D,
+        out: &mut PartOutput,
+        progress: &mut Progress,
+        end_of_input: bool,
+    ) -> Result<Checkpoint, InvokeError> {
+        driver.before_commit().await?;
+        let (next_part, staged) = out.stage().await?;
+        // Documents the destination rejected are error records now.
+        let rejected = out.take_rejected();
+        progress.pending.documents_written =
+            progress.pending.documents_written.saturating_sub(rejected);
+        progress.pending.error_records += rejected;
+        self.runner.publish(progress);
+        progress.pending.bytes_read = progress.resume - progress.rolled_at;
+        progress.rolled_at = progress.resume;
+        progress.totals.add(&progress.pending);
+        progress.pending = TaskProgress::default();
+        progress.published = TaskProgress::default();
+        Ok(Checkpoint {
+            next_part,
+            progress: progress.totals,
+            end_of_input,
+            staged_parts: staged,
+            position: driver.position(progress)?,
+        })
     }
 
     /// Waits `pause`, returning early when the task is asked to stop or loses its lease.

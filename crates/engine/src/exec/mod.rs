@@ -15,12 +15,15 @@ mod files;
 mod invocation;
 mod output;
 mod records;
+pub(crate) mod slots;
 mod state_machine;
 pub(crate) mod tasklog;
 mod wasm;
 
 use crate::datasets::DatasetConnectors;
 use crate::{EngineSettings, LiveStats};
+pub(crate) use invocation::Completion;
+pub(crate) use invocation::log_completed;
 use invocation::{Invocation, Progress};
 use letsdata_connectors::ConnectorContext;
 use letsdata_connectors::sink::{Fence, SinkTask};
@@ -32,7 +35,7 @@ use letsdata_sandbox::InterfaceKind;
 use letsdata_store::{Lease, StoreError, TaskStore};
 use output::PartOutput;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicI64};
 use std::time::{Duration, Instant};
 pub(crate) use tasklog::TaskLog;
 
@@ -47,12 +50,17 @@ pub(crate) struct Signals {
     pub lost: AtomicBool,
     /// `letsdata tasks stop` asked the task to stop.
     pub stop: AtomicBool,
+    /// When the invocation took its slot (epoch milliseconds; 0 until it has).
+    pub working_since: AtomicI64,
 }
 
 /// How an invocation ended.
 #[derive(Debug)]
 pub(crate) enum Outcome {
-    Completed,
+    /// The input is finished. With the final part staged, for the task's finish to record
+    /// with the final checkpoint and then publish; `None` when the invocation saved the final
+    /// checkpoint itself.
+    Completed(Option<Box<Completion>>),
     /// The time budget ran out; the task was checkpointed and should be queued again.
     Rerun,
     Errored(Failure),
@@ -75,6 +83,8 @@ pub(crate) struct Runner {
     pub log_dir: std::path::PathBuf,
     /// Runs user code (datasets with a Wasm implementation).
     pub sandbox: Option<letsdata_sandbox::Sandbox>,
+    /// The worker's slots: an invocation opens its input before it takes one.
+    pub slots: Arc<slots::Slots>,
 }
 
 /// The part of the time budget an invocation works before it flushes and re-queues itself.
@@ -95,7 +105,18 @@ impl Runner {
         )
     }
 
-    /// Runs one invocation of the leased task.
+    /// Waits for a slot to work in (see [`slots`]).
+    async fn take_slot(&self, signals: &Signals) -> slots::Slot {
+        let slot = self.slots.take().await;
+        signals.working_since.store(
+            letsdata_model::time::now_millis(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        slot
+    }
+
+    /// Runs one invocation of the leased task: opens its input and writers, takes a slot,
+    /// works, and gives the slot back when it returns.
     pub(crate) async fn invoke(&self, lease: &Lease, signals: &Signals, log: &TaskLog) -> Outcome {
         match self.invoke_inner(lease, signals, log).await {
             Ok(outcome) => outcome,
@@ -116,7 +137,13 @@ impl Runner {
         )));
         let task = &lease.task;
         let checkpoint = task.checkpoint.clone().unwrap_or_default();
-        let mut out = self.output(lease, checkpoint.next_part).await?;
+        let mut out = self
+            .output(
+                &task.task_id,
+                lease.token.get() as u64,
+                checkpoint.next_part,
+            )
+            .await?;
         // What the last checkpoint staged is published before anything else (its worker may
         // have died first), and what earlier attempts left is removed.
         let fence = LeaseFence {
@@ -131,7 +158,7 @@ impl Runner {
             return Err(e.into());
         }
         if checkpoint.end_of_input {
-            return Ok(Outcome::Completed);
+            return Ok(Outcome::Completed(None));
         }
         let input = self
             .connectors_of
@@ -163,9 +190,15 @@ impl Runner {
                 )
                 .await?;
                 out.set_source(&source.0, &source.1);
-                run.run(driver, out, progress(resume)).await
+                // Nothing fails between starting the part and the loop, which stages or
+                // abandons it whatever happens.
+                out.prepare().await?;
+                let slot = self.take_slot(signals).await;
+                run.run(driver, out, progress(resume), slot).await
             }
             (TaskInput::Files(files), Implementation::Wasm(_)) => {
+                // User code runs in a slot (its instances count against the concurrency).
+                let slot = self.take_slot(signals).await;
                 let (sandbox, code, limits, interface) = self.user_code(&run).await?;
                 match interface.kind() {
                     InterfaceKind::FileParser => {
@@ -178,7 +211,7 @@ impl Runner {
                             log,
                         )
                         .await?;
-                        run.run(driver, out, progress(resume)).await
+                        run.run(driver, out, progress(resume), slot).await
                     }
                     InterfaceKind::StateMachine { multiple } => {
                         let (driver, resume) = state_machine::StateMachineFiles::open(
@@ -191,7 +224,7 @@ impl Runner {
                             log,
                         )
                         .await?;
-                        run.run(driver, out, progress(resume)).await
+                        run.run(driver, out, progress(resume), slot).await
                     }
                     InterfaceKind::RecordReader => Err(InvokeError::internal(format!(
                         "{} reads records, not files",
@@ -200,6 +233,7 @@ impl Runner {
                 }
             }
             (TaskInput::Records(source), implementation) => {
+                let slot = self.take_slot(signals).await;
                 let parse = match implementation {
                     Implementation::Builtin(parser) => {
                         records::Parse::builtin(parser, source.label().1)
@@ -220,19 +254,23 @@ impl Runner {
                         checkpoint.next_part
                     ),
                 );
-                run.run(driver, out, progress(0)).await
+                run.run(driver, out, progress(0), slot).await
             }
         }
     }
 
     /// The task's output, starting at part `next_part`: writers of the write and error
-    /// connectors for this attempt.
-    async fn output(&self, lease: &Lease, next_part: u64) -> Result<PartOutput, InvokeError> {
-        let task_id = lease.task.task_id.as_str();
+    /// connectors for attempt `attempt` (the lease token).
+    async fn output(
+        &self,
+        task_id: &str,
+        attempt: u64,
+        next_part: u64,
+    ) -> Result<PartOutput, InvokeError> {
         let task = SinkTask {
             dataset_name: &self.dataset.dataset_name,
             task_id,
-            attempt: lease.token.get() as u64,
+            attempt,
         };
         let [(_, write, write_resource), (_, error, error_resource)] = self
             .connectors_of
@@ -358,15 +396,15 @@ fn read_error(file_name: &str) -> impl Fn(std::io::Error) -> InvokeError + '_ {
 type Input = std::pin::Pin<Box<dyn tokio::io::AsyncRead + Send>>;
 
 /// Opens a file of the task at `offset`: a ranged read when uncompressed (and not
-/// `from_start`), otherwise from the start, to be skipped forward. Returns the input and the
-/// offset of its first byte.
+/// `from_start`), otherwise from the start, to be skipped forward. Returns the input, the
+/// offset of its first byte, and how many bytes it holds when that is known (uncompressed).
 async fn open_file(
     files: &letsdata_connectors::source::FileInput,
     file_name: &str,
     offset: u64,
     from_start: bool,
     log: &TaskLog,
-) -> Result<(Input, u64), InvokeError> {
+) -> Result<(Input, u64, Option<u64>), InvokeError> {
     let compression = letsdata_records::FileCompression::from_file_name(file_name);
     let ranged = matches!(compression, letsdata_records::FileCompression::None) && !from_start;
     let read_from = if ranged { offset } else { 0 };
@@ -383,8 +421,11 @@ async fn open_file(
     );
     let on_retry = |message: &str| log.log(LogLevel::Warn, message);
     let object = files.open(file_name, read_from, &on_retry).await?;
+    let len = matches!(compression, letsdata_records::FileCompression::None)
+        .then(|| object.size.saturating_sub(read_from));
     Ok((
         letsdata_records::decompress(compression, object.reader),
         read_from,
+        len,
     ))
 }

@@ -229,6 +229,12 @@ impl PartOutput {
         self.part_bytes + self.docs.len() as u64 + self.errors.len() as u64
     }
 
+    /// Documents are about to be written: the document writer may start its part now (an
+    /// upload begun while the invocation waits for a slot).
+    pub(crate) async fn prepare(&mut self) -> Result<(), ConnectorError> {
+        self.documents.prepare(self.part).await
+    }
+
     /// Before the invocation's first write: publishes what the task's last checkpoint
     /// staged (its worker may have died before publishing it) and removes what earlier
     /// attempts left unfinished.

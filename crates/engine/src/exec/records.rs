@@ -170,6 +170,10 @@ impl Driver for Records {
     fn roll_interval(&self) -> Option<Duration> {
         Some(ROLL_INTERVAL)
     }
+
+    fn acknowledges(&self) -> bool {
+        true
+    }
 }
 
 /// Parses one record's data with a built-in parser. `id` is the record's own id (used when

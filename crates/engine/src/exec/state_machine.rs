@@ -102,7 +102,7 @@ impl StateMachineFiles {
             })?;
             let offset = position.offset(file_type);
             let last = position.last_record_types.get(file_type).cloned();
-            let (input, read_from) = open_file(&files, file_name, offset, false, log).await?;
+            let (input, read_from, _) = open_file(&files, file_name, offset, false, log).await?;
             let mut records = RecordReader::new(input, Framing::Lines, read_from);
             if read_from < offset {
                 records

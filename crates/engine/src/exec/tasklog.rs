@@ -22,15 +22,17 @@ pub(crate) struct TaskLog {
     level: LogLevel,
     worker: String,
     max_bytes: u64,
-    /// Bytes in the file (read from it on the first write), and what was dropped.
+    /// Bytes in the file (read from it on the first write), what was dropped, and the file,
+    /// opened by the first write and kept open.
     state: Mutex<Option<Written>>,
 }
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Default)]
 struct Written {
     bytes: u64,
     dropped_bytes: u64,
     dropped_lines: u64,
+    file: Option<std::fs::File>,
 }
 
 impl TaskLog {
@@ -101,23 +103,32 @@ impl TaskLog {
             line.push('\n');
         }
         written.bytes += line.len() as u64;
-        self.append(&line);
+        self.append(&mut written.file, &line);
     }
 
-    fn append(&self, line: &str) {
-        let result = self
-            .path
-            .parent()
-            .map(std::fs::create_dir_all)
-            .transpose()
-            .and_then(|_| {
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&self.path)
-            })
-            .and_then(|mut f| f.write_all(line.as_bytes()));
-        if let Err(e) = result {
+    /// Appends `line`, opening the file (in append mode) on the first call.
+    fn append(&self, file: &mut Option<std::fs::File>, line: &str) {
+        if file.is_none() {
+            let opened = self
+                .path
+                .parent()
+                .map(std::fs::create_dir_all)
+                .transpose()
+                .and_then(|_| {
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(&self.path)
+                });
+            match opened {
+                Ok(f) => *file = Some(f),
+                Err(e) => {
+                    tracing::warn!(path = %self.path.display(), error = %e, "cannot write the task log");
+                    return;
+                }
+            }
+        }
+        if let Some(Err(e)) = file.as_mut().map(|f| f.write_all(line.as_bytes())) {
             tracing::warn!(path = %self.path.display(), error = %e, "cannot write the task log");
         }
     }
@@ -126,8 +137,8 @@ impl TaskLog {
 impl Drop for TaskLog {
     /// Says what the cap dropped, once, past the cap.
     fn drop(&mut self) {
-        let state = self.state.get_mut().map(|s| *s).unwrap_or_default();
-        if let Some(w) = state.filter(|w| w.dropped_lines > 0) {
+        let state = self.state.get_mut().map(Option::take).unwrap_or_default();
+        if let Some(mut w) = state.filter(|w| w.dropped_lines > 0) {
             let line = self.line(
                 "WARN",
                 &format!(
@@ -136,7 +147,7 @@ impl Drop for TaskLog {
                     w.dropped_bytes, w.dropped_lines, self.max_bytes
                 ),
             );
-            self.append(&line);
+            self.append(&mut w.file, &line);
         }
     }
 }

@@ -256,7 +256,7 @@ impl WasmFiles {
                 "invocation started: file {file_name} ({file_type}) from offset {offset}, part {next_part}"
             ),
         );
-        let (input, read_from) = open_file(&files, &file_name, offset, false, log).await?;
+        let (input, read_from, _) = open_file(&files, &file_name, offset, false, log).await?;
         let mut reader = RecordReader::new(input, framing, read_from);
         if read_from < offset {
             reader

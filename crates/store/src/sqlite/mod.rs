@@ -8,6 +8,7 @@
 //! other processes (`letsdata datasets view`) never block writers and a committed checkpoint
 //! survives `kill -9`.
 
+mod group;
 mod metadata;
 mod tasks;
 

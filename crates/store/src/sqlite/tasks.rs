@@ -1,24 +1,28 @@
 //! `datasets/<datasetId>/tasks.db`: a dataset's tasks, claimed under fenced leases.
 
 use super::super::{
-    Lease, LeaseInfo, MinuteCounters, NewTask, StoreError, TaskCounts, TaskCursor, TaskPage,
-    TaskStore,
+    Lease, LeaseInfo, MinuteCounters, NewTask, Renewal, StoreError, TaskCounts, TaskCursor,
+    TaskPage, TaskStore,
 };
+use super::group::GroupCommit;
 use async_trait::async_trait;
 use letsdata_model::task::{Checkpoint, TaskExecutionLog, TaskProgress};
 use letsdata_model::time::now_millis;
 use letsdata_model::{Dataset, DatasetId, LeaseToken, Task, TaskId, TaskStatus};
-use sqlx::Row;
 use sqlx::sqlite::{SqlitePool, SqliteRow};
+use sqlx::{Row, SqliteConnection};
 use std::time::Duration;
 
 const SCHEMA: &str = include_str!("../tasks_schema.sql");
 /// Tasks per INSERT statement (8 parameters each; SQLite allows 32,766).
 const INSERT_ROWS: usize = 1000;
 const QUEUE: &str = include_str!("../tasks_queue.sql");
-/// The paging index (`tasks list` in manifest order): made with the schema, and on first use
-/// in task databases of earlier releases.
-const ORDER_INDEX: &str = "CREATE INDEX IF NOT EXISTS tasks_order ON tasks (ordinal, task_id)";
+/// Indexes made with the schema, and on first use in task databases of earlier releases: the
+/// paging index (`tasks list` in manifest order), and the COMPLETED tasks whose final staged
+/// parts may not be published yet (a partial index: empty once they are).
+const LATER_INDEXES: &str = "CREATE INDEX IF NOT EXISTS tasks_order ON tasks (ordinal, task_id);
+     CREATE INDEX IF NOT EXISTS tasks_unpublished ON tasks (ordinal)
+         WHERE task_status = 'COMPLETED' AND json_extract(checkpoint, '$.stagedParts') IS NOT NULL;";
 
 const COLUMNS: &str = "task_id, task_status, task_type, definition, progress, checkpoint, last_error, \
      execution_logs, worker_process_id, lease_owner, lease_token, create_datetime, update_datetime";
@@ -29,8 +33,11 @@ pub struct SqliteTaskStore {
     dataset_id: DatasetId,
     dataset_name: String,
     tenant_id: String,
-    /// Whether the paging index exists (databases of earlier releases get it on first use).
-    ordered: tokio::sync::OnceCell<()>,
+    /// Runs the writes of running tasks, many per transaction.
+    group: GroupCommit,
+    /// Whether the indexes added since the first release exist (task databases of earlier
+    /// releases get them on first use).
+    upgraded: tokio::sync::OnceCell<()>,
 }
 
 impl std::fmt::Debug for SqliteTaskStore {
@@ -54,11 +61,12 @@ fn expires_at(now: i64, lease_for: Duration) -> i64 {
 impl SqliteTaskStore {
     pub(super) fn new(pool: SqlitePool, dataset: &Dataset) -> Self {
         Self {
-            pool,
             dataset_id: dataset.dataset_id.clone(),
             dataset_name: dataset.dataset_name.clone(),
             tenant_id: dataset.tenant_id.clone(),
-            ordered: tokio::sync::OnceCell::new(),
+            group: GroupCommit::start(pool.clone()),
+            upgraded: tokio::sync::OnceCell::new(),
+            pool,
         }
     }
 
@@ -69,7 +77,21 @@ impl SqliteTaskStore {
     pub(super) async fn create_schema(&self) -> Result<(), StoreError> {
         let _writing = crate::quiesce::writing().await;
         sqlx::raw_sql(SCHEMA).execute(&self.pool).await?;
-        sqlx::raw_sql(ORDER_INDEX).execute(&self.pool).await?;
+        sqlx::raw_sql(LATER_INDEXES).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Adds what task databases of earlier releases lack (once per process).
+    async fn upgrade(&self) -> Result<(), StoreError> {
+        self.upgraded
+            .get_or_try_init(|| async {
+                let _writing = crate::quiesce::writing().await;
+                sqlx::raw_sql(LATER_INDEXES)
+                    .execute(&self.pool)
+                    .await
+                    .map(|_| ())
+            })
+            .await?;
         Ok(())
     }
 
@@ -149,61 +171,109 @@ impl TaskStore for SqliteTaskStore {
         Ok(inserted)
     }
 
-    async fn claim(
+    async fn claim_many(
         &self,
         owner: &str,
         lease_for: Duration,
         log: TaskExecutionLog,
-    ) -> Result<Option<Lease>, StoreError> {
-        let _writing = crate::quiesce::writing().await;
+        max: usize,
+    ) -> Result<Vec<Lease>, StoreError> {
         let now = now_millis();
         let log = serde_json::to_string(&log)?;
-        // One statement: pick and lease atomically, appending the invocation's log entry. The
-        // first CREATED and the first RERUN task each come from the `tasks_queue` index (an
-        // `IN` of both statuses would sort every runnable task on each claim).
-        let row = sqlx::query(&format!(
-            "UPDATE tasks SET task_status = 'PROCESSING', lease_owner = ?1, worker_process_id = ?1,
-                 lease_token = lease_token + 1, lease_expires_at = ?2, update_datetime = ?3,
-                 execution_logs = json_insert(execution_logs, '$[#]', json(?4))
-             WHERE task_id = (SELECT task_id FROM (
-                     SELECT * FROM (SELECT task_id, ordinal FROM tasks WHERE task_status = 'CREATED'
-                                    ORDER BY ordinal LIMIT 1)
-                     UNION ALL
-                     SELECT * FROM (SELECT task_id, ordinal FROM tasks WHERE task_status = 'RERUN'
-                                    ORDER BY ordinal LIMIT 1))
-                 ORDER BY ordinal LIMIT 1)
-             RETURNING {COLUMNS}"
-        ))
-        .bind(owner)
-        .bind(expires_at(now, lease_for))
-        .bind(now)
-        .bind(log)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let token = LeaseToken::new(row.try_get("lease_token")?);
-        Ok(Some(Lease {
-            task: self.decode(&row)?,
-            owner: owner.to_string(),
-            token,
-        }))
+        let owner = owner.to_string();
+        let max = i64::try_from(max.max(1)).unwrap_or(i64::MAX);
+        let expires = expires_at(now, lease_for);
+        let held_by = owner.clone();
+        let rows = self
+            .group
+            .run(move |c: &mut SqliteConnection| {
+                Box::pin(async move {
+                    // One statement: pick and lease atomically, appending the invocation's log
+                    // entry. The first CREATED and the first RERUN tasks each come from the
+                    // `tasks_queue` index (an `IN` of both statuses would sort every runnable
+                    // task on each claim).
+                    let rows = sqlx::query(&format!(
+                        "UPDATE tasks SET task_status = 'PROCESSING', lease_owner = ?1, worker_process_id = ?1,
+                             lease_token = lease_token + 1, lease_expires_at = ?2, update_datetime = ?3,
+                             execution_logs = json_insert(execution_logs, '$[#]', json(?4))
+                         WHERE task_id IN (SELECT task_id FROM (
+                                 SELECT * FROM (SELECT task_id, ordinal FROM tasks WHERE task_status = 'CREATED'
+                                                ORDER BY ordinal LIMIT ?5)
+                                 UNION ALL
+                                 SELECT * FROM (SELECT task_id, ordinal FROM tasks WHERE task_status = 'RERUN'
+                                                ORDER BY ordinal LIMIT ?5))
+                             ORDER BY ordinal LIMIT ?5)
+                         RETURNING ordinal, {COLUMNS}"
+                    ))
+                    .bind(held_by)
+                    .bind(expires)
+                    .bind(now)
+                    .bind(log)
+                    .bind(max)
+                    .fetch_all(&mut *c)
+                    .await?;
+                    Ok(rows)
+                })
+            })
+            .await?;
+        let mut leases = rows
+            .iter()
+            .map(|row| {
+                Ok((
+                    row.try_get::<i64, _>("ordinal")?,
+                    Lease {
+                        token: LeaseToken::new(row.try_get("lease_token")?),
+                        task: self.decode(row)?,
+                        owner: owner.clone(),
+                    },
+                ))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        leases.sort_by_key(|(ordinal, _)| *ordinal);
+        Ok(leases.into_iter().map(|(_, lease)| lease).collect())
     }
 
     async fn heartbeat(&self, lease: &Lease, lease_for: Duration) -> Result<(), StoreError> {
-        let _writing = crate::quiesce::writing().await;
-        let result = sqlx::query(
-            "UPDATE tasks SET lease_expires_at = ?1
-             WHERE task_id = ?2 AND lease_token = ?3 AND task_status = 'PROCESSING'",
-        )
-        .bind(expires_at(now_millis(), lease_for))
-        .bind(lease.task.task_id.as_str())
-        .bind(lease.token.get())
-        .execute(&self.pool)
-        .await?;
-        if result.rows_affected() == 0 {
-            return Err(Self::lost(lease));
+        let held = (lease.task.task_id.clone(), lease.token);
+        match self.renew(&[held], lease_for).await?.first() {
+            Some(Renewal::Held { .. }) => Ok(()),
+            _ => Err(Self::lost(lease)),
         }
-        Ok(())
+    }
+
+    async fn renew(
+        &self,
+        leases: &[(TaskId, LeaseToken)],
+        lease_for: Duration,
+    ) -> Result<Vec<Renewal>, StoreError> {
+        let leases = leases.to_vec();
+        let expires = expires_at(now_millis(), lease_for);
+        self.group
+            .run(move |c: &mut SqliteConnection| {
+                Box::pin(async move {
+                    let mut found = Vec::with_capacity(leases.len());
+                    for (task_id, token) in &leases {
+                        let row = sqlx::query(
+                            "UPDATE tasks SET lease_expires_at = ?1
+                             WHERE task_id = ?2 AND lease_token = ?3 AND task_status = 'PROCESSING'
+                             RETURNING stop_requested",
+                        )
+                        .bind(expires)
+                        .bind(task_id.as_str())
+                        .bind(token.get())
+                        .fetch_optional(&mut *c)
+                        .await?;
+                        found.push(match row {
+                            Some(row) => Renewal::Held {
+                                stop_requested: row.try_get::<i64, _>("stop_requested")? != 0,
+                            },
+                            None => Renewal::Lost,
+                        });
+                    }
+                    Ok(found)
+                })
+            })
+            .await
     }
 
     async fn checkpoint(
@@ -212,59 +282,33 @@ impl TaskStore for SqliteTaskStore {
         checkpoint: &Checkpoint,
         lease_for: Duration,
     ) -> Result<(), StoreError> {
-        let _writing = crate::quiesce::writing().await;
         let now = now_millis();
-        let p = &checkpoint.progress;
-        let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-        let mut tx = self.pool.begin().await?;
-        // Write first (no read-then-write lock upgrade): add what this checkpoint covers, the
-        // new counters minus the stored ones, to the minute's metrics.
-        sqlx::query(
-            "INSERT INTO metrics (minute, records_read, documents_written, error_records, skip_records, bytes_read, checkpoints)
-             SELECT ?1,
-                    MAX(?2 - COALESCE(json_extract(progress, '$.recordsRead'), 0), 0),
-                    MAX(?3 - COALESCE(json_extract(progress, '$.documentsWritten'), 0), 0),
-                    MAX(?4 - COALESCE(json_extract(progress, '$.errorRecords'), 0), 0),
-                    MAX(?5 - COALESCE(json_extract(progress, '$.skipRecords'), 0), 0),
-                    MAX(?6 - COALESCE(json_extract(progress, '$.bytesRead'), 0), 0),
-                    1
-             FROM tasks WHERE task_id = ?7 AND lease_token = ?8 AND task_status = 'PROCESSING'
-             ON CONFLICT (minute) DO UPDATE SET
-                 records_read = records_read + excluded.records_read,
-                 documents_written = documents_written + excluded.documents_written,
-                 error_records = error_records + excluded.error_records,
-                 skip_records = skip_records + excluded.skip_records,
-                 bytes_read = bytes_read + excluded.bytes_read,
-                 checkpoints = checkpoints + 1",
-        )
-        .bind(now - now.rem_euclid(60_000))
-        .bind(n(p.records_read))
-        .bind(n(p.documents_written))
-        .bind(n(p.error_records))
-        .bind(n(p.skip_records))
-        .bind(n(p.bytes_read))
-        .bind(lease.task.task_id.as_str())
-        .bind(lease.token.get())
-        .execute(&mut *tx)
-        .await?;
-        let result = sqlx::query(
-            "UPDATE tasks SET checkpoint = ?1, progress = ?2, lease_expires_at = ?3, update_datetime = ?4
-             WHERE task_id = ?5 AND lease_token = ?6 AND task_status = 'PROCESSING'",
-        )
-        .bind(serde_json::to_string(checkpoint)?)
-        .bind(serde_json::to_string(&checkpoint.progress)?)
-        .bind(expires_at(now, lease_for))
-        .bind(now)
-        .bind(lease.task.task_id.as_str())
-        .bind(lease.token.get())
-        .execute(&mut *tx)
-        .await?;
-        if result.rows_affected() == 0 {
-            tx.rollback().await?;
-            return Err(Self::lost(lease));
-        }
-        tx.commit().await?;
-        Ok(())
+        let save = SaveCheckpoint::new(lease, checkpoint, now)?;
+        let expires = expires_at(now, lease_for);
+        let lost = Self::lost(lease);
+        self.group
+            .run(move |c: &mut SqliteConnection| {
+                Box::pin(async move {
+                    save.metrics(c).await?;
+                    let result = sqlx::query(
+                        "UPDATE tasks SET checkpoint = ?1, progress = ?2, lease_expires_at = ?3, update_datetime = ?4
+                         WHERE task_id = ?5 AND lease_token = ?6 AND task_status = 'PROCESSING'",
+                    )
+                    .bind(&save.checkpoint)
+                    .bind(&save.progress)
+                    .bind(expires)
+                    .bind(now)
+                    .bind(save.task_id.as_str())
+                    .bind(save.token.get())
+                    .execute(&mut *c)
+                    .await?;
+                    if result.rows_affected() == 0 {
+                        return Err(lost);
+                    }
+                    Ok(())
+                })
+            })
+            .await
     }
 
     async fn finish(
@@ -273,26 +317,86 @@ impl TaskStore for SqliteTaskStore {
         status: TaskStatus,
         last_error: Option<&str>,
         log: TaskExecutionLog,
+        last: Option<&Checkpoint>,
     ) -> Result<(), StoreError> {
-        let _writing = crate::quiesce::writing().await;
-        let result = sqlx::query(
-            "UPDATE tasks SET task_status = ?1, last_error = COALESCE(?2, last_error),
-                 execution_logs = json_set(execution_logs, '$[#-1]', json(?3)),
-                 lease_owner = NULL, lease_expires_at = NULL, update_datetime = ?4
-             WHERE task_id = ?5 AND lease_token = ?6 AND task_status = 'PROCESSING'",
-        )
-        .bind(status.as_str())
-        .bind(last_error)
-        .bind(serde_json::to_string(&log)?)
-        .bind(now_millis())
-        .bind(lease.task.task_id.as_str())
-        .bind(lease.token.get())
-        .execute(&self.pool)
+        let now = now_millis();
+        let save = last
+            .map(|checkpoint| SaveCheckpoint::new(lease, checkpoint, now))
+            .transpose()?;
+        let log = serde_json::to_string(&log)?;
+        let last_error = last_error.map(str::to_string);
+        let (task_id, token) = (lease.task.task_id.clone(), lease.token);
+        let lost = Self::lost(lease);
+        self.group
+            .run(move |c: &mut SqliteConnection| {
+                Box::pin(async move {
+                    if let Some(save) = &save {
+                        save.metrics(c).await?;
+                    }
+                    let result = sqlx::query(
+                        "UPDATE tasks SET task_status = ?1, last_error = COALESCE(?2, last_error),
+                             execution_logs = json_set(execution_logs, '$[#-1]', json(?3)),
+                             lease_owner = NULL, lease_expires_at = NULL, update_datetime = ?4,
+                             checkpoint = COALESCE(?7, checkpoint), progress = COALESCE(?8, progress)
+                         WHERE task_id = ?5 AND lease_token = ?6 AND task_status = 'PROCESSING'",
+                    )
+                    .bind(status.as_str())
+                    .bind(last_error)
+                    .bind(log)
+                    .bind(now)
+                    .bind(task_id.as_str())
+                    .bind(token.get())
+                    .bind(save.as_ref().map(|s| s.checkpoint.as_str()))
+                    .bind(save.as_ref().map(|s| s.progress.as_str()))
+                    .execute(&mut *c)
+                    .await?;
+                    if result.rows_affected() == 0 {
+                        return Err(lost);
+                    }
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    async fn unpublished(&self, limit: usize) -> Result<Vec<Task>, StoreError> {
+        self.upgrade().await?;
+        // Through the partial index `tasks_unpublished` (its condition spelled the same), not
+        // every COMPLETED task.
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM tasks INDEXED BY tasks_unpublished
+             WHERE task_status = 'COMPLETED' AND json_extract(checkpoint, '$.stagedParts') IS NOT NULL
+             ORDER BY ordinal LIMIT ?1"
+        ))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
         .await?;
-        if result.rows_affected() == 0 {
-            return Err(Self::lost(lease));
+        rows.iter().map(|r| self.decode(r)).collect()
+    }
+
+    async fn published(&self, task_ids: &[TaskId]) -> Result<(), StoreError> {
+        if task_ids.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        let ids = serde_json::to_string(task_ids)?;
+        self.group
+            .run(move |c: &mut SqliteConnection| {
+                Box::pin(async move {
+                    sqlx::query(
+                        // `+task_status`: found by id, not by walking every COMPLETED task
+                        // in the status index.
+                        "UPDATE tasks SET checkpoint = json_remove(checkpoint, '$.stagedParts')
+                         WHERE task_id IN (SELECT value FROM json_each(?1))
+                           AND +task_status = 'COMPLETED'
+                           AND json_extract(checkpoint, '$.stagedParts') IS NOT NULL",
+                    )
+                    .bind(ids)
+                    .execute(&mut *c)
+                    .await?;
+                    Ok(())
+                })
+            })
+            .await
     }
 
     async fn leases(&self) -> Result<Vec<LeaseInfo>, StoreError> {
@@ -426,17 +530,6 @@ impl TaskStore for SqliteTaskStore {
             .collect()
     }
 
-    async fn stop_requested(&self, task_id: &TaskId) -> Result<bool, StoreError> {
-        let row = sqlx::query("SELECT stop_requested FROM tasks WHERE task_id = ?1")
-            .bind(task_id.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(match row {
-            Some(r) => r.try_get::<i64, _>("stop_requested")? != 0,
-            None => false,
-        })
-    }
-
     async fn get_task(&self, task_id: &TaskId) -> Result<Option<Task>, StoreError> {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM tasks WHERE task_id = ?1"))
             .bind(task_id.as_str())
@@ -471,15 +564,7 @@ impl TaskStore for SqliteTaskStore {
         limit: usize,
     ) -> Result<TaskPage, StoreError> {
         let limit = limit.max(1);
-        self.ordered
-            .get_or_try_init(|| async {
-                let _writing = crate::quiesce::writing().await;
-                sqlx::raw_sql(ORDER_INDEX)
-                    .execute(&self.pool)
-                    .await
-                    .map(|_| ())
-            })
-            .await?;
+        self.upgrade().await?;
         // Conditions spelled out (no `?1 IS NULL OR ...`) so that SQLite walks an index:
         // `tasks_queue` (status, ordinal) or `tasks_order` (ordinal, task id).
         let mut conditions = Vec::new();
@@ -554,5 +639,64 @@ impl TaskStore for SqliteTaskStore {
             });
         }
         Ok(counts)
+    }
+}
+
+/// A checkpoint to save, serialized before its write is queued.
+struct SaveCheckpoint {
+    task_id: TaskId,
+    token: LeaseToken,
+    checkpoint: String,
+    progress: String,
+    progress_counts: TaskProgress,
+    minute: i64,
+}
+
+impl SaveCheckpoint {
+    fn new(lease: &Lease, checkpoint: &Checkpoint, now: i64) -> Result<Self, StoreError> {
+        Ok(Self {
+            task_id: lease.task.task_id.clone(),
+            token: lease.token,
+            checkpoint: serde_json::to_string(checkpoint)?,
+            progress: serde_json::to_string(&checkpoint.progress)?,
+            progress_counts: checkpoint.progress,
+            minute: now - now.rem_euclid(60_000),
+        })
+    }
+
+    /// Adds what this checkpoint covers (the new counters minus the stored ones) to the
+    /// minute's metrics; nothing when the lease is lost. Runs before the task's row changes.
+    async fn metrics(&self, c: &mut SqliteConnection) -> Result<(), StoreError> {
+        let p = &self.progress_counts;
+        let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        sqlx::query(
+            "INSERT INTO metrics (minute, records_read, documents_written, error_records, skip_records, bytes_read, checkpoints)
+             SELECT ?1,
+                    MAX(?2 - COALESCE(json_extract(progress, '$.recordsRead'), 0), 0),
+                    MAX(?3 - COALESCE(json_extract(progress, '$.documentsWritten'), 0), 0),
+                    MAX(?4 - COALESCE(json_extract(progress, '$.errorRecords'), 0), 0),
+                    MAX(?5 - COALESCE(json_extract(progress, '$.skipRecords'), 0), 0),
+                    MAX(?6 - COALESCE(json_extract(progress, '$.bytesRead'), 0), 0),
+                    1
+             FROM tasks WHERE task_id = ?7 AND lease_token = ?8 AND task_status = 'PROCESSING'
+             ON CONFLICT (minute) DO UPDATE SET
+                 records_read = records_read + excluded.records_read,
+                 documents_written = documents_written + excluded.documents_written,
+                 error_records = error_records + excluded.error_records,
+                 skip_records = skip_records + excluded.skip_records,
+                 bytes_read = bytes_read + excluded.bytes_read,
+                 checkpoints = checkpoints + 1",
+        )
+        .bind(self.minute)
+        .bind(n(p.records_read))
+        .bind(n(p.documents_written))
+        .bind(n(p.error_records))
+        .bind(n(p.skip_records))
+        .bind(n(p.bytes_read))
+        .bind(self.task_id.as_str())
+        .bind(self.token.get())
+        .execute(&mut *c)
+        .await?;
+        Ok(())
     }
 }

@@ -1,0 +1,143 @@
+//! Group commit for a task database: the writes of running tasks (claims, heartbeats,
+//! checkpoints, finishes) queue here, and one writer runs every write waiting in one
+//! transaction, so they share one WAL commit (one fsync) instead of paying one each. Each
+//! caller is answered once the transaction holding its write has committed: the durability
+//! of each write is what it was when each committed on its own.
+//!
+//! A write whose lease was lost changes nothing (every statement is conditional on the lease
+//! token) and answers [`StoreError::LeaseLost`] without disturbing the others. Any other error
+//! rolls the whole batch back, and every write of it gets the error.
+
+use crate::StoreError;
+use sqlx::SqliteConnection;
+use sqlx::sqlite::SqlitePool;
+use std::future::Future;
+use std::pin::Pin;
+use tokio::sync::{mpsc, oneshot};
+
+/// A boxed future borrowing the connection.
+pub(super) type Fut<'c, T> = Pin<Box<dyn Future<Output = T> + Send + 'c>>;
+
+/// Writes in one transaction at most.
+const MAX_BATCH: usize = 512;
+
+/// One queued write.
+trait Job: Send {
+    /// Runs the write's statements in the open transaction; false when it failed in a way
+    /// that needs the transaction rolled back.
+    fn run<'a>(&'a mut self, conn: &'a mut SqliteConnection) -> Fut<'a, bool>;
+    /// Answers the caller once the transaction ended (`commit`: how).
+    fn answer(self: Box<Self>, commit: Result<(), String>);
+}
+
+struct Pending<T, F> {
+    write: Option<F>,
+    result: Option<Result<T, StoreError>>,
+    reply: oneshot::Sender<Result<T, StoreError>>,
+}
+
+impl<T, F> Job for Pending<T, F>
+where
+    T: Send + 'static,
+    F: for<'c> FnOnce(&'c mut SqliteConnection) -> Fut<'c, Result<T, StoreError>> + Send + 'static,
+{
+    fn run<'a>(&'a mut self, conn: &'a mut SqliteConnection) -> Fut<'a, bool> {
+        let write = self.write.take().expect("a write runs once");
+        Box::pin(async move {
+            let result = write(conn).await;
+            let clean = !matches!(
+                result,
+                Err(ref e) if !matches!(e, StoreError::LeaseLost { .. })
+            );
+            self.result = Some(result);
+            clean
+        })
+    }
+
+    fn answer(self: Box<Self>, commit: Result<(), String>) {
+        let answer = match (self.result, commit) {
+            (Some(Err(e)), _) => Err(e),
+            (Some(Ok(v)), Ok(())) => Ok(v),
+            (_, Err(why)) => Err(StoreError::Commit(why)),
+            (None, Ok(())) => Err(StoreError::Commit("the write did not run".into())),
+        };
+        // The caller may have gone away (its task was cancelled): nothing to tell.
+        let _ = self.reply.send(answer);
+    }
+}
+
+/// The queue and its writer.
+pub(super) struct GroupCommit {
+    jobs: mpsc::UnboundedSender<Box<dyn Job>>,
+}
+
+impl GroupCommit {
+    /// Starts the writer of `pool` (on the current Tokio runtime).
+    pub(super) fn start(pool: SqlitePool) -> Self {
+        let (jobs, queue) = mpsc::unbounded_channel();
+        tokio::spawn(write_loop(pool, queue));
+        Self { jobs }
+    }
+
+    /// Queues `write` and waits until the transaction that ran it has committed.
+    pub(super) async fn run<T, F>(&self, write: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> Fut<'c, Result<T, StoreError>>
+            + Send
+            + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job = Box::new(Pending {
+            write: Some(write),
+            result: None,
+            reply,
+        });
+        if self.jobs.send(job).is_err() {
+            return Err(StoreError::Commit("the task database is closed".into()));
+        }
+        answer
+            .await
+            .unwrap_or_else(|_| Err(StoreError::Commit("the task database is closed".into())))
+    }
+}
+
+async fn write_loop(pool: SqlitePool, mut queue: mpsc::UnboundedReceiver<Box<dyn Job>>) {
+    let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
+    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let outcome = run_batch(&pool, &mut batch).await;
+        for job in batch.drain(..) {
+            job.answer(outcome.clone());
+        }
+    }
+}
+
+/// Runs the batch in one transaction; how it ended.
+async fn run_batch(pool: &SqlitePool, batch: &mut [Box<dyn Job>]) -> Result<(), String> {
+    let _writing = crate::quiesce::writing().await;
+    let mut conn = pool.acquire().await.map_err(|e| e.to_string())?;
+    // IMMEDIATE: take the write lock now (waiting up to the busy timeout for other processes),
+    // so no statement of the batch can fail to upgrade a read lock.
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut clean = true;
+    for job in batch.iter_mut() {
+        if !job.run(&mut conn).await {
+            clean = false;
+            break;
+        }
+    }
+    if !clean {
+        let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+        return Err("rolled back: another write of the same transaction failed".into());
+    }
+    match sqlx::query("COMMIT").execute(&mut *conn).await {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+            Err(e.to_string())
+        }
+    }
+}
