@@ -302,10 +302,7 @@ impl TaskStore for SqliteTaskStore {
                     .bind(save.token.get())
                     .execute(&mut *c)
                     .await?;
-                    if result.rows_affected() == 0 {
-                        return Err(lost);
-                    }
-                    Ok(())
+                    fenced(result.rows_affected(), lost)
                 })
             })
             .await
@@ -350,10 +347,7 @@ impl TaskStore for SqliteTaskStore {
                     .bind(save.as_ref().map(|s| s.progress.as_str()))
                     .execute(&mut *c)
                     .await?;
-                    if result.rows_affected() == 0 {
-                        return Err(lost);
-                    }
-                    Ok(())
+                    fenced(result.rows_affected(), lost)
                 })
             })
             .await
@@ -640,6 +634,11 @@ impl TaskStore for SqliteTaskStore {
         }
         Ok(counts)
     }
+}
+
+/// A write conditional on the lease token: no row changed means another worker holds the task.
+fn fenced(rows: u64, lost: StoreError) -> Result<(), StoreError> {
+    if rows == 0 { Err(lost) } else { Ok(()) }
 }
 
 /// A checkpoint to save, serialized before its write is queued.
