@@ -85,6 +85,12 @@ pub(crate) async fn process(engine: &Engine, dataset: &Dataset) -> Result<Datase
     let mut running: JoinSet<()> = JoinSet::new();
     let mut last_refresh = Instant::now();
     loop {
+        // Ended invocations are joined at once: each holds its task's memory until it is.
+        while let Some(joined) = running.try_join_next() {
+            if let Err(e) = joined {
+                tracing::error!(error = %e, "task invocation panicked");
+            }
+        }
         let concurrency = runner.spec.compute_engine.concurrency as usize;
         runner.slots.set_limit(concurrency);
         // Invocations started ahead of the free slots open their input meanwhile.
