@@ -305,6 +305,9 @@ async fn run_invocation(
     held: Arc<Held>,
     marks: mpsc::UnboundedSender<TaskId>,
 ) {
+    // Released however the invocation ends (a panic too): a lease this worker kept renewing
+    // for an invocation that is gone would never expire, and the task never be reaped.
+    let _held = Release(&held, &lease.task.task_id);
     let opened = now_millis();
     let log = runner.task_log(&lease.task.task_id);
     let outcome = runner.invoke(&lease, &signals, &log).await;
@@ -321,7 +324,15 @@ async fn run_invocation(
         now_millis(),
     );
     record_end(&runner, &lease, interval, outcome, &log, &marks).await;
-    held.release(&lease.task.task_id);
+}
+
+/// Stops renewing a lease when dropped.
+struct Release<'a>(&'a Held, &'a TaskId);
+
+impl Drop for Release<'_> {
+    fn drop(&mut self) {
+        self.0.release(self.1);
+    }
 }
 
 async fn record_end(
