@@ -6,9 +6,9 @@
 //! there are free slots, so the next tasks' I/O overlaps the current ones' work. One heartbeat
 //! ([`keep_alive`]) renews every lease this worker holds in one write and picks up stop
 //! requests. An invocation that finished its input frees its slot (before staging its final
-//! part when that is small); then its fenced `finish` records the final checkpoint with the status in one write
-//! (the store commits the writes of many tasks together) and the part is published
-//! ([`record_end`]). Several processes may run the same dataset: leases keep them from running
+//! part when that is small); then its fenced `finish` records the final checkpoint with the
+//! status in one write (the store commits the writes of many tasks together) and the part is
+//! published ([`record_end`]). Several processes may run the same dataset: leases keep them from running
 //! a task twice, and the monitor (run by each of them) reaps leases of workers that died so
 //! their tasks resume from the last checkpoint.
 
@@ -48,17 +48,6 @@ pub(crate) async fn process(engine: &Engine, dataset: &Dataset) -> Result<Datase
         ),
         None => None,
     };
-    let log_dir = engine
-        .home
-        .join("datasets")
-        .join(&dataset.dataset_id)
-        .join("logs");
-    std::fs::create_dir_all(&log_dir).map_err(|e| {
-        EngineError::Corrupt(format!(
-            "cannot create the task log directory {}: {e}",
-            log_dir.display()
-        ))
-    })?;
     let mut runner = Runner {
         connectors: engine.connectors.clone(),
         connectors_of: Arc::new(DatasetConnectors::of(&spec)?),
@@ -68,7 +57,11 @@ pub(crate) async fn process(engine: &Engine, dataset: &Dataset) -> Result<Datase
         dataset: Arc::new(dataset.clone()),
         spec: Arc::new(spec),
         worker_id: engine.worker_id.clone(),
-        log_dir,
+        log_dir: engine
+            .home
+            .join("datasets")
+            .join(&dataset.dataset_id)
+            .join("logs"),
         sandbox,
         slots: Arc::new(Slots::default()),
     };
@@ -87,9 +80,7 @@ pub(crate) async fn process(engine: &Engine, dataset: &Dataset) -> Result<Datase
     loop {
         // Ended invocations are joined at once: each holds its task's memory until it is.
         while let Some(joined) = running.try_join_next() {
-            if let Err(e) = joined {
-                tracing::error!(error = %e, "task invocation panicked");
-            }
+            ended(joined);
         }
         let concurrency = runner.spec.compute_engine.concurrency as usize;
         runner.slots.set_limit(concurrency);
@@ -149,8 +140,8 @@ pub(crate) async fn process(engine: &Engine, dataset: &Dataset) -> Result<Datase
         }
         tokio::select! {
             joined = running.join_next(), if !running.is_empty() => {
-                if let Some(Err(e)) = joined {
-                    tracing::error!(error = %e, "task invocation panicked");
+                if let Some(joined) = joined {
+                    ended(joined);
                 }
             }
             _ = runner.slots.done.notified() => {}
@@ -171,6 +162,13 @@ pub(crate) async fn process(engine: &Engine, dataset: &Dataset) -> Result<Datase
             return Ok(current);
         }
         tokio::time::sleep(engine.settings.poll_interval).await;
+    }
+}
+
+/// An invocation joined: only a panic is left to report (it recorded its own end).
+fn ended(joined: Result<(), tokio::task::JoinError>) {
+    if let Err(e) = joined {
+        tracing::error!(error = %e, "task invocation panicked");
     }
 }
 
@@ -198,8 +196,7 @@ fn reload_compute(engine: &Engine, current: &Dataset, runner: &mut Runner) {
 }
 
 /// The leases this worker holds (invocations opening, waiting for a slot, working or recording
-/// their end), and
-/// each one's signals.
+/// their end), and each one's signals.
 #[derive(Default)]
 struct Held {
     leases: Mutex<HashMap<TaskId, (LeaseToken, Arc<Signals>)>>,

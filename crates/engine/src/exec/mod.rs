@@ -137,13 +137,7 @@ impl Runner {
         )));
         let task = &lease.task;
         let checkpoint = task.checkpoint.clone().unwrap_or_default();
-        let mut out = self
-            .output(
-                &task.task_id,
-                lease.token.get() as u64,
-                checkpoint.next_part,
-            )
-            .await?;
+        let mut out = self.output(lease, checkpoint.next_part).await?;
         // What the last checkpoint staged is published before anything else (its worker may
         // have died first), and what earlier attempts left is removed.
         let fence = LeaseFence {
@@ -260,17 +254,13 @@ impl Runner {
     }
 
     /// The task's output, starting at part `next_part`: writers of the write and error
-    /// connectors for attempt `attempt` (the lease token).
-    async fn output(
-        &self,
-        task_id: &str,
-        attempt: u64,
-        next_part: u64,
-    ) -> Result<PartOutput, InvokeError> {
+    /// connectors for this attempt.
+    async fn output(&self, lease: &Lease, next_part: u64) -> Result<PartOutput, InvokeError> {
+        let task_id = lease.task.task_id.as_str();
         let task = SinkTask {
             dataset_name: &self.dataset.dataset_name,
             task_id,
-            attempt,
+            attempt: lease.token.get() as u64,
         };
         let [(_, write, write_resource), (_, error, error_resource)] = self
             .connectors_of
