@@ -323,8 +323,8 @@ impl Init<'_> {
                 let store = engine.store.open_task_store(self.dataset_id).await?;
                 // A chunk at a time: memory flat in the number of tasks. The next chunk is made
                 // (manifest lines read, task ids hashed) on a blocking thread while the last one
-                // is inserted. Inserting is idempotent (task ids come from the manifest), so
-                // after a crash the step runs again and adds what is missing.
+                // is inserted. The store adds them all at once, so after a crash the step runs
+                // again and adds them all (or, when they were added, keeps them).
                 let (chunks_in, mut chunks) = tokio::sync::mpsc::channel::<Vec<NewTask>>(1);
                 let (dataset_id, task_type) =
                     (self.dataset_id.clone(), source.task_type().to_string());
@@ -333,26 +333,24 @@ impl Init<'_> {
                     loop {
                         let chunk: Vec<NewTask> = seeds
                             .by_ref()
-                            .take(TASKS_PER_INSERT)
+                            .take(TASKS_PER_CHUNK)
                             .map(|seed| {
                                 repeats.see(&seed.definition.manifest_line);
                                 crate::datasets::new_task(&dataset_id, &task_type, seed)
                             })
                             .collect();
-                        // Stops early when the inserts failed (the receiver is gone).
+                        // Stops early when the load failed (the receiver is gone).
                         if chunk.is_empty() || chunks_in.blocking_send(chunk).is_err() {
                             return repeats;
                         }
                     }
                 });
-                let (mut total, mut new) = (0u64, 0u64);
-                while let Some(chunk) = chunks.recv().await {
-                    total += chunk.len() as u64;
-                    new += store.insert_tasks(&chunk).await?;
-                }
+                let loaded = store.load_tasks(&mut chunks).await;
+                drop(chunks);
                 let repeats = producer
                     .await
                     .map_err(|e| StepError::user(format!("making the tasks failed: {e}")))?;
+                let (total, new) = loaded?;
                 let mut message = format!("{total} tasks ({new} new)");
                 if let Some(warning) = repeats.warning() {
                     tracing::warn!(dataset = %self.dataset_id, "{warning}");
@@ -487,10 +485,9 @@ fn write_file(path: &std::path::Path, value: &serde_json::Value) -> Result<(), S
     std::fs::write(path, text).map_err(|e| io_error(path, e))
 }
 
-/// Tasks inserted per transaction by Create Tasks. Task ids are hashes, so every transaction
-/// touches pages all over the task-id index: fewer, larger transactions write each page fewer
-/// times. Memory: about three chunks at once (one made, one queued, one inserted).
-const TASKS_PER_INSERT: usize = 20_000;
+/// Tasks handed to the store at once by Create Tasks. Memory: about three chunks at once (one
+/// made, one queued, one inserted).
+const TASKS_PER_CHUNK: usize = 10_000;
 
 /// Manifest lines that repeat an earlier one: each line is a task of its own, so a repeated
 /// line reads its input again and writes its documents again. Lines are remembered by a 64-bit

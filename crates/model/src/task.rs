@@ -74,9 +74,9 @@ pub fn task_id(dataset_id: &str, identity: &str) -> crate::TaskId {
     crate::TaskId::new(uuid::Uuid::new_v5(&namespace, identity.as_bytes()).to_string())
 }
 
-/// Counters for one task.
+/// Counters for one task (a counter left out reads as 0: a new task stores `{}`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct TaskProgress {
     pub records_read: u64,
     pub documents_written: u64,

@@ -14,6 +14,10 @@ pub enum StoreError {
     },
     #[error("task {0:?} not found")]
     TaskNotFound(String),
+    #[error(
+        "the task list names task {0} twice (the read connector listed the same input twice); nothing was created"
+    )]
+    DuplicateTask(String),
     #[error("the task database of dataset {0} does not exist")]
     NoTaskDatabase(String),
     #[error("database error: {0}")]

@@ -116,6 +116,14 @@ pub trait TaskStore: Send + Sync {
     async fn create_queue(&self) -> Result<(), StoreError>;
     /// Inserts tasks that do not exist yet (by id); returns how many were new. Idempotent.
     async fn insert_tasks(&self, tasks: &[NewTask]) -> Result<u64, StoreError>;
+    /// Create Tasks: adds the dataset's whole task list, received a chunk at a time until the
+    /// sender is gone, all at once (one transaction: after a crash, none of it; run again, the
+    /// same set). Tasks that exist already (by id) are kept. Returns the number received and
+    /// the number new.
+    async fn load_tasks(
+        &self,
+        chunks: &mut tokio::sync::mpsc::Receiver<Vec<NewTask>>,
+    ) -> Result<(u64, u64), StoreError>;
     /// Claims up to `max` runnable tasks (`CREATED` or `RERUN`, lowest ordinal first), each
     /// under its own lease with `log` appended to its execution logs; in ordinal order.
     async fn claim_many(

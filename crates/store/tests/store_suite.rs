@@ -33,6 +33,7 @@ macro_rules! store_test_suite {
                 task_store_must_be_created_before_it_is_opened,
                 create_task_store_and_queue_are_idempotent,
                 insert_tasks_is_idempotent,
+                load_tasks_adds_the_whole_list_at_once_or_nothing,
                 claim_returns_none_when_nothing_is_runnable,
                 claim_follows_ordinal_order,
                 claim_many_takes_up_to_max_in_ordinal_order,
@@ -550,6 +551,76 @@ mod suite {
     }
 
     // ------------------------------------------------------------------ tasks
+
+    /// Sends `chunks` to a load, as Create Tasks does.
+    async fn load(
+        tasks: &dyn letsdata_store::TaskStore,
+        chunks: Vec<Vec<letsdata_store::NewTask>>,
+    ) -> Result<(u64, u64), letsdata_store::StoreError> {
+        let (send, mut receive) = tokio::sync::mpsc::channel(chunks.len().max(1));
+        for chunk in chunks {
+            send.send(chunk).await.unwrap();
+        }
+        drop(send);
+        tasks.load_tasks(&mut receive).await
+    }
+
+    pub async fn load_tasks_adds_the_whole_list_at_once_or_nothing(store: Arc<dyn MetadataStore>) {
+        let tenant = store.local_tenant().await.unwrap();
+        let dataset = new_dataset(&tenant, "load");
+        store.insert_dataset(&dataset).await.unwrap();
+        let tasks_store = store.create_task_store(&dataset.dataset_id).await.unwrap();
+        tasks_store.create_queue().await.unwrap();
+
+        // A list naming one task twice: refused with that task, and nothing is created.
+        let mut twice = tasks(5);
+        twice.push(new_task(&task_id(2), 7));
+        match load(
+            &*tasks_store,
+            vec![twice[..3].to_vec(), twice[3..].to_vec()],
+        )
+        .await
+        {
+            Err(letsdata_store::StoreError::DuplicateTask(id)) => {
+                assert_eq!(id, task_id(2).as_str())
+            }
+            other => panic!("expected DuplicateTask, got {other:?}"),
+        }
+        assert_eq!(tasks_store.counts().await.unwrap().total, 0);
+
+        // The list in chunks: every task, in manifest order, runnable.
+        let all = tasks(2500);
+        let chunks: Vec<_> = all.chunks(1000).map(|c| c.to_vec()).collect();
+        assert_eq!(
+            load(&*tasks_store, chunks.clone()).await.unwrap(),
+            (2500, 2500)
+        );
+        let counts = tasks_store.counts().await.unwrap();
+        assert_eq!((counts.total, counts.created), (2500, 2500));
+        let first = tasks_store
+            .claim("w", LEASE, claim_log("w"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(first.task.task_id, task_id(0));
+        assert_eq!(first.task.task_progress, Default::default());
+
+        // Loaded again (Create Tasks run again after a crash): the tasks there are kept, ids
+        // stay unique, and later inserts find them.
+        assert_eq!(load(&*tasks_store, chunks).await.unwrap(), (2500, 0));
+        assert_eq!(tasks_store.counts().await.unwrap().total, 2500);
+        assert_eq!(
+            must_get(&*tasks_store, &first.task.task_id)
+                .await
+                .task_status,
+            TaskStatus::Processing
+        );
+        assert_eq!(tasks_store.insert_tasks(&tasks(2501)).await.unwrap(), 1);
+        // A second handle, as another process, sees the same unique ids.
+        let other = store.open_task_store(&dataset.dataset_id).await.unwrap();
+        assert_eq!(other.insert_tasks(&tasks(2502)).await.unwrap(), 1);
+        assert_eq!(tasks_store.counts().await.unwrap().total, 2502);
+    }
 
     pub async fn insert_tasks_is_idempotent(store: Arc<dyn MetadataStore>) {
         let (_, tasks_store) = dataset_with_tasks(&*store, "insert", 3).await;

@@ -30,6 +30,9 @@ async fn open_pool(path: &Path, create: bool) -> Result<SqlitePool, StoreError> 
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(Duration::from_secs(30))
+        // After a large transaction (Create Tasks of a long manifest) the WAL is cut back to
+        // this size once checkpointed, instead of keeping its largest size on disk.
+        .pragma("journal_size_limit", (64 * 1024 * 1024).to_string())
         .foreign_keys(true);
     // Switching a new file into WAL mode needs an exclusive lock that SQLite does not wait for
     // (the busy timeout does not apply), so a process opening the database while another one is

@@ -137,38 +137,64 @@ impl TaskStore for SqliteTaskStore {
 
     async fn insert_tasks(&self, tasks: &[NewTask]) -> Result<u64, StoreError> {
         let _writing = crate::quiesce::writing().await;
-        let now = now_millis();
-        let progress = serde_json::to_string(&TaskProgress::default())?;
-        let mut inserted = 0;
-        let mut tx = self.pool.begin().await?;
-        // Many rows per statement: one round trip to the connection's thread per chunk, not
-        // per task (a manifest of a million lines).
-        for chunk in tasks.chunks(INSERT_ROWS) {
-            let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-                "INSERT INTO tasks (task_id, ordinal, task_status, task_type, definition, progress, create_datetime, update_datetime) ",
-            );
-            let mut definitions = Vec::with_capacity(chunk.len());
-            for task in chunk {
-                definitions.push(serde_json::to_string(&task.definition)?);
-            }
-            insert.push_values(
-                chunk.iter().zip(definitions),
-                |mut row, (task, definition)| {
-                    row.push_bind(task.task_id.as_str())
-                        .push_bind(i64::try_from(task.ordinal).unwrap_or(i64::MAX))
-                        .push_bind("CREATED")
-                        .push_bind(task.task_type.as_str())
-                        .push_bind(definition)
-                        .push_bind(progress.as_str())
-                        .push_bind(now)
-                        .push_bind(now);
-                },
-            );
-            insert.push(" ON CONFLICT (task_id) DO NOTHING");
-            inserted += insert.build().execute(&mut *tx).await?.rows_affected();
+        let mut conn = self.pool.acquire().await?;
+        sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+        // Checked on this connection, in this transaction: the check also brings the
+        // connection's view of the schema up to date (an index made by another connection
+        // counts only once it has), which the insert's ON CONFLICT needs when it is prepared.
+        let inserted = async {
+            create_id_index(&mut conn).await?;
+            insert_rows(&mut conn, tasks, true).await
         }
-        tx.commit().await?;
-        Ok(inserted)
+        .await;
+        end_transaction(&mut conn, inserted).await
+    }
+
+    async fn load_tasks(
+        &self,
+        chunks: &mut tokio::sync::mpsc::Receiver<Vec<NewTask>>,
+    ) -> Result<(u64, u64), StoreError> {
+        let _writing = crate::quiesce::writing().await;
+        let mut conn = self.pool.acquire().await?;
+        // IMMEDIATE: the write lock for the whole load, so two processes initializing the
+        // dataset at once load one after the other (the second finds every task there).
+        sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+        let loaded = async {
+            // An empty table without the id index (a new task database) is filled first and
+            // indexed after: appending rows in manifest order is cheap, inserting hashed ids
+            // into an index one by one is not. Otherwise tasks already there are kept.
+            let bulk = !has_id_index(&mut conn).await?
+                && sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM (SELECT 1 FROM tasks LIMIT 1)")
+                    .fetch_one(&mut *conn)
+                    .await?
+                    == 0;
+            if !bulk {
+                create_id_index(&mut conn).await?;
+            }
+            let (mut total, mut new) = (0u64, 0u64);
+            while let Some(chunk) = chunks.recv().await {
+                total += chunk.len() as u64;
+                new += insert_rows(&mut conn, &chunk, !bulk).await?;
+            }
+            if bulk {
+                match create_id_index(&mut conn).await {
+                    Err(StoreError::Database(sqlx::Error::Database(d)))
+                        if d.is_unique_violation() =>
+                    {
+                        let twice: String = sqlx::query_scalar(
+                            "SELECT task_id FROM tasks GROUP BY task_id HAVING COUNT(*) > 1 LIMIT 1",
+                        )
+                        .fetch_one(&mut *conn)
+                        .await?;
+                        return Err(StoreError::DuplicateTask(twice));
+                    }
+                    other => other?,
+                }
+            }
+            Ok::<_, StoreError>((total, new))
+        }
+        .await;
+        end_transaction(&mut conn, loaded).await
     }
 
     async fn claim_many(
@@ -634,6 +660,87 @@ impl TaskStore for SqliteTaskStore {
         }
         Ok(counts)
     }
+}
+
+/// Inserts `tasks` (many rows per statement: one round trip to the connection's thread per
+/// chunk, not per task); with `keep_existing`, tasks whose id exists already are skipped (that
+/// needs the id index). Returns how many were inserted.
+async fn insert_rows(
+    conn: &mut SqliteConnection,
+    tasks: &[NewTask],
+    keep_existing: bool,
+) -> Result<u64, StoreError> {
+    let now = now_millis();
+    let mut inserted = 0;
+    for chunk in tasks.chunks(INSERT_ROWS) {
+        let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            "INSERT INTO tasks (task_id, ordinal, task_status, task_type, definition, progress, create_datetime, update_datetime) ",
+        );
+        let mut definitions = Vec::with_capacity(chunk.len());
+        for task in chunk {
+            definitions.push(serde_json::to_string(&task.definition)?);
+        }
+        insert.push_values(
+            chunk.iter().zip(definitions),
+            |mut row, (task, definition)| {
+                row.push_bind(task.task_id.as_str())
+                    .push_bind(i64::try_from(task.ordinal).unwrap_or(i64::MAX))
+                    .push_bind("CREATED")
+                    .push_bind(task.task_type.as_str())
+                    .push_bind(definition)
+                    // No progress yet: `{}` reads as zero counters.
+                    .push_bind("{}")
+                    .push_bind(now)
+                    .push_bind(now);
+            },
+        );
+        if keep_existing {
+            insert.push(" ON CONFLICT (task_id) DO NOTHING");
+        }
+        inserted += insert.build().execute(&mut *conn).await?.rows_affected();
+    }
+    Ok(inserted)
+}
+
+/// Commits the transaction of `result`, or rolls it back when that is an error.
+async fn end_transaction<T>(
+    conn: &mut SqliteConnection,
+    result: Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    match result {
+        Ok(value) => {
+            sqlx::query("COMMIT").execute(&mut *conn).await?;
+            Ok(value)
+        }
+        Err(e) => {
+            if let Err(rollback) = sqlx::query("ROLLBACK").execute(&mut *conn).await {
+                tracing::warn!(error = %rollback, "rolling back a failed write failed");
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Whether task ids are unique through an index: `tasks_id`, or the PRIMARY KEY of task
+/// databases of earlier releases.
+async fn has_id_index(conn: &mut SqliteConnection) -> Result<bool, StoreError> {
+    Ok(sqlx::query_scalar::<_, bool>(
+        "SELECT EXISTS (SELECT 1 FROM pragma_index_list('tasks') AS l
+             WHERE l.\"unique\" = 1
+               AND (SELECT group_concat(name) FROM pragma_index_info(l.name)) = 'task_id')",
+    )
+    .fetch_one(&mut *conn)
+    .await?)
+}
+
+/// Makes task ids unique through `tasks_id` unless an index does already.
+async fn create_id_index(conn: &mut SqliteConnection) -> Result<(), StoreError> {
+    if !has_id_index(conn).await? {
+        sqlx::query("CREATE UNIQUE INDEX IF NOT EXISTS tasks_id ON tasks (task_id)")
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// A write conditional on the lease token: no row changed means another worker holds the task.
