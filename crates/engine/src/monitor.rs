@@ -39,20 +39,27 @@ impl<'a> Monitor<'a> {
         }
     }
 
-    /// Writes the current aggregate progress into the dataset record (if it changed) and
-    /// returns the record as it now is.
-    pub(crate) async fn refresh(&self) -> Result<Dataset, EngineError> {
-        let progress = progress_of(&self.tasks.counts().await?);
+    /// Returns the dataset record as it now is; with `progress`, first writes the current
+    /// aggregate progress into it (if it changed: that sums every task's counters).
+    pub(crate) async fn refresh(&self, progress: bool) -> Result<Dataset, EngineError> {
+        let progress = if progress {
+            Some(progress_of(&self.tasks.counts().await?))
+        } else {
+            None
+        };
         let current = self
             .engine
             .store
             .get_dataset_by_id(&self.dataset_id)
             .await?;
-        if let Some(current) = current
-            && current.dataset_progress == progress
-        {
-            return Ok(current);
-        }
+        let progress = match (current, progress) {
+            (Some(current), None) => return Ok(current),
+            (Some(current), Some(progress)) if current.dataset_progress == progress => {
+                return Ok(current);
+            }
+            (_, None) => return Err(EngineError::DatasetNotFound(self.dataset_id.to_string())),
+            (_, Some(progress)) => progress,
+        };
         modify_dataset(self.engine, &self.dataset_id, |d| {
             d.dataset_progress = progress.clone();
         })

@@ -2,7 +2,7 @@
 
 use super::S3Settings;
 use super::admin as s3admin;
-use super::nofollow::NoFollow;
+use super::nofollow::{self, NoFollow, Open};
 use super::writer::PartWriter;
 use crate::ConnectorError;
 use crate::sink::Fence;
@@ -11,8 +11,7 @@ use futures::{StreamExt, TryStreamExt};
 use letsdata_model::location::validate_key;
 use object_store::multipart::MultipartStore;
 use object_store::path::Path;
-use object_store::{GetOptions, GetRange, GetResultPayload, ObjectStore};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use object_store::{GetOptions, GetRange, ObjectStore};
 
 /// Read buffer for local files.
 const LOCAL_READ_BUFFER: usize = 1024 * 1024;
@@ -91,27 +90,27 @@ impl Bucket {
         }
     }
 
-    /// The local file of `key` and its store path, checked not to be reached through a link
-    /// (`None` on S3).
-    fn local_file(&self, key: &str) -> Result<Option<(std::path::PathBuf, Path)>, ConnectorError> {
+    /// The directory of a local bucket and `key`'s path below it, validated (`None` on S3).
+    /// Opened only with [`nofollow::open_below`] and its kin, which never follow a link.
+    fn local_file(
+        &self,
+        key: &str,
+    ) -> Result<Option<(std::path::PathBuf, std::path::PathBuf)>, ConnectorError> {
         let Some(root) = &self.local_dir else {
             return Ok(None);
         };
-        let path = self.path(key)?;
-        if let Some(link) = NoFollow::link_in(root, &path) {
-            return Err(ConnectorError::AccessDenied {
-                bucket: self.name.clone(),
-                key: key.to_string(),
-                message: format!(
-                    "{} is a symbolic link: local buckets never follow links",
-                    link.display()
-                ),
-            });
-        }
-        Ok(Some((root.join(key), path)))
+        self.path(key)?;
+        Ok(Some((root.clone(), std::path::PathBuf::from(key))))
     }
 
     fn local_io(&self, what: &str, key: &str, e: std::io::Error) -> ConnectorError {
+        if e.kind() == std::io::ErrorKind::PermissionDenied {
+            return ConnectorError::AccessDenied {
+                bucket: self.name.clone(),
+                key: key.to_string(),
+                message: e.to_string(),
+            };
+        }
         ConnectorError::io(format!("cannot {what} s3://{}/{key}", self.name), e)
     }
 
@@ -122,63 +121,117 @@ impl Bucket {
         staging: &str,
     ) -> Result<impl FnOnce() -> std::io::Result<std::fs::File> + Send + 'static, ConnectorError>
     {
-        let Some((file, path)) = self.local_file(staging)? else {
+        let Some((root, relative)) = self.local_file(staging)? else {
             return Err(self.local_io("stage", staging, std::io::ErrorKind::Unsupported.into()));
         };
-        let root = self.local_dir.clone().expect("a local bucket");
         Ok(move || {
-            use std::os::unix::fs::OpenOptionsExt;
-            if let Some(dir) = file.parent() {
-                std::fs::create_dir_all(dir)?;
+            match nofollow::open_below(&root, &relative, Open::Create) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    // The first part of its directory: made, then opened (never through a
+                    // link either).
+                    if let Some(dir) = relative.parent() {
+                        std::fs::create_dir_all(root.join(dir))?;
+                    }
+                    nofollow::open_below(&root, &relative, Open::Create)
+                }
+                opened => opened,
             }
-            // A link created meanwhile is not followed either.
-            if NoFollow::link_in(&root, &path).is_some() {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::PermissionDenied,
-                    "a symbolic link is in the way; local buckets never follow links",
-                ));
-            }
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .custom_flags(libc::O_NOFOLLOW)
-                .open(&file)
         })
     }
 
     /// Removes the staging file `staging` of a local bucket (gone already is fine).
     pub(super) async fn remove_staging_file(&self, staging: &str) -> Result<(), ConnectorError> {
-        let Some((file, _)) = self.local_file(staging)? else {
+        let Some((root, relative)) = self.local_file(staging)? else {
             return Ok(());
         };
-        let removed = tokio::task::spawn_blocking(move || match std::fs::remove_file(&file) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            other => other,
-        })
-        .await
-        .map_err(|e| self.local_io("remove", staging, std::io::Error::other(e)))?;
+        let removed =
+            tokio::task::spawn_blocking(move || match nofollow::remove_below(&root, &relative) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                other => other,
+            })
+            .await
+            .map_err(|e| self.local_io("remove", staging, std::io::Error::other(e)))?;
         removed.map_err(|e| self.local_io("remove", staging, e))
     }
 
-    /// Renames the staging file `staging` of a local bucket to `key`. A staging file gone
-    /// with the object there was published already.
+    /// Renames the staging file `staging` of a local bucket to `key` (a name in the same
+    /// directory). A staging file gone with the object there was published already.
     pub(super) async fn publish_staging_file(
         &self,
         staging: &str,
         key: &str,
     ) -> Result<(), ConnectorError> {
-        let (Some((from, _)), Some((to, _))) = (self.local_file(staging)?, self.local_file(key)?)
+        let (Some((root, from)), Some((_, to))) =
+            (self.local_file(staging)?, self.local_file(key)?)
         else {
             return Err(self.local_io("publish", key, std::io::ErrorKind::Unsupported.into()));
         };
-        let renamed = tokio::task::spawn_blocking(move || match std::fs::rename(&from, &to) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && to.is_file() => Ok(()),
-            other => other,
+        let renamed =
+            tokio::task::spawn_blocking(move || match nofollow::rename_below(&root, &from, &to) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    match nofollow::open_below(&root, &to, Open::Read) {
+                        Ok(_) => Ok(()),
+                        Err(_) => Err(e),
+                    }
+                }
+                other => other,
+            })
+            .await
+            .map_err(|e| self.local_io("publish", key, std::io::Error::other(e)))?;
+        renamed.map_err(|e| self.local_io("publish", key, e))
+    }
+
+    /// Opens an object of a local bucket from byte `offset` on, in one blocking call: a small
+    /// file is read whole in it.
+    async fn open_local_read(
+        &self,
+        root: &std::path::Path,
+        key: &str,
+        offset: u64,
+    ) -> Result<ObjectRead, ConnectorError> {
+        self.path(key)?;
+        let (root, relative) = (root.to_path_buf(), std::path::PathBuf::from(key));
+        let opened = tokio::task::spawn_blocking(move || {
+            use std::io::{Read, Seek};
+            let mut file = nofollow::open_below(&root, &relative, Open::Read)?;
+            let meta = file.metadata()?;
+            if !meta.is_file() {
+                return Err(std::io::ErrorKind::NotFound.into());
+            }
+            let size = meta.len();
+            let len = size.saturating_sub(offset);
+            if len <= LOCAL_READ_BUFFER as u64 {
+                file.seek(std::io::SeekFrom::Start(offset.min(size)))?;
+                let mut bytes = Vec::with_capacity(len as usize);
+                file.take(len).read_to_end(&mut bytes)?;
+                return Ok((size, Err(bytes)));
+            }
+            file.seek(std::io::SeekFrom::Start(offset))?;
+            Ok((size, Ok(file)))
         })
         .await
-        .map_err(|e| self.local_io("publish", key, std::io::Error::other(e)))?;
-        renamed.map_err(|e| self.local_io("publish", key, e))
+        .map_err(std::io::Error::other)
+        .and_then(|r| r)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => ConnectorError::ObjectNotFound {
+                bucket: self.name.clone(),
+                key: key.to_string(),
+            },
+            _ => self.local_io("read", key, e),
+        })?;
+        Ok(match opened {
+            (size, Err(bytes)) => ObjectRead {
+                reader: Box::pin(std::io::Cursor::new(bytes)),
+                size,
+            },
+            (size, Ok(file)) => ObjectRead {
+                reader: Box::pin(tokio::io::BufReader::with_capacity(
+                    LOCAL_READ_BUFFER,
+                    tokio::fs::File::from_std(file),
+                )),
+                size,
+            },
+        })
     }
 
     /// Validates a key (it must stay inside the bucket) and converts it to a store path.
@@ -193,6 +246,9 @@ impl Bucket {
 
     /// Streams the object from byte `offset` on.
     pub async fn open_read(&self, key: &str, offset: u64) -> Result<ObjectRead, ConnectorError> {
+        if let Some(root) = &self.local_dir {
+            return self.open_local_read(root, key, offset).await;
+        }
         let path = self.path(key)?;
         if offset > 0 {
             // A task that checkpointed at the very end of its file resumes there: nothing is
@@ -215,48 +271,6 @@ impl Bucket {
             .await
             .map_err(|e| self.err(key, e))?;
         let size = result.meta.size;
-        // Local files: read the file directly with a large buffer instead of object_store's
-        // 8 KiB chunked stream (one blocking call per chunk).
-        let result = match result.payload {
-            GetResultPayload::File(mut file, _) => {
-                let start = result.range.start;
-                let len = result.range.end - result.range.start;
-                if len <= LOCAL_READ_BUFFER as u64 {
-                    // A small file is read whole in one blocking call.
-                    let read = tokio::task::spawn_blocking(move || {
-                        use std::io::{Read, Seek};
-                        file.seek(std::io::SeekFrom::Start(start))?;
-                        let mut bytes = Vec::with_capacity(len as usize);
-                        file.take(len).read_to_end(&mut bytes)?;
-                        Ok::<_, std::io::Error>(bytes)
-                    })
-                    .await
-                    .map_err(std::io::Error::other)
-                    .and_then(|r| r)
-                    .map_err(|e| {
-                        ConnectorError::io(format!("cannot read s3://{}/{key}", self.name), e)
-                    })?;
-                    return Ok(ObjectRead {
-                        reader: Box::pin(std::io::Cursor::new(read)),
-                        size,
-                    });
-                }
-                let mut file = tokio::fs::File::from_std(file);
-                file.seek(std::io::SeekFrom::Start(start))
-                    .await
-                    .map_err(|e| {
-                        ConnectorError::io(format!("cannot read s3://{}/{key}", self.name), e)
-                    })?;
-                return Ok(ObjectRead {
-                    reader: Box::pin(tokio::io::BufReader::with_capacity(
-                        LOCAL_READ_BUFFER,
-                        file.take(len),
-                    )),
-                    size,
-                });
-            }
-            GetResultPayload::Stream(_) => result,
-        };
         let bucket = self.name.clone();
         let key_owned = key.to_string();
         let stream = result.into_stream().map_err(move |e| {

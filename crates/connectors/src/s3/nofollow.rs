@@ -33,6 +33,151 @@ impl std::fmt::Display for NoFollow {
     }
 }
 
+/// How [`open_below`] opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Open {
+    /// A file, to read.
+    Read,
+    /// A file, created or truncated, to write.
+    Create,
+    /// A directory, as the base of `*at` calls.
+    Dir,
+}
+
+/// Opens `relative`, a path below the bucket directory `root`, without following a link
+/// anywhere below `root` (a blocking call). On Linux the kernel resolves the path refusing
+/// links (`openat2` with `RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH`), in one call and with no
+/// window between a check and the open; elsewhere each component is checked first. A link on
+/// the way is `PermissionDenied`, naming it.
+pub(super) fn open_below(
+    root: &std::path::Path,
+    relative: &std::path::Path,
+    how: Open,
+) -> std::io::Result<std::fs::File> {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{Mode, OFlags, ResolveFlags};
+        use rustix::io::Errno;
+        let dir = rustix::fs::open(
+            root,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        let (flags, mode) = match how {
+            Open::Read => (OFlags::RDONLY, Mode::empty()),
+            Open::Create => (
+                OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC,
+                Mode::from_raw_mode(0o666),
+            ),
+            Open::Dir => (OFlags::PATH | OFlags::DIRECTORY, Mode::empty()),
+        };
+        let relative = if relative.as_os_str().is_empty() {
+            std::path::Path::new(".")
+        } else {
+            relative
+        };
+        match rustix::fs::openat2(
+            &dir,
+            relative,
+            flags | OFlags::CLOEXEC,
+            mode,
+            ResolveFlags::NO_SYMLINKS | ResolveFlags::BENEATH,
+        ) {
+            Ok(fd) => return Ok(std::fs::File::from(fd)),
+            // A link on the way (or a path leaving the bucket, which keys never are).
+            Err(Errno::LOOP | Errno::XDEV) => return Err(link_error(root, relative)),
+            // A kernel before 5.6: check, then open, as elsewhere.
+            Err(Errno::NOSYS) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if let Some(link) = first_link(root, relative) {
+        return Err(denied(&link));
+    }
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = std::fs::OpenOptions::new();
+    match how {
+        Open::Read => options.read(true),
+        Open::Create => options.write(true).create(true).truncate(true),
+        Open::Dir => options.read(true).custom_flags(libc::O_DIRECTORY),
+    };
+    options
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(root.join(relative))
+}
+
+/// Renames `from` to `to`, two names in one directory below `root`, without following links
+/// (a blocking call).
+pub(super) fn rename_below(
+    root: &std::path::Path,
+    from: &std::path::Path,
+    to: &std::path::Path,
+) -> std::io::Result<()> {
+    let (Some(dir), Some(from_name), Some(to_name)) =
+        (from.parent(), from.file_name(), to.file_name())
+    else {
+        return Err(std::io::ErrorKind::InvalidInput.into());
+    };
+    if to.parent() != Some(dir) {
+        return Err(std::io::ErrorKind::InvalidInput.into());
+    }
+    let dir = open_below(root, dir, Open::Dir)?;
+    Ok(rustix::fs::renameat(&dir, from_name, &dir, to_name)?)
+}
+
+/// Removes the file `relative` below `root` without following links (a blocking call).
+pub(super) fn remove_below(
+    root: &std::path::Path,
+    relative: &std::path::Path,
+) -> std::io::Result<()> {
+    let (Some(dir), Some(name)) = (relative.parent(), relative.file_name()) else {
+        return Err(std::io::ErrorKind::InvalidInput.into());
+    };
+    let dir = open_below(root, dir, Open::Dir)?;
+    Ok(rustix::fs::unlinkat(
+        &dir,
+        name,
+        rustix::fs::AtFlags::empty(),
+    )?)
+}
+
+/// The first component of `relative` below `root` that is a link.
+fn first_link(root: &std::path::Path, relative: &std::path::Path) -> Option<PathBuf> {
+    let mut dir = root.to_path_buf();
+    for part in relative.components() {
+        dir.push(part);
+        match std::fs::symlink_metadata(&dir) {
+            Ok(m) if m.file_type().is_symlink() => return Some(dir),
+            Ok(_) => {}
+            Err(_) => return None,
+        }
+    }
+    None
+}
+
+fn denied(link: &std::path::Path) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::PermissionDenied,
+        format!(
+            "{} is a symbolic link: local buckets never follow links (they could reach files \
+             outside the bucket); put the file itself in the bucket directory",
+            link.display()
+        ),
+    )
+}
+
+/// The error for a path the kernel refused for a link on it, naming the link.
+#[cfg(target_os = "linux")]
+fn link_error(root: &std::path::Path, relative: &std::path::Path) -> std::io::Error {
+    match first_link(root, relative) {
+        Some(link) => denied(&link),
+        None => std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            "a symbolic link is in the way: local buckets never follow links",
+        ),
+    }
+}
+
 impl NoFollow {
     pub(super) fn new(root: PathBuf, inner: LocalFileSystem) -> Self {
         Self { root, inner }
