@@ -52,14 +52,15 @@ impl<'a> Monitor<'a> {
             .store
             .get_dataset_by_id(&self.dataset_id)
             .await?;
-        let progress = match (current, progress) {
-            (Some(current), None) => return Ok(current),
-            (Some(current), Some(progress)) if current.dataset_progress == progress => {
-                return Ok(current);
-            }
-            (_, None) => return Err(EngineError::DatasetNotFound(self.dataset_id.to_string())),
-            (_, Some(progress)) => progress,
+        let Some(progress) = progress else {
+            return current
+                .ok_or_else(|| EngineError::DatasetNotFound(self.dataset_id.to_string()));
         };
+        if let Some(current) = current
+            && current.dataset_progress == progress
+        {
+            return Ok(current);
+        }
         modify_dataset(self.engine, &self.dataset_id, |d| {
             d.dataset_progress = progress.clone();
         })

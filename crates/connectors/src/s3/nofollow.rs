@@ -141,7 +141,8 @@ pub(super) fn remove_below(
     )?)
 }
 
-/// The first component of `relative` below `root` that is a link.
+/// The first component of `relative` below `root` that is a link (nothing further can be one
+/// once a component does not exist).
 fn first_link(root: &std::path::Path, relative: &std::path::Path) -> Option<PathBuf> {
     let mut dir = root.to_path_buf();
     for part in relative.components() {
@@ -185,17 +186,7 @@ impl NoFollow {
 
     /// The first component of `location` (from the bucket directory down) that is a link.
     pub(super) fn link_in(root: &std::path::Path, location: &Path) -> Option<PathBuf> {
-        let mut dir = root.to_path_buf();
-        for part in location.parts() {
-            dir.push(part.as_ref());
-            match std::fs::symlink_metadata(&dir) {
-                Ok(m) if m.file_type().is_symlink() => return Some(dir),
-                Ok(_) => {}
-                // Nothing further exists: nothing further can be a link.
-                Err(_) => return None,
-            }
-        }
-        None
+        first_link(root, std::path::Path::new(location.as_ref()))
     }
 
     fn check(&self, location: &Path) -> Result<()> {

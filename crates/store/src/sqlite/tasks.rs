@@ -163,12 +163,13 @@ impl TaskStore for SqliteTaskStore {
             // An empty table without the id index (a new task database) is filled first and
             // indexed after: appending rows in manifest order is cheap, inserting hashed ids
             // into an index one by one is not. Otherwise tasks already there are kept.
-            let bulk = !has_id_index(&mut conn).await?
+            let indexed = has_id_index(&mut conn).await?;
+            let bulk = !indexed
                 && sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM (SELECT 1 FROM tasks LIMIT 1)")
                     .fetch_one(&mut *conn)
                     .await?
                     == 0;
-            if !bulk {
+            if !indexed && !bulk {
                 create_id_index(&mut conn).await?;
             }
             let (mut total, mut new) = (0u64, 0u64);
