@@ -90,7 +90,38 @@ if command -v redis-server >/dev/null 2>&1; then
   export LETSDATA_TEST_REDIS_SERVER_BIN="$(command -v redis-server)"
 fi
 echo "redis on $LETSDATA_TEST_REDIS_URL"
-section "Kafka broker and Redis"
+
+# --- PostgreSQL (the shared store's tests): LETSDATA_TEST_DATABASE_URL when set; else the
+# machine's server on 127.0.0.1:5432, started when its cluster is installed but down, installed
+# (Debian's postgresql, as root) when missing. Each test makes a schema of its own and drops it.
+pg_answers() { # url
+  psql "$1" -Atqc 'SELECT 1' >/dev/null 2>&1
+}
+if [ -z "${LETSDATA_TEST_DATABASE_URL:-}" ]; then
+  PG_URL="postgres://postgres@127.0.0.1:5432/postgres"
+  if ! command -v pg_ctlcluster >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      echo "installing PostgreSQL (Debian's postgresql)"
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    else
+      echo "no PostgreSQL: install it (Debian: apt-get install postgresql) and run this again, or set LETSDATA_TEST_DATABASE_URL to a server's URL" >&2
+      exit 1
+    fi
+  fi
+  if ! pg_answers "$PG_URL"; then
+    PG_VERSION="$(ls /etc/postgresql | sort -n | tail -1)"
+    echo "starting PostgreSQL $PG_VERSION"
+    pg_ctlcluster --skip-systemctl-redirect "$PG_VERSION" main start || true
+    for _ in $(seq 1 100); do pg_answers "$PG_URL" && break; sleep 0.2; done
+  fi
+  if ! pg_answers "$PG_URL"; then
+    echo "PostgreSQL does not let $PG_URL in; set LETSDATA_TEST_DATABASE_URL to a URL it accepts (a user that may create schemas)" >&2
+    exit 1
+  fi
+  export LETSDATA_TEST_DATABASE_URL="$PG_URL"
+fi
+echo "PostgreSQL $(psql "$LETSDATA_TEST_DATABASE_URL" -Atqc 'SHOW server_version') for the store tests"
+section "Kafka broker, Redis and PostgreSQL"
 
 # --- WebAssembly target for the SDK, the examples and the test components (user code).
 if command -v rustup >/dev/null 2>&1; then

@@ -66,6 +66,10 @@ enum Command {
     /// Process every unfinished dataset (after a crash or `datasets create --detach`) and exit
     /// when they are finished.
     Run(commands::run::RunArgs),
+    /// Run as a long-lived worker: every unfinished dataset in the store (a shared PostgreSQL
+    /// store: of any machine), as they come, until SIGTERM or SIGINT; then checkpoint and
+    /// release every running task and exit.
+    Worker(commands::worker::WorkerArgs),
 }
 
 fn home_dir(explicit: Option<PathBuf>) -> anyhow::Result<PathBuf> {
@@ -113,6 +117,7 @@ fn main() -> ExitCode {
             Command::Metrics { command } => commands::metrics::run(command, &home, &out).await,
             Command::Output { command } => commands::outputs::run(command, &home, &out).await,
             Command::Run(args) => commands::run::run(args, &home, &out).await,
+            Command::Worker(args) => commands::worker::run(args, &home).await,
         }
     });
     match result {

@@ -7,6 +7,7 @@ pub mod metrics;
 pub mod outputs;
 pub mod run;
 pub mod tasks;
+pub mod worker;
 
 use letsdata_model::{Dataset, DatasetStatus};
 use std::process::ExitCode;

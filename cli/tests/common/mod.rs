@@ -204,7 +204,7 @@ impl TestHome {
     pub fn lines(&self, bucket: &str, prefix: &str) -> Vec<String> {
         let root = self.home().join("buckets").join(bucket);
         let mut files = Vec::new();
-        collect(&root.join(prefix), &mut files);
+        collect_files(&root.join(prefix), &mut files);
         files.sort();
         let mut out = Vec::new();
         for f in files {
@@ -298,14 +298,15 @@ pub fn process_state(pid: u32) -> Option<char> {
     stat.rsplit_once(')')?.1.trim_start().chars().next()
 }
 
-fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
+/// Every file under `dir`, recursively, appended to `out`.
+pub fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     for e in entries.flatten() {
         let p = e.path();
         if p.is_dir() {
-            collect(&p, out);
+            collect_files(&p, out);
         } else {
             out.push(p);
         }

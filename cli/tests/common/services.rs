@@ -257,3 +257,68 @@ pub fn kafka_read_config(name: &str, bootstrap: &str, topic: &str) -> Value {
     });
     cfg
 }
+
+/// A schema of its own in the test PostgreSQL database (`LETSDATA_TEST_DATABASE_URL`, set by
+/// `scripts/test.sh`), dropped with everything in it when the test ends: the store a test's
+/// `letsdata` processes share through [`PgSchema::url`].
+pub struct PgSchema {
+    admin: String,
+    pub schema: String,
+}
+
+impl PgSchema {
+    pub fn new() -> Self {
+        let admin = required("LETSDATA_TEST_DATABASE_URL", "the test PostgreSQL server");
+        let schema = format!("letsdata_cli_{}", suffix());
+        let this = Self { admin, schema };
+        this.execute(&format!("CREATE SCHEMA {}", this.schema));
+        this
+    }
+
+    /// `LETSDATA_DATABASE_URL` for the schema: the server's URL with the schema as
+    /// `search_path`.
+    pub fn url(&self) -> String {
+        let separator = if self.admin.contains('?') { '&' } else { '?' };
+        format!(
+            "{}{separator}options=-c%20search_path%3D{}",
+            self.admin, self.schema
+        )
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+    }
+
+    fn execute(&self, sql: &str) {
+        use sqlx::Connection;
+        Self::runtime().block_on(async {
+            let mut conn = sqlx::PgConnection::connect(&self.admin)
+                .await
+                .expect("connect to the test PostgreSQL");
+            sqlx::query(sql).execute(&mut conn).await.expect(sql);
+        });
+    }
+
+    /// The first column of the first row of `sql`, run in the schema.
+    pub fn scalar(&self, sql: &str) -> i64 {
+        use sqlx::Connection;
+        Self::runtime().block_on(async {
+            let mut conn = sqlx::PgConnection::connect(&self.url())
+                .await
+                .expect("connect to the test PostgreSQL");
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&mut conn)
+                .await
+                .expect(sql)
+        })
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        self.execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema));
+    }
+}

@@ -290,8 +290,8 @@ impl Init<'_> {
                 Ok(message)
             }
             InitStep::TaskDatabase => {
-                engine.store.create_task_store(self.dataset_id).await?;
-                let display = dataset_dir.join("tasks.db").display().to_string();
+                let tasks = engine.store.create_task_store(self.dataset_id).await?;
+                let display = tasks.location();
                 modify_dataset(engine, self.dataset_id, |d| {
                     d.resources.task_database = display.clone();
                 })

@@ -45,7 +45,6 @@ pub use stats::{LiveStats, StatsSnapshot};
 use letsdata_connectors::ConnectorContext;
 use letsdata_connectors::s3::ObjectStores;
 use letsdata_model::{Dataset, DatasetId, DatasetStatus, Task, TaskId, TaskStatus};
-use letsdata_store::sqlite::SqliteStore;
 use letsdata_store::{MetadataStore, TaskCounts, TaskCursor, TaskPage, TaskStore, Tenant};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -67,10 +66,13 @@ pub struct EngineSettings {
     /// Most invocations a worker starts ahead of its free slots when tasks are short (they
     /// open their input while they wait); `None`: 64; 0: none.
     pub tasks_ahead: Option<usize>,
+    /// The shared store (`LETSDATA_DATABASE_URL`, a `postgres://` URL); `None`: the embedded
+    /// SQLite store under the home directory.
+    pub database_url: Option<String>,
 }
 
 impl EngineSettings {
-    /// Defaults, overridden by `LETSDATA_PART_SIZE_BYTES`, `LETSDATA_TASK_LOG_MAX_BYTES`,
+    /// Defaults, overridden by `LETSDATA_DATABASE_URL`, `LETSDATA_PART_SIZE_BYTES`, `LETSDATA_TASK_LOG_MAX_BYTES`,
     /// `LETSDATA_LEASE_SECONDS`, `LETSDATA_HEARTBEAT_SECONDS` and `LETSDATA_TASKS_AHEAD`
     /// (advanced tuning; documented in docs/configuration.md).
     /// A value that is not a positive whole number, or a heartbeat not shorter than the lease,
@@ -80,7 +82,10 @@ impl EngineSettings {
     }
 
     fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, EngineError> {
-        let mut s = Self::default();
+        let mut s = Self {
+            database_url: var("LETSDATA_DATABASE_URL").filter(|url| !url.trim().is_empty()),
+            ..Self::default()
+        };
         let number = |k: &'static str, what: &str| -> Result<Option<u64>, EngineError> {
             let Some(value) = var(k) else {
                 return Ok(None);
@@ -151,6 +156,7 @@ impl Default for EngineSettings {
             poll_interval: Duration::from_millis(250),
             task_log_max_bytes: exec::tasklog::DEFAULT_MAX_BYTES,
             tasks_ahead: None,
+            database_url: None,
         }
     }
 }
@@ -165,6 +171,9 @@ pub struct Engine {
     worker_id: String,
     settings: EngineSettings,
     stats: Arc<LiveStats>,
+    /// Set by [`Engine::drain`]: no new task starts, running ones checkpoint and are queued
+    /// again.
+    draining: Arc<std::sync::atomic::AtomicBool>,
     /// Runs user code; created on first use.
     sandbox: std::sync::OnceLock<letsdata_sandbox::Sandbox>,
 }
@@ -185,7 +194,7 @@ impl Engine {
     }
 
     pub async fn open_with(home: &Path, settings: EngineSettings) -> Result<Self, EngineError> {
-        let store: Arc<dyn MetadataStore> = Arc::new(SqliteStore::open(home).await?);
+        let store = letsdata_store::open(home, settings.database_url.as_deref()).await?;
         let objects = Arc::new(ObjectStores::from_env(home)?);
         let tenant = store.local_tenant().await?;
         Ok(Self {
@@ -196,6 +205,7 @@ impl Engine {
             worker_id: worker::worker_id(),
             settings,
             stats: Arc::new(LiveStats::default()),
+            draining: Arc::default(),
             sandbox: std::sync::OnceLock::new(),
         })
     }
@@ -211,6 +221,29 @@ impl Engine {
     /// Live counters of the work done by this process (for progress bars).
     pub fn stats(&self) -> Arc<LiveStats> {
         self.stats.clone()
+    }
+
+    /// Where the store is, for people: a PostgreSQL database (without credentials) or the
+    /// SQLite home.
+    pub fn store_location(&self) -> String {
+        match &self.settings.database_url {
+            Some(url) => letsdata_store::postgres::redacted(url),
+            None => format!("the SQLite store in {}", self.home.display()),
+        }
+    }
+
+    /// Shuts this process's work down gracefully (a worker's SIGTERM): no task starts any
+    /// more, and every running invocation checkpoints at its next record boundary and ends as
+    /// RERUN, releasing its lease, so any worker resumes it at once; the runs of datasets then
+    /// return with their datasets unfinished.
+    pub fn drain(&self) {
+        self.draining
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether [`Engine::drain`] was called.
+    pub fn draining(&self) -> bool {
+        self.draining.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The dataset of that name, or [`EngineError::DatasetNotFound`].

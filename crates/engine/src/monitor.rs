@@ -69,12 +69,11 @@ impl<'a> Monitor<'a> {
 
     /// Puts tasks whose worker died or whose lease expired back in the queue.
     pub(crate) async fn reap(&self) -> Result<u64, EngineError> {
-        let now = now_millis();
         let mut reaped = 0;
         for lease in self.tasks.leases().await? {
             let reason = if is_dead_local_worker(&lease.owner) {
                 format!("worker {} exited while running the task", lease.owner)
-            } else if lease.expires_at < now {
+            } else if lease.expired {
                 format!("worker {} stopped renewing its lease", lease.owner)
             } else {
                 continue;

@@ -64,6 +64,7 @@ pub(crate) async fn process(engine: &Engine, dataset: &Dataset) -> Result<Datase
             .join("logs"),
         sandbox,
         slots: Arc::new(Slots::default()),
+        draining: engine.draining.clone(),
     };
     let monitor = Monitor::new(engine, dataset, tasks.clone());
     let held = Arc::new(Held::default());
@@ -93,7 +94,10 @@ pub(crate) async fn process(engine: &Engine, dataset: &Dataset) -> Result<Datase
             + runner
                 .slots
                 .ahead(engine.settings.tasks_ahead.unwrap_or(DEFAULT_AHEAD));
-        while runner.slots.started() < wanted && running.len() < wanted + MAX_FINISHING {
+        while !engine.draining()
+            && runner.slots.started() < wanted
+            && running.len() < wanted + MAX_FINISHING
+        {
             let log = TaskExecutionLog {
                 worker_process_id: engine.worker_id.clone(),
                 start_datetime: now_millis(),
@@ -135,6 +139,9 @@ pub(crate) async fn process(engine: &Engine, dataset: &Dataset) -> Result<Datase
             last_refresh = Instant::now();
         }
         if running.is_empty() {
+            if engine.draining() {
+                break;
+            }
             monitor.reap().await?;
             let counts = tasks.counts().await?;
             if counts.unfinished() == 0 {
@@ -162,6 +169,11 @@ pub(crate) async fn process(engine: &Engine, dataset: &Dataset) -> Result<Datase
     drop(marks);
     if let Err(e) = marker.await {
         tracing::warn!(error = %e, "recording published parts stopped");
+    }
+    if engine.draining() {
+        // Shutting down: the tasks this worker ran are queued again; the dataset goes on
+        // elsewhere.
+        return monitor.refresh(true).await;
     }
     loop {
         monitor.finish().await?;

@@ -1,4 +1,5 @@
-//! This process's worker identity, and whether another local worker is still alive.
+//! This process's worker identity, whether another local worker is still alive, and the
+//! long-running worker (`letsdata worker`).
 //!
 //! A worker id is `<host>:<pid>:<random>`. A lease held by a process on this host that no
 //! longer exists is reaped at once instead of waiting for it to expire, so `letsdata run` after
@@ -59,6 +60,96 @@ fn process_gone(pid: u32) -> bool {
 fn process_gone(_pid: u32) -> bool {
     // Elsewhere, rely on lease expiry.
     false
+}
+
+/// How long a worker waits before running again a dataset whose run failed (the database was
+/// unreachable, say), at first; doubled on each failure in a row up to [`RETRY_MAX`].
+const RETRY_FIRST: std::time::Duration = std::time::Duration::from_secs(1);
+const RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl crate::Engine {
+    /// This process's worker id (`<host>:<pid>:<random>`), as task leases and execution logs
+    /// name it.
+    pub fn worker_id(&self) -> &str {
+        &self.worker_id
+    }
+
+    /// Works as a long-running worker (`letsdata worker`): runs every unfinished dataset of
+    /// every tenant in the store (initialization, then its tasks, next to any other workers
+    /// running it), picking up new ones as they are created, until [`crate::Engine::drain`];
+    /// then waits until every running invocation has checkpointed and released its task, and
+    /// returns. A dataset whose run fails is run again after a growing pause; `on_end` hears
+    /// of every run that ended.
+    pub async fn work(
+        self: &std::sync::Arc<Self>,
+        on_end: impl Fn(&letsdata_model::Dataset),
+    ) -> Result<(), crate::EngineError> {
+        use letsdata_model::{DatasetId, DatasetStatus};
+        use std::collections::HashMap;
+        use tokio::time::Instant;
+        let unfinished: Vec<DatasetStatus> = DatasetStatus::ALL
+            .into_iter()
+            .filter(|s| s.is_unfinished())
+            .collect();
+        let mut running = tokio::task::JoinSet::new();
+        // The dataset each running run is for.
+        let mut active: HashMap<tokio::task::Id, DatasetId> = HashMap::new();
+        // Datasets whose last run failed: when to try again, and the pause after that.
+        let mut retry: HashMap<DatasetId, (Instant, std::time::Duration)> = HashMap::new();
+        loop {
+            if self.draining() {
+                if running.is_empty() {
+                    return Ok(());
+                }
+            } else {
+                match self.store.datasets_in(&unfinished).await {
+                    Ok(datasets) => {
+                        for dataset in datasets {
+                            let id = dataset.dataset_id.clone();
+                            if active.values().any(|a| *a == id)
+                                || retry.get(&id).is_some_and(|(at, _)| *at > Instant::now())
+                            {
+                                continue;
+                            }
+                            tracing::info!(dataset = %dataset.dataset_name, "running the dataset");
+                            let engine = self.clone();
+                            let run = id.clone();
+                            let handle =
+                                running.spawn(async move { engine.run_dataset(&run).await });
+                            active.insert(handle.id(), id);
+                        }
+                    }
+                    // The store is unreachable for now: the next round tries again.
+                    Err(e) => tracing::warn!(error = %e, "cannot list the datasets to run"),
+                }
+            }
+            tokio::select! {
+                joined = running.join_next_with_id(), if !running.is_empty() => match joined {
+                    Some(Ok((task, Ok(dataset)))) => {
+                        if let Some(id) = active.remove(&task) {
+                            retry.remove(&id);
+                        }
+                        on_end(&dataset);
+                    }
+                    Some(Ok((task, Err(e)))) => {
+                        let Some(id) = active.remove(&task) else { continue };
+                        let pause = retry.get(&id).map_or(RETRY_FIRST, |(_, p)| (*p * 2).min(RETRY_MAX));
+                        tracing::warn!(dataset = %id, error = %e, retry_in = ?pause, "running the dataset failed");
+                        retry.insert(id, (Instant::now() + pause, pause));
+                    }
+                    Some(Err(e)) => {
+                        let id = active.remove(&e.id());
+                        tracing::error!(dataset = ?id, error = %e, "a dataset's run panicked");
+                        if let Some(id) = id {
+                            retry.insert(id, (Instant::now() + RETRY_MAX, RETRY_MAX));
+                        }
+                    }
+                    None => {}
+                },
+                _ = tokio::time::sleep(self.settings.poll_interval * 4) => {}
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -144,7 +144,9 @@ impl StepError {
 impl From<StoreError> for StepError {
     fn from(e: StoreError) -> Self {
         Self {
-            retryable: matches!(e, StoreError::Database(_) | StoreError::Commit(_)),
+            // Any database failure gets the step's retries (a full disk may be freed meanwhile),
+            // not only those the store calls retryable.
+            retryable: matches!(e, StoreError::Database { .. } | StoreError::Commit(_)),
             message: e.to_string(),
         }
     }

@@ -17,13 +17,39 @@
 //! Dataset records use optimistic concurrency: every update is conditional on the version read.
 
 mod error;
+pub mod postgres;
 mod quiesce;
+mod row;
 pub mod sqlite;
 mod traits;
 
-pub use error::StoreError;
+pub use error::{DbErrorKind, StoreError};
 pub use quiesce::{Hold, hold_writes};
 pub use traits::{
     Lease, LeaseInfo, MetadataStore, MinuteCounters, NewTask, Renewal, TaskCounts, TaskCursor,
     TaskPage, TaskStore, Tenant,
 };
+
+/// Opens the store of an installation: PostgreSQL when `database_url` (the value of
+/// `LETSDATA_DATABASE_URL`) is a `postgres://` or `postgresql://` URL, the embedded SQLite store
+/// under `home` when it is unset or empty.
+pub async fn open(
+    home: &std::path::Path,
+    database_url: Option<&str>,
+) -> Result<std::sync::Arc<dyn MetadataStore>, StoreError> {
+    match database_url.map(str::trim).filter(|url| !url.is_empty()) {
+        None => Ok(std::sync::Arc::new(sqlite::SqliteStore::open(home).await?)),
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => Ok(
+            std::sync::Arc::new(postgres::PostgresStore::open(url).await?),
+        ),
+        Some(url) => {
+            // The scheme only: the rest may hold a password.
+            let scheme = url.split_once(':').map_or("(none)", |(scheme, _)| scheme);
+            Err(StoreError::Config(format!(
+                "LETSDATA_DATABASE_URL must be a PostgreSQL URL \
+                 (postgres://user:password@host:5432/database), or unset for the embedded SQLite \
+                 store under LETSDATA_HOME; its scheme is {scheme:?}"
+            )))
+        }
+    }
+}

@@ -3,7 +3,7 @@
 use crate::StoreError;
 use async_trait::async_trait;
 use letsdata_model::task::{Checkpoint, TaskDefinition, TaskExecutionLog, TaskProgress};
-use letsdata_model::{Dataset, DatasetId, LeaseToken, Task, TaskId, TaskStatus};
+use letsdata_model::{Dataset, DatasetId, DatasetStatus, LeaseToken, Task, TaskId, TaskStatus};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,6 +13,19 @@ pub struct Tenant {
     pub tenant_id: String,
     pub tenant_name: String,
     pub user_id: String,
+}
+
+impl Tenant {
+    /// The tenant (and user) that exists by default on every installation, created on first
+    /// use: the same ids in every store.
+    pub fn local() -> Self {
+        let id = |name: &[u8]| uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, name).to_string();
+        Self {
+            tenant_id: id(b"letsdata-local-tenant"),
+            tenant_name: "local".to_string(),
+            user_id: id(b"letsdata-local-user"),
+        }
+    }
 }
 
 #[async_trait]
@@ -31,6 +44,8 @@ pub trait MetadataStore: Send + Sync {
         dataset_id: &DatasetId,
     ) -> Result<Option<Dataset>, StoreError>;
     async fn list_datasets(&self, tenant_id: &str) -> Result<Vec<Dataset>, StoreError>;
+    /// Every tenant's datasets in one of `statuses` (what workers run), oldest first.
+    async fn datasets_in(&self, statuses: &[DatasetStatus]) -> Result<Vec<Dataset>, StoreError>;
     /// Writes `dataset` if its `version` is still current, then bumps `dataset.version`.
     /// Fails with [`StoreError::Conflict`] if another writer got there first.
     async fn update_dataset(&self, dataset: &mut Dataset) -> Result<(), StoreError>;
@@ -72,6 +87,8 @@ pub struct LeaseInfo {
     pub owner: String,
     pub token: LeaseToken,
     pub expires_at: i64,
+    /// Whether the lease has expired, on the store's clock (the database's, for PostgreSQL).
+    pub expired: bool,
 }
 
 /// What the checkpoints of one minute covered.
@@ -108,10 +125,25 @@ impl TaskCounts {
     pub fn unfinished(&self) -> u64 {
         self.created + self.processing + self.rerun
     }
+
+    /// Counts `n` tasks in `status` whose progress sums to `progress`.
+    pub fn add(&mut self, status: TaskStatus, n: u64, progress: &TaskProgress) {
+        self.total += n;
+        match status {
+            TaskStatus::Created => self.created += n,
+            TaskStatus::Processing => self.processing += n,
+            TaskStatus::Rerun => self.rerun += n,
+            TaskStatus::Completed => self.completed += n,
+            TaskStatus::Errored => self.errored += n,
+        }
+        self.progress.add(progress);
+    }
 }
 
 #[async_trait]
 pub trait TaskStore: Send + Sync {
+    /// Where the task database is, for people (a file, or a database and the dataset's id).
+    fn location(&self) -> String;
     /// Creates the internal queue (the claim index). Idempotent.
     async fn create_queue(&self) -> Result<(), StoreError>;
     /// Inserts tasks that do not exist yet (by id); returns how many were new. Idempotent.

@@ -3,7 +3,8 @@
 //! The tests in [`suite`] only see the traits, so every backend runs the same suite:
 //! `store_test_suite!(backend_name, factory_fn)` expands to one `#[tokio::test]` per test,
 //! where `factory_fn()` is an async fn returning a [`StoreFactory`] on a fresh, empty backing
-//! store (kept alive for the duration of the test). Tests that need a single handle receive
+//! store (kept alive for the duration of the test), or `None` when the backend's tests are
+//! skipped on purpose (PostgreSQL with `LETSDATA_SKIP_POSTGRES_TESTS`). Tests that need a single handle receive
 //! `Arc<dyn MetadataStore>`; tests that simulate a restart or a second process receive the
 //! factory and open several handles on the same data.
 //!
@@ -15,7 +16,10 @@ mod common;
 
 use common::StoreFactory;
 use letsdata_store::MetadataStore;
+use letsdata_store::postgres::PostgresStore;
 use letsdata_store::sqlite::SqliteStore;
+use sqlx::Connection;
+use sqlx::postgres::PgConnectOptions;
 use std::sync::Arc;
 
 /// Expands to the whole suite for one backend. See the module docs.
@@ -29,6 +33,7 @@ macro_rules! store_test_suite {
                 insert_get_and_list_datasets,
                 duplicate_dataset_name_is_rejected,
                 update_dataset_bumps_version_and_rejects_stale_versions,
+                datasets_in_finds_the_datasets_in_those_statuses,
                 racing_dataset_updates_have_exactly_one_winner,
                 task_store_must_be_created_before_it_is_opened,
                 create_task_store_and_queue_are_idempotent,
@@ -51,6 +56,7 @@ macro_rules! store_test_suite {
                 stale_lease_is_fenced_after_reap_and_reclaim,
                 stale_lease_cannot_finish_twice,
                 leases_lists_processing_tasks,
+                leases_say_which_expired_on_the_store_clock,
                 counts_and_list_tasks_aggregate_statuses_and_progress,
                 task_pages_cover_the_list_once_in_manifest_order,
                 concurrent_claims_hand_out_each_task_once,
@@ -71,7 +77,7 @@ macro_rules! store_test_suite {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $test() {
-                let factory = $factory().await;
+                let Some(factory) = $factory().await else { return };
                 let store = $crate::common::StoreFactory::open(&factory).await;
                 $crate::suite::$test(store).await;
             }
@@ -81,7 +87,7 @@ macro_rules! store_test_suite {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $test() {
-                let factory = $factory().await;
+                let Some(factory) = $factory().await else { return };
                 $crate::suite::$test(&factory).await;
             }
         )*
@@ -100,13 +106,82 @@ impl StoreFactory for SqliteFactory {
     }
 }
 
-async fn sqlite_factory() -> SqliteFactory {
-    SqliteFactory {
+async fn sqlite_factory() -> Option<SqliteFactory> {
+    Some(SqliteFactory {
         home: tempfile::tempdir().unwrap(),
-    }
+    })
 }
 
 store_test_suite!(sqlite, sqlite_factory);
+
+/// PostgreSQL: each test gets its own schema (the store's tables, functions and migrations
+/// table all land in it through `search_path`) in the database of `LETSDATA_TEST_DATABASE_URL`,
+/// dropped when the test ends; every handle is a new `PostgresStore` (a new pool) on it.
+struct PostgresFactory {
+    options: PgConnectOptions,
+    schema: String,
+}
+
+#[async_trait::async_trait]
+impl StoreFactory for PostgresFactory {
+    async fn open(&self) -> Arc<dyn MetadataStore> {
+        let options = self
+            .options
+            .clone()
+            .options([("search_path", self.schema.as_str())]);
+        Arc::new(PostgresStore::open_with(options).await.unwrap())
+    }
+}
+
+impl Drop for PostgresFactory {
+    fn drop(&mut self) {
+        let options = self.options.clone();
+        let drop = format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema);
+        // A runtime of its own: this runs while the test's runtime shuts down.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let mut conn = sqlx::PgConnection::connect_with(&options).await?;
+                sqlx::query(&drop).execute(&mut conn).await.map(|_| ())
+            })
+        })
+        .join();
+        if let Ok(Err(e)) = dropped {
+            eprintln!("dropping the test schema {}: {e}", self.schema);
+        }
+    }
+}
+
+/// The PostgreSQL server of the tests. Without one the tests fail, unless
+/// `LETSDATA_SKIP_POSTGRES_TESTS` (or `LETSDATA_SKIP_S3_TESTS`, which skips every test needing a
+/// service) asks to skip them, with a note: a missing server never passes silently.
+async fn postgres_factory() -> Option<PostgresFactory> {
+    let url = match std::env::var("LETSDATA_TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ if std::env::var("LETSDATA_SKIP_POSTGRES_TESTS").is_ok()
+            || std::env::var("LETSDATA_SKIP_S3_TESTS").is_ok() =>
+        {
+            eprintln!("skipped: LETSDATA_TEST_DATABASE_URL is not set (scripts/test.sh sets it)");
+            return None;
+        }
+        _ => panic!(
+            "LETSDATA_TEST_DATABASE_URL is not set: run the tests with scripts/test.sh (it finds or starts PostgreSQL), or set LETSDATA_SKIP_POSTGRES_TESTS=1"
+        ),
+    };
+    let options: PgConnectOptions = url.parse().unwrap();
+    let schema = format!("letsdata_test_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect_with(&options).await.unwrap();
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    Some(PostgresFactory { options, schema })
+}
+
+store_test_suite!(postgres, postgres_factory);
 
 /// SQLite-specific: several processes opening a fresh `$LETSDATA_HOME` at once (e.g. `letsdata
 /// run` and `letsdata datasets view` on first use) must all succeed and agree on the tenant.
@@ -275,6 +350,37 @@ mod suite {
             store.list_datasets(&tenant.tenant_id).await.unwrap().len(),
             1
         );
+    }
+
+    pub async fn datasets_in_finds_the_datasets_in_those_statuses(store: Arc<dyn MetadataStore>) {
+        let tenant = store.local_tenant().await.unwrap();
+        for (name, status) in [
+            ("created", DatasetStatus::Created),
+            ("processing", DatasetStatus::Processing),
+            ("completed", DatasetStatus::Completed),
+        ] {
+            let mut dataset = new_dataset(&tenant, name);
+            store.insert_dataset(&dataset).await.unwrap();
+            dataset.dataset_status = status;
+            store.update_dataset(&mut dataset).await.unwrap();
+        }
+        let names = |found: Vec<letsdata_model::Dataset>| -> BTreeSet<String> {
+            found.into_iter().map(|d| d.dataset_name).collect()
+        };
+        let running = store
+            .datasets_in(&[DatasetStatus::Created, DatasetStatus::Processing])
+            .await
+            .unwrap();
+        assert_eq!(
+            names(running),
+            BTreeSet::from(["created".to_string(), "processing".to_string()])
+        );
+        let done = store
+            .datasets_in(&[DatasetStatus::Completed])
+            .await
+            .unwrap();
+        assert_eq!(names(done), BTreeSet::from(["completed".to_string()]));
+        assert!(store.datasets_in(&[]).await.unwrap().is_empty());
     }
 
     pub async fn update_dataset_bumps_version_and_rejects_stale_versions(
@@ -1551,6 +1657,45 @@ mod suite {
             must_get(&*tasks_b, &new.task.task_id).await.checkpoint,
             Some(checkpoint(4))
         );
+    }
+
+    pub async fn leases_say_which_expired_on_the_store_clock(store: Arc<dyn MetadataStore>) {
+        let (_, tasks) = dataset_with_tasks(&*store, "expiry", 2).await;
+        let live = tasks
+            .claim("w0", LEASE, claim_log("w0"))
+            .await
+            .unwrap()
+            .unwrap();
+        let gone = tasks
+            .claim("w1", Duration::from_millis(1), claim_log("w1"))
+            .await
+            .unwrap()
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let expired: BTreeMap<TaskId, bool> = tasks
+            .leases()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|l| (l.task_id, l.expired))
+            .collect();
+        assert_eq!(expired.get(&live.task.task_id), Some(&false));
+        assert_eq!(expired.get(&gone.task.task_id), Some(&true));
+        // The expired lease is reaped with its token; the live one is not touched.
+        assert!(
+            tasks
+                .reap(&gone.task.task_id, gone.token, "stopped renewing")
+                .await
+                .unwrap()
+        );
+        let left: Vec<TaskId> = tasks
+            .leases()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|l| l.task_id)
+            .collect();
+        assert_eq!(left, vec![live.task.task_id.clone()]);
     }
 
     pub async fn leases_lists_processing_tasks(store: Arc<dyn MetadataStore>) {

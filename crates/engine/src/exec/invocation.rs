@@ -210,23 +210,32 @@ impl Invocation<'_> {
             // The failpoint `invocation-budget` ends the budget at a chosen check (once the
             // invocation handled some input, so that every invocation gets on), for tests of
             // RERUN.
-            if self.started.elapsed() >= self.budget
+            let draining = runner.draining.load(Ordering::Relaxed);
+            if draining
+                || self.started.elapsed() >= self.budget
                 || (progress.resume > started_at && failpoints::decide("invocation-budget"))
             {
                 self.roll(&mut driver, &mut out, &mut progress, false)
                     .await?;
                 let at = driver.describe_position(&progress);
+                let at = if at.is_empty() {
+                    String::new()
+                } else {
+                    format!(" at {at}")
+                };
                 self.log.log(
                     LogLevel::Info,
-                    format!(
-                        "time budget of {}s nearly used: checkpointed{}, task queued again (RERUN)",
-                        runner.spec.compute_engine.timeout_in_seconds,
-                        if at.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" at {at}")
-                        }
-                    ),
+                    if draining {
+                        format!(
+                            "worker {} shutting down: checkpointed{at}, task queued again (RERUN)",
+                            runner.worker_id
+                        )
+                    } else {
+                        format!(
+                            "time budget of {}s nearly used: checkpointed{at}, task queued again (RERUN)",
+                            runner.spec.compute_engine.timeout_in_seconds
+                        )
+                    },
                 );
                 return Ok(Outcome::Rerun);
             }
@@ -437,6 +446,7 @@ impl Invocation<'_> {
         while Instant::now() < until {
             if self.signals.lost.load(Ordering::Relaxed)
                 || self.signals.stop.load(Ordering::Relaxed)
+                || self.runner.draining.load(Ordering::Relaxed)
                 || self.started.elapsed() >= self.budget
             {
                 return;

@@ -85,6 +85,8 @@ pub(crate) struct Runner {
     pub sandbox: Option<letsdata_sandbox::Sandbox>,
     /// The worker's slots: an invocation opens its input before it takes one.
     pub slots: Arc<slots::Slots>,
+    /// The worker is shutting down ([`crate::Engine::drain`]).
+    pub draining: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The part of the time budget an invocation works before it flushes and re-queues itself.

@@ -1,49 +1,16 @@
 //! `letsdata.db`: tenants and datasets.
 
-use super::{BUSY_RETRIES, SqliteTaskStore, is_busy, open_pool};
+use super::{SqliteTaskStore, migrate, open_pool};
 use crate::{MetadataStore, StoreError, TaskStore, Tenant};
 use async_trait::async_trait;
-use letsdata_model::{Dataset, DatasetId};
+use letsdata_model::{Dataset, DatasetId, DatasetStatus};
 use sqlx::Row;
 use sqlx::sqlite::SqlitePool;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/metadata");
-
-/// Runs the metadata migrations. sqlx takes no migration lock on SQLite, so two processes
-/// opening a fresh home at once can both try to apply the same migration. The loser's
-/// transaction (migration and bookkeeping row together) then fails, either on the
-/// `_sqlx_migrations` key or with SQLITE_BUSY (upgrading its read transaction to a write one
-/// cannot wait), and rolls back. Running again skips what the winner applied.
-async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
-    let _writing = crate::quiesce::writing().await;
-    let mut attempt = 0u64;
-    loop {
-        match MIGRATOR.run(pool).await {
-            Err(e) if attempt < BUSY_RETRIES && migration_raced(&e) => {
-                attempt += 1;
-                tracing::debug!(error = %e, attempt, "metadata migration raced another process; retrying");
-                tokio::time::sleep(std::time::Duration::from_millis((5 * attempt).min(100))).await;
-            }
-            result => return Ok(result?),
-        }
-    }
-}
-
-fn migration_raced(e: &sqlx::migrate::MigrateError) -> bool {
-    use sqlx::migrate::MigrateError;
-    match e {
-        MigrateError::Execute(e) | MigrateError::ExecuteMigration(e, _) => {
-            is_busy(e) || matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
-        }
-        _ => false,
-    }
-}
-
-/// Name of the tenant that exists by default on a local installation.
-pub const LOCAL_TENANT_NAME: &str = "local";
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite/metadata");
 
 /// The SQLite metadata store rooted at `$LETSDATA_HOME`.
 pub struct SqliteStore {
@@ -68,7 +35,7 @@ impl SqliteStore {
             source,
         })?;
         let pool = open_pool(&home.join("letsdata.db"), true).await?;
-        migrate(&pool).await?;
+        migrate(&pool, &MIGRATOR).await?;
         Ok(Self {
             home: home.to_path_buf(),
             pool,
@@ -109,9 +76,6 @@ impl SqliteStore {
             .get(dataset_id)
             .cloned();
         if let Some(s) = cached {
-            if create {
-                s.create_schema().await?;
-            }
             return Ok(s);
         }
         let dataset = self
@@ -130,10 +94,8 @@ impl SqliteStore {
             })?;
         }
         let pool = open_pool(&path, create).await?;
-        let store = Arc::new(SqliteTaskStore::new(pool, &dataset));
-        if create {
-            store.create_schema().await?;
-        }
+        let store = Arc::new(SqliteTaskStore::new(pool, &dataset, &path));
+        store.migrate().await?;
         self.task_stores
             .lock()
             .expect("task store cache lock poisoned")
@@ -146,23 +108,18 @@ impl SqliteStore {
 impl MetadataStore for SqliteStore {
     async fn local_tenant(&self) -> Result<Tenant, StoreError> {
         let _writing = crate::quiesce::writing().await;
-        let tenant_id = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, b"letsdata-local-tenant");
-        let user_id = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, b"letsdata-local-user");
+        let tenant = Tenant::local();
         sqlx::query(
             "INSERT INTO tenants (tenant_id, tenant_name, user_id, create_datetime)
              VALUES (?1, ?2, ?3, ?4) ON CONFLICT (tenant_id) DO NOTHING",
         )
-        .bind(tenant_id.to_string())
-        .bind(LOCAL_TENANT_NAME)
-        .bind(user_id.to_string())
+        .bind(&tenant.tenant_id)
+        .bind(&tenant.tenant_name)
+        .bind(&tenant.user_id)
         .bind(letsdata_model::time::now_millis())
         .execute(&self.pool)
         .await?;
-        Ok(Tenant {
-            tenant_id: tenant_id.to_string(),
-            tenant_name: LOCAL_TENANT_NAME.to_string(),
-            user_id: user_id.to_string(),
-        })
+        Ok(tenant)
     }
 
     async fn insert_dataset(&self, dataset: &Dataset) -> Result<(), StoreError> {
@@ -221,6 +178,19 @@ impl MetadataStore for SqliteStore {
             "SELECT record, version FROM datasets WHERE tenant_id = ?1 ORDER BY create_datetime, dataset_name",
         )
         .bind(tenant_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(Self::decode).collect()
+    }
+
+    async fn datasets_in(&self, statuses: &[DatasetStatus]) -> Result<Vec<Dataset>, StoreError> {
+        let names: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
+        let rows = sqlx::query(
+            "SELECT record, version FROM datasets
+             WHERE dataset_status IN (SELECT value FROM json_each(?1))
+             ORDER BY create_datetime, dataset_id",
+        )
+        .bind(serde_json::to_string(&names)?)
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(Self::decode).collect()

@@ -16,6 +16,7 @@ pub use metadata::SqliteStore;
 pub use tasks::SqliteTaskStore;
 
 use crate::StoreError;
+use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -56,16 +57,40 @@ async fn open_pool(path: &Path, create: bool) -> Result<SqlitePool, StoreError> 
     }
 }
 
+/// Runs `migrator` on `pool`. sqlx takes no migration lock on SQLite, so two processes opening
+/// a fresh database at once can both try to apply the same migration. The loser's transaction
+/// (migration and bookkeeping row together) then fails, either on the `_sqlx_migrations` key or
+/// with SQLITE_BUSY (upgrading its read transaction to a write one cannot wait), and rolls back.
+/// Running again skips what the winner applied.
+async fn migrate(pool: &SqlitePool, migrator: &Migrator) -> Result<(), StoreError> {
+    let _writing = crate::quiesce::writing().await;
+    let mut attempt = 0u64;
+    loop {
+        match migrator.run(pool).await {
+            Err(e) if attempt < BUSY_RETRIES && migration_raced(&e) => {
+                attempt += 1;
+                tracing::debug!(error = %e, attempt, "a migration raced another process; retrying");
+                tokio::time::sleep(Duration::from_millis((5 * attempt).min(100))).await;
+            }
+            result => return Ok(result?),
+        }
+    }
+}
+
+fn migration_raced(e: &MigrateError) -> bool {
+    match e {
+        MigrateError::Execute(e) | MigrateError::ExecuteMigration(e, _) => {
+            is_busy(e) || matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+        }
+        _ => false,
+    }
+}
+
 /// How often opening a database retries SQLITE_BUSY errors that the busy timeout cannot cover.
 const BUSY_RETRIES: u64 = 100;
 
-/// Whether `e` is SQLITE_BUSY (any extended code), i.e. a lock SQLite gave up on at once.
+/// Whether `e` is SQLITE_BUSY or SQLITE_LOCKED (any extended code), i.e. a lock SQLite gave up
+/// on at once.
 fn is_busy(e: &sqlx::Error) -> bool {
-    match e {
-        sqlx::Error::Database(e) => e
-            .code()
-            .and_then(|c| c.parse::<i32>().ok())
-            .is_some_and(|c| c & 0xff == 5),
-        _ => false,
-    }
+    matches!(e, sqlx::Error::Database(d) if d.code().is_some_and(|c| crate::error::retryable_sqlite(&c)))
 }

@@ -5,45 +5,42 @@ use super::super::{
     TaskPage, TaskStore,
 };
 use super::group::GroupCommit;
+use crate::DbErrorKind;
+use crate::row::{
+    LeaseRow, MinuteRow, Owner, StatusRow, TASK_COLUMNS, TaskRow, counts_of, leases_of, page_of,
+};
 use async_trait::async_trait;
 use letsdata_model::task::{Checkpoint, TaskExecutionLog, TaskProgress};
 use letsdata_model::time::now_millis;
-use letsdata_model::{Dataset, DatasetId, LeaseToken, Task, TaskId, TaskStatus};
+use letsdata_model::{Dataset, LeaseToken, Task, TaskId, TaskStatus};
+use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqlitePool, SqliteRow};
-use sqlx::{Row, SqliteConnection};
+use sqlx::{FromRow, Row, SqliteConnection};
 use std::time::Duration;
 
-const SCHEMA: &str = include_str!("../tasks_schema.sql");
+/// The task database's schema, versioned (task databases of earlier releases, made before it
+/// was, take the migrations as they are: every statement of the first ones is idempotent).
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite/tasks");
 /// Tasks per INSERT statement (8 parameters each; SQLite allows 32,766).
 const INSERT_ROWS: usize = 1000;
 const QUEUE: &str = include_str!("../tasks_queue.sql");
-/// Indexes made with the schema, and on first use in task databases of earlier releases: the
-/// paging index (`tasks list` in manifest order), and the COMPLETED tasks whose final staged
-/// parts may not be published yet (a partial index: empty once they are).
-const LATER_INDEXES: &str = "CREATE INDEX IF NOT EXISTS tasks_order ON tasks (ordinal, task_id);
-     CREATE INDEX IF NOT EXISTS tasks_unpublished ON tasks (ordinal)
-         WHERE task_status = 'COMPLETED' AND json_extract(checkpoint, '$.stagedParts') IS NOT NULL;";
 
-const COLUMNS: &str = "task_id, task_status, task_type, definition, progress, checkpoint, last_error, \
-     execution_logs, worker_process_id, lease_owner, lease_token, create_datetime, update_datetime";
+const COLUMNS: &str = TASK_COLUMNS;
 
 /// The SQLite task database of one dataset.
 pub struct SqliteTaskStore {
     pool: SqlitePool,
-    dataset_id: DatasetId,
-    dataset_name: String,
-    tenant_id: String,
+    owner: Owner,
+    /// The database file.
+    path: std::path::PathBuf,
     /// Runs the writes of running tasks, many per transaction.
     group: GroupCommit,
-    /// Whether the indexes added since the first release exist (task databases of earlier
-    /// releases get them on first use).
-    upgraded: tokio::sync::OnceCell<()>,
 }
 
 impl std::fmt::Debug for SqliteTaskStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqliteTaskStore")
-            .field("dataset_id", &self.dataset_id)
+            .field("dataset_id", &self.owner.dataset_id)
             .finish()
     }
 }
@@ -59,13 +56,11 @@ fn expires_at(now: i64, lease_for: Duration) -> i64 {
 }
 
 impl SqliteTaskStore {
-    pub(super) fn new(pool: SqlitePool, dataset: &Dataset) -> Self {
+    pub(super) fn new(pool: SqlitePool, dataset: &Dataset, path: &std::path::Path) -> Self {
         Self {
-            dataset_id: dataset.dataset_id.clone(),
-            dataset_name: dataset.dataset_name.clone(),
-            tenant_id: dataset.tenant_id.clone(),
+            path: path.to_path_buf(),
+            owner: Owner::of(dataset),
             group: GroupCommit::start(pool.clone()),
-            upgraded: tokio::sync::OnceCell::new(),
             pool,
         }
     }
@@ -74,49 +69,13 @@ impl SqliteTaskStore {
         self.pool.close().await;
     }
 
-    pub(super) async fn create_schema(&self) -> Result<(), StoreError> {
-        let _writing = crate::quiesce::writing().await;
-        sqlx::raw_sql(SCHEMA).execute(&self.pool).await?;
-        sqlx::raw_sql(LATER_INDEXES).execute(&self.pool).await?;
-        Ok(())
-    }
-
-    /// Adds what task databases of earlier releases lack (once per process).
-    async fn upgrade(&self) -> Result<(), StoreError> {
-        self.upgraded
-            .get_or_try_init(|| async {
-                let _writing = crate::quiesce::writing().await;
-                sqlx::raw_sql(LATER_INDEXES)
-                    .execute(&self.pool)
-                    .await
-                    .map(|_| ())
-            })
-            .await?;
-        Ok(())
+    /// Brings the task database's schema up to date (creating it in a new file).
+    pub(super) async fn migrate(&self) -> Result<(), StoreError> {
+        super::migrate(&self.pool, &MIGRATOR).await
     }
 
     fn decode(&self, row: &SqliteRow) -> Result<Task, StoreError> {
-        let status: String = row.try_get("task_status")?;
-        let checkpoint: Option<String> = row.try_get("checkpoint")?;
-        Ok(Task {
-            task_id: TaskId::new(row.try_get::<String, _>("task_id")?),
-            dataset_name: self.dataset_name.clone(),
-            dataset_id: self.dataset_id.clone(),
-            tenant_id: self.tenant_id.clone(),
-            task_type: row.try_get("task_type")?,
-            task_status: status.parse().map_err(StoreError::Corrupt)?,
-            task_definition: serde_json::from_str(row.try_get::<&str, _>("definition")?)?,
-            task_progress: serde_json::from_str(row.try_get::<&str, _>("progress")?)?,
-            checkpoint: checkpoint
-                .as_deref()
-                .map(serde_json::from_str)
-                .transpose()?,
-            last_error: row.try_get("last_error")?,
-            task_execution_logs: serde_json::from_str(row.try_get::<&str, _>("execution_logs")?)?,
-            worker_process_id: row.try_get("worker_process_id")?,
-            create_datetime: row.try_get("create_datetime")?,
-            update_datetime: row.try_get("update_datetime")?,
-        })
+        TaskRow::from_row(row)?.into_task(&self.owner)
     }
 
     fn lost(lease: &Lease) -> StoreError {
@@ -129,6 +88,10 @@ impl SqliteTaskStore {
 
 #[async_trait]
 impl TaskStore for SqliteTaskStore {
+    fn location(&self) -> String {
+        self.path.display().to_string()
+    }
+
     async fn create_queue(&self) -> Result<(), StoreError> {
         let _writing = crate::quiesce::writing().await;
         sqlx::raw_sql(QUEUE).execute(&self.pool).await?;
@@ -179,9 +142,10 @@ impl TaskStore for SqliteTaskStore {
             }
             if bulk {
                 match create_id_index(&mut conn).await {
-                    Err(StoreError::Database(sqlx::Error::Database(d)))
-                        if d.is_unique_violation() =>
-                    {
+                    Err(StoreError::Database {
+                        kind: DbErrorKind::Conflict,
+                        ..
+                    }) => {
                         let twice: String = sqlx::query_scalar(
                             "SELECT task_id FROM tasks GROUP BY task_id HAVING COUNT(*) > 1 LIMIT 1",
                         )
@@ -219,7 +183,7 @@ impl TaskStore for SqliteTaskStore {
                     // entry. The first CREATED and the first RERUN tasks each come from the
                     // `tasks_queue` index (an `IN` of both statuses would sort every runnable
                     // task on each claim).
-                    let rows = sqlx::query(&format!(
+                    let rows = sqlx::query_as::<_, TaskRow>(&format!(
                         "UPDATE tasks SET task_status = 'PROCESSING', lease_owner = ?1, worker_process_id = ?1,
                              lease_token = lease_token + 1, lease_expires_at = ?2, update_datetime = ?3,
                              execution_logs = json_insert(execution_logs, '$[#]', json(?4))
@@ -230,7 +194,7 @@ impl TaskStore for SqliteTaskStore {
                                  SELECT * FROM (SELECT task_id, ordinal FROM tasks WHERE task_status = 'RERUN'
                                                 ORDER BY ordinal LIMIT ?5))
                              ORDER BY ordinal LIMIT ?5)
-                         RETURNING ordinal, {COLUMNS}"
+                         RETURNING {COLUMNS}"
                     ))
                     .bind(held_by)
                     .bind(expires)
@@ -243,21 +207,7 @@ impl TaskStore for SqliteTaskStore {
                 })
             })
             .await?;
-        let mut leases = rows
-            .iter()
-            .map(|row| {
-                Ok((
-                    row.try_get::<i64, _>("ordinal")?,
-                    Lease {
-                        token: LeaseToken::new(row.try_get("lease_token")?),
-                        task: self.decode(row)?,
-                        owner: owner.clone(),
-                    },
-                ))
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        leases.sort_by_key(|(ordinal, _)| *ordinal);
-        Ok(leases.into_iter().map(|(_, lease)| lease).collect())
+        leases_of(rows, &self.owner, &owner)
     }
 
     async fn heartbeat(&self, lease: &Lease, lease_for: Duration) -> Result<(), StoreError> {
@@ -381,7 +331,6 @@ impl TaskStore for SqliteTaskStore {
     }
 
     async fn unpublished(&self, limit: usize) -> Result<Vec<Task>, StoreError> {
-        self.upgrade().await?;
         // Through the partial index `tasks_unpublished` (its condition spelled the same), not
         // every COMPLETED task.
         let rows = sqlx::query(&format!(
@@ -421,26 +370,15 @@ impl TaskStore for SqliteTaskStore {
     }
 
     async fn leases(&self) -> Result<Vec<LeaseInfo>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT task_id, lease_owner, lease_token, lease_expires_at FROM tasks
-             WHERE task_status = 'PROCESSING'",
+        let rows = sqlx::query_as::<_, LeaseRow>(
+            "SELECT task_id, lease_owner, lease_token, lease_expires_at,
+                    COALESCE(lease_expires_at < ?1, 1) AS expired
+             FROM tasks WHERE task_status = 'PROCESSING'",
         )
+        .bind(now_millis())
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(LeaseInfo {
-                    task_id: TaskId::new(r.try_get::<String, _>("task_id")?),
-                    owner: r
-                        .try_get::<Option<String>, _>("lease_owner")?
-                        .unwrap_or_default(),
-                    token: LeaseToken::new(r.try_get("lease_token")?),
-                    expires_at: r
-                        .try_get::<Option<i64>, _>("lease_expires_at")?
-                        .unwrap_or(0),
-                })
-            })
-            .collect()
+        Ok(rows.into_iter().map(LeaseInfo::from).collect())
     }
 
     async fn reap(
@@ -527,28 +465,13 @@ impl TaskStore for SqliteTaskStore {
     }
 
     async fn minute_counters(&self) -> Result<Vec<MinuteCounters>, StoreError> {
-        let rows = sqlx::query(
+        let rows = sqlx::query_as::<_, MinuteRow>(
             "SELECT minute, records_read, documents_written, error_records, skip_records, bytes_read, checkpoints
              FROM metrics ORDER BY minute",
         )
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                let get = |c: &str| r.try_get::<i64, _>(c).map(|v| v.max(0) as u64);
-                Ok(MinuteCounters {
-                    minute: r.try_get("minute")?,
-                    progress: TaskProgress {
-                        records_read: get("records_read")?,
-                        documents_written: get("documents_written")?,
-                        error_records: get("error_records")?,
-                        skip_records: get("skip_records")?,
-                        bytes_read: get("bytes_read")?,
-                    },
-                    checkpoints: get("checkpoints")?,
-                })
-            })
-            .collect()
+        Ok(rows.into_iter().map(MinuteCounters::from).collect())
     }
 
     async fn get_task(&self, task_id: &TaskId) -> Result<Option<Task>, StoreError> {
@@ -585,7 +508,6 @@ impl TaskStore for SqliteTaskStore {
         limit: usize,
     ) -> Result<TaskPage, StoreError> {
         let limit = limit.max(1);
-        self.upgrade().await?;
         // Conditions spelled out (no `?1 IS NULL OR ...`) so that SQLite walks an index:
         // `tasks_queue` (status, ordinal) or `tasks_order` (ordinal, task id).
         let mut conditions = Vec::new();
@@ -601,8 +523,8 @@ impl TaskStore for SqliteTaskStore {
             format!("WHERE {}", conditions.join(" AND "))
         };
         // One more than asked: whether another page follows.
-        let rows = sqlx::query(&format!(
-            "SELECT ordinal, {COLUMNS} FROM tasks {filter} ORDER BY ordinal, task_id LIMIT ?4"
+        let rows = sqlx::query_as::<_, TaskRow>(&format!(
+            "SELECT {COLUMNS} FROM tasks {filter} ORDER BY ordinal, task_id LIMIT ?4"
         ))
         .bind(status.map(|s| s.as_str()))
         .bind(after.map(|c| i64::try_from(c.ordinal).unwrap_or(i64::MAX)))
@@ -610,24 +532,11 @@ impl TaskStore for SqliteTaskStore {
         .bind(i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1))
         .fetch_all(&self.pool)
         .await?;
-        let more = rows.len() > limit;
-        let tasks = rows
-            .iter()
-            .take(limit)
-            .map(|r| self.decode(r))
-            .collect::<Result<Vec<_>, _>>()?;
-        let next = match (more, rows.get(limit - 1), tasks.last()) {
-            (true, Some(row), Some(task)) => Some(TaskCursor {
-                ordinal: u64::try_from(row.try_get::<i64, _>("ordinal")?).unwrap_or(0),
-                task_id: task.task_id.clone(),
-            }),
-            _ => None,
-        };
-        Ok(TaskPage { tasks, next })
+        page_of(rows, limit, &self.owner)
     }
 
     async fn counts(&self) -> Result<TaskCounts, StoreError> {
-        let rows = sqlx::query(
+        let rows = sqlx::query_as::<_, StatusRow>(
             "SELECT task_status, COUNT(*) AS n,
                     COALESCE(SUM(json_extract(progress, '$.recordsRead')), 0) AS records_read,
                     COALESCE(SUM(json_extract(progress, '$.documentsWritten')), 0) AS documents_written,
@@ -638,28 +547,7 @@ impl TaskStore for SqliteTaskStore {
         )
         .fetch_all(&self.pool)
         .await?;
-        let mut counts = TaskCounts::default();
-        for row in &rows {
-            let status: String = row.try_get("task_status")?;
-            let n = row.try_get::<i64, _>("n")? as u64;
-            counts.total += n;
-            match status.parse::<TaskStatus>().map_err(StoreError::Corrupt)? {
-                TaskStatus::Created => counts.created += n,
-                TaskStatus::Processing => counts.processing += n,
-                TaskStatus::Rerun => counts.rerun += n,
-                TaskStatus::Completed => counts.completed += n,
-                TaskStatus::Errored => counts.errored += n,
-            }
-            let get = |c: &str| row.try_get::<i64, _>(c).map(|v| v.max(0) as u64);
-            counts.progress.add(&TaskProgress {
-                records_read: get("records_read")?,
-                documents_written: get("documents_written")?,
-                error_records: get("error_records")?,
-                skip_records: get("skip_records")?,
-                bytes_read: get("bytes_read")?,
-            });
-        }
-        Ok(counts)
+        counts_of(rows)
     }
 }
 

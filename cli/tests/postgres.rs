@@ -1,0 +1,385 @@
+//! Datasets on the PostgreSQL store (`LETSDATA_DATABASE_URL`): the same CLI, every dataset and
+//! task in the shared database, readable from another machine's home; a `kill -9` mid-run
+//! loses and duplicates nothing.
+
+mod common;
+
+use common::services::PgSchema;
+use common::{TestHome, config};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+const FILES: u64 = 120;
+
+/// A home whose store is `schema`.
+fn home_on(schema: &PgSchema) -> TestHome {
+    let mut home = TestHome::new();
+    home.env("LETSDATA_DATABASE_URL", &schema.url());
+    home
+}
+
+/// `FILES` small JSON-lines files (three records each; every tenth file ends in a truncated
+/// record) and the manifest naming them.
+fn small_files(home: &TestHome, bucket: &str) -> Vec<String> {
+    let mut manifest = Vec::new();
+    for f in 0..FILES {
+        let mut text = String::new();
+        for i in 0..3 {
+            text.push_str(&format!("{{\"id\":{},\"file\":{f}}}\n", f * 3 + i));
+        }
+        if f % 10 == 9 {
+            text.push_str("{\"id\":\"truncated\n");
+        }
+        let name = format!("part-{f:04}.jsonl");
+        home.put(bucket, &name, text.as_bytes());
+        manifest.push(name);
+    }
+    manifest
+}
+
+fn walk_pages(home: &TestHome, dataset: &str, limit: usize) -> Vec<Value> {
+    let mut tasks = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let limit = limit.to_string();
+        let mut args = vec!["tasks", "list", "--datasetName", dataset, "--limit", &limit];
+        if let Some(t) = &token {
+            args.extend(["--nextToken", t.as_str()]);
+        }
+        let page = home.run(&args);
+        assert_eq!(page.code, 0, "tasks list: {}", page.stderr);
+        let page = page.json();
+        tasks.extend(page["tasks"].as_array().cloned().unwrap_or_default());
+        match page["nextToken"].as_str() {
+            Some(t) => token = Some(t.to_string()),
+            None => return tasks,
+        }
+    }
+}
+
+#[test]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no test PostgreSQL"
+)]
+fn a_dataset_on_postgresql_runs_and_is_read_from_another_home() {
+    let schema = PgSchema::new();
+    let home = home_on(&schema);
+    let manifest = small_files(&home, "pginput");
+    let manifest: Vec<&str> = manifest.iter().map(String::as_str).collect();
+    let cfg = config(
+        "OnPostgres",
+        "pginput",
+        json!({"builtinParser": "jsonl", "documentIdField": "id"}),
+        &manifest,
+    );
+    let created = home.create(&cfg);
+    assert_eq!(created.code, 0, "datasets create: {}", created.stderr);
+    let ds = home.view("OnPostgres");
+    assert_eq!(ds["datasetStatus"], "COMPLETED");
+    assert_eq!(ds["datasetProgress"]["totalTasks"], FILES);
+    assert_eq!(ds["datasetProgress"]["documentsWritten"], FILES * 3);
+    assert_eq!(ds["datasetProgress"]["errorRecords"], FILES / 10);
+    let location = ds["resources"]["taskDatabase"]
+        .as_str()
+        .expect("taskDatabase");
+    assert!(
+        location.starts_with("postgres://") && !location.contains('@'),
+        "the task database is named without credentials: {location}"
+    );
+
+    // The state is in the database, not in the home.
+    assert_eq!(
+        schema.scalar("SELECT COUNT(*) FROM tasks WHERE task_status = 'COMPLETED'"),
+        FILES as i64
+    );
+    assert_eq!(schema.scalar("SELECT COUNT(*) FROM datasets"), 1);
+    let mut files = Vec::new();
+    common::collect_files(home.home(), &mut files);
+    assert!(
+        files
+            .iter()
+            .all(|f| f.extension().is_none_or(|e| e != "db")),
+        "no SQLite database in a home on PostgreSQL: {files:?}"
+    );
+
+    // Another home (another machine's CLI) on the same database sees the same dataset.
+    let other = home_on(&schema);
+    let listed = other.run(&["datasets", "list"]);
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    let listed = listed.json();
+    assert_eq!(listed.as_array().map(Vec::len), Some(1));
+    assert_eq!(listed[0]["datasetName"], "OnPostgres");
+    assert_eq!(
+        other.view("OnPostgres")["datasetProgress"],
+        ds["datasetProgress"]
+    );
+    let tasks = walk_pages(&other, "OnPostgres", 25);
+    assert_eq!(tasks.len() as u64, FILES);
+    let lines: Vec<&str> = tasks
+        .iter()
+        .map(|t| t["taskDefinition"]["manifestLine"].as_str().expect("line"))
+        .collect();
+    assert_eq!(lines, manifest, "pages cover the manifest once, in order");
+    assert!(tasks.iter().all(|t| t["taskStatus"] == "COMPLETED"));
+    let metrics = other.run(&["metrics", "view", "--datasetName", "OnPostgres"]);
+    assert_eq!(metrics.code, 0, "{}", metrics.stderr);
+    let written: u64 = metrics.json()["metrics"]
+        .as_array()
+        .expect("minutes")
+        .iter()
+        .map(|m| m["documentsWritten"].as_u64().expect("count"))
+        .sum();
+    assert_eq!(written, FILES * 3, "per-minute metrics add up");
+
+    // Every document once.
+    let mut seen: BTreeMap<u64, u32> = BTreeMap::new();
+    for line in home.lines(
+        ds["resources"]["writeBucket"].as_str().expect("b"),
+        "OnPostgres",
+    ) {
+        let doc: Value = serde_json::from_str(&line).expect("json");
+        *seen.entry(doc["id"].as_u64().expect("id")).or_default() += 1;
+    }
+    assert_eq!(seen.len() as u64, FILES * 3);
+    assert!(seen.values().all(|n| *n == 1));
+
+    // A name is unique in the shared store too; deleting reclaims the dataset's tasks.
+    let again = other.create(&cfg);
+    assert_ne!(again.code, 0);
+    assert!(again.stderr.contains("already exists"), "{}", again.stderr);
+    let deleted = home.run(&["datasets", "delete", "--datasetName", "OnPostgres"]);
+    assert_eq!(deleted.code, 0, "{}", deleted.stderr);
+    assert_eq!(schema.scalar("SELECT COUNT(*) FROM tasks"), 0);
+}
+
+#[test]
+fn a_wrong_database_url_is_refused_before_anything_is_created() {
+    let mut home = TestHome::new();
+    home.env(
+        "LETSDATA_DATABASE_URL",
+        "mysql://root:secret@127.0.0.1/letsdata",
+    );
+    let r = home.run(&["datasets", "list"]);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr
+            .contains("LETSDATA_DATABASE_URL must be a PostgreSQL URL"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !r.stderr.contains("secret"),
+        "the password is not printed: {}",
+        r.stderr
+    );
+
+    let mut home = TestHome::new();
+    // A closed port: refused at once, with the server's address.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    home.env(
+        "LETSDATA_DATABASE_URL",
+        &format!("postgres://letsdata:secret@127.0.0.1:{port}/letsdata"),
+    );
+    let started = std::time::Instant::now();
+    let r = home.run(&["datasets", "list"]);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains(&format!(
+            "cannot connect to postgres://127.0.0.1:{port}/letsdata"
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("secret"), "{}", r.stderr);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert!(
+        !home.home().join("letsdata.db").exists(),
+        "no SQLite store made instead"
+    );
+}
+
+/// `kill -9` of `datasets create` on PostgreSQL mid-run, then `letsdata run` from another
+/// home: every good record in the output exactly once, every bad one in the errors once, and
+/// the killed invocations closed as LEASE_LOST.
+#[cfg(feature = "failpoints")]
+#[test]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no test PostgreSQL"
+)]
+fn sigkill_mid_run_on_postgresql_then_run_gives_exactly_once_output() {
+    const LINES: u64 = 40_000;
+    let schema = PgSchema::new();
+    let mut home = home_on(&schema);
+    home.env("LETSDATA_PART_SIZE_BYTES", "200000");
+    let mut manifest = Vec::new();
+    for f in 0..4u64 {
+        let mut text = String::new();
+        for i in 0..LINES {
+            let id = f * LINES + i;
+            if i % 5000 == 4999 {
+                text.push_str(&format!("{{\"id\":{id},\"truncated\n"));
+            } else {
+                text.push_str(&format!("{{\"id\":{id},\"payload\":\"{i:0>40}\"}}\n"));
+            }
+        }
+        home.put("pgkill", &format!("f{f}.jsonl"), text.as_bytes());
+        manifest.push(format!("f{f}.jsonl"));
+    }
+    let manifest: Vec<&str> = manifest.iter().map(String::as_str).collect();
+    let cfg = config(
+        "PgKill",
+        "pgkill",
+        json!({"builtinParser": "jsonl", "documentIdField": "id"}),
+        &manifest,
+    );
+    home.create_killed(&cfg, "part-published-documents=3*off->return(kill)");
+    assert_eq!(home.view("PgKill")["datasetStatus"], "PROCESSING");
+
+    let run = home.run(&["run"]);
+    assert_eq!(run.code, 0, "letsdata run: {}", run.stderr);
+    let ds = home.view("PgKill");
+    assert_eq!(ds["datasetStatus"], "COMPLETED");
+    let bad = 4 * (LINES / 5000);
+    assert_eq!(ds["datasetProgress"]["documentsWritten"], 4 * LINES - bad);
+    assert_eq!(ds["datasetProgress"]["errorRecords"], bad);
+    let mut seen = vec![0u8; (4 * LINES) as usize];
+    for line in home.lines(
+        ds["resources"]["writeBucket"].as_str().expect("b"),
+        "PgKill",
+    ) {
+        let doc: Value = serde_json::from_str(&line).expect("json");
+        seen[doc["id"].as_u64().expect("id") as usize] += 1;
+    }
+    for (id, n) in seen.iter().enumerate() {
+        let bad = (id as u64 % LINES) % 5000 == 4999;
+        assert_eq!(*n, u8::from(!bad), "document {id} written {n} times");
+    }
+    let errors = home.lines(
+        ds["resources"]["errorBucket"].as_str().expect("b"),
+        "PgKill",
+    );
+    assert_eq!(errors.len() as u64, bad, "every bad record once");
+    assert!(common::lease_lost_invocations(&home.tasks("PgKill")) >= 1);
+}
+
+/// `letsdata worker` processes on one PostgreSQL store: a dataset created with `--detach` is
+/// run by the workers; SIGTERM makes a worker checkpoint its running task, release it (RERUN,
+/// no lease left to expire) and exit 0; two other workers finish the dataset together, every
+/// document exactly once, and no invocation ended by a lost lease.
+#[test]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no test PostgreSQL"
+)]
+fn workers_share_a_dataset_and_sigterm_hands_the_running_task_over() {
+    use std::process::Stdio;
+    use std::time::Duration;
+    const TASKS: u64 = 4;
+    const LINES: u64 = 100_000;
+    let schema = PgSchema::new();
+    let mut home = home_on(&schema);
+    // Many checkpoints: a shutdown never waits long for the next one.
+    home.env("LETSDATA_PART_SIZE_BYTES", "20000");
+    let mut manifest = Vec::new();
+    for f in 0..TASKS {
+        let mut text = String::new();
+        for i in 0..LINES {
+            text.push_str(&format!(
+                "{{\"id\":{},\"payload\":\"{i:0>40}\"}}\n",
+                f * LINES + i
+            ));
+        }
+        home.put("pgworkers", &format!("w{f}.jsonl"), text.as_bytes());
+        manifest.push(format!("w{f}.jsonl"));
+    }
+    let manifest: Vec<&str> = manifest.iter().map(String::as_str).collect();
+    let mut cfg = config(
+        "Workers",
+        "pgworkers",
+        json!({"builtinParser": "jsonl", "documentIdField": "id"}),
+        &manifest,
+    );
+    cfg["computeEngine"]["concurrency"] = json!(1);
+    let path = home.config("Workers", &cfg);
+    let created = home.run(&[
+        "datasets",
+        "create",
+        "--configFile",
+        path.to_str().expect("utf8"),
+        "--detach",
+    ]);
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    let worker = |home: &TestHome| {
+        home.command(&["worker"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn letsdata worker")
+    };
+
+    let mut first = worker(&home);
+    common::wait_until(&mut first, "the worker checkpointed a task", || {
+        home.tasks_now("Workers", None)
+            .iter()
+            .any(|t| t["taskProgress"]["recordsRead"].as_u64().unwrap_or(0) > 0)
+    });
+    common::signal(first.id(), "-TERM");
+    let status = common::wait_exit(&mut first, Duration::from_secs(60), "the worker drained");
+    let out = first.wait_with_output().expect("output");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("SIGTERM: shutting down"), "{stderr}");
+    let tasks = home.tasks("Workers");
+    assert!(
+        tasks.iter().all(|t| t["taskStatus"] != "PROCESSING"),
+        "the drained worker released every task: {tasks:?}"
+    );
+    let handed_over: Vec<&Value> = tasks
+        .iter()
+        .filter(|t| t["taskStatus"] == "RERUN")
+        .collect();
+    assert!(
+        !handed_over.is_empty() || home.view("Workers")["datasetStatus"] == "COMPLETED",
+        "the running task was queued again: {tasks:?}"
+    );
+    for task in &handed_over {
+        assert!(task["taskProgress"]["recordsRead"].as_u64().unwrap_or(0) > 0);
+        let logs = task["taskExecutionLogs"].as_array().expect("logs");
+        assert_eq!(logs.last().expect("log")["outcome"], "RERUN");
+    }
+
+    // Two workers finish it (on one machine here: local buckets are one machine's
+    // directories).
+    let mut second = worker(&home);
+    let third = worker(&home);
+    common::wait_until(&mut second, "the workers completed the dataset", || {
+        home.view("Workers")["datasetStatus"] == "COMPLETED"
+    });
+    for mut w in [second, third] {
+        common::signal(w.id(), "-TERM");
+        let status = common::wait_exit(&mut w, Duration::from_secs(60), "the worker exited");
+        assert_eq!(status.code(), Some(0));
+    }
+    let ds = home.view("Workers");
+    assert_eq!(ds["datasetProgress"]["documentsWritten"], TASKS * LINES);
+    let mut seen = vec![0u8; (TASKS * LINES) as usize];
+    for line in home.lines(
+        ds["resources"]["writeBucket"].as_str().expect("b"),
+        "Workers",
+    ) {
+        let doc: Value = serde_json::from_str(&line).expect("json");
+        seen[doc["id"].as_u64().expect("id") as usize] += 1;
+    }
+    assert!(seen.iter().all(|n| *n == 1), "every document exactly once");
+    assert_eq!(
+        common::lease_lost_invocations(&home.tasks("Workers")),
+        0,
+        "a graceful shutdown loses no lease"
+    );
+}

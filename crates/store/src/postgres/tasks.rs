@@ -1,0 +1,622 @@
+//! A dataset's tasks in the shared `tasks` table, claimed under fenced leases.
+
+use crate::row::{
+    LeaseRow, MinuteRow, Owner, StatusRow, TASK_COLUMNS, TaskRow, counts_of, leases_of, page_of,
+};
+use crate::{
+    Lease, LeaseInfo, MinuteCounters, NewTask, Renewal, StoreError, TaskCounts, TaskCursor,
+    TaskPage, TaskStore,
+};
+use async_trait::async_trait;
+use letsdata_model::task::{Checkpoint, TaskExecutionLog, TaskProgress};
+use letsdata_model::{Dataset, LeaseToken, Task, TaskId, TaskStatus};
+use sqlx::postgres::{PgConnection, PgPool, Postgres};
+use sqlx::{QueryBuilder, Row};
+use std::collections::HashMap;
+use std::time::Duration;
+
+const COLUMNS: &str = TASK_COLUMNS;
+
+/// The longest lease a worker can take (a century): longer ones (`Duration::MAX`, "never
+/// expires") are cut to it, so the expiry stays a valid timestamp.
+const LONGEST_LEASE_MS: i64 = 100 * 365 * 24 * 3600 * 1000;
+
+/// Tasks per INSERT statement (their columns go as arrays: a handful of parameters each).
+const INSERT_ROWS: usize = 10_000;
+
+/// The tasks of one dataset in the PostgreSQL store.
+pub struct PostgresTaskStore {
+    pool: PgPool,
+    owner: Owner,
+    location: String,
+}
+
+impl std::fmt::Debug for PostgresTaskStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresTaskStore")
+            .field("dataset_id", &self.owner.dataset_id)
+            .finish()
+    }
+}
+
+fn lease_ms(lease_for: Duration) -> i64 {
+    i64::try_from(lease_for.as_millis()).map_or(LONGEST_LEASE_MS, |ms| ms.min(LONGEST_LEASE_MS))
+}
+
+fn count(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+impl PostgresTaskStore {
+    pub(super) fn new(pool: PgPool, dataset: &Dataset, database: &str) -> Self {
+        Self {
+            pool,
+            location: format!("{database} (tasks of dataset {})", dataset.dataset_id),
+            owner: Owner::of(dataset),
+        }
+    }
+
+    fn id(&self) -> &str {
+        self.owner.dataset_id.as_str()
+    }
+
+    fn lost(lease: &Lease) -> StoreError {
+        StoreError::LeaseLost {
+            task_id: lease.task.task_id.clone(),
+            token: lease.token,
+        }
+    }
+
+    /// Adds what `checkpoint` covers (its counters minus the stored ones) to the minute's
+    /// metrics, then saves it (with `status`, the end of the invocation, when given), all in
+    /// one transaction and conditional on the lease.
+    async fn save(
+        &self,
+        lease: &Lease,
+        checkpoint: Option<&Checkpoint>,
+        lease_for: Duration,
+        end: Option<(TaskStatus, Option<&str>, &TaskExecutionLog)>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        if let Some(checkpoint) = checkpoint {
+            self.add_metrics(&mut tx, lease, &checkpoint.progress)
+                .await?;
+        }
+        let checkpoint_text = checkpoint.map(serde_json::to_string).transpose()?;
+        let progress = checkpoint
+            .map(|c| serde_json::to_string(&c.progress))
+            .transpose()?;
+        let result = match end {
+            None => {
+                sqlx::query(
+                    "UPDATE tasks SET checkpoint = $1::jsonb, progress = $2::jsonb,
+                         lease_expires_at = letsdata_now_ms() + $3, update_datetime = letsdata_now_ms()
+                     WHERE dataset_id = $4 AND task_id = $5 AND lease_token = $6
+                       AND task_status = 'PROCESSING'",
+                )
+                .bind(checkpoint_text)
+                .bind(progress)
+                .bind(lease_ms(lease_for))
+                .bind(self.id())
+                .bind(lease.task.task_id.as_str())
+                .bind(lease.token.get())
+                .execute(&mut *tx)
+                .await?
+            }
+            Some((status, last_error, log)) => {
+                sqlx::query(
+                    "UPDATE tasks SET task_status = $1, last_error = COALESCE($2, last_error),
+                         execution_logs = jsonb_set(execution_logs, '{-1}', $3::jsonb),
+                         lease_owner = NULL, lease_expires_at = NULL,
+                         update_datetime = letsdata_now_ms(),
+                         checkpoint = COALESCE($4::jsonb, checkpoint),
+                         progress = COALESCE($5::jsonb, progress)
+                     WHERE dataset_id = $6 AND task_id = $7 AND lease_token = $8
+                       AND task_status = 'PROCESSING'",
+                )
+                .bind(status.as_str())
+                .bind(last_error)
+                .bind(serde_json::to_string(log)?)
+                .bind(checkpoint_text)
+                .bind(progress)
+                .bind(self.id())
+                .bind(lease.task.task_id.as_str())
+                .bind(lease.token.get())
+                .execute(&mut *tx)
+                .await?
+            }
+        };
+        if result.rows_affected() == 0 {
+            // Nothing of it is kept: the metrics were the lost lease's too.
+            tx.rollback().await?;
+            return Err(Self::lost(lease));
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Adds the counters `progress` has beyond the task's stored ones to the current minute.
+    async fn add_metrics(
+        &self,
+        conn: &mut PgConnection,
+        lease: &Lease,
+        p: &TaskProgress,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO task_metrics (dataset_id, minute, records_read, documents_written,
+                 error_records, skip_records, bytes_read, checkpoints)
+             SELECT dataset_id, letsdata_now_ms() - letsdata_now_ms() % 60000,
+                    GREATEST($1 - COALESCE((progress->>'recordsRead')::BIGINT, 0), 0),
+                    GREATEST($2 - COALESCE((progress->>'documentsWritten')::BIGINT, 0), 0),
+                    GREATEST($3 - COALESCE((progress->>'errorRecords')::BIGINT, 0), 0),
+                    GREATEST($4 - COALESCE((progress->>'skipRecords')::BIGINT, 0), 0),
+                    GREATEST($5 - COALESCE((progress->>'bytesRead')::BIGINT, 0), 0),
+                    1
+             FROM tasks WHERE dataset_id = $6 AND task_id = $7 AND lease_token = $8
+                          AND task_status = 'PROCESSING'
+             ON CONFLICT (dataset_id, minute) DO UPDATE SET
+                 records_read = task_metrics.records_read + excluded.records_read,
+                 documents_written = task_metrics.documents_written + excluded.documents_written,
+                 error_records = task_metrics.error_records + excluded.error_records,
+                 skip_records = task_metrics.skip_records + excluded.skip_records,
+                 bytes_read = task_metrics.bytes_read + excluded.bytes_read,
+                 checkpoints = task_metrics.checkpoints + 1",
+        )
+        .bind(count(p.records_read))
+        .bind(count(p.documents_written))
+        .bind(count(p.error_records))
+        .bind(count(p.skip_records))
+        .bind(count(p.bytes_read))
+        .bind(self.id())
+        .bind(lease.task.task_id.as_str())
+        .bind(lease.token.get())
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
+    /// Inserts `tasks` into the open transaction. With `bulk` (the dataset had no tasks when
+    /// the load began) an id already there can only be one the list names twice: refused.
+    /// Otherwise tasks that exist are kept as they are. Returns how many were inserted.
+    async fn insert(
+        &self,
+        conn: &mut PgConnection,
+        tasks: &[NewTask],
+        bulk: bool,
+    ) -> Result<u64, StoreError> {
+        let mut inserted = 0;
+        for chunk in tasks.chunks(INSERT_ROWS) {
+            let ids: Vec<&str> = chunk.iter().map(|t| t.task_id.as_str()).collect();
+            let ordinals: Vec<i64> = chunk.iter().map(|t| count(t.ordinal)).collect();
+            let types: Vec<&str> = chunk.iter().map(|t| t.task_type.as_str()).collect();
+            let definitions = chunk
+                .iter()
+                .map(|t| serde_json::to_string(&t.definition))
+                .collect::<Result<Vec<_>, _>>()?;
+            // New tasks store `{}` as progress: it reads as zero counters.
+            let new: Vec<String> = sqlx::query_scalar(
+                "INSERT INTO tasks (dataset_id, task_id, ordinal, task_status, task_type,
+                     definition, progress, create_datetime, update_datetime)
+                 SELECT $1, id, ordinal, 'CREATED', task_type, definition, '{}'::jsonb,
+                        letsdata_now_ms(), letsdata_now_ms()
+                 FROM UNNEST($2::TEXT[], $3::BIGINT[], $4::TEXT[], $5::TEXT[])
+                      AS t (id, ordinal, task_type, definition)
+                 ON CONFLICT (dataset_id, task_id) DO NOTHING
+                 RETURNING task_id",
+            )
+            .bind(self.id())
+            .bind(&ids)
+            .bind(&ordinals)
+            .bind(&types)
+            .bind(&definitions)
+            .fetch_all(&mut *conn)
+            .await?;
+            if bulk && new.len() < chunk.len() {
+                // The first id of the chunk not inserted by this statement (each inserted id
+                // answers for its first mention).
+                let mut fresh: HashMap<&str, u32> = HashMap::new();
+                for id in &new {
+                    *fresh.entry(id.as_str()).or_default() += 1;
+                }
+                let twice = ids
+                    .iter()
+                    .find(|id| match fresh.get_mut(**id) {
+                        Some(n) if *n > 0 => {
+                            *n -= 1;
+                            false
+                        }
+                        _ => true,
+                    })
+                    .map_or_else(String::new, |id| id.to_string());
+                return Err(StoreError::DuplicateTask(twice));
+            }
+            inserted += new.len() as u64;
+        }
+        Ok(inserted)
+    }
+}
+
+#[async_trait]
+impl TaskStore for PostgresTaskStore {
+    fn location(&self) -> String {
+        self.location.clone()
+    }
+
+    async fn create_queue(&self) -> Result<(), StoreError> {
+        // The queue is the `tasks_queue` index, made with the schema for every dataset: what
+        // is left is to check that the dataset's task database is there.
+        let exists = sqlx::query_scalar::<_, bool>(
+            "SELECT EXISTS (SELECT 1 FROM task_databases WHERE dataset_id = $1)",
+        )
+        .bind(self.id())
+        .fetch_one(&self.pool)
+        .await?;
+        if exists {
+            Ok(())
+        } else {
+            Err(StoreError::NoTaskDatabase(self.id().to_string()))
+        }
+    }
+
+    async fn insert_tasks(&self, tasks: &[NewTask]) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let inserted = self.insert(&mut tx, tasks, false).await?;
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
+    async fn load_tasks(
+        &self,
+        chunks: &mut tokio::sync::mpsc::Receiver<Vec<NewTask>>,
+    ) -> Result<(u64, u64), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // Two processes initializing the dataset at once load one after the other (the second
+        // finds every task there): the task database's row is the lock.
+        let locked = sqlx::query("SELECT 1 FROM task_databases WHERE dataset_id = $1 FOR UPDATE")
+            .bind(self.id())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if locked.is_none() {
+            return Err(StoreError::NoTaskDatabase(self.id().to_string()));
+        }
+        let bulk = !sqlx::query_scalar::<_, bool>(
+            "SELECT EXISTS (SELECT 1 FROM tasks WHERE dataset_id = $1)",
+        )
+        .bind(self.id())
+        .fetch_one(&mut *tx)
+        .await?;
+        let (mut total, mut new) = (0u64, 0u64);
+        while let Some(chunk) = chunks.recv().await {
+            total += chunk.len() as u64;
+            new += self.insert(&mut tx, &chunk, bulk).await?;
+        }
+        tx.commit().await?;
+        Ok((total, new))
+    }
+
+    async fn claim_many(
+        &self,
+        owner: &str,
+        lease_for: Duration,
+        log: TaskExecutionLog,
+        max: usize,
+    ) -> Result<Vec<Lease>, StoreError> {
+        // One statement: pick and lease atomically. The first CREATED and the first RERUN
+        // tasks each come from the `tasks_queue` index; rows another claim has locked are
+        // skipped, never handed out twice.
+        let rows = sqlx::query_as::<_, TaskRow>(&format!(
+            "WITH created AS (
+                 SELECT task_id AS picked_id, ordinal AS picked_ordinal FROM tasks
+                 WHERE dataset_id = $1 AND task_status = 'CREATED'
+                 ORDER BY ordinal LIMIT $5 FOR UPDATE SKIP LOCKED),
+             rerun AS (
+                 SELECT task_id AS picked_id, ordinal AS picked_ordinal FROM tasks
+                 WHERE dataset_id = $1 AND task_status = 'RERUN'
+                 ORDER BY ordinal LIMIT $5 FOR UPDATE SKIP LOCKED),
+             picked AS (
+                 SELECT picked_id FROM (SELECT * FROM created UNION ALL SELECT * FROM rerun) r
+                 ORDER BY picked_ordinal LIMIT $5)
+             UPDATE tasks SET task_status = 'PROCESSING', lease_owner = $2, worker_process_id = $2,
+                 lease_token = lease_token + 1, lease_expires_at = letsdata_now_ms() + $3,
+                 update_datetime = letsdata_now_ms(),
+                 execution_logs = execution_logs || jsonb_build_array($4::jsonb)
+             FROM picked WHERE dataset_id = $1 AND task_id = picked_id
+             RETURNING {COLUMNS}"
+        ))
+        .bind(self.id())
+        .bind(owner)
+        .bind(lease_ms(lease_for))
+        .bind(serde_json::to_string(&log)?)
+        .bind(i64::try_from(max.max(1)).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        leases_of(rows, &self.owner, owner)
+    }
+
+    async fn heartbeat(&self, lease: &Lease, lease_for: Duration) -> Result<(), StoreError> {
+        let held = (lease.task.task_id.clone(), lease.token);
+        match self.renew(&[held], lease_for).await?.first() {
+            Some(Renewal::Held { .. }) => Ok(()),
+            _ => Err(Self::lost(lease)),
+        }
+    }
+
+    async fn renew(
+        &self,
+        leases: &[(TaskId, LeaseToken)],
+        lease_for: Duration,
+    ) -> Result<Vec<Renewal>, StoreError> {
+        let ids: Vec<&str> = leases.iter().map(|(id, _)| id.as_str()).collect();
+        let tokens: Vec<i64> = leases.iter().map(|(_, token)| token.get()).collect();
+        let rows = sqlx::query(
+            "UPDATE tasks SET lease_expires_at = letsdata_now_ms() + $2
+             FROM UNNEST($3::TEXT[], $4::BIGINT[]) AS held (held_id, held_token)
+             WHERE dataset_id = $1 AND task_id = held_id AND lease_token = held_token
+               AND task_status = 'PROCESSING'
+             RETURNING task_id, lease_token, stop_requested",
+        )
+        .bind(self.id())
+        .bind(lease_ms(lease_for))
+        .bind(&ids)
+        .bind(&tokens)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut held = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            held.insert(
+                (
+                    row.try_get::<String, _>("task_id")?,
+                    row.try_get::<i64, _>("lease_token")?,
+                ),
+                row.try_get::<bool, _>("stop_requested")?,
+            );
+        }
+        Ok(leases
+            .iter()
+            .map(
+                |(id, token)| match held.get(&(id.as_str().to_string(), token.get())) {
+                    Some(&stop_requested) => Renewal::Held { stop_requested },
+                    None => Renewal::Lost,
+                },
+            )
+            .collect())
+    }
+
+    async fn checkpoint(
+        &self,
+        lease: &Lease,
+        checkpoint: &Checkpoint,
+        lease_for: Duration,
+    ) -> Result<(), StoreError> {
+        self.save(lease, Some(checkpoint), lease_for, None).await
+    }
+
+    async fn finish(
+        &self,
+        lease: &Lease,
+        status: TaskStatus,
+        last_error: Option<&str>,
+        log: TaskExecutionLog,
+        last: Option<&Checkpoint>,
+    ) -> Result<(), StoreError> {
+        self.save(
+            lease,
+            last,
+            Duration::ZERO,
+            Some((status, last_error, &log)),
+        )
+        .await
+    }
+
+    async fn unpublished(&self, limit: usize) -> Result<Vec<Task>, StoreError> {
+        // Through the partial index `tasks_unpublished` (its condition spelled the same).
+        let rows = sqlx::query_as::<_, TaskRow>(&format!(
+            "SELECT {COLUMNS} FROM tasks
+             WHERE dataset_id = $1 AND task_status = 'COMPLETED' AND checkpoint ? 'stagedParts'
+             ORDER BY ordinal LIMIT $2"
+        ))
+        .bind(self.id())
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(|r| r.into_task(&self.owner)).collect()
+    }
+
+    async fn published(&self, task_ids: &[TaskId]) -> Result<(), StoreError> {
+        if task_ids.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<&str> = task_ids.iter().map(TaskId::as_str).collect();
+        sqlx::query(
+            "UPDATE tasks SET checkpoint = checkpoint - 'stagedParts'
+             WHERE dataset_id = $1 AND task_id = ANY($2) AND task_status = 'COMPLETED'
+               AND checkpoint ? 'stagedParts'",
+        )
+        .bind(self.id())
+        .bind(&ids)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn leases(&self) -> Result<Vec<LeaseInfo>, StoreError> {
+        let rows = sqlx::query_as::<_, LeaseRow>(
+            "SELECT task_id, lease_owner, lease_token, lease_expires_at,
+                    COALESCE(lease_expires_at < letsdata_now_ms(), TRUE) AS expired
+             FROM tasks WHERE dataset_id = $1 AND task_status = 'PROCESSING'",
+        )
+        .bind(self.id())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(LeaseInfo::from).collect())
+    }
+
+    async fn reap(
+        &self,
+        task_id: &TaskId,
+        token: LeaseToken,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
+        // Close the dead invocation's log entry and queue the task again.
+        let result = sqlx::query(
+            "UPDATE tasks SET task_status = 'RERUN', lease_owner = NULL, lease_expires_at = NULL,
+                 update_datetime = letsdata_now_ms(),
+                 execution_logs = CASE WHEN jsonb_array_length(execution_logs) > 0
+                     THEN jsonb_set(execution_logs, '{-1}',
+                         (execution_logs -> -1) || jsonb_build_object(
+                             'endDatetime', letsdata_now_ms(), 'outcome', 'LEASE_LOST',
+                             'message', $1::TEXT))
+                     ELSE execution_logs END
+             WHERE dataset_id = $2 AND task_id = $3 AND lease_token = $4
+               AND task_status = 'PROCESSING'",
+        )
+        .bind(reason)
+        .bind(self.id())
+        .bind(task_id.as_str())
+        .bind(token.get())
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    async fn reset_for_redrive(
+        &self,
+        task_id: &TaskId,
+        restart_from_beginning: bool,
+    ) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "UPDATE tasks SET task_status = 'CREATED', last_error = NULL,
+                 update_datetime = letsdata_now_ms(), stop_requested = FALSE,
+                 checkpoint = CASE WHEN $1 THEN NULL ELSE checkpoint END,
+                 progress = CASE WHEN $1 THEN '{}'::jsonb ELSE progress END
+             WHERE dataset_id = $2 AND task_id = $3 AND task_status = 'ERRORED'",
+        )
+        .bind(restart_from_beginning)
+        .bind(self.id())
+        .bind(task_id.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    async fn request_stop(
+        &self,
+        task_ids: Option<&[TaskId]>,
+        message: &str,
+    ) -> Result<(u64, u64), StoreError> {
+        let ids: Option<Vec<&str>> = task_ids.map(|ids| ids.iter().map(TaskId::as_str).collect());
+        let filter = "($3::TEXT[] IS NULL OR task_id = ANY($3))";
+        let mut tx = self.pool.begin().await?;
+        let stopped = sqlx::query(&format!(
+            "UPDATE tasks SET task_status = 'ERRORED', last_error = $1,
+                 update_datetime = letsdata_now_ms()
+             WHERE dataset_id = $2 AND task_status IN ('CREATED', 'RERUN') AND {filter}"
+        ))
+        .bind(message)
+        .bind(self.id())
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let flagged = sqlx::query(&format!(
+            "UPDATE tasks SET stop_requested = TRUE, update_datetime = letsdata_now_ms()
+             WHERE dataset_id = $2 AND task_status = 'PROCESSING' AND $1::TEXT IS NOT NULL
+               AND {filter}"
+        ))
+        .bind(message)
+        .bind(self.id())
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok((stopped, flagged))
+    }
+
+    async fn minute_counters(&self) -> Result<Vec<MinuteCounters>, StoreError> {
+        let rows = sqlx::query_as::<_, MinuteRow>(
+            "SELECT minute, records_read, documents_written, error_records, skip_records,
+                    bytes_read, checkpoints
+             FROM task_metrics WHERE dataset_id = $1 ORDER BY minute",
+        )
+        .bind(self.id())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(MinuteCounters::from).collect())
+    }
+
+    async fn get_task(&self, task_id: &TaskId) -> Result<Option<Task>, StoreError> {
+        let row = sqlx::query_as::<_, TaskRow>(&format!(
+            "SELECT {COLUMNS} FROM tasks WHERE dataset_id = $1 AND task_id = $2"
+        ))
+        .bind(self.id())
+        .bind(task_id.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| r.into_task(&self.owner)).transpose()
+    }
+
+    async fn list_tasks(&self, status: Option<TaskStatus>) -> Result<Vec<Task>, StoreError> {
+        let rows = sqlx::query_as::<_, TaskRow>(&format!(
+            "SELECT {COLUMNS} FROM tasks
+             WHERE dataset_id = $1 AND ($2::TEXT IS NULL OR task_status = $2)
+             ORDER BY ordinal, task_id"
+        ))
+        .bind(self.id())
+        .bind(status.map(|s| s.as_str()))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(|r| r.into_task(&self.owner)).collect()
+    }
+
+    async fn list_tasks_page(
+        &self,
+        status: Option<TaskStatus>,
+        after: Option<&TaskCursor>,
+        limit: usize,
+    ) -> Result<TaskPage, StoreError> {
+        let limit = limit.max(1);
+        // Conditions spelled out (no `$2 IS NULL OR ...`) so that the plan walks an index:
+        // `tasks_queue` (dataset, status, ordinal) or `tasks_order` (dataset, ordinal, id).
+        let mut query = QueryBuilder::<Postgres>::new(format!(
+            "SELECT {COLUMNS} FROM tasks WHERE dataset_id = "
+        ));
+        query.push_bind(self.id());
+        if let Some(status) = status {
+            query.push(" AND task_status = ").push_bind(status.as_str());
+        }
+        if let Some(after) = after {
+            query
+                .push(" AND (ordinal, task_id) > (")
+                .push_bind(count(after.ordinal))
+                .push(", ")
+                .push_bind(after.task_id.as_str())
+                .push(")");
+        }
+        // One more than asked: whether another page follows.
+        query
+            .push(" ORDER BY ordinal, task_id LIMIT ")
+            .push_bind(i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1));
+        let rows = query
+            .build_query_as::<TaskRow>()
+            .fetch_all(&self.pool)
+            .await?;
+        page_of(rows, limit, &self.owner)
+    }
+
+    async fn counts(&self) -> Result<TaskCounts, StoreError> {
+        let rows = sqlx::query_as::<_, StatusRow>(
+            "SELECT task_status, COUNT(*) AS n,
+                    COALESCE(SUM((progress->>'recordsRead')::BIGINT), 0)::BIGINT AS records_read,
+                    COALESCE(SUM((progress->>'documentsWritten')::BIGINT), 0)::BIGINT AS documents_written,
+                    COALESCE(SUM((progress->>'errorRecords')::BIGINT), 0)::BIGINT AS error_records,
+                    COALESCE(SUM((progress->>'skipRecords')::BIGINT), 0)::BIGINT AS skip_records,
+                    COALESCE(SUM((progress->>'bytesRead')::BIGINT), 0)::BIGINT AS bytes_read
+             FROM tasks WHERE dataset_id = $1 GROUP BY task_status",
+        )
+        .bind(self.id())
+        .fetch_all(&self.pool)
+        .await?;
+        counts_of(rows)
+    }
+}
