@@ -383,3 +383,92 @@ fn workers_share_a_dataset_and_sigterm_hands_the_running_task_over() {
         "a graceful shutdown loses no lease"
     );
 }
+
+/// Three workers on a dataset of `concurrency: 2`: never more than two of its tasks run at
+/// once, whichever workers run them (checked from the invocations' intervals).
+#[test]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no test PostgreSQL"
+)]
+fn three_workers_keep_to_the_datasets_concurrency() {
+    use std::process::Stdio;
+    use std::time::Duration;
+    const TASKS: u64 = 8;
+    const LINES: u64 = 60_000;
+    let schema = PgSchema::new();
+    let mut home = home_on(&schema);
+    home.env("LETSDATA_PART_SIZE_BYTES", "50000");
+    let mut manifest = Vec::new();
+    for f in 0..TASKS {
+        let mut text = String::new();
+        for i in 0..LINES {
+            text.push_str(&format!(
+                "{{\"id\":{},\"payload\":\"{i:0>40}\"}}\n",
+                f * LINES + i
+            ));
+        }
+        home.put("pgcap", &format!("c{f:02}.jsonl"), text.as_bytes());
+        manifest.push(format!("c{f:02}.jsonl"));
+    }
+    let manifest: Vec<&str> = manifest.iter().map(String::as_str).collect();
+    let cfg = config(
+        "Capped",
+        "pgcap",
+        json!({"builtinParser": "jsonl", "documentIdField": "id"}),
+        &manifest,
+    );
+    let mut workers: Vec<_> = (0..3)
+        .map(|_| {
+            home.command(&["worker"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn letsdata worker")
+        })
+        .collect();
+    // The workers are up (and looking for work) before the dataset is created: each of them
+    // tries to take its tasks from the start.
+    std::thread::sleep(Duration::from_millis(1500));
+    let path = home.config("Capped", &cfg);
+    let created = home.run(&[
+        "datasets",
+        "create",
+        "--configFile",
+        path.to_str().expect("utf8"),
+        "--detach",
+    ]);
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    common::wait_until(&mut workers[0], "the workers completed the dataset", || {
+        home.view("Capped")["datasetStatus"] == "COMPLETED"
+    });
+    for w in &mut workers {
+        common::signal(w.id(), "-TERM");
+        let status = common::wait_exit(w, Duration::from_secs(60), "the worker exited");
+        assert_eq!(status.code(), Some(0));
+    }
+    let tasks = home.tasks("Capped");
+    let logs = common::execution_logs(&tasks);
+    // +1 at each start, -1 at each end; ends first when they coincide.
+    let mut events: Vec<(i64, i32)> = Vec::new();
+    let mut owners = std::collections::BTreeSet::new();
+    for log in &logs {
+        let start = log["startDatetime"].as_i64().expect("start");
+        let end = log["endDatetime"].as_i64().expect("every invocation ended");
+        events.push((start, 1));
+        events.push((end, -1));
+        owners.insert(log["workerProcessId"].as_str().expect("worker").to_string());
+    }
+    events.sort();
+    let (mut running, mut most) = (0, 0);
+    for (_, step) in events {
+        running += step;
+        most = most.max(running);
+    }
+    assert!(most <= 2, "{most} invocations ran at once: {logs:?}");
+    assert!(!owners.is_empty());
+    assert_eq!(
+        home.view("Capped")["datasetProgress"]["documentsWritten"],
+        TASKS * LINES
+    );
+}

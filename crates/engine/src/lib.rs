@@ -64,7 +64,8 @@ pub struct EngineSettings {
     /// Most bytes of a task's log file (over all its invocations).
     pub task_log_max_bytes: u64,
     /// Most invocations a worker starts ahead of its free slots when tasks are short (they
-    /// open their input while they wait); `None`: 64; 0: none.
+    /// open their input while they wait); `None`: 64; 0: none (the default on a shared
+    /// store).
     pub tasks_ahead: Option<usize>,
     /// The shared store (`LETSDATA_DATABASE_URL`, a `postgres://` URL); `None`: the embedded
     /// SQLite store under the home directory.
@@ -124,6 +125,11 @@ impl EngineSettings {
                     });
                 }
             }
+        }
+        if s.tasks_ahead.is_none() && s.database_url.is_some() {
+            // On a shared store every worker's leases count towards a dataset's concurrency:
+            // none are taken ahead of the slots unless asked.
+            s.tasks_ahead = Some(0);
         }
         let heartbeat = number("LETSDATA_HEARTBEAT_SECONDS", "the heartbeat in seconds")?;
         match heartbeat {

@@ -90,10 +90,10 @@ pub(crate) async fn process(engine: &Engine, dataset: &Dataset) -> Result<Datase
         let concurrency = runner.spec.compute_engine.concurrency as usize;
         runner.slots.set_limit(concurrency);
         // Invocations started ahead of the free slots open their input meanwhile.
-        let wanted = concurrency
-            + runner
-                .slots
-                .ahead(engine.settings.tasks_ahead.unwrap_or(DEFAULT_AHEAD));
+        let most_ahead = engine.settings.tasks_ahead.unwrap_or(DEFAULT_AHEAD);
+        let wanted = concurrency + runner.slots.ahead(most_ahead);
+        // Every worker's leases of the dataset count towards its concurrency.
+        let cap = concurrency + most_ahead;
         while !engine.draining()
             && runner.slots.started() < wanted
             && running.len() < wanted + MAX_FINISHING
@@ -111,6 +111,7 @@ pub(crate) async fn process(engine: &Engine, dataset: &Dataset) -> Result<Datase
                     engine.settings.lease,
                     log,
                     wanted - runner.slots.started(),
+                    cap,
                 )
                 .await?;
             if leases.is_empty() {
@@ -147,7 +148,9 @@ pub(crate) async fn process(engine: &Engine, dataset: &Dataset) -> Result<Datase
             if counts.unfinished() == 0 {
                 break;
             }
-            if counts.created + counts.rerun > 0 {
+            // Runnable tasks go on at once, unless other workers hold the dataset's whole
+            // concurrency: then wait for them as below.
+            if counts.created + counts.rerun > 0 && (counts.processing as usize) < cap {
                 continue;
             }
             // Other processes are running the remaining tasks: wait for them.

@@ -84,9 +84,24 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
-impl From<sqlx::migrate::MigrateError> for StoreError {
-    fn from(e: sqlx::migrate::MigrateError) -> Self {
-        StoreError::Migrate(e.to_string())
+impl StoreError {
+    /// A failed migration of the database that `migrator` (this binary's migrations) runs on:
+    /// a schema a later release migrated is named as such, with both versions.
+    pub(crate) fn migration(
+        e: sqlx::migrate::MigrateError,
+        migrator: &sqlx::migrate::Migrator,
+    ) -> Self {
+        match e {
+            sqlx::migrate::MigrateError::VersionMissing(theirs) => {
+                let ours = migrator.iter().map(|m| m.version).max().unwrap_or(0);
+                StoreError::Migrate(format!(
+                    "the database's schema is at version {theirs}, newer than this letsdata's \
+                     (version {ours}): a later release of letsdata migrated it; run that release \
+                     (or a later one) against this database"
+                ))
+            }
+            e => StoreError::Migrate(e.to_string()),
+        }
     }
 }
 

@@ -157,22 +157,28 @@ pub trait TaskStore: Send + Sync {
         chunks: &mut tokio::sync::mpsc::Receiver<Vec<NewTask>>,
     ) -> Result<(u64, u64), StoreError>;
     /// Claims up to `max` runnable tasks (`CREATED` or `RERUN`, lowest ordinal first), each
-    /// under its own lease with `log` appended to its execution logs; in ordinal order.
+    /// under its own lease with `log` appended to its execution logs; in ordinal order. Fewer
+    /// (none) when more would make over `cap` of the dataset's tasks `PROCESSING` at once,
+    /// whichever workers hold them: the dataset's concurrency is a cap across all workers.
     async fn claim_many(
         &self,
         owner: &str,
         lease_for: Duration,
         log: TaskExecutionLog,
         max: usize,
+        cap: usize,
     ) -> Result<Vec<Lease>, StoreError>;
-    /// Claims the next runnable task (`CREATED` or `RERUN`, lowest ordinal first).
+    /// Claims the next runnable task (`CREATED` or `RERUN`, lowest ordinal first), with no cap.
     async fn claim(
         &self,
         owner: &str,
         lease_for: Duration,
         log: TaskExecutionLog,
     ) -> Result<Option<Lease>, StoreError> {
-        Ok(self.claim_many(owner, lease_for, log, 1).await?.pop())
+        Ok(self
+            .claim_many(owner, lease_for, log, 1, usize::MAX)
+            .await?
+            .pop())
     }
     /// Extends the lease. [`StoreError::LeaseLost`] if the token is stale.
     async fn heartbeat(&self, lease: &Lease, lease_for: Duration) -> Result<(), StoreError>;

@@ -69,6 +69,7 @@ macro_rules! store_test_suite {
                 concurrent_task_store_creation_from_several_instances,
                 fencing_holds_across_store_instances,
                 concurrent_claims_from_two_instances_hand_out_each_task_once,
+                the_claim_cap_holds_across_instances,
                 reader_instance_reads_while_another_instance_writes,
             );
         }
@@ -908,7 +909,10 @@ mod suite {
     pub async fn claim_many_takes_up_to_max_in_ordinal_order(store: Arc<dyn MetadataStore>) {
         let (_, tasks) = dataset_with_tasks(&*store, "many", 5).await;
         let log = claim_log("w");
-        let first = tasks.claim_many("w", LEASE, log.clone(), 3).await.unwrap();
+        let first = tasks
+            .claim_many("w", LEASE, log.clone(), 3, usize::MAX)
+            .await
+            .unwrap();
         let ids: Vec<TaskId> = first.iter().map(|l| l.task.task_id.clone()).collect();
         assert_eq!(ids, [task_id(0), task_id(1), task_id(2)]);
         for lease in &first {
@@ -928,7 +932,7 @@ mod suite {
             .await
             .unwrap();
         let rest = tasks
-            .claim_many("w", LEASE, claim_log("w"), 10)
+            .claim_many("w", LEASE, claim_log("w"), 10, usize::MAX)
             .await
             .unwrap();
         let ids: Vec<TaskId> = rest.iter().map(|l| l.task.task_id.clone()).collect();
@@ -936,7 +940,7 @@ mod suite {
         assert!(rest[0].token > first[1].token);
         assert!(
             tasks
-                .claim_many("w", LEASE, claim_log("w"), 10)
+                .claim_many("w", LEASE, claim_log("w"), 10, usize::MAX)
                 .await
                 .unwrap()
                 .is_empty()
@@ -950,7 +954,7 @@ mod suite {
         let (_, tasks) = dataset_with_tasks(&*store, "renew", 3).await;
         let short = Duration::from_secs(5);
         let leases = tasks
-            .claim_many("w", short, claim_log("w"), 3)
+            .claim_many("w", short, claim_log("w"), 3, usize::MAX)
             .await
             .unwrap();
         let held: Vec<(TaskId, LeaseToken)> = leases
@@ -1007,7 +1011,7 @@ mod suite {
     ) {
         let (_, tasks) = dataset_with_tasks(&*store, "final", 3).await;
         let leases = tasks
-            .claim_many("w", LEASE, claim_log("w"), 3)
+            .claim_many("w", LEASE, claim_log("w"), 3, usize::MAX)
             .await
             .unwrap();
         let staged = |n: u64| {
@@ -2063,6 +2067,102 @@ mod suite {
         }
     }
 
+    pub async fn the_claim_cap_holds_across_instances(factory: &dyn StoreFactory) {
+        use std::sync::atomic::Ordering::SeqCst;
+        const CAP: usize = 3;
+        let first = factory.open().await;
+        let (dataset, a) = dataset_with_tasks(&*first, "capped", 40).await;
+        let second = factory.open().await;
+        let b = second.open_task_store(&dataset.dataset_id).await.unwrap();
+        let held = a
+            .claim_many("a", LEASE, claim_log("a"), 10, CAP)
+            .await
+            .unwrap();
+        assert_eq!(held.len(), CAP, "a claim stops at the cap");
+        assert!(
+            b.claim_many("b", LEASE, claim_log("b"), 10, CAP)
+                .await
+                .unwrap()
+                .is_empty(),
+            "another instance finds the cap reached"
+        );
+        let done = &held[0];
+        a.finish(
+            done,
+            TaskStatus::Completed,
+            None,
+            finish_log(&claim_log("a"), "COMPLETED"),
+            None,
+        )
+        .await
+        .unwrap();
+        let freed = b
+            .claim_many("b", LEASE, claim_log("b"), 10, CAP)
+            .await
+            .unwrap();
+        assert_eq!(freed.len(), 1, "a finished task frees its place");
+        for lease in held[1..].iter().chain(&freed) {
+            a.finish(
+                lease,
+                TaskStatus::Completed,
+                None,
+                finish_log(&claim_log("a"), "COMPLETED"),
+                None,
+            )
+            .await
+            .unwrap();
+        }
+        // Racing claimers of both instances, each finishing what it got: never more than
+        // CAP leased at once.
+        let instances = [a.clone(), b.clone()];
+        let leased = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let most = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut handles = Vec::new();
+        for (i, tasks) in instances.iter().enumerate() {
+            for c in 0..4 {
+                let (tasks, leased, most) = (tasks.clone(), leased.clone(), most.clone());
+                handles.push(tokio::spawn(async move {
+                    let owner = format!("i{i}c{c}");
+                    for _ in 0..20 {
+                        let got = tasks
+                            .claim_many(&owner, LEASE, claim_log(&owner), 2, CAP)
+                            .await
+                            .unwrap();
+                        let now = leased.fetch_add(got.len(), SeqCst) + got.len();
+                        most.fetch_max(now, SeqCst);
+                        for lease in got {
+                            tokio::task::yield_now().await;
+                            // Counted out before the finish commits: never under-counted.
+                            leased.fetch_sub(1, SeqCst);
+                            tasks
+                                .finish(
+                                    &lease,
+                                    TaskStatus::Completed,
+                                    None,
+                                    finish_log(&claim_log(&owner), "COMPLETED"),
+                                    None,
+                                )
+                                .await
+                                .unwrap();
+                        }
+                    }
+                }));
+            }
+        }
+        for h in handles {
+            h.await.unwrap();
+        }
+        assert!(
+            most.load(SeqCst) <= CAP,
+            "{} tasks were leased at once with a cap of {CAP}",
+            most.load(SeqCst)
+        );
+        assert!(
+            a.counts().await.unwrap().completed > 10,
+            "the racing claimers got tasks"
+        );
+    }
+
     pub async fn concurrent_claims_from_two_instances_hand_out_each_task_once(
         factory: &dyn StoreFactory,
     ) {
@@ -2235,4 +2335,57 @@ mod suite {
             writer_tasks.counts().await.unwrap()
         );
     }
+}
+
+/// A schema a later release migrated is refused with both versions named (SQLite).
+#[tokio::test]
+async fn sqlite_a_schema_newer_than_this_binary_is_refused() {
+    let home = tempfile::tempdir().unwrap();
+    drop(SqliteStore::open(home.path()).await.unwrap());
+    let url = format!("sqlite://{}", home.path().join("letsdata.db").display());
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+         VALUES (99990101000000, 'from a later release', TRUE, X'00', 0)",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let refused = SqliteStore::open(home.path())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("at version 99990101000000, newer than this letsdata's (version "),
+        "{refused}"
+    );
+}
+
+/// A schema a later release migrated is refused with both versions named (PostgreSQL).
+#[tokio::test]
+async fn postgres_a_schema_newer_than_this_binary_is_refused() {
+    let Some(factory) = postgres_factory().await else {
+        return;
+    };
+    drop(factory.open().await);
+    let options = factory
+        .options
+        .clone()
+        .options([("search_path", factory.schema.as_str())]);
+    let mut conn = sqlx::PgConnection::connect_with(&options).await.unwrap();
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+         VALUES (99990101000000, 'from a later release', TRUE, '\\x00'::BYTEA, 0)",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let refused = PostgresStore::open_with(options)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("at version 99990101000000, newer than this letsdata's (version "),
+        "{refused}"
+    );
 }

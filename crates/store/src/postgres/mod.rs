@@ -91,7 +91,10 @@ impl PostgresStore {
             .connect_with(options)
             .await
             .map_err(unreachable)?;
-        MIGRATOR.run(&pool).await?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::migration(e, &MIGRATOR))?;
         Ok(Self { pool, location })
     }
 

@@ -300,7 +300,15 @@ impl TaskStore for PostgresTaskStore {
         lease_for: Duration,
         log: TaskExecutionLog,
         max: usize,
+        cap: usize,
     ) -> Result<Vec<Lease>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // Claims of one dataset take turns (a lock for the transaction), so that each counts
+        // the tasks the one before it leased: the cap holds across workers.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('letsdata.claim.' || $1, 0))")
+            .bind(self.id())
+            .execute(&mut *tx)
+            .await?;
         // One statement: pick and lease atomically. The first CREATED and the first RERUN
         // tasks each come from the `tasks_queue` index; rows another claim has locked are
         // skipped, never handed out twice.
@@ -315,7 +323,10 @@ impl TaskStore for PostgresTaskStore {
                  ORDER BY ordinal LIMIT $5 FOR UPDATE SKIP LOCKED),
              picked AS (
                  SELECT picked_id FROM (SELECT * FROM created UNION ALL SELECT * FROM rerun) r
-                 ORDER BY picked_ordinal LIMIT $5)
+                 ORDER BY picked_ordinal
+                 LIMIT GREATEST(0, LEAST($5, $6 - (SELECT COUNT(*) FROM tasks
+                                                   WHERE dataset_id = $1
+                                                     AND task_status = 'PROCESSING'))))
              UPDATE tasks SET task_status = 'PROCESSING', lease_owner = $2, worker_process_id = $2,
                  lease_token = lease_token + 1, lease_expires_at = letsdata_now_ms() + $3,
                  update_datetime = letsdata_now_ms(),
@@ -328,8 +339,10 @@ impl TaskStore for PostgresTaskStore {
         .bind(lease_ms(lease_for))
         .bind(serde_json::to_string(&log)?)
         .bind(i64::try_from(max.max(1)).unwrap_or(i64::MAX))
-        .fetch_all(&self.pool)
+        .bind(i64::try_from(cap).unwrap_or(i64::MAX))
+        .fetch_all(&mut *tx)
         .await?;
+        tx.commit().await?;
         leases_of(rows, &self.owner, owner)
     }
 

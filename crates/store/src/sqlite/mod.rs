@@ -72,7 +72,7 @@ async fn migrate(pool: &SqlitePool, migrator: &Migrator) -> Result<(), StoreErro
                 tracing::debug!(error = %e, attempt, "a migration raced another process; retrying");
                 tokio::time::sleep(Duration::from_millis((5 * attempt).min(100))).await;
             }
-            result => return Ok(result?),
+            result => return result.map_err(|e| StoreError::migration(e, migrator)),
         }
     }
 }

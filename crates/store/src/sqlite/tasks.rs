@@ -168,8 +168,10 @@ impl TaskStore for SqliteTaskStore {
         lease_for: Duration,
         log: TaskExecutionLog,
         max: usize,
+        cap: usize,
     ) -> Result<Vec<Lease>, StoreError> {
         let now = now_millis();
+        let cap = i64::try_from(cap).unwrap_or(i64::MAX);
         let log = serde_json::to_string(&log)?;
         let owner = owner.to_string();
         let max = i64::try_from(max.max(1)).unwrap_or(i64::MAX);
@@ -193,7 +195,9 @@ impl TaskStore for SqliteTaskStore {
                                  UNION ALL
                                  SELECT * FROM (SELECT task_id, ordinal FROM tasks WHERE task_status = 'RERUN'
                                                 ORDER BY ordinal LIMIT ?5))
-                             ORDER BY ordinal LIMIT ?5)
+                             ORDER BY ordinal
+                             LIMIT MAX(0, MIN(?5, ?6 - (SELECT COUNT(*) FROM tasks
+                                                        WHERE task_status = 'PROCESSING'))))
                          RETURNING {COLUMNS}"
                     ))
                     .bind(held_by)
@@ -201,6 +205,7 @@ impl TaskStore for SqliteTaskStore {
                     .bind(now)
                     .bind(log)
                     .bind(max)
+                    .bind(cap)
                     .fetch_all(&mut *c)
                     .await?;
                     Ok(rows)
