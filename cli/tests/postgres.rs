@@ -472,3 +472,195 @@ fn three_workers_keep_to_the_datasets_concurrency() {
         TASKS * LINES
     );
 }
+
+/// A TCP relay to the test PostgreSQL on a free port, in a process of its own: SIGSTOP
+/// freezes every connection through it (a cut link, as the worker sees it), SIGCONT thaws them.
+struct Relay {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Relay {
+    fn to_postgres(schema: &PgSchema) -> Self {
+        let target = schema.url();
+        let rest = target.split_once('@').expect("user@host in the URL").1;
+        let hostport = rest.split('/').next().expect("host:port");
+        let (host, port) = hostport.split_once(':').unwrap_or((hostport, "5432"));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("port");
+        let relay_port = listener.local_addr().expect("addr").port();
+        drop(listener);
+        let script = format!(
+            r#"
+import asyncio
+async def pipe(r, w):
+    try:
+        while data := await r.read(65536):
+            w.write(data)
+            await w.drain()
+    finally:
+        w.close()
+async def serve(r, w):
+    ur, uw = await asyncio.open_connection("{host}", {port})
+    await asyncio.gather(pipe(r, uw), pipe(ur, w), return_exceptions=True)
+async def main():
+    server = await asyncio.start_server(serve, "127.0.0.1", {relay_port})
+    async with server:
+        await server.serve_forever()
+asyncio.run(main())
+"#
+        );
+        let child = std::process::Command::new("python3")
+            .args(["-c", &script])
+            .spawn()
+            .expect("python3 for the relay");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", relay_port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the relay did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Self {
+            child,
+            port: relay_port,
+        }
+    }
+
+    /// `url` with its host and port replaced by the relay's.
+    fn url(&self, url: &str) -> String {
+        let (scheme_user, rest) = url.split_once('@').expect("user@host");
+        let path = &rest[rest.find('/').expect("database")..];
+        format!("{scheme_user}@127.0.0.1:{}{path}", self.port)
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Every file under `dir` with its size and modification time.
+fn snapshot(dir: &std::path::Path) -> BTreeMap<String, (u64, std::time::SystemTime)> {
+    let mut files = Vec::new();
+    common::collect_files(dir, &mut files);
+    files
+        .into_iter()
+        .filter_map(|f| {
+            let meta = std::fs::metadata(&f).ok()?;
+            Some((f.display().to_string(), (meta.len(), meta.modified().ok()?)))
+        })
+        .collect()
+}
+
+/// A worker cut off from the database (its link frozen mid-task) gives its lease up before
+/// the lease ends and writes nothing more; another worker takes the task over once the lease
+/// expired and finishes it, every document exactly once.
+#[test]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no test PostgreSQL"
+)]
+fn a_worker_cut_off_from_the_database_stops_writing_before_its_lease_ends() {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    const LINES: u64 = 400_000;
+    let schema = PgSchema::new();
+    let mut home = home_on(&schema);
+    home.env("LETSDATA_PART_SIZE_BYTES", "20000")
+        .env("LETSDATA_LEASE_SECONDS", "4")
+        .env("LETSDATA_HEARTBEAT_SECONDS", "1");
+    let mut text = String::new();
+    for i in 0..LINES {
+        text.push_str(&format!("{{\"id\":{i},\"payload\":\"{i:0>40}\"}}\n"));
+    }
+    home.put("pgcut", "big.jsonl", text.as_bytes());
+    let mut cfg = config(
+        "CutOff",
+        "pgcut",
+        json!({"builtinParser": "jsonl", "documentIdField": "id"}),
+        &["big.jsonl"],
+    );
+    cfg["computeEngine"]["concurrency"] = json!(1);
+    let path = home.config("CutOff", &cfg);
+    let created = home.run(&[
+        "datasets",
+        "create",
+        "--configFile",
+        path.to_str().expect("utf8"),
+        "--detach",
+    ]);
+    assert_eq!(created.code, 0, "{}", created.stderr);
+
+    let relay = Relay::to_postgres(&schema);
+    let log = home.home().join("cut-worker.log");
+    let mut cut = home
+        .command(&["worker"])
+        .env("LETSDATA_DATABASE_URL", relay.url(&schema.url()))
+        .env("LETSDATA_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log"))
+        .spawn()
+        .expect("spawn letsdata worker");
+    common::wait_until(&mut cut, "the worker checkpointed its task", || {
+        home.tasks_now("CutOff", None)
+            .iter()
+            .any(|t| t["taskProgress"]["recordsRead"].as_u64().unwrap_or(0) > 0)
+    });
+    common::signal(relay.child.id(), "-STOP");
+    let frozen = Instant::now();
+    common::wait_until(&mut cut, "the worker gave its lease up", || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("could not be renewed")
+    });
+    let gave_up = frozen.elapsed();
+    assert!(
+        gave_up < Duration::from_secs(4),
+        "gave the lease up {gave_up:?} after the link froze, past the 4 s lease"
+    );
+    // Nothing written after that, until well past the lease.
+    let bucket = home.home().join("buckets");
+    std::thread::sleep(Duration::from_millis(300));
+    let before = snapshot(&bucket);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(snapshot(&bucket), before, "the cut-off worker kept writing");
+
+    // Another worker takes the task over once the lease expired and finishes it.
+    let mut other = home
+        .command(&["worker"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn letsdata worker");
+    common::wait_until(&mut other, "the other worker completed the dataset", || {
+        home.view("CutOff")["datasetStatus"] == "COMPLETED"
+    });
+    common::signal(other.id(), "-TERM");
+    assert_eq!(
+        common::wait_exit(&mut other, Duration::from_secs(60), "the worker exited").code(),
+        Some(0)
+    );
+    // The link comes back: the cut-off worker learns its task is gone and exits when told.
+    common::signal(relay.child.id(), "-CONT");
+    common::signal(cut.id(), "-TERM");
+    common::wait_exit(
+        &mut cut,
+        Duration::from_secs(60),
+        "the cut-off worker exited",
+    );
+
+    let ds = home.view("CutOff");
+    assert_eq!(ds["datasetProgress"]["documentsWritten"], LINES);
+    let mut seen = vec![0u8; LINES as usize];
+    for line in home.lines(
+        ds["resources"]["writeBucket"].as_str().expect("b"),
+        "CutOff",
+    ) {
+        let doc: Value = serde_json::from_str(&line).expect("json");
+        seen[doc["id"].as_u64().expect("id") as usize] += 1;
+    }
+    assert!(seen.iter().all(|n| *n == 1), "every document exactly once");
+}

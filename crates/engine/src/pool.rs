@@ -75,6 +75,12 @@ pub(crate) async fn process(engine: &Engine, dataset: &Dataset) -> Result<Datase
         engine.settings.lease,
     ));
     let _heartbeat = AbortOnDrop(heartbeat);
+    // Gives leases up a heartbeat before they could expire unrenewed.
+    let _watch = AbortOnDrop(tokio::spawn(watch_leases(
+        held.clone(),
+        engine.settings.lease,
+        engine.settings.heartbeat,
+    )));
     let (marks, marker) = published_marks(tasks.clone());
     let mut running: JoinSet<()> = JoinSet::new();
     let mut last_refresh = Instant::now();
@@ -105,6 +111,7 @@ pub(crate) async fn process(engine: &Engine, dataset: &Dataset) -> Result<Datase
                 outcome: None,
                 message: None,
             };
+            let claimed = Instant::now();
             let leases = tasks
                 .claim_many(
                     &engine.worker_id,
@@ -118,7 +125,7 @@ pub(crate) async fn process(engine: &Engine, dataset: &Dataset) -> Result<Datase
                 break;
             }
             for lease in leases {
-                let signals = held.hold(&lease);
+                let signals = held.hold(&lease, claimed);
                 let started = runner.slots.start();
                 running.spawn(run_invocation(
                     runner.clone(),
@@ -220,19 +227,35 @@ fn reload_compute(engine: &Engine, current: &Dataset, runner: &mut Runner) {
 }
 
 /// The leases this worker holds (invocations opening, waiting for a slot, working or recording
-/// their end), and each one's signals.
+/// their end), each one's signals, and when it was last known held: the instant before the
+/// claim or renewal that extended it (its real expiry is no earlier than that plus the lease).
 #[derive(Default)]
 struct Held {
-    leases: Mutex<HashMap<TaskId, (LeaseToken, Arc<Signals>)>>,
+    leases: Mutex<HashMap<TaskId, HeldLease>>,
+}
+
+/// One lease [`Held`].
+#[derive(Clone)]
+struct HeldLease {
+    task_id: TaskId,
+    token: LeaseToken,
+    signals: Arc<Signals>,
+    renewed: Instant,
 }
 
 impl Held {
-    fn hold(&self, lease: &Lease) -> Arc<Signals> {
+    fn hold(&self, lease: &Lease, claimed: Instant) -> Arc<Signals> {
         let signals = Arc::new(Signals::default());
+        let held = HeldLease {
+            task_id: lease.task.task_id.clone(),
+            token: lease.token,
+            signals: signals.clone(),
+            renewed: claimed,
+        };
         self.leases
             .lock()
             .expect("held leases lock poisoned")
-            .insert(lease.task.task_id.clone(), (lease.token, signals.clone()));
+            .insert(held.task_id.clone(), held);
         signals
     }
 
@@ -243,18 +266,33 @@ impl Held {
             .remove(task_id);
     }
 
-    fn all(&self) -> Vec<(TaskId, LeaseToken, Arc<Signals>)> {
+    /// The lease of `task_id` under `token` was extended by a renewal asked at `asked`.
+    fn renewed(&self, task_id: &TaskId, token: LeaseToken, asked: Instant) {
+        if let Some(held) = self
+            .leases
+            .lock()
+            .expect("held leases lock poisoned")
+            .get_mut(task_id)
+            && held.token == token
+        {
+            held.renewed = asked;
+        }
+    }
+
+    fn all(&self) -> Vec<HeldLease> {
         self.leases
             .lock()
             .expect("held leases lock poisoned")
-            .iter()
-            .map(|(id, (token, signals))| (id.clone(), *token, signals.clone()))
+            .values()
+            .cloned()
             .collect()
     }
 }
 
 /// The worker's heartbeat: every `every`, extends all held leases in one write, and flags the
-/// invocations whose lease was lost or whose task was asked to stop.
+/// invocations whose lease was lost or whose task was asked to stop. A renewal that fails or
+/// does not answer within `every` is tried again at the next beat; meanwhile [`watch_leases`]
+/// makes sure no invocation writes past its lease.
 async fn keep_alive(
     held: Arc<Held>,
     tasks: Arc<dyn TaskStore>,
@@ -269,21 +307,53 @@ async fn keep_alive(
         }
         let ids: Vec<(TaskId, LeaseToken)> = leases
             .iter()
-            .map(|(id, token, _)| (id.clone(), *token))
+            .map(|l| (l.task_id.clone(), l.token))
             .collect();
-        match tasks.renew(&ids, lease_for).await {
-            Ok(found) => {
-                for ((_, _, signals), renewal) in leases.iter().zip(found) {
+        let asked = Instant::now();
+        match tokio::time::timeout(every, tasks.renew(&ids, lease_for)).await {
+            Ok(Ok(found)) => {
+                for (lease, renewal) in leases.iter().zip(found) {
                     match renewal {
-                        Renewal::Held {
-                            stop_requested: true,
-                        } => signals.stop.store(true, Ordering::Relaxed),
-                        Renewal::Held { .. } => {}
-                        Renewal::Lost => signals.lost.store(true, Ordering::Relaxed),
+                        Renewal::Held { stop_requested } => {
+                            held.renewed(&lease.task_id, lease.token, asked);
+                            if stop_requested {
+                                lease.signals.stop.store(true, Ordering::Relaxed);
+                            }
+                        }
+                        Renewal::Lost => lease.signals.lost.store(true, Ordering::Relaxed),
                     }
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "lease heartbeat failed; will retry"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "lease heartbeat failed; will retry"),
+            Err(_) => tracing::warn!(
+                within = ?every,
+                "lease heartbeat got no answer; will retry"
+            ),
+        }
+    }
+}
+
+/// How often [`watch_leases`] looks.
+const WATCH_EVERY: Duration = Duration::from_millis(200);
+
+/// Gives up every lease that could not be renewed for `lease_for - margin` (the store is
+/// unreachable, the worker's link is cut): its invocation stops writing and ends as if the
+/// lease were lost, while the lease still holds, so the worker that takes the task over never
+/// writes next to it.
+async fn watch_leases(held: Arc<Held>, lease_for: Duration, margin: Duration) {
+    let give_up_after = lease_for.saturating_sub(margin);
+    loop {
+        tokio::time::sleep(WATCH_EVERY).await;
+        for lease in held.all() {
+            if lease.renewed.elapsed() >= give_up_after
+                && !lease.signals.lost.swap(true, Ordering::Relaxed)
+            {
+                tracing::warn!(
+                    task = %lease.task_id,
+                    unrenewed_for = ?lease.renewed.elapsed(),
+                    "the task's lease could not be renewed and would soon expire: the invocation stops writing"
+                );
+            }
         }
     }
 }

@@ -21,6 +21,10 @@ use std::time::Duration;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// How long the server lets a session sit idle inside a transaction (see
+/// [`PostgresStore::open_with`]).
+const IDLE_IN_TRANSACTION: &str = "10s";
+
 /// `postgres://host:port/database` of a store's URL: no user, password or parameters (for
 /// messages).
 pub fn redacted(url: &str) -> String {
@@ -71,6 +75,13 @@ impl PostgresStore {
     /// migrations run under PostgreSQL's advisory lock.
     pub async fn open_with(options: PgConnectOptions) -> Result<Self, StoreError> {
         let location = location_of(&options);
+        // A session left inside a transaction by a worker that lost its link (or froze) would
+        // keep its row locks, and every other worker waiting on them, until TCP noticed, hours
+        // later: the server ends it after this long instead. letsdata's transactions never wait
+        // on their client that long (Create Tasks, which reads the manifest meanwhile, allows
+        // itself more).
+        let options =
+            options.options([("idle_in_transaction_session_timeout", IDLE_IN_TRANSACTION)]);
         let unreachable = |e: sqlx::Error| match StoreError::from(e) {
             StoreError::Database { kind, message } => StoreError::Database {
                 kind,

@@ -270,6 +270,10 @@ impl TaskStore for PostgresTaskStore {
         chunks: &mut tokio::sync::mpsc::Receiver<Vec<NewTask>>,
     ) -> Result<(u64, u64), StoreError> {
         let mut tx = self.pool.begin().await?;
+        // The manifest is read while the transaction is open: a chunk may take a while.
+        sqlx::query("SET LOCAL idle_in_transaction_session_timeout = '10min'")
+            .execute(&mut *tx)
+            .await?;
         // Two processes initializing the dataset at once load one after the other (the second
         // finds every task there): the task database's row is the lock.
         let locked = sqlx::query("SELECT 1 FROM task_databases WHERE dataset_id = $1 FOR UPDATE")
