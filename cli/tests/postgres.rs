@@ -67,12 +67,13 @@ fn a_dataset_on_postgresql_runs_and_is_read_from_another_home() {
     let home = home_on(&schema);
     let manifest = small_files(&home, "pginput");
     let manifest: Vec<&str> = manifest.iter().map(String::as_str).collect();
-    let cfg = config(
+    let mut cfg = config(
         "OnPostgres",
         "pginput",
         json!({"builtinParser": "jsonl", "documentIdField": "id"}),
         &manifest,
     );
+    cfg["computeEngine"]["logLevel"] = json!("INFO");
     let created = home.create(&cfg);
     assert_eq!(created.code, 0, "datasets create: {}", created.stderr);
     let ds = home.view("OnPostgres");
@@ -122,6 +123,23 @@ fn a_dataset_on_postgresql_runs_and_is_read_from_another_home() {
         .collect();
     assert_eq!(lines, manifest, "pages cover the manifest once, in order");
     assert!(tasks.iter().all(|t| t["taskStatus"] == "COMPLETED"));
+    // Task logs are in the store: the other home (no log files of its own) reads them.
+    let task = tasks[9]["taskId"].as_str().expect("taskId");
+    let log = other.run(&[
+        "logs",
+        "view",
+        "--datasetName",
+        "OnPostgres",
+        "--taskId",
+        task,
+    ]);
+    assert_eq!(log.code, 0, "{}", log.stderr);
+    assert!(
+        log.stdout.contains("INFO") && log.stdout.contains("part-"),
+        "the task's log, from the store: {}",
+        log.stdout
+    );
+    assert!(!other.home().join("datasets").exists());
     let metrics = other.run(&["metrics", "view", "--datasetName", "OnPostgres"]);
     assert_eq!(metrics.code, 0, "{}", metrics.stderr);
     let written: u64 = metrics.json()["metrics"]

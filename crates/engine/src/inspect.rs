@@ -162,6 +162,13 @@ impl Engine {
     ) -> Result<String, EngineError> {
         let dataset = self.dataset(dataset_name).await?;
         self.task(dataset_name, task_id).await?;
+        // A shared store keeps every machine's invocations' lines.
+        if self.settings.database_url.is_some()
+            && let Some(tasks) = self.existing_task_store(&dataset).await?
+            && let Some(text) = tasks.task_log(task_id).await?
+        {
+            return Ok(text);
+        }
         let path = self
             .home
             .join("datasets")

@@ -415,6 +415,15 @@ async fn run_invocation(
         now_millis(),
     );
     record_end(&runner, &lease, interval, outcome, &log, &marks).await;
+    let shipment = log.take_shipment();
+    if !shipment.is_empty()
+        && let Err(e) = runner
+            .tasks
+            .append_task_log(&lease.task.task_id, &shipment)
+            .await
+    {
+        tracing::warn!(task = %lease.task.task_id, error = %e, "cannot keep the task's log in the store; this machine's file has it");
+    }
 }
 
 /// Stops renewing a lease when dropped.

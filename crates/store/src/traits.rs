@@ -241,6 +241,11 @@ pub trait TaskStore: Send + Sync {
         task_ids: Option<&[TaskId]>,
         message: &str,
     ) -> Result<(u64, u64), StoreError>;
+    /// Appends lines (one invocation's) to the task's log kept in the store.
+    async fn append_task_log(&self, task_id: &TaskId, text: &str) -> Result<(), StoreError>;
+    /// The task's log kept in the store, every appended text in order; `None` when nothing
+    /// was appended.
+    async fn task_log(&self, task_id: &TaskId) -> Result<Option<String>, StoreError>;
     /// Per-minute counters recorded by checkpoints, oldest first.
     async fn minute_counters(&self) -> Result<Vec<MinuteCounters>, StoreError>;
     async fn get_task(&self, task_id: &TaskId) -> Result<Option<Task>, StoreError>;

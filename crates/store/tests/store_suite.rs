@@ -56,6 +56,7 @@ macro_rules! store_test_suite {
                 stale_lease_is_fenced_after_reap_and_reclaim,
                 stale_lease_cannot_finish_twice,
                 leases_lists_processing_tasks,
+                task_logs_append_in_order,
                 leases_say_which_expired_on_the_store_clock,
                 counts_and_list_tasks_aggregate_statuses_and_progress,
                 task_pages_cover_the_list_once_in_manifest_order,
@@ -1700,6 +1701,31 @@ mod suite {
             .map(|l| l.task_id)
             .collect();
         assert_eq!(left, vec![live.task.task_id.clone()]);
+    }
+
+    pub async fn task_logs_append_in_order(store: Arc<dyn MetadataStore>) {
+        let (_, tasks) = dataset_with_tasks(&*store, "logs", 2).await;
+        assert_eq!(tasks.task_log(&task_id(0)).await.unwrap(), None);
+        tasks
+            .append_task_log(&task_id(0), "first invocation\n")
+            .await
+            .unwrap();
+        tasks
+            .append_task_log(&task_id(1), "another task\n")
+            .await
+            .unwrap();
+        tasks
+            .append_task_log(&task_id(0), "second invocation\n")
+            .await
+            .unwrap();
+        assert_eq!(
+            tasks.task_log(&task_id(0)).await.unwrap().as_deref(),
+            Some("first invocation\nsecond invocation\n")
+        );
+        assert_eq!(
+            tasks.task_log(&task_id(1)).await.unwrap().as_deref(),
+            Some("another task\n")
+        );
     }
 
     pub async fn leases_lists_processing_tasks(store: Arc<dyn MetadataStore>) {

@@ -104,6 +104,8 @@ impl Runner {
             self.spec.compute_engine.log_level,
             &self.worker_id,
             self.settings.task_log_max_bytes,
+            // On a shared store the log is kept in the store too, for every machine.
+            self.settings.database_url.is_some(),
         )
     }
 

@@ -5,6 +5,10 @@
 //! record errors and task errors are logged at the levels documented in docs/configuration.md;
 //! what user code prints is always logged, labelled `USER`.
 //!
+//! On a shared store (PostgreSQL) the lines of each invocation are also kept for the store
+//! ([`TaskLog::take_shipment`]), where `letsdata logs view` reads them from any machine; the
+//! file stays as this machine's live copy.
+//!
 //! A task's log is capped (`LETSDATA_TASK_LOG_MAX_BYTES`, default 16 MiB, over all its
 //! invocations): lines past the cap are dropped, counted, and a last line says how many bytes
 //! and lines were dropped, so user code printing per record cannot fill the disk.
@@ -22,6 +26,8 @@ pub(crate) struct TaskLog {
     level: LogLevel,
     worker: String,
     max_bytes: u64,
+    /// Whether the lines are kept for the store too.
+    shipping: bool,
     /// Bytes in the file (read from it on the first write), what was dropped, and the file,
     /// opened by the first write and kept open.
     state: Mutex<Option<Written>>,
@@ -33,6 +39,8 @@ struct Written {
     dropped_bytes: u64,
     dropped_lines: u64,
     file: Option<std::fs::File>,
+    /// The lines written since the last shipment (when shipping).
+    shipment: String,
 }
 
 impl TaskLog {
@@ -42,14 +50,41 @@ impl TaskLog {
         level: LogLevel,
         worker: &str,
         max_bytes: u64,
+        shipping: bool,
     ) -> Self {
         Self {
             path: dir.join(format!("{task_id}.log")),
             level,
             worker: worker.to_string(),
             max_bytes,
+            shipping,
             state: Mutex::new(None),
         }
+    }
+
+    /// The lines written since the last call, with what the cap dropped said at the end (when
+    /// shipping; empty otherwise), for the store's copy of the log.
+    pub(crate) fn take_shipment(&self) -> String {
+        let mut state = self.state.lock().expect("task log lock poisoned");
+        let Some(written) = state.as_mut() else {
+            return String::new();
+        };
+        let mut shipment = std::mem::take(&mut written.shipment);
+        if self.shipping && written.dropped_lines > 0 {
+            shipment.push_str(&self.dropped_line(written));
+        }
+        shipment
+    }
+
+    fn dropped_line(&self, w: &Written) -> String {
+        self.line(
+            "WARN",
+            &format!(
+                "{} bytes in {} lines dropped: this task's log reached its cap of {} bytes \
+                 (LETSDATA_TASK_LOG_MAX_BYTES)",
+                w.dropped_bytes, w.dropped_lines, self.max_bytes
+            ),
+        )
     }
 
     pub(crate) fn enabled(&self, level: LogLevel) -> bool {
@@ -103,6 +138,9 @@ impl TaskLog {
             line.push('\n');
         }
         written.bytes += line.len() as u64;
+        if self.shipping {
+            written.shipment.push_str(&line);
+        }
         self.append(&mut written.file, &line);
     }
 
@@ -139,14 +177,7 @@ impl Drop for TaskLog {
     fn drop(&mut self) {
         let state = self.state.get_mut().map(Option::take).unwrap_or_default();
         if let Some(mut w) = state.filter(|w| w.dropped_lines > 0) {
-            let line = self.line(
-                "WARN",
-                &format!(
-                    "{} bytes in {} lines dropped: this task's log reached its cap of {} bytes \
-                     (LETSDATA_TASK_LOG_MAX_BYTES)",
-                    w.dropped_bytes, w.dropped_lines, self.max_bytes
-                ),
-            );
+            let line = self.dropped_line(&w);
             self.append(&mut w.file, &line);
         }
     }
@@ -161,7 +192,14 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("t1.log");
         {
-            let log = TaskLog::new(dir.path().to_path_buf(), "t1", LogLevel::Info, "w1", 1000);
+            let log = TaskLog::new(
+                dir.path().to_path_buf(),
+                "t1",
+                LogLevel::Info,
+                "w1",
+                1000,
+                false,
+            );
             for i in 0..100 {
                 log.user(&format!("record {i} printed by user code"));
             }
@@ -187,7 +225,14 @@ mod tests {
 
         // The next invocation of the task starts past the cap: everything is dropped, counted.
         {
-            let log = TaskLog::new(dir.path().to_path_buf(), "t1", LogLevel::Info, "w1", 1000);
+            let log = TaskLog::new(
+                dir.path().to_path_buf(),
+                "t1",
+                LogLevel::Info,
+                "w1",
+                1000,
+                false,
+            );
             log.log(LogLevel::Error, "one more");
         }
         let again = std::fs::read_to_string(&path).expect("log");

@@ -550,6 +550,27 @@ impl TaskStore for PostgresTaskStore {
         Ok((stopped, flagged))
     }
 
+    async fn append_task_log(&self, task_id: &TaskId, text: &str) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO task_logs (dataset_id, task_id, text) VALUES ($1, $2, $3)")
+            .bind(self.id())
+            .bind(task_id.as_str())
+            .bind(text)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn task_log(&self, task_id: &TaskId) -> Result<Option<String>, StoreError> {
+        let texts: Vec<String> = sqlx::query_scalar(
+            "SELECT text FROM task_logs WHERE dataset_id = $1 AND task_id = $2 ORDER BY seq",
+        )
+        .bind(self.id())
+        .bind(task_id.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok((!texts.is_empty()).then(|| texts.concat()))
+    }
+
     async fn minute_counters(&self) -> Result<Vec<MinuteCounters>, StoreError> {
         let rows = sqlx::query_as::<_, MinuteRow>(
             "SELECT minute, records_read, documents_written, error_records, skip_records,

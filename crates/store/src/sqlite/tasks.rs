@@ -469,6 +469,31 @@ impl TaskStore for SqliteTaskStore {
         Ok((stopped, flagged))
     }
 
+    async fn append_task_log(&self, task_id: &TaskId, text: &str) -> Result<(), StoreError> {
+        let (task_id, text) = (task_id.clone(), text.to_string());
+        self.group
+            .run(move |c: &mut SqliteConnection| {
+                Box::pin(async move {
+                    sqlx::query("INSERT INTO task_logs (task_id, text) VALUES (?1, ?2)")
+                        .bind(task_id.as_str())
+                        .bind(text)
+                        .execute(&mut *c)
+                        .await?;
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    async fn task_log(&self, task_id: &TaskId) -> Result<Option<String>, StoreError> {
+        let texts: Vec<String> =
+            sqlx::query_scalar("SELECT text FROM task_logs WHERE task_id = ?1 ORDER BY seq")
+                .bind(task_id.as_str())
+                .fetch_all(&self.pool)
+                .await?;
+        Ok((!texts.is_empty()).then(|| texts.concat()))
+    }
+
     async fn minute_counters(&self) -> Result<Vec<MinuteCounters>, StoreError> {
         let rows = sqlx::query_as::<_, MinuteRow>(
             "SELECT minute, records_read, documents_written, error_records, skip_records, bytes_read, checkpoints
