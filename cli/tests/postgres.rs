@@ -682,3 +682,96 @@ fn a_worker_cut_off_from_the_database_stops_writing_before_its_lease_ends() {
     }
     assert!(seen.iter().all(|n| *n == 1), "every document exactly once");
 }
+
+/// The database crashes and comes back while two workers run a dataset: they retry with
+/// back-off, and the dataset completes, every document exactly once, no task ERRORED.
+#[test]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no test PostgreSQL"
+)]
+fn workers_ride_out_a_database_restart() {
+    use common::services::PrivatePostgres;
+    use std::process::Stdio;
+    use std::time::Duration;
+    const TASKS: u64 = 4;
+    const LINES: u64 = 150_000;
+    let postgres = PrivatePostgres::start();
+    let mut home = TestHome::new();
+    home.env("LETSDATA_DATABASE_URL", &postgres.url())
+        .env("LETSDATA_PART_SIZE_BYTES", "20000")
+        .env("LETSDATA_LEASE_SECONDS", "10")
+        .env("LETSDATA_HEARTBEAT_SECONDS", "2");
+    let mut manifest = Vec::new();
+    for f in 0..TASKS {
+        let mut text = String::new();
+        for i in 0..LINES {
+            text.push_str(&format!(
+                "{{\"id\":{},\"payload\":\"{i:0>40}\"}}\n",
+                f * LINES + i
+            ));
+        }
+        home.put("pgrestart", &format!("r{f}.jsonl"), text.as_bytes());
+        manifest.push(format!("r{f}.jsonl"));
+    }
+    let manifest: Vec<&str> = manifest.iter().map(String::as_str).collect();
+    let cfg = config(
+        "Restarted",
+        "pgrestart",
+        json!({"builtinParser": "jsonl", "documentIdField": "id"}),
+        &manifest,
+    );
+    let path = home.config("Restarted", &cfg);
+    let created = home.run(&[
+        "datasets",
+        "create",
+        "--configFile",
+        path.to_str().expect("utf8"),
+        "--detach",
+    ]);
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    let mut workers: Vec<_> = (0..2)
+        .map(|_| {
+            home.command(&["worker"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn letsdata worker")
+        })
+        .collect();
+    let mut seen_running = Vec::new();
+    common::wait_until(&mut workers[0], "the workers checkpointed", || {
+        seen_running = home.tasks_now("Restarted", None);
+        seen_running
+            .iter()
+            .any(|t| t["taskProgress"]["recordsRead"].as_u64().unwrap_or(0) > 0)
+    });
+    postgres.crash();
+    assert!(
+        seen_running.iter().any(|t| t["taskStatus"] != "COMPLETED"),
+        "the database went down mid-run: make the input larger"
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    postgres.restart();
+    common::wait_until(&mut workers[0], "the workers completed the dataset", || {
+        let r = home.run(&["datasets", "view", "--datasetName", "Restarted"]);
+        r.code == 0 && r.json()["datasetStatus"] == "COMPLETED"
+    });
+    for w in &mut workers {
+        common::signal(w.id(), "-TERM");
+        let status = common::wait_exit(w, Duration::from_secs(60), "the worker exited");
+        assert_eq!(status.code(), Some(0));
+    }
+    let ds = home.view("Restarted");
+    assert_eq!(ds["datasetProgress"]["erroredTasks"], 0);
+    assert_eq!(ds["datasetProgress"]["documentsWritten"], TASKS * LINES);
+    let mut seen = vec![0u8; (TASKS * LINES) as usize];
+    for line in home.lines(
+        ds["resources"]["writeBucket"].as_str().expect("b"),
+        "Restarted",
+    ) {
+        let doc: Value = serde_json::from_str(&line).expect("json");
+        seen[doc["id"].as_u64().expect("id") as usize] += 1;
+    }
+    assert!(seen.iter().all(|n| *n == 1), "every document exactly once");
+}

@@ -475,10 +475,16 @@ async fn record_end(
         message: error.clone(),
     };
     let last = completion.as_ref().map(|c| &c.checkpoint);
-    match runner
-        .tasks
-        .finish(lease, status, error.as_deref(), entry, last)
-        .await
+    let within = runner
+        .settings
+        .lease
+        .saturating_sub(runner.settings.heartbeat);
+    match crate::exec::retry_store(within, || {
+        runner
+            .tasks
+            .finish(lease, status, error.as_deref(), entry.clone(), last)
+    })
+    .await
     {
         Ok(()) => {
             if let Some(done) = &mut completion {

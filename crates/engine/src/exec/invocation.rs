@@ -378,10 +378,16 @@ impl Invocation<'_> {
         let runner = self.runner;
         let part = out.part;
         let checkpoint = self.stage(driver, out, progress, end_of_input).await?;
-        match runner
-            .tasks
-            .checkpoint(self.lease, &checkpoint, runner.settings.lease)
-            .await
+        let within = runner
+            .settings
+            .lease
+            .saturating_sub(runner.settings.heartbeat);
+        match super::retry_store(within, || {
+            runner
+                .tasks
+                .checkpoint(self.lease, &checkpoint, runner.settings.lease)
+        })
+        .await
         {
             Ok(()) => {}
             Err(StoreError::LeaseLost { .. }) => {

@@ -89,6 +89,36 @@ pub(crate) struct Runner {
     pub draining: Arc<std::sync::atomic::AtomicBool>,
 }
 
+/// Runs a fenced store write (a checkpoint, a finish) again while it fails in a way a retry can
+/// fix (a lost connection, a database restarting), pausing 100 ms, then twice as long each time
+/// up to 2 s, for at most `within`; then its last result. Once an attempt failed that way,
+/// whether it was recorded is unknown: a later "lease lost" may be that attempt's own doing
+/// (it recorded the end, or the lease moved on after it recorded the checkpoint), so the
+/// unknown outcome is returned instead, and what the write covers is kept, not aborted.
+pub(crate) async fn retry_store<T, F, Fut>(within: Duration, mut write: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let deadline = std::time::Instant::now() + within;
+    let mut pause = Duration::from_millis(100);
+    let mut unknown: Option<StoreError> = None;
+    loop {
+        match write().await {
+            Err(e) if e.is_retryable() && std::time::Instant::now() + pause < deadline => {
+                tracing::warn!(error = %e, retry_in = ?pause, "a task's store write failed; retrying");
+                unknown = Some(e);
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(2));
+            }
+            Err(StoreError::LeaseLost { .. }) if unknown.is_some() => {
+                return Err(unknown.expect("checked"));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// The part of the time budget an invocation works before it flushes and re-queues itself.
 fn soft_deadline(timeout: Duration) -> Duration {
     // Leave 20% (at most 30 s) of the budget for completing the part and checkpointing.

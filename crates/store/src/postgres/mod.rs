@@ -98,7 +98,8 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .min_connections(0)
-            .acquire_timeout(Duration::from_secs(30))
+            // A database that is down answers callers within this; they retry.
+            .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await
             .map_err(unreachable)?;
