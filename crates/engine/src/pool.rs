@@ -404,16 +404,19 @@ async fn run_invocation(
     let outcome = runner.invoke(&lease, &signals, &log).await;
     drop(started);
     // The invocation's interval is the time it held its slot (from when it opened its input
-    // if it never took one).
+    // until it ended if it never took one).
     let working_since = signals.working_since.load(Ordering::Relaxed);
-    let interval = (
-        if working_since > 0 {
-            working_since
+    let working_until = signals.working_until.load(Ordering::Relaxed);
+    let interval = if working_since > 0 {
+        let until = if working_until > 0 {
+            working_until
         } else {
-            opened
-        },
-        now_millis(),
-    );
+            now_millis()
+        };
+        (working_since, until.max(working_since))
+    } else {
+        (opened, now_millis())
+    };
     record_end(&runner, &lease, interval, outcome, &log, &marks).await;
     let shipment = log.take_shipment();
     if !shipment.is_empty()

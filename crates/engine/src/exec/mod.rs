@@ -52,6 +52,9 @@ pub(crate) struct Signals {
     pub stop: AtomicBool,
     /// When the invocation took its slot (epoch milliseconds; 0 until it has).
     pub working_since: AtomicI64,
+    /// When it gave the slot back (epoch milliseconds; 0 until it has): the end of the time it
+    /// counted towards the concurrency (staging a small final part comes after).
+    pub working_until: Arc<AtomicI64>,
 }
 
 /// How an invocation ended.
@@ -141,7 +144,8 @@ impl Runner {
 
     /// Waits for a slot to work in (see [`slots`]).
     async fn take_slot(&self, signals: &Signals) -> slots::Slot {
-        let slot = self.slots.take().await;
+        let mut slot = self.slots.take().await;
+        slot.note_release(signals.working_until.clone());
         signals.working_since.store(
             letsdata_model::time::now_millis(),
             std::sync::atomic::Ordering::Relaxed,

@@ -82,6 +82,7 @@ impl Slots {
                     return Slot {
                         slots: self.clone(),
                         since: Instant::now(),
+                        released: None,
                     };
                 }
                 continue;
@@ -107,6 +108,15 @@ impl Drop for Started {
 pub(crate) struct Slot {
     slots: Arc<Slots>,
     since: Instant,
+    /// Where to note when the slot was given back (epoch milliseconds), if anywhere.
+    released: Option<Arc<std::sync::atomic::AtomicI64>>,
+}
+
+impl Slot {
+    /// Notes in `at` when the slot is given back (epoch milliseconds).
+    pub(crate) fn note_release(&mut self, at: Arc<std::sync::atomic::AtomicI64>) {
+        self.released = Some(at);
+    }
 }
 
 impl Drop for Slot {
@@ -122,6 +132,9 @@ impl Drop for Slot {
             },
             SeqCst,
         );
+        if let Some(at) = &self.released {
+            at.store(letsdata_model::time::now_millis(), SeqCst);
+        }
         self.slots.working.fetch_sub(1, SeqCst);
         self.slots.freed.notify_waiters();
     }
