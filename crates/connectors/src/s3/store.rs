@@ -349,7 +349,9 @@ async fn local_owner(root: &Path, name: &str) -> Result<Vec<(String, String)>, C
     }
 }
 
-/// Records `id` as the owner of local bucket `name` (written whole, then renamed).
+/// Records `id` as the owner of local bucket `name` (written whole, then renamed). Several
+/// processes may record it at once (workers initializing one dataset): each writes a file of
+/// its own, and the last rename wins (they record the same owner).
 async fn set_local_owner(root: &Path, name: &str, id: &str) -> Result<(), ConnectorError> {
     let dir = owners_dir(root);
     let io = |e| {
@@ -359,7 +361,12 @@ async fn set_local_owner(root: &Path, name: &str, id: &str) -> Result<(), Connec
         )
     };
     tokio::fs::create_dir_all(&dir).await.map_err(io)?;
-    let tmp = dir.join(format!("{name}.tmp"));
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let tmp = dir.join(format!(
+        "{name}.{}.{}.tmp",
+        std::process::id(),
+        WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
     tokio::fs::write(&tmp, id).await.map_err(io)?;
     tokio::fs::rename(&tmp, dir.join(name)).await.map_err(io)
 }
