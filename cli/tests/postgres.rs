@@ -37,6 +37,57 @@ fn small_files(home: &TestHome, bucket: &str) -> Vec<String> {
     manifest
 }
 
+/// `files` JSON-lines files of `lines` records each in `bucket` (ids `0..files * lines`, file
+/// `f` holding `f * lines..`), and the config of dataset `name` over them (the `jsonl` built-in,
+/// ids from `id`).
+fn numbered_input(home: &TestHome, name: &str, bucket: &str, files: u64, lines: u64) -> Value {
+    let mut manifest = Vec::new();
+    for f in 0..files {
+        let mut text = String::new();
+        for i in 0..lines {
+            text.push_str(&format!(
+                "{{\"id\":{},\"payload\":\"{i:0>40}\"}}\n",
+                f * lines + i
+            ));
+        }
+        let key = format!("part-{f:04}.jsonl");
+        home.put(bucket, &key, text.as_bytes());
+        manifest.push(key);
+    }
+    let manifest: Vec<&str> = manifest.iter().map(String::as_str).collect();
+    config(
+        name,
+        bucket,
+        json!({"builtinParser": "jsonl", "documentIdField": "id"}),
+        &manifest,
+    )
+}
+
+/// `datasets create --detach` of `cfg`: stored, for the workers to run.
+fn create_detached(home: &TestHome, cfg: &Value) {
+    let name = cfg["datasetName"].as_str().expect("datasetName");
+    let path = home.config(name, cfg);
+    let created = home.run(&[
+        "datasets",
+        "create",
+        "--configFile",
+        path.to_str().expect("utf8"),
+        "--detach",
+    ]);
+    assert_eq!(created.code, 0, "{}", created.stderr);
+}
+
+/// Every document id of `0..total` in the dataset's output exactly once.
+fn assert_each_document_once(home: &TestHome, ds: &Value, total: u64) {
+    let name = ds["datasetName"].as_str().expect("datasetName");
+    let mut seen = vec![0u8; total as usize];
+    for line in home.lines(ds["resources"]["writeBucket"].as_str().expect("b"), name) {
+        let doc: Value = serde_json::from_str(&line).expect("json");
+        seen[doc["id"].as_u64().expect("id") as usize] += 1;
+    }
+    assert!(seen.iter().all(|n| *n == 1), "every document exactly once");
+}
+
 fn walk_pages(home: &TestHome, dataset: &str, limit: usize) -> Vec<Value> {
     let mut tasks = Vec::new();
     let mut token: Option<String> = None;
@@ -304,35 +355,9 @@ fn workers_share_a_dataset_and_sigterm_hands_the_running_task_over() {
     let mut home = home_on(&schema);
     // Many checkpoints: a shutdown never waits long for the next one.
     home.env("LETSDATA_PART_SIZE_BYTES", "20000");
-    let mut manifest = Vec::new();
-    for f in 0..TASKS {
-        let mut text = String::new();
-        for i in 0..LINES {
-            text.push_str(&format!(
-                "{{\"id\":{},\"payload\":\"{i:0>40}\"}}\n",
-                f * LINES + i
-            ));
-        }
-        home.put("pgworkers", &format!("w{f}.jsonl"), text.as_bytes());
-        manifest.push(format!("w{f}.jsonl"));
-    }
-    let manifest: Vec<&str> = manifest.iter().map(String::as_str).collect();
-    let mut cfg = config(
-        "Workers",
-        "pgworkers",
-        json!({"builtinParser": "jsonl", "documentIdField": "id"}),
-        &manifest,
-    );
+    let mut cfg = numbered_input(&home, "Workers", "pgworkers", TASKS, LINES);
     cfg["computeEngine"]["concurrency"] = json!(1);
-    let path = home.config("Workers", &cfg);
-    let created = home.run(&[
-        "datasets",
-        "create",
-        "--configFile",
-        path.to_str().expect("utf8"),
-        "--detach",
-    ]);
-    assert_eq!(created.code, 0, "{}", created.stderr);
+    create_detached(&home, &cfg);
     let worker = |home: &TestHome| {
         home.command(&["worker"])
             .stdout(Stdio::piped())
@@ -386,15 +411,7 @@ fn workers_share_a_dataset_and_sigterm_hands_the_running_task_over() {
     }
     let ds = home.view("Workers");
     assert_eq!(ds["datasetProgress"]["documentsWritten"], TASKS * LINES);
-    let mut seen = vec![0u8; (TASKS * LINES) as usize];
-    for line in home.lines(
-        ds["resources"]["writeBucket"].as_str().expect("b"),
-        "Workers",
-    ) {
-        let doc: Value = serde_json::from_str(&line).expect("json");
-        seen[doc["id"].as_u64().expect("id") as usize] += 1;
-    }
-    assert!(seen.iter().all(|n| *n == 1), "every document exactly once");
+    assert_each_document_once(&home, &ds, TASKS * LINES);
     assert_eq!(
         common::lease_lost_invocations(&home.tasks("Workers")),
         0,
@@ -417,25 +434,7 @@ fn three_workers_keep_to_the_datasets_concurrency() {
     let schema = PgSchema::new();
     let mut home = home_on(&schema);
     home.env("LETSDATA_PART_SIZE_BYTES", "50000");
-    let mut manifest = Vec::new();
-    for f in 0..TASKS {
-        let mut text = String::new();
-        for i in 0..LINES {
-            text.push_str(&format!(
-                "{{\"id\":{},\"payload\":\"{i:0>40}\"}}\n",
-                f * LINES + i
-            ));
-        }
-        home.put("pgcap", &format!("c{f:02}.jsonl"), text.as_bytes());
-        manifest.push(format!("c{f:02}.jsonl"));
-    }
-    let manifest: Vec<&str> = manifest.iter().map(String::as_str).collect();
-    let cfg = config(
-        "Capped",
-        "pgcap",
-        json!({"builtinParser": "jsonl", "documentIdField": "id"}),
-        &manifest,
-    );
+    let cfg = numbered_input(&home, "Capped", "pgcap", TASKS, LINES);
     let mut workers: Vec<_> = (0..3)
         .map(|_| {
             home.command(&["worker"])
@@ -448,15 +447,7 @@ fn three_workers_keep_to_the_datasets_concurrency() {
     // The workers are up (and looking for work) before the dataset is created: each of them
     // tries to take its tasks from the start.
     std::thread::sleep(Duration::from_millis(1500));
-    let path = home.config("Capped", &cfg);
-    let created = home.run(&[
-        "datasets",
-        "create",
-        "--configFile",
-        path.to_str().expect("utf8"),
-        "--detach",
-    ]);
-    assert_eq!(created.code, 0, "{}", created.stderr);
+    create_detached(&home, &cfg);
     common::wait_until(&mut workers[0], "the workers completed the dataset", || {
         home.view("Capped")["datasetStatus"] == "COMPLETED"
     });
@@ -590,27 +581,9 @@ fn a_worker_cut_off_from_the_database_stops_writing_before_its_lease_ends() {
     home.env("LETSDATA_PART_SIZE_BYTES", "20000")
         .env("LETSDATA_LEASE_SECONDS", "4")
         .env("LETSDATA_HEARTBEAT_SECONDS", "1");
-    let mut text = String::new();
-    for i in 0..LINES {
-        text.push_str(&format!("{{\"id\":{i},\"payload\":\"{i:0>40}\"}}\n"));
-    }
-    home.put("pgcut", "big.jsonl", text.as_bytes());
-    let mut cfg = config(
-        "CutOff",
-        "pgcut",
-        json!({"builtinParser": "jsonl", "documentIdField": "id"}),
-        &["big.jsonl"],
-    );
+    let mut cfg = numbered_input(&home, "CutOff", "pgcut", 1, LINES);
     cfg["computeEngine"]["concurrency"] = json!(1);
-    let path = home.config("CutOff", &cfg);
-    let created = home.run(&[
-        "datasets",
-        "create",
-        "--configFile",
-        path.to_str().expect("utf8"),
-        "--detach",
-    ]);
-    assert_eq!(created.code, 0, "{}", created.stderr);
+    create_detached(&home, &cfg);
 
     let relay = Relay::to_postgres(&schema);
     let log = home.home().join("cut-worker.log");
@@ -672,15 +645,7 @@ fn a_worker_cut_off_from_the_database_stops_writing_before_its_lease_ends() {
 
     let ds = home.view("CutOff");
     assert_eq!(ds["datasetProgress"]["documentsWritten"], LINES);
-    let mut seen = vec![0u8; LINES as usize];
-    for line in home.lines(
-        ds["resources"]["writeBucket"].as_str().expect("b"),
-        "CutOff",
-    ) {
-        let doc: Value = serde_json::from_str(&line).expect("json");
-        seen[doc["id"].as_u64().expect("id") as usize] += 1;
-    }
-    assert!(seen.iter().all(|n| *n == 1), "every document exactly once");
+    assert_each_document_once(&home, &ds, LINES);
 }
 
 /// The database crashes and comes back while two workers run a dataset: they retry with
@@ -702,34 +667,8 @@ fn workers_ride_out_a_database_restart() {
         .env("LETSDATA_PART_SIZE_BYTES", "20000")
         .env("LETSDATA_LEASE_SECONDS", "10")
         .env("LETSDATA_HEARTBEAT_SECONDS", "2");
-    let mut manifest = Vec::new();
-    for f in 0..TASKS {
-        let mut text = String::new();
-        for i in 0..LINES {
-            text.push_str(&format!(
-                "{{\"id\":{},\"payload\":\"{i:0>40}\"}}\n",
-                f * LINES + i
-            ));
-        }
-        home.put("pgrestart", &format!("r{f}.jsonl"), text.as_bytes());
-        manifest.push(format!("r{f}.jsonl"));
-    }
-    let manifest: Vec<&str> = manifest.iter().map(String::as_str).collect();
-    let cfg = config(
-        "Restarted",
-        "pgrestart",
-        json!({"builtinParser": "jsonl", "documentIdField": "id"}),
-        &manifest,
-    );
-    let path = home.config("Restarted", &cfg);
-    let created = home.run(&[
-        "datasets",
-        "create",
-        "--configFile",
-        path.to_str().expect("utf8"),
-        "--detach",
-    ]);
-    assert_eq!(created.code, 0, "{}", created.stderr);
+    let cfg = numbered_input(&home, "Restarted", "pgrestart", TASKS, LINES);
+    create_detached(&home, &cfg);
     let mut workers: Vec<_> = (0..2)
         .map(|_| {
             home.command(&["worker"])
@@ -765,13 +704,5 @@ fn workers_ride_out_a_database_restart() {
     let ds = home.view("Restarted");
     assert_eq!(ds["datasetProgress"]["erroredTasks"], 0);
     assert_eq!(ds["datasetProgress"]["documentsWritten"], TASKS * LINES);
-    let mut seen = vec![0u8; (TASKS * LINES) as usize];
-    for line in home.lines(
-        ds["resources"]["writeBucket"].as_str().expect("b"),
-        "Restarted",
-    ) {
-        let doc: Value = serde_json::from_str(&line).expect("json");
-        seen[doc["id"].as_u64().expect("id") as usize] += 1;
-    }
-    assert!(seen.iter().all(|n| *n == 1), "every document exactly once");
+    assert_each_document_once(&home, &ds, TASKS * LINES);
 }
