@@ -11,6 +11,21 @@ pub(crate) const TASK_COLUMNS: &str = "task_id, ordinal, task_status, task_type,
      CAST(execution_logs AS TEXT) AS execution_logs, worker_process_id, lease_token, \
      create_datetime, update_datetime";
 
+/// A dataset row: the record as JSON text and its version.
+#[derive(sqlx::FromRow)]
+pub(crate) struct DatasetRow {
+    record: String,
+    version: i64,
+}
+
+impl DatasetRow {
+    pub(crate) fn into_dataset(self) -> Result<Dataset, StoreError> {
+        let mut dataset: Dataset = serde_json::from_str(&self.record)?;
+        dataset.version = self.version;
+        Ok(dataset)
+    }
+}
+
 /// One task row, as [`TASK_COLUMNS`] lists it.
 #[derive(sqlx::FromRow)]
 pub(crate) struct TaskRow {

@@ -80,6 +80,16 @@ pub struct Lease {
     pub token: LeaseToken,
 }
 
+impl Lease {
+    /// The error of a write under this lease that found it held by another worker now.
+    pub fn lost(&self) -> StoreError {
+        StoreError::LeaseLost {
+            task_id: self.task.task_id.clone(),
+            token: self.token,
+        }
+    }
+}
+
 /// Who holds a task's lease, for reaping.
 #[derive(Debug, Clone)]
 pub struct LeaseInfo {
@@ -181,7 +191,13 @@ pub trait TaskStore: Send + Sync {
             .pop())
     }
     /// Extends the lease. [`StoreError::LeaseLost`] if the token is stale.
-    async fn heartbeat(&self, lease: &Lease, lease_for: Duration) -> Result<(), StoreError>;
+    async fn heartbeat(&self, lease: &Lease, lease_for: Duration) -> Result<(), StoreError> {
+        let held = (lease.task.task_id.clone(), lease.token);
+        match self.renew(&[held], lease_for).await?.first() {
+            Some(Renewal::Held { .. }) => Ok(()),
+            _ => Err(lease.lost()),
+        }
+    }
     /// Extends several leases at once (a worker's heartbeat): for each `(task, token)`, in
     /// order, whether it is still held and whether a stop was requested for the task.
     async fn renew(

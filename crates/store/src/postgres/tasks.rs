@@ -60,13 +60,6 @@ impl PostgresTaskStore {
         self.owner.dataset_id.as_str()
     }
 
-    fn lost(lease: &Lease) -> StoreError {
-        StoreError::LeaseLost {
-            task_id: lease.task.task_id.clone(),
-            token: lease.token,
-        }
-    }
-
     /// Adds what `checkpoint` covers (its counters minus the stored ones) to the minute's
     /// metrics, then saves it (with `status`, the end of the invocation, when given), all in
     /// one transaction and conditional on the lease.
@@ -129,7 +122,7 @@ impl PostgresTaskStore {
         if result.rows_affected() == 0 {
             // Nothing of it is kept: the metrics were the lost lease's too.
             tx.rollback().await?;
-            return Err(Self::lost(lease));
+            return Err(lease.lost());
         }
         tx.commit().await?;
         Ok(())
@@ -348,14 +341,6 @@ impl TaskStore for PostgresTaskStore {
         .await?;
         tx.commit().await?;
         leases_of(rows, &self.owner, owner)
-    }
-
-    async fn heartbeat(&self, lease: &Lease, lease_for: Duration) -> Result<(), StoreError> {
-        let held = (lease.task.task_id.clone(), lease.token);
-        match self.renew(&[held], lease_for).await?.first() {
-            Some(Renewal::Held { .. }) => Ok(()),
-            _ => Err(Self::lost(lease)),
-        }
     }
 
     async fn renew(

@@ -1,10 +1,10 @@
 //! `letsdata.db`: tenants and datasets.
 
 use super::{SqliteTaskStore, migrate, open_pool};
+use crate::row::DatasetRow;
 use crate::{MetadataStore, StoreError, TaskStore, Tenant};
 use async_trait::async_trait;
 use letsdata_model::{Dataset, DatasetId, DatasetStatus};
-use sqlx::Row;
 use sqlx::sqlite::SqlitePool;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -54,14 +54,6 @@ impl SqliteStore {
 
     fn task_db_path(&self, dataset_id: &str) -> PathBuf {
         self.dataset_dir(dataset_id).join("tasks.db")
-    }
-
-    fn decode(row: &sqlx::sqlite::SqliteRow) -> Result<Dataset, StoreError> {
-        let record: String = row.try_get("record")?;
-        let version: i64 = row.try_get("version")?;
-        let mut dataset: Dataset = serde_json::from_str(&record)?;
-        dataset.version = version;
-        Ok(dataset)
     }
 
     async fn task_store(
@@ -152,40 +144,42 @@ impl MetadataStore for SqliteStore {
         tenant_id: &str,
         dataset_name: &str,
     ) -> Result<Option<Dataset>, StoreError> {
-        let row = sqlx::query(
+        let row = sqlx::query_as::<_, DatasetRow>(
             "SELECT record, version FROM datasets WHERE tenant_id = ?1 AND dataset_name = ?2",
         )
         .bind(tenant_id)
         .bind(dataset_name)
         .fetch_optional(&self.pool)
         .await?;
-        row.as_ref().map(Self::decode).transpose()
+        row.map(DatasetRow::into_dataset).transpose()
     }
 
     async fn get_dataset_by_id(
         &self,
         dataset_id: &DatasetId,
     ) -> Result<Option<Dataset>, StoreError> {
-        let row = sqlx::query("SELECT record, version FROM datasets WHERE dataset_id = ?1")
-            .bind(dataset_id.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(Self::decode).transpose()
+        let row = sqlx::query_as::<_, DatasetRow>(
+            "SELECT record, version FROM datasets WHERE dataset_id = ?1",
+        )
+        .bind(dataset_id.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(DatasetRow::into_dataset).transpose()
     }
 
     async fn list_datasets(&self, tenant_id: &str) -> Result<Vec<Dataset>, StoreError> {
-        let rows = sqlx::query(
+        let rows = sqlx::query_as::<_, DatasetRow>(
             "SELECT record, version FROM datasets WHERE tenant_id = ?1 ORDER BY create_datetime, dataset_name",
         )
         .bind(tenant_id)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(Self::decode).collect()
+        rows.into_iter().map(DatasetRow::into_dataset).collect()
     }
 
     async fn datasets_in(&self, statuses: &[DatasetStatus]) -> Result<Vec<Dataset>, StoreError> {
         let names: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
-        let rows = sqlx::query(
+        let rows = sqlx::query_as::<_, DatasetRow>(
             "SELECT record, version FROM datasets
              WHERE dataset_status IN (SELECT value FROM json_each(?1))
              ORDER BY create_datetime, dataset_id",
@@ -193,7 +187,7 @@ impl MetadataStore for SqliteStore {
         .bind(serde_json::to_string(&names)?)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(Self::decode).collect()
+        rows.into_iter().map(DatasetRow::into_dataset).collect()
     }
 
     async fn update_dataset(&self, dataset: &mut Dataset) -> Result<(), StoreError> {

@@ -77,13 +77,6 @@ impl SqliteTaskStore {
     fn decode(&self, row: &SqliteRow) -> Result<Task, StoreError> {
         TaskRow::from_row(row)?.into_task(&self.owner)
     }
-
-    fn lost(lease: &Lease) -> StoreError {
-        StoreError::LeaseLost {
-            task_id: lease.task.task_id.clone(),
-            token: lease.token,
-        }
-    }
 }
 
 #[async_trait]
@@ -215,14 +208,6 @@ impl TaskStore for SqliteTaskStore {
         leases_of(rows, &self.owner, &owner)
     }
 
-    async fn heartbeat(&self, lease: &Lease, lease_for: Duration) -> Result<(), StoreError> {
-        let held = (lease.task.task_id.clone(), lease.token);
-        match self.renew(&[held], lease_for).await?.first() {
-            Some(Renewal::Held { .. }) => Ok(()),
-            _ => Err(Self::lost(lease)),
-        }
-    }
-
     async fn renew(
         &self,
         leases: &[(TaskId, LeaseToken)],
@@ -267,7 +252,7 @@ impl TaskStore for SqliteTaskStore {
         let now = now_millis();
         let save = SaveCheckpoint::new(lease, checkpoint, now)?;
         let expires = expires_at(now, lease_for);
-        let lost = Self::lost(lease);
+        let lost = lease.lost();
         self.group
             .run(move |c: &mut SqliteConnection| {
                 Box::pin(async move {
@@ -305,7 +290,7 @@ impl TaskStore for SqliteTaskStore {
         let log = serde_json::to_string(&log)?;
         let last_error = last_error.map(str::to_string);
         let (task_id, token) = (lease.task.task_id.clone(), lease.token);
-        let lost = Self::lost(lease);
+        let lost = lease.lost();
         self.group
             .run(move |c: &mut SqliteConnection| {
                 Box::pin(async move {
