@@ -88,6 +88,26 @@ fn assert_each_document_once(home: &TestHome, ds: &Value, total: u64) {
     assert!(seen.iter().all(|n| *n == 1), "every document exactly once");
 }
 
+/// A `letsdata worker` on `home`'s store, its output discarded.
+fn spawn_worker(home: &TestHome) -> std::process::Child {
+    home.command(&["worker"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn letsdata worker")
+}
+
+/// Sends `worker` SIGTERM: it drains and exits 0 within a minute.
+fn stop_worker(worker: &mut std::process::Child) {
+    common::signal(worker.id(), "-TERM");
+    let status = common::wait_exit(
+        worker,
+        std::time::Duration::from_secs(60),
+        "the worker exited",
+    );
+    assert_eq!(status.code(), Some(0));
+}
+
 fn walk_pages(home: &TestHome, dataset: &str, limit: usize) -> Vec<Value> {
     let mut tasks = Vec::new();
     let mut token: Option<String> = None;
@@ -358,15 +378,13 @@ fn workers_share_a_dataset_and_sigterm_hands_the_running_task_over() {
     let mut cfg = numbered_input(&home, "Workers", "pgworkers", TASKS, LINES);
     cfg["computeEngine"]["concurrency"] = json!(1);
     create_detached(&home, &cfg);
-    let worker = |home: &TestHome| {
-        home.command(&["worker"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn letsdata worker")
-    };
-
-    let mut first = worker(&home);
+    // Its stderr is read: it says how it shut down.
+    let mut first = home
+        .command(&["worker"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn letsdata worker");
     common::wait_until(&mut first, "the worker checkpointed a task", || {
         home.tasks_now("Workers", None)
             .iter()
@@ -399,15 +417,13 @@ fn workers_share_a_dataset_and_sigterm_hands_the_running_task_over() {
 
     // Two workers finish it (on one machine here: local buckets are one machine's
     // directories).
-    let mut second = worker(&home);
-    let third = worker(&home);
+    let mut second = spawn_worker(&home);
+    let third = spawn_worker(&home);
     common::wait_until(&mut second, "the workers completed the dataset", || {
         home.view("Workers")["datasetStatus"] == "COMPLETED"
     });
     for mut w in [second, third] {
-        common::signal(w.id(), "-TERM");
-        let status = common::wait_exit(&mut w, Duration::from_secs(60), "the worker exited");
-        assert_eq!(status.code(), Some(0));
+        stop_worker(&mut w);
     }
     let ds = home.view("Workers");
     assert_eq!(ds["datasetProgress"]["documentsWritten"], TASKS * LINES);
@@ -427,7 +443,6 @@ fn workers_share_a_dataset_and_sigterm_hands_the_running_task_over() {
     ignore = "LETSDATA_SKIP_S3_TESTS: no test PostgreSQL"
 )]
 fn three_workers_keep_to_the_datasets_concurrency() {
-    use std::process::Stdio;
     use std::time::Duration;
     const TASKS: u64 = 8;
     const LINES: u64 = 60_000;
@@ -435,15 +450,7 @@ fn three_workers_keep_to_the_datasets_concurrency() {
     let mut home = home_on(&schema);
     home.env("LETSDATA_PART_SIZE_BYTES", "50000");
     let cfg = numbered_input(&home, "Capped", "pgcap", TASKS, LINES);
-    let mut workers: Vec<_> = (0..3)
-        .map(|_| {
-            home.command(&["worker"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("spawn letsdata worker")
-        })
-        .collect();
+    let mut workers: Vec<_> = (0..3).map(|_| spawn_worker(&home)).collect();
     // The workers are up (and looking for work) before the dataset is created: each of them
     // tries to take its tasks from the start.
     std::thread::sleep(Duration::from_millis(1500));
@@ -452,9 +459,7 @@ fn three_workers_keep_to_the_datasets_concurrency() {
         home.view("Capped")["datasetStatus"] == "COMPLETED"
     });
     for w in &mut workers {
-        common::signal(w.id(), "-TERM");
-        let status = common::wait_exit(w, Duration::from_secs(60), "the worker exited");
-        assert_eq!(status.code(), Some(0));
+        stop_worker(w);
     }
     let tasks = home.tasks("Capped");
     let logs = common::execution_logs(&tasks);
@@ -620,20 +625,11 @@ fn a_worker_cut_off_from_the_database_stops_writing_before_its_lease_ends() {
     assert_eq!(snapshot(&bucket), before, "the cut-off worker kept writing");
 
     // Another worker takes the task over once the lease expired and finishes it.
-    let mut other = home
-        .command(&["worker"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn letsdata worker");
+    let mut other = spawn_worker(&home);
     common::wait_until(&mut other, "the other worker completed the dataset", || {
         home.view("CutOff")["datasetStatus"] == "COMPLETED"
     });
-    common::signal(other.id(), "-TERM");
-    assert_eq!(
-        common::wait_exit(&mut other, Duration::from_secs(60), "the worker exited").code(),
-        Some(0)
-    );
+    stop_worker(&mut other);
     // The link comes back: the cut-off worker learns its task is gone and exits when told.
     common::signal(relay.child.id(), "-CONT");
     common::signal(cut.id(), "-TERM");
@@ -657,7 +653,6 @@ fn a_worker_cut_off_from_the_database_stops_writing_before_its_lease_ends() {
 )]
 fn workers_ride_out_a_database_restart() {
     use common::services::PrivatePostgres;
-    use std::process::Stdio;
     use std::time::Duration;
     const TASKS: u64 = 4;
     const LINES: u64 = 150_000;
@@ -669,15 +664,7 @@ fn workers_ride_out_a_database_restart() {
         .env("LETSDATA_HEARTBEAT_SECONDS", "2");
     let cfg = numbered_input(&home, "Restarted", "pgrestart", TASKS, LINES);
     create_detached(&home, &cfg);
-    let mut workers: Vec<_> = (0..2)
-        .map(|_| {
-            home.command(&["worker"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("spawn letsdata worker")
-        })
-        .collect();
+    let mut workers: Vec<_> = (0..2).map(|_| spawn_worker(&home)).collect();
     let mut seen_running = Vec::new();
     common::wait_until(&mut workers[0], "the workers checkpointed", || {
         seen_running = home.tasks_now("Restarted", None);
@@ -697,9 +684,7 @@ fn workers_ride_out_a_database_restart() {
         r.code == 0 && r.json()["datasetStatus"] == "COMPLETED"
     });
     for w in &mut workers {
-        common::signal(w.id(), "-TERM");
-        let status = common::wait_exit(w, Duration::from_secs(60), "the worker exited");
-        assert_eq!(status.code(), Some(0));
+        stop_worker(w);
     }
     let ds = home.view("Restarted");
     assert_eq!(ds["datasetProgress"]["erroredTasks"], 0);
