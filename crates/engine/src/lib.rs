@@ -73,9 +73,9 @@ pub struct EngineSettings {
 }
 
 impl EngineSettings {
-    /// Defaults, overridden by `LETSDATA_DATABASE_URL`, `LETSDATA_PART_SIZE_BYTES`, `LETSDATA_TASK_LOG_MAX_BYTES`,
-    /// `LETSDATA_LEASE_SECONDS`, `LETSDATA_HEARTBEAT_SECONDS` and `LETSDATA_TASKS_AHEAD`
-    /// (advanced tuning; documented in docs/configuration.md).
+    /// Defaults, overridden by `LETSDATA_DATABASE_URL`, `LETSDATA_PART_SIZE_BYTES`,
+    /// `LETSDATA_TASK_LOG_MAX_BYTES`, `LETSDATA_LEASE_SECONDS`, `LETSDATA_HEARTBEAT_SECONDS` and
+    /// `LETSDATA_TASKS_AHEAD` (advanced tuning; documented in docs/configuration.md).
     /// A value that is not a positive whole number, or a heartbeat not shorter than the lease,
     /// is an error naming the variable (never ignored or clamped).
     pub fn from_env() -> Result<Self, EngineError> {
