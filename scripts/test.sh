@@ -34,6 +34,8 @@ for _ in $(seq 1 100); do
   sleep 0.2
 done
 export LETSDATA_TEST_S3_ENDPOINT="http://127.0.0.1:$MOTO_PORT"
+# Tests that need an emulator of their own (bound to a network namespace's link) start this.
+export LETSDATA_TEST_MOTO_BIN="$VENV/bin/moto_server"
 echo "moto_server $MOTO_VERSION on $LETSDATA_TEST_S3_ENDPOINT"
 section "S3 emulator"
 

@@ -70,6 +70,11 @@ enum Command {
     /// store: of any machine), as they come, until SIGTERM or SIGINT; then checkpoint and
     /// release every running task and exit.
     Worker(commands::worker::WorkerArgs),
+    /// List the running workers.
+    Workers {
+        #[command(subcommand)]
+        command: commands::worker::WorkersCommand,
+    },
 }
 
 fn home_dir(explicit: Option<PathBuf>) -> anyhow::Result<PathBuf> {
@@ -118,6 +123,7 @@ fn main() -> ExitCode {
             Command::Output { command } => commands::outputs::run(command, &home, &out).await,
             Command::Run(args) => commands::run::run(args, &home, &out).await,
             Command::Worker(args) => commands::worker::run(args, &home).await,
+            Command::Workers { command } => commands::worker::workers(command, &home, &out).await,
         }
     });
     match result {

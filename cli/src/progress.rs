@@ -35,13 +35,24 @@ impl Progress {
             loop {
                 let mut total = 0;
                 let mut done = 0;
+                // On a shared store the workers do the work: what they recorded (the
+                // datasets' progress); here, this process's live counters.
+                let mut recorded = letsdata_engine::StatsSnapshot::default();
                 for name in &datasets {
                     if let Ok(c) = engine.task_counts(name).await {
                         total += c.total;
                         done += c.completed + c.errored;
+                        recorded.records_read += c.progress.records_read;
+                        recorded.bytes_read += c.progress.bytes_read;
+                        recorded.error_records += c.progress.error_records;
+                        recorded.tasks_errored += c.errored;
                     }
                 }
-                let s = stats.snapshot();
+                let s = if engine.is_shared() {
+                    recorded
+                } else {
+                    stats.snapshot()
+                };
                 let secs = started.elapsed().as_secs_f64().max(0.001);
                 b.set_length(total);
                 b.set_position(done);

@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::emulator::{Emulator, emulator};
 use common::services::PgSchema;
 use common::{TestHome, config};
 use serde_json::{Value, json};
@@ -37,21 +38,26 @@ fn small_files(home: &TestHome, bucket: &str) -> Vec<String> {
     manifest
 }
 
+/// File `f` of [`numbered_input`]: `lines` JSON lines, ids `f * lines..`.
+fn numbered_file(f: u64, lines: u64) -> String {
+    let mut text = String::new();
+    for i in 0..lines {
+        text.push_str(&format!(
+            "{{\"id\":{},\"payload\":\"{i:0>40}\"}}\n",
+            f * lines + i
+        ));
+    }
+    text
+}
+
 /// `files` JSON-lines files of `lines` records each in `bucket` (ids `0..files * lines`, file
 /// `f` holding `f * lines..`), and the config of dataset `name` over them (the `jsonl` built-in,
 /// ids from `id`).
 fn numbered_input(home: &TestHome, name: &str, bucket: &str, files: u64, lines: u64) -> Value {
     let mut manifest = Vec::new();
     for f in 0..files {
-        let mut text = String::new();
-        for i in 0..lines {
-            text.push_str(&format!(
-                "{{\"id\":{},\"payload\":\"{i:0>40}\"}}\n",
-                f * lines + i
-            ));
-        }
         let key = format!("part-{f:04}.jsonl");
-        home.put(bucket, &key, text.as_bytes());
+        home.put(bucket, &key, numbered_file(f, lines).as_bytes());
         manifest.push(key);
     }
     let manifest: Vec<&str> = manifest.iter().map(String::as_str).collect();
@@ -145,8 +151,59 @@ fn a_dataset_on_postgresql_runs_and_is_read_from_another_home() {
         &manifest,
     );
     cfg["computeEngine"]["logLevel"] = json!("INFO");
-    let created = home.create(&cfg);
-    assert_eq!(created.code, 0, "datasets create: {}", created.stderr);
+    // `datasets create` on a shared store with no worker running: it initializes the dataset,
+    // says that no worker runs it, and waits (showing progress) until one has.
+    let mut create = home
+        .create_command(&cfg)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn datasets create");
+    common::wait_until(&mut create, "the dataset was initialized", || {
+        home.run(&["datasets", "view", "--datasetName", "OnPostgres"])
+            .stdout
+            .contains("\"PROCESSING\"")
+    });
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(
+        create.try_wait().expect("wait").is_none(),
+        "datasets create waits for a worker"
+    );
+    let workers = home.run(&["workers", "list"]);
+    assert_eq!(workers.code, 0, "{}", workers.stderr);
+    assert_eq!(workers.json(), json!([]));
+    let mut worker = home
+        .command(&["worker", "--concurrency", "3"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn letsdata worker");
+    let status = common::wait_exit(
+        &mut create,
+        std::time::Duration::from_secs(120),
+        "datasets create returned once the worker ran the dataset",
+    );
+    let out = create.wait_with_output().expect("output");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("no worker is running against postgres://")
+            && stderr.contains("start one with `letsdata worker`"),
+        "{stderr}"
+    );
+    let printed: Value = serde_json::from_slice(&out.stdout).expect("the dataset as JSON");
+    assert_eq!(printed["datasetStatus"], "COMPLETED");
+    let workers = home.run(&["workers", "list"]).json();
+    assert_eq!(workers.as_array().map(Vec::len), Some(1), "{workers}");
+    assert_eq!(workers[0]["pid"], worker.id());
+    assert_eq!(workers[0]["concurrency"], 3);
+    assert_eq!(workers[0]["draining"], false);
+    stop_worker(&mut worker);
+    assert_eq!(
+        home.run(&["workers", "list"]).json(),
+        json!([]),
+        "a stopped worker is unregistered"
+    );
     let ds = home.view("OnPostgres");
     assert_eq!(ds["datasetStatus"], "COMPLETED");
     assert_eq!(ds["datasetProgress"]["totalTasks"], FILES);
@@ -292,8 +349,7 @@ fn a_wrong_database_url_is_refused_before_anything_is_created() {
     );
 }
 
-/// `kill -9` of `datasets create` on PostgreSQL mid-run, then `letsdata run` from another
-/// home: every good record in the output exactly once, every bad one in the errors once, and
+/// `kill -9` of a worker on PostgreSQL mid-run, then `letsdata run`: every good record in the output exactly once, every bad one in the errors once, and
 /// the killed invocations closed as LEASE_LOST.
 #[cfg(feature = "failpoints")]
 #[test]
@@ -327,7 +383,25 @@ fn sigkill_mid_run_on_postgresql_then_run_gives_exactly_once_output() {
         json!({"builtinParser": "jsonl", "documentIdField": "id"}),
         &manifest,
     );
-    home.create_killed(&cfg, "part-published-documents=3*off->return(kill)");
+    create_detached(&home, &cfg);
+    // A worker that kills itself (SIGKILL) right after publishing its fourth part.
+    let killed = home
+        .command(&["worker"])
+        .env(
+            "LETSDATA_FAILPOINTS",
+            "part-published-documents=3*off->return(kill)",
+        )
+        .output()
+        .expect("run letsdata worker");
+    {
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(
+            killed.status.signal(),
+            Some(libc::SIGKILL),
+            "the worker was not killed: {}",
+            String::from_utf8_lossy(&killed.stderr)
+        );
+    }
     assert_eq!(home.view("PgKill")["datasetStatus"], "PROCESSING");
 
     let run = home.run(&["run"]);
@@ -690,4 +764,401 @@ fn workers_ride_out_a_database_restart() {
     assert_eq!(ds["datasetProgress"]["erroredTasks"], 0);
     assert_eq!(ds["datasetProgress"]["documentsWritten"], TASKS * LINES);
     assert_each_document_once(&home, &ds, TASKS * LINES);
+}
+
+/// A home on `schema` whose buckets are the AWS emulator's (S3), with 4-second leases.
+fn emulator_home_on(schema: &PgSchema, em: &Emulator) -> TestHome {
+    let mut home = em.home();
+    home.env("LETSDATA_DATABASE_URL", &schema.url())
+        .env("LETSDATA_LEASE_SECONDS", "4")
+        .env("LETSDATA_PART_SIZE_BYTES", "100000");
+    home
+}
+
+/// [`numbered_input`] in a new bucket of the emulator: the config of dataset `name`, with
+/// concurrency 3.
+async fn numbered_s3_input(em: &Emulator, name: &str, files: u64, lines: u64) -> Value {
+    let bucket = format!("input-{}", em.suffix);
+    em.s3.create_bucket(&bucket).await.expect("create bucket");
+    let b = em.s3.bucket(&bucket).expect("bucket");
+    let mut manifest = Vec::new();
+    for f in 0..files {
+        let key = format!("part-{f:04}.jsonl");
+        b.put(&key, bytes::Bytes::from(numbered_file(f, lines)))
+            .await
+            .expect("put input");
+        manifest.push(key);
+    }
+    let manifest: Vec<&str> = manifest.iter().map(String::as_str).collect();
+    let mut cfg = config(
+        name,
+        &bucket,
+        json!({"builtinParser": "jsonl", "documentIdField": "id"}),
+        &manifest,
+    );
+    cfg["computeEngine"]["concurrency"] = json!(3);
+    cfg["accessGrantRoleArn"] = json!("arn:aws:iam::123456789012:role/LetsDataAccess");
+    cfg["customerAccountForAccess"] = json!("123456789012");
+    cfg
+}
+
+/// Every document id of `0..total` exactly once in the dataset's S3 output.
+async fn assert_each_s3_document_once(em: &Emulator, ds: &Value, total: u64) {
+    let name = ds["datasetName"].as_str().expect("datasetName");
+    let bucket = ds["resources"]["writeBucket"]
+        .as_str()
+        .expect("writeBucket");
+    let mut seen = vec![0u32; total as usize];
+    for line in em.s3_lines(bucket, name).await {
+        let doc: Value = serde_json::from_str(&line).expect("json");
+        seen[doc["id"].as_u64().expect("id") as usize] += 1;
+    }
+    let wrong: Vec<(usize, u32)> = seen
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n != 1)
+        .map(|(id, n)| (id, *n))
+        .take(10)
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "documents not written exactly once (id, times): {wrong:?}"
+    );
+}
+
+/// The pid in a worker id (`<host>:<pid>:<random>`).
+fn pid_of(worker_id: &str) -> u32 {
+    worker_id
+        .rsplit(':')
+        .nth(1)
+        .and_then(|pid| pid.parse().ok())
+        .unwrap_or_else(|| panic!("no pid in the worker id {worker_id:?}"))
+}
+
+/// The workers running tasks of `dataset` that have checkpointed.
+fn workers_past_a_checkpoint(home: &TestHome, dataset: &str) -> Vec<u32> {
+    home.tasks_now(dataset, Some("PROCESSING"))
+        .iter()
+        .filter(|t| t["taskProgress"]["recordsRead"].as_u64().unwrap_or(0) > 0)
+        .filter_map(|t| t["workerProcessId"].as_str().map(pid_of))
+        .collect()
+}
+
+/// Three workers on PostgreSQL and S3 (the AWS emulator); one is killed (SIGKILL) in the
+/// middle of a task: the other two finish the dataset, every document exactly once, and the
+/// killed worker's invocations are closed as exited.
+#[test]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no AWS emulator or test PostgreSQL"
+)]
+fn three_workers_on_s3_lose_nothing_when_one_is_killed() {
+    const FILES: u64 = 6;
+    const LINES: u64 = 30_000;
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let Some(em) = rt.block_on(emulator()) else {
+        return;
+    };
+    let schema = PgSchema::new();
+    let home = emulator_home_on(&schema, &em);
+    let name = format!("Killed{}", em.suffix);
+    let cfg = rt.block_on(numbered_s3_input(&em, &name, FILES, LINES));
+    let mut workers: Vec<_> = (0..3).map(|_| spawn_worker(&home)).collect();
+    create_detached(&home, &cfg);
+    let mut victim = None;
+    common::wait_until(&mut workers[0], "a worker checkpointed a task", || {
+        victim = workers_past_a_checkpoint(&home, &name).first().copied();
+        victim.is_some()
+    });
+    let victim = victim.expect("victim");
+    let at = workers
+        .iter()
+        .position(|w| w.id() == victim)
+        .expect("the task's worker is one of ours");
+    let mut killed = workers.remove(at);
+    common::signal(victim, "-KILL");
+    killed.wait().expect("reap the killed worker");
+    common::wait_until(
+        &mut workers[0],
+        "the other workers completed the dataset",
+        || home.view(&name)["datasetStatus"] == "COMPLETED",
+    );
+    for w in &mut workers {
+        stop_worker(w);
+    }
+    let ds = home.view(&name);
+    assert_eq!(ds["datasetProgress"]["documentsWritten"], FILES * LINES);
+    rt.block_on(assert_each_s3_document_once(&em, &ds, FILES * LINES));
+    let logs = common::execution_logs(&home.tasks(&name));
+    let closed: Vec<&Value> = logs
+        .iter()
+        .filter(|l| l["outcome"] == "LEASE_LOST")
+        .collect();
+    assert!(
+        !closed.is_empty(),
+        "the killed invocation was reaped: {logs:?}"
+    );
+    for log in closed {
+        assert_eq!(
+            pid_of(log["workerProcessId"].as_str().expect("worker")),
+            victim
+        );
+        assert!(
+            log["message"]
+                .as_str()
+                .is_some_and(|m| m.ends_with("exited while running the task")),
+            "{log}"
+        );
+    }
+}
+
+/// Three workers on PostgreSQL and S3; one is frozen (SIGSTOP) past its lease while it runs
+/// tasks, the others take them over from their checkpoints, then it is thawed (SIGCONT): it
+/// gives its stale tasks up without writing, no document is missing or written twice, and it
+/// goes on as a worker (SIGTERM: exits 0).
+#[test]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no AWS emulator or test PostgreSQL"
+)]
+fn a_worker_frozen_past_its_lease_gives_its_tasks_up_when_thawed() {
+    use std::time::Duration;
+    const FILES: u64 = 6;
+    const LINES: u64 = 30_000;
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let Some(em) = rt.block_on(emulator()) else {
+        return;
+    };
+    let schema = PgSchema::new();
+    let home = emulator_home_on(&schema, &em);
+    let name = format!("Frozen{}", em.suffix);
+    let cfg = rt.block_on(numbered_s3_input(&em, &name, FILES, LINES));
+    let log_path = home.home().join("stale-worker.log");
+    let mut stale = home
+        .command(&["worker"])
+        .env("LETSDATA_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log_path).expect("log file"))
+        .spawn()
+        .expect("spawn letsdata worker");
+    create_detached(&home, &cfg);
+    common::wait_until(&mut stale, "the worker checkpointed a task", || {
+        !workers_past_a_checkpoint(&home, &name).is_empty()
+    });
+    common::signal(stale.id(), "-STOP");
+    let mut others: Vec<_> = (0..2).map(|_| spawn_worker(&home)).collect();
+    let stale_pid = stale.id();
+    let stale_id = |log: &Value| {
+        log["workerProcessId"]
+            .as_str()
+            .is_some_and(|w| pid_of(w) == stale_pid)
+    };
+    common::wait_until(
+        &mut others[0],
+        "another worker took a frozen task over",
+        || {
+            home.tasks_now(&name, None).iter().any(|t| {
+                let logs = t["taskExecutionLogs"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                logs.iter()
+                    .any(|l| l["outcome"] == "LEASE_LOST" && stale_id(l))
+                    && logs.last().is_some_and(|l| !stale_id(l))
+            })
+        },
+    );
+    common::signal(stale_pid, "-CONT");
+    common::wait_until(&mut others[0], "the workers completed the dataset", || {
+        home.view(&name)["datasetStatus"] == "COMPLETED"
+    });
+    // The thawed worker is a worker still: it drains and exits 0.
+    std::thread::sleep(Duration::from_secs(2));
+    stop_worker(&mut stale);
+    for w in &mut others {
+        stop_worker(w);
+    }
+    let ds = home.view(&name);
+    assert_eq!(ds["datasetProgress"]["documentsWritten"], FILES * LINES);
+    rt.block_on(assert_each_s3_document_once(&em, &ds, FILES * LINES));
+    let logs = common::execution_logs(&home.tasks(&name));
+    for log in logs.iter().filter(|l| l["outcome"] == "LEASE_LOST") {
+        assert!(stale_id(log), "only the frozen worker lost leases: {log}");
+        assert!(
+            log["message"]
+                .as_str()
+                .is_some_and(|m| m.ends_with("stopped renewing its lease")),
+            "{log}"
+        );
+    }
+    let said = std::fs::read_to_string(&log_path).expect("stale log");
+    assert!(
+        said.contains("the invocation stops writing") || said.contains("lease"),
+        "the thawed worker says it gave its tasks up: {said}"
+    );
+}
+
+/// A worker in a network namespace of its own, reaching PostgreSQL and S3 (both bound to the
+/// namespace link's host address) over a veth pair, has its link cut in the middle of its
+/// tasks: two workers outside take them over from their checkpoints once its leases expire;
+/// the link comes back and the cut-off worker's late writes are refused; every document is in
+/// the output exactly once.
+#[test]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no AWS emulator or test PostgreSQL"
+)]
+fn a_worker_whose_link_is_cut_mid_task_loses_and_duplicates_nothing() {
+    use common::emulator::{PrivateMoto, emulator_at};
+    use common::services::{NetNs, PrivatePostgres};
+    const FILES: u64 = 6;
+    const LINES: u64 = 30_000;
+    if common::emulator::endpoint().is_none() {
+        return;
+    }
+    let Some(net) = NetNs::new() else { return };
+    let pg = PrivatePostgres::start_on(&net.host_ip);
+    let moto = PrivateMoto::start_on(&net.host_ip);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let em = rt.block_on(emulator_at(&moto.endpoint));
+    let mut home = em.home();
+    home.env("LETSDATA_DATABASE_URL", &pg.url())
+        .env("LETSDATA_LEASE_SECONDS", "4")
+        .env("LETSDATA_PART_SIZE_BYTES", "100000");
+    let name = format!("Cut{}", em.suffix);
+    let cfg = rt.block_on(numbered_s3_input(&em, &name, FILES, LINES));
+    let mut cut_off = net
+        .inside(&home.command(&["worker"]))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn letsdata worker in the namespace");
+    let cut_pid = cut_off.id();
+    create_detached(&home, &cfg);
+    common::wait_until(
+        &mut cut_off,
+        "the namespaced worker checkpointed a task",
+        || workers_past_a_checkpoint(&home, &name).contains(&cut_pid),
+    );
+    net.cut();
+    let mut others: Vec<_> = (0..2).map(|_| spawn_worker(&home)).collect();
+    let cut_id = |log: &Value| {
+        log["workerProcessId"]
+            .as_str()
+            .is_some_and(|w| pid_of(w) == cut_pid)
+    };
+    common::wait_until(
+        &mut others[0],
+        "another worker took a cut-off task over",
+        || {
+            home.tasks_now(&name, None).iter().any(|t| {
+                let logs = t["taskExecutionLogs"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                logs.iter()
+                    .any(|l| l["outcome"] == "LEASE_LOST" && cut_id(l))
+                    && logs.last().is_some_and(|l| !cut_id(l))
+            })
+        },
+    );
+    net.restore();
+    common::wait_until(&mut others[0], "the workers completed the dataset", || {
+        home.view(&name)["datasetStatus"] == "COMPLETED"
+    });
+    for w in &mut others {
+        stop_worker(w);
+    }
+    // The cut-off worker, its link back, is a worker still.
+    stop_worker(&mut cut_off);
+    let ds = home.view(&name);
+    assert_eq!(ds["datasetProgress"]["documentsWritten"], FILES * LINES);
+    rt.block_on(assert_each_s3_document_once(&em, &ds, FILES * LINES));
+    let logs = common::execution_logs(&home.tasks(&name));
+    assert!(logs.iter().any(|l| l["outcome"] == "LEASE_LOST"));
+    for log in logs.iter().filter(|l| l["outcome"] == "LEASE_LOST") {
+        assert!(cut_id(log), "only the cut-off worker lost leases: {log}");
+    }
+}
+
+/// `url` with `param` (`key=value`) added to its query.
+fn with_param(url: &str, param: &str) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}{param}")
+}
+
+/// `sslmode` is honoured: `require` connects over TLS to a server that has it (the test
+/// server, when its `ssl` is on: Debian's cluster with its snakeoil certificate), and is
+/// refused, with one clear message and exit 1 and no password, by a server that has not (a
+/// private cluster, `ssl` off).
+#[test]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no test PostgreSQL"
+)]
+fn sslmode_require_connects_over_tls_or_is_refused() {
+    use common::services::PrivatePostgres;
+    let schema = PgSchema::new();
+    if schema.scalar("SELECT (current_setting('ssl') = 'on')::INT::INT8") == 1 {
+        let app = format!("letsdata-tls-{}", common::services::suffix());
+        let mut home = TestHome::new();
+        home.env(
+            "LETSDATA_DATABASE_URL",
+            &with_param(
+                &with_param(&schema.url(), "sslmode=require"),
+                &format!("application_name={app}"),
+            ),
+        );
+        let mut worker = spawn_worker(&home);
+        let listed = home.run(&["datasets", "list"]);
+        assert_eq!(listed.code, 0, "{}", listed.stderr);
+        // The worker's sessions (it keeps them open) are encrypted.
+        let encrypted = format!(
+            "SELECT COUNT(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+             WHERE s.ssl AND a.application_name = '{app}'"
+        );
+        common::wait_until(&mut worker, "the worker connected over TLS", || {
+            schema.scalar(&encrypted) > 0
+        });
+        let plain = format!(
+            "SELECT COUNT(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+             WHERE NOT s.ssl AND a.application_name = '{app}'"
+        );
+        assert_eq!(schema.scalar(&plain), 0, "no session without TLS");
+        stop_worker(&mut worker);
+    } else {
+        eprintln!("note: the test PostgreSQL has ssl off: only the refusal is tested");
+    }
+
+    let plain = PrivatePostgres::start();
+    let url = plain
+        .url()
+        .replace("postgres@", "postgres:secret-password@");
+    let mut home = TestHome::new();
+    home.env(
+        "LETSDATA_DATABASE_URL",
+        &with_param(&url, "sslmode=require"),
+    );
+    let r = home.run(&["datasets", "list"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "cannot connect to postgres://127.0.0.1:{}/postgres",
+            plain.port
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.to_lowercase().contains("tls") || r.stderr.to_lowercase().contains("ssl"),
+        "the message says TLS was the problem: {}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("secret-password"), "{}", r.stderr);
+    assert_eq!(
+        r.stderr.trim().lines().count(),
+        1,
+        "one message: {}",
+        r.stderr
+    );
 }

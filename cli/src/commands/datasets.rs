@@ -16,7 +16,8 @@ pub enum DatasetsCommand {
         /// The dataset configuration (LetsData's dataset JSON).
         #[arg(long = "configFile", value_name = "FILE")]
         config_file: PathBuf,
-        /// Return right after creating the dataset; `letsdata run` processes it.
+        /// Return right after creating the dataset (on a shared store: once it is
+        /// initialized); `letsdata run` or `letsdata worker` processes it.
         #[arg(long)]
         detach: bool,
     },
@@ -105,6 +106,9 @@ pub async fn run(command: DatasetsCommand, home: &Path, out: &Output) -> anyhow:
                 format!("cannot read the config file {}", config_file.display())
             })?;
             let dataset = engine.create_dataset(&text).await?;
+            if engine.is_shared() {
+                return create_on_shared_store(&engine, dataset, detach, out).await;
+            }
             if detach {
                 out.print(&dataset)?;
                 return Ok(ExitCode::SUCCESS);
@@ -187,6 +191,46 @@ pub async fn run(command: DatasetsCommand, home: &Path, out: &Output) -> anyhow:
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `datasets create` on a shared store: initializes the dataset here (so a bad config or an
+/// unreachable resource is reported at once), then, unless `detach`, shows its progress while
+/// the workers run it and exits as a local run would.
+async fn create_on_shared_store(
+    engine: &Arc<Engine>,
+    dataset: letsdata_model::Dataset,
+    detach: bool,
+    out: &Output,
+) -> anyhow::Result<ExitCode> {
+    let dataset = engine.initialize(&dataset.dataset_id).await?;
+    warn_about_initialization(&dataset);
+    if detach || !dataset.dataset_status.is_unfinished() {
+        out.print(&dataset)?;
+        return Ok(super::exit_code_for(std::slice::from_ref(&dataset)));
+    }
+    let name = dataset.dataset_name.clone();
+    let progress = Progress::start(engine.clone(), vec![name.clone()]);
+    let store = engine.store_location();
+    let mut waited = false;
+    let result = engine
+        .follow(&dataset.dataset_id, |workers| {
+            if workers == 0 {
+                waited = true;
+                eprintln!(
+                    "no worker is running against {store}: dataset {name} is initialized and \
+                     waits for one; start one with `letsdata worker` (same LETSDATA_DATABASE_URL). \
+                     This command shows progress until the dataset ends; Ctrl-C leaves it to the \
+                     workers (`letsdata datasets view --datasetName {name}`)."
+                );
+            } else if waited {
+                eprintln!("{workers} worker(s) now running dataset {name}");
+            }
+        })
+        .await;
+    progress.finish();
+    let dataset = result?;
+    out.print(&dataset)?;
+    Ok(super::exit_code_for(std::slice::from_ref(&dataset)))
 }
 
 /// Prints on stderr the warnings initialization steps recorded (repeated manifest lines).

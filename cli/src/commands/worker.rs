@@ -1,17 +1,34 @@
-//! `letsdata worker`: a long-running worker of the store's datasets, until SIGTERM or SIGINT.
+//! `letsdata worker`: a long-running worker of the store's datasets, until SIGTERM or SIGINT;
+//! `letsdata workers list`: the running ones.
 
-use clap::Args;
-use letsdata_engine::Engine;
+use crate::output::Output;
+use clap::{Args, Subcommand};
+use letsdata_engine::{Engine, EngineSettings};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use tokio::signal::unix::{SignalKind, signal};
 
 #[derive(Debug, Args)]
-pub struct WorkerArgs {}
+pub struct WorkerArgs {
+    /// Most tasks this worker runs at once, over every dataset (each dataset's own
+    /// concurrency still caps its tasks across all workers). Default: no cap of its own.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    concurrency: Option<u32>,
+}
 
-pub async fn run(_args: WorkerArgs, home: &Path) -> anyhow::Result<ExitCode> {
-    let engine = Arc::new(Engine::open(home).await?);
+#[derive(Debug, Subcommand)]
+pub enum WorkersCommand {
+    /// The workers running against this store (seen within the last 30 s), oldest first.
+    List,
+}
+
+pub async fn run(args: WorkerArgs, home: &Path) -> anyhow::Result<ExitCode> {
+    let settings = EngineSettings {
+        worker_concurrency: args.concurrency,
+        ..EngineSettings::from_env()?
+    };
+    let engine = Arc::new(Engine::open_with(home, settings).await?);
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
     eprintln!(
@@ -59,4 +76,16 @@ pub async fn run(_args: WorkerArgs, home: &Path) -> anyhow::Result<ExitCode> {
         _ = terminate.recv() => Ok(ExitCode::from(143)),
         _ = interrupt.recv() => Ok(ExitCode::from(130)),
     }
+}
+
+pub async fn workers(
+    command: WorkersCommand,
+    home: &Path,
+    out: &Output,
+) -> anyhow::Result<ExitCode> {
+    let engine = Engine::open(home).await?;
+    match command {
+        WorkersCommand::List => out.print(&engine.live_workers().await?)?,
+    }
+    Ok(ExitCode::SUCCESS)
 }

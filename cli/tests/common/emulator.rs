@@ -33,7 +33,12 @@ pub struct Emulator {
 }
 
 pub async fn emulator() -> Option<Emulator> {
-    let endpoint = endpoint()?;
+    Some(emulator_at(&endpoint()?).await)
+}
+
+/// [`Emulator`] for the emulator at `endpoint`.
+pub async fn emulator_at(endpoint: &str) -> Emulator {
+    let endpoint = endpoint.to_string();
     let settings = AwsSettings {
         endpoint: Some(endpoint.clone()),
         region: Some("us-east-1".to_string()),
@@ -51,12 +56,59 @@ pub async fn emulator() -> Option<Emulator> {
         session_token: None,
         path_style: true,
     });
-    Some(Emulator {
+    Emulator {
         endpoint,
         aws,
         s3,
         suffix: uuid::Uuid::new_v4().simple().to_string()[..10].to_string(),
-    })
+    }
+}
+
+/// An emulator of the test's own (`LETSDATA_TEST_MOTO_BIN`, which scripts/test.sh sets),
+/// listening on `host` (an address of a network namespace's link, say) on a free port; killed
+/// when dropped.
+pub struct PrivateMoto {
+    child: std::process::Child,
+    pub endpoint: String,
+}
+
+impl PrivateMoto {
+    pub fn start_on(host: &str) -> Self {
+        let bin = std::env::var("LETSDATA_TEST_MOTO_BIN").unwrap_or_else(|_| {
+            panic!("LETSDATA_TEST_MOTO_BIN is not set: scripts/test.sh installs moto_server and sets it")
+        });
+        let port = std::net::TcpListener::bind((host, 0))
+            .expect("a free port")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let child = std::process::Command::new(&bin)
+            .args(["-H", host, "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {bin}: {e}"));
+        let this = Self {
+            child,
+            endpoint: format!("http://{host}:{port}"),
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect((host, port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "moto_server did not listen on {host}:{port}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        this
+    }
+}
+
+impl Drop for PrivateMoto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl Emulator {

@@ -329,11 +329,19 @@ impl Drop for PgSchema {
 pub struct PrivatePostgres {
     dir: tempfile::TempDir,
     bin: std::path::PathBuf,
+    /// The address it listens on.
+    host: String,
     pub port: u16,
 }
 
 impl PrivatePostgres {
     pub fn start() -> Self {
+        Self::start_on("127.0.0.1")
+    }
+
+    /// A cluster listening on `host` (an address of a network namespace's link, say), which
+    /// lets any client in without a password.
+    pub fn start_on(host: &str) -> Self {
         let bin = std::fs::read_dir("/usr/lib/postgresql")
             .ok()
             .and_then(|versions| {
@@ -356,12 +364,17 @@ impl PrivatePostgres {
                 "PostgreSQL's initdb is not installed (Debian: apt-get install postgresql; scripts/test.sh installs it)",
             );
         let dir = tempfile::tempdir().expect("tempdir");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
+        let port = std::net::TcpListener::bind((host, 0))
             .expect("port")
             .local_addr()
             .expect("addr")
             .port();
-        let this = Self { dir, bin, port };
+        let this = Self {
+            dir,
+            bin,
+            host: host.to_string(),
+            port,
+        };
         if Self::as_root() {
             let status = Command::new("chown")
                 .args([
@@ -385,6 +398,10 @@ impl PrivatePostgres {
                 "--no-sync",
             ],
         );
+        let hba = std::path::Path::new(&this.data()).join("pg_hba.conf");
+        let mut rules = std::fs::read_to_string(&hba).expect("pg_hba.conf");
+        rules.push_str("host all all 0.0.0.0/0 trust\n");
+        std::fs::write(&hba, rules).expect("pg_hba.conf");
         this.pg_ctl(&["start", "-w"]);
         this
     }
@@ -427,8 +444,9 @@ impl PrivatePostgres {
 
     fn pg_ctl(&self, args: &[&str]) {
         let options = format!(
-            "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off",
+            "-p {} -c listen_addresses={} -k {} -c fsync=off",
             self.port,
+            self.host,
             self.dir.path().display()
         );
         let log = self.dir.path().join("server.log").display().to_string();
@@ -447,7 +465,7 @@ impl PrivatePostgres {
 
     /// The cluster's URL (its `postgres` database).
     pub fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+        format!("postgres://postgres@{}:{}/postgres", self.host, self.port)
     }
 
     /// Stops the server at once, as a crash would (`pg_ctl stop -m immediate`).
@@ -475,6 +493,115 @@ impl Drop for PrivatePostgres {
             .args(["-D", &data, "stop", "-m", "immediate"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// A network namespace joined to this one by a veth pair (made with `ip`, as root): the host
+/// end has [`NetNs::host_ip`], the namespace's end the other address of a /30. Deleted (with
+/// the pair) when dropped. `None` (with a note) when LETSDATA_SKIP_NETNS_TESTS is set.
+pub struct NetNs {
+    pub name: String,
+    ns_dev: String,
+    pub host_ip: String,
+}
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("ip {args:?}: {e} (the iproute2 package has it)"));
+    assert!(
+        out.status.success(),
+        "ip {args:?}: {} (network namespaces need root; set LETSDATA_SKIP_NETNS_TESTS=1 to skip)",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl NetNs {
+    pub fn new() -> Option<Self> {
+        if std::env::var("LETSDATA_SKIP_NETNS_TESTS").is_ok() {
+            eprintln!("skipped: LETSDATA_SKIP_NETNS_TESTS is set");
+            return None;
+        }
+        let tag = &suffix()[..6];
+        // A /30 in 10.200.0.0/16 of its own (by the tag), unlikely to meet another's.
+        let n = u32::from_str_radix(tag, 16).expect("hex") % (1 << 14);
+        let (a, b) = ((n >> 6) as u8, ((n & 63) << 2) as u8);
+        let this = Self {
+            name: format!("ld{tag}"),
+            ns_dev: format!("ld{tag}n"),
+            host_ip: format!("10.200.{a}.{}", b + 1),
+        };
+        let host_dev = format!("ld{tag}h");
+        let ns_ip = format!("10.200.{a}.{}/30", b + 2);
+        ip(&["netns", "add", &this.name]);
+        ip(&[
+            "link",
+            "add",
+            &host_dev,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &this.ns_dev,
+        ]);
+        ip(&["link", "set", &this.ns_dev, "netns", &this.name]);
+        ip(&[
+            "addr",
+            "add",
+            &format!("{}/30", this.host_ip),
+            "dev",
+            &host_dev,
+        ]);
+        ip(&["link", "set", &host_dev, "up"]);
+        this.exec_ip(&["addr", "add", &ns_ip, "dev", &this.ns_dev]);
+        this.exec_ip(&["link", "set", &this.ns_dev, "up"]);
+        this.exec_ip(&["link", "set", "lo", "up"]);
+        Some(this)
+    }
+
+    fn exec_ip(&self, args: &[&str]) {
+        let mut all = vec!["netns", "exec", &self.name, "ip"];
+        all.extend_from_slice(args);
+        ip(&all);
+    }
+
+    /// `command` run inside the namespace (same program, arguments and environment).
+    pub fn inside(&self, command: &Command) -> Command {
+        let mut inside = Command::new("ip");
+        inside
+            .args(["netns", "exec", &self.name])
+            .arg(command.get_program())
+            .args(command.get_args());
+        for (key, value) in command.get_envs() {
+            match value {
+                Some(value) => inside.env(key, value),
+                None => inside.env_remove(key),
+            };
+        }
+        if let Some(dir) = command.get_current_dir() {
+            inside.current_dir(dir);
+        }
+        inside
+    }
+
+    /// Cuts the namespace's link (its end of the pair goes down): nothing gets in or out.
+    pub fn cut(&self) {
+        self.exec_ip(&["link", "set", &self.ns_dev, "down"]);
+    }
+
+    /// Joins the link again.
+    pub fn restore(&self) {
+        self.exec_ip(&["link", "set", &self.ns_dev, "up"]);
+    }
+}
+
+impl Drop for NetNs {
+    fn drop(&mut self) {
+        // Deleting the namespace deletes its end of the pair, and so the pair.
+        let _ = Command::new("ip")
+            .args(["netns", "delete", &self.name])
             .status();
     }
 }

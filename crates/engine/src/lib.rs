@@ -41,6 +41,7 @@ pub use error::EngineError;
 pub use inspect::{ErrorObject, ErrorObjectPage, ErrorObjects};
 pub use metrics::{DatasetMetrics, MinuteMetrics};
 pub use stats::{LiveStats, StatsSnapshot};
+pub use worker::WORKER_SEEN_WITHIN;
 
 use letsdata_connectors::ConnectorContext;
 use letsdata_connectors::s3::ObjectStores;
@@ -70,6 +71,9 @@ pub struct EngineSettings {
     /// The shared store (`LETSDATA_DATABASE_URL`, a `postgres://` URL); `None`: the embedded
     /// SQLite store under the home directory.
     pub database_url: Option<String>,
+    /// Most task invocations this process runs at once over every dataset (`letsdata worker
+    /// --concurrency`); `None`: only each dataset's concurrency limits it.
+    pub worker_concurrency: Option<u32>,
 }
 
 impl EngineSettings {
@@ -163,6 +167,7 @@ impl Default for EngineSettings {
             task_log_max_bytes: exec::tasklog::DEFAULT_MAX_BYTES,
             tasks_ahead: None,
             database_url: None,
+            worker_concurrency: None,
         }
     }
 }
@@ -182,6 +187,8 @@ pub struct Engine {
     draining: Arc<std::sync::atomic::AtomicBool>,
     /// Runs user code; created on first use.
     sandbox: std::sync::OnceLock<letsdata_sandbox::Sandbox>,
+    /// This process's own cap over every dataset's invocations.
+    budget: Arc<exec::slots::Budget>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -209,10 +216,13 @@ impl Engine {
             connectors: Arc::new(ConnectorContext::new(objects)),
             tenant,
             worker_id: worker::worker_id(),
-            settings,
             stats: Arc::new(LiveStats::default()),
             draining: Arc::default(),
             sandbox: std::sync::OnceLock::new(),
+            budget: Arc::new(exec::slots::Budget::new(
+                settings.worker_concurrency.map(|n| n as usize),
+            )),
+            settings,
         })
     }
 
@@ -350,6 +360,17 @@ impl Engine {
             .collect();
         let runs = unfinished.iter().map(|d| self.run_dataset(&d.dataset_id));
         futures::future::try_join_all(runs).await
+    }
+
+    /// Initializes a dataset (its task database, queue, tasks and resources) if it is not
+    /// yet; returns it as it then is (PROCESSING, or ERRORED when initialization failed).
+    pub async fn initialize(&self, dataset_id: &DatasetId) -> Result<Dataset, EngineError> {
+        init::initialize(self, dataset_id).await
+    }
+
+    /// Whether the store is shared (PostgreSQL): `letsdata worker` processes run its datasets.
+    pub fn is_shared(&self) -> bool {
+        self.settings.database_url.is_some()
     }
 
     /// Runs one dataset: initialization if needed, then its tasks, until it is COMPLETED or

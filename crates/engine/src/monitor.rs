@@ -67,27 +67,40 @@ impl<'a> Monitor<'a> {
         .await
     }
 
-    /// Puts tasks whose worker died or whose lease expired back in the queue.
+    /// Puts tasks whose worker died or whose lease expired back in the queue (one statement;
+    /// the leases are read first only to find holders that are dead processes of this host,
+    /// whose tasks need not wait for their leases to expire).
     pub(crate) async fn reap(&self) -> Result<u64, EngineError> {
-        let mut reaped = 0;
+        let mut dead: Vec<String> = Vec::new();
         for lease in self.tasks.leases().await? {
-            let reason = if is_dead_local_worker(&lease.owner) {
-                format!("worker {} exited while running the task", lease.owner)
-            } else if lease.expired {
-                format!("worker {} stopped renewing its lease", lease.owner)
-            } else {
-                continue;
-            };
-            if self
-                .tasks
-                .reap(&lease.task_id, lease.token, &reason)
-                .await?
+            if !lease.expired && !dead.contains(&lease.owner) && is_dead_local_worker(&lease.owner)
             {
-                tracing::warn!(task = %lease.task_id, %reason, "task queued again");
-                reaped += 1;
+                dead.push(lease.owner);
             }
         }
-        Ok(reaped)
+        let reaped = self.tasks.reap(&dead).await?;
+        for task in &reaped {
+            tracing::warn!(task = %task.task_id, reason = %task.reason(), "task queued again");
+        }
+        Ok(reaped.len() as u64)
+    }
+
+    /// Takes or keeps this dataset's monitor duty for this worker: true when it holds it (see
+    /// [`TaskStore::hold_monitor`]). The duty lasts a lease, and is renewed each time the
+    /// worker looks (every second or so).
+    pub(crate) async fn hold(&self) -> Result<bool, EngineError> {
+        Ok(self
+            .tasks
+            .hold_monitor(&self.engine.worker_id, self.engine.settings.lease)
+            .await?)
+    }
+
+    /// Gives the monitor duty up (this worker stops running the dataset), so another worker
+    /// takes it at once; a failure only means it waits for the duty to expire.
+    pub(crate) async fn release(&self) {
+        if let Err(e) = self.tasks.release_monitor(&self.engine.worker_id).await {
+            tracing::warn!(error = %e, "cannot give the monitor duty up; it expires in a lease");
+        }
     }
 
     /// Every task has ended: set the final status and close the execution log entry. A

@@ -38,8 +38,21 @@ const DEFAULT_AHEAD: usize = 64;
 
 /// Processes the dataset's tasks; returns the dataset once it is COMPLETED or ERRORED.
 pub(crate) async fn process(engine: &Engine, dataset: &Dataset) -> Result<Dataset, EngineError> {
-    let spec = spec_of(engine, dataset)?;
     let tasks = engine.store.open_task_store(&dataset.dataset_id).await?;
+    let monitor = Monitor::new(engine, dataset, tasks.clone());
+    let processed = run(engine, dataset, tasks, &monitor).await;
+    // However the run ended, another worker takes the monitor duty over at once.
+    monitor.release().await;
+    processed
+}
+
+async fn run(
+    engine: &Engine,
+    dataset: &Dataset,
+    tasks: Arc<dyn TaskStore>,
+    monitor: &Monitor<'_>,
+) -> Result<Dataset, EngineError> {
+    let spec = spec_of(engine, dataset)?;
     let sandbox = match crate::code::artifact_of(&spec) {
         Some(_) => Some(
             engine
@@ -66,11 +79,11 @@ pub(crate) async fn process(engine: &Engine, dataset: &Dataset) -> Result<Datase
         slots: Arc::new(Slots::default()),
         draining: engine.draining.clone(),
     };
-    let monitor = Monitor::new(engine, dataset, tasks.clone());
     let held = Arc::new(Held::default());
     let heartbeat = tokio::spawn(keep_alive(
         held.clone(),
         tasks.clone(),
+        engine.worker_id.clone(),
         engine.settings.heartbeat,
         engine.settings.lease,
     ));
@@ -88,6 +101,8 @@ pub(crate) async fn process(engine: &Engine, dataset: &Dataset) -> Result<Datase
     // at most once per 20 times its last duration (≤ 5% of a core; about every 20 s with a
     // million tasks), the dataset record read every time (compute and code updates).
     let (mut last_progress, mut progress_took) = (Instant::now(), Duration::ZERO);
+    // Whether this worker does the dataset's monitor duty (one worker at a time does).
+    let mut duty = monitor.hold().await?;
     loop {
         // Ended invocations are joined at once: each holds its task's memory until it is.
         while let Some(joined) = running.try_join_next() {
@@ -111,22 +126,29 @@ pub(crate) async fn process(engine: &Engine, dataset: &Dataset) -> Result<Datase
                 outcome: None,
                 message: None,
             };
+            // Room in this worker's own budget (`letsdata worker --concurrency`) first.
+            let room = engine.budget.reserve(wanted - runner.slots.started());
+            if room == 0 {
+                break;
+            }
             let claimed = Instant::now();
             let leases = tasks
-                .claim_many(
-                    &engine.worker_id,
-                    engine.settings.lease,
-                    log,
-                    wanted - runner.slots.started(),
-                    cap,
-                )
-                .await?;
+                .claim_many(&engine.worker_id, engine.settings.lease, log, room, cap)
+                .await;
+            let leases = match leases {
+                Ok(leases) => leases,
+                Err(e) => {
+                    engine.budget.give_back(room);
+                    return Err(e.into());
+                }
+            };
+            engine.budget.give_back(room - leases.len());
             if leases.is_empty() {
                 break;
             }
             for lease in leases {
                 let signals = held.hold(&lease, claimed);
-                let started = runner.slots.start();
+                let started = runner.slots.start(&engine.budget);
                 running.spawn(run_invocation(
                     runner.clone(),
                     lease,
@@ -137,7 +159,8 @@ pub(crate) async fn process(engine: &Engine, dataset: &Dataset) -> Result<Datase
             }
         }
         if last_refresh.elapsed() >= engine.settings.poll_interval * 4 {
-            let with_progress = last_progress.elapsed() >= progress_took * 20;
+            duty = monitor.hold().await?;
+            let with_progress = duty && last_progress.elapsed() >= progress_took * 20;
             let began = Instant::now();
             let current = monitor.refresh(with_progress).await?;
             if with_progress {
@@ -150,18 +173,25 @@ pub(crate) async fn process(engine: &Engine, dataset: &Dataset) -> Result<Datase
             if engine.draining() {
                 break;
             }
-            monitor.reap().await?;
+            if duty {
+                monitor.reap().await?;
+            }
             let counts = tasks.counts().await?;
             if counts.unfinished() == 0 {
                 break;
             }
             // Runnable tasks go on at once, unless other workers hold the dataset's whole
-            // concurrency: then wait for them as below.
-            if counts.created + counts.rerun > 0 && (counts.processing as usize) < cap {
+            // concurrency or this worker's budget is spent on other datasets: then wait.
+            if counts.created + counts.rerun > 0
+                && (counts.processing as usize) < cap
+                && engine.budget.has_room()
+            {
                 continue;
             }
-            // Other processes are running the remaining tasks: wait for them.
-            tokio::time::sleep(engine.settings.poll_interval).await;
+            tokio::select! {
+                _ = engine.budget.freed.notified() => {}
+                _ = tokio::time::sleep(engine.settings.poll_interval) => {}
+            }
             continue;
         }
         tokio::select! {
@@ -171,6 +201,8 @@ pub(crate) async fn process(engine: &Engine, dataset: &Dataset) -> Result<Datase
                 }
             }
             _ = runner.slots.done.notified() => {}
+            // Another dataset's invocation left room in the worker's budget.
+            _ = engine.budget.freed.notified() => {}
             _ = tokio::time::sleep(engine.settings.poll_interval) => {}
         }
     }
@@ -186,10 +218,17 @@ pub(crate) async fn process(engine: &Engine, dataset: &Dataset) -> Result<Datase
         return monitor.refresh(true).await;
     }
     loop {
-        monitor.finish().await?;
+        // The worker with the monitor duty ends the dataset; the others wait for it (and take
+        // the duty over should that worker stop).
+        let duty = monitor.hold().await?;
+        if duty {
+            monitor.finish().await?;
+        }
         let current = modify_dataset(engine, &dataset.dataset_id, |_| {}).await?;
         // An update in flight (UPDATING) returns to PROCESSING in a moment; then finish.
-        if !letsdata_model::lifecycle::is_transient(current.dataset_status) {
+        if !letsdata_model::lifecycle::is_transient(current.dataset_status)
+            && (duty || !current.dataset_status.is_unfinished())
+        {
             return Ok(current);
         }
         tokio::time::sleep(engine.settings.poll_interval).await;
@@ -296,6 +335,7 @@ impl Held {
 async fn keep_alive(
     held: Arc<Held>,
     tasks: Arc<dyn TaskStore>,
+    owner: String,
     every: Duration,
     lease_for: Duration,
 ) {
@@ -310,7 +350,7 @@ async fn keep_alive(
             .map(|l| (l.task_id.clone(), l.token))
             .collect();
         let asked = Instant::now();
-        match tokio::time::timeout(every, tasks.renew(&ids, lease_for)).await {
+        match tokio::time::timeout(every, tasks.renew(&owner, &ids, lease_for)).await {
             Ok(Ok(found)) => {
                 for (lease, renewal) in leases.iter().zip(found) {
                     match renewal {

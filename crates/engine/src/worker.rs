@@ -62,6 +62,11 @@ fn process_gone(_pid: u32) -> bool {
     false
 }
 
+/// How often a running worker renews its registration.
+const REGISTER_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+/// A worker seen this recently counts as running (`letsdata workers list`, `datasets create`).
+pub const WORKER_SEEN_WITHIN: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// How long a worker waits before running again a dataset whose run failed (the database was
 /// unreachable, say), at first; doubled on each failure in a row up to [`RETRY_MAX`].
 const RETRY_FIRST: std::time::Duration = std::time::Duration::from_secs(1);
@@ -72,6 +77,63 @@ impl crate::Engine {
     /// name it.
     pub fn worker_id(&self) -> &str {
         &self.worker_id
+    }
+
+    /// The workers (`letsdata worker`) seen within [`WORKER_SEEN_WITHIN`], oldest first.
+    pub async fn live_workers(
+        &self,
+    ) -> Result<Vec<letsdata_store::WorkerInfo>, crate::EngineError> {
+        Ok(self.store.live_workers(WORKER_SEEN_WITHIN).await?)
+    }
+
+    /// Waits while the workers run the dataset, until it is no longer running (COMPLETED or
+    /// ERRORED, say), and returns it. `on_workers` hears how many workers are running, at once
+    /// and then whenever that number goes to or from zero.
+    pub async fn follow(
+        &self,
+        dataset_id: &letsdata_model::DatasetId,
+        mut on_workers: impl FnMut(usize),
+    ) -> Result<letsdata_model::Dataset, crate::EngineError> {
+        use std::time::Duration;
+        use tokio::time::Instant;
+        let mut workers: Option<(usize, Instant)> = None;
+        loop {
+            // Looked for every second while there is none, so one that starts is told of.
+            if workers.is_none_or(|(n, at)| {
+                at.elapsed() >= if n == 0 { Duration::from_secs(1) } else { REGISTER_EVERY }
+            }) {
+                let now = self.live_workers().await?.len();
+                if workers.is_none_or(|(before, _)| (before == 0) != (now == 0)) {
+                    on_workers(now);
+                }
+                workers = Some((now, Instant::now()));
+            }
+            let dataset = self
+                .store
+                .get_dataset_by_id(dataset_id)
+                .await?
+                .ok_or_else(|| crate::EngineError::DatasetNotFound(dataset_id.to_string()))?;
+            if !dataset.dataset_status.is_unfinished()
+                && !letsdata_model::lifecycle::is_transient(dataset.dataset_status)
+            {
+                return Ok(dataset);
+            }
+            tokio::time::sleep(self.settings.poll_interval).await;
+        }
+    }
+
+    /// This worker's registration as of now.
+    fn registration(&self) -> letsdata_store::WorkerInfo {
+        letsdata_store::WorkerInfo {
+            worker_id: self.worker_id.clone(),
+            host: host().to_string(),
+            pid: std::process::id(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            concurrency: self.settings.worker_concurrency,
+            draining: self.draining(),
+            started_at: 0,
+            last_seen_at: 0,
+        }
     }
 
     /// Works as a long-running worker (`letsdata worker`): runs every unfinished dataset of
@@ -96,9 +158,22 @@ impl crate::Engine {
         let mut active: HashMap<tokio::task::Id, DatasetId> = HashMap::new();
         // Datasets whose last run failed: when to try again, and the pause after that.
         let mut retry: HashMap<DatasetId, (Instant, std::time::Duration)> = HashMap::new();
+        // When this worker last registered, and whether it was draining then.
+        let mut registered: Option<(Instant, bool)> = None;
         loop {
+            if registered.is_none_or(|(at, draining)| {
+                at.elapsed() >= REGISTER_EVERY || draining != self.draining()
+            }) {
+                match self.store.register_worker(&self.registration()).await {
+                    Ok(()) => registered = Some((Instant::now(), self.draining())),
+                    Err(e) => tracing::warn!(error = %e, "cannot renew this worker's registration"),
+                }
+            }
             if self.draining() {
                 if running.is_empty() {
+                    if let Err(e) = self.store.unregister_worker(&self.worker_id).await {
+                        tracing::warn!(error = %e, "cannot remove this worker's registration; it lapses by itself");
+                    }
                     return Ok(());
                 }
             } else {

@@ -26,8 +26,8 @@ mod traits;
 pub use error::{DbErrorKind, StoreError};
 pub use quiesce::{Hold, hold_writes};
 pub use traits::{
-    Lease, LeaseInfo, MetadataStore, MinuteCounters, NewTask, Renewal, TaskCounts, TaskCursor,
-    TaskPage, TaskStore, Tenant,
+    Lease, LeaseInfo, MetadataStore, MinuteCounters, NewTask, Reaped, Renewal, TaskCounts,
+    TaskCursor, TaskPage, TaskStore, Tenant, WorkerInfo,
 };
 
 /// Opens the store of an installation: PostgreSQL when `database_url` (the value of

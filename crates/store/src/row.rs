@@ -156,6 +156,59 @@ impl From<LeaseRow> for crate::LeaseInfo {
     }
 }
 
+/// A task [`crate::TaskStore::reap`] queued again, as its statement returns it.
+#[derive(sqlx::FromRow)]
+pub(crate) struct ReapedRow {
+    task_id: String,
+    owner: Option<String>,
+    exited: bool,
+}
+
+impl From<ReapedRow> for crate::Reaped {
+    fn from(row: ReapedRow) -> Self {
+        Self {
+            task_id: TaskId::new(row.task_id),
+            owner: row.owner.unwrap_or_default(),
+            exited: row.exited,
+        }
+    }
+}
+
+/// The columns of a `workers` row that [`WorkerRow`] reads.
+pub(crate) const WORKER_COLUMNS: &str =
+    "worker_id, host, pid, version, concurrency, draining, started_at, last_seen_at";
+
+/// A registered worker.
+#[derive(sqlx::FromRow)]
+pub(crate) struct WorkerRow {
+    worker_id: String,
+    host: String,
+    pid: i64,
+    version: String,
+    concurrency: Option<i64>,
+    draining: bool,
+    started_at: i64,
+    last_seen_at: i64,
+}
+
+impl From<WorkerRow> for crate::WorkerInfo {
+    fn from(row: WorkerRow) -> Self {
+        Self {
+            worker_id: row.worker_id,
+            host: row.host,
+            pid: u32::try_from(row.pid).unwrap_or(0),
+            version: row.version,
+            concurrency: row.concurrency.and_then(|c| u32::try_from(c).ok()),
+            draining: row.draining,
+            started_at: row.started_at,
+            last_seen_at: row.last_seen_at,
+        }
+    }
+}
+
+/// Registrations unseen this long are removed when any worker registers.
+pub(crate) const WORKER_FORGOTTEN_MS: i64 = 7 * 24 * 3600 * 1000;
+
 /// Progress counters as columns (summed per status, or per minute).
 #[derive(sqlx::FromRow)]
 pub(crate) struct ProgressRow {

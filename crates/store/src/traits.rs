@@ -49,6 +49,14 @@ pub trait MetadataStore: Send + Sync {
     /// Writes `dataset` if its `version` is still current, then bumps `dataset.version`.
     /// Fails with [`StoreError::Conflict`] if another writer got there first.
     async fn update_dataset(&self, dataset: &mut Dataset) -> Result<(), StoreError>;
+    /// Registers a worker, or renews its registration (a running worker does every few
+    /// seconds): its `last_seen_at` becomes now on the store's clock (`started_at` and
+    /// `last_seen_at` in `worker` are ignored). Registrations unseen for a week are removed.
+    async fn register_worker(&self, worker: &WorkerInfo) -> Result<(), StoreError>;
+    /// Removes a worker's registration (it stopped).
+    async fn unregister_worker(&self, worker_id: &str) -> Result<(), StoreError>;
+    /// The workers seen within `within` (on the store's clock), oldest first.
+    async fn live_workers(&self, within: Duration) -> Result<Vec<WorkerInfo>, StoreError>;
     /// Creates (idempotently) the dataset's task database and returns it.
     async fn create_task_store(
         &self,
@@ -99,6 +107,55 @@ pub struct LeaseInfo {
     pub expires_at: i64,
     /// Whether the lease has expired, on the store's clock (the database's, for PostgreSQL).
     pub expired: bool,
+}
+
+/// A task [`TaskStore::reap`] put back in the queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reaped {
+    pub task_id: TaskId,
+    /// The worker that held it.
+    pub owner: String,
+    /// Whether that worker was known to have exited (rather than its lease having expired).
+    pub exited: bool,
+}
+
+impl Reaped {
+    /// What the task's execution log says about it.
+    pub fn reason(&self) -> String {
+        format!(
+            "worker {} {}",
+            self.owner,
+            if self.exited {
+                REAP_EXITED
+            } else {
+                REAP_EXPIRED
+            }
+        )
+    }
+}
+
+/// The two ends of [`Reaped::reason`], which the backends also write in SQL.
+pub(crate) const REAP_EXITED: &str = "exited while running the task";
+pub(crate) const REAP_EXPIRED: &str = "stopped renewing its lease";
+
+/// A registered worker (`letsdata worker`), as `letsdata workers list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkerInfo {
+    /// `<host>:<pid>:<random>`, as task leases and execution logs name it.
+    pub worker_id: String,
+    pub host: String,
+    pub pid: u32,
+    /// The letsdata version it runs.
+    pub version: String,
+    /// Most task invocations it runs at once over every dataset (`--concurrency`); none: only
+    /// the datasets' own concurrency limits it.
+    pub concurrency: Option<u32>,
+    /// It got SIGTERM: its running tasks are checkpointing and it starts no new ones.
+    pub draining: bool,
+    /// Epoch milliseconds (the store's clock).
+    pub started_at: i64,
+    pub last_seen_at: i64,
 }
 
 /// What the checkpoints of one minute covered.
@@ -193,15 +250,17 @@ pub trait TaskStore: Send + Sync {
     /// Extends the lease. [`StoreError::LeaseLost`] if the token is stale.
     async fn heartbeat(&self, lease: &Lease, lease_for: Duration) -> Result<(), StoreError> {
         let held = (lease.task.task_id.clone(), lease.token);
-        match self.renew(&[held], lease_for).await?.first() {
+        match self.renew(&lease.owner, &[held], lease_for).await?.first() {
             Some(Renewal::Held { .. }) => Ok(()),
             _ => Err(lease.lost()),
         }
     }
-    /// Extends several leases at once (a worker's heartbeat): for each `(task, token)`, in
-    /// order, whether it is still held and whether a stop was requested for the task.
+    /// Extends several leases of `owner` at once (a worker's heartbeat): for each
+    /// `(task, token)`, in order, whether `owner` still holds it and whether a stop was
+    /// requested for the task.
     async fn renew(
         &self,
+        owner: &str,
         leases: &[(TaskId, LeaseToken)],
         lease_for: Duration,
     ) -> Result<Vec<Renewal>, StoreError>;
@@ -233,14 +292,19 @@ pub trait TaskStore: Send + Sync {
     async fn published(&self, task_ids: &[TaskId]) -> Result<(), StoreError>;
     /// Every `PROCESSING` task's lease.
     async fn leases(&self) -> Result<Vec<LeaseInfo>, StoreError>;
-    /// Puts a `PROCESSING` task whose worker is gone back to `RERUN` (resuming from its
-    /// checkpoint), if its lease token is still `token`. Returns whether it did.
-    async fn reap(
-        &self,
-        task_id: &TaskId,
-        token: LeaseToken,
-        reason: &str,
-    ) -> Result<bool, StoreError>;
+    /// Reaps, in one statement, every `PROCESSING` task whose lease expired (on the store's
+    /// clock) or whose owner is one of `dead_owners` (workers known to have exited): each goes
+    /// back to `RERUN` (resuming from its checkpoint) with its invocation's log entry closed as
+    /// `LEASE_LOST` and [`Reaped::reason`] as its message. A lease renewed or taken over
+    /// meanwhile is left alone. Returns the tasks it reaped.
+    async fn reap(&self, dead_owners: &[String]) -> Result<Vec<Reaped>, StoreError>;
+    /// Takes the dataset's monitor duty (reaping, summing progress, ending the dataset) for
+    /// `owner` until `lease_for` from now on the store's clock, or extends it; true when
+    /// `owner` holds it now. One worker at a time holds it; another takes it over once it
+    /// expires.
+    async fn hold_monitor(&self, owner: &str, lease_for: Duration) -> Result<bool, StoreError>;
+    /// Gives the monitor duty up, if `owner` holds it, so another worker takes it at once.
+    async fn release_monitor(&self, owner: &str) -> Result<(), StoreError>;
     /// Queues an ERRORED task again for a redrive (status CREATED, last error cleared). With
     /// `restart_from_beginning` its checkpoint and progress are reset too. Returns whether the
     /// task was ERRORED (and so was reset).

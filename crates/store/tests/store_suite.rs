@@ -51,12 +51,15 @@ macro_rules! store_test_suite {
                 finish_completed_releases_the_lease,
                 finish_rerun_requeues_with_a_higher_token_and_keeps_the_checkpoint,
                 finish_errored_sets_last_error,
-                reap_only_works_with_the_current_token,
+                reap_takes_only_expired_leases_and_dead_workers_tasks,
                 stale_lease_is_fenced_after_reap,
                 stale_lease_is_fenced_after_reap_and_reclaim,
                 stale_lease_cannot_finish_twice,
+                a_token_of_another_owner_is_fenced,
                 leases_lists_processing_tasks,
                 task_logs_append_in_order,
+                workers_register_renew_and_lapse,
+                one_worker_at_a_time_holds_the_monitor_duty,
                 leases_say_which_expired_on_the_store_clock,
                 counts_and_list_tasks_aggregate_statuses_and_progress,
                 task_pages_cover_the_list_once_in_manifest_order,
@@ -954,10 +957,11 @@ mod suite {
     ) {
         let (_, tasks) = dataset_with_tasks(&*store, "renew", 3).await;
         let short = Duration::from_secs(5);
-        let leases = tasks
-            .claim_many("w", short, claim_log("w"), 3, usize::MAX)
+        let mut leases = tasks
+            .claim_many("w", short, claim_log("w"), 2, usize::MAX)
             .await
             .unwrap();
+        leases.extend(tasks.claim("gone", short, claim_log("gone")).await.unwrap());
         let held: Vec<(TaskId, LeaseToken)> = leases
             .iter()
             .map(|l| (l.task.task_id.clone(), l.token))
@@ -967,12 +971,15 @@ mod suite {
             .request_stop(Some(&[held[0].0.clone()]), "stop")
             .await
             .unwrap();
-        assert!(tasks.reap(&held[2].0, held[2].1, "gone").await.unwrap());
+        assert_eq!(
+            reaped_ids(&*tasks, &["gone"]).await,
+            vec![held[2].0.clone()]
+        );
         let again = tasks.claim("w2", LEASE, claim_log("w2")).await.unwrap();
         assert_eq!(again.unwrap().task.task_id, held[2].0);
 
         let before = tasks.leases().await.unwrap();
-        let found = tasks.renew(&held, LEASE).await.unwrap();
+        let found = tasks.renew("w", &held, LEASE).await.unwrap();
         assert_eq!(
             found,
             vec![
@@ -1004,7 +1011,7 @@ mod suite {
             expiry(&before, &held[2].0),
             "the new owner's lease is untouched"
         );
-        assert!(tasks.renew(&[], LEASE).await.unwrap().is_empty());
+        assert!(tasks.renew("w", &[], LEASE).await.unwrap().is_empty());
     }
 
     pub async fn a_final_checkpoint_with_the_finish_is_unpublished_until_published(
@@ -1359,11 +1366,27 @@ mod suite {
         assert_eq!(errored, vec![task]);
     }
 
-    pub async fn reap_only_works_with_the_current_token(store: Arc<dyn MetadataStore>) {
-        let (_, tasks) = dataset_with_tasks(&*store, "reap", 2).await;
+    /// The ids of the tasks [`TaskStore::reap`] reaped with these dead owners.
+    async fn reaped_ids(tasks: &dyn TaskStore, dead: &[&str]) -> Vec<TaskId> {
+        let dead: Vec<String> = dead.iter().map(|d| d.to_string()).collect();
+        let mut ids: Vec<TaskId> = tasks
+            .reap(&dead)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.task_id)
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    pub async fn reap_takes_only_expired_leases_and_dead_workers_tasks(
+        store: Arc<dyn MetadataStore>,
+    ) {
+        let (_, tasks) = dataset_with_tasks(&*store, "reap", 3).await;
         let id = task_id(0);
-        // Nothing to reap on a task that is not PROCESSING.
-        assert!(!tasks.reap(&id, LeaseToken::new(0), "nope").await.unwrap());
+        // Nothing to reap when nothing is PROCESSING.
+        assert!(reaped_ids(&*tasks, &["w"]).await.is_empty());
         assert_eq!(
             must_get(&*tasks, &id).await.task_status,
             TaskStatus::Created
@@ -1374,44 +1397,32 @@ mod suite {
             .await
             .unwrap()
             .unwrap();
+        let live = tasks
+            .claim("alive", LEASE, claim_log("alive"))
+            .await
+            .unwrap()
+            .unwrap();
         tasks
             .checkpoint(&lease, &checkpoint(3), LEASE)
             .await
             .unwrap();
         let before = must_get(&*tasks, &id).await;
-        assert!(
-            !tasks
-                .reap(&id, LeaseToken::new(lease.token.get() - 1), "stale")
-                .await
-                .unwrap()
-        );
-        assert!(
-            !tasks
-                .reap(&id, LeaseToken::new(lease.token.get() + 1), "future")
-                .await
-                .unwrap()
-        );
-        assert!(
-            !tasks
-                .reap(&"no-such-task".into(), lease.token, "missing")
-                .await
-                .unwrap()
-        );
-        assert!(
-            !tasks
-                .reap(&task_id(1), lease.token, "other task")
-                .await
-                .unwrap()
-        );
+        // Live leases of live workers are left alone.
+        assert!(reaped_ids(&*tasks, &[]).await.is_empty());
+        assert!(reaped_ids(&*tasks, &["someone-else"]).await.is_empty());
         assert_eq!(must_get(&*tasks, &id).await, before);
-        assert_eq!(tasks.leases().await.unwrap().len(), 1);
+        assert_eq!(tasks.leases().await.unwrap().len(), 2);
 
-        assert!(
-            tasks
-                .reap(&id, lease.token, "worker 42 died")
-                .await
-                .unwrap()
+        let reaped = tasks.reap(&["w".to_string()]).await.unwrap();
+        assert_eq!(
+            reaped,
+            vec![letsdata_store::Reaped {
+                task_id: id.clone(),
+                owner: "w".into(),
+                exited: true
+            }]
         );
+        assert_eq!(reaped[0].reason(), "worker w exited while running the task");
         let reaped = must_get(&*tasks, &id).await;
         assert_eq!(reaped.task_status, TaskStatus::Rerun);
         assert_eq!(
@@ -1422,12 +1433,17 @@ mod suite {
         assert_eq!(reaped.task_progress, progress(3));
         let last = reaped.task_execution_logs.last().unwrap();
         assert_eq!(last.outcome.as_deref(), Some("LEASE_LOST"));
-        assert_eq!(last.message.as_deref(), Some("worker 42 died"));
+        assert_eq!(
+            last.message.as_deref(),
+            Some("worker w exited while running the task")
+        );
         assert!(last.end_datetime.is_some());
         assert_eq!(last.worker_process_id, "w");
-        assert!(tasks.leases().await.unwrap().is_empty());
+        let left = tasks.leases().await.unwrap();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].task_id, live.task.task_id);
         // Only once.
-        assert!(!tasks.reap(&id, lease.token, "again").await.unwrap());
+        assert!(reaped_ids(&*tasks, &["w"]).await.is_empty());
         assert_eq!(must_get(&*tasks, &id).await, reaped);
         // The reaped task is claimable again, ahead of higher ordinals.
         let again = tasks
@@ -1454,7 +1470,7 @@ mod suite {
         assert_lease_lost(tasks.heartbeat(stale, LEASE).await, id, stale.token);
         assert_eq!(
             tasks
-                .renew(&[(id.clone(), stale.token)], LEASE)
+                .renew(&stale.owner, &[(id.clone(), stale.token)], LEASE)
                 .await
                 .unwrap(),
             vec![Renewal::Lost]
@@ -1524,11 +1540,9 @@ mod suite {
             .checkpoint(&lease, &checkpoint(1), LEASE)
             .await
             .unwrap();
-        assert!(
-            tasks
-                .reap(&lease.task.task_id, lease.token, "expired")
-                .await
-                .unwrap()
+        assert_eq!(
+            reaped_ids(&*tasks, &["zombie"]).await,
+            vec![lease.task.task_id.clone()]
         );
 
         assert_fenced(&*tasks, &lease).await;
@@ -1546,11 +1560,9 @@ mod suite {
             .unwrap()
             .unwrap();
         tasks.checkpoint(&old, &checkpoint(1), LEASE).await.unwrap();
-        assert!(
-            tasks
-                .reap(&old.task.task_id, old.token, "expired")
-                .await
-                .unwrap()
+        assert_eq!(
+            reaped_ids(&*tasks, &["zombie"]).await,
+            vec![old.task.task_id.clone()]
         );
         let new = tasks
             .claim("successor", LEASE, claim_log("successor"))
@@ -1574,13 +1586,8 @@ mod suite {
             (leases[0].owner.as_str(), leases[0].token),
             ("successor", new.token)
         );
-        // The old token cannot reap the successor either.
-        assert!(
-            !tasks
-                .reap(&old.task.task_id, old.token, "stale reap")
-                .await
-                .unwrap()
-        );
+        // Reaping the old owner's tasks leaves the successor's alone.
+        assert!(reaped_ids(&*tasks, &["zombie"]).await.is_empty());
         tasks.heartbeat(&new, LEASE).await.unwrap();
         tasks
             .finish(
@@ -1597,6 +1604,26 @@ mod suite {
             TaskStatus::Completed
         );
         assert_fenced(&*tasks, &old).await;
+    }
+
+    /// A lease's token under another owner (what a claim the database lost in a crash would
+    /// leave: the next claim may get the same token) writes nothing.
+    pub async fn a_token_of_another_owner_is_fenced(store: Arc<dyn MetadataStore>) {
+        let (_, tasks) = dataset_with_tasks(&*store, "fenced-owner", 1).await;
+        let real = tasks
+            .claim("successor", LEASE, claim_log("successor"))
+            .await
+            .unwrap()
+            .unwrap();
+        let impostor = Lease {
+            owner: "lost-claim".into(),
+            ..real.clone()
+        };
+        assert_fenced(&*tasks, &impostor).await;
+        tasks
+            .checkpoint(&real, &checkpoint(1), LEASE)
+            .await
+            .unwrap();
     }
 
     pub async fn stale_lease_cannot_finish_twice(store: Arc<dyn MetadataStore>) {
@@ -1638,12 +1665,7 @@ mod suite {
         // The reaper lives in the other process.
         let info = tasks_b.leases().await.unwrap().pop().unwrap();
         assert_eq!((info.owner.as_str(), info.token), ("a", old.token));
-        assert!(
-            tasks_b
-                .reap(&info.task_id, info.token, "expired")
-                .await
-                .unwrap()
-        );
+        assert_eq!(reaped_ids(&*tasks_b, &["a"]).await, vec![info.task_id]);
         let new = tasks_b
             .claim("b", LEASE, claim_log("b"))
             .await
@@ -1686,12 +1708,20 @@ mod suite {
             .collect();
         assert_eq!(expired.get(&live.task.task_id), Some(&false));
         assert_eq!(expired.get(&gone.task.task_id), Some(&true));
-        // The expired lease is reaped with its token; the live one is not touched.
-        assert!(
-            tasks
-                .reap(&gone.task.task_id, gone.token, "stopped renewing")
+        // The expired lease is reaped; the live one is not touched.
+        let reaped = tasks.reap(&[]).await.unwrap();
+        assert_eq!(reaped.len(), 1);
+        assert_eq!(reaped[0].task_id, gone.task.task_id);
+        assert_eq!(reaped[0].reason(), "worker w1 stopped renewing its lease");
+        assert_eq!(
+            must_get(&*tasks, &gone.task.task_id)
                 .await
+                .task_execution_logs
+                .last()
                 .unwrap()
+                .message
+                .as_deref(),
+            Some("worker w1 stopped renewing its lease")
         );
         let left: Vec<TaskId> = tasks
             .leases()
@@ -1701,6 +1731,76 @@ mod suite {
             .map(|l| l.task_id)
             .collect();
         assert_eq!(left, vec![live.task.task_id.clone()]);
+    }
+
+    pub async fn workers_register_renew_and_lapse(store: Arc<dyn MetadataStore>) {
+        let worker = |id: &str, draining: bool| letsdata_store::WorkerInfo {
+            worker_id: id.into(),
+            host: "h".into(),
+            pid: 42,
+            version: "0.0.0".into(),
+            concurrency: Some(4),
+            draining,
+            started_at: 0,
+            last_seen_at: 0,
+        };
+        let within = Duration::from_secs(30);
+        assert!(store.live_workers(within).await.unwrap().is_empty());
+        store.register_worker(&worker("a", false)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        store.register_worker(&worker("b", false)).await.unwrap();
+        let live = store.live_workers(within).await.unwrap();
+        let ids: Vec<&str> = live.iter().map(|w| w.worker_id.as_str()).collect();
+        assert_eq!(ids, ["a", "b"], "oldest first");
+        assert_eq!((live[0].pid, live[0].concurrency), (42, Some(4)));
+        assert!(live[0].started_at > 0 && live[0].last_seen_at >= live[0].started_at);
+        // Renewing keeps the start and records the draining.
+        let started = live[0].started_at;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        store.register_worker(&worker("a", true)).await.unwrap();
+        let a = store.live_workers(within).await.unwrap().remove(0);
+        assert_eq!(a.started_at, started);
+        assert!(a.draining);
+        assert!(a.last_seen_at > started);
+        // Unseen for longer than `within`: not live.
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert!(
+            store
+                .live_workers(Duration::from_millis(50))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        store.unregister_worker("a").await.unwrap();
+        let ids: Vec<String> = store
+            .live_workers(within)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|w| w.worker_id)
+            .collect();
+        assert_eq!(ids, ["b"]);
+    }
+
+    pub async fn one_worker_at_a_time_holds_the_monitor_duty(store: Arc<dyn MetadataStore>) {
+        let (_, tasks) = dataset_with_tasks(&*store, "monitor", 1).await;
+        assert!(tasks.hold_monitor("a", LEASE).await.unwrap());
+        assert!(tasks.hold_monitor("a", LEASE).await.unwrap(), "renewed");
+        assert!(!tasks.hold_monitor("b", LEASE).await.unwrap());
+        // Another's release does nothing; the holder's frees it at once.
+        tasks.release_monitor("b").await.unwrap();
+        assert!(!tasks.hold_monitor("b", LEASE).await.unwrap());
+        tasks.release_monitor("a").await.unwrap();
+        assert!(
+            tasks
+                .hold_monitor("b", Duration::from_millis(1))
+                .await
+                .unwrap()
+        );
+        // An expired duty is taken over.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(tasks.hold_monitor("a", LEASE).await.unwrap());
+        assert!(!tasks.hold_monitor("b", LEASE).await.unwrap());
     }
 
     pub async fn task_logs_append_in_order(store: Arc<dyn MetadataStore>) {

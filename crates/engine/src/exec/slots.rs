@@ -59,10 +59,11 @@ impl Slots {
         per_slot.saturating_mul(self.limit.load(SeqCst)).min(max)
     }
 
-    /// Counts an invocation as started until the returned guard is dropped.
-    pub(crate) fn start(self: &Arc<Self>) -> Started {
+    /// Counts an invocation as started until the returned guard is dropped, along with the
+    /// one place of the worker's budget reserved for it.
+    pub(crate) fn start(self: &Arc<Self>, budget: &Arc<Budget>) -> Started {
         self.started.fetch_add(1, SeqCst);
-        Started(self.clone())
+        Started(self.clone(), budget.clone())
     }
 
     /// Waits for a free slot and takes it until the returned guard is dropped.
@@ -94,12 +95,64 @@ impl Slots {
 
 /// An invocation that is not done with its input yet.
 #[derive(Debug)]
-pub(crate) struct Started(Arc<Slots>);
+pub(crate) struct Started(Arc<Slots>, Arc<Budget>);
 
 impl Drop for Started {
     fn drop(&mut self) {
         self.0.started.fetch_sub(1, SeqCst);
         self.0.done.notify_one();
+        self.1.give_back(1);
+    }
+}
+
+/// The worker's own cap over the invocations of every dataset it runs (`letsdata worker
+/// --concurrency N`), besides each dataset's concurrency: places are reserved before tasks
+/// are claimed, so a worker never holds leases it has no room to run.
+#[derive(Debug)]
+pub(crate) struct Budget {
+    /// `None`: no cap of its own.
+    limit: Option<usize>,
+    /// Places reserved (claims under way, and invocations not done with their input).
+    taken: AtomicUsize,
+    /// Places were given back (wakes the datasets' pools).
+    pub(crate) freed: Notify,
+}
+
+impl Budget {
+    pub(crate) fn new(limit: Option<usize>) -> Self {
+        Self {
+            limit,
+            taken: AtomicUsize::new(0),
+            freed: Notify::new(),
+        }
+    }
+
+    /// Reserves up to `wanted` places; returns how many it got.
+    pub(crate) fn reserve(&self, wanted: usize) -> usize {
+        let Some(limit) = self.limit else {
+            self.taken.fetch_add(wanted, SeqCst);
+            return wanted;
+        };
+        let mut got = 0;
+        let _ = self.taken.fetch_update(SeqCst, SeqCst, |taken| {
+            got = limit.saturating_sub(taken).min(wanted);
+            Some(taken + got)
+        });
+        got
+    }
+
+    /// Whether a place is free.
+    pub(crate) fn has_room(&self) -> bool {
+        self.limit
+            .is_none_or(|limit| self.taken.load(SeqCst) < limit)
+    }
+
+    /// Gives `n` reserved places back.
+    pub(crate) fn give_back(&self, n: usize) {
+        if n > 0 {
+            self.taken.fetch_sub(n, SeqCst);
+            self.freed.notify_waiters();
+        }
     }
 }
 
@@ -172,6 +225,29 @@ mod tests {
             .await
             .expect("a new slot is taken")
             .expect("task");
+    }
+
+    #[test]
+    fn the_budget_never_reserves_more_than_its_limit() {
+        let budget = Budget::new(Some(3));
+        assert_eq!(budget.reserve(2), 2);
+        assert_eq!(budget.reserve(2), 1, "one place left");
+        assert_eq!(budget.reserve(5), 0);
+        budget.give_back(2);
+        assert_eq!(budget.reserve(5), 2);
+        let slots = Arc::new(Slots::default());
+        let budget = Arc::new(Budget::new(Some(1)));
+        assert_eq!(budget.reserve(1), 1);
+        let started = slots.start(&budget);
+        assert_eq!(budget.reserve(1), 0, "the invocation holds the place");
+        drop(started);
+        assert_eq!(
+            budget.reserve(1),
+            1,
+            "given back when it is done with its input"
+        );
+        let unlimited = Budget::new(None);
+        assert_eq!(unlimited.reserve(1000), 1000);
     }
 
     #[test]

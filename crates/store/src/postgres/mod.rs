@@ -11,8 +11,8 @@ mod tasks;
 
 pub use tasks::PostgresTaskStore;
 
-use crate::row::DatasetRow;
-use crate::{MetadataStore, StoreError, TaskStore, Tenant};
+use crate::row::{DatasetRow, WORKER_COLUMNS, WORKER_FORGOTTEN_MS, WorkerRow};
+use crate::{MetadataStore, StoreError, TaskStore, Tenant, WorkerInfo};
 use async_trait::async_trait;
 use letsdata_model::{Dataset, DatasetId, DatasetStatus};
 use sqlx::Connection;
@@ -243,6 +243,50 @@ impl MetadataStore for PostgresStore {
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter().map(DatasetRow::into_dataset).collect()
+    }
+
+    async fn register_worker(&self, worker: &WorkerInfo) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM workers WHERE last_seen_at < letsdata_now_ms() - $1")
+            .bind(WORKER_FORGOTTEN_MS)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO workers (worker_id, host, pid, version, concurrency, draining,
+                                  started_at, last_seen_at)
+             VALUES ($1, $2, $3, $4, $5, $6, letsdata_now_ms(), letsdata_now_ms())
+             ON CONFLICT (worker_id) DO UPDATE SET draining = EXCLUDED.draining,
+                 concurrency = EXCLUDED.concurrency, last_seen_at = EXCLUDED.last_seen_at",
+        )
+        .bind(&worker.worker_id)
+        .bind(&worker.host)
+        .bind(i64::from(worker.pid))
+        .bind(&worker.version)
+        .bind(worker.concurrency.map(i64::from))
+        .bind(worker.draining)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn unregister_worker(&self, worker_id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM workers WHERE worker_id = $1")
+            .bind(worker_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn live_workers(&self, within: Duration) -> Result<Vec<WorkerInfo>, StoreError> {
+        let rows = sqlx::query_as::<_, WorkerRow>(&format!(
+            "SELECT {WORKER_COLUMNS} FROM workers WHERE last_seen_at >= letsdata_now_ms() - $1
+             ORDER BY started_at, worker_id"
+        ))
+        .bind(i64::try_from(within.as_millis()).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(WorkerInfo::from).collect())
     }
 
     async fn update_dataset(&self, dataset: &mut Dataset) -> Result<(), StoreError> {

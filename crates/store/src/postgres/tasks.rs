@@ -1,10 +1,12 @@
 //! A dataset's tasks in the shared `tasks` table, claimed under fenced leases.
 
 use crate::row::{
-    LeaseRow, MinuteRow, Owner, StatusRow, TASK_COLUMNS, TaskRow, counts_of, leases_of, page_of,
+    LeaseRow, MinuteRow, Owner, ReapedRow, StatusRow, TASK_COLUMNS, TaskRow, counts_of, leases_of,
+    page_of,
 };
+use crate::traits::{REAP_EXITED, REAP_EXPIRED};
 use crate::{
-    Lease, LeaseInfo, MinuteCounters, NewTask, Renewal, StoreError, TaskCounts, TaskCursor,
+    Lease, LeaseInfo, MinuteCounters, NewTask, Reaped, Renewal, StoreError, TaskCounts, TaskCursor,
     TaskPage, TaskStore,
 };
 use async_trait::async_trait;
@@ -85,7 +87,7 @@ impl PostgresTaskStore {
                     "UPDATE tasks SET checkpoint = $1::jsonb, progress = $2::jsonb,
                          lease_expires_at = letsdata_now_ms() + $3, update_datetime = letsdata_now_ms()
                      WHERE dataset_id = $4 AND task_id = $5 AND lease_token = $6
-                       AND task_status = 'PROCESSING'",
+                       AND lease_owner = $7 AND task_status = 'PROCESSING'",
                 )
                 .bind(checkpoint_text)
                 .bind(progress)
@@ -93,6 +95,7 @@ impl PostgresTaskStore {
                 .bind(self.id())
                 .bind(lease.task.task_id.as_str())
                 .bind(lease.token.get())
+                .bind(&lease.owner)
                 .execute(&mut *tx)
                 .await?
             }
@@ -105,7 +108,7 @@ impl PostgresTaskStore {
                          checkpoint = COALESCE($4::jsonb, checkpoint),
                          progress = COALESCE($5::jsonb, progress)
                      WHERE dataset_id = $6 AND task_id = $7 AND lease_token = $8
-                       AND task_status = 'PROCESSING'",
+                       AND lease_owner = $9 AND task_status = 'PROCESSING'",
                 )
                 .bind(status.as_str())
                 .bind(last_error)
@@ -115,6 +118,7 @@ impl PostgresTaskStore {
                 .bind(self.id())
                 .bind(lease.task.task_id.as_str())
                 .bind(lease.token.get())
+                .bind(&lease.owner)
                 .execute(&mut *tx)
                 .await?
             }
@@ -136,9 +140,10 @@ impl PostgresTaskStore {
         p: &TaskProgress,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO task_metrics (dataset_id, minute, records_read, documents_written,
-                 error_records, skip_records, bytes_read, checkpoints)
+            "INSERT INTO task_metrics (dataset_id, minute, shard, records_read,
+                 documents_written, error_records, skip_records, bytes_read, checkpoints)
              SELECT dataset_id, letsdata_now_ms() - letsdata_now_ms() % 60000,
+                    (hashtextextended(task_id, 0) & 15)::SMALLINT,
                     GREATEST($1 - COALESCE((progress->>'recordsRead')::BIGINT, 0), 0),
                     GREATEST($2 - COALESCE((progress->>'documentsWritten')::BIGINT, 0), 0),
                     GREATEST($3 - COALESCE((progress->>'errorRecords')::BIGINT, 0), 0),
@@ -146,8 +151,8 @@ impl PostgresTaskStore {
                     GREATEST($5 - COALESCE((progress->>'bytesRead')::BIGINT, 0), 0),
                     1
              FROM tasks WHERE dataset_id = $6 AND task_id = $7 AND lease_token = $8
-                          AND task_status = 'PROCESSING'
-             ON CONFLICT (dataset_id, minute) DO UPDATE SET
+                          AND lease_owner = $9 AND task_status = 'PROCESSING'
+             ON CONFLICT (dataset_id, minute, shard) DO UPDATE SET
                  records_read = task_metrics.records_read + excluded.records_read,
                  documents_written = task_metrics.documents_written + excluded.documents_written,
                  error_records = task_metrics.error_records + excluded.error_records,
@@ -163,6 +168,7 @@ impl PostgresTaskStore {
         .bind(self.id())
         .bind(lease.task.task_id.as_str())
         .bind(lease.token.get())
+        .bind(&lease.owner)
         .execute(&mut *conn)
         .await?;
         Ok(())
@@ -302,10 +308,22 @@ impl TaskStore for PostgresTaskStore {
         let mut tx = self.pool.begin().await?;
         // Claims of one dataset take turns (a lock for the transaction), so that each counts
         // the tasks the one before it leased: the cap holds across workers.
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('letsdata.claim.' || $1, 0))")
-            .bind(self.id())
-            .execute(&mut *tx)
-            .await?;
+        //
+        // A claim's commit does not wait for its WAL flush (the lock is held until the commit,
+        // and waiting for the disk there would put one flush per task in a row): should the
+        // database crash before the flush, the claim is simply undone, the task is runnable
+        // again and its next claim may reuse the lost claim's token. Every write under a lease
+        // is therefore conditional on the owner as well as the token, so the worker of a
+        // lost claim finds its lease lost at its first heartbeat or checkpoint and writes
+        // nothing; and its first durable write (a checkpoint, synchronous) flushes the claim
+        // before it.
+        sqlx::query(
+            "SELECT set_config('synchronous_commit', 'off', true),
+                    pg_advisory_xact_lock(hashtextextended('letsdata.claim.' || $1, 0))",
+        )
+        .bind(self.id())
+        .execute(&mut *tx)
+        .await?;
         // One statement: pick and lease atomically. The first CREATED and the first RERUN
         // tasks each come from the `tasks_queue` index; rows another claim has locked are
         // skipped, never handed out twice.
@@ -345,6 +363,7 @@ impl TaskStore for PostgresTaskStore {
 
     async fn renew(
         &self,
+        owner: &str,
         leases: &[(TaskId, LeaseToken)],
         lease_for: Duration,
     ) -> Result<Vec<Renewal>, StoreError> {
@@ -354,13 +373,14 @@ impl TaskStore for PostgresTaskStore {
             "UPDATE tasks SET lease_expires_at = letsdata_now_ms() + $2
              FROM UNNEST($3::TEXT[], $4::BIGINT[]) AS held (held_id, held_token)
              WHERE dataset_id = $1 AND task_id = held_id AND lease_token = held_token
-               AND task_status = 'PROCESSING'
+               AND lease_owner = $5 AND task_status = 'PROCESSING'
              RETURNING task_id, lease_token, stop_requested",
         )
         .bind(self.id())
         .bind(lease_ms(lease_for))
         .bind(&ids)
         .bind(&tokens)
+        .bind(owner)
         .fetch_all(&self.pool)
         .await?;
         let mut held = HashMap::with_capacity(rows.len());
@@ -453,32 +473,65 @@ impl TaskStore for PostgresTaskStore {
         Ok(rows.into_iter().map(LeaseInfo::from).collect())
     }
 
-    async fn reap(
-        &self,
-        task_id: &TaskId,
-        token: LeaseToken,
-        reason: &str,
-    ) -> Result<bool, StoreError> {
-        // Close the dead invocation's log entry and queue the task again.
-        let result = sqlx::query(
-            "UPDATE tasks SET task_status = 'RERUN', lease_owner = NULL, lease_expires_at = NULL,
-                 update_datetime = letsdata_now_ms(),
+    async fn reap(&self, dead_owners: &[String]) -> Result<Vec<Reaped>, StoreError> {
+        // One statement: the rows are locked and their expiry checked again as they are
+        // (a lease renewed or a task claimed meanwhile no longer matches); rows another
+        // transaction holds are left for the next round.
+        let rows = sqlx::query_as::<_, ReapedRow>(
+            "WITH gone AS (
+                 SELECT task_id, lease_owner AS owner,
+                        COALESCE(lease_owner = ANY($2), FALSE) AS exited
+                 FROM tasks
+                 WHERE dataset_id = $1 AND task_status = 'PROCESSING'
+                   AND (lease_expires_at IS NULL OR lease_expires_at < letsdata_now_ms()
+                        OR lease_owner = ANY($2))
+                 FOR UPDATE SKIP LOCKED)
+             UPDATE tasks SET task_status = 'RERUN', lease_owner = NULL,
+                 lease_expires_at = NULL, update_datetime = letsdata_now_ms(),
                  execution_logs = CASE WHEN jsonb_array_length(execution_logs) > 0
                      THEN jsonb_set(execution_logs, '{-1}',
                          (execution_logs -> -1) || jsonb_build_object(
                              'endDatetime', letsdata_now_ms(), 'outcome', 'LEASE_LOST',
-                             'message', $1::TEXT))
+                             'message', 'worker ' || COALESCE(gone.owner, '') || ' ' ||
+                                 CASE WHEN gone.exited THEN $3::TEXT ELSE $4::TEXT END))
                      ELSE execution_logs END
-             WHERE dataset_id = $2 AND task_id = $3 AND lease_token = $4
-               AND task_status = 'PROCESSING'",
+             FROM gone
+             WHERE tasks.dataset_id = $1 AND tasks.task_id = gone.task_id
+             RETURNING gone.task_id, gone.owner, gone.exited",
         )
-        .bind(reason)
         .bind(self.id())
-        .bind(task_id.as_str())
-        .bind(token.get())
+        .bind(dead_owners)
+        .bind(REAP_EXITED)
+        .bind(REAP_EXPIRED)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(Reaped::from).collect())
+    }
+
+    async fn hold_monitor(&self, owner: &str, lease_for: Duration) -> Result<bool, StoreError> {
+        let held = sqlx::query(
+            "INSERT INTO dataset_monitors (dataset_id, owner, expires_at)
+             VALUES ($1, $2, letsdata_now_ms() + $3)
+             ON CONFLICT (dataset_id) DO UPDATE SET owner = EXCLUDED.owner,
+                 expires_at = EXCLUDED.expires_at
+             WHERE dataset_monitors.owner = EXCLUDED.owner
+                OR dataset_monitors.expires_at < letsdata_now_ms()",
+        )
+        .bind(self.id())
+        .bind(owner)
+        .bind(lease_ms(lease_for))
         .execute(&self.pool)
         .await?;
-        Ok(result.rows_affected() > 0)
+        Ok(held.rows_affected() > 0)
+    }
+
+    async fn release_monitor(&self, owner: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM dataset_monitors WHERE dataset_id = $1 AND owner = $2")
+            .bind(self.id())
+            .bind(owner)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     async fn reset_for_redrive(
@@ -558,9 +611,13 @@ impl TaskStore for PostgresTaskStore {
 
     async fn minute_counters(&self) -> Result<Vec<MinuteCounters>, StoreError> {
         let rows = sqlx::query_as::<_, MinuteRow>(
-            "SELECT minute, records_read, documents_written, error_records, skip_records,
-                    bytes_read, checkpoints
-             FROM task_metrics WHERE dataset_id = $1 ORDER BY minute",
+            "SELECT minute, SUM(records_read)::BIGINT AS records_read,
+                    SUM(documents_written)::BIGINT AS documents_written,
+                    SUM(error_records)::BIGINT AS error_records,
+                    SUM(skip_records)::BIGINT AS skip_records,
+                    SUM(bytes_read)::BIGINT AS bytes_read,
+                    SUM(checkpoints)::BIGINT AS checkpoints
+             FROM task_metrics WHERE dataset_id = $1 GROUP BY minute ORDER BY minute",
         )
         .bind(self.id())
         .fetch_all(&self.pool)

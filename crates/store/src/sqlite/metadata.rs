@@ -1,14 +1,15 @@
 //! `letsdata.db`: tenants and datasets.
 
 use super::{SqliteTaskStore, migrate, open_pool};
-use crate::row::DatasetRow;
-use crate::{MetadataStore, StoreError, TaskStore, Tenant};
+use crate::row::{DatasetRow, WORKER_COLUMNS, WORKER_FORGOTTEN_MS, WorkerRow};
+use crate::{MetadataStore, StoreError, TaskStore, Tenant, WorkerInfo};
 use async_trait::async_trait;
 use letsdata_model::{Dataset, DatasetId, DatasetStatus};
 use sqlx::sqlite::SqlitePool;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite/metadata");
 
@@ -188,6 +189,56 @@ impl MetadataStore for SqliteStore {
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter().map(DatasetRow::into_dataset).collect()
+    }
+
+    async fn register_worker(&self, worker: &WorkerInfo) -> Result<(), StoreError> {
+        let _writing = crate::quiesce::writing().await;
+        let now = letsdata_model::time::now_millis();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM workers WHERE last_seen_at < ?1")
+            .bind(now - WORKER_FORGOTTEN_MS)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO workers (worker_id, host, pid, version, concurrency, draining,
+                                  started_at, last_seen_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
+             ON CONFLICT (worker_id) DO UPDATE SET draining = excluded.draining,
+                 concurrency = excluded.concurrency, last_seen_at = excluded.last_seen_at",
+        )
+        .bind(&worker.worker_id)
+        .bind(&worker.host)
+        .bind(i64::from(worker.pid))
+        .bind(&worker.version)
+        .bind(worker.concurrency.map(i64::from))
+        .bind(worker.draining)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn unregister_worker(&self, worker_id: &str) -> Result<(), StoreError> {
+        let _writing = crate::quiesce::writing().await;
+        sqlx::query("DELETE FROM workers WHERE worker_id = ?1")
+            .bind(worker_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn live_workers(&self, within: Duration) -> Result<Vec<WorkerInfo>, StoreError> {
+        let since = letsdata_model::time::now_millis()
+            .saturating_sub(i64::try_from(within.as_millis()).unwrap_or(i64::MAX));
+        let rows = sqlx::query_as::<_, WorkerRow>(&format!(
+            "SELECT {WORKER_COLUMNS} FROM workers WHERE last_seen_at >= ?1
+             ORDER BY started_at, worker_id"
+        ))
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(WorkerInfo::from).collect())
     }
 
     async fn update_dataset(&self, dataset: &mut Dataset) -> Result<(), StoreError> {

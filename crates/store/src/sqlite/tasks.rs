@@ -1,14 +1,16 @@
 //! `datasets/<datasetId>/tasks.db`: a dataset's tasks, claimed under fenced leases.
 
 use super::super::{
-    Lease, LeaseInfo, MinuteCounters, NewTask, Renewal, StoreError, TaskCounts, TaskCursor,
+    Lease, LeaseInfo, MinuteCounters, NewTask, Reaped, Renewal, StoreError, TaskCounts, TaskCursor,
     TaskPage, TaskStore,
 };
 use super::group::GroupCommit;
 use crate::DbErrorKind;
 use crate::row::{
-    LeaseRow, MinuteRow, Owner, StatusRow, TASK_COLUMNS, TaskRow, counts_of, leases_of, page_of,
+    LeaseRow, MinuteRow, Owner, ReapedRow, StatusRow, TASK_COLUMNS, TaskRow, counts_of, leases_of,
+    page_of,
 };
+use crate::traits::{REAP_EXITED, REAP_EXPIRED};
 use async_trait::async_trait;
 use letsdata_model::task::{Checkpoint, TaskExecutionLog, TaskProgress};
 use letsdata_model::time::now_millis;
@@ -210,10 +212,12 @@ impl TaskStore for SqliteTaskStore {
 
     async fn renew(
         &self,
+        owner: &str,
         leases: &[(TaskId, LeaseToken)],
         lease_for: Duration,
     ) -> Result<Vec<Renewal>, StoreError> {
         let leases = leases.to_vec();
+        let owner = owner.to_string();
         let expires = expires_at(now_millis(), lease_for);
         self.group
             .run(move |c: &mut SqliteConnection| {
@@ -222,12 +226,14 @@ impl TaskStore for SqliteTaskStore {
                     for (task_id, token) in &leases {
                         let row = sqlx::query(
                             "UPDATE tasks SET lease_expires_at = ?1
-                             WHERE task_id = ?2 AND lease_token = ?3 AND task_status = 'PROCESSING'
+                             WHERE task_id = ?2 AND lease_token = ?3 AND lease_owner = ?4
+                               AND task_status = 'PROCESSING'
                              RETURNING stop_requested",
                         )
                         .bind(expires)
                         .bind(task_id.as_str())
                         .bind(token.get())
+                        .bind(&owner)
                         .fetch_optional(&mut *c)
                         .await?;
                         found.push(match row {
@@ -259,7 +265,8 @@ impl TaskStore for SqliteTaskStore {
                     save.metrics(c).await?;
                     let result = sqlx::query(
                         "UPDATE tasks SET checkpoint = ?1, progress = ?2, lease_expires_at = ?3, update_datetime = ?4
-                         WHERE task_id = ?5 AND lease_token = ?6 AND task_status = 'PROCESSING'",
+                         WHERE task_id = ?5 AND lease_token = ?6 AND lease_owner = ?7
+                           AND task_status = 'PROCESSING'",
                     )
                     .bind(&save.checkpoint)
                     .bind(&save.progress)
@@ -267,6 +274,7 @@ impl TaskStore for SqliteTaskStore {
                     .bind(now)
                     .bind(save.task_id.as_str())
                     .bind(save.token.get())
+                    .bind(&save.owner)
                     .execute(&mut *c)
                     .await?;
                     fenced(result.rows_affected(), lost)
@@ -290,6 +298,7 @@ impl TaskStore for SqliteTaskStore {
         let log = serde_json::to_string(&log)?;
         let last_error = last_error.map(str::to_string);
         let (task_id, token) = (lease.task.task_id.clone(), lease.token);
+        let owner = lease.owner.clone();
         let lost = lease.lost();
         self.group
             .run(move |c: &mut SqliteConnection| {
@@ -302,7 +311,8 @@ impl TaskStore for SqliteTaskStore {
                              execution_logs = json_set(execution_logs, '$[#-1]', json(?3)),
                              lease_owner = NULL, lease_expires_at = NULL, update_datetime = ?4,
                              checkpoint = COALESCE(?7, checkpoint), progress = COALESCE(?8, progress)
-                         WHERE task_id = ?5 AND lease_token = ?6 AND task_status = 'PROCESSING'",
+                         WHERE task_id = ?5 AND lease_token = ?6 AND lease_owner = ?9
+                           AND task_status = 'PROCESSING'",
                     )
                     .bind(status.as_str())
                     .bind(last_error)
@@ -312,6 +322,7 @@ impl TaskStore for SqliteTaskStore {
                     .bind(token.get())
                     .bind(save.as_ref().map(|s| s.checkpoint.as_str()))
                     .bind(save.as_ref().map(|s| s.progress.as_str()))
+                    .bind(&owner)
                     .execute(&mut *c)
                     .await?;
                     fenced(result.rows_affected(), lost)
@@ -371,31 +382,59 @@ impl TaskStore for SqliteTaskStore {
         Ok(rows.into_iter().map(LeaseInfo::from).collect())
     }
 
-    async fn reap(
-        &self,
-        task_id: &TaskId,
-        token: LeaseToken,
-        reason: &str,
-    ) -> Result<bool, StoreError> {
+    async fn reap(&self, dead_owners: &[String]) -> Result<Vec<Reaped>, StoreError> {
         let _writing = crate::quiesce::writing().await;
-        let now = now_millis();
-        // Close the dead invocation's log entry and queue the task again.
-        let result = sqlx::query(
+        // Closes each dead invocation's log entry and queues the task again. (The SET
+        // expressions see the row before the update; RETURNING sees it after, hence
+        // worker_process_id, which a claim sets to the lease owner, for the owner.)
+        let rows = sqlx::query_as::<_, ReapedRow>(
             "UPDATE tasks SET task_status = 'RERUN', lease_owner = NULL, lease_expires_at = NULL,
                  update_datetime = ?1,
                  execution_logs = CASE WHEN json_array_length(execution_logs) > 0
                      THEN json_set(execution_logs, '$[#-1].endDatetime', ?1,
-                                   '$[#-1].outcome', 'LEASE_LOST', '$[#-1].message', ?2)
+                                   '$[#-1].outcome', 'LEASE_LOST', '$[#-1].message',
+                                   'worker ' || COALESCE(lease_owner, '') || ' ' ||
+                                   CASE WHEN lease_owner IN (SELECT value FROM json_each(?2))
+                                        THEN ?3 ELSE ?4 END)
                      ELSE execution_logs END
-             WHERE task_id = ?3 AND lease_token = ?4 AND task_status = 'PROCESSING'",
+             WHERE task_status = 'PROCESSING'
+               AND (lease_expires_at IS NULL OR lease_expires_at < ?1
+                    OR lease_owner IN (SELECT value FROM json_each(?2)))
+             RETURNING task_id, worker_process_id AS owner,
+                       worker_process_id IN (SELECT value FROM json_each(?2)) AS exited",
         )
+        .bind(now_millis())
+        .bind(serde_json::to_string(dead_owners)?)
+        .bind(REAP_EXITED)
+        .bind(REAP_EXPIRED)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(Reaped::from).collect())
+    }
+
+    async fn hold_monitor(&self, owner: &str, lease_for: Duration) -> Result<bool, StoreError> {
+        let _writing = crate::quiesce::writing().await;
+        let now = now_millis();
+        let held = sqlx::query(
+            "INSERT INTO monitor (id, owner, expires_at) VALUES (1, ?1, ?2)
+             ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+             WHERE monitor.owner = excluded.owner OR monitor.expires_at < ?3",
+        )
+        .bind(owner)
+        .bind(expires_at(now, lease_for))
         .bind(now)
-        .bind(reason)
-        .bind(task_id.as_str())
-        .bind(token.get())
         .execute(&self.pool)
         .await?;
-        Ok(result.rows_affected() > 0)
+        Ok(held.rows_affected() > 0)
+    }
+
+    async fn release_monitor(&self, owner: &str) -> Result<(), StoreError> {
+        let _writing = crate::quiesce::writing().await;
+        sqlx::query("DELETE FROM monitor WHERE owner = ?1")
+            .bind(owner)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     async fn reset_for_redrive(
@@ -656,6 +695,7 @@ fn fenced(rows: u64, lost: StoreError) -> Result<(), StoreError> {
 struct SaveCheckpoint {
     task_id: TaskId,
     token: LeaseToken,
+    owner: String,
     checkpoint: String,
     progress: String,
     progress_counts: TaskProgress,
@@ -667,6 +707,7 @@ impl SaveCheckpoint {
         Ok(Self {
             task_id: lease.task.task_id.clone(),
             token: lease.token,
+            owner: lease.owner.clone(),
             checkpoint: serde_json::to_string(checkpoint)?,
             progress: serde_json::to_string(&checkpoint.progress)?,
             progress_counts: checkpoint.progress,
@@ -688,7 +729,8 @@ impl SaveCheckpoint {
                     MAX(?5 - COALESCE(json_extract(progress, '$.skipRecords'), 0), 0),
                     MAX(?6 - COALESCE(json_extract(progress, '$.bytesRead'), 0), 0),
                     1
-             FROM tasks WHERE task_id = ?7 AND lease_token = ?8 AND task_status = 'PROCESSING'
+             FROM tasks WHERE task_id = ?7 AND lease_token = ?8 AND lease_owner = ?9
+                          AND task_status = 'PROCESSING'
              ON CONFLICT (minute) DO UPDATE SET
                  records_read = records_read + excluded.records_read,
                  documents_written = documents_written + excluded.documents_written,
@@ -705,6 +747,7 @@ impl SaveCheckpoint {
         .bind(n(p.bytes_read))
         .bind(self.task_id.as_str())
         .bind(self.token.get())
+        .bind(&self.owner)
         .execute(&mut *c)
         .await?;
         Ok(())
