@@ -100,7 +100,12 @@ impl crate::Engine {
         loop {
             // Looked for every second while there is none, so one that starts is told of.
             if workers.is_none_or(|(n, at)| {
-                at.elapsed() >= if n == 0 { Duration::from_secs(1) } else { REGISTER_EVERY }
+                at.elapsed()
+                    >= if n == 0 {
+                        Duration::from_secs(1)
+                    } else {
+                        REGISTER_EVERY
+                    }
             }) {
                 let now = self.live_workers().await?.len();
                 if workers.is_none_or(|(before, _)| (before == 0) != (now == 0)) {
