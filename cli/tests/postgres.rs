@@ -844,6 +844,45 @@ fn workers_past_a_checkpoint(home: &TestHome, dataset: &str) -> Vec<u32> {
         .collect()
 }
 
+/// Whether the invocation of execution log entry `log` ran on the worker process `pid`.
+fn ran_on(log: &Value, pid: u32) -> bool {
+    log["workerProcessId"]
+        .as_str()
+        .is_some_and(|w| pid_of(w) == pid)
+}
+
+/// Whether a task of `dataset` that worker `pid` lost (reaped: `LEASE_LOST`) runs or ran on
+/// another worker since.
+fn taken_over_from(home: &TestHome, dataset: &str, pid: u32) -> bool {
+    home.tasks_now(dataset, None).iter().any(|t| {
+        let logs = t["taskExecutionLogs"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        logs.iter()
+            .any(|l| l["outcome"] == "LEASE_LOST" && ran_on(l, pid))
+            && logs.last().is_some_and(|l| !ran_on(l, pid))
+    })
+}
+
+/// Some invocation of `dataset` was reaped, every one that was ran on worker `pid`, and the
+/// reason recorded ends with `why`.
+fn assert_reaped_only_from(home: &TestHome, dataset: &str, pid: u32, why: &str) {
+    let logs = common::execution_logs(&home.tasks(dataset));
+    let reaped: Vec<&Value> = logs
+        .iter()
+        .filter(|l| l["outcome"] == "LEASE_LOST")
+        .collect();
+    assert!(!reaped.is_empty(), "an invocation was reaped: {logs:?}");
+    for log in reaped {
+        assert!(ran_on(log, pid), "only worker {pid} lost leases: {log}");
+        assert!(
+            log["message"].as_str().is_some_and(|m| m.ends_with(why)),
+            "{log}"
+        );
+    }
+}
+
 /// Three workers on PostgreSQL and S3 (the AWS emulator); one is killed (SIGKILL) in the
 /// middle of a task: the other two finish the dataset, every document exactly once, and the
 /// killed worker's invocations are closed as exited.
@@ -889,27 +928,7 @@ fn three_workers_on_s3_lose_nothing_when_one_is_killed() {
     let ds = home.view(&name);
     assert_eq!(ds["datasetProgress"]["documentsWritten"], FILES * LINES);
     rt.block_on(assert_each_s3_document_once(&em, &ds, FILES * LINES));
-    let logs = common::execution_logs(&home.tasks(&name));
-    let closed: Vec<&Value> = logs
-        .iter()
-        .filter(|l| l["outcome"] == "LEASE_LOST")
-        .collect();
-    assert!(
-        !closed.is_empty(),
-        "the killed invocation was reaped: {logs:?}"
-    );
-    for log in closed {
-        assert_eq!(
-            pid_of(log["workerProcessId"].as_str().expect("worker")),
-            victim
-        );
-        assert!(
-            log["message"]
-                .as_str()
-                .is_some_and(|m| m.ends_with("exited while running the task")),
-            "{log}"
-        );
-    }
+    assert_reaped_only_from(&home, &name, victim, "exited while running the task");
 }
 
 /// Three workers on PostgreSQL and S3; one is frozen (SIGSTOP) past its lease while it runs
@@ -948,25 +967,10 @@ fn a_worker_frozen_past_its_lease_gives_its_tasks_up_when_thawed() {
     common::signal(stale.id(), "-STOP");
     let mut others: Vec<_> = (0..2).map(|_| spawn_worker(&home)).collect();
     let stale_pid = stale.id();
-    let stale_id = |log: &Value| {
-        log["workerProcessId"]
-            .as_str()
-            .is_some_and(|w| pid_of(w) == stale_pid)
-    };
     common::wait_until(
         &mut others[0],
         "another worker took a frozen task over",
-        || {
-            home.tasks_now(&name, None).iter().any(|t| {
-                let logs = t["taskExecutionLogs"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default();
-                logs.iter()
-                    .any(|l| l["outcome"] == "LEASE_LOST" && stale_id(l))
-                    && logs.last().is_some_and(|l| !stale_id(l))
-            })
-        },
+        || taken_over_from(&home, &name, stale_pid),
     );
     common::signal(stale_pid, "-CONT");
     common::wait_until(&mut others[0], "the workers completed the dataset", || {
@@ -981,16 +985,7 @@ fn a_worker_frozen_past_its_lease_gives_its_tasks_up_when_thawed() {
     let ds = home.view(&name);
     assert_eq!(ds["datasetProgress"]["documentsWritten"], FILES * LINES);
     rt.block_on(assert_each_s3_document_once(&em, &ds, FILES * LINES));
-    let logs = common::execution_logs(&home.tasks(&name));
-    for log in logs.iter().filter(|l| l["outcome"] == "LEASE_LOST") {
-        assert!(stale_id(log), "only the frozen worker lost leases: {log}");
-        assert!(
-            log["message"]
-                .as_str()
-                .is_some_and(|m| m.ends_with("stopped renewing its lease")),
-            "{log}"
-        );
-    }
+    assert_reaped_only_from(&home, &name, stale_pid, "stopped renewing its lease");
     let said = std::fs::read_to_string(&log_path).expect("stale log");
     assert!(
         said.contains("the invocation stops writing") || said.contains("lease"),
@@ -1042,25 +1037,10 @@ fn a_worker_whose_link_is_cut_mid_task_loses_and_duplicates_nothing() {
     );
     net.cut();
     let mut others: Vec<_> = (0..2).map(|_| spawn_worker(&home)).collect();
-    let cut_id = |log: &Value| {
-        log["workerProcessId"]
-            .as_str()
-            .is_some_and(|w| pid_of(w) == cut_pid)
-    };
     common::wait_until(
         &mut others[0],
         "another worker took a cut-off task over",
-        || {
-            home.tasks_now(&name, None).iter().any(|t| {
-                let logs = t["taskExecutionLogs"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default();
-                logs.iter()
-                    .any(|l| l["outcome"] == "LEASE_LOST" && cut_id(l))
-                    && logs.last().is_some_and(|l| !cut_id(l))
-            })
-        },
+        || taken_over_from(&home, &name, cut_pid),
     );
     net.restore();
     common::wait_until(&mut others[0], "the workers completed the dataset", || {
@@ -1074,11 +1054,7 @@ fn a_worker_whose_link_is_cut_mid_task_loses_and_duplicates_nothing() {
     let ds = home.view(&name);
     assert_eq!(ds["datasetProgress"]["documentsWritten"], FILES * LINES);
     rt.block_on(assert_each_s3_document_once(&em, &ds, FILES * LINES));
-    let logs = common::execution_logs(&home.tasks(&name));
-    assert!(logs.iter().any(|l| l["outcome"] == "LEASE_LOST"));
-    for log in logs.iter().filter(|l| l["outcome"] == "LEASE_LOST") {
-        assert!(cut_id(log), "only the cut-off worker lost leases: {log}");
-    }
+    assert_reaped_only_from(&home, &name, cut_pid, "stopped renewing its lease");
 }
 
 /// `url` with `param` (`key=value`) added to its query.

@@ -69,12 +69,11 @@ impl<'a> Monitor<'a> {
 
     /// Puts tasks whose worker died or whose lease expired back in the queue (one statement;
     /// the leases are read first only to find holders that are dead processes of this host,
-    /// whose tasks need not wait for their leases to expire).
+    /// whose tasks need not wait for their leases to expire, and are recorded as exited).
     pub(crate) async fn reap(&self) -> Result<u64, EngineError> {
         let mut dead: Vec<String> = Vec::new();
         for lease in self.tasks.leases().await? {
-            if !lease.expired && !dead.contains(&lease.owner) && is_dead_local_worker(&lease.owner)
-            {
+            if !dead.contains(&lease.owner) && is_dead_local_worker(&lease.owner) {
                 dead.push(lease.owner);
             }
         }
