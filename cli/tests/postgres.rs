@@ -537,15 +537,29 @@ fn three_workers_keep_to_the_datasets_concurrency() {
     }
     let tasks = home.tasks("Capped");
     let logs = common::execution_logs(&tasks);
+    let owners: std::collections::BTreeSet<&str> = logs
+        .iter()
+        .map(|log| log["workerProcessId"].as_str().expect("worker"))
+        .collect();
+    let most = most_at_once(&logs);
+    assert!(most <= 2, "{most} invocations ran at once: {logs:?}");
+    assert!(!owners.is_empty());
+    assert_eq!(
+        home.view("Capped")["datasetProgress"]["documentsWritten"],
+        TASKS * LINES
+    );
+}
+
+/// The most invocations among `logs` (execution log entries) that ran at once.
+fn most_at_once(logs: &[Value]) -> i32 {
     // +1 at each start, -1 at each end; ends first when they coincide.
     let mut events: Vec<(i64, i32)> = Vec::new();
-    let mut owners = std::collections::BTreeSet::new();
-    for log in &logs {
-        let start = log["startDatetime"].as_i64().expect("start");
-        let end = log["endDatetime"].as_i64().expect("every invocation ended");
-        events.push((start, 1));
-        events.push((end, -1));
-        owners.insert(log["workerProcessId"].as_str().expect("worker").to_string());
+    for log in logs {
+        events.push((log["startDatetime"].as_i64().expect("start"), 1));
+        events.push((
+            log["endDatetime"].as_i64().expect("every invocation ended"),
+            -1,
+        ));
     }
     events.sort();
     let (mut running, mut most) = (0, 0);
@@ -553,12 +567,46 @@ fn three_workers_keep_to_the_datasets_concurrency() {
         running += step;
         most = most.max(running);
     }
-    assert!(most <= 2, "{most} invocations ran at once: {logs:?}");
-    assert!(!owners.is_empty());
-    assert_eq!(
-        home.view("Capped")["datasetProgress"]["documentsWritten"],
-        TASKS * LINES
-    );
+    most
+}
+
+/// `letsdata worker --concurrency 1` alone, two datasets of `concurrency: 2` each: it runs one
+/// task at a time over both (checked from the invocations' intervals), and finishes both.
+#[test]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no test PostgreSQL"
+)]
+fn a_workers_own_concurrency_caps_its_tasks_over_every_dataset() {
+    const TASKS: u64 = 4;
+    const LINES: u64 = 30_000;
+    let schema = PgSchema::new();
+    let mut home = home_on(&schema);
+    home.env("LETSDATA_PART_SIZE_BYTES", "50000");
+    let mut worker = home
+        .command(&["worker", "--concurrency", "1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn letsdata worker");
+    for name in ["CapA", "CapB"] {
+        let mut cfg = numbered_input(&home, name, &name.to_lowercase(), TASKS, LINES);
+        cfg["computeEngine"]["concurrency"] = json!(2);
+        create_detached(&home, &cfg);
+    }
+    common::wait_until(&mut worker, "the worker completed both datasets", || {
+        ["CapA", "CapB"]
+            .iter()
+            .all(|name| home.view(name)["datasetStatus"] == "COMPLETED")
+    });
+    stop_worker(&mut worker);
+    let mut logs = common::execution_logs(&home.tasks("CapA"));
+    logs.extend(common::execution_logs(&home.tasks("CapB")));
+    assert_eq!(logs.len() as u64, 2 * TASKS, "{logs:?}");
+    assert_eq!(most_at_once(&logs), 1, "one task at a time: {logs:?}");
+    for name in ["CapA", "CapB"] {
+        assert_each_document_once(&home, &home.view(name), TASKS * LINES);
+    }
 }
 
 /// A TCP relay to the test PostgreSQL on a free port, in a process of its own: SIGSTOP

@@ -23,7 +23,7 @@ use letsdata_model::spec::LogLevel;
 use letsdata_model::task::TaskExecutionLog;
 use letsdata_model::time::now_millis;
 use letsdata_model::{Dataset, LeaseToken, TaskId, TaskStatus};
-use letsdata_store::{Lease, Renewal, StoreError, TaskStore};
+use letsdata_store::{Cap, Lease, Renewal, StoreError, TaskStore};
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -132,8 +132,18 @@ async fn run(
                 break;
             }
             let claimed = Instant::now();
+            let finishing = held.finishing_ids();
             let leases = tasks
-                .claim_many(&engine.worker_id, engine.settings.lease, log, room, cap)
+                .claim_many(
+                    &engine.worker_id,
+                    engine.settings.lease,
+                    log,
+                    room,
+                    Cap {
+                        most: cap,
+                        finishing: &finishing,
+                    },
+                )
                 .await;
             let leases = match leases {
                 Ok(leases) => leases,
@@ -280,6 +290,8 @@ struct HeldLease {
     token: LeaseToken,
     signals: Arc<Signals>,
     renewed: Instant,
+    /// Its invocation is done working (its slot is free) and only records its end.
+    finishing: bool,
 }
 
 impl Held {
@@ -290,6 +302,7 @@ impl Held {
             token: lease.token,
             signals: signals.clone(),
             renewed: claimed,
+            finishing: false,
         };
         self.leases
             .lock()
@@ -303,6 +316,30 @@ impl Held {
             .lock()
             .expect("held leases lock poisoned")
             .remove(task_id);
+    }
+
+    /// The invocation of `task_id` is done working: it only records its end now.
+    fn finishing(&self, task_id: &TaskId) {
+        if let Some(held) = self
+            .leases
+            .lock()
+            .expect("held leases lock poisoned")
+            .get_mut(task_id)
+        {
+            held.finishing = true;
+        }
+    }
+
+    /// The tasks whose invocations only record their ends: not counted against the dataset's
+    /// concurrency by this worker's claims.
+    fn finishing_ids(&self) -> Vec<TaskId> {
+        self.leases
+            .lock()
+            .expect("held leases lock poisoned")
+            .values()
+            .filter(|held| held.finishing)
+            .map(|held| held.task_id.clone())
+            .collect()
     }
 
     /// The lease of `task_id` under `token` was extended by a renewal asked at `asked`.
@@ -442,6 +479,9 @@ async fn run_invocation(
     let opened = now_millis();
     let log = runner.task_log(&lease.task.task_id);
     let outcome = runner.invoke(&lease, &signals, &log).await;
+    // Its slot is free: this worker's next claims do not count the task against the
+    // dataset's concurrency while its end is recorded.
+    held.finishing(&lease.task.task_id);
     drop(started);
     // The invocation's interval is the time it held its slot (from when it opened its input
     // until it ended if it never took one).

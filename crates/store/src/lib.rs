@@ -26,7 +26,7 @@ mod traits;
 pub use error::{DbErrorKind, StoreError};
 pub use quiesce::{Hold, hold_writes};
 pub use traits::{
-    Lease, LeaseInfo, MetadataStore, MinuteCounters, NewTask, Reaped, Renewal, TaskCounts,
+    Cap, Lease, LeaseInfo, MetadataStore, MinuteCounters, NewTask, Reaped, Renewal, TaskCounts,
     TaskCursor, TaskPage, TaskStore, Tenant, WorkerInfo,
 };
 

@@ -109,6 +109,24 @@ pub struct LeaseInfo {
     pub expired: bool,
 }
 
+/// How many of a dataset's tasks may be `PROCESSING` at once, for [`TaskStore::claim_many`].
+#[derive(Debug, Clone, Copy)]
+pub struct Cap<'a> {
+    pub most: usize,
+    /// The claimer's own tasks that are done working (their input is done, their slot free)
+    /// and only recording their end: still `PROCESSING` until that commits, but not counted.
+    pub finishing: &'a [TaskId],
+}
+
+impl From<usize> for Cap<'_> {
+    fn from(most: usize) -> Self {
+        Self {
+            most,
+            finishing: &[],
+        }
+    }
+}
+
 /// A task [`TaskStore::reap`] put back in the queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reaped {
@@ -225,15 +243,16 @@ pub trait TaskStore: Send + Sync {
     ) -> Result<(u64, u64), StoreError>;
     /// Claims up to `max` runnable tasks (`CREATED` or `RERUN`, lowest ordinal first), each
     /// under its own lease with `log` appended to its execution logs; in ordinal order. Fewer
-    /// (none) when more would make over `cap` of the dataset's tasks `PROCESSING` at once,
-    /// whichever workers hold them: the dataset's concurrency is a cap across all workers.
+    /// (none) when more would make over `cap.most` of the dataset's tasks `PROCESSING` at once
+    /// (not counting `cap.finishing`), whichever workers hold them: the dataset's concurrency
+    /// is a cap across all workers.
     async fn claim_many(
         &self,
         owner: &str,
         lease_for: Duration,
         log: TaskExecutionLog,
         max: usize,
-        cap: usize,
+        cap: Cap<'_>,
     ) -> Result<Vec<Lease>, StoreError>;
     /// Claims the next runnable task (`CREATED` or `RERUN`, lowest ordinal first), with no cap.
     async fn claim(
@@ -243,7 +262,7 @@ pub trait TaskStore: Send + Sync {
         log: TaskExecutionLog,
     ) -> Result<Option<Lease>, StoreError> {
         Ok(self
-            .claim_many(owner, lease_for, log, 1, usize::MAX)
+            .claim_many(owner, lease_for, log, 1, usize::MAX.into())
             .await?
             .pop())
     }

@@ -58,6 +58,7 @@ macro_rules! store_test_suite {
                 a_token_of_another_owner_is_fenced,
                 leases_lists_processing_tasks,
                 task_logs_append_in_order,
+                the_cap_does_not_count_the_claimers_finishing_tasks,
                 workers_register_renew_and_lapse,
                 one_worker_at_a_time_holds_the_monitor_duty,
                 leases_say_which_expired_on_the_store_clock,
@@ -914,7 +915,7 @@ mod suite {
         let (_, tasks) = dataset_with_tasks(&*store, "many", 5).await;
         let log = claim_log("w");
         let first = tasks
-            .claim_many("w", LEASE, log.clone(), 3, usize::MAX)
+            .claim_many("w", LEASE, log.clone(), 3, usize::MAX.into())
             .await
             .unwrap();
         let ids: Vec<TaskId> = first.iter().map(|l| l.task.task_id.clone()).collect();
@@ -936,7 +937,7 @@ mod suite {
             .await
             .unwrap();
         let rest = tasks
-            .claim_many("w", LEASE, claim_log("w"), 10, usize::MAX)
+            .claim_many("w", LEASE, claim_log("w"), 10, usize::MAX.into())
             .await
             .unwrap();
         let ids: Vec<TaskId> = rest.iter().map(|l| l.task.task_id.clone()).collect();
@@ -944,7 +945,7 @@ mod suite {
         assert!(rest[0].token > first[1].token);
         assert!(
             tasks
-                .claim_many("w", LEASE, claim_log("w"), 10, usize::MAX)
+                .claim_many("w", LEASE, claim_log("w"), 10, usize::MAX.into())
                 .await
                 .unwrap()
                 .is_empty()
@@ -958,7 +959,7 @@ mod suite {
         let (_, tasks) = dataset_with_tasks(&*store, "renew", 3).await;
         let short = Duration::from_secs(5);
         let mut leases = tasks
-            .claim_many("w", short, claim_log("w"), 2, usize::MAX)
+            .claim_many("w", short, claim_log("w"), 2, usize::MAX.into())
             .await
             .unwrap();
         leases.extend(tasks.claim("gone", short, claim_log("gone")).await.unwrap());
@@ -1019,7 +1020,7 @@ mod suite {
     ) {
         let (_, tasks) = dataset_with_tasks(&*store, "final", 3).await;
         let leases = tasks
-            .claim_many("w", LEASE, claim_log("w"), 3, usize::MAX)
+            .claim_many("w", LEASE, claim_log("w"), 3, usize::MAX.into())
             .await
             .unwrap();
         let staged = |n: u64| {
@@ -1803,6 +1804,61 @@ mod suite {
         assert!(!tasks.hold_monitor("b", LEASE).await.unwrap());
     }
 
+    pub async fn the_cap_does_not_count_the_claimers_finishing_tasks(
+        store: Arc<dyn MetadataStore>,
+    ) {
+        let (_, tasks) = dataset_with_tasks(&*store, "finishing", 5).await;
+        let first = tasks
+            .claim_many("w", LEASE, claim_log("w"), 5, 2.into())
+            .await
+            .unwrap();
+        assert_eq!(first.len(), 2);
+        assert!(
+            tasks
+                .claim_many("w", LEASE, claim_log("w"), 5, 2.into())
+                .await
+                .unwrap()
+                .is_empty(),
+            "the cap is reached"
+        );
+        // One of them only records its end: one more may be claimed, not two.
+        let finishing = [first[0].task.task_id.clone()];
+        let cap = letsdata_store::Cap {
+            most: 2,
+            finishing: &finishing,
+        };
+        let more = tasks
+            .claim_many("w", LEASE, claim_log("w"), 5, cap)
+            .await
+            .unwrap();
+        assert_eq!(more.len(), 1);
+        assert!(
+            tasks
+                .claim_many("w", LEASE, claim_log("w"), 5, cap)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // Once its end is recorded it is not PROCESSING anyway: no room is counted twice.
+        tasks
+            .finish(
+                &first[0],
+                TaskStatus::Completed,
+                None,
+                finish_log(&claim_log("w"), "COMPLETED"),
+                None,
+            )
+            .await
+            .unwrap();
+        assert!(
+            tasks
+                .claim_many("w", LEASE, claim_log("w"), 5, cap)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+
     pub async fn task_logs_append_in_order(store: Arc<dyn MetadataStore>) {
         let (_, tasks) = dataset_with_tasks(&*store, "logs", 2).await;
         assert_eq!(tasks.task_log(&task_id(0)).await.unwrap(), None);
@@ -2201,12 +2257,12 @@ mod suite {
         let second = factory.open().await;
         let b = second.open_task_store(&dataset.dataset_id).await.unwrap();
         let held = a
-            .claim_many("a", LEASE, claim_log("a"), 10, CAP)
+            .claim_many("a", LEASE, claim_log("a"), 10, CAP.into())
             .await
             .unwrap();
         assert_eq!(held.len(), CAP, "a claim stops at the cap");
         assert!(
-            b.claim_many("b", LEASE, claim_log("b"), 10, CAP)
+            b.claim_many("b", LEASE, claim_log("b"), 10, CAP.into())
                 .await
                 .unwrap()
                 .is_empty(),
@@ -2223,7 +2279,7 @@ mod suite {
         .await
         .unwrap();
         let freed = b
-            .claim_many("b", LEASE, claim_log("b"), 10, CAP)
+            .claim_many("b", LEASE, claim_log("b"), 10, CAP.into())
             .await
             .unwrap();
         assert_eq!(freed.len(), 1, "a finished task frees its place");
@@ -2251,7 +2307,7 @@ mod suite {
                     let owner = format!("i{i}c{c}");
                     for _ in 0..20 {
                         let got = tasks
-                            .claim_many(&owner, LEASE, claim_log(&owner), 2, CAP)
+                            .claim_many(&owner, LEASE, claim_log(&owner), 2, CAP.into())
                             .await
                             .unwrap();
                         let now = leased.fetch_add(got.len(), SeqCst) + got.len();

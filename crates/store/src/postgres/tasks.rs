@@ -6,8 +6,8 @@ use crate::row::{
 };
 use crate::traits::{REAP_EXITED, REAP_EXPIRED};
 use crate::{
-    Lease, LeaseInfo, MinuteCounters, NewTask, Reaped, Renewal, StoreError, TaskCounts, TaskCursor,
-    TaskPage, TaskStore,
+    Cap, Lease, LeaseInfo, MinuteCounters, NewTask, Reaped, Renewal, StoreError, TaskCounts,
+    TaskCursor, TaskPage, TaskStore,
 };
 use async_trait::async_trait;
 use letsdata_model::task::{Checkpoint, TaskExecutionLog, TaskProgress};
@@ -303,8 +303,9 @@ impl TaskStore for PostgresTaskStore {
         lease_for: Duration,
         log: TaskExecutionLog,
         max: usize,
-        cap: usize,
+        cap: Cap<'_>,
     ) -> Result<Vec<Lease>, StoreError> {
+        let finishing: Vec<&str> = cap.finishing.iter().map(TaskId::as_str).collect();
         let mut tx = self.pool.begin().await?;
         // Claims of one dataset take turns (a lock for the transaction), so that each counts
         // the tasks the one before it leased: the cap holds across workers.
@@ -341,7 +342,8 @@ impl TaskStore for PostgresTaskStore {
                  ORDER BY picked_ordinal
                  LIMIT GREATEST(0, LEAST($5, $6 - (SELECT COUNT(*) FROM tasks
                                                    WHERE dataset_id = $1
-                                                     AND task_status = 'PROCESSING'))))
+                                                     AND task_status = 'PROCESSING'
+                                                     AND NOT task_id = ANY($7)))))
              UPDATE tasks SET task_status = 'PROCESSING', lease_owner = $2, worker_process_id = $2,
                  lease_token = lease_token + 1, lease_expires_at = letsdata_now_ms() + $3,
                  update_datetime = letsdata_now_ms(),
@@ -354,7 +356,8 @@ impl TaskStore for PostgresTaskStore {
         .bind(lease_ms(lease_for))
         .bind(serde_json::to_string(&log)?)
         .bind(i64::try_from(max.max(1)).unwrap_or(i64::MAX))
-        .bind(i64::try_from(cap).unwrap_or(i64::MAX))
+        .bind(i64::try_from(cap.most).unwrap_or(i64::MAX))
+        .bind(&finishing)
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;

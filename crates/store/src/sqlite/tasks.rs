@@ -1,8 +1,8 @@
 //! `datasets/<datasetId>/tasks.db`: a dataset's tasks, claimed under fenced leases.
 
 use super::super::{
-    Lease, LeaseInfo, MinuteCounters, NewTask, Reaped, Renewal, StoreError, TaskCounts, TaskCursor,
-    TaskPage, TaskStore,
+    Cap, Lease, LeaseInfo, MinuteCounters, NewTask, Reaped, Renewal, StoreError, TaskCounts,
+    TaskCursor, TaskPage, TaskStore,
 };
 use super::group::GroupCommit;
 use crate::DbErrorKind;
@@ -163,10 +163,11 @@ impl TaskStore for SqliteTaskStore {
         lease_for: Duration,
         log: TaskExecutionLog,
         max: usize,
-        cap: usize,
+        cap: Cap<'_>,
     ) -> Result<Vec<Lease>, StoreError> {
         let now = now_millis();
-        let cap = i64::try_from(cap).unwrap_or(i64::MAX);
+        let finishing = serde_json::to_string(cap.finishing)?;
+        let cap = i64::try_from(cap.most).unwrap_or(i64::MAX);
         let log = serde_json::to_string(&log)?;
         let owner = owner.to_string();
         let max = i64::try_from(max.max(1)).unwrap_or(i64::MAX);
@@ -192,7 +193,8 @@ impl TaskStore for SqliteTaskStore {
                                                 ORDER BY ordinal LIMIT ?5))
                              ORDER BY ordinal
                              LIMIT MAX(0, MIN(?5, ?6 - (SELECT COUNT(*) FROM tasks
-                                                        WHERE task_status = 'PROCESSING'))))
+                                 WHERE task_status = 'PROCESSING'
+                                   AND task_id NOT IN (SELECT value FROM json_each(?7))))))
                          RETURNING {COLUMNS}"
                     ))
                     .bind(held_by)
@@ -201,6 +203,7 @@ impl TaskStore for SqliteTaskStore {
                     .bind(log)
                     .bind(max)
                     .bind(cap)
+                    .bind(finishing)
                     .fetch_all(&mut *c)
                     .await?;
                     Ok(rows)
