@@ -306,9 +306,9 @@ impl TaskStore for PostgresTaskStore {
         cap: Cap<'_>,
     ) -> Result<Vec<Lease>, StoreError> {
         let finishing: Vec<&str> = cap.finishing.iter().map(TaskId::as_str).collect();
-        let mut tx = self.pool.begin().await?;
-        // Claims of one dataset take turns (a lock for the transaction), so that each counts
-        // the tasks the one before it leased: the cap holds across workers.
+        // One call (`letsdata_claim`, migration 0004): claims of one dataset take turns (a
+        // lock for the transaction), so that each counts the tasks the one before it leased:
+        // the cap holds across workers; then one statement picks and leases atomically.
         //
         // A claim's commit does not wait for its WAL flush (the lock is held until the commit,
         // and waiting for the disk there would put one flush per task in a row): should the
@@ -318,38 +318,9 @@ impl TaskStore for PostgresTaskStore {
         // lost claim finds its lease lost at its first heartbeat or checkpoint and writes
         // nothing; and its first durable write (a checkpoint, synchronous) flushes the claim
         // before it.
-        sqlx::query(
-            "SELECT set_config('synchronous_commit', 'off', true),
-                    pg_advisory_xact_lock(hashtextextended('letsdata.claim.' || $1, 0))",
-        )
-        .bind(self.id())
-        .execute(&mut *tx)
-        .await?;
-        // One statement: pick and lease atomically. The first CREATED and the first RERUN
-        // tasks each come from the `tasks_queue` index; rows another claim has locked are
-        // skipped, never handed out twice.
         let rows = sqlx::query_as::<_, TaskRow>(&format!(
-            "WITH created AS (
-                 SELECT task_id AS picked_id, ordinal AS picked_ordinal FROM tasks
-                 WHERE dataset_id = $1 AND task_status = 'CREATED'
-                 ORDER BY ordinal LIMIT $5 FOR UPDATE SKIP LOCKED),
-             rerun AS (
-                 SELECT task_id AS picked_id, ordinal AS picked_ordinal FROM tasks
-                 WHERE dataset_id = $1 AND task_status = 'RERUN'
-                 ORDER BY ordinal LIMIT $5 FOR UPDATE SKIP LOCKED),
-             picked AS (
-                 SELECT picked_id FROM (SELECT * FROM created UNION ALL SELECT * FROM rerun) r
-                 ORDER BY picked_ordinal
-                 LIMIT GREATEST(0, LEAST($5, $6 - (SELECT COUNT(*) FROM tasks
-                                                   WHERE dataset_id = $1
-                                                     AND task_status = 'PROCESSING'
-                                                     AND NOT task_id = ANY($7)))))
-             UPDATE tasks SET task_status = 'PROCESSING', lease_owner = $2, worker_process_id = $2,
-                 lease_token = lease_token + 1, lease_expires_at = letsdata_now_ms() + $3,
-                 update_datetime = letsdata_now_ms(),
-                 execution_logs = execution_logs || jsonb_build_array($4::jsonb)
-             FROM picked WHERE dataset_id = $1 AND task_id = picked_id
-             RETURNING {COLUMNS}"
+            "SELECT {COLUMNS} FROM letsdata_claim($1, $2, $3, $4::jsonb, $5, $6, $7)
+             ORDER BY ordinal"
         ))
         .bind(self.id())
         .bind(owner)
@@ -358,9 +329,8 @@ impl TaskStore for PostgresTaskStore {
         .bind(i64::try_from(max.max(1)).unwrap_or(i64::MAX))
         .bind(i64::try_from(cap.most).unwrap_or(i64::MAX))
         .bind(&finishing)
-        .fetch_all(&mut *tx)
+        .fetch_all(&self.pool)
         .await?;
-        tx.commit().await?;
         leases_of(rows, &self.owner, owner)
     }
 
