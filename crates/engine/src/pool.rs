@@ -9,8 +9,11 @@
 //! part when that is small); then its fenced `finish` records the final checkpoint with the
 //! status in one write (the store commits the writes of many tasks together) and the part is
 //! published ([`record_end`]). Several processes may run the same dataset: leases keep them from running
-//! a task twice, and the monitor (run by each of them) reaps leases of workers that died so
-//! their tasks resume from the last checkpoint.
+//! a task twice, and the monitor (run by one of them at a time, under the dataset's monitor
+//! lease) reaps leases of workers that died so their tasks resume from the last checkpoint,
+//! and ends the dataset. A worker's claims do not count its own tasks that only record their
+//! end against the dataset's concurrency ([`letsdata_store::Cap`]); `letsdata worker
+//! --concurrency` caps its invocations over every dataset ([`crate::exec::slots::Budget`]).
 
 use crate::datasets::DatasetConnectors;
 use crate::datasets::{modify_dataset, spec_of};
