@@ -107,17 +107,29 @@ impl crate::Engine {
                         REGISTER_EVERY
                     }
             }) {
-                let now = self.live_workers().await?.len();
-                if workers.is_none_or(|(before, _)| (before == 0) != (now == 0)) {
-                    on_workers(now);
+                match self.live_workers().await {
+                    Ok(live) => {
+                        let now = live.len();
+                        if workers.is_none_or(|(before, _)| (before == 0) != (now == 0)) {
+                            on_workers(now);
+                        }
+                        workers = Some((now, Instant::now()));
+                    }
+                    // Looked for again at the next round.
+                    Err(e) => tracing::warn!(error = %e, "cannot list the running workers"),
                 }
-                workers = Some((now, Instant::now()));
             }
-            let dataset = self
-                .store
-                .get_dataset_by_id(dataset_id)
-                .await?
-                .ok_or_else(|| crate::EngineError::DatasetNotFound(dataset_id.to_string()))?;
+            // The database restarting is waited out, as the workers wait it out.
+            let dataset = match self.store.get_dataset_by_id(dataset_id).await {
+                Ok(dataset) => dataset,
+                Err(e) if e.is_retryable() => {
+                    tracing::warn!(error = %e, "cannot read the dataset; trying again");
+                    tokio::time::sleep(self.settings.poll_interval * 4).await;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            }
+            .ok_or_else(|| crate::EngineError::DatasetNotFound(dataset_id.to_string()))?;
             if !dataset.dataset_status.is_unfinished()
                 && !letsdata_model::lifecycle::is_transient(dataset.dataset_status)
             {
