@@ -385,23 +385,10 @@ fn sigkill_mid_run_on_postgresql_then_run_gives_exactly_once_output() {
     );
     create_detached(&home, &cfg);
     // A worker that kills itself (SIGKILL) right after publishing its fourth part.
-    let killed = home
-        .command(&["worker"])
-        .env(
-            "LETSDATA_FAILPOINTS",
-            "part-published-documents=3*off->return(kill)",
-        )
-        .output()
-        .expect("run letsdata worker");
-    {
-        use std::os::unix::process::ExitStatusExt;
-        assert_eq!(
-            killed.status.signal(),
-            Some(libc::SIGKILL),
-            "the worker was not killed: {}",
-            String::from_utf8_lossy(&killed.stderr)
-        );
-    }
+    common::run_killed(
+        home.command(&["worker"]),
+        "part-published-documents=3*off->return(kill)",
+    );
     assert_eq!(home.view("PgKill")["datasetStatus"], "PROCESSING");
 
     let run = home.run(&["run"]);

@@ -120,19 +120,7 @@ impl TestHome {
     /// `datasets create` with `failpoints` (`LETSDATA_FAILPOINTS`), which must kill it
     /// (SIGKILL) mid-run: a crash at a point the test chooses, not when a timer fires.
     pub fn create_killed(&self, config: &Value, failpoints: &str) {
-        use std::os::unix::process::ExitStatusExt;
-        let out = self
-            .create_command(config)
-            .env("LETSDATA_FAILPOINTS", failpoints)
-            .output()
-            .expect("run letsdata");
-        assert_eq!(
-            out.status.signal(),
-            Some(libc::SIGKILL),
-            "{failpoints}: the run was not killed ({:?}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
+        run_killed(self.create_command(config), failpoints);
     }
 
     /// `datasets create` in the foreground.
@@ -464,4 +452,21 @@ pub fn wasm_config(
     });
     cfg["manifestFile"]["readerType"] = Value::String(reader_type.to_string());
     cfg
+}
+
+/// Runs `command` with `failpoints` (`LETSDATA_FAILPOINTS`), which must kill it (SIGKILL)
+/// mid-run: a crash at a point the test chooses, not when a timer fires.
+pub fn run_killed(mut command: Command, failpoints: &str) {
+    use std::os::unix::process::ExitStatusExt;
+    let out = command
+        .env("LETSDATA_FAILPOINTS", failpoints)
+        .output()
+        .expect("run letsdata");
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGKILL),
+        "{failpoints}: the run was not killed ({:?}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
