@@ -78,7 +78,10 @@ impl PartOutput {
             task_id: task_id.to_string(),
             source: (String::new(), String::new()),
             part,
-            docs: Vec::with_capacity(CHUNK + 64 * 1024),
+            // Grown as documents come, so a small task's stays small: with a megabyte
+            // reserved per invocation, the hundreds opening or finishing at once made the
+            // heap's peak 105 MB over 30,000 one-line files (26 MB without).
+            docs: Vec::new(),
             errors: Vec::new(),
             part_bytes: 0,
             part_target,
