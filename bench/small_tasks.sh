@@ -5,7 +5,9 @@
 #   bench/small_tasks.sh --files 100000 --manifest-lines 2000000
 #   bench/small_tasks.sh --files 0                         # only the manifest part
 #   bench/small_tasks.sh --manifest-lines 0                # only the small files
-# 1. --files one-line JSON files, one task each, concurrency 2: wall time and time per task;
+# 1. --files one-line JSON files, one task each (named by a manifest file in a local bucket),
+#    concurrency 2: wall time, time per task and the run's peak RSS (`--files 1000000` shows
+#    memory flat over a million tasks processed);
 #    the same files read, parsed and written one output file each by a plain Python
 #    multiprocessing script (2 processes), and counted by DuckDB when `import duckdb` works in
 #    python3 (or in $DUCKDB_PYTHON).
@@ -44,6 +46,9 @@ for i in range(files):
         f.write(json.dumps({"id": i, "name": f"item {i}", "tags": ["a", "b"]}) + "\n")
 man = os.path.join(home, "manifests")
 os.makedirs(man, exist_ok=True)
+with open(os.path.join(man, "small.txt"), "w") as f:
+    for i in range(files):
+        f.write(f"f{i:07d}.jsonl\n")
 with open(os.path.join(man, "big.txt"), "w") as f:
     for i in range(lines):
         f.write(f"data/2026/12/part-{i:09d}.jsonl\n")
@@ -58,8 +63,8 @@ def config(name, manifest):
         "computeEngine": {"computeEngineType": "Lambda", "concurrency": 2},
         "manifestFile": manifest,
     }
-json.dump(config("Small", {"manifestType": "S3ReaderTextManifestFile", "readerType": "SINGLEFILEREADER",
-                           "fileContents": "\n".join(f"f{i:07d}.jsonl" for i in range(files))}),
+json.dump(config("Small", {"manifestType": "S3ReaderS3LinkManifestFile", "readerType": "SINGLEFILEREADER",
+                           "manifestFileS3Uri": "s3://manifests/small.txt"}),
           open(os.path.join(work, "small.json"), "w"))
 json.dump(config("Big", {"manifestType": "S3ReaderS3LinkManifestFile", "readerType": "SINGLEFILEREADER",
                          "manifestFileS3Uri": "s3://manifests/big.txt"}),

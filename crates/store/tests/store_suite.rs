@@ -1062,6 +1062,7 @@ mod suite {
             .map(|m| m.progress.records_read)
             .sum();
         assert_eq!(metrics, progress(7).records_read, "final checkpoints count");
+        let counted = tasks.minute_counters().await.unwrap();
 
         let unpublished = tasks.unpublished(10).await.unwrap();
         let ids: Vec<TaskId> = unpublished.iter().map(|t| t.task_id.clone()).collect();
@@ -1071,6 +1072,8 @@ mod suite {
         // Twice is fine, and tasks with nothing to publish are left as they are.
         tasks.published(&[task_id(0), task_id(2)]).await.unwrap();
         tasks.published(&[]).await.unwrap();
+        // Marking parts published is no checkpoint: the metrics stay as they were.
+        assert_eq!(tasks.minute_counters().await.unwrap(), counted);
         let ids: Vec<TaskId> = tasks
             .unpublished(10)
             .await

@@ -259,13 +259,13 @@ impl TaskStore for SqliteTaskStore {
         lease_for: Duration,
     ) -> Result<(), StoreError> {
         let now = now_millis();
-        let save = SaveCheckpoint::new(lease, checkpoint, now)?;
+        let save = SaveCheckpoint::new(lease, checkpoint)?;
         let expires = expires_at(now, lease_for);
         let lost = lease.lost();
         self.group
             .run(move |c: &mut SqliteConnection| {
                 Box::pin(async move {
-                    save.metrics(c).await?;
+                    // The minute's metrics are added by the `tasks_checkpoint_metrics` trigger.
                     let result = sqlx::query(
                         "UPDATE tasks SET checkpoint = ?1, progress = ?2, lease_expires_at = ?3, update_datetime = ?4
                          WHERE task_id = ?5 AND lease_token = ?6 AND lease_owner = ?7
@@ -296,7 +296,7 @@ impl TaskStore for SqliteTaskStore {
     ) -> Result<(), StoreError> {
         let now = now_millis();
         let save = last
-            .map(|checkpoint| SaveCheckpoint::new(lease, checkpoint, now))
+            .map(|checkpoint| SaveCheckpoint::new(lease, checkpoint))
             .transpose()?;
         let log = serde_json::to_string(&log)?;
         let last_error = last_error.map(str::to_string);
@@ -306,28 +306,27 @@ impl TaskStore for SqliteTaskStore {
         self.group
             .run(move |c: &mut SqliteConnection| {
                 Box::pin(async move {
-                    if let Some(save) = &save {
-                        save.metrics(c).await?;
-                    }
-                    let result = sqlx::query(
-                        "UPDATE tasks SET task_status = ?1, last_error = COALESCE(?2, last_error),
-                             execution_logs = json_set(execution_logs, '$[#-1]', json(?3)),
-                             lease_owner = NULL, lease_expires_at = NULL, update_datetime = ?4,
-                             checkpoint = COALESCE(?7, checkpoint), progress = COALESCE(?8, progress)
-                         WHERE task_id = ?5 AND lease_token = ?6 AND lease_owner = ?9
-                           AND task_status = 'PROCESSING'",
-                    )
+                    // `progress` is set only with a final checkpoint: setting it is what adds
+                    // to the minute's metrics (the `tasks_checkpoint_metrics` trigger).
+                    let query = sqlx::query(if save.is_some() {
+                        FINISH_WITH_CHECKPOINT
+                    } else {
+                        FINISH
+                    })
                     .bind(status.as_str())
                     .bind(last_error)
                     .bind(log)
                     .bind(now)
                     .bind(task_id.as_str())
                     .bind(token.get())
-                    .bind(save.as_ref().map(|s| s.checkpoint.as_str()))
-                    .bind(save.as_ref().map(|s| s.progress.as_str()))
-                    .bind(&owner)
-                    .execute(&mut *c)
-                    .await?;
+                    .bind(&owner);
+                    let query = match &save {
+                        Some(save) => query
+                            .bind(save.checkpoint.as_str())
+                            .bind(save.progress.as_str()),
+                        None => query,
+                    };
+                    let result = query.execute(&mut *c).await?;
                     fenced(result.rows_affected(), lost)
                 })
             })
@@ -694,6 +693,20 @@ fn fenced(rows: u64, lost: StoreError) -> Result<(), StoreError> {
     if rows == 0 { Err(lost) } else { Ok(()) }
 }
 
+/// A task's end, its lease given up; `?7` is the owner whose lease must still hold.
+const FINISH: &str = "UPDATE tasks SET task_status = ?1, last_error = COALESCE(?2, last_error),
+         execution_logs = json_set(execution_logs, '$[#-1]', json(?3)),
+         lease_owner = NULL, lease_expires_at = NULL, update_datetime = ?4
+     WHERE task_id = ?5 AND lease_token = ?6 AND lease_owner = ?7 AND task_status = 'PROCESSING'";
+
+/// [`FINISH`] with the final checkpoint (`?8`) and its counters (`?9`).
+const FINISH_WITH_CHECKPOINT: &str = "UPDATE tasks SET task_status = ?1,
+         last_error = COALESCE(?2, last_error),
+         execution_logs = json_set(execution_logs, '$[#-1]', json(?3)),
+         lease_owner = NULL, lease_expires_at = NULL, update_datetime = ?4,
+         checkpoint = ?8, progress = ?9
+     WHERE task_id = ?5 AND lease_token = ?6 AND lease_owner = ?7 AND task_status = 'PROCESSING'";
+
 /// A checkpoint to save, serialized before its write is queued.
 struct SaveCheckpoint {
     task_id: TaskId,
@@ -701,58 +714,16 @@ struct SaveCheckpoint {
     owner: String,
     checkpoint: String,
     progress: String,
-    progress_counts: TaskProgress,
-    minute: i64,
 }
 
 impl SaveCheckpoint {
-    fn new(lease: &Lease, checkpoint: &Checkpoint, now: i64) -> Result<Self, StoreError> {
+    fn new(lease: &Lease, checkpoint: &Checkpoint) -> Result<Self, StoreError> {
         Ok(Self {
             task_id: lease.task.task_id.clone(),
             token: lease.token,
             owner: lease.owner.clone(),
             checkpoint: serde_json::to_string(checkpoint)?,
             progress: serde_json::to_string(&checkpoint.progress)?,
-            progress_counts: checkpoint.progress,
-            minute: now - now.rem_euclid(60_000),
         })
-    }
-
-    /// Adds what this checkpoint covers (the new counters minus the stored ones) to the
-    /// minute's metrics; nothing when the lease is lost. Runs before the task's row changes.
-    async fn metrics(&self, c: &mut SqliteConnection) -> Result<(), StoreError> {
-        let p = &self.progress_counts;
-        let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-        sqlx::query(
-            "INSERT INTO metrics (minute, records_read, documents_written, error_records, skip_records, bytes_read, checkpoints)
-             SELECT ?1,
-                    MAX(?2 - COALESCE(json_extract(progress, '$.recordsRead'), 0), 0),
-                    MAX(?3 - COALESCE(json_extract(progress, '$.documentsWritten'), 0), 0),
-                    MAX(?4 - COALESCE(json_extract(progress, '$.errorRecords'), 0), 0),
-                    MAX(?5 - COALESCE(json_extract(progress, '$.skipRecords'), 0), 0),
-                    MAX(?6 - COALESCE(json_extract(progress, '$.bytesRead'), 0), 0),
-                    1
-             FROM tasks WHERE task_id = ?7 AND lease_token = ?8 AND lease_owner = ?9
-                          AND task_status = 'PROCESSING'
-             ON CONFLICT (minute) DO UPDATE SET
-                 records_read = records_read + excluded.records_read,
-                 documents_written = documents_written + excluded.documents_written,
-                 error_records = error_records + excluded.error_records,
-                 skip_records = skip_records + excluded.skip_records,
-                 bytes_read = bytes_read + excluded.bytes_read,
-                 checkpoints = checkpoints + 1",
-        )
-        .bind(self.minute)
-        .bind(n(p.records_read))
-        .bind(n(p.documents_written))
-        .bind(n(p.error_records))
-        .bind(n(p.skip_records))
-        .bind(n(p.bytes_read))
-        .bind(self.task_id.as_str())
-        .bind(self.token.get())
-        .bind(&self.owner)
-        .execute(&mut *c)
-        .await?;
-        Ok(())
     }
 }
