@@ -3,7 +3,8 @@
 -- instead of two. Only the checkpoint and the finish that carries the final checkpoint set
 -- `progress` on a PROCESSING task, and only while the task's lease holds (a fenced write that
 -- changes no row fires nothing), so a write whose lease is lost adds nothing; a checkpoint
--- written again after an unknown outcome finds its own counters stored and adds none twice.
+-- written again after an unknown outcome finds its own counters stored and adds none of them
+-- twice.
 CREATE TRIGGER IF NOT EXISTS tasks_checkpoint_metrics AFTER UPDATE OF progress ON tasks
 WHEN old.task_status = 'PROCESSING'
 BEGIN
