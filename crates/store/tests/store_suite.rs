@@ -583,16 +583,7 @@ mod suite {
         assert_eq!(task.task_progress, progress(7));
         // The lease survives the restart: its holder can go on.
         tasks.heartbeat(&lease, LEASE).await.unwrap();
-        tasks
-            .finish(
-                &lease,
-                TaskStatus::Completed,
-                None,
-                finish_log(&claim_log("w"), "COMPLETED"),
-                None,
-            )
-            .await
-            .unwrap();
+        complete(&*tasks, &lease).await;
         // The version survives too: an update from the pre-restart copy works once.
         let mut copy = dataset.clone();
         store.update_dataset(&mut copy).await.unwrap();
@@ -811,16 +802,7 @@ mod suite {
                 .unwrap()
                 .is_none()
         );
-        tasks
-            .finish(
-                &a,
-                TaskStatus::Completed,
-                None,
-                finish_log(&claim_log("w"), "COMPLETED"),
-                None,
-            )
-            .await
-            .unwrap();
+        complete(&*tasks, &a).await;
         tasks
             .finish(
                 &b,
@@ -839,16 +821,7 @@ mod suite {
                 .unwrap()
                 .is_none()
         );
-        tasks
-            .finish(
-                &c,
-                TaskStatus::Completed,
-                None,
-                finish_log(&claim_log("w"), "COMPLETED"),
-                None,
-            )
-            .await
-            .unwrap();
+        complete(&*tasks, &c).await;
         assert!(
             tasks
                 .claim("w", LEASE, claim_log("w"))
@@ -1211,16 +1184,7 @@ mod suite {
         assert_eq!(other.checkpoint, None);
         assert_eq!(other.task_progress, Default::default());
         // The checkpoint is kept once the task completes.
-        tasks
-            .finish(
-                &lease,
-                TaskStatus::Completed,
-                None,
-                finish_log(&claim_log("w"), "COMPLETED"),
-                None,
-            )
-            .await
-            .unwrap();
+        complete(&*tasks, &lease).await;
         let task = must_get(&*tasks, &lease.task.task_id).await;
         assert_eq!(task.task_progress, progress(10));
         assert!(task.checkpoint.is_some_and(|c| c.end_of_input));
@@ -1843,16 +1807,7 @@ mod suite {
                 .is_empty()
         );
         // Once its end is recorded it is not PROCESSING anyway: no room is counted twice.
-        tasks
-            .finish(
-                &first[0],
-                TaskStatus::Completed,
-                None,
-                finish_log(&claim_log("w"), "COMPLETED"),
-                None,
-            )
-            .await
-            .unwrap();
+        complete(&*tasks, &first[0]).await;
         assert!(
             tasks
                 .claim_many("w", LEASE, claim_log("w"), 5, cap)
@@ -2078,16 +2033,7 @@ mod suite {
             .await
             .unwrap()
             .unwrap();
-        tasks
-            .finish(
-                &lease,
-                TaskStatus::Completed,
-                None,
-                finish_log(&claim_log("w"), "COMPLETED"),
-                None,
-            )
-            .await
-            .unwrap();
+        complete(&*tasks, &lease).await;
         let mut expected: Vec<(u64, String)> = (0..23)
             .map(|i| (i, task_id(i).to_string()))
             .chain([(5, "zz-5".to_string()), (5, "aa-5".to_string())])
@@ -2430,16 +2376,7 @@ mod suite {
                 .unwrap();
             let seen = must_get(&*reader_tasks, &lease.task.task_id).await;
             assert_eq!(seen.checkpoint, Some(checkpoint(i + 1)));
-            writer_tasks
-                .finish(
-                    &lease,
-                    TaskStatus::Completed,
-                    None,
-                    finish_log(&claim_log("w"), "COMPLETED"),
-                    None,
-                )
-                .await
-                .unwrap();
+            complete(&*writer_tasks, &lease).await;
             assert_eq!(reader_tasks.counts().await.unwrap().completed, i + 1);
         }
 
@@ -2459,16 +2396,7 @@ mod suite {
                             .await
                             .unwrap();
                     }
-                    writer_tasks
-                        .finish(
-                            &lease,
-                            TaskStatus::Completed,
-                            None,
-                            finish_log(&claim_log("w"), "COMPLETED"),
-                            None,
-                        )
-                        .await
-                        .unwrap();
+                    complete(&*writer_tasks, &lease).await;
                 }
                 done_tx.send(true).unwrap();
             })

@@ -5,9 +5,9 @@ use async_trait::async_trait;
 use letsdata_model::dataset::DatasetResources;
 use letsdata_model::task::{Checkpoint, TaskDefinition, TaskExecutionLog, TaskProgress};
 use letsdata_model::{
-    Dataset, DatasetProgress, DatasetStatus, ExecutionLog, LeaseToken, Task, TaskId,
+    Dataset, DatasetProgress, DatasetStatus, ExecutionLog, LeaseToken, Task, TaskId, TaskStatus,
 };
-use letsdata_store::{MetadataStore, NewTask, StoreError, TaskStore, Tenant};
+use letsdata_store::{Lease, MetadataStore, NewTask, StoreError, TaskStore, Tenant};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -184,6 +184,21 @@ pub async fn must_get(task_store: &dyn TaskStore, task_id: &str) -> Task {
         .await
         .expect("get task")
         .unwrap_or_else(|| panic!("task {task_id} not found"))
+}
+
+/// Records that the task of `lease` COMPLETED (worker `w`, no final checkpoint); the lease
+/// must still hold.
+pub async fn complete(task_store: &dyn TaskStore, lease: &Lease) {
+    task_store
+        .finish(
+            lease,
+            TaskStatus::Completed,
+            None,
+            finish_log(&claim_log("w"), "COMPLETED"),
+            None,
+        )
+        .await
+        .expect("finish the task as COMPLETED");
 }
 
 /// Asserts that `result` is [`StoreError::LeaseLost`] for `task_id` and `token`.
