@@ -323,14 +323,7 @@ impl Held {
 
     /// The invocation of `task_id` is done working: it only records its end now.
     fn finishing(&self, task_id: &TaskId) {
-        if let Some(held) = self
-            .leases
-            .lock()
-            .expect("held leases lock poisoned")
-            .get_mut(task_id)
-        {
-            held.finishing = true;
-        }
+        self.update(task_id, |held| held.finishing = true);
     }
 
     /// The tasks whose invocations only record their ends: not counted against the dataset's
@@ -347,14 +340,22 @@ impl Held {
 
     /// The lease of `task_id` under `token` was extended by a renewal asked at `asked`.
     fn renewed(&self, task_id: &TaskId, token: LeaseToken, asked: Instant) {
+        self.update(task_id, |held| {
+            if held.token == token {
+                held.renewed = asked;
+            }
+        });
+    }
+
+    /// Applies `change` to the lease of `task_id`, if this worker still holds one.
+    fn update(&self, task_id: &TaskId, change: impl FnOnce(&mut HeldLease)) {
         if let Some(held) = self
             .leases
             .lock()
             .expect("held leases lock poisoned")
             .get_mut(task_id)
-            && held.token == token
         {
-            held.renewed = asked;
+            change(held);
         }
     }
 
