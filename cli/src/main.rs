@@ -7,6 +7,7 @@
 mod commands;
 mod output;
 mod progress;
+mod remote;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -23,6 +24,10 @@ struct Cli {
     /// Where letsdata keeps its state (databases, local buckets, logs).
     #[arg(long, env = "LETSDATA_HOME", global = true, value_name = "DIR")]
     home: Option<PathBuf>,
+    /// A letsdata server to run the command through (docs/server.md); without it, the
+    /// command works on the local store.
+    #[arg(long, env = "LETSDATA_ENDPOINT", global = true, value_name = "URL")]
+    endpoint: Option<String>,
     /// Indent the JSON output.
     #[arg(long = "prettyPrint", global = true)]
     pretty_print: bool,
@@ -75,6 +80,18 @@ enum Command {
         #[command(subcommand)]
         command: commands::worker::WorkersCommand,
     },
+    /// Serve the REST API (every command above, for API keys of many tenants) until SIGTERM
+    /// or SIGINT; on the embedded store it also runs the datasets.
+    Server(commands::server::ServerArgs),
+    /// Keep the API key of a server (--endpoint) for later commands.
+    Login(commands::login::LoginArgs),
+    /// Forget the API key of a server (--endpoint).
+    Logout,
+    /// The operator's commands against the store: tenants, users, API keys, the audit log.
+    Admin {
+        #[command(subcommand)]
+        command: commands::admin::AdminCommand,
+    },
 }
 
 fn home_dir(explicit: Option<PathBuf>) -> anyhow::Result<PathBuf> {
@@ -89,13 +106,23 @@ fn home_dir(explicit: Option<PathBuf>) -> anyhow::Result<PathBuf> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("LETSDATA_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = |default: &str| {
+        tracing_subscriber::EnvFilter::try_from_env("LETSDATA_LOG")
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default))
+    };
+    if matches!(cli.command, Command::Server(_)) {
+        // A service's log: one JSON object per line, requests included.
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter("info"))
+            .with_writer(std::io::stderr)
+            .init();
+    } else {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter("error"))
+            .with_writer(std::io::stderr)
+            .init();
+    }
     letsdata_connectors::failpoints::quiesce_with(|| Box::new(letsdata_store::hold_writes()));
     if let Err(e) = letsdata_connectors::failpoints::setup() {
         eprintln!("error: {e}");
@@ -112,8 +139,39 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async move {
-        let home = home_dir(cli.home)?;
         let out = output::Output::new(cli.pretty_print);
+        let endpoint = cli.endpoint.as_deref();
+        match cli.command {
+            Command::Login(args) => return commands::login::login(args, endpoint, &out).await,
+            Command::Logout => return commands::login::logout(endpoint),
+            _ => {}
+        }
+        if let Some(remote) = remote::Remote::connect(endpoint)? {
+            let remote = &remote;
+            return match cli.command {
+                Command::Datasets { command } => {
+                    commands::datasets::remote(command, remote, &out).await
+                }
+                Command::Tasks { command } => commands::tasks::remote(command, remote, &out).await,
+                Command::Errors { command } => {
+                    commands::errors::remote(command, remote, &out).await
+                }
+                Command::Logs { command } => commands::logs::remote(command, remote).await,
+                Command::Metrics { command } => {
+                    commands::metrics::remote(command, remote, &out).await
+                }
+                Command::Output { command } => {
+                    commands::outputs::remote(command, remote, &out).await
+                }
+                Command::Run(_) => Err(commands::local_only("run")),
+                Command::Worker(_) => Err(commands::local_only("worker")),
+                Command::Workers { .. } => Err(commands::local_only("workers")),
+                Command::Server(_) => Err(commands::local_only("server")),
+                Command::Admin { .. } => Err(commands::local_only("admin")),
+                Command::Login(_) | Command::Logout => unreachable!("handled above"),
+            };
+        }
+        let home = home_dir(cli.home)?;
         match cli.command {
             Command::Datasets { command } => commands::datasets::run(command, &home, &out).await,
             Command::Tasks { command } => commands::tasks::run(command, &home, &out).await,
@@ -124,6 +182,9 @@ fn main() -> ExitCode {
             Command::Run(args) => commands::run::run(args, &home, &out).await,
             Command::Worker(args) => commands::worker::run(args, &home).await,
             Command::Workers { command } => commands::worker::workers(command, &home, &out).await,
+            Command::Server(args) => commands::server::run(args, &home).await,
+            Command::Admin { command } => commands::admin::run(command, &home, &out).await,
+            Command::Login(_) | Command::Logout => unreachable!("handled above"),
         }
     });
     match result {

@@ -81,3 +81,55 @@ impl Progress {
         }
     }
 }
+
+/// A dataset followed through a server until it ends: a progress bar on stderr (when it is a
+/// terminal) from the dataset's recorded progress; returns the dataset as it ended.
+pub async fn follow(
+    remote: &crate::remote::Remote,
+    dataset_name: &str,
+) -> anyhow::Result<serde_json::Value> {
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} tasks  {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let started = Instant::now();
+    let query = [("datasetName", dataset_name.to_string())];
+    let result = loop {
+        let dataset = match remote.get("dataset", &query).await {
+            Ok(dataset) => dataset,
+            Err(e) => break Err(e),
+        };
+        let status = dataset["datasetStatus"].as_str().unwrap_or_default();
+        let unfinished = status
+            .parse::<letsdata_model::DatasetStatus>()
+            .is_ok_and(|s| s.is_unfinished());
+        if !unfinished {
+            break Ok(dataset);
+        }
+        if let Some(bar) = &bar {
+            let p = &dataset["datasetProgress"];
+            let n = |k: &str| p[k].as_u64().unwrap_or(0);
+            let secs = started.elapsed().as_secs_f64().max(0.001);
+            bar.set_length(n("totalTasks"));
+            bar.set_position(n("completedTasks") + n("erroredTasks"));
+            bar.set_message(format!(
+                "{:.0} records/s  {:.1} MB/s  {} error records  {} tasks errored",
+                n("recordsRead") as f64 / secs,
+                n("bytesRead") as f64 / secs / 1e6,
+                n("errorRecords"),
+                n("erroredTasks")
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    result
+}

@@ -242,3 +242,121 @@ fn warn_about_initialization(dataset: &letsdata_model::Dataset) {
         }
     }
 }
+
+/// The dataset record a server answered with.
+pub fn dataset_of(value: &serde_json::Value) -> anyhow::Result<letsdata_model::Dataset> {
+    serde_json::from_value(value.clone()).context("the server's answer is not a dataset record")
+}
+
+/// Prints the dataset a server answered with, and exits as the local command would.
+pub fn print_dataset(value: &serde_json::Value, out: &Output) -> anyhow::Result<ExitCode> {
+    out.print(value)?;
+    Ok(super::exit_code_for(&[dataset_of(value)?]))
+}
+
+/// A dataset addressed by name, as a query or a body.
+fn named(dataset_name: &str) -> [(&'static str, String); 1] {
+    [("datasetName", dataset_name.to_string())]
+}
+
+/// The commands through a server.
+pub async fn remote(
+    command: DatasetsCommand,
+    remote: &crate::remote::Remote,
+    out: &Output,
+) -> anyhow::Result<ExitCode> {
+    use serde_json::json;
+    let value = match command {
+        DatasetsCommand::Create {
+            config_file,
+            detach,
+        } => {
+            let text = std::fs::read_to_string(&config_file).with_context(|| {
+                format!("cannot read the config file {}", config_file.display())
+            })?;
+            let created = remote.post_text("dataset/create", text).await?;
+            let dataset = dataset_of(&created)?;
+            warn_about_initialization(&dataset);
+            if detach || !dataset.dataset_status.is_unfinished() {
+                return print_dataset(&created, out);
+            }
+            let ended = crate::progress::follow(remote, &dataset.dataset_name).await?;
+            return print_dataset(&ended, out);
+        }
+        DatasetsCommand::Compute {
+            command:
+                ComputeCommand::Update {
+                    dataset_name,
+                    concurrency,
+                    timeout_in_seconds,
+                    memory_limit_in_megabytes,
+                    log_level,
+                },
+        } => {
+            remote
+                .post(
+                    "dataset/compute",
+                    &json!({
+                        "datasetName": dataset_name,
+                        "concurrency": concurrency,
+                        "timeoutInSeconds": timeout_in_seconds,
+                        "memoryLimitInMegabytes": memory_limit_in_megabytes,
+                        "logLevel": log_level,
+                    }),
+                )
+                .await?
+        }
+        DatasetsCommand::Code {
+            command:
+                CodeCommand::Update {
+                    dataset_name,
+                    artifact_file_s3_link,
+                    artifact_file_s3_link_resource_location,
+                },
+        } => {
+            let updated = remote
+                .post(
+                    "dataset/code",
+                    &json!({
+                        "datasetName": dataset_name,
+                        "artifactFileS3Link": artifact_file_s3_link,
+                        "artifactFileS3LinkResourceLocation": artifact_file_s3_link_resource_location,
+                    }),
+                )
+                .await;
+            match updated {
+                Ok(view) => view,
+                Err(e) if crate::remote::failure_code(&e) == Some("CodeUpdateFailed") => {
+                    // As locally: the code as it stays, then the failure.
+                    out.print(&remote.get("dataset/code", &named(&dataset_name)).await?)?;
+                    return Err(e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        DatasetsCommand::Code {
+            command: CodeCommand::View { dataset_name },
+        } => remote.get("dataset/code", &named(&dataset_name)).await?,
+        DatasetsCommand::Descale { dataset_name } => {
+            remote
+                .post("dataset/descale", &json!({"datasetName": dataset_name}))
+                .await?
+        }
+        DatasetsCommand::Freeze { dataset_name } => {
+            remote
+                .post("dataset/freeze", &json!({"datasetName": dataset_name}))
+                .await?
+        }
+        DatasetsCommand::Delete { dataset_name } => {
+            remote
+                .post("dataset/delete", &json!({"datasetName": dataset_name}))
+                .await?
+        }
+        DatasetsCommand::List => remote.get("dataset/list", &[]).await?,
+        DatasetsCommand::View { dataset_name } => {
+            remote.get("dataset", &named(&dataset_name)).await?
+        }
+    };
+    out.print(&value)?;
+    Ok(ExitCode::SUCCESS)
+}

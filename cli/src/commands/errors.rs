@@ -62,3 +62,63 @@ pub async fn run(command: ErrorsCommand, home: &Path, out: &Output) -> anyhow::R
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// The commands through a server.
+pub async fn remote(
+    command: ErrorsCommand,
+    remote: &crate::remote::Remote,
+    out: &Output,
+) -> anyhow::Result<ExitCode> {
+    match command {
+        ErrorsCommand::List {
+            dataset_name,
+            task_id,
+            page,
+        } => {
+            let query = |after: Option<String>, limit: usize| {
+                let mut query = vec![
+                    ("datasetName", dataset_name.clone()),
+                    ("limit", limit.to_string()),
+                ];
+                if let Some(task) = &task_id {
+                    query.push(("taskId", task.to_string()));
+                }
+                if let Some(after) = after {
+                    query.push(("nextToken", after));
+                }
+                query
+            };
+            if let Some(limit) = page.limit() {
+                let page = remote
+                    .get("errors/list", &query(page.next_token.clone(), limit))
+                    .await?;
+                out.print(&page)?;
+            } else {
+                super::print_all(out, ERRORS_PAGE, |after, limit| {
+                    let query = query(after, limit);
+                    async move {
+                        let mut page = remote.get("errors/list", &query).await?;
+                        super::page_of(&mut page, "errors")
+                    }
+                })
+                .await?;
+            }
+        }
+        ErrorsCommand::View {
+            dataset_name,
+            task_id,
+        } => {
+            let records = remote
+                .get(
+                    "errors",
+                    &[
+                        ("datasetName", dataset_name),
+                        ("taskId", task_id.to_string()),
+                    ],
+                )
+                .await?;
+            out.print_data(&records)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -31,3 +31,25 @@ pub async fn run(command: LogsCommand, home: &Path) -> anyhow::Result<ExitCode> 
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// The command through a server.
+pub async fn remote(
+    command: LogsCommand,
+    remote: &crate::remote::Remote,
+) -> anyhow::Result<ExitCode> {
+    let LogsCommand::View {
+        dataset_name,
+        task_id,
+    } = command;
+    let text = remote
+        .get_text(
+            "logs",
+            &[
+                ("datasetName", dataset_name),
+                ("taskId", task_id.to_string()),
+            ],
+        )
+        .await?;
+    std::io::stdout().lock().write_all(text.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -22,31 +22,75 @@ pub enum MetricsCommand {
 pub async fn run(command: MetricsCommand, home: &Path, out: &Output) -> anyhow::Result<ExitCode> {
     let engine = Engine::open(home).await?;
     let MetricsCommand::View { dataset_name, page } = command;
-    let mut metrics = engine.metrics(&dataset_name).await?;
+    let metrics = engine.metrics(&dataset_name).await?;
     if let Some(limit) = page.limit() {
-        // Minutes from the token's (the epoch millis of the first minute of the page) on.
-        let from = match page.next_token.as_deref() {
-            Some(token) => token.parse::<i64>().map_err(|_| {
-                anyhow::anyhow!(
-                    "--nextToken: {token:?} is not a nextToken that metrics view returned"
-                )
-            })?,
-            None => i64::MIN,
-        };
-        metrics.metrics.retain(|m| m.minute_epoch_millis >= from);
-        let next = metrics.metrics.get(limit).map(|m| m.minute_epoch_millis);
-        metrics.metrics.truncate(limit);
+        let (metrics, next) = metrics.page(page.next_token.as_deref(), limit)?;
         let mut value = serde_json::to_value(&metrics)?;
-        value["nextToken"] = serde_json::json!(next.map(|m| m.to_string()));
+        value["nextToken"] = serde_json::json!(next);
         out.print(&value)?;
         return Ok(ExitCode::SUCCESS);
     }
+    print_whole(&metrics, out)
+}
+
+/// The whole metrics: a table on a terminal, else JSON.
+fn print_whole(metrics: &DatasetMetrics, out: &Output) -> anyhow::Result<ExitCode> {
     if !out.is_pretty() && std::io::stdout().is_terminal() {
-        print_table(&metrics)?;
+        print_table(metrics)?;
     } else {
-        out.print(&metrics)?;
+        out.print(metrics)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The command through a server: a page, or every page put together.
+pub async fn remote(
+    command: MetricsCommand,
+    remote: &crate::remote::Remote,
+    out: &Output,
+) -> anyhow::Result<ExitCode> {
+    let MetricsCommand::View { dataset_name, page } = command;
+    let query = |after: Option<String>, limit: usize| {
+        let mut query = vec![
+            ("datasetName", dataset_name.clone()),
+            ("limit", limit.to_string()),
+        ];
+        if let Some(after) = after {
+            query.push(("nextToken", after));
+        }
+        query
+    };
+    if let Some(limit) = page.limit() {
+        out.print(
+            &remote
+                .get("metrics", &query(page.next_token.clone(), limit))
+                .await?,
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut whole: Option<DatasetMetrics> = None;
+    let mut after = None;
+    loop {
+        let mut page = remote.get("metrics", &query(after, 10_000)).await?;
+        let next = page["nextToken"].as_str().map(str::to_string);
+        if let Some(map) = page.as_object_mut() {
+            map.remove("nextToken");
+        }
+        let part: DatasetMetrics = serde_json::from_value(page)
+            .map_err(|e| anyhow::anyhow!("the server's metrics page is not valid: {e}"))?;
+        match &mut whole {
+            Some(whole) => whole.metrics.extend(part.metrics),
+            None => whole = Some(part),
+        }
+        match next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    match whole {
+        Some(metrics) => print_whole(&metrics, out),
+        None => anyhow::bail!("the server answered no metrics"),
+    }
 }
 
 fn print_table(m: &DatasetMetrics) -> anyhow::Result<()> {

@@ -1,11 +1,14 @@
 //! One module per command group.
 
+pub mod admin;
 pub mod datasets;
 pub mod errors;
+pub mod login;
 pub mod logs;
 pub mod metrics;
 pub mod outputs;
 pub mod run;
+pub mod server;
 pub mod tasks;
 pub mod worker;
 
@@ -92,4 +95,26 @@ where
     }
     printer.finish()?;
     Ok(())
+}
+
+/// A page a server answered with: its items (under `key`) and its `nextToken`.
+pub fn page_of(
+    page: &mut serde_json::Value,
+    key: &str,
+) -> anyhow::Result<(Vec<serde_json::Value>, Option<String>)> {
+    let items = match page.get_mut(key).map(serde_json::Value::take) {
+        Some(serde_json::Value::Array(items)) => items,
+        _ => anyhow::bail!("the server's page has no {key:?} list"),
+    };
+    let next = page["nextToken"].as_str().map(str::to_string);
+    Ok((items, next))
+}
+
+/// What a command that runs against the store itself says when given a server.
+pub fn local_only(command: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "`letsdata {command}` works on the store directly, not through a server: run it without \
+         --endpoint / LETSDATA_ENDPOINT, on a machine with the store (LETSDATA_HOME or \
+         LETSDATA_DATABASE_URL)"
+    )
 }

@@ -145,3 +145,105 @@ pub async fn run(command: TasksCommand, home: &Path, out: &Output) -> anyhow::Re
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// The commands through a server.
+pub async fn remote(
+    command: TasksCommand,
+    remote: &crate::remote::Remote,
+    out: &Output,
+) -> anyhow::Result<ExitCode> {
+    use serde_json::json;
+    let ids = |ids: Option<Vec<TaskId>>| {
+        ids.map(|ids| ids.iter().map(|id| id.to_string()).collect::<Vec<_>>())
+    };
+    let value = match command {
+        TasksCommand::Redrive(args) => {
+            if let Some(RedriveView::View { dataset_name }) = args.view {
+                remote
+                    .get("tasks/redrive", &[("datasetName", dataset_name)])
+                    .await?
+            } else {
+                let dataset_name = args
+                    .dataset_name
+                    .ok_or_else(|| anyhow::anyhow!("--datasetName is required"))?;
+                let redriven = remote
+                    .post(
+                        "tasks/redrive",
+                        &json!({
+                            "datasetName": dataset_name,
+                            "taskIds": ids(args.task_ids),
+                            "restartFromBeginning": args.restart_from_beginning,
+                        }),
+                    )
+                    .await?;
+                if args.detach {
+                    redriven
+                } else {
+                    let ended = crate::progress::follow(remote, &dataset_name).await?;
+                    return super::datasets::print_dataset(&ended, out);
+                }
+            }
+        }
+        TasksCommand::Stop {
+            dataset_name,
+            task_ids,
+        } => {
+            remote
+                .post(
+                    "tasks/stop",
+                    &json!({"datasetName": dataset_name, "taskIds": ids(task_ids)}),
+                )
+                .await?
+        }
+        TasksCommand::List {
+            dataset_name,
+            task_status,
+            page,
+        } => {
+            let query = |after: Option<String>, limit: usize| {
+                let mut query = vec![
+                    ("datasetName", dataset_name.clone()),
+                    ("limit", limit.to_string()),
+                ];
+                if let Some(status) = task_status {
+                    query.push(("taskStatus", status.to_string()));
+                }
+                if let Some(after) = after {
+                    query.push(("nextToken", after));
+                }
+                query
+            };
+            if let Some(limit) = page.limit() {
+                remote
+                    .get("tasks/list", &query(page.next_token.clone(), limit))
+                    .await?
+            } else {
+                super::print_all(out, super::PAGE, |after, limit| {
+                    let query = query(after, limit);
+                    async move {
+                        let mut page = remote.get("tasks/list", &query).await?;
+                        super::page_of(&mut page, "tasks")
+                    }
+                })
+                .await?;
+                return Ok(ExitCode::SUCCESS);
+            }
+        }
+        TasksCommand::View {
+            dataset_name,
+            task_id,
+        } => {
+            remote
+                .get(
+                    "tasks",
+                    &[
+                        ("datasetName", dataset_name),
+                        ("taskId", task_id.to_string()),
+                    ],
+                )
+                .await?
+        }
+    };
+    out.print(&value)?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -12,9 +12,60 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// A private letsdata installation in a temporary directory.
+///
+/// With `LETSDATA_TEST_VIA_SERVER` set, the commands that can go through a server do: the home
+/// starts a `letsdata server` on it (with the same environment) at its first such command, and
+/// those commands get `LETSDATA_ENDPOINT` and an API key of the local tenant (whose buckets are
+/// the home's). `scripts/test.sh` runs the scenario tests a second time so.
 pub struct TestHome {
     pub dir: tempfile::TempDir,
     envs: Vec<(String, String)>,
+    server: std::sync::Mutex<Option<(Child, String, String)>>,
+}
+
+/// Commands that work on the store directly, never through a server.
+const LOCAL_ONLY: &[&str] = &[
+    "run", "worker", "workers", "server", "admin", "login", "logout",
+];
+
+/// Whether the scenario tests run through a server (see [`TestHome`]).
+pub fn via_server() -> bool {
+    std::env::var_os("LETSDATA_TEST_VIA_SERVER").is_some_and(|v| !v.is_empty())
+}
+
+impl Drop for TestHome {
+    fn drop(&mut self) {
+        if let Some((mut child, _, _)) = self.server.lock().ok().and_then(|mut s| s.take()) {
+            signal(child.id(), "-TERM");
+            if child
+                .wait_timeout_or_kill(Duration::from_secs(60))
+                .is_none()
+            {
+                eprintln!("the test's letsdata server did not stop within 60 s; killed");
+            }
+        }
+    }
+}
+
+/// Waiting for a child with a deadline.
+trait WaitTimeout {
+    /// The exit status, or `None` when it had to be killed.
+    fn wait_timeout_or_kill(&mut self, within: Duration) -> Option<std::process::ExitStatus>;
+}
+
+impl WaitTimeout for Child {
+    fn wait_timeout_or_kill(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.kill();
+        let _ = self.wait();
+        None
+    }
 }
 
 /// The result of one CLI invocation.
@@ -50,7 +101,58 @@ impl TestHome {
         Self {
             dir: tempfile::tempdir().expect("temp dir"),
             envs: Vec::new(),
+            server: std::sync::Mutex::new(None),
         }
+    }
+
+    /// The home's server (started on first use): its URL and an API key of the local tenant.
+    fn server(&self) -> (String, String) {
+        let mut server = self.server.lock().expect("server lock");
+        if let Some((_, url, key)) = server.as_ref() {
+            return (url.clone(), key.clone());
+        }
+        let created = self
+            .local_command(&["admin", "apikeys", "create", "--tenantName", "local"])
+            .output()
+            .expect("run letsdata admin");
+        assert!(
+            created.status.success(),
+            "admin apikeys create: {}",
+            String::from_utf8_lossy(&created.stderr)
+        );
+        let key: Value = serde_json::from_slice(&created.stdout).expect("key json");
+        let key = key["apiKey"].as_str().expect("apiKey").to_string();
+        let mut child = self
+            .local_command(&["server", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start letsdata server");
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().expect("stdout")),
+            &mut line,
+        )
+        .expect("the server's listening line");
+        let listening: Value = serde_json::from_str(&line).expect("listening json");
+        let url = listening["listening"].as_str().expect("url").to_string();
+        *server = Some((child, url.clone(), key.clone()));
+        (url, key)
+    }
+
+    /// A `letsdata` command with this home, never through the server.
+    fn local_command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_letsdata"));
+        cmd.args(args)
+            .env("LETSDATA_HOME", self.home())
+            .env_remove("LETSDATA_ENDPOINT")
+            .env_remove("LETSDATA_API_KEY")
+            .env_remove("LETSDATA_AWS_ENDPOINT")
+            .env_remove("LETSDATA_PART_SIZE_BYTES");
+        for (k, v) in &self.envs {
+            cmd.env(k, v);
+        }
+        cmd
     }
 
     /// Sets an environment variable for every later invocation.
@@ -63,15 +165,14 @@ impl TestHome {
         self.dir.path()
     }
 
-    /// A `letsdata` command with this home.
+    /// A `letsdata` command with this home (through its server with
+    /// `LETSDATA_TEST_VIA_SERVER`, see [`TestHome`]).
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_letsdata"));
-        cmd.args(args)
-            .env("LETSDATA_HOME", self.home())
-            .env_remove("LETSDATA_AWS_ENDPOINT")
-            .env_remove("LETSDATA_PART_SIZE_BYTES");
-        for (k, v) in &self.envs {
-            cmd.env(k, v);
+        let mut cmd = self.local_command(args);
+        if via_server() && args.first().is_some_and(|c| !LOCAL_ONLY.contains(c)) {
+            let (url, key) = self.server();
+            cmd.env("LETSDATA_ENDPOINT", url)
+                .env("LETSDATA_API_KEY", key);
         }
         cmd
     }

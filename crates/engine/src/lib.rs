@@ -176,8 +176,12 @@ impl Default for EngineSettings {
 pub struct Engine {
     home: PathBuf,
     store: Arc<dyn MetadataStore>,
-    /// The buckets and the clients of every connector.
+    /// The buckets and the clients of every connector, for [`Engine::tenant`].
     connectors: Arc<ConnectorContext>,
+    /// Every tenant's connector context (its own local buckets), made on first use.
+    tenant_contexts:
+        Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<ConnectorContext>>>>,
+    /// The tenant whose datasets this engine names (`letsdata server`: the caller's).
     tenant: Tenant,
     worker_id: String,
     settings: EngineSettings,
@@ -186,7 +190,7 @@ pub struct Engine {
     /// again.
     draining: Arc<std::sync::atomic::AtomicBool>,
     /// Runs user code; created on first use.
-    sandbox: std::sync::OnceLock<letsdata_sandbox::Sandbox>,
+    sandbox: Arc<std::sync::OnceLock<letsdata_sandbox::Sandbox>>,
     /// This process's own cap over every dataset's invocations.
     budget: Arc<exec::slots::Budget>,
 }
@@ -210,15 +214,19 @@ impl Engine {
         let store = letsdata_store::open(home, settings.database_url.as_deref()).await?;
         let objects = Arc::new(ObjectStores::from_env(home)?);
         let tenant = store.local_tenant().await?;
+        let connectors = Arc::new(ConnectorContext::new(objects));
+        let tenant_contexts =
+            std::collections::HashMap::from([(tenant.tenant_id.clone(), connectors.clone())]);
         Ok(Self {
             home: home.to_path_buf(),
             store,
-            connectors: Arc::new(ConnectorContext::new(objects)),
+            connectors,
+            tenant_contexts: Arc::new(std::sync::Mutex::new(tenant_contexts)),
             tenant,
             worker_id: worker::worker_id(),
             stats: Arc::new(LiveStats::default()),
             draining: Arc::default(),
-            sandbox: std::sync::OnceLock::new(),
+            sandbox: Arc::default(),
             budget: Arc::new(exec::slots::Budget::new(
                 settings.worker_concurrency.map(|n| n as usize),
             )),
@@ -228,6 +236,66 @@ impl Engine {
 
     pub fn home(&self) -> &Path {
         &self.home
+    }
+
+    /// This engine acting for `tenant`: its datasets, its buckets. It shares everything else
+    /// (the store, the sandbox, the live counters, the drain signal and the invocation budget)
+    /// with `self`, so a server serves every tenant from one engine.
+    pub fn for_tenant(&self, tenant: Tenant) -> Result<Engine, EngineError> {
+        let connectors = self.tenant_context(&tenant.tenant_id)?;
+        Ok(Engine {
+            home: self.home.clone(),
+            store: self.store.clone(),
+            connectors,
+            tenant_contexts: self.tenant_contexts.clone(),
+            tenant,
+            worker_id: self.worker_id.clone(),
+            settings: self.settings.clone(),
+            stats: self.stats.clone(),
+            draining: self.draining.clone(),
+            sandbox: self.sandbox.clone(),
+            budget: self.budget.clone(),
+        })
+    }
+
+    /// A tenant's connector context. The local tenant's buckets are the directories of
+    /// `$LETSDATA_HOME/buckets`; another tenant's, of `$LETSDATA_HOME/tenants/<tenantId>/buckets`,
+    /// so a tenant naming another's local bucket finds only its own. (S3 buckets are shared by
+    /// name, as on AWS.)
+    fn tenant_context(&self, tenant_id: &str) -> Result<Arc<ConnectorContext>, EngineError> {
+        let mut contexts = self
+            .tenant_contexts
+            .lock()
+            .expect("tenant contexts lock poisoned");
+        if let Some(context) = contexts.get(tenant_id) {
+            return Ok(context.clone());
+        }
+        if tenant_id.is_empty()
+            || !tenant_id
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b'-')
+        {
+            return Err(EngineError::Corrupt(format!(
+                "tenant id {tenant_id:?} is not a tenant id letsdata made"
+            )));
+        }
+        let home = self.home.join("tenants").join(tenant_id);
+        let context = Arc::new(ConnectorContext::new(Arc::new(ObjectStores::from_env(
+            &home,
+        )?)));
+        contexts.insert(tenant_id.to_string(), context.clone());
+        Ok(context)
+    }
+
+    /// The tenant this engine acts for.
+    pub fn tenant(&self) -> &Tenant {
+        &self.tenant
+    }
+
+    /// The store: for the operator's commands (`letsdata admin`) and the server's
+    /// authentication.
+    pub fn store(&self) -> &Arc<dyn MetadataStore> {
+        &self.store
     }
 
     pub fn objects(&self) -> &ObjectStores {
@@ -268,6 +336,17 @@ impl Engine {
             .get_dataset(&self.tenant.tenant_id, name)
             .await?
             .ok_or_else(|| EngineError::DatasetNotFound(name.to_string()))
+    }
+
+    /// The tenant's dataset with that id, or [`EngineError::DatasetNotFound`] (also when
+    /// another tenant owns it: a tenant never learns of another's datasets).
+    pub async fn dataset_by_id(&self, dataset_id: &str) -> Result<Dataset, EngineError> {
+        let not_found = || EngineError::DatasetNotFound(dataset_id.to_string());
+        self.store
+            .get_dataset_by_id(&DatasetId::from(dataset_id))
+            .await?
+            .filter(|d| d.tenant_id == self.tenant.tenant_id)
+            .ok_or_else(not_found)
     }
 
     pub async fn datasets(&self) -> Result<Vec<Dataset>, EngineError> {
@@ -376,6 +455,23 @@ impl Engine {
     /// Runs one dataset: initialization if needed, then its tasks, until it is COMPLETED or
     /// ERRORED. Safe to call from several processes at once.
     pub async fn run_dataset(&self, dataset_id: &DatasetId) -> Result<Dataset, EngineError> {
+        // A worker runs every tenant's datasets, each with its tenant's buckets.
+        if let Some(dataset) = self.store.get_dataset_by_id(dataset_id).await?
+            && dataset.tenant_id != self.tenant.tenant_id
+        {
+            let owner = self
+                .store
+                .tenant_by_id(&dataset.tenant_id)
+                .await?
+                .ok_or_else(|| {
+                    EngineError::Corrupt(format!(
+                        "dataset {} belongs to tenant {}, which does not exist",
+                        dataset.dataset_name, dataset.tenant_id
+                    ))
+                })?;
+            let engine = self.for_tenant(owner.tenant())?;
+            return Box::pin(engine.run_dataset(dataset_id)).await;
+        }
         let dataset = init::initialize(self, dataset_id).await?;
         if !dataset.dataset_status.is_unfinished() {
             return Ok(dataset);

@@ -11,7 +11,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// One minute of a dataset's metrics.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MinuteMetrics {
     /// The minute's start, RFC 3339 UTC.
@@ -32,7 +32,7 @@ pub struct MinuteMetrics {
 }
 
 /// A dataset's metrics, minute by minute.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DatasetMetrics {
     pub dataset_name: String,
@@ -118,5 +118,32 @@ fn add_executions(minutes: &mut BTreeMap<i64, MinuteSums>, task: &letsdata_model
         }
         *latency_sum += (end - start).max(0) as u64;
         *ended += 1;
+    }
+}
+
+impl DatasetMetrics {
+    /// The page of at most `limit` minutes from `next_token` (what an earlier page returned:
+    /// the epoch millis of the page's first minute) on, and the next page's token (`None` on
+    /// the last page).
+    pub fn page(
+        mut self,
+        next_token: Option<&str>,
+        limit: usize,
+    ) -> Result<(DatasetMetrics, Option<String>), EngineError> {
+        let from = match next_token {
+            Some(token) => token.parse::<i64>().map_err(|_| {
+                EngineError::Refused(format!(
+                    "--nextToken: {token:?} is not a nextToken that metrics view returned"
+                ))
+            })?,
+            None => i64::MIN,
+        };
+        self.metrics.retain(|m| m.minute_epoch_millis >= from);
+        let next = self
+            .metrics
+            .get(limit)
+            .map(|m| m.minute_epoch_millis.to_string());
+        self.metrics.truncate(limit);
+        Ok((self, next))
     }
 }

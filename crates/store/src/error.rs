@@ -5,6 +5,12 @@ use thiserror::Error;
 pub enum StoreError {
     #[error("a dataset named {0:?} already exists for this tenant; choose another datasetName")]
     DatasetExists(String),
+    /// A tenant name or user email that is taken.
+    #[error("{what} {name:?} already exists; choose another")]
+    Exists { what: &'static str, name: String },
+    /// A value the store refuses (the message says which and what is expected).
+    #[error("{0}")]
+    Invalid(String),
     #[error("dataset {0:?} was changed by another process; retry")]
     Conflict(String),
     #[error("task {task_id} is no longer leased with token {token}; another worker owns it now")]

@@ -16,6 +16,7 @@
 //!
 //! Dataset records use optimistic concurrency: every update is conditional on the version read.
 
+pub mod access;
 mod error;
 pub mod postgres;
 mod quiesce;
@@ -23,6 +24,9 @@ mod row;
 pub mod sqlite;
 mod traits;
 
+pub use access::{
+    AccessStore, ApiKeyRecord, AuditEntry, Caller, NewApiKey, Scope, TenantRecord, UserRecord,
+};
 pub use error::{DbErrorKind, StoreError};
 pub use quiesce::{Hold, hold_writes};
 pub use traits::{

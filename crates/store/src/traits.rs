@@ -29,7 +29,7 @@ impl Tenant {
 }
 
 #[async_trait]
-pub trait MetadataStore: Send + Sync {
+pub trait MetadataStore: crate::AccessStore + Send + Sync {
     /// The default local tenant (created on first use).
     async fn local_tenant(&self) -> Result<Tenant, StoreError>;
     /// Inserts a new dataset; fails with [`StoreError::DatasetExists`] if the name is taken.

@@ -30,6 +30,9 @@ macro_rules! store_test_suite {
             use super::*;
             store_test_suite!(@single $factory;
                 local_tenant_is_stable,
+                tenants_users_and_api_keys,
+                revoked_and_unknown_keys_do_not_authenticate,
+                the_audit_log_keeps_each_tenants_entries_newest_first,
                 insert_get_and_list_datasets,
                 duplicate_dataset_name_is_rejected,
                 update_dataset_bumps_version_and_rejects_stale_versions,
@@ -256,6 +259,168 @@ mod suite {
         assert!(!first.tenant_id.is_empty());
         assert!(!first.user_id.is_empty());
         assert!(!first.tenant_name.is_empty());
+    }
+
+    pub async fn tenants_users_and_api_keys(store: Arc<dyn MetadataStore>) {
+        use letsdata_store::{NewApiKey, Scope};
+        let local = store.local_tenant().await.unwrap();
+        let acme = store.create_tenant("acme").await.unwrap();
+        assert_ne!(acme.tenant_id, local.tenant_id);
+        assert!(matches!(
+            store.create_tenant("acme").await,
+            Err(StoreError::Exists { what: "tenant", .. })
+        ));
+        assert!(matches!(
+            store.create_tenant("../etc").await,
+            Err(StoreError::Invalid(_))
+        ));
+        let mut names: Vec<String> = store
+            .tenants()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| t.tenant_name)
+            .collect();
+        names.sort();
+        assert_eq!(names, vec!["acme".to_string(), "local".to_string()]);
+        assert_eq!(
+            store.tenant_by_name("acme").await.unwrap(),
+            Some(acme.clone())
+        );
+        assert_eq!(
+            store.tenant_by_id(&acme.tenant_id).await.unwrap(),
+            Some(acme.clone())
+        );
+        assert_eq!(store.tenant_by_name("nobody").await.unwrap(), None);
+
+        let ada = store
+            .create_user(&acme.tenant_id, "ada@acme.example")
+            .await
+            .unwrap();
+        assert!(matches!(
+            store
+                .create_user(&local.tenant_id, "ada@acme.example")
+                .await,
+            Err(StoreError::Exists { what: "user", .. })
+        ));
+        assert!(matches!(
+            store.create_user(&acme.tenant_id, "not an email").await,
+            Err(StoreError::Invalid(_))
+        ));
+        assert_eq!(
+            store.users(Some(&acme.tenant_id)).await.unwrap(),
+            vec![ada.clone()]
+        );
+        assert!(
+            store
+                .users(Some(&local.tenant_id))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(store.users(None).await.unwrap().len(), 1);
+
+        // A key acting as a user, and one as the tenant itself.
+        let as_ada = NewApiKey::generate(
+            &acme.tenant_id,
+            Some(&ada.user_id),
+            &[Scope::Read, Scope::Logs],
+            Some("dashboards"),
+        )
+        .unwrap();
+        store.insert_api_key(&as_ada).await.unwrap();
+        let as_tenant = NewApiKey::generate(&acme.tenant_id, None, &Scope::ALL, None).unwrap();
+        store.insert_api_key(&as_tenant).await.unwrap();
+        let caller = store.authenticate(&as_ada.secret).await.unwrap().unwrap();
+        assert_eq!(caller.key, as_ada.record);
+        assert_eq!(caller.tenant.tenant_id, acme.tenant_id);
+        assert_eq!(caller.tenant.tenant_name, "acme");
+        assert_eq!(caller.tenant.user_id, ada.user_id);
+        let caller = store
+            .authenticate(&as_tenant.secret)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(caller.tenant.user_id, acme.user_id);
+        assert_eq!(caller.key.scopes, Scope::ALL.to_vec());
+        let keys = store.api_keys(Some(&acme.tenant_id)).await.unwrap();
+        assert_eq!(keys.len(), 2);
+        assert!(keys.contains(&as_ada.record) && keys.contains(&as_tenant.record));
+        assert!(
+            store
+                .api_keys(Some(&local.tenant_id))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    pub async fn revoked_and_unknown_keys_do_not_authenticate(store: Arc<dyn MetadataStore>) {
+        use letsdata_store::{NewApiKey, Scope};
+        let tenant = store.create_tenant("revokers").await.unwrap();
+        let key = NewApiKey::generate(&tenant.tenant_id, None, &[Scope::Read], None).unwrap();
+        store.insert_api_key(&key).await.unwrap();
+        assert!(store.authenticate(&key.secret).await.unwrap().is_some());
+        // The hash is not the key, and a key that differs in one character is another key.
+        assert!(store.authenticate(&key.hash).await.unwrap().is_none());
+        let mut other = key.secret.clone();
+        let last = other.pop().unwrap();
+        other.push(if last == 'A' { 'B' } else { 'A' });
+        assert!(store.authenticate(&other).await.unwrap().is_none());
+        assert!(store.authenticate("").await.unwrap().is_none());
+
+        let revoked = store
+            .revoke_api_key(&key.record.api_key_id)
+            .await
+            .unwrap()
+            .unwrap();
+        let at = revoked.revoked_datetime.expect("revoked");
+        assert!(store.authenticate(&key.secret).await.unwrap().is_none());
+        // Revoking again keeps the first time; an unknown id is None.
+        let again = store
+            .revoke_api_key(&key.record.api_key_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(again.revoked_datetime, Some(at));
+        assert!(store.revoke_api_key("ak-nope").await.unwrap().is_none());
+        let listed = store.api_keys(Some(&tenant.tenant_id)).await.unwrap();
+        assert_eq!(listed, vec![revoked]);
+    }
+
+    pub async fn the_audit_log_keeps_each_tenants_entries_newest_first(
+        store: Arc<dyn MetadataStore>,
+    ) {
+        use letsdata_store::AuditEntry;
+        let a = store.create_tenant("audited-a").await.unwrap();
+        let b = store.create_tenant("audited-b").await.unwrap();
+        let entry = |tenant: &str, n: i64| AuditEntry {
+            at: 1_000 + n,
+            tenant_id: tenant.to_string(),
+            actor: format!("ak-{n}"),
+            user_id: (n % 2 == 0).then(|| "u".to_string()),
+            action: "dataset/create".into(),
+            target: format!("D{n}"),
+            outcome: "201".into(),
+        };
+        for n in 0..5 {
+            store.audit(&entry(&a.tenant_id, n)).await.unwrap();
+            store.audit(&entry(&b.tenant_id, 100 + n)).await.unwrap();
+        }
+        let of_a = store.audit_log(Some(&a.tenant_id), 3).await.unwrap();
+        assert_eq!(
+            of_a,
+            vec![
+                entry(&a.tenant_id, 4),
+                entry(&a.tenant_id, 3),
+                entry(&a.tenant_id, 2)
+            ]
+        );
+        assert_eq!(store.audit_log(None, 100).await.unwrap().len(), 10);
+        assert_eq!(
+            store.audit_log(Some(&b.tenant_id), 100).await.unwrap()[0],
+            entry(&b.tenant_id, 104)
+        );
     }
 
     pub async fn local_tenant_is_stable_across_reopen(factory: &dyn StoreFactory) {

@@ -153,6 +153,8 @@ impl PostgresStore {
     }
 }
 
+crate::access::impl_access_store!(PostgresStore);
+
 #[async_trait]
 impl MetadataStore for PostgresStore {
     async fn local_tenant(&self) -> Result<Tenant, StoreError> {

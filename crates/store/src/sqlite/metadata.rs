@@ -97,6 +97,8 @@ impl SqliteStore {
     }
 }
 
+crate::access::impl_access_store!(SqliteStore);
+
 #[async_trait]
 impl MetadataStore for SqliteStore {
     async fn local_tenant(&self) -> Result<Tenant, StoreError> {
