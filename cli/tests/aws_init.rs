@@ -18,7 +18,8 @@ async fn missing_customer_resources_fail_initialization_clearly() {
     let (input, output) = (format!("in-{suffix}"), format!("out-{suffix}"));
     let input_url = em.queue(&input).await;
     let output_url = em.queue(&output).await;
-    let home = em.home();
+    // `--detach`, then `letsdata run`: the local store's workflow.
+    let home = em.local_home();
     let config = |name: &str| {
         json!({
             "datasetName": format!("{name}{suffix}"),

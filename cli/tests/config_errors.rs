@@ -213,7 +213,8 @@ fn duplicate_names_bad_json_and_unknown_datasets() {
 
 #[test]
 fn detach_then_run() {
-    let home = TestHome::new();
+    // `--detach`, then `letsdata run`: the local store's workflow.
+    let home = TestHome::local();
     home.put("input-bucket", "a.jsonl", b"{\"a\":1}\n{\"a\":2}\n");
     let cfg = config(
         "Detached",
@@ -243,7 +244,8 @@ fn detach_then_run() {
 
 #[test]
 fn a_manifest_gone_before_initialization_fails_that_step_clearly() {
-    let home = TestHome::new();
+    // `--detach`, then `letsdata run`: the local store's workflow.
+    let home = TestHome::local();
     home.put("data-bucket", "x.jsonl", b"{\"a\":1}\n");
     home.put("manifests", "m.txt", b"x.jsonl\n");
     let mut cfg = config(

@@ -837,3 +837,66 @@ fn the_cli_through_the_server_prints_what_it_prints_locally() {
     assert_eq!(view.code, 0, "{}", view.stderr);
     assert_eq!(view.json()["datasetName"], "ViaServer");
 }
+
+/// `--tlsCert` / `--tlsKey`: HTTPS only; the CLI trusts the certificate through SSL_CERT_FILE.
+#[test]
+fn tls() {
+    let home = TestHome::new();
+    let (key, _) = tenant_key(&home, "tenant-a");
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).expect("certificate");
+    let cert = home.home().join("cert.pem");
+    let private = home.home().join("key.pem");
+    std::fs::write(&cert, certified.cert.pem()).expect("cert");
+    std::fs::write(&private, certified.key_pair.serialize_pem()).expect("key");
+    let mut child = home
+        .command(&[
+            "server",
+            "--listen",
+            "127.0.0.1:0",
+            "--tlsCert",
+            cert.to_str().expect("utf8"),
+            "--tlsKey",
+            private.to_str().expect("utf8"),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("server");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("listening");
+    let server = Server {
+        child,
+        url: serde_json::from_str::<Value>(&line).expect("json")["listening"]
+            .as_str()
+            .expect("url")
+            .replace("127.0.0.1", "localhost"),
+        http: reqwest::blocking::Client::builder()
+            .add_root_certificate(
+                reqwest::Certificate::from_pem(certified.cert.pem().as_bytes()).expect("pem"),
+            )
+            .build()
+            .expect("client"),
+    };
+    assert!(
+        server.url.starts_with("https://localhost:"),
+        "{}",
+        server.url
+    );
+    let (status, list) = server.get(Some(&key), "/api/v1/dataset/list");
+    assert_eq!((status, list), (200, json!([])));
+    // Plain HTTP to the HTTPS port gets no answer.
+    let plain = server.url.replace("https://", "http://");
+    assert!(reqwest::blocking::get(format!("{plain}/healthz")).is_err());
+    let run = home
+        .command(&["--endpoint", &server.url, "datasets", "list"])
+        .env("LETSDATA_API_KEY", &key)
+        .env("SSL_CERT_FILE", &cert)
+        .output()
+        .expect("run");
+    let run = common::Run::from(run);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout.trim(), "[]");
+}

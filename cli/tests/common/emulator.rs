@@ -114,7 +114,15 @@ impl Drop for PrivateMoto {
 impl Emulator {
     /// A letsdata home whose invocations use the emulator.
     pub fn home(&self) -> TestHome {
-        let mut home = TestHome::new();
+        self.on(TestHome::new())
+    }
+
+    /// A home on the emulator that never goes through a server ([`TestHome::local`]).
+    pub fn local_home(&self) -> TestHome {
+        self.on(TestHome::local())
+    }
+
+    fn on(&self, mut home: TestHome) -> TestHome {
         home.env("LETSDATA_AWS_ENDPOINT", &self.endpoint)
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")

@@ -21,6 +21,8 @@ pub struct TestHome {
     pub dir: tempfile::TempDir,
     envs: Vec<(String, String)>,
     server: std::sync::Mutex<Option<(Child, String, String)>>,
+    /// Never through a server (a test of a local workflow: `--detach`, then `letsdata run`).
+    local: bool,
 }
 
 /// Commands that work on the store directly, never through a server.
@@ -102,7 +104,16 @@ impl TestHome {
             dir: tempfile::tempdir().expect("temp dir"),
             envs: Vec::new(),
             server: std::sync::Mutex::new(None),
+            local: false,
         }
+    }
+
+    /// A home whose commands never go through a server, also with `LETSDATA_TEST_VIA_SERVER`:
+    /// for tests of the local store's own workflow (a server would run its datasets at once).
+    pub fn local() -> Self {
+        let mut home = Self::new();
+        home.local = true;
+        home
     }
 
     /// The home's server (started on first use): its URL and an API key of the local tenant.
@@ -169,7 +180,7 @@ impl TestHome {
     /// `LETSDATA_TEST_VIA_SERVER`, see [`TestHome`]).
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = self.local_command(args);
-        if via_server() && args.first().is_some_and(|c| !LOCAL_ONLY.contains(c)) {
+        if via_server() && !self.local && args.first().is_some_and(|c| !LOCAL_ONLY.contains(c)) {
             let (url, key) = self.server();
             cmd.env("LETSDATA_ENDPOINT", url)
                 .env("LETSDATA_API_KEY", key);

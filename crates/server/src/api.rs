@@ -5,7 +5,7 @@ use crate::auth::Ctx;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{Body, Params, body_bytes, check_identifier};
 use crate::schema::{Dataset, DatasetMetricsPage, ErrorObjectsPage, Task, TasksPage};
-use crate::{AppState, DEFAULT_PAGE, MAX_PAGE};
+use crate::{AppState, DEFAULT_PAGE, MAX_OUTPUT, MAX_PAGE};
 use axum::extract::Request;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -519,8 +519,8 @@ pub struct OutputParams {
     dataset_name: Option<String>,
     #[param(required = false)]
     dataset_id: Option<String>,
-    /// At most this many documents, 1 to 10000 (default 1000).
-    #[param(required = false, minimum = 1, maximum = 10000)]
+    /// At most this many documents, 1 to 100000 (default 1000).
+    #[param(required = false, minimum = 1, maximum = 100000)]
     limit: Option<u64>,
 }
 
@@ -534,7 +534,13 @@ async fn output_read(ctx: Ctx, Params(p): Params<OutputParams>) -> ApiResult<Res
         .await?;
     let limit = match p.limit {
         None => 1000,
-        some => page_size(some)?,
+        Some(n) if (1..=MAX_OUTPUT as u64).contains(&n) => n as usize,
+        Some(n) => {
+            return Err(ApiError::bad_request(
+                "InvalidParameters",
+                format!("limit {n} is out of range: expected 1 to {MAX_OUTPUT}"),
+            ));
+        }
     };
     let docs: Vec<Value> = ctx.engine.read_output(&name, limit).await?;
     Ok(axum::Json(docs).into_response())

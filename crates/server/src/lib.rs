@@ -40,6 +40,8 @@ pub const API_PREFIX: &str = "/api/v1";
 pub const DEFAULT_PAGE: usize = 100;
 /// The most items a page may ask for.
 pub const MAX_PAGE: usize = 10_000;
+/// The most documents `output` reads at once.
+pub const MAX_OUTPUT: usize = 100_000;
 
 /// What every handler shares.
 #[derive(Clone)]
