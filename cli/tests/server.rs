@@ -900,3 +900,46 @@ fn tls() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout.trim(), "[]");
 }
+
+/// On a shared PostgreSQL store the server only serves (`--inProcessWorker` defaults to
+/// false) and a `letsdata worker` runs the datasets; tenants are isolated there too.
+#[test]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no test PostgreSQL"
+)]
+fn on_postgresql_the_server_serves_and_workers_run() {
+    let schema = common::services::PgSchema::new();
+    let mut home = TestHome::new();
+    home.env("LETSDATA_DATABASE_URL", &schema.url());
+    let (key_a, _) = tenant_key(&home, "tenant-a");
+    let (key_b, _) = tenant_key(&home, "tenant-b");
+    let server = Server::start(&home);
+    let mut worker = home
+        .command(&["worker"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("worker");
+    let dataset = tenant_a_dataset(&home, &server, &key_a);
+    common::signal(worker.id(), "-TERM");
+    common::wait_exit(&mut worker, Duration::from_secs(60), "the worker exited");
+    assert_eq!(dataset["datasetStatus"], "COMPLETED", "{dataset}");
+    assert_eq!(dataset["datasetProgress"]["documentsWritten"], 3);
+    let id = dataset["datasetId"].as_str().expect("id");
+    for path in [
+        "/api/v1/dataset?datasetName=Shared".to_string(),
+        format!("/api/v1/dataset?datasetId={id}"),
+        "/api/v1/tasks/list?datasetName=Shared".to_string(),
+    ] {
+        let (status, body) = server.get(Some(&key_b), &path);
+        assert_eq!(status, 404, "{path}: {body}");
+    }
+    let (status, tasks) = server.get(
+        Some(&key_a),
+        "/api/v1/tasks/list?datasetName=Shared&limit=2",
+    );
+    assert_eq!(status, 200, "{tasks}");
+    assert_eq!(tasks["tasks"].as_array().expect("tasks").len(), 2);
+    assert!(tasks["nextToken"].is_string());
+}
