@@ -75,18 +75,9 @@ pub async fn remote(
             task_id,
             page,
         } => {
+            let filters = [("taskId", task_id.as_ref().map(|t| t.to_string()))];
             let query = |after: Option<String>, limit: usize| {
-                let mut query = vec![
-                    ("datasetName", dataset_name.clone()),
-                    ("limit", limit.to_string()),
-                ];
-                if let Some(task) = &task_id {
-                    query.push(("taskId", task.to_string()));
-                }
-                if let Some(after) = after {
-                    query.push(("nextToken", after));
-                }
-                query
+                super::page_query(&dataset_name, limit, after, &filters)
             };
             if let Some(limit) = page.limit() {
                 let page = remote

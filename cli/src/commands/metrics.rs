@@ -50,16 +50,8 @@ pub async fn remote(
     out: &Output,
 ) -> anyhow::Result<ExitCode> {
     let MetricsCommand::View { dataset_name, page } = command;
-    let query = |after: Option<String>, limit: usize| {
-        let mut query = vec![
-            ("datasetName", dataset_name.clone()),
-            ("limit", limit.to_string()),
-        ];
-        if let Some(after) = after {
-            query.push(("nextToken", after));
-        }
-        query
-    };
+    let query =
+        |after: Option<String>, limit: usize| super::page_query(&dataset_name, limit, after, &[]);
     if let Some(limit) = page.limit() {
         out.print(
             &remote

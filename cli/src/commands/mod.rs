@@ -97,6 +97,29 @@ where
     Ok(())
 }
 
+/// The query of a list page through a server: the dataset, the page size, where it starts
+/// (`after`, a nextToken) and the list's own filters.
+pub fn page_query(
+    dataset_name: &str,
+    limit: usize,
+    after: Option<String>,
+    filters: &[(&'static str, Option<String>)],
+) -> Vec<(&'static str, String)> {
+    let mut query = vec![
+        ("datasetName", dataset_name.to_string()),
+        ("limit", limit.to_string()),
+    ];
+    query.extend(
+        filters
+            .iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| (*k, v.clone()))),
+    );
+    if let Some(after) = after {
+        query.push(("nextToken", after));
+    }
+    query
+}
+
 /// A page a server answered with: its items (under `key`) and its `nextToken`.
 pub fn page_of(
     page: &mut serde_json::Value,

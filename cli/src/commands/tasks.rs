@@ -200,18 +200,9 @@ pub async fn remote(
             task_status,
             page,
         } => {
+            let filters = [("taskStatus", task_status.map(|s| s.to_string()))];
             let query = |after: Option<String>, limit: usize| {
-                let mut query = vec![
-                    ("datasetName", dataset_name.clone()),
-                    ("limit", limit.to_string()),
-                ];
-                if let Some(status) = task_status {
-                    query.push(("taskStatus", status.to_string()));
-                }
-                if let Some(after) = after {
-                    query.push(("nextToken", after));
-                }
-                query
+                super::page_query(&dataset_name, limit, after, &filters)
             };
             if let Some(limit) = page.limit() {
                 remote
