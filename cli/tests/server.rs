@@ -20,10 +20,12 @@ struct Server {
 
 impl Server {
     fn start(home: &TestHome) -> Server {
+        // Its log in a file: a pipe nobody reads would fill and stop it.
+        let log = std::fs::File::create(home.home().join("server.log")).expect("log file");
         let mut child = home
             .command(&["server", "--listen", "127.0.0.1:0"])
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(log)
             .spawn()
             .expect("start letsdata server");
         let stdout = child.stdout.take().expect("stdout");
@@ -35,10 +37,10 @@ impl Server {
             Ok(listening) => listening,
             Err(e) => {
                 let _ = child.kill();
-                let out = child.wait_with_output().expect("output");
+                let _ = child.wait();
                 panic!(
                     "no listening line ({e}): {line:?}\n{}",
-                    String::from_utf8_lossy(&out.stderr)
+                    std::fs::read_to_string(home.home().join("server.log")).unwrap_or_default()
                 )
             }
         };
@@ -72,8 +74,12 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         // Never panics (it may run while a failed test unwinds).
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return;
+        }
         let _ = std::process::Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
+            .stderr(Stdio::null())
             .status();
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
@@ -617,6 +623,28 @@ fn health_readiness_metrics_and_the_openapi_document() {
         openapi["components"]["securitySchemes"]["apiKey"]["scheme"],
         "bearer"
     );
+
+    // SIGTERM: a graceful stop, exit 0; one JSON log line per request.
+    let mut server = server;
+    common::signal(server.child.id(), "-TERM");
+    let status = common::wait_exit(&mut server.child, Duration::from_secs(30), "server stopped");
+    assert_eq!(status.code(), Some(0));
+    let log = std::fs::read_to_string(home.home().join("server.log")).expect("log");
+    let requests: Vec<Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["fields"]["message"] == "request")
+        .collect();
+    assert!(
+        requests
+            .iter()
+            .any(|r| r["fields"]["route"] == "/api/v1/dataset/list"
+                && r["fields"]["status"] == 200
+                && r["fields"]["request_id"].is_string()
+                && r["fields"]["millis"].is_number()),
+        "{log}"
+    );
+    assert!(!log.contains(&key), "the key is not logged");
 }
 
 /// The CLI as the server's client prints what it prints locally, with the same exit codes;
