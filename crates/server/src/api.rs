@@ -73,10 +73,15 @@ async fn whoami(ctx: Ctx, Params(_): Params<NoParams>) -> ApiResult<Response> {
 /// letsdata's own records (datasets, tasks, workflows) as JSON, secrets masked as the CLI
 /// prints them.
 fn record<T: Serialize>(status: StatusCode, value: &T) -> ApiResult<Response> {
-    let mut value = serde_json::to_value(value)
+    let value = serde_json::to_value(value)
         .map_err(|e| ApiError::internal(format!("cannot encode the response: {e}")))?;
+    Ok(masked(status, value))
+}
+
+/// A JSON value of letsdata's records, its secrets masked.
+fn masked(status: StatusCode, mut value: Value) -> Response {
     letsdata_model::secrets::redact(&mut value);
-    Ok((status, axum::Json(value)).into_response())
+    (status, axum::Json(value)).into_response()
 }
 
 fn ok<T: Serialize>(value: &T) -> ApiResult<Response> {
@@ -324,10 +329,14 @@ async fn tasks_list(ctx: Ctx, Params(p): Params<TasksListParams>) -> ApiResult<R
         .engine
         .tasks_page(&name, status, p.next_token.as_deref(), page_size(p.limit)?)
         .await?;
-    ok(&serde_json::json!({
-        "tasks": page.tasks,
-        "nextToken": page.next.map(|n| n.to_string()),
-    }))
+    let mut tasks = serde_json::Map::with_capacity(2);
+    tasks.insert(
+        "tasks".into(),
+        serde_json::to_value(page.tasks)
+            .map_err(|e| ApiError::internal(format!("cannot encode the tasks: {e}")))?,
+    );
+    tasks.insert("nextToken".into(), page.next.map(|n| n.to_string()).into());
+    Ok(masked(StatusCode::OK, Value::Object(tasks)))
 }
 
 /// A task of a dataset.
@@ -506,8 +515,8 @@ async fn metrics_view(ctx: Ctx, Params(p): Params<MetricsParams>) -> ApiResult<R
     let (metrics, next) = metrics.page(p.next_token.as_deref(), page_size(p.limit)?)?;
     let mut value = serde_json::to_value(&metrics)
         .map_err(|e| ApiError::internal(format!("cannot encode the metrics: {e}")))?;
-    value["nextToken"] = serde_json::json!(next);
-    ok(&value)
+    value["nextToken"] = next.into();
+    Ok(masked(StatusCode::OK, value))
 }
 
 /// Documents a dataset wrote.
