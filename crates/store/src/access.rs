@@ -172,13 +172,7 @@ impl NewApiKey {
 /// What the store keeps of a key's secret: its SHA-256, hex. The secret is 256 random bits,
 /// so a plain hash is as strong as a salted one and can be looked up by value.
 pub fn hash_api_key(secret: &str) -> String {
-    let digest = sha2::Sha256::digest(secret.as_bytes());
-    let mut hex = String::with_capacity(64);
-    for b in digest {
-        use fmt::Write as _;
-        let _ = write!(hex, "{b:02x}");
-    }
-    hex
+    hex::encode(sha2::Sha256::digest(secret.as_bytes()))
 }
 
 /// What a request's key resolved to.
