@@ -63,7 +63,9 @@ pub async fn remote(
     let mut whole: Option<DatasetMetrics> = None;
     let mut after = None;
     loop {
-        let mut page = remote.get("metrics", &query(after, 10_000)).await?;
+        let mut page = remote
+            .get("metrics", &query(after, letsdata_server::MAX_PAGE))
+            .await?;
         let next = page["nextToken"].as_str().map(str::to_string);
         if let Some(map) = page.as_object_mut() {
             map.remove("nextToken");

@@ -90,12 +90,17 @@ fn ok<T: Serialize>(value: &T) -> ApiResult<Response> {
 
 /// The page size a request asks for: `limit` (1 to [`MAX_PAGE`]) or [`DEFAULT_PAGE`].
 fn page_size(limit: Option<u64>) -> ApiResult<usize> {
+    bounded_limit(limit, DEFAULT_PAGE, MAX_PAGE)
+}
+
+/// `limit` when it is 1 to `most`, `default` without one; a 400 naming the range otherwise.
+fn bounded_limit(limit: Option<u64>, default: usize, most: usize) -> ApiResult<usize> {
     match limit {
-        None => Ok(DEFAULT_PAGE),
-        Some(n) if (1..=MAX_PAGE as u64).contains(&n) => Ok(n as usize),
+        None => Ok(default),
+        Some(n) if (1..=most as u64).contains(&n) => Ok(n as usize),
         Some(n) => Err(ApiError::bad_request(
             "InvalidParameters",
-            format!("limit {n} is out of range: expected 1 to {MAX_PAGE}"),
+            format!("limit {n} is out of range: expected 1 to {most}"),
         )),
     }
 }
@@ -541,16 +546,7 @@ async fn output_read(ctx: Ctx, Params(p): Params<OutputParams>) -> ApiResult<Res
     let name = ctx
         .dataset_name(p.dataset_name.as_deref(), p.dataset_id.as_deref())
         .await?;
-    let limit = match p.limit {
-        None => 1000,
-        Some(n) if (1..=MAX_OUTPUT as u64).contains(&n) => n as usize,
-        Some(n) => {
-            return Err(ApiError::bad_request(
-                "InvalidParameters",
-                format!("limit {n} is out of range: expected 1 to {MAX_OUTPUT}"),
-            ));
-        }
-    };
+    let limit = bounded_limit(p.limit, 1000, MAX_OUTPUT)?;
     let docs: Vec<Value> = ctx.engine.read_output(&name, limit).await?;
     Ok(axum::Json(docs).into_response())
 }
