@@ -102,9 +102,7 @@ pub async fn run(command: DatasetsCommand, home: &Path, out: &Output) -> anyhow:
             config_file,
             detach,
         } => {
-            let text = std::fs::read_to_string(&config_file).with_context(|| {
-                format!("cannot read the config file {}", config_file.display())
-            })?;
+            let text = read_config(&config_file)?;
             let dataset = engine.create_dataset(&text).await?;
             if engine.is_shared() {
                 return create_on_shared_store(&engine, dataset, detach, out).await;
@@ -243,6 +241,12 @@ fn warn_about_initialization(dataset: &letsdata_model::Dataset) {
     }
 }
 
+/// The text of a dataset configuration file.
+fn read_config(config_file: &Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(config_file)
+        .with_context(|| format!("cannot read the config file {}", config_file.display()))
+}
+
 /// The dataset record a server answered with.
 pub fn dataset_of(value: &serde_json::Value) -> anyhow::Result<letsdata_model::Dataset> {
     serde_json::from_value(value.clone()).context("the server's answer is not a dataset record")
@@ -271,14 +275,13 @@ pub async fn remote(
             config_file,
             detach,
         } => {
-            let text = std::fs::read_to_string(&config_file).with_context(|| {
-                format!("cannot read the config file {}", config_file.display())
-            })?;
+            let text = read_config(&config_file)?;
             let created = remote.post_text("dataset/create", text).await?;
             let dataset = dataset_of(&created)?;
             warn_about_initialization(&dataset);
             if detach || !dataset.dataset_status.is_unfinished() {
-                return print_dataset(&created, out);
+                out.print(&created)?;
+                return Ok(super::exit_code_for(std::slice::from_ref(&dataset)));
             }
             let ended = crate::progress::follow(remote, &dataset.dataset_name).await?;
             return print_dataset(&ended, out);
