@@ -7,7 +7,6 @@ mod common;
 
 use common::{TestHome, config};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
@@ -20,34 +19,28 @@ struct Server {
 
 impl Server {
     fn start(home: &TestHome) -> Server {
+        Server::start_with(home, &[], reqwest::blocking::Client::builder())
+    }
+
+    /// A server with `args` added to `--listen 127.0.0.1:0`, and a client made by `http`.
+    fn start_with(
+        home: &TestHome,
+        args: &[&str],
+        http: reqwest::blocking::ClientBuilder,
+    ) -> Server {
         // Its log in a file: a pipe nobody reads would fill and stop it.
-        let log = std::fs::File::create(home.home().join("server.log")).expect("log file");
-        let mut child = home
-            .command(&["server", "--listen", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .expect("start letsdata server");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read the listening line");
-        let listening: Value = match serde_json::from_str(&line) {
-            Ok(listening) => listening,
-            Err(e) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "no listening line ({e}): {line:?}\n{}",
-                    std::fs::read_to_string(home.home().join("server.log")).unwrap_or_default()
-                )
-            }
-        };
+        let log_path = home.home().join("server.log");
+        let log = std::fs::File::create(&log_path).expect("log file");
+        let mut all = vec!["server", "--listen", "127.0.0.1:0"];
+        all.extend_from_slice(args);
+        let (child, url) = common::start_server(
+            home.command(&all).stdout(Stdio::piped()).stderr(log),
+            Some(&log_path),
+        );
         Server {
             child,
-            url: listening["listening"].as_str().expect("url").to_string(),
-            http: reqwest::blocking::Client::builder()
+            url,
+            http: http
                 .timeout(Duration::from_secs(60))
                 .build()
                 .expect("client"),
@@ -73,24 +66,11 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        // Never panics (it may run while a failed test unwinds).
-        if let Ok(Some(_)) = self.child.try_wait() {
-            return;
-        }
-        let _ = std::process::Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .stderr(Stdio::null())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        eprintln!("the letsdata server did not stop within 30 s of SIGTERM; killing it");
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        common::stop_child(
+            &mut self.child,
+            Duration::from_secs(30),
+            "the letsdata server",
+        );
     }
 }
 
@@ -877,37 +857,20 @@ fn tls() {
     let private = home.home().join("key.pem");
     std::fs::write(&cert, certified.cert.pem()).expect("cert");
     std::fs::write(&private, certified.key_pair.serialize_pem()).expect("key");
-    let mut child = home
-        .command(&[
-            "server",
-            "--listen",
-            "127.0.0.1:0",
+    let mut server = Server::start_with(
+        &home,
+        &[
             "--tlsCert",
             cert.to_str().expect("utf8"),
             "--tlsKey",
             private.to_str().expect("utf8"),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("server");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("listening");
-    let server = Server {
-        child,
-        url: serde_json::from_str::<Value>(&line).expect("json")["listening"]
-            .as_str()
-            .expect("url")
-            .replace("127.0.0.1", "localhost"),
-        http: reqwest::blocking::Client::builder()
-            .add_root_certificate(
-                reqwest::Certificate::from_pem(certified.cert.pem().as_bytes()).expect("pem"),
-            )
-            .build()
-            .expect("client"),
-    };
+        ],
+        reqwest::blocking::Client::builder().add_root_certificate(
+            reqwest::Certificate::from_pem(certified.cert.pem().as_bytes()).expect("pem"),
+        ),
+    );
+    // The certificate names localhost.
+    server.url = server.url.replace("127.0.0.1", "localhost");
     assert!(
         server.url.starts_with("https://localhost:"),
         "{}",

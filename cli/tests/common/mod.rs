@@ -38,36 +38,61 @@ pub fn via_server() -> bool {
 impl Drop for TestHome {
     fn drop(&mut self) {
         if let Some((mut child, _, _)) = self.server.lock().ok().and_then(|mut s| s.take()) {
-            signal(child.id(), "-TERM");
-            if child
-                .wait_timeout_or_kill(Duration::from_secs(60))
-                .is_none()
-            {
-                eprintln!("the test's letsdata server did not stop within 60 s; killed");
-            }
+            stop_child(
+                &mut child,
+                Duration::from_secs(60),
+                "the test's letsdata server",
+            );
         }
     }
 }
 
-/// Waiting for a child with a deadline.
-trait WaitTimeout {
-    /// The exit status, or `None` when it had to be killed.
-    fn wait_timeout_or_kill(&mut self, within: Duration) -> Option<std::process::ExitStatus>;
+/// Starts `letsdata server` (`command`, with `--listen 127.0.0.1:0`, its stdout piped): the
+/// process and the URL its one stdout line names. Without that line, the process is killed and
+/// the test fails showing `log` (the server's stderr), when there is one.
+pub fn start_server(command: &mut Command, log: Option<&Path>) -> (Child, String) {
+    let mut child = command.spawn().expect("start letsdata server");
+    let mut line = String::new();
+    let _ = std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().expect("stdout piped")),
+        &mut line,
+    );
+    let url = serde_json::from_str::<Value>(&line)
+        .ok()
+        .and_then(|l| l["listening"].as_str().map(str::to_string));
+    match url {
+        Some(url) => (child, url),
+        None => {
+            let _ = child.kill();
+            let _ = child.wait();
+            let log = log
+                .map(|l| std::fs::read_to_string(l).unwrap_or_default())
+                .unwrap_or_default();
+            panic!("letsdata server printed no listening line: {line:?}\n{log}")
+        }
+    }
 }
 
-impl WaitTimeout for Child {
-    fn wait_timeout_or_kill(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
-        let deadline = Instant::now() + within;
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.try_wait() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.kill();
-        let _ = self.wait();
-        None
+/// Stops `child` (`what`): SIGTERM, then SIGKILL if it has not exited within `within`. Never
+/// panics (it runs in `Drop`, also while a failed test unwinds).
+pub fn stop_child(child: &mut Child, within: Duration, what: &str) {
+    if let Ok(Some(_)) = child.try_wait() {
+        return;
     }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .stderr(Stdio::null())
+        .status();
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    eprintln!("{what} did not stop within {within:?} of SIGTERM; killing it");
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// The result of one CLI invocation.
@@ -133,20 +158,12 @@ impl TestHome {
         );
         let key: Value = serde_json::from_slice(&created.stdout).expect("key json");
         let key = key["apiKey"].as_str().expect("apiKey").to_string();
-        let mut child = self
-            .local_command(&["server", "--listen", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start letsdata server");
-        let mut line = String::new();
-        std::io::BufRead::read_line(
-            &mut std::io::BufReader::new(child.stdout.take().expect("stdout")),
-            &mut line,
-        )
-        .expect("the server's listening line");
-        let listening: Value = serde_json::from_str(&line).expect("listening json");
-        let url = listening["listening"].as_str().expect("url").to_string();
+        let (child, url) = start_server(
+            self.local_command(&["server", "--listen", "127.0.0.1:0"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null()),
+            None,
+        );
         *server = Some((child, url.clone(), key.clone()));
         (url, key)
     }
