@@ -18,6 +18,23 @@ mkdir -p "$CACHE"
 # Build outside the clone so a fresh clone does not recompile every dependency.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE/target}"
 
+# --- Disk. Cargo never removes what earlier builds left in the target directory, and a link on
+# a full disk dies with SIGBUS: past LETSDATA_TARGET_CAP_GB (40 by default) the debug builds go
+# (they are rebuilt), and the run stops early, saying so, when the disk has under 10 GB free.
+TARGET_CAP_GB="${LETSDATA_TARGET_CAP_GB:-40}"
+if [ -d "$CARGO_TARGET_DIR" ]; then
+  TARGET_GB=$(( $(du -sk "$CARGO_TARGET_DIR" | cut -f1) / 1048576 ))
+  if [ "$TARGET_GB" -ge "$TARGET_CAP_GB" ]; then
+    echo "$CARGO_TARGET_DIR holds $TARGET_GB GB (cap $TARGET_CAP_GB GB): removing its debug builds"
+    rm -rf "$CARGO_TARGET_DIR/debug" "$CARGO_TARGET_DIR/guests/debug" "$CARGO_TARGET_DIR/examples-native"
+  fi
+fi
+FREE_GB=$(( $(df -Pk "$CACHE" | awk 'NR==2 {print $4}') / 1048576 ))
+if [ "$FREE_GB" -lt 10 ]; then
+  echo "only $FREE_GB GB free under $CACHE; the build needs about 10 GB: free some space (or point LETSDATA_CACHE_DIR elsewhere) and run this again" >&2
+  exit 1
+fi
+
 # --- S3 emulator: moto[server]==5.2.5 in its own virtualenv (5.2.1 breaks multipart completion).
 MOTO_VERSION=5.2.5
 VENV="$CACHE/moto-$MOTO_VERSION"
