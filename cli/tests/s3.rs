@@ -17,6 +17,7 @@ fn settings(endpoint: &str) -> S3Settings {
         secret_access_key: Some("testing".into()),
         session_token: None,
         path_style: true,
+        grant: None,
     }
 }
 

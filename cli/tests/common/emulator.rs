@@ -55,6 +55,7 @@ pub async fn emulator_at(endpoint: &str) -> Emulator {
         secret_access_key: Some("testing".into()),
         session_token: None,
         path_style: true,
+        grant: None,
     });
     Emulator {
         endpoint,

@@ -61,7 +61,10 @@ fn sink(write: Value) -> Box<dyn DocumentSink> {
 async fn context() -> Option<ConnectorContext> {
     let endpoint = common::endpoint()?;
     let aws = common::clients().await?;
-    let ctx = ConnectorContext::new(Arc::new(ObjectStores::s3(common::s3_settings(endpoint))));
+    let ctx = ConnectorContext::new(
+        Arc::new(ObjectStores::s3(common::s3_settings(endpoint))),
+        "test",
+    );
     seed(&ctx, aws).await;
     Some(ctx)
 }
@@ -204,7 +207,10 @@ async fn s3_buckets_are_owned() {
 #[tokio::test]
 async fn local_buckets_are_owned() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let ctx = ConnectorContext::new(Arc::new(ObjectStores::local(dir.path().to_path_buf())));
+    let ctx = ConnectorContext::new(
+        Arc::new(ObjectStores::local(dir.path().to_path_buf())),
+        "test",
+    );
     let sink = sink(json!({"connectorDestination": "S3", "resourceLocation": "LetsData"}));
     let exists =
         async |r: &ConnectorResource| ctx.objects().bucket_exists(&r.name).await.expect("exists");

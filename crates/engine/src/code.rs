@@ -18,6 +18,7 @@ use crate::workflow::{self, Record, RetryPolicy, Step, StepError, WorkflowError}
 use crate::{Engine, EngineError};
 use bytes::Bytes;
 use letsdata_connectors::ConnectorError;
+use letsdata_connectors::aws::Access;
 use letsdata_connectors::s3::ObjectStores;
 use letsdata_connectors::source::ReadSource;
 use letsdata_model::dataset::{CodeArtifact, DatasetCode};
@@ -126,15 +127,21 @@ impl Engine {
     }
 }
 
-/// Copies the artifact into the content-addressed store. Returns its snapshot entry.
+/// Copies the artifact into the content-addressed store. Returns its snapshot entry. A
+/// `Customer` artifact is read through the dataset's access grant (`role_arn`).
 pub(crate) async fn copy_artifact(
     engine: &Engine,
     artifact: &WasmArtifact,
+    role_arn: Option<&str>,
     interface: Interface,
 ) -> Result<CodeArtifact, CodeError> {
     let link = artifact.link();
-    let source = engine.objects().bucket(&artifact.bucket)?;
-    if !engine.objects().bucket_exists(&artifact.bucket).await? {
+    let customer = engine
+        .connectors
+        .objects_as(&Access::of(role_arn, artifact.resource_location))
+        .await?;
+    let source = customer.bucket(&artifact.bucket)?;
+    if !customer.bucket_exists(&artifact.bucket).await? {
         return Err(user(format!(
             "artifactFileS3Link {link}: bucket {:?} does not exist; upload the component there or fix the link",
             artifact.bucket
@@ -346,12 +353,13 @@ impl Engine {
         let id = dataset.dataset_id.clone();
 
         let copied: Mutex<Option<CodeArtifact>> = Mutex::new(None);
+        let role_arn = spec.access_grant_role_arn.as_deref();
         let result = workflow::run(self, &id, &Record::CodeUpdate, &steps, |step| {
             let (copied, artifact, step) = (&copied, &artifact, *step);
             async move {
                 match step {
                     UpdateStep::ArtifactCopy => {
-                        let new = copy_artifact(self, artifact, interface).await?;
+                        let new = copy_artifact(self, artifact, role_arn, interface).await?;
                         let message = format!(
                             "sha256 {} ({} bytes) → {}",
                             new.sha256, new.size_bytes, new.internal_copy

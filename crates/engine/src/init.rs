@@ -224,7 +224,8 @@ impl Init<'_> {
                 let artifact = code::artifact_of(self.spec)
                     .ok_or_else(|| StepError::user("the implementation is not Wasm"))?;
                 let interface = code::interface(self.connectors.source.as_ref())?;
-                let copied = code::copy_artifact(engine, artifact, interface).await?;
+                let role_arn = self.spec.access_grant_role_arn.as_deref();
+                let copied = code::copy_artifact(engine, artifact, role_arn, interface).await?;
                 let message = format!(
                     "{} → {} (sha256 {}, {} bytes)",
                     copied.artifact_file_s3_link,

@@ -2,6 +2,7 @@
 //! (LetsData's `errors/list`, `errors` and `logs` Control API resources).
 
 use crate::{Engine, EngineError};
+use letsdata_connectors::aws::Access;
 use letsdata_connectors::s3::{Bucket, ObjectInfo};
 use letsdata_model::{Dataset, TaskId};
 use serde::Serialize;
@@ -95,14 +96,20 @@ impl Engine {
         if let Some(t) = task_id {
             self.task(dataset_name, t).await?;
         }
-        if !self
-            .objects()
+        // A Customer error bucket is read through the dataset's access grant.
+        let spec = crate::datasets::spec_of(self, &dataset)?;
+        let access = Access::of(
+            spec.access_grant_role_arn.as_deref(),
+            spec.error_connector.resource_location,
+        );
+        let objects = self.connectors.objects_as(&access).await?;
+        if !objects
             .bucket_exists(&dataset.resources.error_bucket)
             .await?
         {
             return Ok(None);
         }
-        let bucket = self.objects().bucket(&dataset.resources.error_bucket)?;
+        let bucket = objects.bucket(&dataset.resources.error_bucket)?;
         let prefix = match task_id {
             Some(t) => format!("{}/{t}/", dataset.dataset_name),
             None => format!("{}/", dataset.dataset_name),

@@ -214,7 +214,7 @@ impl Engine {
         let store = letsdata_store::open(home, settings.database_url.as_deref()).await?;
         let objects = Arc::new(ObjectStores::from_env(home)?);
         let tenant = store.local_tenant().await?;
-        let connectors = Arc::new(ConnectorContext::new(objects));
+        let connectors = Arc::new(ConnectorContext::new(objects, &tenant.tenant_id));
         let tenant_contexts =
             std::collections::HashMap::from([(tenant.tenant_id.clone(), connectors.clone())]);
         Ok(Self {
@@ -280,9 +280,10 @@ impl Engine {
             )));
         }
         let home = self.home.join("tenants").join(tenant_id);
-        let context = Arc::new(ConnectorContext::new(Arc::new(ObjectStores::from_env(
-            &home,
-        )?)));
+        let context = Arc::new(ConnectorContext::new(
+            Arc::new(ObjectStores::from_env(&home)?),
+            tenant_id,
+        ));
         contexts.insert(tenant_id.to_string(), context.clone());
         Ok(context)
     }

@@ -33,7 +33,10 @@
 //! Delivery is at least once: a batch retried after a timeout may have been written already.
 
 pub mod attribute_value;
+mod grant;
 pub(crate) mod shard;
+
+pub use grant::{Access, GrantCredentials, GrantProvider};
 
 pub use crate::sink::Rejected;
 use crate::{ConnectorContext, ConnectorError, FailureKind};
@@ -172,17 +175,40 @@ impl AwsClients {
     }
 }
 
-/// The clients for `region`, made once per process: `LETSDATA_AWS_ENDPOINT` when set, the
-/// AWS credential chain.
-pub async fn clients(ctx: &ConnectorContext, region: &str) -> AwsClients {
-    let made = ctx
-        .client(region, || async {
-            let mut settings = AwsSettings::from_env();
-            settings.region = Some(region.to_string());
-            Ok::<_, ConnectorError>(AwsClients::connect(&settings).await)
-        })
-        .await;
-    made.expect("making AWS clients does not fail")
+/// The clients for `region` as `access` reaches the service, made once per process:
+/// `LETSDATA_AWS_ENDPOINT` when set, the AWS credential chain, and for an access grant the
+/// role's credentials (assumed through STS with this chain's identity).
+pub async fn clients(
+    ctx: &ConnectorContext,
+    region: &str,
+    access: &Access,
+) -> Result<AwsClients, ConnectorError> {
+    let grant = match access {
+        Access::Own => None,
+        Access::Grant { role_arn } => Some(ctx.grant(role_arn).await?),
+    };
+    let key = match access {
+        Access::Own => region.to_string(),
+        Access::Grant { role_arn } => format!("{region} as {role_arn}"),
+    };
+    ctx.client(&key, || async {
+        let mut settings = AwsSettings::from_env();
+        settings.region = Some(region.to_string());
+        let mut aws = AwsClients::connect(&settings).await;
+        if let Some(grant) = grant {
+            aws.config = aws
+                .config
+                .into_builder()
+                .credentials_provider(
+                    aws_credential_types::provider::SharedCredentialsProvider::new(GrantProvider(
+                        grant,
+                    )),
+                )
+                .build();
+        }
+        Ok(aws)
+    })
+    .await
 }
 
 /// Bounded exponential back-off for transient failures.

@@ -6,6 +6,7 @@ pub mod source;
 
 pub use client::*;
 
+use crate::aws::Access;
 use crate::registry::Connector;
 use crate::sink::{DocumentSink, SinkRole};
 use crate::source::ReadSource;
@@ -28,6 +29,10 @@ impl Connector for DynamoDb {
         match (&spec.read_connector, &spec.manifest) {
             (ReadConnector::DynamoDb(read), Manifest::DynamoDbTable(manifest)) => {
                 Some(Box::new(source::DynamoDbSource {
+                    access: Access::of(
+                        spec.access_grant_role_arn.as_deref(),
+                        read.resource_location,
+                    ),
                     read: read.clone(),
                     manifest: *manifest,
                     region: spec.region.as_str(),
@@ -41,6 +46,10 @@ impl Connector for DynamoDb {
         match (&spec.write_connector, role) {
             (WriteConnector::DynamoDb(write), SinkRole::Write) => {
                 Some(Box::new(sink::DynamoDbSink {
+                    access: Access::of(
+                        spec.access_grant_role_arn.as_deref(),
+                        write.resource_location,
+                    ),
                     write: write.clone(),
                     region: spec.region.as_str(),
                 }))

@@ -2,7 +2,9 @@
 //! letsdata creates, a document without the partition key gets the document id under it.
 
 use super::{DYNAMODB_TABLE, DynamoDbWriter, KeyAttribute, ScanRequest, TableKeySchema, TableSpec};
-use crate::aws::{ACTIVE_TIMEOUT, clients, describe, existence_problem, missing_customer_resource};
+use crate::aws::{
+    ACTIVE_TIMEOUT, Access, clients, describe, existence_problem, missing_customer_resource,
+};
 use crate::owner::{OWNER_TAG, Owner, left_in_place};
 use crate::sink::{Deliver, Delivering, DocumentSink, Rejected, SinkTask, SinkWriter};
 use crate::{ConnectorContext, ConnectorError};
@@ -18,6 +20,8 @@ use std::borrow::Cow;
 pub struct DynamoDbSink {
     pub(super) write: DynamoDbWriteConnector,
     pub(super) region: &'static str,
+    /// As whom the stream, queue or table is reached (its `resourceLocation`).
+    pub(super) access: Access,
 }
 
 fn described(resource: &ConnectorResource) -> String {
@@ -43,11 +47,14 @@ impl DocumentSink for DynamoDbSink {
         if self.write.resource_location != ResourceLocation::Customer {
             return Vec::new();
         }
-        let found = clients(ctx, self.region)
-            .await
-            .dynamodb()
-            .exists(&resource.name)
-            .await;
+        let found = async {
+            clients(ctx, self.region, &self.access)
+                .await?
+                .dynamodb()
+                .exists(&resource.name)
+                .await
+        }
+        .await;
         existence_problem(
             "writeConnector.tableName",
             &described(resource),
@@ -72,7 +79,7 @@ impl DocumentSink for DynamoDbSink {
         resource: &ConnectorResource,
         owner: Owner<'_>,
     ) -> Result<ConnectorResource, ConnectorError> {
-        let ddb = clients(ctx, self.region).await.dynamodb();
+        let ddb = clients(ctx, self.region, &self.access).await?.dynamodb();
         let exists = ddb.exists(&resource.name).await?;
         match self.write.resource_location {
             ResourceLocation::Customer if !exists => {
@@ -116,7 +123,7 @@ impl DocumentSink for DynamoDbSink {
         resource: &ConnectorResource,
         owner: Owner<'_>,
     ) -> Result<String, ConnectorError> {
-        let ddb = clients(ctx, self.region).await.dynamodb();
+        let ddb = clients(ctx, self.region, &self.access).await?.dynamodb();
         if let Some(info) = ddb.describe_table(&resource.name).await? {
             let claim = owner.claim(ddb.tags(&info.arn).await?);
             let empty = ddb.is_empty(&resource.name).await?;
@@ -134,8 +141,8 @@ impl DocumentSink for DynamoDbSink {
         resource: &ConnectorResource,
         _task: &SinkTask<'_>,
     ) -> Result<Box<dyn SinkWriter>, ConnectorError> {
-        let writer = clients(ctx, self.region)
-            .await
+        let writer = clients(ctx, self.region, &self.access)
+            .await?
             .dynamodb()
             .writer(&resource.name)
             .await?;
@@ -151,7 +158,7 @@ impl DocumentSink for DynamoDbSink {
         _dataset_name: &str,
         limit: usize,
     ) -> Result<Vec<Bytes>, ConnectorError> {
-        let ddb = clients(ctx, self.region).await.dynamodb();
+        let ddb = clients(ctx, self.region, &self.access).await?.dynamodb();
         let mut docs = Vec::new();
         if !ddb.exists(&resource.name).await? {
             return Ok(docs);

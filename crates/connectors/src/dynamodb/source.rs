@@ -3,7 +3,7 @@
 //! an item's id is its key values joined by `|`.
 
 use super::{DYNAMODB_TABLE, DynamoDbClient, ScanFilter, ScanKey, ScanRequest};
-use crate::aws::{clients, describe, existence_problem};
+use crate::aws::{Access, clients, describe, existence_problem};
 use crate::source::{
     Next, ReadSource, RecordBatch, RecordSource, SourceRecord, TaskInput, TaskSeed, TaskSeeds,
     from_fields, seeds, to_fields,
@@ -24,6 +24,8 @@ pub struct DynamoDbSource {
     pub(super) read: TableReadConnector,
     pub(super) manifest: TableManifest,
     pub(super) region: &'static str,
+    /// As whom the stream, queue or table is reached (its `resourceLocation`).
+    pub(super) access: Access,
 }
 
 /// A segment task's own fields.
@@ -74,11 +76,14 @@ impl ReadSource for DynamoDbSource {
     }
 
     async fn check(&self, ctx: &ConnectorContext) -> Vec<Problem> {
-        let found = clients(ctx, self.region)
-            .await
-            .dynamodb()
-            .exists(&self.read.table_name)
-            .await;
+        let found = async {
+            clients(ctx, self.region, &self.access)
+                .await?
+                .dynamodb()
+                .exists(&self.read.table_name)
+                .await
+        }
+        .await;
         existence_problem(
             "readConnector.tableName",
             &describe("DynamoDB table", &self.resource()),
@@ -92,7 +97,7 @@ impl ReadSource for DynamoDbSource {
 
     async fn tasks(&self, ctx: &ConnectorContext) -> Result<TaskSeeds, ConnectorError> {
         // The table was checked at create time; it may be gone.
-        let ddb = clients(ctx, self.region).await.dynamodb();
+        let ddb = clients(ctx, self.region, &self.access).await?.dynamodb();
         if !ddb.exists(&self.read.table_name).await? {
             return Err(ConnectorError::User(format!(
                 "the {} does not exist in region {}; create it first, or fix the name",
@@ -132,7 +137,7 @@ impl ReadSource for DynamoDbSource {
     ) -> Result<TaskInput, ConnectorError> {
         let own: SegmentTask = from_fields(&task.input, "segment task")?;
         let position: SegmentPosition = from_fields(position, "scan position")?;
-        let ddb = clients(ctx, self.region).await.dynamodb();
+        let ddb = clients(ctx, self.region, &self.access).await?.dynamodb();
         let segment = own.segment.unwrap_or(0);
         let total = own.total_segments.unwrap_or(self.manifest.segments);
         let info = ddb

@@ -5,6 +5,7 @@ pub mod source;
 
 pub use client::*;
 
+use crate::aws::Access;
 use crate::registry::Connector;
 use crate::source::ReadSource;
 use letsdata_model::DatasetSpec;
@@ -33,6 +34,10 @@ impl Connector for DynamoDbStreams {
         match (&spec.read_connector, &spec.manifest) {
             (ReadConnector::DynamoDbStreams(read), Manifest::DynamoDbStreams(manifest)) => {
                 Some(Box::new(source::DynamoDbStreamsSource {
+                    access: Access::of(
+                        spec.access_grant_role_arn.as_deref(),
+                        read.resource_location,
+                    ),
                     read: read.clone(),
                     manifest: *manifest,
                     region: spec.region.as_str(),

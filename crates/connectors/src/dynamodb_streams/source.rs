@@ -3,7 +3,7 @@
 
 use super::{DYNAMODB_STREAM, DynamoDbStreamRecord, StreamsShardApi, stream_table};
 use crate::aws::shard::{ShardPage, ShardSource, ShardStream, millis, shard_seeds};
-use crate::aws::{clients, describe, existence_problem};
+use crate::aws::{Access, clients, describe, existence_problem};
 use crate::source::{ReadSource, SourceRecord, TaskInput, TaskSeeds, seeds};
 use crate::{ConnectorContext, ConnectorError};
 use async_trait::async_trait;
@@ -20,6 +20,8 @@ pub struct DynamoDbStreamsSource {
     pub(super) read: StreamReadConnector,
     pub(super) manifest: StreamManifest,
     pub(super) region: &'static str,
+    /// As whom the stream, queue or table is reached (its `resourceLocation`).
+    pub(super) access: Access,
 }
 
 #[async_trait]
@@ -43,12 +45,15 @@ impl ReadSource for DynamoDbStreamsSource {
     }
 
     async fn check(&self, ctx: &ConnectorContext) -> Vec<Problem> {
-        let aws = clients(ctx, self.region).await;
-        let found = aws
-            .dynamodb_streams()
-            .describe_stream(&self.read.stream_arn)
-            .await
-            .map(|s| s.is_some());
+        let found = async {
+            let aws = clients(ctx, self.region, &self.access).await?;
+            let stream = aws.dynamodb_streams();
+            Ok(stream
+                .describe_stream(&self.read.stream_arn)
+                .await?
+                .is_some())
+        };
+        let found = found.await;
         existence_problem(
             "readConnector.streamArn",
             &describe("DynamoDB stream of table", &self.resource()),
@@ -61,7 +66,7 @@ impl ReadSource for DynamoDbStreamsSource {
     }
 
     async fn tasks(&self, ctx: &ConnectorContext) -> Result<TaskSeeds, ConnectorError> {
-        let aws = clients(ctx, self.region).await;
+        let aws = clients(ctx, self.region, &self.access).await?;
         let shards = aws
             .dynamodb_streams()
             .list_shards(&self.read.stream_arn)
@@ -85,7 +90,7 @@ impl ReadSource for DynamoDbStreamsSource {
         task: &TaskDefinition,
         position: &ConnectorFields,
     ) -> Result<TaskInput, ConnectorError> {
-        let aws = clients(ctx, self.region).await;
+        let aws = clients(ctx, self.region, &self.access).await?;
         let api = StreamsShardApi {
             streams: aws.dynamodb_streams(),
             stream_arn: Arc::from(self.read.stream_arn.as_str()),

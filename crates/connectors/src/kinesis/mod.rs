@@ -6,6 +6,7 @@ pub mod source;
 
 pub use client::*;
 
+use crate::aws::Access;
 use crate::registry::Connector;
 use crate::sink::{DocumentSink, SinkRole};
 use crate::source::ReadSource;
@@ -35,6 +36,10 @@ impl Connector for Kinesis {
         match (&spec.read_connector, &spec.manifest) {
             (ReadConnector::Kinesis(read), Manifest::Kinesis(manifest)) => {
                 Some(Box::new(source::KinesisSource {
+                    access: Access::of(
+                        spec.access_grant_role_arn.as_deref(),
+                        read.resource_location,
+                    ),
                     read: read.clone(),
                     manifest: *manifest,
                     region: spec.region.as_str(),
@@ -48,6 +53,10 @@ impl Connector for Kinesis {
         match (&spec.write_connector, role) {
             (WriteConnector::Kinesis(write), SinkRole::Write) => {
                 Some(Box::new(sink::KinesisSink {
+                    access: Access::of(
+                        spec.access_grant_role_arn.as_deref(),
+                        write.resource_location,
+                    ),
                     write: write.clone(),
                     region: spec.region.as_str(),
                 }))

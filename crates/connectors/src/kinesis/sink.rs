@@ -2,7 +2,8 @@
 
 use super::{KINESIS_STREAM, KinesisPutRecord, KinesisWriter, stream_name};
 use crate::aws::{
-    ACTIVE_TIMEOUT, ShardStart, clients, describe, existence_problem, missing_customer_resource,
+    ACTIVE_TIMEOUT, Access, ShardStart, clients, describe, existence_problem,
+    missing_customer_resource,
 };
 use crate::owner::{OWNER_TAG, Owner, left_in_place};
 use crate::sink::{Deliver, Delivering, DocumentSink, Rejected, SinkTask, SinkWriter};
@@ -18,6 +19,8 @@ use std::borrow::Cow;
 pub struct KinesisSink {
     pub(super) write: KinesisWriteConnector,
     pub(super) region: &'static str,
+    /// As whom the stream, queue or table is reached (its `resourceLocation`).
+    pub(super) access: Access,
 }
 
 /// The stream's ARN when known, else its name.
@@ -64,11 +67,14 @@ impl DocumentSink for KinesisSink {
         } else {
             "writeConnector.streamArn"
         };
-        let found = clients(ctx, self.region)
-            .await
-            .kinesis()
-            .exists(id(resource))
-            .await;
+        let found = async {
+            clients(ctx, self.region, &self.access)
+                .await?
+                .kinesis()
+                .exists(id(resource))
+                .await
+        }
+        .await;
         existence_problem(
             field,
             &described(resource),
@@ -93,7 +99,7 @@ impl DocumentSink for KinesisSink {
         resource: &ConnectorResource,
         owner: Owner<'_>,
     ) -> Result<ConnectorResource, ConnectorError> {
-        let kinesis = clients(ctx, self.region).await.kinesis();
+        let kinesis = clients(ctx, self.region, &self.access).await?.kinesis();
         let exists = kinesis.exists(id(resource)).await?;
         let tags = [(OWNER_TAG, owner.tag())];
         let letsdata = self.write.resource_location == ResourceLocation::LetsData;
@@ -130,7 +136,7 @@ impl DocumentSink for KinesisSink {
         resource: &ConnectorResource,
         owner: Owner<'_>,
     ) -> Result<String, ConnectorError> {
-        let kinesis = clients(ctx, self.region).await.kinesis();
+        let kinesis = clients(ctx, self.region, &self.access).await?.kinesis();
         if kinesis.exists(&resource.name).await? {
             let claim = owner.claim(kinesis.tags(&resource.name).await?);
             if let Some(why) = owner.refuse_delete(&claim, false) {
@@ -147,7 +153,7 @@ impl DocumentSink for KinesisSink {
         resource: &ConnectorResource,
         _task: &SinkTask<'_>,
     ) -> Result<Box<dyn SinkWriter>, ConnectorError> {
-        let kinesis = clients(ctx, self.region).await.kinesis();
+        let kinesis = clients(ctx, self.region, &self.access).await?.kinesis();
         Ok(Delivering::boxed(kinesis.writer(id(resource))))
     }
 
@@ -158,7 +164,7 @@ impl DocumentSink for KinesisSink {
         _dataset_name: &str,
         limit: usize,
     ) -> Result<Vec<Bytes>, ConnectorError> {
-        let kinesis = clients(ctx, self.region).await.kinesis();
+        let kinesis = clients(ctx, self.region, &self.access).await?.kinesis();
         let mut docs = Vec::new();
         let arn = match kinesis.describe_stream(&resource.name).await? {
             Some(info) => info.arn,

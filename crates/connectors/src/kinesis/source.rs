@@ -2,7 +2,7 @@
 
 use super::{KINESIS_STREAM, KinesisRecord, KinesisShardApi, stream_name};
 use crate::aws::shard::{ShardPage, ShardSource, ShardStream, millis, shard_seeds};
-use crate::aws::{clients, describe, existence_problem};
+use crate::aws::{Access, clients, describe, existence_problem};
 use crate::source::{ReadSource, SourceRecord, TaskInput, TaskSeeds, seeds};
 use crate::{ConnectorContext, ConnectorError};
 use async_trait::async_trait;
@@ -18,6 +18,8 @@ pub struct KinesisSource {
     pub(super) read: StreamReadConnector,
     pub(super) manifest: StreamManifest,
     pub(super) region: &'static str,
+    /// As whom the stream, queue or table is reached (its `resourceLocation`).
+    pub(super) access: Access,
 }
 
 #[async_trait]
@@ -41,8 +43,11 @@ impl ReadSource for KinesisSource {
     }
 
     async fn check(&self, ctx: &ConnectorContext) -> Vec<Problem> {
-        let aws = clients(ctx, self.region).await;
-        let found = aws.kinesis().exists(&self.read.stream_arn).await;
+        let found = async {
+            let aws = clients(ctx, self.region, &self.access).await?;
+            aws.kinesis().exists(&self.read.stream_arn).await
+        };
+        let found = found.await;
         existence_problem(
             "readConnector.streamArn",
             &describe("Kinesis stream", &self.resource()),
@@ -55,7 +60,7 @@ impl ReadSource for KinesisSource {
     }
 
     async fn tasks(&self, ctx: &ConnectorContext) -> Result<TaskSeeds, ConnectorError> {
-        let aws = clients(ctx, self.region).await;
+        let aws = clients(ctx, self.region, &self.access).await?;
         let shards = aws.kinesis().list_shards(&self.read.stream_arn).await?;
         if shards.is_empty() {
             return Err(ConnectorError::User(format!(
@@ -76,7 +81,7 @@ impl ReadSource for KinesisSource {
         task: &TaskDefinition,
         position: &ConnectorFields,
     ) -> Result<TaskInput, ConnectorError> {
-        let aws = clients(ctx, self.region).await;
+        let aws = clients(ctx, self.region, &self.access).await?;
         let api = KinesisShardApi {
             kinesis: aws.kinesis(),
             stream_arn: Arc::from(self.read.stream_arn.as_str()),

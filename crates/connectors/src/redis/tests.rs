@@ -36,7 +36,10 @@ fn test_redis(test: &str) -> Option<String> {
 
 fn context() -> (tempfile::TempDir, ConnectorContext) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let ctx = ConnectorContext::new(Arc::new(ObjectStores::local(dir.path().to_path_buf())));
+    let ctx = ConnectorContext::new(
+        Arc::new(ObjectStores::local(dir.path().to_path_buf())),
+        "test",
+    );
     (dir, ctx)
 }
 

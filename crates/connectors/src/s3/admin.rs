@@ -3,7 +3,7 @@
 
 use super::S3Settings;
 use crate::{ConnectorError, FailureKind};
-use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
 
 fn client(s: &S3Settings) -> aws_sdk_s3::Client {
     let mut b = aws_sdk_s3::Config::builder()
@@ -11,7 +11,11 @@ fn client(s: &S3Settings) -> aws_sdk_s3::Client {
         .region(Region::new(s.region.clone()))
         .endpoint_url(&s.endpoint)
         .force_path_style(s.path_style);
-    if let (Some(k), Some(secret)) = (&s.access_key_id, &s.secret_access_key) {
+    if let Some(grant) = &s.grant {
+        b = b.credentials_provider(SharedCredentialsProvider::new(crate::aws::GrantProvider(
+            grant.clone(),
+        )));
+    } else if let (Some(k), Some(secret)) = (&s.access_key_id, &s.secret_access_key) {
         b = b.credentials_provider(Credentials::new(
             k.clone(),
             secret.clone(),
@@ -31,6 +35,21 @@ fn sdk_error(what: String, e: impl std::error::Error) -> ConnectorError {
     }
 }
 
+/// Why S3 said 403 for bucket `name`, and what to grant, by whose credentials were used.
+fn denied_to(s: &S3Settings, name: &str) -> String {
+    let who = match &s.grant {
+        Some(grant) => format!(
+            "the access grant role {} (the dataset's accessGrantRoleArn) may not use it",
+            grant.role_arn()
+        ),
+        None => "letsdata's own AWS credentials may not use it".to_string(),
+    };
+    format!(
+        "HTTP 403 for the bucket: {who}; allow s3:ListBucket on arn:aws:s3:::{name} and the \
+         object actions the connector needs on arn:aws:s3:::{name}/*"
+    )
+}
+
 pub(super) async fn bucket_exists(s: &S3Settings, name: &str) -> Result<bool, ConnectorError> {
     match client(s).head_bucket().bucket(name).send().await {
         Ok(_) => Ok(true),
@@ -42,6 +61,12 @@ pub(super) async fn bucket_exists(s: &S3Settings, name: &str) -> Result<bool, Co
                 || e.raw_response().map(|r| r.status().as_u16()) == Some(404);
             if not_found {
                 Ok(false)
+            } else if e.raw_response().map(|r| r.status().as_u16()) == Some(403) {
+                Err(ConnectorError::AccessDenied {
+                    bucket: name.to_string(),
+                    key: String::new(),
+                    message: denied_to(s, name),
+                })
             } else {
                 Err(sdk_error(format!("cannot check bucket {name:?}"), e))
             }

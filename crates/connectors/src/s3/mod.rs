@@ -29,11 +29,12 @@ pub use sink::part_objects;
 pub use store::{AWS_ENDPOINT_ENV, ObjectStores, S3Settings};
 pub use writer::{PartWriter, StagedObject};
 
+use crate::aws::Access;
 use crate::registry::Connector;
 use crate::sink::{DocumentSink, SinkRole};
 use crate::source::ReadSource;
 use letsdata_model::DatasetSpec;
-use letsdata_model::spec::{Manifest, ReadConnector, WriteConnector};
+use letsdata_model::spec::{Manifest, ManifestSource, ReadConnector, WriteConnector};
 
 /// The S3 connector.
 #[derive(Debug)]
@@ -52,11 +53,22 @@ impl Connector for S3 {
                     source,
                     reader_type,
                 },
-            ) => Some(Box::new(source::S3Source {
-                read: read.clone(),
-                manifest: source.clone(),
-                reader_type: *reader_type,
-            })),
+            ) => {
+                let role_arn = spec.access_grant_role_arn.as_deref();
+                let manifest_access = match source {
+                    ManifestSource::S3Link {
+                        resource_location, ..
+                    } => Access::of(role_arn, *resource_location),
+                    ManifestSource::Text { .. } => Access::Own,
+                };
+                Some(Box::new(source::S3Source {
+                    access: Access::of(role_arn, read.bucket_resource_location),
+                    manifest_access,
+                    read: read.clone(),
+                    manifest: source.clone(),
+                    reader_type: *reader_type,
+                }))
+            }
             _ => None,
         }
     }
@@ -79,6 +91,7 @@ impl Connector for S3 {
         };
         Some(Box::new(sink::S3Sink {
             role,
+            access: Access::of(spec.access_grant_role_arn.as_deref(), location),
             location,
             bucket_name,
             gzip,

@@ -11,6 +11,7 @@
 
 use super::source::check_bucket;
 use super::{Bucket, PartWriter, StagedObject};
+use crate::aws::Access;
 use crate::owner::{Owner, left_in_place};
 use crate::sink::{
     DocumentBatch, DocumentSink, Fence, Rejected, SinkRole, SinkTask, SinkWriter, Staged,
@@ -26,6 +27,8 @@ use serde::Deserialize;
 #[derive(Debug, Clone)]
 pub struct S3Sink {
     pub(super) role: SinkRole,
+    /// As whom the bucket is reached (its `resourceLocation`).
+    pub(super) access: Access,
     pub(super) location: ResourceLocation,
     pub(super) bucket_name: Option<String>,
     pub(super) gzip: bool,
@@ -53,7 +56,7 @@ impl DocumentSink for S3Sink {
         let mut problems = Vec::new();
         if self.location == ResourceLocation::Customer {
             let path = format!("{}.bucketName", self.role.field());
-            check_bucket(ctx, &resource.name, &path, &mut problems).await;
+            check_bucket(ctx, &self.access, &resource.name, &path, &mut problems).await;
         }
         problems
     }
@@ -76,7 +79,8 @@ impl DocumentSink for S3Sink {
         resource: &ConnectorResource,
         owner: Owner<'_>,
     ) -> Result<ConnectorResource, ConnectorError> {
-        ctx.objects()
+        ctx.objects_as(&self.access)
+            .await?
             .create_owned_bucket(&resource.name, owner)
             .await?;
         Ok(resource.clone())
@@ -100,7 +104,8 @@ impl DocumentSink for S3Sink {
     ) -> Result<String, ConnectorError> {
         Ok(
             match ctx
-                .objects()
+                .objects_as(&self.access)
+                .await?
                 .delete_owned_bucket(&resource.name, owner)
                 .await?
             {
@@ -117,7 +122,7 @@ impl DocumentSink for S3Sink {
         task: &SinkTask<'_>,
     ) -> Result<Box<dyn SinkWriter>, ConnectorError> {
         Ok(part_objects(
-            ctx.objects().bucket(&resource.name)?,
+            ctx.objects_as(&self.access).await?.bucket(&resource.name)?,
             &format!("{}/{}", task.dataset_name, task.task_id),
             self.gzip,
             task.attempt,
@@ -130,10 +135,15 @@ impl DocumentSink for S3Sink {
         resource: &ConnectorResource,
         dataset_name: &str,
     ) -> Result<u64, ConnectorError> {
-        if !ctx.objects().bucket_exists(&resource.name).await? {
+        if !ctx
+            .objects_as(&self.access)
+            .await?
+            .bucket_exists(&resource.name)
+            .await?
+        {
             return Ok(0);
         }
-        let bucket = ctx.objects().bucket(&resource.name)?;
+        let bucket = ctx.objects_as(&self.access).await?.bucket(&resource.name)?;
         bucket
             .remove_incomplete(&format!("{dataset_name}/"), u64::MAX, true, &Ended)
             .await
@@ -147,10 +157,15 @@ impl DocumentSink for S3Sink {
         limit: usize,
     ) -> Result<Vec<Bytes>, ConnectorError> {
         let mut docs = Vec::new();
-        if !ctx.objects().bucket_exists(&resource.name).await? {
+        if !ctx
+            .objects_as(&self.access)
+            .await?
+            .bucket_exists(&resource.name)
+            .await?
+        {
             return Ok(docs);
         }
-        let bucket = ctx.objects().bucket(&resource.name)?;
+        let bucket = ctx.objects_as(&self.access).await?.bucket(&resource.name)?;
         for object in bucket.list(&format!("{dataset_name}/")).await? {
             let data = bucket.read_all(&object.key).await?;
             let data = if object.key.ends_with(".gz") {
@@ -186,10 +201,15 @@ impl DocumentSink for S3Sink {
         resource: &ConnectorResource,
         task: &SinkTask<'_>,
     ) -> Result<(), ConnectorError> {
-        if !ctx.objects().bucket_exists(&resource.name).await? {
+        if !ctx
+            .objects_as(&self.access)
+            .await?
+            .bucket_exists(&resource.name)
+            .await?
+        {
             return Ok(());
         }
-        let bucket = ctx.objects().bucket(&resource.name)?;
+        let bucket = ctx.objects_as(&self.access).await?.bucket(&resource.name)?;
         let prefix = format!("{}/{}/", task.dataset_name, task.task_id);
         for object in bucket.list(&prefix).await? {
             bucket.delete_if_exists(&object.key).await?;
@@ -444,11 +464,12 @@ mod tests {
         // Once the dataset has ended, every staging file under it goes.
         let sink = S3Sink {
             role: SinkRole::Write,
+            access: Access::Own,
             location: ResourceLocation::LetsData,
             bucket_name: None,
             gzip: false,
         };
-        let ctx = ConnectorContext::new(std::sync::Arc::new(stores));
+        let ctx = ConnectorContext::new(std::sync::Arc::new(stores), "test");
         let resource = ConnectorResource {
             name: "docs".into(),
             ..Default::default()

@@ -1,6 +1,7 @@
 //! The S3 read source: one task per manifest line, read as files.
 
 use super::manifest::{line_files, read_manifest};
+use crate::aws::Access;
 use crate::source::{
     FileInput, FilePosition, ReadSource, TaskInput, TaskSeed, TaskSeeds, from_fields,
 };
@@ -14,6 +15,10 @@ use std::collections::BTreeMap;
 /// Reads the files a manifest lists from a bucket.
 #[derive(Debug, Clone)]
 pub struct S3Source {
+    /// As whom the read bucket is reached (`bucketResourceLocation`).
+    pub(super) access: Access,
+    /// As whom the manifest's bucket is reached (`readerManifestResourceLocation`).
+    pub(super) manifest_access: Access,
     pub(super) read: S3ReadConnector,
     pub(super) manifest: ManifestSource,
     pub(super) reader_type: ReaderType,
@@ -26,14 +31,16 @@ struct FileTask {
     files: BTreeMap<String, String>,
 }
 
-/// Checks that a bucket exists; the problem names `path`.
+/// Checks that a bucket exists, reached as `access`; the problem names `path`.
 pub(super) async fn check_bucket(
     ctx: &ConnectorContext,
+    access: &Access,
     bucket: &str,
     path: &str,
     problems: &mut Vec<Problem>,
 ) -> bool {
-    match ctx.objects().require_bucket(bucket).await {
+    let exists = async { ctx.objects_as(access).await?.require_bucket(bucket).await };
+    match exists.await {
         Ok(()) => true,
         Err(e) => {
             problems.push(Problem {
@@ -72,6 +79,7 @@ impl ReadSource for S3Source {
         let mut problems = Vec::new();
         check_bucket(
             ctx,
+            &self.access,
             &self.read.bucket_name,
             "readConnector.bucketName",
             &mut problems,
@@ -79,11 +87,12 @@ impl ReadSource for S3Source {
         .await;
         if let ManifestSource::S3Link { bucket, key, .. } = &self.manifest {
             let path = "manifestFile.manifestFileS3Uri";
-            if check_bucket(ctx, bucket, path, &mut problems).await {
-                let exists = match ctx.objects().bucket(bucket) {
-                    Ok(b) => b.exists(key).await,
-                    Err(e) => Err(e),
+            if check_bucket(ctx, &self.manifest_access, bucket, path, &mut problems).await {
+                let exists = async {
+                    let objects = ctx.objects_as(&self.manifest_access).await?;
+                    objects.bucket(bucket)?.exists(key).await
                 };
+                let exists = exists.await;
                 match exists {
                     Ok(true) => {}
                     Ok(false) => problems.push(Problem {
@@ -101,7 +110,8 @@ impl ReadSource for S3Source {
     }
 
     async fn tasks(&self, ctx: &ConnectorContext) -> Result<TaskSeeds, ConnectorError> {
-        let lines = read_manifest(ctx.objects(), &self.manifest, self.reader_type).await?;
+        let objects = ctx.objects_as(&self.manifest_access).await?;
+        let lines = read_manifest(&objects, &self.manifest, self.reader_type).await?;
         if lines.is_empty() {
             return Err(ConnectorError::User(
                 "the manifest has no non-empty lines: nothing to do".into(),
@@ -141,7 +151,9 @@ impl ReadSource for S3Source {
             own.files
         };
         Ok(TaskInput::Files(FileInput::new(
-            ctx.objects().bucket(&self.read.bucket_name)?,
+            ctx.objects_as(&self.access)
+                .await?
+                .bucket(&self.read.bucket_name)?,
             files,
             task.manifest_line.clone(),
             FilePosition::from_fields(position)?,

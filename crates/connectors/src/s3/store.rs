@@ -4,6 +4,7 @@ use super::Bucket;
 use super::admin as s3admin;
 use super::nofollow::NoFollow;
 use crate::ConnectorError;
+use crate::aws::{GrantCredentials, GrantProvider};
 use crate::owner::{Claim, OWNER_TAG, Owner};
 use letsdata_model::location::validate_bucket_name;
 use object_store::ObjectStore;
@@ -27,6 +28,9 @@ pub struct S3Settings {
     pub session_token: Option<String>,
     /// Path-style addressing (`http://endpoint/bucket/key`), the default for custom endpoints.
     pub path_style: bool,
+    /// An access grant whose credentials replace the ones above (a tenant's `Customer`
+    /// buckets, [`crate::aws::Access`]).
+    pub grant: Option<Arc<GrantCredentials>>,
 }
 
 impl S3Settings {
@@ -58,6 +62,7 @@ impl S3Settings {
             secret_access_key: var("AWS_SECRET_ACCESS_KEY"),
             session_token: var("AWS_SESSION_TOKEN"),
             path_style,
+            grant: None,
         }))
     }
 }
@@ -110,6 +115,22 @@ impl ObjectStores {
 
     pub fn is_s3(&self) -> bool {
         matches!(self.backend, Backend::S3(_))
+    }
+
+    /// The same buckets reached with an access grant's credentials (S3; local buckets need
+    /// none and are the same).
+    pub fn with_grant(&self, grant: Arc<GrantCredentials>) -> Self {
+        let backend = match &self.backend {
+            Backend::S3(s) => Backend::S3(Arc::new(S3Settings {
+                grant: Some(grant),
+                ..S3Settings::clone(s)
+            })),
+            local @ Backend::Local { .. } => local.clone(),
+        };
+        Self {
+            backend,
+            cache: Mutex::new(HashMap::new()),
+        }
     }
 
     /// `local:<root>` or `s3:<endpoint>`, recorded in the dataset's resources.
@@ -170,14 +191,18 @@ impl ObjectStores {
                     .with_endpoint(&s.endpoint)
                     .with_allow_http(true)
                     .with_virtual_hosted_style_request(!s.path_style);
-                if let Some(k) = &s.access_key_id {
-                    b = b.with_access_key_id(k);
-                }
-                if let Some(k) = &s.secret_access_key {
-                    b = b.with_secret_access_key(k);
-                }
-                if let Some(t) = &s.session_token {
-                    b = b.with_token(t);
+                if let Some(grant) = &s.grant {
+                    b = b.with_credentials(Arc::new(GrantProvider(grant.clone())));
+                } else {
+                    if let Some(k) = &s.access_key_id {
+                        b = b.with_access_key_id(k);
+                    }
+                    if let Some(k) = &s.secret_access_key {
+                        b = b.with_secret_access_key(k);
+                    }
+                    if let Some(t) = &s.session_token {
+                        b = b.with_token(t);
+                    }
                 }
                 let s3 = Arc::new(
                     b.build()

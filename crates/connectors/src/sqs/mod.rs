@@ -6,6 +6,7 @@ pub mod source;
 
 pub use client::*;
 
+use crate::aws::Access;
 use crate::registry::Connector;
 use crate::sink::{DocumentSink, SinkRole};
 use crate::source::ReadSource;
@@ -28,6 +29,10 @@ impl Connector for Sqs {
         match (&spec.read_connector, &spec.manifest) {
             (ReadConnector::Sqs(read), Manifest::Sqs(manifest)) => {
                 Some(Box::new(source::SqsSource {
+                    access: Access::of(
+                        spec.access_grant_role_arn.as_deref(),
+                        read.resource_location,
+                    ),
                     read: read.clone(),
                     manifest: *manifest,
                     region: spec.region.as_str(),
@@ -40,6 +45,10 @@ impl Connector for Sqs {
     fn sink(&self, spec: &DatasetSpec, role: SinkRole) -> Option<Box<dyn DocumentSink>> {
         match (&spec.write_connector, role) {
             (WriteConnector::Sqs(write), SinkRole::Write) => Some(Box::new(sink::SqsSink {
+                access: Access::of(
+                    spec.access_grant_role_arn.as_deref(),
+                    write.resource_location,
+                ),
                 write: write.clone(),
                 region: spec.region.as_str(),
             })),

@@ -2,7 +2,7 @@
 //! the `messageIdAttributeName` attribute.
 
 use super::{ReceiveOptions, SQS_QUEUE, SqsOutgoingMessage, SqsSender, VisibilityChange};
-use crate::aws::{clients, describe, existence_problem, missing_customer_resource};
+use crate::aws::{Access, clients, describe, existence_problem, missing_customer_resource};
 use crate::owner::{OWNER_TAG, Owner, left_in_place};
 use crate::sink::{Deliver, Delivering, DocumentSink, Rejected, SinkTask, SinkWriter};
 use crate::{ConnectorContext, ConnectorError};
@@ -19,6 +19,8 @@ use std::time::Duration;
 pub struct SqsSink {
     pub(super) write: SqsWriteConnector,
     pub(super) region: &'static str,
+    /// As whom the stream, queue or table is reached (its `resourceLocation`).
+    pub(super) access: Access,
 }
 
 fn described(resource: &ConnectorResource) -> String {
@@ -44,11 +46,14 @@ impl DocumentSink for SqsSink {
         if self.write.resource_location != ResourceLocation::Customer {
             return Vec::new();
         }
-        let found = clients(ctx, self.region)
-            .await
-            .sqs()
-            .exists(&resource.name)
-            .await;
+        let found = async {
+            clients(ctx, self.region, &self.access)
+                .await?
+                .sqs()
+                .exists(&resource.name)
+                .await
+        }
+        .await;
         existence_problem(
             "writeConnector.queueName",
             &described(resource),
@@ -73,7 +78,7 @@ impl DocumentSink for SqsSink {
         resource: &ConnectorResource,
         owner: Owner<'_>,
     ) -> Result<ConnectorResource, ConnectorError> {
-        let sqs = clients(ctx, self.region).await.sqs();
+        let sqs = clients(ctx, self.region, &self.access).await?.sqs();
         let tags = [(OWNER_TAG, owner.tag())];
         let letsdata = self.write.resource_location == ResourceLocation::LetsData;
         let url = match sqs.find_queue_url(&resource.name).await? {
@@ -106,7 +111,7 @@ impl DocumentSink for SqsSink {
         resource: &ConnectorResource,
         owner: Owner<'_>,
     ) -> Result<String, ConnectorError> {
-        let sqs = clients(ctx, self.region).await.sqs();
+        let sqs = clients(ctx, self.region, &self.access).await?.sqs();
         if let Some(url) = sqs.find_queue_url(&resource.name).await? {
             let claim = owner.claim(sqs.tags(&url).await?);
             let empty = sqs.message_counts(&url).await?.total() == 0;
@@ -124,7 +129,7 @@ impl DocumentSink for SqsSink {
         resource: &ConnectorResource,
         _task: &SinkTask<'_>,
     ) -> Result<Box<dyn SinkWriter>, ConnectorError> {
-        let sqs = clients(ctx, self.region).await.sqs();
+        let sqs = clients(ctx, self.region, &self.access).await?.sqs();
         let url = if resource.url.is_empty() {
             sqs.queue_url(&resource.name).await?
         } else {
@@ -143,7 +148,7 @@ impl DocumentSink for SqsSink {
         _dataset_name: &str,
         limit: usize,
     ) -> Result<Vec<Bytes>, ConnectorError> {
-        let sqs = clients(ctx, self.region).await.sqs();
+        let sqs = clients(ctx, self.region, &self.access).await?.sqs();
         let mut docs = Vec::new();
         let Some(url) = sqs.find_queue_url(&resource.name).await? else {
             return Ok(docs);

@@ -3,7 +3,7 @@
 //! stays invisible to other readers until then; a crash redelivers it (at least once).
 
 use super::{ReceiveOptions, SQS_QUEUE, SqsClient, VisibilityChange};
-use crate::aws::{clients, describe, existence_problem};
+use crate::aws::{Access, clients, describe, existence_problem};
 use crate::source::{
     Next, ReadSource, RecordBatch, RecordSource, SourceRecord, TaskInput, TaskSeed, TaskSeeds,
     seeds, to_fields,
@@ -31,6 +31,8 @@ pub struct SqsSource {
     pub(super) read: QueueReadConnector,
     pub(super) manifest: QueueManifest,
     pub(super) region: &'static str,
+    /// As whom the stream, queue or table is reached (its `resourceLocation`).
+    pub(super) access: Access,
 }
 
 /// A queue task's own fields.
@@ -60,11 +62,14 @@ impl ReadSource for SqsSource {
     }
 
     async fn check(&self, ctx: &ConnectorContext) -> Vec<Problem> {
-        let found = clients(ctx, self.region)
-            .await
-            .sqs()
-            .exists(&self.read.queue_name)
-            .await;
+        let found = async {
+            clients(ctx, self.region, &self.access)
+                .await?
+                .sqs()
+                .exists(&self.read.queue_name)
+                .await
+        }
+        .await;
         existence_problem(
             "readConnector.queueName",
             &describe("SQS queue", &self.resource()),
@@ -78,7 +83,7 @@ impl ReadSource for SqsSource {
 
     async fn tasks(&self, ctx: &ConnectorContext) -> Result<TaskSeeds, ConnectorError> {
         // The queue was checked at create time; it may be gone.
-        let sqs = clients(ctx, self.region).await.sqs();
+        let sqs = clients(ctx, self.region, &self.access).await?.sqs();
         sqs.queue_url(&self.read.queue_name).await?;
         let n = self.manifest.tasks;
         Ok(seeds(
@@ -108,7 +113,7 @@ impl ReadSource for SqsSource {
         _task: &TaskDefinition,
         _position: &ConnectorFields,
     ) -> Result<TaskInput, ConnectorError> {
-        let sqs = clients(ctx, self.region).await.sqs();
+        let sqs = clients(ctx, self.region, &self.access).await?.sqs();
         let url = sqs.queue_url(&self.read.queue_name).await?;
         Ok(TaskInput::Records(Box::new(QueueSource {
             sqs,

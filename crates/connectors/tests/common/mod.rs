@@ -51,5 +51,6 @@ pub fn s3_settings(endpoint: String) -> S3Settings {
         secret_access_key: Some("testing".into()),
         session_token: None,
         path_style: true,
+        grant: None,
     }
 }
