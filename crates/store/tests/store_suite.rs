@@ -192,6 +192,41 @@ async fn postgres_factory() -> Option<PostgresFactory> {
 
 store_test_suite!(postgres, postgres_factory);
 
+/// PostgreSQL-specific: processes starting at once on a fresh store (a worker and `datasets
+/// create`, say) all get the local tenant; none fails on another's insert of it (a conflict on
+/// the tenant name, not only the id). Ten fresh schemas, eight instances each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_local_tenant_from_several_instances_at_once() {
+    for _ in 0..10 {
+        let Some(factory) = postgres_factory().await else {
+            return;
+        };
+        let mut stores = Vec::new();
+        for _ in 0..8 {
+            let store = StoreFactory::open(&factory).await;
+            // Connected, so that the inserts below start together.
+            store.list_datasets("nobody").await.unwrap();
+            stores.push(store);
+        }
+        let start = Arc::new(tokio::sync::Barrier::new(stores.len()));
+        let racing: Vec<_> = stores
+            .into_iter()
+            .map(|store| {
+                let start = start.clone();
+                tokio::spawn(async move {
+                    start.wait().await;
+                    store.local_tenant().await
+                })
+            })
+            .collect();
+        let mut tenants = Vec::new();
+        for r in racing {
+            tenants.push(r.await.unwrap().expect("the local tenant"));
+        }
+        assert!(tenants.windows(2).all(|w| w[0] == w[1]), "{tenants:?}");
+    }
+}
+
 /// SQLite-specific: several processes opening a fresh `$LETSDATA_HOME` at once (e.g. `letsdata
 /// run` and `letsdata datasets view` on first use) must all succeed and agree on the tenant.
 /// Each opener races to switch the new file into WAL mode and to apply the migrations.

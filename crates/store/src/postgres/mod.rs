@@ -161,7 +161,7 @@ impl MetadataStore for PostgresStore {
         let tenant = Tenant::local();
         sqlx::query(
             "INSERT INTO tenants (tenant_id, tenant_name, user_id, create_datetime)
-             VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id) DO NOTHING",
+             VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
         )
         .bind(&tenant.tenant_id)
         .bind(&tenant.tenant_name)
