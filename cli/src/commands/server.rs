@@ -71,19 +71,10 @@ pub async fn run(args: ServerArgs, home: &Path) -> anyhow::Result<ExitCode> {
             eprintln!("letsdata server listening on {scheme}://{address} ({store})");
         },
     ));
-    let work = {
-        let engine = engine.clone();
-        tokio::spawn(async move {
-            if worker {
-                engine
-                    .work(|dataset| {
-                        tracing::info!(dataset = %dataset.dataset_name, status = %dataset.dataset_status, "dataset run ended");
-                    })
-                    .await
-            } else {
-                std::future::pending().await
-            }
-        })
+    let work = if worker {
+        Some(spawn_worker(engine.clone())?)
+    } else {
+        None
     };
     tokio::pin!(server);
     let signal = tokio::select! {
@@ -106,7 +97,7 @@ pub async fn run(args: ServerArgs, home: &Path) -> anyhow::Result<ExitCode> {
     engine.drain();
     let finished = async {
         server.await??;
-        if worker {
+        if let Some(work) = work {
             work.await??;
         }
         anyhow::Ok(())
@@ -120,4 +111,39 @@ pub async fn run(args: ServerArgs, home: &Path) -> anyhow::Result<ExitCode> {
         _ = terminate.recv() => Ok(ExitCode::from(143)),
         _ = interrupt.recv() => Ok(ExitCode::from(130)),
     }
+}
+
+/// How much lower the in-process worker's CPU priority is than the API's (a nice value): when
+/// both want the CPU, requests are answered first and the worker takes what is left; alone,
+/// the worker has every core.
+const WORKER_NICENESS: i32 = 10;
+
+/// Runs the in-process worker on a runtime of its own, on threads of lower priority
+/// ([`WORKER_NICENESS`]), so that a task's work never sits in front of a request on a runtime
+/// thread. The answer is the worker's end.
+fn spawn_worker(
+    engine: Arc<Engine>,
+) -> std::io::Result<tokio::sync::oneshot::Receiver<Result<(), letsdata_engine::EngineError>>> {
+    let lower_priority = || {
+        // Linux: a thread's own nice value; threads it starts inherit it.
+        if let Err(e) = rustix::process::nice(WORKER_NICENESS) {
+            tracing::warn!(error = %e, "cannot lower the worker thread's priority");
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("letsdata-worker")
+        .on_thread_start(lower_priority)
+        .build()?;
+    let (done, finished) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("letsdata-worker".into())
+        .spawn(move || {
+            lower_priority();
+            let ended = runtime.block_on(engine.work(|dataset| {
+                tracing::info!(dataset = %dataset.dataset_name, status = %dataset.dataset_status, "dataset run ended");
+            }));
+            let _ = done.send(ended);
+        })?;
+    Ok(finished)
 }

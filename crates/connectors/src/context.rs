@@ -15,7 +15,9 @@ pub struct ConnectorContext {
     objects: Arc<ObjectStores>,
     /// The tenant whose datasets use this context: the external id of its access grants.
     tenant_id: String,
-    clients: tokio::sync::Mutex<HashMap<(TypeId, String), Box<dyn Any + Send + Sync>>>,
+    /// One cell per (client type, key); the lock is held only to find the cell, so making one
+    /// client (an STS call, a broker connection) never waits for another.
+    clients: std::sync::Mutex<HashMap<(TypeId, String), Arc<dyn Any + Send + Sync>>>,
 }
 
 impl std::fmt::Debug for ConnectorContext {
@@ -33,7 +35,7 @@ impl ConnectorContext {
         Self {
             objects,
             tenant_id: tenant_id.to_string(),
-            clients: tokio::sync::Mutex::new(HashMap::new()),
+            clients: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
@@ -82,12 +84,16 @@ impl ConnectorContext {
         Fut: Future<Output = Result<T, ConnectorError>>,
     {
         let id = (TypeId::of::<T>(), key.to_string());
-        let mut cache = self.clients.lock().await;
-        if let Some(client) = cache.get(&id).and_then(|c| c.downcast_ref::<T>()) {
-            return Ok(client.clone());
-        }
-        let client = make().await?;
-        cache.insert(id, Box::new(client.clone()));
-        Ok(client)
+        let cell = self
+            .clients
+            .lock()
+            .expect("connector clients lock poisoned")
+            .entry(id)
+            .or_insert_with(|| Arc::new(tokio::sync::OnceCell::<T>::new()))
+            .clone()
+            .downcast::<tokio::sync::OnceCell<T>>()
+            .expect("a client cell holds the type it is keyed by");
+        // Callers asking at once share one attempt; a failed one leaves the cell empty.
+        cell.get_or_try_init(make).await.cloned()
     }
 }
