@@ -88,6 +88,27 @@ pub fn redact_url(text: &str) -> std::borrow::Cow<'_, str> {
     .into()
 }
 
+/// Whether the JSON text `json` may hold something [`redact`] masks in its value: `false` only
+/// when redacting would change nothing, so that a printer can write a record straight to bytes
+/// and redact only the rare text that needs it. A secret field's name and a URL's `://` and
+/// `@` appear literally in JSON text (a serializer escapes only quotes, backslashes and control
+/// characters), so the text holds a secret only if it holds a name containing `password` or
+/// `secret` (any case), or a `://` with an `@` after it.
+pub fn may_hold_secret(json: &[u8]) -> bool {
+    let word_at = |first: (u8, u8), word: &[u8]| {
+        memchr::memchr2_iter(first.0, first.1, json).any(|i| {
+            json[i..]
+                .get(..word.len())
+                .is_some_and(|w| w.eq_ignore_ascii_case(word))
+        })
+    };
+    let url_with_user = || {
+        memchr::memmem::find(json, b"://")
+            .is_some_and(|at| memchr::memchr(b'@', &json[at..]).is_some())
+    };
+    word_at((b'p', b'P'), b"password") || word_at((b's', b'S'), b"secret") || url_with_user()
+}
+
 /// Masks the secrets in `value` (see the module docs), in place.
 pub fn redact(value: &mut Value) {
     match value {
@@ -148,6 +169,43 @@ mod tests {
             "redis://:${env:P}@h:1",
             "references stay"
         );
+    }
+
+    #[test]
+    fn text_without_a_trigger_needs_no_redaction() {
+        let plain = json!({"tasks": [{"taskId": "t1", "files": "s3://bucket/key.jsonl"}],
+                           "Passport": "x", "secretary": 1});
+        // "secretary" says secret: conservative.
+        assert!(may_hold_secret(plain.to_string().as_bytes()));
+        let plain = json!({"tasks": [{"taskId": "t1", "link": "s3://bucket/key.jsonl"}]});
+        assert!(!may_hold_secret(plain.to_string().as_bytes()));
+        for held in [
+            json!({"redisPASSWORD": "x"}),
+            json!({"clientSecret": "x"}),
+            json!({"u": "redis://a:b@h"}),
+            json!(["https://h/x", "me@example.com"]),
+        ] {
+            assert!(may_hold_secret(held.to_string().as_bytes()), "{held}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Whenever the text says "nothing to mask", redaction indeed changes nothing.
+        #[test]
+        fn no_trigger_means_redaction_is_a_no_op(
+            keys in proptest::collection::vec("[a-zA-Z]{1,10}", 1..6),
+            values in proptest::collection::vec("[a-z:/@.]{0,20}", 1..6),
+        ) {
+            let mut value = Value::Object(
+                keys.iter().cloned().zip(values.iter().cloned().map(Value::String)).collect(),
+            );
+            let text = value.to_string();
+            let before = value.clone();
+            redact(&mut value);
+            if !may_hold_secret(text.as_bytes()) {
+                proptest::prop_assert_eq!(before, value);
+            }
+        }
     }
 
     #[test]

@@ -73,9 +73,18 @@ async fn whoami(ctx: Ctx, Params(_): Params<NoParams>) -> ApiResult<Response> {
 /// letsdata's own records (datasets, tasks, workflows) as JSON, secrets masked as the CLI
 /// prints them.
 fn record<T: Serialize>(status: StatusCode, value: &T) -> ApiResult<Response> {
-    let value = serde_json::to_value(value)
-        .map_err(|e| ApiError::internal(format!("cannot encode the response: {e}")))?;
-    Ok(masked(status, value))
+    let encoding =
+        |e: serde_json::Error| ApiError::internal(format!("cannot encode the response: {e}"));
+    // Straight to bytes; through a JSON tree to be redacted only when the text may hold a
+    // secret (a configuration with a password, say): most answers never do.
+    let bytes = serde_json::to_vec(value).map_err(encoding)?;
+    if letsdata_model::secrets::may_hold_secret(&bytes) {
+        return Ok(masked(
+            status,
+            serde_json::to_value(value).map_err(encoding)?,
+        ));
+    }
+    Ok((status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response())
 }
 
 /// A JSON value of letsdata's records, its secrets masked.
@@ -334,14 +343,16 @@ async fn tasks_list(ctx: Ctx, Params(p): Params<TasksListParams>) -> ApiResult<R
         .engine
         .tasks_page(&name, status, p.next_token.as_deref(), page_size(p.limit)?)
         .await?;
-    let mut tasks = serde_json::Map::with_capacity(2);
-    tasks.insert(
-        "tasks".into(),
-        serde_json::to_value(page.tasks)
-            .map_err(|e| ApiError::internal(format!("cannot encode the tasks: {e}")))?,
-    );
-    tasks.insert("nextToken".into(), page.next.map(|n| n.to_string()).into());
-    Ok(masked(StatusCode::OK, Value::Object(tasks)))
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Page<T> {
+        tasks: T,
+        next_token: Option<String>,
+    }
+    ok(&Page {
+        tasks: page.tasks,
+        next_token: page.next.map(|n| n.to_string()),
+    })
 }
 
 /// A task of a dataset.
