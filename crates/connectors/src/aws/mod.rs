@@ -183,13 +183,12 @@ pub async fn clients(
     region: &str,
     access: &Access,
 ) -> Result<AwsClients, ConnectorError> {
-    let grant = match access {
-        Access::Own => None,
-        Access::Grant { role_arn } => Some(ctx.grant(role_arn).await?),
-    };
-    let key = match access {
-        Access::Own => region.to_string(),
-        Access::Grant { role_arn } => format!("{region} as {role_arn}"),
+    let (key, grant) = match access {
+        Access::Own => (region.to_string(), None),
+        Access::Grant { role_arn } => (
+            format!("{region} as {role_arn}"),
+            Some(ctx.grant(role_arn).await?),
+        ),
     };
     ctx.client(&key, || async {
         let mut settings = AwsSettings::from_env();

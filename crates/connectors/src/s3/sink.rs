@@ -135,15 +135,11 @@ impl DocumentSink for S3Sink {
         resource: &ConnectorResource,
         dataset_name: &str,
     ) -> Result<u64, ConnectorError> {
-        if !ctx
-            .objects_as(&self.access)
-            .await?
-            .bucket_exists(&resource.name)
-            .await?
-        {
+        let objects = ctx.objects_as(&self.access).await?;
+        if !objects.bucket_exists(&resource.name).await? {
             return Ok(0);
         }
-        let bucket = ctx.objects_as(&self.access).await?.bucket(&resource.name)?;
+        let bucket = objects.bucket(&resource.name)?;
         bucket
             .remove_incomplete(&format!("{dataset_name}/"), u64::MAX, true, &Ended)
             .await
@@ -157,15 +153,11 @@ impl DocumentSink for S3Sink {
         limit: usize,
     ) -> Result<Vec<Bytes>, ConnectorError> {
         let mut docs = Vec::new();
-        if !ctx
-            .objects_as(&self.access)
-            .await?
-            .bucket_exists(&resource.name)
-            .await?
-        {
+        let objects = ctx.objects_as(&self.access).await?;
+        if !objects.bucket_exists(&resource.name).await? {
             return Ok(docs);
         }
-        let bucket = ctx.objects_as(&self.access).await?.bucket(&resource.name)?;
+        let bucket = objects.bucket(&resource.name)?;
         for object in bucket.list(&format!("{dataset_name}/")).await? {
             let data = bucket.read_all(&object.key).await?;
             let data = if object.key.ends_with(".gz") {
@@ -201,15 +193,11 @@ impl DocumentSink for S3Sink {
         resource: &ConnectorResource,
         task: &SinkTask<'_>,
     ) -> Result<(), ConnectorError> {
-        if !ctx
-            .objects_as(&self.access)
-            .await?
-            .bucket_exists(&resource.name)
-            .await?
-        {
+        let objects = ctx.objects_as(&self.access).await?;
+        if !objects.bucket_exists(&resource.name).await? {
             return Ok(());
         }
-        let bucket = ctx.objects_as(&self.access).await?.bucket(&resource.name)?;
+        let bucket = objects.bucket(&resource.name)?;
         let prefix = format!("{}/{}/", task.dataset_name, task.task_id);
         for object in bucket.list(&prefix).await? {
             bucket.delete_if_exists(&object.key).await?;
