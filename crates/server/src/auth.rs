@@ -11,7 +11,47 @@ use axum::middleware::Next;
 use axum::response::Response;
 use letsdata_engine::Engine;
 use letsdata_store::{AuditEntry, Caller, Scope};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long a key the store accepted is trusted without asking it again: a revoked key is
+/// refused within this time (the store is asked once per key and period, not once per
+/// request).
+pub const KEY_TRUST: Duration = Duration::from_millis(500);
+
+/// Callers of the keys seen in the last [`KEY_TRUST`], by the key's hash (never the secret).
+/// Unknown keys are not kept: a key made a moment ago works at once.
+#[derive(Default)]
+pub struct KeyCache(Mutex<HashMap<String, (Instant, Caller)>>);
+
+impl KeyCache {
+    /// Past this many keys, expired entries are dropped before another is added.
+    const PRUNE_AT: usize = 4096;
+
+    async fn caller(&self, engine: &Engine, secret: &str) -> ApiResult<Caller> {
+        let hash = letsdata_store::hash_api_key(secret);
+        let now = Instant::now();
+        if let Some((at, caller)) = self.lock().get(&hash)
+            && now.duration_since(*at) < KEY_TRUST
+        {
+            return Ok(caller.clone());
+        }
+        let caller = engine.store().authenticate(secret).await?.ok_or_else(|| {
+            ApiError::unauthorized("the API key is not valid: unknown or revoked")
+        })?;
+        let mut entries = self.lock();
+        if entries.len() >= Self::PRUNE_AT {
+            entries.retain(|_, (at, _)| now.duration_since(*at) < KEY_TRUST);
+        }
+        entries.insert(hash, (now, caller.clone()));
+        Ok(caller)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Caller)>> {
+        self.0.lock().expect("key cache lock poisoned")
+    }
+}
 
 /// What a mutation was done to, set by its handler for the audit log.
 #[derive(Debug, Clone, Default)]
@@ -24,12 +64,7 @@ pub async fn authenticate(
     next: Next,
 ) -> Result<Response, ApiError> {
     let secret = bearer(&request)?;
-    let caller = state
-        .engine
-        .store()
-        .authenticate(secret)
-        .await?
-        .ok_or_else(|| ApiError::unauthorized("the API key is not valid: unknown or revoked"))?;
+    let caller = state.keys.caller(&state.engine, secret).await?;
     let mutation = request.method() == Method::POST;
     let action = request
         .extensions()

@@ -3,6 +3,7 @@
 //! ```text
 //! request ─► request id, log line, metrics ─► /healthz /readyz /metrics /openapi.json
 //!                                          └► /api/v1/*: Bearer key ─► store.authenticate
+//!                                              (a known key's caller kept for 500 ms)
 //!                                              ─► the caller's tenant-scoped engine
 //!                                              ─► the operation (one per CLI command)
 //!                                              ─► POST: the audit log
@@ -49,6 +50,7 @@ pub struct AppState {
     /// The engine (of the local tenant); requests act through [`Engine::for_tenant`].
     pub engine: Arc<Engine>,
     metrics: Arc<observe::Metrics>,
+    keys: Arc<auth::KeyCache>,
 }
 
 /// How the server listens.
@@ -135,6 +137,7 @@ pub fn app(engine: Arc<Engine>, config: &ServerConfig) -> Router {
     let state = AppState {
         engine,
         metrics: Arc::new(observe::Metrics::default()),
+        keys: Arc::new(auth::KeyCache::default()),
     };
     let (api, openapi) = api();
     let openapi = Arc::new(openapi);

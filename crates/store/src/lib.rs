@@ -26,6 +26,7 @@ mod traits;
 
 pub use access::{
     AccessStore, ApiKeyRecord, AuditEntry, Caller, NewApiKey, Scope, TenantRecord, UserRecord,
+    hash_api_key,
 };
 pub use error::{DbErrorKind, StoreError};
 pub use quiesce::{Hold, hold_writes};
