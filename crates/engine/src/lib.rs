@@ -46,7 +46,9 @@ pub use worker::WORKER_SEEN_WITHIN;
 use letsdata_connectors::ConnectorContext;
 use letsdata_connectors::s3::ObjectStores;
 use letsdata_model::{Dataset, DatasetId, DatasetStatus, Task, TaskId, TaskStatus};
-use letsdata_store::{MetadataStore, TaskCounts, TaskCursor, TaskPage, TaskStore, Tenant};
+use letsdata_store::{
+    MetadataStore, TaskCounts, TaskCursor, TaskJsonPage, TaskPage, TaskStore, TasksJson, Tenant,
+};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -375,23 +377,56 @@ impl Engine {
         after: Option<&str>,
         limit: usize,
     ) -> Result<TaskPage, EngineError> {
-        let after = after
-            .map(|token| {
-                token
-                    .parse::<TaskCursor>()
-                    .map_err(|e| EngineError::Refused(format!("--nextToken: {e}")))
-            })
-            .transpose()?;
-        let dataset = self.dataset(dataset_name).await?;
-        Self::require_task_database(&dataset)?;
-        match self.existing_task_store(&dataset).await? {
+        let after = Self::cursor(after)?;
+        match self.listed_task_store(dataset_name).await? {
             Some(tasks) => Ok(tasks.list_tasks_page(status, after.as_ref(), limit).await?),
-            // Not initialized yet: no tasks.
             None => Ok(TaskPage {
                 tasks: Vec::new(),
                 next: None,
             }),
         }
+    }
+
+    /// The page [`Engine::tasks_page`] returns, as JSON to write out (the server's answer).
+    pub async fn tasks_json_page(
+        &self,
+        dataset_name: &str,
+        status: Option<TaskStatus>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<TaskJsonPage, EngineError> {
+        let after = Self::cursor(after)?;
+        match self.listed_task_store(dataset_name).await? {
+            Some(tasks) => Ok(tasks
+                .list_tasks_json_page(status, after.as_ref(), limit)
+                .await?),
+            None => Ok(TaskJsonPage {
+                tasks: TasksJson::tasks(Vec::new()),
+                next: None,
+            }),
+        }
+    }
+
+    /// A `nextToken` of `tasks list`, parsed.
+    fn cursor(after: Option<&str>) -> Result<Option<TaskCursor>, EngineError> {
+        after
+            .map(|token| {
+                token
+                    .parse::<TaskCursor>()
+                    .map_err(|e| EngineError::Refused(format!("--nextToken: {e}")))
+            })
+            .transpose()
+    }
+
+    /// The task database whose tasks a list shows: `None` before initialization made it (no
+    /// tasks); refused once it was reclaimed.
+    async fn listed_task_store(
+        &self,
+        dataset_name: &str,
+    ) -> Result<Option<Arc<dyn TaskStore>>, EngineError> {
+        let dataset = self.dataset(dataset_name).await?;
+        Self::require_task_database(&dataset)?;
+        self.existing_task_store(&dataset).await
     }
 
     /// Task counts of a dataset (zeros before its task database exists).

@@ -339,9 +339,10 @@ async fn tasks_list(ctx: Ctx, Params(p): Params<TasksListParams>) -> ApiResult<R
                 .map_err(|e| ApiError::bad_request("InvalidParameters", format!("taskStatus: {e}")))
         })
         .transpose()?;
+    // Written from the stored rows without decoding each task (the same text).
     let page = ctx
         .engine
-        .tasks_page(&name, status, p.next_token.as_deref(), page_size(p.limit)?)
+        .tasks_json_page(&name, status, p.next_token.as_deref(), page_size(p.limit)?)
         .await?;
     #[derive(Serialize)]
     #[serde(rename_all = "camelCase")]

@@ -30,6 +30,7 @@ pub use access::{
 };
 pub use error::{DbErrorKind, StoreError};
 pub use quiesce::{Hold, hold_writes};
+pub use row::{TaskJsonPage, TasksJson};
 pub use traits::{
     Cap, Lease, LeaseInfo, MetadataStore, MinuteCounters, NewTask, Reaped, Renewal, TaskCounts,
     TaskCursor, TaskPage, TaskStore, Tenant, WorkerInfo,

@@ -3,6 +3,9 @@
 use crate::StoreError;
 use letsdata_model::task::TaskProgress;
 use letsdata_model::{Dataset, DatasetId, LeaseToken, Task, TaskId};
+use serde::Serialize;
+use serde::ser::SerializeSeq;
+use serde_json::value::RawValue;
 
 /// The columns of a task row that [`TaskRow`] reads, for `SELECT` and `RETURNING` lists. JSON
 /// columns are read as text (PostgreSQL keeps them as `jsonb`).
@@ -110,28 +113,182 @@ pub(crate) fn leases_of(
         .collect()
 }
 
-/// A page of at most `limit` tasks out of `rows`, which a query asked for `limit + 1` of (in
-/// manifest order): whether a row beyond the page came back says whether another page follows.
-pub(crate) fn page_of(
+/// A page of at most `limit` items made of `rows`, which a query asked for `limit + 1` of (in
+/// manifest order): whether a row beyond the page came back says whether another page
+/// follows, and the page's last row is where it starts.
+pub(crate) fn page_of<T>(
+    mut rows: Vec<TaskRow>,
+    limit: usize,
+    decode: impl FnMut(TaskRow) -> Result<T, StoreError>,
+) -> Result<(Vec<T>, Option<crate::TaskCursor>), StoreError> {
+    let next = if rows.len() > limit {
+        rows.truncate(limit);
+        rows.last().map(|row| crate::TaskCursor {
+            ordinal: u64::try_from(row.ordinal).unwrap_or(0),
+            task_id: TaskId::new(row.task_id.clone()),
+        })
+    } else {
+        None
+    };
+    let items = rows.into_iter().map(decode).collect::<Result<_, _>>()?;
+    Ok((items, next))
+}
+
+/// A page of [`Task`]s out of `rows` (see [`page_of`]).
+pub(crate) fn task_page_of(
     rows: Vec<TaskRow>,
     limit: usize,
     owner: &Owner,
 ) -> Result<crate::TaskPage, StoreError> {
-    let more = rows.len() > limit;
-    let mut tasks = Vec::with_capacity(rows.len().min(limit));
-    let mut next = None;
-    for row in rows.into_iter().take(limit) {
-        let ordinal = u64::try_from(row.ordinal).unwrap_or(0);
-        let task = row.into_task(owner)?;
-        if more {
-            next = Some(crate::TaskCursor {
-                ordinal,
-                task_id: task.task_id.clone(),
-            });
-        }
-        tasks.push(task);
-    }
+    let (tasks, next) = page_of(rows, limit, |row| row.into_task(owner))?;
     Ok(crate::TaskPage { tasks, next })
+}
+
+/// Tasks ready to be written as the JSON that `tasks list` prints, for a caller that only
+/// writes them out (the server's `tasks/list`).
+///
+/// Where the stored JSON columns are already in their printed form (SQLite keeps the text
+/// [`Task`]'s own encoding wrote), a task is its row with those columns checked to be JSON
+/// but not decoded: writing a page of them is several times cheaper than decoding each into a
+/// [`Task`] and encoding it again, and the text is the same, byte for byte (the store suite
+/// checks it; a checkpoint an earlier release wrote keeps its own key order, the same JSON).
+/// Otherwise (PostgreSQL's `jsonb` orders keys its own way) they are [`Task`]s.
+pub struct TasksJson(Listed);
+
+enum Listed {
+    Rows { rows: Vec<JsonRow>, owner: Owner },
+    Tasks(Vec<Task>),
+}
+
+/// A task row with its JSON columns checked, not decoded.
+struct JsonRow {
+    task_id: String,
+    task_status: String,
+    task_type: String,
+    definition: Box<RawValue>,
+    progress: Box<RawValue>,
+    checkpoint: Option<Box<RawValue>>,
+    last_error: Option<String>,
+    execution_logs: Box<RawValue>,
+    worker_process_id: Option<String>,
+    create_datetime: i64,
+    update_datetime: i64,
+}
+
+impl TryFrom<TaskRow> for JsonRow {
+    type Error = StoreError;
+
+    fn try_from(row: TaskRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            task_id: row.task_id,
+            task_status: row.task_status,
+            task_type: row.task_type,
+            definition: RawValue::from_string(row.definition)?,
+            // A task that never checkpointed keeps `{}`: printed as zero counters.
+            progress: if row.progress == "{}" {
+                RawValue::from_string(serde_json::to_string(&TaskProgress::default())?)?
+            } else {
+                RawValue::from_string(row.progress)?
+            },
+            checkpoint: row.checkpoint.map(RawValue::from_string).transpose()?,
+            last_error: row.last_error,
+            execution_logs: RawValue::from_string(row.execution_logs)?,
+            worker_process_id: row.worker_process_id,
+            create_datetime: row.create_datetime,
+            update_datetime: row.update_datetime,
+        })
+    }
+}
+
+/// A task as [`Task`] encodes itself: the same keys in the same order, the same omissions.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TaskText<'a> {
+    task_id: &'a str,
+    dataset_name: &'a str,
+    dataset_id: &'a str,
+    tenant_id: &'a str,
+    task_type: &'a str,
+    task_status: &'a str,
+    task_definition: &'a RawValue,
+    task_progress: &'a RawValue,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    checkpoint: Option<&'a RawValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_error: Option<&'a str>,
+    task_execution_logs: &'a RawValue,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    worker_process_id: Option<&'a str>,
+    create_datetime: i64,
+    update_datetime: i64,
+}
+
+impl Serialize for TasksJson {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let (rows, owner) = match &self.0 {
+            Listed::Tasks(tasks) => return tasks.serialize(serializer),
+            Listed::Rows { rows, owner } => (rows, owner),
+        };
+        let mut seq = serializer.serialize_seq(Some(rows.len()))?;
+        for row in rows {
+            seq.serialize_element(&TaskText {
+                task_id: &row.task_id,
+                dataset_name: &owner.dataset_name,
+                dataset_id: owner.dataset_id.as_str(),
+                tenant_id: &owner.tenant_id,
+                task_type: &row.task_type,
+                task_status: &row.task_status,
+                task_definition: &row.definition,
+                task_progress: &row.progress,
+                checkpoint: row.checkpoint.as_deref(),
+                last_error: row.last_error.as_deref(),
+                task_execution_logs: &row.execution_logs,
+                worker_process_id: row.worker_process_id.as_deref(),
+                create_datetime: row.create_datetime,
+                update_datetime: row.update_datetime,
+            })?;
+        }
+        seq.end()
+    }
+}
+
+impl TasksJson {
+    /// Tasks as they are.
+    pub fn tasks(tasks: Vec<Task>) -> Self {
+        Self(Listed::Tasks(tasks))
+    }
+
+    /// A page of `rows` (see [`page_of`]), written from their stored JSON text.
+    pub(crate) fn page_of_rows(
+        rows: Vec<TaskRow>,
+        limit: usize,
+        owner: &Owner,
+    ) -> Result<TaskJsonPage, StoreError> {
+        let (rows, next) = page_of(rows, limit, JsonRow::try_from)?;
+        let owner = owner.clone();
+        Ok(TaskJsonPage {
+            tasks: Self(Listed::Rows { rows, owner }),
+            next,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        match &self.0 {
+            Listed::Rows { rows, .. } => rows.len(),
+            Listed::Tasks(tasks) => tasks.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// One page of a task list, as JSON to write out.
+pub struct TaskJsonPage {
+    pub tasks: TasksJson,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<crate::TaskCursor>,
 }
 
 /// A `PROCESSING` task's lease, as [`crate::TaskStore::leases`] selects it.

@@ -357,6 +357,20 @@ pub trait TaskStore: Send + Sync {
         after: Option<&TaskCursor>,
         limit: usize,
     ) -> Result<TaskPage, StoreError>;
+    /// The page [`TaskStore::list_tasks_page`] returns, as JSON to write out (the same text,
+    /// made more cheaply where the backend can).
+    async fn list_tasks_json_page(
+        &self,
+        status: Option<TaskStatus>,
+        after: Option<&TaskCursor>,
+        limit: usize,
+    ) -> Result<crate::TaskJsonPage, StoreError> {
+        let page = self.list_tasks_page(status, after, limit).await?;
+        Ok(crate::TaskJsonPage {
+            tasks: crate::TasksJson::tasks(page.tasks),
+            next: page.next,
+        })
+    }
     async fn counts(&self) -> Result<TaskCounts, StoreError>;
 }
 

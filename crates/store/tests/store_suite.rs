@@ -67,6 +67,7 @@ macro_rules! store_test_suite {
                 leases_say_which_expired_on_the_store_clock,
                 counts_and_list_tasks_aggregate_statuses_and_progress,
                 task_pages_cover_the_list_once_in_manifest_order,
+                json_task_pages_print_as_the_tasks_do,
                 concurrent_claims_hand_out_each_task_once,
                 concurrent_claim_and_finish_complete_each_task_once,
             );
@@ -2287,6 +2288,70 @@ mod suite {
         for bad in ["", "12", "x.task", "3.", "-1.task-0001"] {
             assert!(bad.parse::<TaskCursor>().is_err(), "{bad:?}");
         }
+    }
+
+    /// A page as JSON to write out is the page of tasks, encoded: byte for byte the text of
+    /// the decoded tasks (queued, processing, checkpointed, completed, errored with a message),
+    /// with the same cursor; a status filter and a cursor select the same tasks.
+    pub async fn json_task_pages_print_as_the_tasks_do(store: Arc<dyn MetadataStore>) {
+        let (_, tasks) = dataset_with_tasks(&*store, "json-pages", 6).await;
+        let log = claim_log("w");
+        let done = tasks.claim("w", LEASE, log.clone()).await.unwrap().unwrap();
+        complete(&*tasks, &done).await;
+        let errored = tasks.claim("w", LEASE, log.clone()).await.unwrap().unwrap();
+        tasks
+            .checkpoint(&errored, &checkpoint(2), LEASE)
+            .await
+            .unwrap();
+        tasks
+            .finish(
+                &errored,
+                TaskStatus::Errored,
+                Some("reader failed: \"bad\" gzip\n"),
+                finish_log(&log, "ERRORED"),
+                None,
+            )
+            .await
+            .unwrap();
+        let running = tasks.claim("w", LEASE, log.clone()).await.unwrap().unwrap();
+        tasks
+            .checkpoint(&running, &checkpoint(3), LEASE)
+            .await
+            .unwrap();
+        let _claimed = tasks.claim("w", LEASE, log).await.unwrap().unwrap();
+
+        let mut pages = 0;
+        for (status, limit) in [
+            (None, 4),
+            (None, 100),
+            (Some(TaskStatus::Processing), 1),
+            (Some(TaskStatus::Created), 5),
+        ] {
+            let mut after: Option<TaskCursor> = None;
+            loop {
+                let typed = tasks
+                    .list_tasks_page(status, after.as_ref(), limit)
+                    .await
+                    .unwrap();
+                let json = tasks
+                    .list_tasks_json_page(status, after.as_ref(), limit)
+                    .await
+                    .unwrap();
+                assert_eq!(json.tasks.len(), typed.tasks.len());
+                assert_eq!(
+                    serde_json::to_string(&json.tasks).unwrap(),
+                    serde_json::to_string(&typed.tasks).unwrap(),
+                    "status {status:?}, page size {limit}"
+                );
+                assert_eq!(json.next, typed.next);
+                pages += 1;
+                match typed.next {
+                    Some(next) => after = Some(next),
+                    None => break,
+                }
+            }
+        }
+        assert_eq!(pages, 2 + 1 + 2 + 1);
     }
 
     // ------------------------------------------------------------- concurrency

@@ -2,7 +2,7 @@
 
 use crate::row::{
     LeaseRow, MinuteRow, Owner, ReapedRow, StatusRow, TASK_COLUMNS, TaskRow, counts_of, leases_of,
-    page_of,
+    task_page_of,
 };
 use crate::traits::{REAP_EXITED, REAP_EXPIRED};
 use crate::{
@@ -654,7 +654,7 @@ impl TaskStore for PostgresTaskStore {
             .build_query_as::<TaskRow>()
             .fetch_all(&self.pool)
             .await?;
-        page_of(rows, limit, &self.owner)
+        task_page_of(rows, limit, &self.owner)
     }
 
     async fn counts(&self) -> Result<TaskCounts, StoreError> {

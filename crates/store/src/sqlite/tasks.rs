@@ -2,13 +2,13 @@
 
 use super::super::{
     Cap, Lease, LeaseInfo, MinuteCounters, NewTask, Reaped, Renewal, StoreError, TaskCounts,
-    TaskCursor, TaskPage, TaskStore,
+    TaskCursor, TaskJsonPage, TaskPage, TaskStore, TasksJson,
 };
 use super::group::GroupCommit;
 use crate::DbErrorKind;
 use crate::row::{
     LeaseRow, MinuteRow, Owner, ReapedRow, StatusRow, TASK_COLUMNS, TaskRow, counts_of, leases_of,
-    page_of,
+    task_page_of,
 };
 use crate::traits::{REAP_EXITED, REAP_EXPIRED};
 use async_trait::async_trait;
@@ -78,6 +78,38 @@ impl SqliteTaskStore {
 
     fn decode(&self, row: &SqliteRow) -> Result<Task, StoreError> {
         TaskRow::from_row(row)?.into_task(&self.owner)
+    }
+
+    /// The rows of a page of at most `limit` tasks (one more: whether another page follows).
+    async fn page_rows(
+        &self,
+        status: Option<TaskStatus>,
+        after: Option<&TaskCursor>,
+        limit: usize,
+    ) -> Result<Vec<TaskRow>, StoreError> {
+        // Conditions spelled out (no `?1 IS NULL OR ...`) so that SQLite walks an index:
+        // `tasks_queue` (status, ordinal) or `tasks_order` (ordinal, task id).
+        let mut conditions = Vec::new();
+        if status.is_some() {
+            conditions.push("task_status = ?1");
+        }
+        if after.is_some() {
+            conditions.push("(ordinal, task_id) > (?2, ?3)");
+        }
+        let filter = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conditions.join(" AND "))
+        };
+        Ok(sqlx::query_as::<_, TaskRow>(&format!(
+            "SELECT {COLUMNS} FROM tasks {filter} ORDER BY ordinal, task_id LIMIT ?4"
+        ))
+        .bind(status.map(|s| s.as_str()))
+        .bind(after.map(|c| i64::try_from(c.ordinal).unwrap_or(i64::MAX)))
+        .bind(after.map(|c| c.task_id.as_str()))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1))
+        .fetch_all(&self.pool)
+        .await?)
     }
 }
 
@@ -564,31 +596,26 @@ impl TaskStore for SqliteTaskStore {
         limit: usize,
     ) -> Result<TaskPage, StoreError> {
         let limit = limit.max(1);
-        // Conditions spelled out (no `?1 IS NULL OR ...`) so that SQLite walks an index:
-        // `tasks_queue` (status, ordinal) or `tasks_order` (ordinal, task id).
-        let mut conditions = Vec::new();
-        if status.is_some() {
-            conditions.push("task_status = ?1");
-        }
-        if after.is_some() {
-            conditions.push("(ordinal, task_id) > (?2, ?3)");
-        }
-        let filter = if conditions.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", conditions.join(" AND "))
-        };
-        // One more than asked: whether another page follows.
-        let rows = sqlx::query_as::<_, TaskRow>(&format!(
-            "SELECT {COLUMNS} FROM tasks {filter} ORDER BY ordinal, task_id LIMIT ?4"
-        ))
-        .bind(status.map(|s| s.as_str()))
-        .bind(after.map(|c| i64::try_from(c.ordinal).unwrap_or(i64::MAX)))
-        .bind(after.map(|c| c.task_id.as_str()))
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1))
-        .fetch_all(&self.pool)
-        .await?;
-        page_of(rows, limit, &self.owner)
+        task_page_of(
+            self.page_rows(status, after, limit).await?,
+            limit,
+            &self.owner,
+        )
+    }
+
+    /// SQLite keeps the JSON columns as [`Task`]'s encoding wrote them: written as they are.
+    async fn list_tasks_json_page(
+        &self,
+        status: Option<TaskStatus>,
+        after: Option<&TaskCursor>,
+        limit: usize,
+    ) -> Result<TaskJsonPage, StoreError> {
+        let limit = limit.max(1);
+        TasksJson::page_of_rows(
+            self.page_rows(status, after, limit).await?,
+            limit,
+            &self.owner,
+        )
     }
 
     async fn counts(&self) -> Result<TaskCounts, StoreError> {
