@@ -34,6 +34,10 @@ async fn open_pool(path: &Path, create: bool) -> Result<SqlitePool, StoreError> 
         // After a large transaction (Create Tasks of a long manifest) the WAL is cut back to
         // this size once checkpointed, instead of keeping its largest size on disk.
         .pragma("journal_size_limit", (64 * 1024 * 1024).to_string())
+        // A connection's thread hands rows to the querying task through a channel of this
+        // many; with sqlx's 50, a page of 100 tasks stalled the connection until the task got a
+        // core again (with the server busy: milliseconds), and every query behind it waited.
+        .row_buffer_size(ROW_BUFFER)
         .foreign_keys(true);
     // Switching a new file into WAL mode needs an exclusive lock that SQLite does not wait for
     // (the busy timeout does not apply), so a process opening the database while another one is
@@ -85,6 +89,10 @@ fn migration_raced(e: &MigrateError) -> bool {
         _ => false,
     }
 }
+
+/// Rows a connection's thread may run ahead of the task reading them (a page of tasks, a
+/// claim batch: a query's whole answer, as a rule).
+const ROW_BUFFER: usize = 1024;
 
 /// How often opening a database retries SQLITE_BUSY errors that the busy timeout cannot cover.
 const BUSY_RETRIES: u64 = 100;
