@@ -33,7 +33,7 @@ export function createView(view, { go }) {
     class: "editor",
     spellcheck: "false",
     autocomplete: "off",
-    rows: "24",
+    rows: "20",
     "aria-describedby": "config-help",
   });
   editor.value = sessionStorage.getItem(DRAFT) || JSON.stringify(TEMPLATE, null, 2);
@@ -89,10 +89,10 @@ export function createView(view, { go }) {
         }
       },
     },
+    problems,
     h("label", { for: "config" }, "Dataset configuration (LetsData's dataset JSON)"),
     editor,
     h("p", { id: "config-help", class: "muted small" }, "The server checks it and lists every problem with its JSON path. Choose a problem to select its field. The dataset is initialized before the answer; its tasks then run."),
-    problems,
     h("div", { class: "form-actions" }, submit, format, h("a", { href: "#/datasets", class: "button link" }, "Cancel")),
   );
   replace(view, h("div", { class: "page-head" }, h("h1", {}, "Create a dataset")), form);

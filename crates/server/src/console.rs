@@ -101,7 +101,10 @@ fn serve(name: &str, request: &HeaderMap) -> Response {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         (
-            [(header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type))],
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(asset.content_type),
+            )],
             asset.body,
         )
             .into_response()
@@ -119,7 +122,10 @@ fn serve(name: &str, request: &HeaderMap) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     response
 }
@@ -145,10 +151,7 @@ mod tests {
         let etag = serve("app.js", &HeaderMap::new()).headers()[header::ETAG].clone();
         let mut request = HeaderMap::new();
         request.insert(header::IF_NONE_MATCH, etag);
-        assert_eq!(
-            serve("app.js", &request).status(),
-            StatusCode::NOT_MODIFIED
-        );
+        assert_eq!(serve("app.js", &request).status(), StatusCode::NOT_MODIFIED);
         assert_eq!(
             serve("../lib.rs", &HeaderMap::new()).status(),
             StatusCode::NOT_FOUND
