@@ -274,8 +274,10 @@ impl Page {
     /// Writes a screenshot of the viewport to docs/console/<name>.png, when asked to.
     async fn shot(&self, name: &str) {
         let Some(dir) = &self.shots else { return };
-        // Nothing half-drawn: let the page settle (polls, fonts) first.
+        // Nothing half-drawn: let the page settle (polls, fonts) first; no passing message.
         tokio::time::sleep(Duration::from_millis(300)).await;
+        self.js("document.getElementById('toast').hidden = true;", vec![])
+            .await;
         let png = self.client.screenshot().await.expect("screenshot");
         std::fs::write(dir.join(format!("{name}.png")), png).expect("write screenshot");
     }

@@ -235,6 +235,7 @@ function overview({ panel }, d) {
 
 /** `initializationWorkflow` → "Initialization workflow". */
 function words(camel) {
+  if (camel.includes(" ")) return camel;
   const spaced = camel.replace(/([a-z0-9])([A-Z])/g, "$1 $2").toLowerCase();
   return spaced.charAt(0).toUpperCase() + spaced.slice(1);
 }
@@ -262,14 +263,23 @@ function stepMap(title, steps, id) {
               "div",
               { class: "step-meta small" },
               r && r.attempts ? `${r.attempts} attempt${r.attempts === 1 ? "" : "s"}` : "not started",
-              r && r.startDatetime ? h("div", { class: "muted" }, "started ", timeEl(r.startDatetime)) : null,
-              r && r.endDatetime ? h("div", { class: "muted" }, "ended ", timeEl(r.endDatetime)) : null,
+              r && r.startDatetime
+                ? h("span", { class: "muted" }, " · ", clock(r.startDatetime), r.endDatetime ? [" → ", clock(r.endDatetime)] : " → …")
+                : null,
             ),
             r && r.message ? h("p", { class: "step-message small" }, r.message) : null,
           ),
         ),
       ),
   );
+}
+
+/** The time of day of epoch milliseconds (UTC), the whole date in its title. */
+function clock(ms) {
+  const el = timeEl(ms);
+  el.textContent = el.textContent.slice(11);
+  el.title = `${new Date(ms).toISOString()} (UTC)`;
+  return el;
 }
 
 function initialization({ panel }, d) {
