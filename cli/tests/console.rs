@@ -336,8 +336,9 @@ async fn a_user_creates_watches_inspects_and_deletes_a_dataset_in_the_console() 
     let run = home.run(&["admin", "apikeys", "create", "--tenantName", "local"]);
     assert_eq!(run.code, 0, "admin apikeys create: {}", run.stderr);
     let key = run.json()["apiKey"].as_str().expect("apiKey").to_string();
-    let server = Server::start(&home);
+    // chromedriver first: without it the test fails at once, saying what to install.
     let driver = Driver::start(&home);
+    let server = Server::start(&home);
     let shots = std::env::var_os("LETSDATA_CONSOLE_SCREENSHOTS")
         .filter(|v| v == "1")
         .map(|_| {
