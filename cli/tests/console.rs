@@ -1,9 +1,10 @@
 //! The web console (`letsdata server` at `/`) in a real browser: Debian's Chromium, headless,
 //! driven through chromedriver (WebDriver). A user signs in with an API key, creates a dataset
-//! from JSON with mistakes (each problem shows at its JSON path), fixes it, watches it complete
-//! in the datasets list, reads its overview, workflow steps, tasks, an error record, a task log
-//! and its metrics, is refused an action (the server's reason shows), deletes it behind the
-//! confirmation and signs out; the browser's console must stay free of errors throughout.
+//! from JSON with mistakes (each problem shows at its JSON path), fixes it, watches it end
+//! ERRORED in the datasets list (a file is missing), adds the file and redrives it to COMPLETED,
+//! reads its overview, workflow steps, tasks, an error record, a task log and its metrics, is
+//! refused an action (the server's reason shows), deletes it behind the confirmation and signs
+//! out; the browser's console must stay free of errors throughout.
 //!
 //! chromedriver: `LETSDATA_TEST_CHROMEDRIVER`, else `chromedriver` on the PATH (`scripts/test.sh`
 //! installs Debian's `chromium` and `chromium-driver` when missing). Without it the test fails.
@@ -291,24 +292,26 @@ impl Page {
     }
 }
 
-/// The dataset's input: three files in the local tenant's bucket, two with a malformed line.
+/// `n` JSON lines from id `from` on.
+fn lines(from: u64, n: u64) -> String {
+    (from..from + n)
+        .map(|i| {
+            format!(
+                "{{\"id\": {i}, \"event\": \"view\", \"amount\": {}}}\n",
+                i * 3
+            )
+        })
+        .collect()
+}
+
+/// The dataset's input in the local tenant's bucket: two files with a malformed line each;
+/// the third, `orders-2.jsonl`, is missing until the test adds it before a redrive.
 fn input(home: &TestHome) {
-    let lines = |from: u64, n: u64| -> String {
-        (from..from + n)
-            .map(|i| {
-                format!(
-                    "{{\"id\": {i}, \"event\": \"view\", \"amount\": {}}}\n",
-                    i * 3
-                )
-            })
-            .collect()
-    };
     home.put(
         "console-input",
         "orders-1.jsonl",
         format!("{}not json at all\n", lines(0, 40)).as_bytes(),
     );
-    home.put("console-input", "orders-2.jsonl", lines(40, 60).as_bytes());
     home.put(
         "console-input",
         "orders-3.jsonl",
@@ -333,6 +336,7 @@ async fn a_user_creates_watches_inspects_and_deletes_a_dataset_in_the_console() 
     let started = Instant::now();
     let home = TestHome::local();
     input(&home);
+    let missing = home.bucket("console-input").join("orders-2.jsonl");
     let run = home.run(&["admin", "apikeys", "create", "--tenantName", "local"]);
     assert_eq!(run.code, 0, "admin apikeys create: {}", run.stderr);
     let key = run.json()["apiKey"].as_str().expect("apiKey").to_string();
@@ -356,7 +360,8 @@ async fn a_user_creates_watches_inspects_and_deletes_a_dataset_in_the_console() 
     };
     let url = server.url.clone();
     // The scenario in a task of its own: when it fails, the browser is still closed.
-    let outcome = tokio::spawn(async move { scenario(&mut page, &url, &key).await }).await;
+    let outcome =
+        tokio::spawn(async move { scenario(&mut page, &url, &key, &missing).await }).await;
     let _ = client.close().await;
     if let Err(failure) = outcome {
         std::panic::resume_unwind(failure.into_panic());
@@ -364,7 +369,7 @@ async fn a_user_creates_watches_inspects_and_deletes_a_dataset_in_the_console() 
     eprintln!("console scenario: {:.1} s", started.elapsed().as_secs_f64());
 }
 
-async fn scenario(page: &mut Page, url: &str, key: &str) {
+async fn scenario(page: &mut Page, url: &str, key: &str, missing: &Path) {
     page.client.goto(url).await.expect("open the console");
 
     // The console log reaches the test: a probe error is read back (else this test could not
@@ -439,16 +444,51 @@ async fn scenario(page: &mut Page, url: &str, key: &str) {
     page.click("#create").await;
     page.wait_for(".dataset-head h1", "ConsoleOrders").await;
 
-    // The datasets list follows it to COMPLETED by itself (it polls while anything runs).
+    // The datasets list follows it to ERRORED by itself (it polls while anything runs): one of
+    // its files is missing.
     page.click("a[data-nav=datasets]").await;
     let row = "#datasets tr[data-name=ConsoleOrders]";
     page.wait_text(
         &format!("{row} .status"),
         Duration::from_secs(120),
-        |t| t == "COMPLETED",
-        "the dataset completes",
+        |t| t == "ERRORED",
+        "the dataset ends ERRORED",
     )
     .await;
+    page.wait_for(&format!("{row} .documents"), "90").await;
+    // The status filter.
+    page.js(
+        "const s = document.getElementById('status-filter'); s.value = 'COMPLETED'; s.dispatchEvent(new Event('change'));",
+        vec![],
+    )
+    .await;
+    page.wait_for(".empty", "No dataset has this status").await;
+    page.js(
+        "const s = document.getElementById('status-filter'); s.value = 'ERRORED'; s.dispatchEvent(new Event('change'));",
+        vec![],
+    )
+    .await;
+    page.wait_for(row, "ConsoleOrders").await;
+
+    // The missing file added, a redrive from the dataset's page completes it.
+    std::fs::write(missing, lines(40, 60)).expect("the missing file");
+    page.click(&format!("{row} a")).await;
+    page.wait_for("#dataset-status", "ERRORED").await;
+    page.click("#action-redrive").await;
+    page.wait_for("#confirm", "Redrive the errored tasks?")
+        .await;
+    page.click("#confirm-ok").await;
+    page.wait_text(
+        "#dataset-status",
+        Duration::from_secs(120),
+        |t| t == "COMPLETED",
+        "the redriven dataset completes",
+    )
+    .await;
+
+    // The datasets list shows it COMPLETED with every document.
+    page.click("a[data-nav=datasets]").await;
+    page.wait_for(&format!("{row} .status"), "COMPLETED").await;
     // Progress is eventually consistent: the counts follow the status.
     page.wait_for(&format!("{row} .documents"), "150").await;
     assert_eq!(
@@ -458,15 +498,6 @@ async fn scenario(page: &mut Page, url: &str, key: &str) {
     let bar = page.text(&format!("{row} .bar-text")).await;
     assert_eq!(bar.as_deref(), Some("3/3"));
     page.shot("datasets").await;
-    // The status filter.
-    page.js(
-        "const s = document.getElementById('status-filter'); s.value = 'ERRORED'; s.dispatchEvent(new Event('change'));",
-        vec![],
-    )
-    .await;
-    page.wait_for(".empty", "No dataset has this status").await;
-    page.click("a[data-nav=datasets]").await;
-    page.wait_for(row, "ConsoleOrders").await;
 
     // At 390 px: the page fits the width (tables scroll inside their frame).
     page.client
@@ -511,6 +542,12 @@ async fn scenario(page: &mut Page, url: &str, key: &str) {
     let done = page.count("#init-steps .step.completed").await;
     assert!(steps >= 3, "{steps} steps");
     assert_eq!(done, steps, "every initialization step COMPLETED");
+    // The redrive's steps, each COMPLETED, in a map of their own.
+    page.wait_for("#redrive-1", "Redrive 1: 1 task").await;
+    let steps = page.count("#redrive-1 .step").await;
+    let done = page.count("#redrive-1 .step.completed").await;
+    assert!(steps >= 3, "{steps} redrive steps");
+    assert_eq!(done, steps, "every redrive step COMPLETED");
     page.shot("initialization").await;
 
     // Tasks: three, COMPLETED; filtered by status.
@@ -561,7 +598,7 @@ async fn scenario(page: &mut Page, url: &str, key: &str) {
 
     // Metrics: per-minute charts and numbers.
     page.click("#tab-metrics").await;
-    page.wait_for("#metrics tbody", "100%").await;
+    page.wait_for("#metrics tbody", "%").await;
     assert!(page.count("#chart-records rect.mark").await >= 1);
     assert!(page.count("#chart-success circle.mark").await >= 1);
     page.shot("metrics").await;
