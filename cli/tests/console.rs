@@ -394,8 +394,8 @@ async fn scenario(page: &mut Page, url: &str, key: &str, missing: &Path) {
     page.click("#sign-in").await;
     let refused = page.wait_for(".alert.error", "Sign-in failed").await;
     assert!(refused.contains("Unauthorized"), "{refused}");
-    page.type_into("#api-key", key).await;
-    page.click("#sign-in").await;
+    // With the keyboard: Enter in the field signs in.
+    page.type_into("#api-key", &format!("{key}\u{E007}")).await;
     page.wait_for("h1", "Datasets").await;
     page.wait_for("#tenant-name", "local").await;
     page.wait_for(".empty", "No datasets yet").await;
@@ -602,6 +602,16 @@ async fn scenario(page: &mut Page, url: &str, key: &str, missing: &Path) {
     assert!(page.count("#chart-records rect.mark").await >= 1);
     assert!(page.count("#chart-success circle.mark").await >= 1);
     page.shot("metrics").await;
+
+    // A compute update through its dialog (Enter in a field confirms); the overview's
+    // configuration shows the new concurrency.
+    page.click("#action-compute").await;
+    page.wait_for("#confirm", "Update the compute settings?")
+        .await;
+    page.type_into("#compute-concurrency", "3\u{E007}").await;
+    page.wait_for("#toast", "Compute update: done").await;
+    page.click("#tab-overview").await;
+    page.wait_for("#panel-overview", "\"concurrency\": 3").await;
 
     // A refused action shows the server's reason.
     page.click("#action-stop").await;

@@ -113,6 +113,33 @@ export function datasetView(view, { name, tab, query, go }) {
         extra,
       })) act("Redrive", "tasks/redrive", named(name, { restartFromBeginning: restart.checked }));
     },
+    compute: async () => {
+      const ce = (dataset && dataset.computeEngine) || {};
+      const field = (id, label, value, attrs) => h("div", { class: "field" },
+        h("label", { for: id }, label),
+        h("input", { id, type: "number", inputmode: "numeric", value: value ?? "", ...attrs }));
+      const level = h("select", { id: "compute-logLevel" },
+        ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"].map((l) => h("option", { value: l, selected: l === (ce.logLevel || "WARN").toUpperCase() }, l)));
+      const extra = h("div", { class: "fields" },
+        field("compute-concurrency", "Concurrency", ce.concurrency, { min: 1, max: 1000 }),
+        field("compute-timeoutInSeconds", "Timeout (s)", ce.timeoutInSeconds, { min: 1, max: 900 }),
+        field("compute-memoryLimitInMegabytes", "Memory (MB)", ce.memoryLimitInMegabytes, { min: 128, max: 10240 }),
+        h("div", { class: "field" }, h("label", { for: "compute-logLevel" }, "Log level"), level));
+      if (!(await confirmDialog({
+        title: "Update the compute settings?",
+        text: `Running tasks of ${name} pick the new settings up; the server checks them first.`,
+        confirm: "Update",
+        danger: false,
+        extra,
+      }))) return;
+      const body = named(name);
+      for (const key of ["concurrency", "timeoutInSeconds", "memoryLimitInMegabytes"]) {
+        const value = extra.querySelector(`#compute-${key}`).value;
+        if (value !== "" && Number(value) !== ce[key]) body[key] = Number(value);
+      }
+      if (level.value !== (ce.logLevel || "WARN").toUpperCase()) body.logLevel = level.value;
+      act("Compute update", "dataset/compute", body);
+    },
     descale: async () => {
       if (await confirmDialog({
         title: "Descale the dataset?",
@@ -166,6 +193,7 @@ function renderHead(head, d, actions) {
         { class: "actions", role: "group", "aria-label": "Actions" },
         button("Stop tasks", "action-stop", actions.stop),
         button("Redrive", "action-redrive", actions.redrive),
+        button("Compute", "action-compute", actions.compute),
         button("Descale", "action-descale", actions.descale),
         button("Freeze", "action-freeze", actions.freeze),
         button("Delete", "action-delete", actions.delete, "danger"),

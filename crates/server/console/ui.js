@@ -163,6 +163,15 @@ export function confirmDialog({ title, text, confirm = "Confirm", danger = true,
   ok.textContent = confirm;
   ok.className = `button ${danger ? "danger" : "primary"}`;
   dialog.returnValue = "";
+  // Enter in a field confirms (the form's first button, which Enter would press, is Cancel).
+  for (const input of document.querySelectorAll("#confirm-extra input:not([type=checkbox])")) {
+    input.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") {
+        event.preventDefault();
+        dialog.close("ok");
+      }
+    });
+  }
   return new Promise((resolve) => {
     dialog.addEventListener("close", () => resolve(dialog.returnValue === "ok"), { once: true });
     dialog.showModal();
