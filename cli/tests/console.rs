@@ -283,6 +283,37 @@ impl Page {
         std::fs::write(dir.join(format!("{name}.png")), png).expect("write screenshot");
     }
 
+    /// Checks that the page fits a 390 px wide window (a phone; wide tables scroll inside their
+    /// frame), with a screenshot named `shot` when there is one; back to 1280 px.
+    async fn at_390(&self, shot: Option<&str>) {
+        self.client
+            .set_window_size(390, 844)
+            .await
+            .expect("narrow window");
+        let narrow = self.width().await;
+        assert!(narrow <= 400, "the window did not narrow: {narrow} px");
+        // Layout settles after the resize.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let overflow = self
+            .js(
+                "return document.documentElement.scrollWidth - window.innerWidth;",
+                vec![],
+            )
+            .await;
+        let hash = self.js("return location.hash;", vec![]).await;
+        assert!(
+            overflow.as_i64().expect("px") <= 0,
+            "{hash} is wider than 390 px by {overflow} px"
+        );
+        if let Some(name) = shot {
+            self.shot(name).await;
+        }
+        self.client
+            .set_window_size(1280, 900)
+            .await
+            .expect("wide window");
+    }
+
     /// The browser's viewport width.
     async fn width(&self) -> u64 {
         self.js("return window.innerWidth;", vec![])
@@ -500,27 +531,7 @@ async fn scenario(page: &mut Page, url: &str, key: &str, missing: &Path) {
     page.shot("datasets").await;
 
     // At 390 px: the page fits the width (tables scroll inside their frame).
-    page.client
-        .set_window_size(390, 844)
-        .await
-        .expect("narrow window");
-    let narrow = page.width().await;
-    assert!(narrow <= 400, "the window did not narrow: {narrow} px");
-    let overflow = page
-        .js(
-            "return document.documentElement.scrollWidth - window.innerWidth;",
-            vec![],
-        )
-        .await;
-    assert!(
-        overflow.as_i64().expect("px") <= 0,
-        "the page is wider than 390 px by {overflow} px"
-    );
-    page.shot("datasets-390").await;
-    page.client
-        .set_window_size(1280, 900)
-        .await
-        .expect("wide window");
+    page.at_390(Some("datasets-390")).await;
 
     // Overview: progress, resources, execution log, the configuration.
     page.click(&format!("{row} a")).await;
@@ -533,6 +544,7 @@ async fn scenario(page: &mut Page, url: &str, key: &str, missing: &Path) {
     );
     assert!(overview.contains("Execution log"), "{overview}");
     page.shot("overview").await;
+    page.at_390(None).await;
 
     // Initialization: the workflow's steps, each COMPLETED.
     page.click("#tab-initialization").await;
@@ -563,6 +575,7 @@ async fn scenario(page: &mut Page, url: &str, key: &str, missing: &Path) {
     page.click("#tab-tasks").await;
     page.wait_for("#tasks", "orders-1.jsonl").await;
     page.shot("tasks").await;
+    page.at_390(None).await;
 
     // A task's log, from its row.
     page.click("#tasks tr:first-child a.task-log").await;
@@ -602,6 +615,7 @@ async fn scenario(page: &mut Page, url: &str, key: &str, missing: &Path) {
     assert!(page.count("#chart-records rect.mark").await >= 1);
     assert!(page.count("#chart-success circle.mark").await >= 1);
     page.shot("metrics").await;
+    page.at_390(None).await;
 
     // A compute update through its dialog (Enter in a field confirms); the overview's
     // configuration shows the new concurrency.
