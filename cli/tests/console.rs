@@ -401,6 +401,49 @@ async fn a_user_creates_watches_inspects_and_deletes_a_dataset_in_the_console() 
 }
 
 async fn scenario(page: &mut Page, url: &str, key: &str, missing: &Path) {
+    // What the server sends: the page and its modules with their types, a strict policy and
+    // an ETag, revalidated to 304; an unknown file is a JSON 404.
+    let page_answer = page
+        .http
+        .get(format!("{url}/"))
+        .send()
+        .await
+        .expect("GET /");
+    assert_eq!(page_answer.status(), 200);
+    let headers = page_answer.headers().clone();
+    assert_eq!(headers["content-type"], "text/html; charset=utf-8");
+    let csp = headers["content-security-policy"].to_str().expect("csp");
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe"),
+        "{csp}"
+    );
+    let module = page
+        .http
+        .get(format!("{url}/console/app.js"))
+        .send()
+        .await
+        .expect("GET app.js");
+    assert_eq!(
+        module.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    let etag = module.headers()["etag"].clone();
+    let again = page
+        .http
+        .get(format!("{url}/console/app.js"))
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .expect("GET app.js again");
+    assert_eq!(again.status(), 304);
+    let unknown = page
+        .http
+        .get(format!("{url}/console/nope.js"))
+        .send()
+        .await
+        .expect("GET nope.js");
+    assert_eq!(unknown.status(), 404);
+
     page.client.goto(url).await.expect("open the console");
 
     // The console log reaches the test: a probe error is read back (else this test could not
