@@ -155,6 +155,29 @@ fi
 echo "PostgreSQL $(psql "$LETSDATA_TEST_DATABASE_URL" -Atqc 'SHOW server_version') for the store tests"
 section "Kafka broker, Redis and PostgreSQL"
 
+# --- Chromium (the console's browser tests, cli/tests/console.rs): Debian's chromium and
+# chromium-driver, installed (as root) when chromedriver is missing; under CI a failed install
+# fails the run here, elsewhere the test fails saying what is missing.
+if ! command -v chromedriver >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing Chromium and chromedriver (Debian's chromium and chromium-driver)"
+    if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; } \
+      >"$CACHE/chromium-install.log" 2>&1; then
+      echo "apt-get could not install chromium and chromium-driver; its output is in $CACHE/chromium-install.log" >&2
+    fi
+  fi
+fi
+if command -v chromedriver >/dev/null 2>&1; then
+  export LETSDATA_TEST_CHROMEDRIVER="$(command -v chromedriver)"
+  echo "$("$LETSDATA_TEST_CHROMEDRIVER" --version | cut -d' ' -f1-2) for the console's browser tests"
+elif [ -n "${CI:-}" ]; then
+  echo "no chromedriver, and CI is set: the console's browser tests must run; install Debian's chromium and chromium-driver (apt-get install chromium chromium-driver) as root" >&2
+  exit 1
+else
+  echo "no chromedriver: the console's browser tests (cli/tests/console.rs) will fail; install Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)" >&2
+fi
+section "Chromium"
+
 # --- WebAssembly target for the SDK, the examples and the test components (user code).
 if command -v rustup >/dev/null 2>&1; then
   rustup target add wasm32-wasip2 >/dev/null

@@ -16,6 +16,7 @@
 
 mod api;
 mod auth;
+mod console;
 pub mod error;
 pub mod extract;
 mod observe;
@@ -131,8 +132,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     api().1
 }
 
-/// The whole application: the API (authenticated), health, readiness, metrics and the
-/// OpenAPI document.
+/// The whole application: the API (authenticated), the web console, health, readiness,
+/// metrics and the OpenAPI document.
 pub fn app(engine: Arc<Engine>, config: &ServerConfig) -> Router {
     let state = AppState {
         engine,
@@ -147,6 +148,7 @@ pub fn app(engine: Arc<Engine>, config: &ServerConfig) -> Router {
     ));
     Router::new()
         .merge(api)
+        .merge(console::routes())
         .route("/healthz", axum::routing::get(|| async { "ok\n" }))
         .route("/readyz", axum::routing::get(ready))
         .route("/metrics", axum::routing::get(observe::prometheus))

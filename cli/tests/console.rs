@@ -1,0 +1,738 @@
+//! The web console (`letsdata server` at `/`) in a real browser: Debian's Chromium, headless,
+//! driven through chromedriver (WebDriver). A user signs in with an API key, creates a dataset
+//! from JSON with mistakes (each problem shows at its JSON path), fixes it, watches it end
+//! ERRORED in the datasets list (a file is missing), adds the file and redrives it to COMPLETED,
+//! reads its overview, workflow steps, tasks, an error record, a task log and its metrics, is
+//! refused an action (the server's reason shows), deletes it behind the confirmation and signs
+//! out; the browser's console must stay free of errors throughout.
+//!
+//! chromedriver: `LETSDATA_TEST_CHROMEDRIVER`, else `chromedriver` on the PATH (`scripts/test.sh`
+//! installs Debian's `chromium` and `chromium-driver` when missing). Without it the test fails.
+//! With `LETSDATA_CONSOLE_SCREENSHOTS=1` it writes a screenshot of each page to `docs/console/`.
+
+mod common;
+
+use common::{TestHome, config};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running `letsdata server` on a free port of the loopback.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(home: &TestHome) -> Server {
+        let log_path = home.home().join("server.log");
+        let log = std::fs::File::create(&log_path).expect("log file");
+        let (child, url) = common::start_server(
+            home.command(&["server", "--listen", "127.0.0.1:0"])
+                .stdout(Stdio::piped())
+                .stderr(log),
+            Some(&log_path),
+        );
+        Server { child, url }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        common::stop_child(
+            &mut self.child,
+            Duration::from_secs(30),
+            "the letsdata server",
+        );
+    }
+}
+
+/// chromedriver on a free port of the loopback.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+/// Where chromedriver is: `LETSDATA_TEST_CHROMEDRIVER`, else `chromedriver` on the PATH.
+fn chromedriver_path() -> PathBuf {
+    if let Some(path) = std::env::var_os("LETSDATA_TEST_CHROMEDRIVER").filter(|p| !p.is_empty()) {
+        return PathBuf::from(path);
+    }
+    std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join("chromedriver"))
+                .find(|candidate| candidate.is_file())
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "the console's browser tests need chromedriver and Chromium: install Debian's \
+                 `chromium` and `chromium-driver` (apt-get install chromium chromium-driver; \
+                 scripts/test.sh does) or set LETSDATA_TEST_CHROMEDRIVER to a chromedriver{}",
+                if std::env::var_os("CI").is_some() {
+                    " (CI is set: the browser tests must run)"
+                } else {
+                    ""
+                }
+            )
+        })
+}
+
+impl Driver {
+    fn start(home: &TestHome) -> Driver {
+        let path = chromedriver_path();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let log = std::fs::File::create(home.home().join("chromedriver.log")).expect("log file");
+        let mut child = Command::new(&path)
+            .arg(format!("--port={port}"))
+            .arg("--allowed-ips=127.0.0.1")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start chromedriver {}: {e}", path.display()));
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("chromedriver {} exited: {status}", path.display());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not listen on {url}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Driver { child, url }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        common::stop_child(&mut self.child, Duration::from_secs(10), "chromedriver");
+    }
+}
+
+/// A headless Chromium session, 1280 px wide, its console log collected.
+async fn browser(driver: &Driver) -> Client {
+    let args = [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--hide-scrollbars",
+        "--window-size=1280,900",
+        "--force-device-scale-factor=1",
+    ];
+    let mut options = json!({"args": args});
+    if let Some(binary) = std::env::var_os("LETSDATA_TEST_CHROMIUM").filter(|b| !b.is_empty()) {
+        options["binary"] = json!(binary.to_string_lossy());
+    }
+    let capabilities = json!({
+        "browserName": "chrome",
+        "goog:chromeOptions": options,
+        "goog:loggingPrefs": {"browser": "ALL"},
+    });
+    let Value::Object(capabilities) = capabilities else {
+        unreachable!("an object")
+    };
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(capabilities)
+        .connect(&driver.url)
+        .await
+        .unwrap_or_else(|e| panic!("cannot open a Chromium session through chromedriver: {e}"))
+}
+
+/// What the test does in the browser, and what the browser's console said.
+struct Page {
+    client: Client,
+    driver_url: String,
+    http: reqwest::Client,
+    /// Every console entry read so far.
+    console: Vec<Value>,
+    shots: Option<PathBuf>,
+}
+
+const WAIT: Duration = Duration::from_secs(20);
+
+impl Page {
+    /// The browser's console entries since the last read (chromedriver's log of the session).
+    async fn read_console(&mut self) -> Vec<Value> {
+        let session = self
+            .client
+            .session_id()
+            .await
+            .expect("session id")
+            .expect("a session");
+        let answer: Value = self
+            .http
+            .post(format!("{}/session/{session}/se/log", self.driver_url))
+            .json(&json!({"type": "browser"}))
+            .send()
+            .await
+            .expect("chromedriver log")
+            .json()
+            .await
+            .expect("log JSON");
+        let entries = answer["value"].as_array().cloned().unwrap_or_default();
+        self.console.extend(entries.iter().cloned());
+        entries
+    }
+
+    /// Runs `script` (a function body) in the page; its return value.
+    async fn js(&self, script: &str, args: Vec<Value>) -> Value {
+        self.client
+            .execute(script, args)
+            .await
+            .unwrap_or_else(|e| panic!("script failed: {e}\n{script}"))
+    }
+
+    /// The text of the first element matching `css` (None while there is none).
+    async fn text(&self, css: &str) -> Option<String> {
+        self.js(
+            "const e = document.querySelector(arguments[0]); return e ? e.innerText : null;",
+            vec![json!(css)],
+        )
+        .await
+        .as_str()
+        .map(str::to_string)
+    }
+
+    /// Waits until the text of `css` satisfies `ok`; that text.
+    async fn wait_text(
+        &self,
+        css: &str,
+        within: Duration,
+        ok: impl Fn(&str) -> bool,
+        what: &str,
+    ) -> String {
+        let deadline = Instant::now() + within;
+        loop {
+            let text = self.text(css).await;
+            if let Some(t) = &text
+                && ok(t)
+            {
+                return t.clone();
+            }
+            if Instant::now() > deadline {
+                let main = self.text("main").await.unwrap_or_default();
+                panic!("{what}: {css} shows {text:?}\nthe page shows:\n{main}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits for `css` to show `expected` (contained in its text).
+    async fn wait_for(&self, css: &str, expected: &str) -> String {
+        self.wait_text(
+            css,
+            WAIT,
+            |t| t.contains(expected),
+            &format!("expected {expected:?}"),
+        )
+        .await
+    }
+
+    async fn click(&self, css: &str) {
+        self.client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css} to click: {e}"))
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("cannot click {css}: {e}"));
+    }
+
+    /// Replaces the text of the field `css` by typing `text`.
+    async fn type_into(&self, css: &str, text: &str) {
+        let field = self
+            .client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no field {css}: {e}"));
+        field.clear().await.expect("clear");
+        field.send_keys(text).await.expect("type");
+    }
+
+    async fn count(&self, css: &str) -> u64 {
+        self.js(
+            "return document.querySelectorAll(arguments[0]).length;",
+            vec![json!(css)],
+        )
+        .await
+        .as_u64()
+        .expect("a count")
+    }
+
+    /// Writes a screenshot of the viewport to docs/console/<name>.png, when asked to.
+    async fn shot(&self, name: &str) {
+        let Some(dir) = &self.shots else { return };
+        // Nothing half-drawn: let the page settle (polls, fonts) first; no passing message.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        self.js("document.getElementById('toast').hidden = true;", vec![])
+            .await;
+        let png = self.client.screenshot().await.expect("screenshot");
+        std::fs::write(dir.join(format!("{name}.png")), png).expect("write screenshot");
+    }
+
+    /// Checks that the page fits a 390 px wide window (a phone; wide tables scroll inside their
+    /// frame), with a screenshot named `shot` when there is one; back to 1280 px.
+    async fn at_390(&self, shot: Option<&str>) {
+        self.client
+            .set_window_size(390, 844)
+            .await
+            .expect("narrow window");
+        let narrow = self.width().await;
+        assert!(narrow <= 400, "the window did not narrow: {narrow} px");
+        // Layout settles after the resize.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let overflow = self
+            .js(
+                "return document.documentElement.scrollWidth - window.innerWidth;",
+                vec![],
+            )
+            .await;
+        let hash = self.js("return location.hash;", vec![]).await;
+        assert!(
+            overflow.as_i64().expect("px") <= 0,
+            "{hash} is wider than 390 px by {overflow} px"
+        );
+        if let Some(name) = shot {
+            self.shot(name).await;
+        }
+        self.client
+            .set_window_size(1280, 900)
+            .await
+            .expect("wide window");
+    }
+
+    /// The browser's viewport width.
+    async fn width(&self) -> u64 {
+        self.js("return window.innerWidth;", vec![])
+            .await
+            .as_u64()
+            .expect("width")
+    }
+}
+
+/// `n` JSON lines from id `from` on.
+fn lines(from: u64, n: u64) -> String {
+    (from..from + n)
+        .map(|i| {
+            format!(
+                "{{\"id\": {i}, \"event\": \"view\", \"amount\": {}}}\n",
+                i * 3
+            )
+        })
+        .collect()
+}
+
+/// The dataset's input in the local tenant's bucket: two files with a malformed line each;
+/// the third, `orders-2.jsonl`, is missing until the test adds it before a redrive.
+fn input(home: &TestHome) {
+    home.put(
+        "console-input",
+        "orders-1.jsonl",
+        format!("{}not json at all\n", lines(0, 40)).as_bytes(),
+    );
+    home.put(
+        "console-input",
+        "orders-3.jsonl",
+        format!("{}{{\"id\": 150, \"cut\": \n", lines(100, 50)).as_bytes(),
+    );
+}
+
+/// The dataset's configuration, at INFO so its task logs have lines.
+fn dataset_config() -> Value {
+    let mut cfg = config(
+        "ConsoleOrders",
+        "console-input",
+        json!({"builtinParser": "jsonl", "documentIdField": "id"}),
+        &["orders-1.jsonl", "orders-2.jsonl", "orders-3.jsonl"],
+    );
+    cfg["computeEngine"]["logLevel"] = json!("INFO");
+    cfg
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_creates_watches_inspects_and_deletes_a_dataset_in_the_console() {
+    let started = Instant::now();
+    let home = TestHome::local();
+    input(&home);
+    let missing = home.bucket("console-input").join("orders-2.jsonl");
+    let run = home.run(&["admin", "apikeys", "create", "--tenantName", "local"]);
+    assert_eq!(run.code, 0, "admin apikeys create: {}", run.stderr);
+    let key = run.json()["apiKey"].as_str().expect("apiKey").to_string();
+    // chromedriver first: without it the test fails at once, saying what to install.
+    let driver = Driver::start(&home);
+    let server = Server::start(&home);
+    let shots = std::env::var_os("LETSDATA_CONSOLE_SCREENSHOTS")
+        .filter(|v| v == "1")
+        .map(|_| {
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/console");
+            std::fs::create_dir_all(&dir).expect("docs/console");
+            dir
+        });
+    let client = browser(&driver).await;
+    let mut page = Page {
+        client: client.clone(),
+        driver_url: driver.url.clone(),
+        http: reqwest::Client::new(),
+        console: Vec::new(),
+        shots,
+    };
+    let url = server.url.clone();
+    // The scenario in a task of its own: when it fails, the browser is still closed.
+    let outcome =
+        tokio::spawn(async move { scenario(&mut page, &url, &key, &missing).await }).await;
+    let _ = client.close().await;
+    if let Err(failure) = outcome {
+        std::panic::resume_unwind(failure.into_panic());
+    }
+    eprintln!("console scenario: {:.1} s", started.elapsed().as_secs_f64());
+}
+
+async fn scenario(page: &mut Page, url: &str, key: &str, missing: &Path) {
+    // What the server sends: the page and its modules with their types, a strict policy and
+    // an ETag, revalidated to 304; an unknown file is a JSON 404.
+    let page_answer = page
+        .http
+        .get(format!("{url}/"))
+        .send()
+        .await
+        .expect("GET /");
+    assert_eq!(page_answer.status(), 200);
+    let headers = page_answer.headers().clone();
+    assert_eq!(headers["content-type"], "text/html; charset=utf-8");
+    let csp = headers["content-security-policy"].to_str().expect("csp");
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe"),
+        "{csp}"
+    );
+    let module = page
+        .http
+        .get(format!("{url}/console/app.js"))
+        .send()
+        .await
+        .expect("GET app.js");
+    assert_eq!(
+        module.headers()["content-type"],
+        "text/javascript; charset=utf-8"
+    );
+    let etag = module.headers()["etag"].clone();
+    let again = page
+        .http
+        .get(format!("{url}/console/app.js"))
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .expect("GET app.js again");
+    assert_eq!(again.status(), 304);
+    let unknown = page
+        .http
+        .get(format!("{url}/console/nope.js"))
+        .send()
+        .await
+        .expect("GET nope.js");
+    assert_eq!(unknown.status(), 404);
+
+    page.client.goto(url).await.expect("open the console");
+
+    // The console log reaches the test: a probe error is read back (else this test could not
+    // see the page's errors at all).
+    page.wait_for("h1", "Sign in").await;
+    page.js("console.error('letsdata-console-probe');", vec![])
+        .await;
+    let probe = page.read_console().await;
+    assert!(
+        probe.iter().any(|e| e["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("letsdata-console-probe")),
+        "the browser's console log does not reach the test: {probe:?}"
+    );
+    page.console.clear();
+    assert_eq!(page.width().await, 1280, "the window is 1280 px wide");
+
+    // Sign in: a wrong key is refused with the server's message, the right one shows the tenant.
+    page.shot("signin").await;
+    page.type_into("#api-key", "ldk_not-a-key").await;
+    page.click("#sign-in").await;
+    let refused = page.wait_for(".alert.error", "Sign-in failed").await;
+    assert!(refused.contains("Unauthorized"), "{refused}");
+    // With the keyboard: Enter in the field signs in.
+    page.type_into("#api-key", &format!("{key}\u{E007}")).await;
+    page.wait_for("h1", "Datasets").await;
+    page.wait_for("#tenant-name", "local").await;
+    page.wait_for(".empty", "No datasets yet").await;
+
+    // Create from JSON with two mistakes: each problem shows with its JSON path.
+    page.click("a[data-nav=create]").await;
+    page.wait_for("h1", "Create a dataset").await;
+    let mut bad = dataset_config();
+    bad["computeEngine"]["concurrency"] = json!(0);
+    bad["computeEngine"]["logLevel"] = json!("LOUD");
+    page.type_into(
+        "#config",
+        &serde_json::to_string_pretty(&bad).expect("json"),
+    )
+    .await;
+    page.click("#create").await;
+    page.wait_for("#problems", "The configuration has 2 problems")
+        .await;
+    for path in ["computeEngine.concurrency", "computeEngine.logLevel"] {
+        let problem = page
+            .wait_for(&format!("#problems .problem[data-path='{path}']"), path)
+            .await;
+        assert!(
+            problem.len() > path.len() + 5,
+            "the problem at {path} has no message: {problem:?}"
+        );
+    }
+    // Choosing a problem selects its field in the editor.
+    page.click("#problems .problem[data-path='computeEngine.concurrency'] button")
+        .await;
+    let selected = page
+        .js(
+            "const t = document.getElementById('config'); return t.value.slice(t.selectionStart, t.selectionEnd);",
+            vec![],
+        )
+        .await;
+    assert_eq!(selected, json!("\"concurrency\""));
+    page.shot("create").await;
+
+    // Fixed, it is created and the dataset's page opens.
+    page.type_into(
+        "#config",
+        &serde_json::to_string_pretty(&dataset_config()).expect("json"),
+    )
+    .await;
+    page.click("#create").await;
+    page.wait_for(".dataset-head h1", "ConsoleOrders").await;
+
+    // The datasets list follows it to ERRORED by itself (it polls while anything runs): one of
+    // its files is missing.
+    page.click("a[data-nav=datasets]").await;
+    let row = "#datasets tr[data-name=ConsoleOrders]";
+    page.wait_text(
+        &format!("{row} .status"),
+        Duration::from_secs(120),
+        |t| t == "ERRORED",
+        "the dataset ends ERRORED",
+    )
+    .await;
+    page.wait_for(&format!("{row} .documents"), "90").await;
+    // The status filter.
+    page.js(
+        "const s = document.getElementById('status-filter'); s.value = 'COMPLETED'; s.dispatchEvent(new Event('change'));",
+        vec![],
+    )
+    .await;
+    page.wait_for(".empty", "No dataset has this status").await;
+    page.js(
+        "const s = document.getElementById('status-filter'); s.value = 'ERRORED'; s.dispatchEvent(new Event('change'));",
+        vec![],
+    )
+    .await;
+    page.wait_for(row, "ConsoleOrders").await;
+
+    // The missing file added, a redrive from the dataset's page completes it.
+    std::fs::write(missing, lines(40, 60)).expect("the missing file");
+    page.click(&format!("{row} a")).await;
+    page.wait_for("#dataset-status", "ERRORED").await;
+    page.click("#action-redrive").await;
+    page.wait_for("#confirm", "Redrive the errored tasks?")
+        .await;
+    page.click("#confirm-ok").await;
+    page.wait_text(
+        "#dataset-status",
+        Duration::from_secs(120),
+        |t| t == "COMPLETED",
+        "the redriven dataset completes",
+    )
+    .await;
+
+    // The datasets list shows it COMPLETED with every document.
+    page.click("a[data-nav=datasets]").await;
+    page.wait_for(&format!("{row} .status"), "COMPLETED").await;
+    // Progress is eventually consistent: the counts follow the status.
+    page.wait_for(&format!("{row} .documents"), "150").await;
+    assert_eq!(
+        page.text(&format!("{row} .errors")).await.as_deref(),
+        Some("2")
+    );
+    let bar = page.text(&format!("{row} .bar-text")).await;
+    assert_eq!(bar.as_deref(), Some("3/3"));
+    page.shot("datasets").await;
+
+    // At 390 px: the page fits the width (tables scroll inside their frame).
+    page.at_390(Some("datasets-390")).await;
+
+    // Overview: progress, resources, execution log, the configuration.
+    page.click(&format!("{row} a")).await;
+    page.wait_for("#documents-written", "150").await;
+    assert_eq!(page.text("#error-records").await.as_deref(), Some("2"));
+    let overview = page.text("#panel-overview").await.unwrap_or_default();
+    assert!(
+        overview.contains("\"builtinParser\": \"jsonl\""),
+        "{overview}"
+    );
+    assert!(overview.contains("Execution log"), "{overview}");
+    page.shot("overview").await;
+    page.at_390(None).await;
+
+    // Initialization: the workflow's steps, each COMPLETED.
+    page.click("#tab-initialization").await;
+    page.wait_for("#init-steps", "Initialization workflow")
+        .await;
+    let steps = page.count("#init-steps .step").await;
+    let done = page.count("#init-steps .step.completed").await;
+    assert!(steps >= 3, "{steps} steps");
+    assert_eq!(done, steps, "every initialization step COMPLETED");
+    // The redrive's steps, each COMPLETED, in a map of their own.
+    page.wait_for("#redrive-1", "Redrive 1: 1 task").await;
+    let steps = page.count("#redrive-1 .step").await;
+    let done = page.count("#redrive-1 .step.completed").await;
+    assert!(steps >= 3, "{steps} redrive steps");
+    assert_eq!(done, steps, "every redrive step COMPLETED");
+    page.shot("initialization").await;
+
+    // Tasks: three, COMPLETED; filtered by status.
+    page.click("#tab-tasks").await;
+    page.wait_for("#tasks", "orders-3.jsonl").await;
+    assert_eq!(page.count("#tasks tbody tr").await, 3);
+    page.js(
+        "const s = document.getElementById('task-status-filter'); s.value = 'ERRORED'; s.dispatchEvent(new Event('change'));",
+        vec![],
+    )
+    .await;
+    page.wait_for("#tasks-body", "No ERRORED task").await;
+    page.click("#tab-tasks").await;
+    page.wait_for("#tasks", "orders-1.jsonl").await;
+    page.shot("tasks").await;
+    page.at_390(None).await;
+
+    // A task's log, from its row.
+    page.click("#tasks tr:first-child a.task-log").await;
+    let log = page.wait_for("#task-log", "task completed").await;
+    assert!(
+        log.contains("task completed: 41 records read, 40 documents written, 1 error records"),
+        "{log}"
+    );
+    page.shot("logs").await;
+
+    // Errors: two error objects, then one's records: message, offsets, the raw record.
+    page.click("#tab-errors").await;
+    page.wait_for("#error-objects", "View records").await;
+    assert_eq!(page.count("#error-objects tbody tr").await, 2);
+    page.click("#error-objects tbody tr:first-child a.view-records")
+        .await;
+    page.wait_for("#error-records", "Error records of task")
+        .await;
+    let raw = page.text("#error-records .raw").await.unwrap_or_default();
+    let records = page.text("#error-records").await.unwrap_or_default();
+    assert!(
+        raw == "not json at all" || raw.starts_with("{\"id\": 150"),
+        "raw record {raw:?}"
+    );
+    assert!(records.contains("Offsets"), "{records}");
+    assert!(
+        page.text("#error-records .record-message")
+            .await
+            .is_some_and(|m| m.contains("JSON")),
+        "{records}"
+    );
+    page.shot("errors").await;
+
+    // Metrics: per-minute charts and numbers.
+    page.click("#tab-metrics").await;
+    page.wait_for("#metrics tbody", "%").await;
+    assert!(page.count("#chart-records rect.mark").await >= 1);
+    assert!(page.count("#chart-success circle.mark").await >= 1);
+    page.shot("metrics").await;
+    page.at_390(None).await;
+
+    // A compute update through its dialog (Enter in a field confirms); the overview's
+    // configuration shows the new concurrency.
+    page.click("#action-compute").await;
+    page.wait_for("#confirm", "Update the compute settings?")
+        .await;
+    page.type_into("#compute-concurrency", "3\u{E007}").await;
+    page.wait_for("#toast", "Compute update: done").await;
+    page.click("#tab-overview").await;
+    page.wait_for("#panel-overview", "\"concurrency\": 3").await;
+
+    // A refused action shows the server's reason.
+    page.click("#action-stop").await;
+    page.wait_for("#confirm", "Stop the tasks?").await;
+    page.click("#confirm-ok").await;
+    let refusal = page.wait_for("#action-status", "Stop was refused").await;
+    assert!(refusal.contains("Refused (HTTP 409)"), "{refusal}");
+
+    // Delete: cancelled once (nothing happens), then confirmed.
+    page.click("#action-delete").await;
+    page.wait_for("#confirm", "Delete ConsoleOrders?").await;
+    page.click("#confirm-cancel").await;
+    assert_eq!(
+        page.js("return document.getElementById('confirm').open;", vec![])
+            .await,
+        json!(false)
+    );
+    page.wait_for("#dataset-status", "COMPLETED").await;
+    page.click("#action-delete").await;
+    page.wait_for("#confirm", "Delete ConsoleOrders?").await;
+    page.shot("delete").await;
+    page.click("#confirm-ok").await;
+    page.wait_for("h1", "Datasets").await;
+    page.wait_text(
+        "#datasets-body",
+        WAIT,
+        |t| !t.contains("ConsoleOrders") || t.contains("DELETED"),
+        "the dataset is deleted",
+    )
+    .await;
+
+    // Sign out: the key leaves the tab.
+    page.click("#sign-out").await;
+    page.wait_for(".alert.info", "Signed out").await;
+    assert_eq!(
+        page.js("return sessionStorage.length;", vec![]).await,
+        json!(0)
+    );
+
+    // No error in the browser's console, but the answers the page showed (the refused key, the
+    // configuration's problems, the refused stop), which Chromium logs as failed requests.
+    page.read_console().await;
+    let errors: Vec<&Value> = page
+        .console
+        .iter()
+        .filter(|e| e["level"] == "SEVERE" || e["level"] == "WARNING")
+        .filter(|e| !expected_refusal(e, url))
+        .collect();
+    assert!(errors.is_empty(), "the browser's console: {errors:#?}");
+}
+
+/// A request the scenario is refused on purpose (and the page shows): 401 on whoami, 400 on
+/// dataset/create, 409 on tasks/stop.
+fn expected_refusal(entry: &Value, url: &str) -> bool {
+    let message = entry["message"].as_str().unwrap_or("");
+    entry["source"] == "network"
+        && [
+            ("/api/v1/whoami", "401"),
+            ("/api/v1/dataset/create", "400"),
+            ("/api/v1/tasks/stop", "409"),
+        ]
+        .iter()
+        .any(|(path, status)| {
+            message.starts_with(&format!("{url}{path} "))
+                && message.contains(&format!("status of {status}"))
+        })
+}
