@@ -20,34 +20,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A running `letsdata server` on a free port of the loopback.
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    fn start(home: &TestHome) -> Server {
-        let log_path = home.home().join("server.log");
-        let log = std::fs::File::create(&log_path).expect("log file");
-        let (child, url) = common::start_server(
-            home.command(&["server", "--listen", "127.0.0.1:0"])
-                .stdout(Stdio::piped())
-                .stderr(log),
-            Some(&log_path),
-        );
-        Server { child, url }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        common::stop_child(
-            &mut self.child,
-            Duration::from_secs(30),
-            "the letsdata server",
-        );
-    }
-}
+type Server = common::ServerProcess;
 
 /// chromedriver on a free port of the loopback.
 struct Driver {
@@ -373,7 +346,7 @@ async fn a_user_creates_watches_inspects_and_deletes_a_dataset_in_the_console() 
     let key = run.json()["apiKey"].as_str().expect("apiKey").to_string();
     // chromedriver first: without it the test fails at once, saying what to install.
     let driver = Driver::start(&home);
-    let server = Server::start(&home);
+    let server = Server::start(&home, &[]);
     let shots = std::env::var_os("LETSDATA_CONSOLE_SCREENSHOTS")
         .filter(|v| v == "1")
         .map(|_| {

@@ -7,12 +7,12 @@ mod common;
 
 use common::{TestHome, config};
 use serde_json::{Value, json};
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 /// A running `letsdata server` on a free port of the loopback.
 struct Server {
-    child: Child,
+    process: common::ServerProcess,
     url: String,
     http: reqwest::blocking::Client,
 }
@@ -28,18 +28,10 @@ impl Server {
         args: &[&str],
         http: reqwest::blocking::ClientBuilder,
     ) -> Server {
-        // Its log in a file: a pipe nobody reads would fill and stop it.
-        let log_path = home.home().join("server.log");
-        let log = std::fs::File::create(&log_path).expect("log file");
-        let mut all = vec!["server", "--listen", "127.0.0.1:0"];
-        all.extend_from_slice(args);
-        let (child, url) = common::start_server(
-            home.command(&all).stdout(Stdio::piped()).stderr(log),
-            Some(&log_path),
-        );
+        let process = common::ServerProcess::start(home, args);
         Server {
-            child,
-            url,
+            url: process.url.clone(),
+            process,
             http: http
                 .timeout(Duration::from_secs(60))
                 .build()
@@ -61,16 +53,6 @@ impl Server {
             request = request.bearer_auth(key);
         }
         answer(request.send().expect("POST"))
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        common::stop_child(
-            &mut self.child,
-            Duration::from_secs(30),
-            "the letsdata server",
-        );
     }
 }
 
@@ -618,8 +600,12 @@ fn health_readiness_metrics_and_the_openapi_document() {
 
     // SIGTERM: a graceful stop, exit 0; one JSON log line per request.
     let mut server = server;
-    common::signal(server.child.id(), "-TERM");
-    let status = common::wait_exit(&mut server.child, Duration::from_secs(30), "server stopped");
+    common::signal(server.process.child.id(), "-TERM");
+    let status = common::wait_exit(
+        &mut server.process.child,
+        Duration::from_secs(30),
+        "server stopped",
+    );
     assert_eq!(status.code(), Some(0));
     let log = std::fs::read_to_string(home.home().join("server.log")).expect("log");
     let requests: Vec<Value> = log

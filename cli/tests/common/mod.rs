@@ -47,6 +47,38 @@ impl Drop for TestHome {
     }
 }
 
+/// A test's own `letsdata server` on a free port of the loopback (`args` added to
+/// `--listen 127.0.0.1:0`), its log in `server.log` of the test's home (a pipe nobody reads
+/// would fill and stop it); stopped when dropped.
+pub struct ServerProcess {
+    pub child: Child,
+    pub url: String,
+}
+
+impl ServerProcess {
+    pub fn start(home: &TestHome, args: &[&str]) -> ServerProcess {
+        let log_path = home.home().join("server.log");
+        let log = std::fs::File::create(&log_path).expect("log file");
+        let mut all = vec!["server", "--listen", "127.0.0.1:0"];
+        all.extend_from_slice(args);
+        let (child, url) = start_server(
+            home.command(&all).stdout(Stdio::piped()).stderr(log),
+            Some(&log_path),
+        );
+        ServerProcess { child, url }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        stop_child(
+            &mut self.child,
+            Duration::from_secs(30),
+            "the letsdata server",
+        );
+    }
+}
+
 /// Starts `letsdata server` (`command`, with `--listen 127.0.0.1:0`, its stdout piped): the
 /// process and the URL its one stdout line names. Without that line, the process is killed and
 /// the test fails showing `log` (the server's stderr), when there is one.
