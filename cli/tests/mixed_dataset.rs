@@ -245,6 +245,20 @@ fn mixed_dataset_ends_errored_with_exact_counts() {
     let v = view.json();
     assert_eq!(v["taskProgress"]["documentsWritten"], 500);
     assert_eq!(v["checkpoint"]["endOfInput"], true);
+    // An uncompressed file's size is known: the task read all of it. A compressed file's
+    // is not (its offsets are in decompressed bytes).
+    let size = jsonl(0, 500).len();
+    assert_eq!(v["taskProgress"]["inputBytes"], size, "{v:#}");
+    assert_eq!(v["taskProgress"]["bytesRead"], size, "{v:#}");
+    let b = tasks
+        .iter()
+        .find(|t| t["taskDefinition"]["manifestLine"] == "good/b.jsonl.gz")
+        .expect("task b");
+    assert!(b["taskProgress"].get("inputBytes").is_none(), "{b:#}");
+    assert!(
+        b["taskProgress"]["bytesRead"].as_u64().unwrap_or(0) > 0,
+        "{b:#}"
+    );
 }
 
 #[test]

@@ -82,10 +82,22 @@ pub struct TaskProgress {
     pub documents_written: u64,
     pub error_records: u64,
     pub skip_records: u64,
+    /// Bytes of input handled: a file's offset (its decompressed bytes for a compressed
+    /// file), the sum of several files' offsets, the bytes of a stream's records.
     pub bytes_read: u64,
+    /// The size of the task's input, where letsdata knows it before reading it all (one
+    /// uncompressed file, read by `Single File Reader`): `bytesRead` of it is the task's
+    /// progress. Left out (0) when it is not known: several files, a compressed file, a stream.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub input_bytes: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl TaskProgress {
+    /// Adds `other`'s counters (`input_bytes` is a task's own, not a counter: it stays).
     pub fn add(&mut self, other: &TaskProgress) {
         self.records_read += other.records_read;
         self.documents_written += other.documents_written;

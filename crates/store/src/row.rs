@@ -385,6 +385,7 @@ impl ProgressRow {
             error_records: n(self.error_records),
             skip_records: n(self.skip_records),
             bytes_read: n(self.bytes_read),
+            input_bytes: 0,
         }
     }
 }

@@ -2314,10 +2314,10 @@ mod suite {
             .await
             .unwrap();
         let running = tasks.claim("w", LEASE, log.clone()).await.unwrap().unwrap();
-        tasks
-            .checkpoint(&running, &checkpoint(3), LEASE)
-            .await
-            .unwrap();
+        // Its input's size is known (a single uncompressed file).
+        let mut sized = checkpoint(3);
+        sized.progress.input_bytes = 10_000;
+        tasks.checkpoint(&running, &sized, LEASE).await.unwrap();
         let _claimed = tasks.claim("w", LEASE, log).await.unwrap().unwrap();
 
         let mut pages = 0;
@@ -2352,6 +2352,13 @@ mod suite {
             }
         }
         assert_eq!(pages, 2 + 1 + 2 + 1);
+        let all = tasks.list_tasks_page(None, None, 100).await.unwrap();
+        let running = all.tasks.iter().find(|t| t.task_id == running.task.task_id);
+        assert_eq!(
+            running.map(|t| t.task_progress.input_bytes),
+            Some(10_000),
+            "the input's size is kept with the progress"
+        );
     }
 
     // ------------------------------------------------------------- concurrency

@@ -26,6 +26,8 @@ pub(super) struct BuiltinFiles {
     doc_id: String,
     /// The reader's position when bytes read were last counted.
     counted: u64,
+    /// The file's size, when it is not compressed.
+    size: Option<u64>,
 }
 
 impl BuiltinFiles {
@@ -97,6 +99,7 @@ impl BuiltinFiles {
             task_id: task_id.to_string(),
             doc_id: String::new(),
             counted,
+            size: len.map(|len| read_from + len),
         };
         Ok((driver, offset, (file_type, file_name)))
     }
@@ -167,6 +170,10 @@ impl Driver for BuiltinFiles {
 
     fn position(&self, progress: &Progress) -> Result<ConnectorFields, InvokeError> {
         Ok(single_file_position(&self.file_type, progress.resume))
+    }
+
+    fn input_bytes(&self) -> Option<u64> {
+        self.size
     }
 }
 

@@ -108,6 +108,12 @@ pub(super) trait Driver: Send {
     /// The checkpoint position covering everything handed to the output so far.
     fn position(&self, progress: &Progress) -> Result<ConnectorFields, InvokeError>;
 
+    /// The size of the whole input in bytes, when it is known before reading it all (one
+    /// uncompressed file): recorded with the task's progress ([`TaskProgress::input_bytes`]).
+    fn input_bytes(&self) -> Option<u64> {
+        None
+    }
+
     /// Where the task stands, for log lines (`offset 1234`); empty to say nothing.
     fn describe_position(&self, progress: &Progress) -> String {
         format!("offset {}", progress.resume)
@@ -185,6 +191,9 @@ impl Invocation<'_> {
         let mut backoff = FIRST_BACKOFF;
         let mut last_roll = Instant::now();
         let started_at = progress.resume;
+        if let Some(size) = driver.input_bytes() {
+            progress.totals.input_bytes = size;
+        }
         let finished = loop {
             if self.signals.lost.load(Ordering::Relaxed) {
                 out.abort().await;

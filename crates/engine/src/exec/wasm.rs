@@ -200,6 +200,8 @@ pub(super) struct WasmFiles {
     drained: bool,
     /// The reader's position when bytes read were last counted.
     counted: u64,
+    /// The file's size, when it is not compressed.
+    size: Option<u64>,
 }
 
 impl WasmFiles {
@@ -256,7 +258,7 @@ impl WasmFiles {
                 "invocation started: file {file_name} ({file_type}) from offset {offset}, part {next_part}"
             ),
         );
-        let (input, read_from, _) = open_file(&files, &file_name, offset, false, log).await?;
+        let (input, read_from, len) = open_file(&files, &file_name, offset, false, log).await?;
         let mut reader = RecordReader::new(input, framing, read_from);
         if read_from < offset {
             reader
@@ -274,6 +276,7 @@ impl WasmFiles {
             oversize: None,
             drained: false,
             counted,
+            size: len.map(|len| read_from + len),
         };
         Ok((driver, offset))
     }
@@ -377,6 +380,10 @@ impl Driver for WasmFiles {
             &self.labels.file_type,
             progress.resume,
         ))
+    }
+
+    fn input_bytes(&self) -> Option<u64> {
+        self.size
     }
 }
 

@@ -129,6 +129,7 @@ pub fn progress(n: u64) -> TaskProgress {
         error_records: 3 * n,
         skip_records: 4 * n,
         bytes_read: 1000 * n,
+        input_bytes: 0,
     }
 }
 
