@@ -157,13 +157,32 @@ async fn dataset_view(ctx: Ctx, Params(p): Params<DatasetParams>) -> ApiResult<R
     ok(&ctx.engine.dataset(&name).await?)
 }
 
+/// How `dataset/create` answers.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct CreateParams {
+    /// `true` (the default): answer once the dataset is initialized. `false`: answer 202 as soon
+    /// as it is recorded (CREATED); the server initializes it meanwhile (follow it with
+    /// `GET /dataset`; a server that stops first leaves it to the next worker to initialize).
+    #[param(required = false)]
+    wait: Option<bool>,
+}
+
 /// `datasets create`: the body is the dataset configuration. The dataset is initialized (its
-/// resources checked and created, its tasks made) before the answer; workers then run it.
-/// A configuration with problems is refused with every problem and its JSON path.
-#[utoipa::path(post, path = "/dataset/create", tag = "datasets",
+/// resources checked and created, its tasks made) before the answer, unless `wait=false`;
+/// workers then run it. A configuration with problems is refused with every problem and its
+/// JSON path.
+#[utoipa::path(post, path = "/dataset/create", tag = "datasets", params(CreateParams),
     request_body(content = Object, description = "the dataset configuration (LetsData's dataset JSON)"),
-    responses((status = 201, body = Dataset), (status = "4XX", body = ErrorBody)))]
-async fn dataset_create(ctx: Ctx, request: Request) -> ApiResult<Response> {
+    responses((status = 201, body = Dataset, description = "created and initialized"),
+        (status = 202, body = Dataset, description = "created (wait=false); initializing"),
+        (status = "4XX", body = ErrorBody)))]
+async fn dataset_create(
+    ctx: Ctx,
+    Params(p): Params<CreateParams>,
+    request: Request,
+) -> ApiResult<Response> {
     ctx.require(Scope::Manage)?;
     let bytes = body_bytes(request, &()).await?;
     let text = std::str::from_utf8(&bytes).map_err(|e| {
@@ -174,6 +193,17 @@ async fn dataset_create(ctx: Ctx, request: Request) -> ApiResult<Response> {
     })?;
     let dataset = ctx.engine.create_dataset(text).await?;
     ctx.audit_target(&dataset.dataset_name);
+    if p.wait == Some(false) {
+        let engine = ctx.engine;
+        let id = dataset.dataset_id.clone();
+        // Its outcome is the dataset's status and steps; an error here is the store's.
+        tokio::spawn(async move {
+            if let Err(e) = engine.initialize(&id).await {
+                tracing::warn!(dataset_id = %id, "initializing a dataset created without waiting failed: {e}");
+            }
+        });
+        return record(StatusCode::ACCEPTED, &dataset);
+    }
     let dataset = ctx.engine.initialize(&dataset.dataset_id).await?;
     record(StatusCode::CREATED, &dataset)
 }
