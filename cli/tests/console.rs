@@ -4,7 +4,10 @@
 //! ERRORED in the datasets list (a file is missing), adds the file and redrives it to COMPLETED,
 //! reads its overview, workflow steps, tasks, an error record, a task log and its metrics, is
 //! refused an action (the server's reason shows), deletes it behind the confirmation and signs
-//! out; the browser's console must stay free of errors throughout.
+//! out; the browser's console must stay free of errors throughout. A second user (with
+//! failpoints slowing workflow steps and tasks down) follows a Wasm dataset's initialization
+//! live, stops it while it runs, is refused a code update that does not build, updates its code,
+//! redrives it to COMPLETED, then descales, freezes and deletes it.
 //!
 //! chromedriver: `LETSDATA_TEST_CHROMEDRIVER`, else `chromedriver` on the PATH (`scripts/test.sh`
 //! installs Debian's `chromium` and `chromium-driver` when missing). Without it the test fails.
@@ -287,6 +290,56 @@ impl Page {
             .expect("wide window");
     }
 
+    /// Opens the console at `url` and signs in with `key`: the datasets page shows.
+    async fn sign_in(&self, url: &str, key: &str) {
+        self.client.goto(url).await.expect("open the console");
+        self.wait_for("h1", "Sign in").await;
+        self.type_into("#api-key", key).await;
+        self.click("#sign-in").await;
+        self.wait_for("h1", "Datasets").await;
+    }
+
+    /// Fails on any error or warning in the browser's console but `refusals`: requests the
+    /// scenario is refused on purpose (the page shows them), which Chromium logs as failed
+    /// requests, as (path under `url`, HTTP status).
+    async fn assert_no_console_errors(&mut self, url: &str, refusals: &[(&str, &str)]) {
+        self.read_console().await;
+        let errors: Vec<&Value> = self
+            .console
+            .iter()
+            .filter(|e| e["level"] == "SEVERE" || e["level"] == "WARNING")
+            .filter(|e| {
+                let message = e["message"].as_str().unwrap_or("");
+                e["source"] != "network"
+                    || !refusals.iter().any(|(path, status)| {
+                        message
+                            .strip_prefix(&format!("{url}{path}"))
+                            .is_some_and(|rest| rest.starts_with([' ', '?']))
+                            && message.contains(&format!("status of {status}"))
+                    })
+            })
+            .collect();
+        assert!(errors.is_empty(), "the browser's console: {errors:#?}");
+    }
+
+    /// Confirms the action `button` opens (its dialog titled `title`).
+    async fn act(&self, button: &str, title: &str) {
+        self.click(button).await;
+        self.wait_for("#confirm", title).await;
+        self.click("#confirm-ok").await;
+    }
+
+    /// Waits up to `within` for the dataset page's status to be `status`.
+    async fn wait_status(&self, status: &str, within: Duration) {
+        self.wait_text(
+            "#dataset-status",
+            within,
+            |t| t == status,
+            &format!("the dataset becomes {status}"),
+        )
+        .await;
+    }
+
     /// The browser's viewport width.
     async fn width(&self) -> u64 {
         self.js("return window.innerWidth;", vec![])
@@ -337,16 +390,30 @@ fn dataset_config() -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_creates_watches_inspects_and_deletes_a_dataset_in_the_console() {
-    let started = Instant::now();
     let home = TestHome::local();
     input(&home);
     let missing = home.bucket("console-input").join("orders-2.jsonl");
+    in_browser(&home, |mut page, url, key| async move {
+        scenario(&mut page, &url, &key, &missing).await
+    })
+    .await;
+}
+
+/// Starts chromedriver, a server on `home` and a browser session, and runs `scenario` with the
+/// page, the server's URL and an API key of the local tenant; the browser is closed whether the
+/// scenario passes or fails.
+async fn in_browser<F, Fut>(home: &TestHome, scenario: F)
+where
+    F: FnOnce(Page, String, String) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let started = Instant::now();
     let run = home.run(&["admin", "apikeys", "create", "--tenantName", "local"]);
     assert_eq!(run.code, 0, "admin apikeys create: {}", run.stderr);
     let key = run.json()["apiKey"].as_str().expect("apiKey").to_string();
     // chromedriver first: without it the test fails at once, saying what to install.
-    let driver = Driver::start(&home);
-    let server = Server::start(&home, &[]);
+    let driver = Driver::start(home);
+    let server = Server::start(home, &[]);
     let shots = std::env::var_os("LETSDATA_CONSOLE_SCREENSHOTS")
         .filter(|v| v == "1")
         .map(|_| {
@@ -355,17 +422,15 @@ async fn a_user_creates_watches_inspects_and_deletes_a_dataset_in_the_console() 
             dir
         });
     let client = browser(&driver).await;
-    let mut page = Page {
+    let page = Page {
         client: client.clone(),
         driver_url: driver.url.clone(),
         http: reqwest::Client::new(),
         console: Vec::new(),
         shots,
     };
-    let url = server.url.clone();
     // The scenario in a task of its own: when it fails, the browser is still closed.
-    let outcome =
-        tokio::spawn(async move { scenario(&mut page, &url, &key, &missing).await }).await;
+    let outcome = tokio::spawn(scenario(page, server.url.clone(), key)).await;
     let _ = client.close().await;
     if let Err(failure) = outcome {
         std::panic::resume_unwind(failure.into_panic());
@@ -582,6 +647,24 @@ async fn scenario(page: &mut Page, url: &str, key: &str, missing: &Path) {
     page.click("#tab-tasks").await;
     page.wait_for("#tasks", "orders-3.jsonl").await;
     assert_eq!(page.count("#tasks tbody tr").await, 3);
+    // Each task's bar: the bytes of its file read, of its size (all of it).
+    let bars = page
+        .js(
+            "return [...document.querySelectorAll('#tasks tbody .bar-text')].map(e => e.textContent);",
+            vec![],
+        )
+        .await;
+    assert_eq!(bars, json!(["100%", "100%", "100%"]));
+    let label = page
+        .js(
+            "return document.querySelector('#tasks tbody .progress').getAttribute('aria-label');",
+            vec![],
+        )
+        .await;
+    assert!(
+        label.as_str().unwrap_or("").contains("read (100%)"),
+        "{label}"
+    );
     page.js(
         "const s = document.getElementById('task-status-filter'); s.value = 'ERRORED'; s.dispatchEvent(new Event('change'));",
         vec![],
@@ -683,29 +766,242 @@ async fn scenario(page: &mut Page, url: &str, key: &str, missing: &Path) {
 
     // No error in the browser's console, but the answers the page showed (the refused key, the
     // configuration's problems, the refused stop), which Chromium logs as failed requests.
-    page.read_console().await;
-    let errors: Vec<&Value> = page
-        .console
-        .iter()
-        .filter(|e| e["level"] == "SEVERE" || e["level"] == "WARNING")
-        .filter(|e| !expected_refusal(e, url))
-        .collect();
-    assert!(errors.is_empty(), "the browser's console: {errors:#?}");
-}
-
-/// A request the scenario is refused on purpose (and the page shows): 401 on whoami, 400 on
-/// dataset/create, 409 on tasks/stop.
-fn expected_refusal(entry: &Value, url: &str) -> bool {
-    let message = entry["message"].as_str().unwrap_or("");
-    entry["source"] == "network"
-        && [
+    page.assert_no_console_errors(
+        url,
+        &[
             ("/api/v1/whoami", "401"),
             ("/api/v1/dataset/create", "400"),
             ("/api/v1/tasks/stop", "409"),
-        ]
-        .iter()
-        .any(|(path, status)| {
-            message.starts_with(&format!("{url}{path} "))
-                && message.contains(&format!("status of {status}"))
-        })
+        ],
+    )
+    .await;
+}
+
+/// Lines of the running dataset's file `f`: `RUNNING_LINES` JSON lines, and in file 3 a line
+/// the first component panics on (a trap: its task ERRORED until the code is updated).
+fn running_file(f: u64) -> String {
+    let mut text = lines(f * 1000, RUNNING_LINES);
+    if f == 3 {
+        text.push_str("PANIC here\n");
+    }
+    text
+}
+
+const RUNNING_FILES: u64 = 8;
+const RUNNING_LINES: u64 = 200;
+
+/// A running dataset operated from the console: its initialization followed live, stopped while
+/// it runs, its code updated (a refused update first), redriven to COMPLETED, then descaled,
+/// frozen and deleted. Slowed by failpoints so each stage can be seen: every workflow step
+/// takes 1.5 s more, every task 1 s more, one task at a time and none claimed ahead.
+#[cfg(feature = "failpoints")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_stops_a_running_dataset_updates_its_code_redrives_and_retires_it() {
+    let mut home = TestHome::local();
+    home.env("LETSDATA_TASKS_AHEAD", "0")
+        .env("LETSDATA_HEARTBEAT_SECONDS", "1")
+        .env(
+            "LETSDATA_FAILPOINTS",
+            "workflow-step-executed=sleep(1500);task-finished=sleep(1000)",
+        );
+    home.put(
+        "code",
+        "misbehave.wasm",
+        &common::component("letsdata-test-misbehave"),
+    );
+    home.put(
+        "code",
+        "json-transform.wasm",
+        &common::component("json-transform"),
+    );
+    home.put("code", "junk.wasm", b"\0asm\x0d\0\x01\0junk");
+    let names: Vec<String> = (0..RUNNING_FILES)
+        .map(|f| format!("part-{f}.jsonl"))
+        .collect();
+    for (f, name) in names.iter().enumerate() {
+        home.put("running-input", name, running_file(f as u64).as_bytes());
+    }
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut cfg = common::wasm_config(
+        "ConsoleRunning",
+        "running-input",
+        "Single File Reader",
+        "s3://code/misbehave.wasm",
+        &names,
+    );
+    cfg["computeEngine"]["concurrency"] = json!(1);
+    in_browser(&home, |mut page, url, key| async move {
+        running(&mut page, &url, &key, &cfg).await
+    })
+    .await;
+}
+
+async fn running(page: &mut Page, url: &str, key: &str, cfg: &Value) {
+    page.sign_in(url, key).await;
+    page.console.clear();
+    page.click("a[data-nav=create]").await;
+    page.wait_for("h1", "Create a dataset").await;
+    page.type_into("#config", &serde_json::to_string_pretty(cfg).expect("json"))
+        .await;
+    page.click("#create").await;
+    page.wait_for(".dataset-head h1", "ConsoleRunning").await;
+
+    // The initialization workflow, live: the page shows some steps done and others not, then
+    // all of them done, without being reloaded.
+    page.click("#tab-initialization").await;
+    page.wait_for("#init-steps", "Initialization workflow")
+        .await;
+    page.js("window.stillThisPage = true;", vec![]).await;
+    // The steps appear once the workflow starts (the page opens on the dataset CREATED).
+    let deadline = Instant::now() + WAIT;
+    let steps = loop {
+        let steps = page.count("#init-steps .step").await;
+        if steps >= 3 {
+            break steps;
+        }
+        assert!(Instant::now() < deadline, "{steps} initialization steps");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let done = page.count("#init-steps .step.completed").await;
+        if done >= 1 && done < steps {
+            break;
+        }
+        assert!(
+            done < steps,
+            "every step was COMPLETED before the page showed one done and one not"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "no initialization step completed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    page.shot("initialization-live").await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while page.count("#init-steps .step.completed").await < steps {
+        assert!(
+            Instant::now() < deadline,
+            "the initialization did not complete on the page"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        page.js("return window.stillThisPage === true;", vec![])
+            .await,
+        json!(true),
+        "the page was reloaded, not updated"
+    );
+
+    // Stopped while it runs: the running task checkpoints and stops, the rest are not started.
+    page.wait_status("PROCESSING", Duration::from_secs(60))
+        .await;
+    page.act("#action-stop", "Stop the tasks?").await;
+    page.wait_for("#toast", "Stop: done").await;
+    page.wait_status("ERRORED", Duration::from_secs(60)).await;
+    page.click("#tab-tasks").await;
+    page.wait_for("#tasks", "part-").await;
+    page.js(
+        "const s = document.getElementById('task-status-filter'); s.value = 'COMPLETED'; s.dispatchEvent(new Event('change'));",
+        vec![],
+    )
+    .await;
+    page.wait_text(
+        "#tasks-body",
+        WAIT,
+        |t| !t.contains("Loading"),
+        "the COMPLETED tasks",
+    )
+    .await;
+    let completed = page.count("#tasks tbody tr").await;
+    assert!(
+        completed < RUNNING_FILES,
+        "the stop came after every task had completed ({completed})"
+    );
+    page.click("#tab-tasks").await;
+    page.wait_for("#tasks", "ERRORED").await;
+
+    // A code update that does not build is refused with the server's reason; the code stays.
+    page.click("#action-code").await;
+    page.wait_for("#confirm", "Update the code?").await;
+    let link = page
+        .js("return document.getElementById('code-link').value;", vec![])
+        .await;
+    assert_eq!(link, json!("s3://code/misbehave.wasm"));
+    page.type_into("#code-link", "s3://code/junk.wasm\u{E007}")
+        .await;
+    let refusal = page
+        .wait_for("#action-status", "Code update was refused")
+        .await;
+    assert!(refusal.contains("keeps its current code"), "{refusal}");
+    // Then one that builds: the overview shows the new version and the one before it.
+    page.click("#action-code").await;
+    page.wait_for("#confirm", "Update the code?").await;
+    page.type_into("#code-link", "s3://code/json-transform.wasm\u{E007}")
+        .await;
+    page.wait_for("#toast", "Code update: done").await;
+    page.wait_status("ERRORED", WAIT).await;
+    page.click("#tab-overview").await;
+    let code = page.wait_for("#code", "json-transform.wasm").await;
+    assert!(code.contains("Earlier version"), "{code}");
+    assert!(code.contains("misbehave.wasm"), "{code}");
+    page.shot("code").await;
+    page.click("#tab-initialization").await;
+    page.wait_for("#code-update-2", "json-transform.wasm").await;
+    let steps = page.count("#code-update-2 .step").await;
+    assert_eq!(steps, 2, "the code update's two steps");
+    assert_eq!(page.count("#code-update-2 .step.completed").await, steps);
+    assert_eq!(page.count("#code-update-1 .step.error").await, 1);
+
+    // Redriven: the stopped tasks resume from their checkpoints and the dataset completes,
+    // every line a document but the one the new code cannot parse (an error record).
+    page.act("#action-redrive", "Redrive the errored tasks?")
+        .await;
+    page.wait_status("COMPLETED", Duration::from_secs(120))
+        .await;
+    page.click("#tab-overview").await;
+    page.wait_for(
+        "#documents-written",
+        &format!(
+            "{},{:03}",
+            RUNNING_FILES * RUNNING_LINES / 1000,
+            RUNNING_FILES * RUNNING_LINES % 1000
+        ),
+    )
+    .await;
+    assert_eq!(page.text("#error-records").await.as_deref(), Some("1"));
+
+    // Descaled, then frozen: its task database goes, and the tasks tab says why it is empty.
+    page.act("#action-descale", "Descale the dataset?").await;
+    page.wait_status("DESCALED", Duration::from_secs(60)).await;
+    page.act("#action-freeze", "Freeze the dataset?").await;
+    page.wait_status("FROZEN", Duration::from_secs(60)).await;
+    page.click("#tab-initialization").await;
+    page.wait_for("main", "Descale workflow").await;
+    page.wait_for("main", "Freeze workflow").await;
+    page.click("#tab-tasks").await;
+    let frozen = page.wait_for("#tasks-body", "Cannot list the tasks").await;
+    assert!(
+        frozen.contains("FROZEN") || frozen.contains("frozen"),
+        "{frozen}"
+    );
+    page.act("#action-delete", "Delete ConsoleRunning?").await;
+    page.wait_for("h1", "Datasets").await;
+    page.wait_text(
+        "#datasets-body",
+        Duration::from_secs(60),
+        |t| !t.contains("ConsoleRunning") || t.contains("DELETED"),
+        "the dataset is deleted",
+    )
+    .await;
+
+    page.assert_no_console_errors(
+        url,
+        &[
+            ("/api/v1/dataset/code", "422"),
+            ("/api/v1/tasks/list", "409"),
+        ],
+    )
+    .await;
 }

@@ -76,10 +76,11 @@ export function createView(view, { go }) {
         submit.disabled = true;
         submit.textContent = "Creating…";
         try {
-          const dataset = await call("dataset/create", { body: editor.value });
+          // Answered once the dataset is recorded: its initialization is followed on its page.
+          const dataset = await call("dataset/create", { query: { wait: "false" }, body: editor.value });
           sessionStorage.removeItem(DRAFT);
           toast(`Dataset ${dataset.datasetName} created`);
-          go(`#/datasets/${encodeURIComponent(dataset.datasetName)}`);
+          go(`#/datasets/${encodeURIComponent(dataset.datasetName)}/initialization`);
         } catch (e) {
           editor.setAttribute("aria-invalid", "true");
           replace(problems, problemList(e, editor));
@@ -92,7 +93,7 @@ export function createView(view, { go }) {
     problems,
     h("label", { for: "config" }, "Dataset configuration (LetsData's dataset JSON)"),
     editor,
-    h("p", { id: "config-help", class: "muted small" }, "The server checks it and lists every problem with its JSON path. Choose a problem to select its field. The dataset is initialized before the answer; its tasks then run."),
+    h("p", { id: "config-help", class: "muted small" }, "The server checks it and lists every problem with its JSON path. Choose a problem to select its field. Once created, its page shows the initialization step by step; its tasks then run."),
     h("div", { class: "form-actions" }, submit, format, h("a", { href: "#/datasets", class: "button link" }, "Cancel")),
   );
   replace(view, h("div", { class: "page-head" }, h("h1", {}, "Create a dataset")), form);

@@ -140,6 +140,31 @@ export function datasetView(view, { name, tab, query, go }) {
       if (level.value !== (ce.logLevel || "WARN").toUpperCase()) body.logLevel = level.value;
       act("Compute update", "dataset/compute", body);
     },
+    code: async () => {
+      const current = dataset && dataset.code && dataset.code.current;
+      const read = (dataset && dataset.readConnector) || {};
+      const where = read.artifactFileS3LinkResourceLocation || "Customer";
+      const link = h("input", {
+        id: "code-link", type: "text", value: current ? current.artifactFileS3Link : "",
+        placeholder: "s3://bucket/component.wasm", spellcheck: "false", autocomplete: "off",
+      });
+      const location = h("select", { id: "code-location" },
+        ["Customer", "LetsData"].map((l) => h("option", { value: l, selected: l === where }, l)));
+      const extra = h("div", { class: "fields one" },
+        h("div", { class: "field" }, h("label", { for: "code-link" }, "Component (artifactFileS3Link)"), link),
+        h("div", { class: "field" }, h("label", { for: "code-location" }, "Bucket of"), location));
+      if (!(await confirmDialog({
+        title: "Update the code?",
+        text: `The component is copied and built first; ${name} runs it from its next task on. A component that does not build leaves the current code in place.`,
+        confirm: "Update code",
+        danger: false,
+        extra,
+      }))) return;
+      act("Code update", "dataset/code", named(name, {
+        artifactFileS3Link: link.value.trim(),
+        artifactFileS3LinkResourceLocation: location.value,
+      }));
+    },
     descale: async () => {
       if (await confirmDialog({
         title: "Descale the dataset?",
@@ -194,6 +219,7 @@ function renderHead(head, d, actions) {
         button("Stop tasks", "action-stop", actions.stop),
         button("Redrive", "action-redrive", actions.redrive),
         button("Compute", "action-compute", actions.compute),
+        button("Code", "action-code", actions.code),
         button("Descale", "action-descale", actions.descale),
         button("Freeze", "action-freeze", actions.freeze),
         button("Delete", "action-delete", actions.delete, "danger"),
@@ -203,6 +229,8 @@ function renderHead(head, d, actions) {
   replace(head.querySelector("#dataset-status"), badge(d.datasetStatus));
   replace(head.querySelector(".head-progress"), progress(p.completedTasks || 0, p.totalTasks || 0, p.erroredTasks || 0));
   head.querySelector(".actions").hidden = d.datasetStatus === "DELETED";
+  // Only a dataset with user code (Wasm) has code to update.
+  head.querySelector("#action-code").hidden = !d.code;
 }
 
 // --- Overview ---------------------------------------------------------------------------
@@ -254,11 +282,37 @@ function overview({ panel }, d) {
             ),
         ),
       ),
+      d.code ? codeCard(d.code) : null,
       h("div", { class: "card" }, h("h2", {}, "Configuration"), jsonBlock(config, "Configuration")),
     );
   };
   draw(d);
   return { update: draw };
+}
+
+/** The dataset's user code: the version its tasks run, and the ones before it. */
+function codeCard(code) {
+  const version = (a) => [
+    ["Component", h("code", { class: "code-link" }, a.artifactFileS3Link)],
+    ["Interface", a.interface],
+    ["sha256", h("code", { title: a.sha256 }, a.sha256.slice(0, 16))],
+    ["Size", bytes(a.sizeBytes)],
+    ["Active since (UTC)", timeEl(a.activatedDatetime)],
+  ];
+  const previous = code.previous || [];
+  return h(
+    "div",
+    { class: "card", id: "code" },
+    h("h2", {}, "Code"),
+    facts(version(code.current)),
+    previous.length === 0
+      ? null
+      : [
+        h("h3", {}, `Earlier version${previous.length === 1 ? "" : "s"}`),
+        h("ol", { class: "versions small" }, previous.map((a) =>
+          h("li", {}, h("code", {}, a.artifactFileS3Link), " · ", h("code", { title: a.sha256 }, a.sha256.slice(0, 16)), " · active from ", timeEl(a.activatedDatetime)))),
+      ],
+  );
 }
 
 /** `initializationWorkflow` → "Initialization workflow". */
@@ -271,7 +325,7 @@ function words(camel) {
 // --- Initialization ---------------------------------------------------------------------
 
 function stepMap(title, steps, id) {
-  const entries = Object.entries(steps || {});
+  const entries = Object.entries(steps || {}).filter(([, r]) => r === null || typeof r === "object");
   return h(
     "div",
     { class: "card", id },
@@ -317,7 +371,7 @@ function initialization({ panel }, d) {
       stepMap("Initialization workflow", d.initializationWorkflow, "init-steps"),
       (d.redriveWorkflows || []).map((r, i) =>
         stepMap(`Redrive ${i + 1}: ${num(r.taskIds.length)} task${r.taskIds.length === 1 ? "" : "s"}${r.restartFromBeginning ? ", from the beginning" : ""}`, r.steps, `redrive-${i + 1}`)),
-      (d.codeUpdateWorkflows || []).map((w, i) => stepMap(`Code update ${i + 1}`, w, `code-update-${i + 1}`)),
+      (d.codeUpdateWorkflows || []).map((w, i) => stepMap(`Code update ${i + 1}${w.artifactFileS3Link ? `: ${w.artifactFileS3Link}` : ""}`, w, `code-update-${i + 1}`)),
       Object.keys(d.descaleWorkflow || {}).length ? stepMap("Descale workflow", d.descaleWorkflow) : null,
       Object.keys(d.freezeWorkflow || {}).length ? stepMap("Freeze workflow", d.freezeWorkflow) : null,
       Object.keys(d.deleteWorkflow || {}).length ? stepMap("Delete workflow", d.deleteWorkflow) : null,
@@ -333,11 +387,26 @@ function shortId(id) {
   return h("code", { title: id, class: "id" }, id.slice(0, 8));
 }
 
+/** A task's bar: the bytes of its input handled out of its size where that is known (one
+ * uncompressed file), else its records read, split into documents written and error records. */
 function taskBar(t) {
   const p = t.taskProgress || {};
+  if (p.inputBytes) {
+    // A completed task handled all of its input (trailing bytes that hold no record included).
+    const done = t.taskStatus === "COMPLETED" ? p.inputBytes : Math.min(p.bytesRead || 0, p.inputBytes);
+    const wrapper = progress(done, p.inputBytes);
+    const pct = Math.floor((100 * done) / p.inputBytes);
+    wrapper.querySelector(".bar-text").textContent = `${pct}%`;
+    const label = `${bytes(done)} of ${bytes(p.inputBytes)} read (${pct}%), ${num(p.documentsWritten)} documents, ${num(p.errorRecords)} error records`;
+    wrapper.setAttribute("aria-label", label);
+    wrapper.title = label;
+    return wrapper;
+  }
   const read = p.recordsRead || 0;
   const wrapper = progress(p.documentsWritten || 0, read, p.errorRecords || 0);
-  wrapper.setAttribute("aria-label", `${num(p.documentsWritten)} documents and ${num(p.errorRecords)} error records of ${num(read)} records read`);
+  const label = `${num(p.documentsWritten)} documents and ${num(p.errorRecords)} error records of ${num(read)} records read`;
+  wrapper.setAttribute("aria-label", label);
+  wrapper.title = label;
   return wrapper;
 }
 
@@ -387,7 +456,7 @@ function tasks({ name, base, panel, query, go }) {
               h("th", { scope: "col" }, "Task"),
               h("th", { scope: "col" }, "Input"),
               h("th", { scope: "col" }, "Status"),
-              h("th", { scope: "col", class: "wide" }, "Records"),
+              h("th", { scope: "col", class: "wide" }, "Progress"),
               h("th", { scope: "col", class: "num" }, "Documents"),
               h("th", { scope: "col", class: "num" }, "Errors"),
               h("th", { scope: "col" }, "Last update (UTC)"),
@@ -491,18 +560,39 @@ function logs({ name, base, panel, query, go }, d) {
   const selected = query.get("task") || "";
   const picker = h("select", { id: "log-task", onchange: (e) => go(`${base}/logs?task=${enc(e.target.value)}`) },
     h("option", { value: "" }, "Choose a task…"));
+  // Tasks come in pages of 100: "More tasks" adds the next page to the picker.
+  const more = h("button", { type: "button", class: "button secondary small", id: "log-more-tasks", hidden: true }, "More tasks");
   const out = h("div", { id: "log-body" });
   const level = (d.computeEngine && d.computeEngine.logLevel) || "WARN";
-  replace(panel, h("div", { class: "toolbar" }, h("label", { for: "log-task" }, "Task"), picker,
+  replace(panel, h("div", { class: "toolbar" }, h("label", { for: "log-task" }, "Task"), picker, more,
     h("span", { class: "muted small" }, `logged at ${level} and above`)), out);
-  call("tasks/list", { query: named(name, { limit: 100 }) }).then((page) => {
-    const ids = page.tasks.map((t) => t.taskId);
-    if (selected && !ids.includes(selected)) ids.unshift(selected);
-    for (const t of page.tasks) {
-      picker.append(h("option", { value: t.taskId, selected: t.taskId === selected }, `${t.taskId.slice(0, 8)} · ${t.taskDefinition.manifestLine} · ${t.taskStatus}`));
+  if (selected) picker.append(h("option", { value: selected, selected: true }, selected));
+  let token = null;
+  const listed = new Set(selected ? [selected] : []);
+  async function page() {
+    more.disabled = true;
+    try {
+      const answer = await call("tasks/list", { query: named(name, { limit: 100, nextToken: token }) });
+      for (const t of answer.tasks) {
+        const label = `${t.taskId.slice(0, 8)} · ${t.taskDefinition.manifestLine} · ${t.taskStatus}`;
+        if (listed.has(t.taskId)) {
+          const option = [...picker.options].find((o) => o.value === t.taskId);
+          if (option) option.textContent = label;
+          continue;
+        }
+        listed.add(t.taskId);
+        picker.append(h("option", { value: t.taskId }, label));
+      }
+      token = answer.nextToken || null;
+      more.hidden = !token;
+    } catch (e) {
+      replace(out, errorBox(e, "Cannot list the tasks"));
+    } finally {
+      more.disabled = false;
     }
-    if (selected && !page.tasks.some((t) => t.taskId === selected)) picker.append(h("option", { value: selected, selected: true }, selected));
-  }).catch((e) => replace(out, errorBox(e, "Cannot list the tasks")));
+  }
+  more.addEventListener("click", page);
+  page();
   if (selected) {
     replace(out, h("p", { class: "muted" }, "Loading the log…"));
     call("logs", { query: named(name, { taskId: selected }), text: true })
@@ -518,27 +608,84 @@ function logs({ name, base, panel, query, go }, d) {
 
 // --- Metrics ----------------------------------------------------------------------------
 
+/** Ranges of the metrics tab, back from the last minute with metrics (minutes; 0: all). */
+const RANGES = [["60", "Last hour"], ["360", "Last 6 hours"], ["1440", "Last 24 hours"], ["10080", "Last 7 days"], ["0", "All"]];
+/** At most this many bars per chart: longer ranges add minutes up into wider buckets. */
+const MAX_POINTS = 240;
+const BUCKETS = [1, 5, 15, 60, 180, 360, 1440];
+const MINUTE_MS = 60_000;
+
+/** Adds minutes up into buckets of `size` minutes: counts add, latency is averaged over the
+ * tasks that ended, the success rate is recomputed from the counts. */
+function buckets(minutes, size) {
+  if (size === 1) return minutes;
+  const out = [];
+  for (const m of minutes) {
+    const start = Math.floor(m.minuteEpochMillis / (size * MINUTE_MS)) * size * MINUTE_MS;
+    let b = out[out.length - 1];
+    if (!b || b.minuteEpochMillis !== start) {
+      b = {
+        minute: new Date(start).toISOString().replace(".000Z", "Z"), minuteEpochMillis: start,
+        tasksCompleted: 0, tasksErrored: 0, recordsRead: 0, documentsWritten: 0, errorRecords: 0,
+        skipRecords: 0, bytesRead: 0, latencySum: 0, latencyTasks: 0,
+      };
+      out.push(b);
+    }
+    for (const k of ["tasksCompleted", "tasksErrored", "recordsRead", "documentsWritten", "errorRecords", "skipRecords", "bytesRead"]) b[k] += m[k] || 0;
+    if (m.averageTaskLatencyMillis !== undefined) {
+      const ended = m.tasksCompleted + m.tasksErrored || 1;
+      b.latencySum += m.averageTaskLatencyMillis * ended;
+      b.latencyTasks += ended;
+    }
+  }
+  for (const b of out) {
+    const ended = b.tasksCompleted + b.tasksErrored;
+    if (ended) b.taskSuccessRate = b.tasksCompleted / ended;
+    if (b.latencyTasks) b.averageTaskLatencyMillis = Math.round(b.latencySum / b.latencyTasks);
+  }
+  return out;
+}
+
 function metrics({ name, panel }) {
-  replace(panel, h("p", { class: "muted" }, "Loading…"));
-  const draw = (page) => {
-    const m = page.metrics;
-    if (m.length === 0) {
-      replace(panel, h("p", { class: "empty" }, "No metrics yet: they appear once tasks checkpoint."));
+  let all = [];
+  let range = null;
+  const picker = h("select", { id: "metrics-range", onchange: (e) => { range = Number(e.target.value); draw(); } },
+    RANGES.map(([value, label]) => h("option", { value }, label)));
+  const body = h("div", { id: "metrics-body" }, h("p", { class: "muted" }, "Loading…"));
+  replace(panel, h("div", { class: "toolbar" }, h("label", { for: "metrics-range" }, "Range"), picker,
+    h("span", { class: "muted small", id: "metrics-span" })), body);
+
+  function draw() {
+    if (all.length === 0) {
+      replace(body, h("p", { class: "empty" }, "No metrics yet: they appear once tasks checkpoint."));
       return;
     }
-    const points = (f) => m.map((x) => ({ label: x.minute.slice(11, 16), value: f(x) ?? null }));
+    const last = all[all.length - 1].minuteEpochMillis;
+    // The first time: the whole run when it fits a day, else its last day.
+    if (range === null) range = last - all[0].minuteEpochMillis < 1440 * MINUTE_MS ? 0 : 1440;
+    picker.value = String(range);
+    const shown = range ? all.filter((m) => m.minuteEpochMillis > last - range * MINUTE_MS) : all;
+    const span = (shown[shown.length - 1].minuteEpochMillis - shown[0].minuteEpochMillis) / MINUTE_MS + 1;
+    const size = BUCKETS.find((b) => span / b <= MAX_POINTS) || BUCKETS[BUCKETS.length - 1];
+    const m = buckets(shown, size);
+    const per = size === 1 ? "minute" : size < 60 ? `${size} minutes` : size === 60 ? "hour" : size < 1440 ? `${size / 60} hours` : "day";
+    const days = span > 1440 || new Date(shown[0].minuteEpochMillis).getUTCDate() !== new Date(last).getUTCDate();
+    const label = (x) => (days ? `${x.minute.slice(5, 10)} ${x.minute.slice(11, 16)}` : x.minute.slice(11, 16));
+    const points = (f) => m.map((x) => ({ label: label(x), value: f(x) ?? null }));
     const pct = (v) => `${Math.round(v * 100)}%`;
+    document.getElementById("metrics-span").textContent =
+      `${num(shown.length)} of ${num(all.length)} minutes with activity${size === 1 ? "" : `, added up per ${per}`}`;
     replace(
-      panel,
+      body,
       h("div", { class: "grid charts" },
-        chart({ title: "Records read per minute", points: points((x) => x.recordsRead), id: "chart-records" }),
-        chart({ title: "Documents written per minute", points: points((x) => x.documentsWritten), id: "chart-documents" }),
-        chart({ title: "Error records per minute", points: points((x) => x.errorRecords), id: "chart-errors" }),
-        chart({ title: "Tasks ended per minute", points: points((x) => x.tasksCompleted + x.tasksErrored), id: "chart-tasks" }),
+        chart({ title: `Records read per ${per}`, points: points((x) => x.recordsRead), id: "chart-records" }),
+        chart({ title: `Documents written per ${per}`, points: points((x) => x.documentsWritten), id: "chart-documents" }),
+        chart({ title: `Error records per ${per}`, points: points((x) => x.errorRecords), id: "chart-errors" }),
+        chart({ title: `Tasks ended per ${per}`, points: points((x) => x.tasksCompleted + x.tasksErrored), id: "chart-tasks" }),
         chart({ title: "Average task latency (ms)", points: points((x) => x.averageTaskLatencyMillis), kind: "line", id: "chart-latency" }),
         chart({ title: "Task success rate", points: points((x) => x.taskSuccessRate), kind: "line", max: 1, format: pct, id: "chart-success" })),
-      h("div", { class: "card" }, h("h2", {}, "Per minute"), h("div", { class: "table-wrap" }, h("table", { class: "data compact", id: "metrics" },
-        h("thead", {}, h("tr", {}, ["Minute (UTC)", "Completed", "Errored", "Success", "Latency ms", "Records", "Written", "Errors", "Bytes read"].map((c, i) => h("th", { scope: "col", class: i ? "num" : null }, c)))),
+      h("div", { class: "card" }, h("h2", {}, `Per ${per}`), h("div", { class: "table-wrap" }, h("table", { class: "data compact", id: "metrics" },
+        h("thead", {}, h("tr", {}, [size === 1 ? "Minute (UTC)" : "From (UTC)", "Completed", "Errored", "Success", "Latency ms", "Records", "Written", "Errors", "Bytes read"].map((c, i) => h("th", { scope: "col", class: i ? "num" : null }, c)))),
         h("tbody", {}, m.map((x) => h("tr", {},
           h("td", {}, x.minute.replace("T", " ").replace("Z", "")),
           h("td", { class: "num" }, num(x.tasksCompleted)),
@@ -550,15 +697,33 @@ function metrics({ name, panel }) {
           h("td", { class: "num" }, num(x.errorRecords)),
           h("td", { class: "num" }, bytes(x.bytesRead)))))))),
     );
-  };
+  }
   let loading = false;
-  const load = () => {
+  let drawn = null;
+  /** Every minute, a page of 10,000 at a time. */
+  async function load() {
     loading = true;
-    call("metrics", { query: named(name, { limit: 1000 }) })
-      .then(draw)
-      .catch((e) => replace(panel, errorBox(e, "Cannot read the metrics")))
-      .finally(() => { loading = false; });
-  };
+    try {
+      const minutes = [];
+      let token = null;
+      do {
+        const page = await call("metrics", { query: named(name, { limit: 10000, nextToken: token }) });
+        for (const x of page.metrics) minutes.push(x);
+        token = page.nextToken || null;
+      } while (token);
+      // Redrawn only when something changed: the chosen range and the scroll stay.
+      const seen = JSON.stringify(minutes);
+      if (seen !== drawn) {
+        drawn = seen;
+        all = minutes;
+        draw();
+      }
+    } catch (e) {
+      replace(body, errorBox(e, "Cannot read the metrics"));
+    } finally {
+      loading = false;
+    }
+  }
   load();
   return { update: () => { if (!loading) load(); } };
 }
