@@ -946,6 +946,8 @@ async fn running(page: &mut Page, url: &str, key: &str, cfg: &Value) {
     let code = page.wait_for("#code", "json-transform.wasm").await;
     assert!(code.contains("Earlier version"), "{code}");
     assert!(code.contains("misbehave.wasm"), "{code}");
+    page.js("document.getElementById('code').scrollIntoView();", vec![])
+        .await;
     page.shot("code").await;
     page.click("#tab-initialization").await;
     page.wait_for("#code-update-2", "json-transform.wasm").await;
@@ -1004,4 +1006,113 @@ async fn running(page: &mut Page, url: &str, key: &str, cfg: &Value) {
         ],
     )
     .await;
+}
+
+/// Tasks of the many-task dataset: more than a page of them.
+const MANY: u64 = 130;
+
+/// A dataset of more tasks than a page: the Logs tab's task picker lists the first 100 and
+/// adds the next ones on request; the Metrics tab reads every minute and shows the range it
+/// chose; the Tasks tab pages forward and back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pages_of_a_dataset_of_more_tasks_than_a_page() {
+    let home = TestHome::local();
+    let names: Vec<String> = (0..MANY).map(|i| format!("one-{i:03}.jsonl")).collect();
+    for (i, name) in names.iter().enumerate() {
+        home.put("many-input", name, lines(i as u64, 2).as_bytes());
+    }
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut cfg = config(
+        "ConsoleMany",
+        "many-input",
+        json!({"builtinParser": "jsonl"}),
+        &names,
+    );
+    cfg["computeEngine"]["logLevel"] = json!("INFO");
+    let run = home.create(&cfg);
+    assert_eq!(run.code, 0, "create: {}", run.stderr);
+    in_browser(&home, |mut page, url, key| async move {
+        many(&mut page, &url, &key).await
+    })
+    .await;
+}
+
+async fn many(page: &mut Page, url: &str, key: &str) {
+    page.sign_in(url, key).await;
+    page.console.clear();
+    let row = "#datasets tr[data-name=ConsoleMany]";
+    page.wait_for(&format!("{row} .bar-text"), &format!("{MANY}/{MANY}"))
+        .await;
+    page.click(&format!("{row} a")).await;
+
+    // Tasks: 100, the next page has the rest, and back.
+    page.click("#tab-tasks").await;
+    page.wait_for("#tasks", "one-000.jsonl").await;
+    assert_eq!(page.count("#tasks tbody tr").await, 100);
+    page.click("#tasks-next").await;
+    page.wait_for("#tasks", "one-100.jsonl").await;
+    assert_eq!(page.count("#tasks tbody tr").await, MANY - 100);
+    page.click(".pager button:first-child").await;
+    page.wait_for("#tasks", "one-000.jsonl").await;
+
+    // Logs: the picker has the first 100 tasks, then all of them.
+    page.click("#tab-logs").await;
+    let options = "#log-task option[value]:not([value=''])";
+    page.wait_for("#log-more-tasks", "More tasks").await;
+    assert_eq!(page.count(options).await, 100);
+    page.click("#log-more-tasks").await;
+    let deadline = Instant::now() + WAIT;
+    while page.count(options).await < MANY {
+        assert!(
+            Instant::now() < deadline,
+            "the picker did not grow to {MANY}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        page.js(
+            "return document.getElementById('log-more-tasks').hidden;",
+            vec![]
+        )
+        .await,
+        json!(true),
+        "no more tasks to add"
+    );
+    // A task of the second page, chosen in the picker: its log.
+    page.js(
+        "const s = document.getElementById('log-task'); s.value = s.options[s.options.length - 1].value; s.dispatchEvent(new Event('change'));",
+        vec![],
+    )
+    .await;
+    page.wait_for("#log-body", "task completed").await;
+
+    // Metrics: every minute read; the whole run shown (it fits a day).
+    page.click("#tab-metrics").await;
+    let span = page
+        .wait_for("#metrics-span", "minutes with activity")
+        .await;
+    // "N of N minutes with activity": all of them.
+    let (shown, all) = span.split_once(" of ").expect("N of M");
+    assert!(all.starts_with(&format!("{shown} minute")), "{span}");
+    assert_eq!(
+        page.js(
+            "return document.getElementById('metrics-range').value;",
+            vec![]
+        )
+        .await,
+        json!("0"),
+        "the whole run"
+    );
+    let records = page.text("#metrics tbody").await.unwrap_or_default();
+    assert!(records.contains(&(2 * MANY).to_string()), "{records}");
+    // The last hour: the same minutes (the run took less).
+    page.js(
+        "const s = document.getElementById('metrics-range'); s.value = '60'; s.dispatchEvent(new Event('change'));",
+        vec![],
+    )
+    .await;
+    page.wait_for("#chart-records figcaption", "per minute")
+        .await;
+
+    page.assert_no_console_errors(url, &[]).await;
 }
