@@ -7,7 +7,8 @@
 //! out; the browser's console must stay free of errors throughout. A second user (with
 //! failpoints slowing workflow steps and tasks down) follows a Wasm dataset's initialization
 //! live, stops it while it runs, is refused a code update that does not build, updates its code,
-//! redrives it to COMPLETED, then descales, freezes and deletes it.
+//! redrives it to COMPLETED, then descales, freezes and deletes it. A third reads the pages of a
+//! dataset of more tasks than a page (tasks, the log picker, metrics).
 //!
 //! chromedriver: `LETSDATA_TEST_CHROMEDRIVER`, else `chromedriver` on the PATH (`scripts/test.sh`
 //! installs Debian's `chromium` and `chromium-driver` when missing). Without it the test fails.

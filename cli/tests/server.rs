@@ -138,6 +138,52 @@ fn tenant_a_dataset(home: &TestHome, server: &Server, key: &str) -> Value {
     finished(server, key, "Shared")
 }
 
+/// `dataset/create?wait=false` answers as soon as the dataset is recorded; the server
+/// initializes and runs it meanwhile. A `wait` that is not a boolean is refused.
+#[test]
+fn a_dataset_created_without_waiting_is_initialized_by_the_server() {
+    let home = TestHome::new();
+    let tenant = admin(&home, &["tenants", "create", "--tenantName", "tenant-d"]);
+    let key = admin(&home, &["apikeys", "create", "--tenantName", "tenant-d"])["apiKey"]
+        .as_str()
+        .expect("apiKey")
+        .to_string();
+    let server = Server::start(&home);
+    let bucket = home
+        .home()
+        .join("tenants")
+        .join(tenant["tenantId"].as_str().expect("tenantId"))
+        .join("buckets")
+        .join("a-input");
+    std::fs::create_dir_all(&bucket).expect("bucket");
+    std::fs::write(bucket.join("f.jsonl"), "{\"id\": 1}\n{\"id\": 2}\n").expect("input");
+    let cfg = config(
+        "Detached",
+        "a-input",
+        json!({"builtinParser": "jsonl"}),
+        &["f.jsonl"],
+    );
+    let (status, body) = server.post(Some(&key), "/api/v1/dataset/create?wait=maybe", &cfg);
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["code"], "InvalidParameters", "{body}");
+    let (status, created) = server.post(Some(&key), "/api/v1/dataset/create?wait=false", &cfg);
+    assert_eq!(status, 202, "{created}");
+    assert_eq!(created["datasetStatus"], "CREATED", "{created}");
+    let dataset = finished(&server, &key, "Detached");
+    assert_eq!(dataset["datasetStatus"], "COMPLETED", "{dataset}");
+    assert_eq!(
+        dataset["datasetProgress"]["documentsWritten"], 2,
+        "{dataset}"
+    );
+    let steps = dataset["initializationWorkflow"]
+        .as_object()
+        .expect("steps");
+    assert!(
+        steps.values().all(|s| s["status"] == "COMPLETED"),
+        "{steps:#?}"
+    );
+}
+
 #[test]
 fn tenants_see_only_their_own_datasets() {
     let home = TestHome::new();
