@@ -1086,6 +1086,7 @@ async fn many(page: &mut Page, url: &str, key: &str) {
     )
     .await;
     page.wait_for("#log-body", "task completed").await;
+    page.at_390(None).await;
 
     // Metrics: every minute read; the whole run shown (it fits a day).
     page.click("#tab-metrics").await;
@@ -1114,6 +1115,7 @@ async fn many(page: &mut Page, url: &str, key: &str) {
     .await;
     page.wait_for("#chart-records figcaption", "per minute")
         .await;
+    page.at_390(None).await;
 
     page.assert_no_console_errors(url, &[]).await;
 }
