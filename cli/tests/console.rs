@@ -239,6 +239,26 @@ impl Page {
         field.send_keys(text).await.expect("type");
     }
 
+    /// Waits up to `within` until the number of elements matching `css` satisfies `ok`; that
+    /// number.
+    async fn wait_count(
+        &self,
+        css: &str,
+        within: Duration,
+        ok: impl Fn(u64) -> bool,
+        what: &str,
+    ) -> u64 {
+        let deadline = Instant::now() + within;
+        loop {
+            let n = self.count(css).await;
+            if ok(n) {
+                return n;
+            }
+            assert!(Instant::now() < deadline, "{what}: {n} of {css}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     async fn count(&self, css: &str) -> u64 {
         self.js(
             "return document.querySelectorAll(arguments[0]).length;",
@@ -854,40 +874,34 @@ async fn running(page: &mut Page, url: &str, key: &str, cfg: &Value) {
         .await;
     page.js("window.stillThisPage = true;", vec![]).await;
     // The steps appear once the workflow starts (the page opens on the dataset CREATED).
-    let deadline = Instant::now() + WAIT;
-    let steps = loop {
-        let steps = page.count("#init-steps .step").await;
-        if steps >= 3 {
-            break steps;
-        }
-        assert!(Instant::now() < deadline, "{steps} initialization steps");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let done = page.count("#init-steps .step.completed").await;
-        if done >= 1 && done < steps {
-            break;
-        }
-        assert!(
-            done < steps,
-            "every step was COMPLETED before the page showed one done and one not"
-        );
-        assert!(
-            Instant::now() < deadline,
-            "no initialization step completed"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let steps = page
+        .wait_count(
+            "#init-steps .step",
+            WAIT,
+            |n| n >= 3,
+            "the initialization steps",
+        )
+        .await;
+    let done = page
+        .wait_count(
+            "#init-steps .step.completed",
+            Duration::from_secs(60),
+            |n| n >= 1,
+            "no initialization step completed",
+        )
+        .await;
+    assert!(
+        done < steps,
+        "every step was COMPLETED before the page showed one done and one not"
+    );
     page.shot("initialization-live").await;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while page.count("#init-steps .step.completed").await < steps {
-        assert!(
-            Instant::now() < deadline,
-            "the initialization did not complete on the page"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    page.wait_count(
+        "#init-steps .step.completed",
+        Duration::from_secs(60),
+        |n| n >= steps,
+        "the initialization did not complete on the page",
+    )
+    .await;
     assert_eq!(
         page.js("return window.stillThisPage === true;", vec![])
             .await,
@@ -1059,17 +1073,20 @@ async fn many(page: &mut Page, url: &str, key: &str) {
     // Logs: the picker has the first 100 tasks, then all of them.
     page.click("#tab-logs").await;
     let options = "#log-task option[value]:not([value=''])";
+    // The first page's options come in at once (the button's text is there before them).
+    let first = page
+        .wait_count(options, WAIT, |n| n > 0, "the picker's first tasks")
+        .await;
+    assert_eq!(first, 100);
     page.wait_for("#log-more-tasks", "More tasks").await;
-    assert_eq!(page.count(options).await, 100);
     page.click("#log-more-tasks").await;
-    let deadline = Instant::now() + WAIT;
-    while page.count(options).await < MANY {
-        assert!(
-            Instant::now() < deadline,
-            "the picker did not grow to {MANY}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    page.wait_count(
+        options,
+        WAIT,
+        |n| n >= MANY,
+        "the picker grows to every task",
+    )
+    .await;
     assert_eq!(
         page.js(
             "return document.getElementById('log-more-tasks').hidden;",
