@@ -45,33 +45,9 @@ TENANT_ID="$("$LD" admin tenants create --tenantName bench | python3 -c 'import 
 KEY="$("$LD" admin apikeys create --tenantName bench | python3 -c 'import json,sys; print(json.load(sys.stdin)["apiKey"])')"
 BUCKETS="$LETSDATA_HOME/tenants/$TENANT_ID/buckets"
 echo "writing $TASKS one-line files for Large and 10 each for $SMALL small datasets"
-python3 - "$WORK" "$BUCKETS" "$TASKS" "$SMALL" <<'EOF'
-import json, os, sys
-work, buckets, tasks, small = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-def dataset(name, bucket, files):
-    os.makedirs(f"{buckets}/{bucket}/in", exist_ok=True)
-    for i in range(files):
-        with open(f"{buckets}/{bucket}/in/f{i:07d}.jsonl", "w") as f:
-            f.write(json.dumps({"id": i}) + "\n")
-    with open(f"{buckets}/{bucket}/manifest.txt", "w") as f:
-        f.write("".join(f"in/f{i:07d}.jsonl\n" for i in range(files)))
-    config = {
-        "datasetName": name, "region": "us-east-1",
-        "readConnector": {"connectorDestination": "S3", "readerType": "Single File Reader",
-                          "bucketName": bucket, "bucketResourceLocation": "Customer",
-                          "artifactImplementationLanguage": "Builtin", "builtinParser": "jsonl"},
-        "writeConnector": {"connectorDestination": "S3", "resourceLocation": "LetsData"},
-        "errorConnector": {"connectorDestination": "S3", "resourceLocation": "LetsData"},
-        "computeEngine": {"computeEngineType": "Lambda", "concurrency": 2},
-        "manifestFile": {"manifestType": "S3ReaderS3LinkManifestFile", "readerType": "SINGLEFILEREADER",
-                         "manifestFileS3Uri": f"s3://{bucket}/manifest.txt"},
-    }
-    with open(f"{work}/{name}.json", "w") as f:
-        json.dump(config, f)
-for n in range(1, small + 1):
-    dataset(f"Small{n}", f"small{n}-input", 10)
-dataset("Large", "large-input", tasks)
-EOF
+SMALL_SPECS=()
+for n in $(seq 1 "$SMALL"); do SMALL_SPECS+=("Small$n:small$n-input:10"); done
+python3 bench/one_line_datasets.py "$WORK" "$BUCKETS" "${SMALL_SPECS[@]}" "Large:large-input:$TASKS"
 
 "$LD" server --listen 127.0.0.1:0 >"$WORK/listening" 2>"$WORK/server.log" &
 SERVER=$!

@@ -34,32 +34,7 @@ unset LETSDATA_DATABASE_URL LETSDATA_AWS_ENDPOINT LETSDATA_ENDPOINT LETSDATA_API
 TENANT_ID="$("$LD" admin tenants create --tenantName bench | python3 -c 'import json,sys; print(json.load(sys.stdin)["tenantId"])')"
 KEY="$("$LD" admin apikeys create --tenantName bench | python3 -c 'import json,sys; print(json.load(sys.stdin)["apiKey"])')"
 BUCKETS="$LETSDATA_HOME/tenants/$TENANT_ID/buckets"
-python3 - "$WORK" "$BUCKETS" "$BUSY" <<'EOF'
-import json, os, sys
-work, buckets, busy = sys.argv[1], sys.argv[2], int(sys.argv[3])
-def dataset(name, bucket, files):
-    os.makedirs(f"{buckets}/{bucket}/in", exist_ok=True)
-    for i in range(files):
-        with open(f"{buckets}/{bucket}/in/f{i:07d}.jsonl", "w") as f:
-            f.write(json.dumps({"id": i}) + "\n")
-    with open(f"{buckets}/{bucket}/manifest.txt", "w") as f:
-        f.write("".join(f"in/f{i:07d}.jsonl\n" for i in range(files)))
-    config = {
-        "datasetName": name, "region": "us-east-1",
-        "readConnector": {"connectorDestination": "S3", "readerType": "Single File Reader",
-                          "bucketName": bucket, "bucketResourceLocation": "Customer",
-                          "artifactImplementationLanguage": "Builtin", "builtinParser": "jsonl"},
-        "writeConnector": {"connectorDestination": "S3", "resourceLocation": "LetsData"},
-        "errorConnector": {"connectorDestination": "S3", "resourceLocation": "LetsData"},
-        "computeEngine": {"computeEngineType": "Lambda", "concurrency": 2},
-        "manifestFile": {"manifestType": "S3ReaderS3LinkManifestFile", "readerType": "SINGLEFILEREADER",
-                         "manifestFileS3Uri": f"s3://{bucket}/manifest.txt"},
-    }
-    with open(f"{work}/{name}.json", "w") as f:
-        json.dump(config, f)
-dataset("Listed", "listed-input", 10000)
-dataset("Busy", "busy-input", busy)
-EOF
+python3 bench/one_line_datasets.py "$WORK" "$BUCKETS" Listed:listed-input:10000 "Busy:busy-input:$BUSY"
 
 "$LD" server --listen 127.0.0.1:0 >"$WORK/listening" 2>"$WORK/server.log" &
 SERVER=$!
