@@ -241,10 +241,23 @@ fn warn_about_initialization(dataset: &letsdata_model::Dataset) {
     }
 }
 
-/// The text of a dataset configuration file.
+/// The text of a dataset configuration file; prints a warning line for each field it has
+/// that is accepted but ignored here (LetsData's container image and Java class wiring next
+/// to Python or JavaScript code). Problems are reported by the create itself.
 fn read_config(config_file: &Path) -> anyhow::Result<String> {
-    std::fs::read_to_string(config_file)
-        .with_context(|| format!("cannot read the config file {}", config_file.display()))
+    let text = std::fs::read_to_string(config_file)
+        .with_context(|| format!("cannot read the config file {}", config_file.display()))?;
+    if let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) {
+        let ctx = letsdata_model::spec::ValidationContext {
+            aws_resources: false,
+        };
+        if let Ok(spec) = letsdata_model::spec::parse_dataset_spec(&json, ctx) {
+            for w in &spec.warnings {
+                eprintln!("warning: {}: {}", w.path, w.message);
+            }
+        }
+    }
+    Ok(text)
 }
 
 /// The dataset record a server answered with.

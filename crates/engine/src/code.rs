@@ -21,8 +21,9 @@ use letsdata_connectors::ConnectorError;
 use letsdata_connectors::aws::Access;
 use letsdata_connectors::s3::ObjectStores;
 use letsdata_connectors::source::ReadSource;
+use letsdata_model::archive::ArchiveFormat;
 use letsdata_model::dataset::{CodeArtifact, DatasetCode};
-use letsdata_model::spec::{Implementation, WasmArtifact};
+use letsdata_model::spec::{CodeLanguage, Implementation, UserCode};
 use letsdata_model::time::now_millis;
 use letsdata_model::{Dataset, DatasetAction, DatasetSpec, ObjectLocation};
 use letsdata_sandbox::{Code, Interface, Sandbox, SandboxError};
@@ -49,11 +50,20 @@ pub(crate) fn interface(source: &dyn ReadSource) -> Result<Interface, EngineErro
     })
 }
 
-/// The Wasm artifact of a spec, if it has user code.
-pub(crate) fn artifact_of(spec: &DatasetSpec) -> Option<&WasmArtifact> {
+/// The user code of a spec, if it has any.
+pub(crate) fn artifact_of(spec: &DatasetSpec) -> Option<&UserCode> {
     match spec.read_connector.implementation() {
-        Implementation::Wasm(artifact) => Some(artifact),
+        Implementation::Code(code) => Some(code),
         Implementation::Builtin(_) => None,
+    }
+}
+
+/// The handler language of user code run by an interpreter.
+pub(crate) fn handler_language(language: CodeLanguage) -> Option<letsdata_lambda::Language> {
+    match language {
+        CodeLanguage::Python => Some(letsdata_lambda::Language::Python),
+        CodeLanguage::Javascript => Some(letsdata_lambda::Language::Javascript),
+        CodeLanguage::Wasm => None,
     }
 }
 
@@ -69,6 +79,15 @@ impl From<ConnectorError> for CodeError {
     fn from(e: ConnectorError) -> Self {
         Self {
             retryable: e.kind() == letsdata_connectors::FailureKind::Transient,
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<letsdata_lambda::BuildError> for CodeError {
+    fn from(e: letsdata_lambda::BuildError) -> Self {
+        Self {
+            retryable: false,
             message: e.to_string(),
         }
     }
@@ -119,6 +138,11 @@ impl Engine {
         Ok(self.sandbox.get_or_init(|| created).clone())
     }
 
+    /// Where this machine builds Python and JavaScript code versions.
+    pub(crate) fn handler_builds(&self) -> letsdata_lambda::Builds {
+        letsdata_lambda::Builds::new(self.home.join("cache"))
+    }
+
     pub(crate) fn artifact_bucket(&self) -> String {
         std::env::var("LETSDATA_ARTIFACT_BUCKET")
             .ok()
@@ -131,7 +155,7 @@ impl Engine {
 /// `Customer` artifact is read through the dataset's access grant (`role_arn`).
 pub(crate) async fn copy_artifact(
     engine: &Engine,
-    artifact: &WasmArtifact,
+    artifact: &UserCode,
     role_arn: Option<&str>,
     interface: Interface,
 ) -> Result<CodeArtifact, CodeError> {
@@ -158,23 +182,53 @@ pub(crate) async fn copy_artifact(
             )));
         }
         Err(ConnectorError::ObjectNotFound { .. }) => {
-            return Err(user(format!(
-                "artifactFileS3Link {link} does not exist; build the component (cargo build --release --target wasm32-wasip2) and upload the .wasm file there"
-            )));
+            return Err(user(match artifact.language {
+                CodeLanguage::Wasm => format!(
+                    "artifactFileS3Link {link} does not exist; build the component (cargo build --release --target wasm32-wasip2) and upload the .wasm file there"
+                ),
+                language => format!(
+                    "artifactFileS3Link {link} does not exist; pack your {language} project directory as a .zip or .tar.gz and upload it there"
+                ),
+            }));
         }
         Err(e) => return Err(e.into()),
     };
-    if !bytes.starts_with(b"\0asm") {
-        return Err(user(format!(
-            "artifactFileS3Link {link} is not a WebAssembly file (it does not start with \\0asm); upload the .wasm component built for wasm32-wasip2"
-        )));
-    }
+    let extension = match artifact.language {
+        CodeLanguage::Wasm => {
+            if !bytes.starts_with(b"\0asm") {
+                return Err(user(format!(
+                    "artifactFileS3Link {link} is not a WebAssembly file (it does not start with \\0asm); upload the .wasm component built for wasm32-wasip2"
+                )));
+            }
+            "wasm"
+        }
+        language => {
+            let format = ArchiveFormat::of(&artifact.key).ok_or_else(|| {
+                user(format!(
+                    "artifactFileS3Link {link} is not a .zip or .tar.gz"
+                ))
+            })?;
+            let magic_ok = match format {
+                ArchiveFormat::Zip => {
+                    bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06")
+                }
+                ArchiveFormat::TarGz => bytes.starts_with(&[0x1f, 0x8b]),
+            };
+            if !magic_ok {
+                return Err(user(format!(
+                    "artifactFileS3Link {link} is not a {} archive (its first bytes say otherwise); pack your {language} project directory with zip or tar -czf",
+                    format.extension()
+                )));
+            }
+            format.extension()
+        }
+    };
     let sha256 = letsdata_sandbox::sha256_hex(&bytes);
     let bucket_name = engine.artifact_bucket();
     if !engine.objects().bucket_exists(&bucket_name).await? {
         engine.objects().create_bucket(&bucket_name).await?;
     }
-    let key = format!("sha256/{sha256}.wasm");
+    let key = format!("sha256/{sha256}.{extension}");
     let internal = engine.objects().bucket(&bucket_name)?;
     if !internal.exists(&key).await? {
         internal.put(&key, bytes.clone()).await?;
@@ -241,6 +295,94 @@ pub(crate) async fn build(
         format!("compiled code cached; exports {}", interface.export_name())
     };
     Ok((code, note))
+}
+
+/// The code build step for user code of `language`: a component is compiled and its exports
+/// checked; a Python or JavaScript project is unpacked, its dependencies installed and its
+/// handler loaded once. Returns what was done.
+pub(crate) async fn build_code(
+    engine: &Engine,
+    artifact: &CodeArtifact,
+    language: CodeLanguage,
+    interface: Interface,
+) -> Result<String, CodeError> {
+    let Some(handler) = handler_language(language) else {
+        let sandbox = engine.sandbox().map_err(|e| user(e.to_string()))?;
+        let (_, note) = build(&sandbox, engine.objects(), artifact, interface).await?;
+        return Ok(note);
+    };
+    let builds = engine.handler_builds();
+    let built = build_handler(&builds, engine.objects(), artifact, handler).await?;
+    // The handler must load (its imports resolve, its module defines the handler).
+    let scratch = engine
+        .home
+        .join("scratch")
+        .join(format!("build-{}", &artifact.sha256[..16]));
+    let options = letsdata_lambda::StartOptions {
+        scratch_dir: scratch.clone(),
+        function_name: "letsdata-code-build".into(),
+        function_arn: String::new(),
+        memory_megabytes: 0,
+        log_level: "WARN".into(),
+        stage: "Prod".into(),
+        env: Vec::new(),
+        deadline: std::time::Instant::now() + LOAD_CHECK_TIME,
+    };
+    let started = std::time::Instant::now();
+    let loaded = letsdata_lambda::Handler::start(&built, &options).await;
+    let _ = std::fs::remove_dir_all(&scratch);
+    match loaded {
+        Ok(h) => {
+            h.stop().await;
+            Ok(format!(
+                "{}; {} loads in {} ms ({} {})",
+                built.note,
+                handler.handler(),
+                started.elapsed().as_millis(),
+                language,
+                interface.letsdata_name()
+            ))
+        }
+        Err(e) => Err(user(format!(
+            "{e}; fix the project and run `letsdata datasets code update`"
+        ))),
+    }
+}
+
+/// How long loading a handler may take when its build is checked.
+const LOAD_CHECK_TIME: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Builds (or finds built) the Python or JavaScript project of a snapshot on this machine.
+pub(crate) async fn build_handler(
+    builds: &letsdata_lambda::Builds,
+    objects: &ObjectStores,
+    artifact: &CodeArtifact,
+    language: letsdata_lambda::Language,
+) -> Result<letsdata_lambda::Built, CodeError> {
+    if let Some(built) = builds.existing(language, &artifact.sha256) {
+        return Ok(built);
+    }
+    let location = ObjectLocation::parse_s3_link(&artifact.internal_copy)
+        .map_err(|e| user(format!("internal copy {}: {e}", artifact.internal_copy)))?;
+    let format = ArchiveFormat::of(&location.key).ok_or_else(|| {
+        user(format!(
+            "the internal copy {} is not a .zip or .tar.gz",
+            artifact.internal_copy
+        ))
+    })?;
+    let bytes = read_copy(objects, &location).await?;
+    let sha = letsdata_sandbox::sha256_hex(&bytes);
+    if sha != artifact.sha256 {
+        return Err(user(format!(
+            "the internal copy {} has sha256 {sha}, not {}: it was modified; run `letsdata datasets code update` with the artifact again",
+            artifact.internal_copy, artifact.sha256
+        )));
+    }
+    let (builds, sha) = (builds.clone(), artifact.sha256.clone());
+    tokio::task::spawn_blocking(move || builds.build(language, &sha, &bytes, format))
+        .await
+        .map_err(|e| user(format!("building the project panicked: {e}")))?
+        .map_err(CodeError::from)
 }
 
 /// Loads the code tasks of `dataset` run now.
@@ -320,14 +462,14 @@ impl Engine {
         let mut candidate = self.dataset(dataset_name).await?;
         if candidate.code.is_none() {
             return Err(EngineError::Refused(format!(
-                "dataset {dataset_name:?} has no Wasm implementation (artifactImplementationLanguage is not Wasm); its code cannot be updated"
+                "dataset {dataset_name:?} has no user code (artifactImplementationLanguage is Builtin); its code cannot be updated"
             )));
         }
         set_artifact(&mut candidate, artifact_link, resource_location);
         let spec = spec_of(self, &candidate)?;
         let Some(artifact) = artifact_of(&spec).cloned() else {
             return Err(EngineError::Refused(
-                "the dataset's implementation is not Wasm".into(),
+                "the dataset's implementation is not user code".into(),
             ));
         };
         let interface = interface(DatasetConnectors::of(&spec)?.source.as_ref())?;
@@ -373,9 +515,7 @@ impl Engine {
                             .expect("copied artifact lock")
                             .clone()
                             .ok_or_else(|| StepError::user("the artifact was not copied"))?;
-                        let sandbox = self.sandbox().map_err(|e| StepError::user(e.to_string()))?;
-                        let (_, note) = build(&sandbox, self.objects(), &new, interface).await?;
-                        Ok(note)
+                        Ok(build_code(self, &new, artifact.language, interface).await?)
                     }
                 }
             }
@@ -410,7 +550,7 @@ impl Engine {
         let dataset = self.dataset(dataset_name).await?;
         let Some(code) = &dataset.code else {
             return Err(EngineError::Refused(format!(
-                "dataset {dataset_name:?} has no Wasm implementation (artifactImplementationLanguage is not Wasm)"
+                "dataset {dataset_name:?} has no user code (artifactImplementationLanguage is Builtin)"
             )));
         };
         let mut out = serde_json::Map::new();

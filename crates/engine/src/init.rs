@@ -67,7 +67,7 @@ fn steps_for(
     let mut steps = vec![InitStep::ExecutionRole];
     if matches!(
         spec.read_connector.implementation(),
-        Implementation::Wasm(_)
+        Implementation::Code(_)
     ) {
         steps.extend([
             InitStep::ArtifactCopy,
@@ -222,7 +222,7 @@ impl Init<'_> {
             }
             InitStep::ArtifactCopy => {
                 let artifact = code::artifact_of(self.spec)
-                    .ok_or_else(|| StepError::user("the implementation is not Wasm"))?;
+                    .ok_or_else(|| StepError::user("the implementation is not user code"))?;
                 let interface = code::interface(self.connectors.source.as_ref())?;
                 let role_arn = self.spec.access_grant_role_arn.as_deref();
                 let copied = code::copy_artifact(engine, artifact, role_arn, interface).await?;
@@ -260,12 +260,10 @@ impl Init<'_> {
                     self.dataset().await?.code.ok_or_else(|| {
                         StepError::user("the implementation artifact was not copied")
                     })?;
-                let sandbox = engine
-                    .sandbox()
-                    .map_err(|e| StepError::user(e.to_string()))?;
-                let (_, note) =
-                    code::build(&sandbox, engine.objects(), &snapshot.current, interface).await?;
-                Ok(note)
+                let language = code::artifact_of(self.spec)
+                    .ok_or_else(|| StepError::user("the implementation is not user code"))?
+                    .language;
+                Ok(code::build_code(engine, &snapshot.current, language, interface).await?)
             }
             InitStep::Provision(role, _) => {
                 let dataset = self.dataset().await?;
@@ -409,10 +407,10 @@ impl Init<'_> {
                 "implementation": "Builtin",
                 "builtinParser": parser.name(),
             }),
-            Implementation::Wasm(_) => {
+            Implementation::Code(code) => {
                 let current = self.dataset().await?;
                 serde_json::json!({
-                    "implementation": "Wasm",
+                    "implementation": code.language.as_str(),
                     "interface": interface,
                     "code": current.code.map(|c| c.current.sha256),
                 })
@@ -428,8 +426,9 @@ impl Init<'_> {
         write_file(&dataset_dir.join("function.json"), &function)?;
         Ok(match spec.read_connector.implementation() {
             Implementation::Builtin(parser) => format!("builtin {} parser", parser.name()),
-            Implementation::Wasm(_) => format!(
-                "Wasm {} under {} MB / {} s limits",
+            Implementation::Code(code) => format!(
+                "{} {} under {} MB / {} s limits",
+                code.language,
                 interface,
                 spec.compute_engine.memory_limit_in_megabytes,
                 spec.compute_engine.timeout_in_seconds

@@ -57,12 +57,12 @@ async fn run(
 ) -> Result<Dataset, EngineError> {
     let spec = spec_of(engine, dataset)?;
     let sandbox = match crate::code::artifact_of(&spec) {
-        Some(_) => Some(
+        Some(code) if !code.language.is_handler() => Some(
             engine
                 .sandbox()
                 .map_err(|e| EngineError::Refused(format!("cannot run user code: {e}")))?,
         ),
-        None => None,
+        _ => None,
     };
     let mut runner = Runner {
         connectors: engine.connectors.clone(),
@@ -79,6 +79,11 @@ async fn run(
             .join(&dataset.dataset_id)
             .join("logs"),
         sandbox,
+        handlers: engine.handler_builds(),
+        scratch_dir: engine
+            .home
+            .join("scratch")
+            .join(dataset.dataset_id.as_str()),
         slots: Arc::new(Slots::default()),
         draining: engine.draining.clone(),
     };

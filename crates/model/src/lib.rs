@@ -13,6 +13,7 @@
 //!
 //! Nothing here does IO or is async, so the rules can be unit-tested exhaustively.
 
+pub mod archive;
 pub mod dataset;
 pub mod ids;
 pub mod lifecycle;

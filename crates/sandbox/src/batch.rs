@@ -38,7 +38,9 @@ pub struct ParsedDocument<'a> {
 }
 
 /// The checked results of one `parse-documents` call: one per record handed over, in order.
-#[derive(Debug)]
+/// Implementations that are not components (Python, JavaScript handlers) fill one with
+/// [`ParsedBatch::push`].
+#[derive(Debug, Default)]
 pub struct ParsedBatch {
     data: String,
     results: Vec<u32>,
@@ -114,6 +116,38 @@ impl ParsedBatch {
             ));
         }
         Ok(Self { data, results })
+    }
+
+    /// Adds a result (for implementations whose results are not a guest's flat batch).
+    pub fn push(
+        &mut self,
+        kind: DocumentKind,
+        status: ParseDocumentResultStatus,
+        document_id: Option<&str>,
+        serialized: Option<&str>,
+        error_message: &str,
+    ) {
+        let kind_tag = match kind {
+            DocumentKind::None => 0,
+            DocumentKind::Single => 1,
+            DocumentKind::Error => 2,
+            DocumentKind::Skip => 3,
+        };
+        let status_tag = match status {
+            ParseDocumentResultStatus::Success => 0,
+            ParseDocumentResultStatus::Error => 1,
+            ParseDocumentResultStatus::Skip => 2,
+        };
+        self.results.push(kind_tag + 4 * status_tag);
+        for text in [document_id, serialized, Some(error_message)] {
+            match text {
+                Some(t) => {
+                    self.results.push(t.len() as u32);
+                    self.data.push_str(t);
+                }
+                None => self.results.push(ABSENT),
+            }
+        }
     }
 
     /// The number of results.
@@ -195,6 +229,40 @@ mod tests {
         assert_eq!(results[3].kind, DocumentKind::Skip);
         assert_eq!(results[4].document_id, Some("id"));
         assert_eq!(results[4].serialized, Some("{}"));
+    }
+
+    #[test]
+    fn pushed_results_read_back_as_guest_ones_do() {
+        let mut b = ParsedBatch::default();
+        b.push(
+            DocumentKind::Single,
+            ParseDocumentResultStatus::Success,
+            Some("id-1"),
+            Some(r#"{"a":"é"}"#),
+            "",
+        );
+        b.push(
+            DocumentKind::Error,
+            ParseDocumentResultStatus::Error,
+            None,
+            None,
+            "bad",
+        );
+        b.push(
+            DocumentKind::None,
+            ParseDocumentResultStatus::Skip,
+            None,
+            None,
+            "",
+        );
+        let results: Vec<ParsedDocument<'_>> = b.iter().collect();
+        assert_eq!(results.len(), 3);
+        assert_eq!(results[0].document_id, Some("id-1"));
+        assert_eq!(results[0].serialized, Some(r#"{"a":"é"}"#));
+        assert_eq!(results[1].kind, DocumentKind::Error);
+        assert_eq!(results[1].error_message, "bad");
+        assert_eq!(results[1].document_id, None);
+        assert_eq!(results[2].status, ParseDocumentResultStatus::Skip);
     }
 
     #[test]

@@ -7,11 +7,12 @@
 //!
 //! | input | built-in parser | Wasm |
 //! |---|---|---|
-//! | files | [`files::BuiltinFiles`] | [`wasm::WasmFiles`] (`SingleFileParser`), [`state_machine::StateMachineFiles`] (state-machine readers) |
+//! | files | [`files::BuiltinFiles`] | [`wasm::UserFiles`] (`SingleFileParser`: a component, or a Python / JavaScript handler, [`handler`]), [`state_machine::StateMachineFiles`] (state-machine readers) |
 //! | records | [`records::Records`] | [`records::Records`] (the component's reader interface) |
 
 mod cursor;
 mod files;
+mod handler;
 mod invocation;
 mod output;
 mod records;
@@ -86,6 +87,10 @@ pub(crate) struct Runner {
     pub log_dir: std::path::PathBuf,
     /// Runs user code (datasets with a Wasm implementation).
     pub sandbox: Option<letsdata_sandbox::Sandbox>,
+    /// Where this machine builds Python and JavaScript code (datasets with a handler).
+    pub handlers: letsdata_lambda::Builds,
+    /// Where a handler's process works: a directory per task attempt under it.
+    pub scratch_dir: std::path::PathBuf,
     /// The worker's slots: an invocation opens its input before it takes one.
     pub slots: Arc<slots::Slots>,
     /// The worker is shutting down ([`crate::Engine::drain`]).
@@ -228,18 +233,36 @@ impl Runner {
                 let slot = self.take_slot(signals).await;
                 run.run(driver, out, progress(resume), slot).await
             }
-            (TaskInput::Files(files), Implementation::Wasm(_)) => {
+            (TaskInput::Files(files), Implementation::Code(code)) if code.language.is_handler() => {
+                // The handler's process runs in a slot (it counts against the concurrency).
+                let slot = self.take_slot(signals).await;
+                let parser = self.handler_code(&run, &task.task_id).await?;
+                let (driver, resume) = wasm::UserFiles::open(
+                    self,
+                    &task.task_id,
+                    checkpoint.next_part,
+                    files,
+                    parser,
+                    log,
+                )
+                .await?;
+                run.run(driver, out, progress(resume), slot).await
+            }
+            (TaskInput::Files(files), Implementation::Code(_)) => {
                 // User code runs in a slot (its instances count against the concurrency).
                 let slot = self.take_slot(signals).await;
                 let (sandbox, code, limits, interface) = self.user_code(&run).await?;
                 match interface.kind() {
                     InterfaceKind::FileParser => {
-                        let (driver, resume) = wasm::WasmFiles::open(
+                        let parser = letsdata_sandbox::FileParser::new(&sandbox, &code, limits)
+                            .await
+                            .map_err(wasm::failed)?;
+                        let (driver, resume) = wasm::UserFiles::open(
                             self,
                             &task.task_id,
                             checkpoint.next_part,
                             files,
-                            (&sandbox, &code, limits),
+                            parser,
                             log,
                         )
                         .await?;
@@ -270,7 +293,11 @@ impl Runner {
                     Implementation::Builtin(parser) => {
                         records::Parse::builtin(parser, source.label().1)
                     }
-                    Implementation::Wasm(_) => {
+                    Implementation::Code(code) if code.language.is_handler() => {
+                        let reader = self.handler_code(&run, &task.task_id).await?;
+                        records::Parse::Handler(Box::new(reader))
+                    }
+                    Implementation::Code(_) => {
                         let (sandbox, code, limits, interface) = self.user_code(&run).await?;
                         records::Parse::wasm(&sandbox, &code, limits, interface).await?
                     }

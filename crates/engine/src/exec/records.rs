@@ -27,6 +27,8 @@ const ROLL_INTERVAL: Duration = Duration::from_secs(5);
 pub(super) enum Parse {
     Builtin(Box<dyn RecordParser>),
     Wasm(Box<RecordReader>),
+    /// A Python or JavaScript handler: one request per record.
+    Handler(Box<super::handler::HandlerCode>),
 }
 
 impl Parse {
@@ -113,6 +115,18 @@ impl Records {
             Parse::Wasm(reader) => {
                 let result = reader.parse_record(&r.meta, &r.raw).await;
                 drain_guest_log(log, reader.drain_log());
+                user_result(
+                    result.map_err(|e| e.to_string()),
+                    out,
+                    &mut progress.pending,
+                    &ctx,
+                    &r.id,
+                    &r.raw,
+                )?;
+            }
+            Parse::Handler(handler) => {
+                let result = handler.parse_record(&r.meta, &r.raw).await;
+                drain_guest_log(log, handler.drain_output());
                 user_result(result, out, &mut progress.pending, &ctx, &r.id, &r.raw)?;
             }
         }
@@ -231,14 +245,14 @@ fn record_error(
 
 /// Handles a reader component's result for one record.
 fn user_result(
-    result: Result<ParseDocumentResult, letsdata_sandbox::SandboxError>,
+    result: Result<ParseDocumentResult, String>,
     out: &mut PartOutput,
     counts: &mut TaskProgress,
     ctx: &ErrorContext<'_>,
     id: &str,
     raw: &[u8],
 ) -> Result<(), String> {
-    let result = result.map_err(|e| e.to_string())?;
+    let result = result?;
     counts.records_read += 1;
     match (result.document, result.status) {
         // An error document without content of its own: the record it is about is the raw record.

@@ -1,7 +1,8 @@
-//! Tasks whose implementation is user code (a WebAssembly component) reading files through
-//! a `SingleFileParser`: records are cut on the host with the component's start and end
-//! hints and handed over in batches (one call per ~1 MiB of records), so crossing into the
-//! sandbox costs little per record. Results are written in record order, so checkpoints and
+//! Tasks whose implementation is user code (a WebAssembly component, or a Python or
+//! JavaScript handler) reading files through a `SingleFileParser`: records are cut on the
+//! host with the parser's start and end hints and handed over in batches (one call per ~1 MiB
+//! of records; a handler gets them as pipelined requests), so crossing into user code costs
+//! little per record. Results are written in record order, so checkpoints and
 //! part rolls fall on record boundaries exactly as with built-in parsers.
 //!
 //! A trap, a time-out or the memory limit ends the attempt ERRORED after checkpointing what
@@ -20,11 +21,12 @@ use letsdata_model::location::validate_key;
 use letsdata_model::spec::LogLevel;
 use letsdata_model::task::{ConnectorFields, TaskProgress};
 use letsdata_records::RecordReader;
-use letsdata_sandbox::wit::{Document, ParseDocumentResultStatus, RecordSpan};
+use letsdata_sandbox::wit::{Document, ParseDocumentResultStatus, RecordParseHint, RecordSpan};
 use letsdata_sandbox::{
     Code, DocumentKind, FileParser, Interface, Limits, ParsedBatch, ParsedDocument, Sandbox,
     SandboxError,
 };
+use std::future::Future;
 use std::time::Duration;
 
 /// Records per call into the sandbox are bounded by bytes and by count. A batch is at most
@@ -186,14 +188,92 @@ impl Labels {
     }
 }
 
-/// One file through a `SingleFileParser` component.
-pub(super) struct WasmFiles {
-    parser: FileParser,
+/// A `SingleFileParser` implementation: a Wasm component's instance, or a Python or
+/// JavaScript handler's process (`handler.rs`).
+pub(super) trait FileParsing: Send {
+    /// `getS3FileType()`.
+    fn s3_file_type(&mut self) -> impl Future<Output = Result<String, InvokeError>> + Send;
+    /// `getResolvedS3FileName(fileType, fileName)`.
+    fn resolved_s3_file_name(
+        &mut self,
+        file_type: &str,
+        file_name: &str,
+    ) -> impl Future<Output = Result<String, InvokeError>> + Send;
+    /// `getRecordStartPattern(fileType)` (`end`: `getRecordEndPattern`).
+    fn record_pattern(
+        &mut self,
+        file_type: &str,
+        end: bool,
+    ) -> impl Future<Output = Result<RecordParseHint, InvokeError>> + Send;
+    /// `parseDocument` for each record of a batch (`records[span.start..span.end]`): one
+    /// result per span, in order. A failure carries the results of the records before the
+    /// one that failed (none when the whole call failed) and why.
+    fn parse_documents(
+        &mut self,
+        file_type: &str,
+        file_name: &str,
+        records: &[u8],
+        spans: &[RecordSpan],
+    ) -> impl Future<Output = Result<ParsedBatch, (ParsedBatch, String)>> + Send;
+    /// What the implementation printed since the last drain, and how much was dropped.
+    fn drain_log(&mut self) -> (Vec<u8>, u64);
+}
+
+impl FileParsing for FileParser {
+    async fn s3_file_type(&mut self) -> Result<String, InvokeError> {
+        FileParser::s3_file_type(self).await.map_err(failed)
+    }
+
+    async fn resolved_s3_file_name(
+        &mut self,
+        file_type: &str,
+        file_name: &str,
+    ) -> Result<String, InvokeError> {
+        FileParser::resolved_s3_file_name(self, file_type, file_name)
+            .await
+            .map_err(failed)
+    }
+
+    async fn record_pattern(
+        &mut self,
+        file_type: &str,
+        end: bool,
+    ) -> Result<RecordParseHint, InvokeError> {
+        if end {
+            self.record_end_pattern(file_type).await.map_err(failed)
+        } else {
+            self.record_start_pattern(file_type).await.map_err(failed)
+        }
+    }
+
+    async fn parse_documents(
+        &mut self,
+        file_type: &str,
+        file_name: &str,
+        records: &[u8],
+        spans: &[RecordSpan],
+    ) -> Result<ParsedBatch, (ParsedBatch, String)> {
+        FileParser::parse_documents(self, file_type, file_name, records, spans)
+            .await
+            .map_err(|e| (ParsedBatch::default(), e.to_string()))
+    }
+
+    fn drain_log(&mut self) -> (Vec<u8>, u64) {
+        FileParser::drain_log(self)
+    }
+}
+
+/// One file through a `SingleFileParser` (a component, or a Python / JavaScript handler).
+pub(super) struct UserFiles<P> {
+    parser: P,
     reader: RecordReader<Input>,
     labels: Labels,
     batch: Batch,
     /// Results of `batch` and how many of them are written.
     results: Option<(ParsedBatch, usize)>,
+    /// Why the parser failed on the record after the results: the attempt fails once they
+    /// are written.
+    failure: Option<String>,
     /// A record over the maximum size that ended the batch (its head is the reader's copy).
     oversize: Option<(BatchRecord, Vec<u8>)>,
     /// The buffered input was used up when the batch was cut: read more next.
@@ -204,21 +284,18 @@ pub(super) struct WasmFiles {
     size: Option<u64>,
 }
 
-impl WasmFiles {
-    /// Instantiates the component, asks it for the file's type, name and record hints, and
-    /// opens the file at its checkpoint. Returns the driver and the offset it resumes at.
+impl<P: FileParsing> UserFiles<P> {
+    /// Asks the parser for the file's type, name and record hints, and opens the file at its
+    /// checkpoint. Returns the driver and the offset it resumes at.
     pub(super) async fn open(
         runner: &Runner,
         task_id: &str,
         next_part: u64,
         files: FileInput,
-        (sandbox, code, limits): (&Sandbox, &Code, Limits),
+        mut parser: P,
         log: &TaskLog,
     ) -> Result<(Self, u64), InvokeError> {
-        let mut parser = FileParser::new(sandbox, code, limits)
-            .await
-            .map_err(failed)?;
-        let file_type = parser.s3_file_type().await.map_err(failed)?;
+        let file_type = parser.s3_file_type().await?;
         let manifest_name = files
             .files
             .values()
@@ -227,21 +304,14 @@ impl WasmFiles {
             .unwrap_or_else(|| files.manifest_line.clone());
         let file_name = parser
             .resolved_s3_file_name(&file_type, &manifest_name)
-            .await
-            .map_err(failed)?;
+            .await?;
         validate_key(&file_name).map_err(|e| {
             InvokeError::user(format!(
                 "getResolvedS3FileName returned {file_name:?} for {manifest_name:?}: {e}"
             ))
         })?;
-        let start = parser
-            .record_start_pattern(&file_type)
-            .await
-            .map_err(failed)?;
-        let end = parser
-            .record_end_pattern(&file_type)
-            .await
-            .map_err(failed)?;
+        let start = parser.record_pattern(&file_type, false).await?;
+        let end = parser.record_pattern(&file_type, true).await?;
         let framing = framing_for_hints(&start, &end).map_err(InvokeError::user)?;
         drain_guest_log(log, parser.drain_log());
 
@@ -273,6 +343,7 @@ impl WasmFiles {
             labels: Labels::new(runner, task_id, &file_type, &file_name),
             batch: Batch::default(),
             results: None,
+            failure: None,
             oversize: None,
             drained: false,
             counted,
@@ -282,7 +353,7 @@ impl WasmFiles {
     }
 }
 
-impl Driver for WasmFiles {
+impl<P: FileParsing> Driver for UserFiles<P> {
     async fn step(&mut self, cx: &mut Cx<'_>) -> Result<Step, InvokeError> {
         let ctx = self.labels.context();
         let st = &mut *cx.progress;
@@ -303,6 +374,9 @@ impl Driver for WasmFiles {
             }
             self.results = None;
             self.batch.clear();
+            if let Some(why) = self.failure.take() {
+                return Err(InvokeError::user(why));
+            }
             return Ok(Step::Continue);
         }
         if let Some((rec, head)) = self.oversize.take() {
@@ -363,7 +437,18 @@ impl Driver for WasmFiles {
                 self.results = Some((r, 0));
                 Ok(Step::Continue)
             }
-            Err(e) => {
+            Err((done, e)) if !done.is_empty() => {
+                // The results before the failing record are written (the loop rolls them),
+                // then the attempt fails.
+                let at = self.batch.records[done.len().min(self.batch.records.len() - 1)];
+                self.failure = Some(format!(
+                    "{e} (while parsing the record at offset {} of {}; a redrive resumes there)",
+                    at.start_offset, self.labels.file_name
+                ));
+                self.results = Some((done, 0));
+                Ok(Step::Continue)
+            }
+            Err((_, e)) => {
                 // Everything before this batch is kept (the loop rolls), then the attempt fails.
                 let (first, last) = (self.batch.start, self.batch.end);
                 self.batch.clear();

@@ -8,24 +8,39 @@ use serde_json::{Map, Value};
 /// The path of the document itself.
 pub(super) const ROOT: &str = "$";
 
-/// Collects every problem found.
+/// Collects every problem found, and warnings: fields accepted but ignored.
 #[derive(Debug, Default)]
-pub(super) struct Problems(Vec<Problem>);
+pub(super) struct Problems {
+    problems: Vec<Problem>,
+    warnings: Vec<Problem>,
+}
 
 impl Problems {
     pub(super) fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        self.0.push(Problem {
+        self.problems.push(Problem {
+            path: path.into(),
+            message: message.into(),
+        });
+    }
+
+    /// A field that is accepted but has no effect here (one warning line at create).
+    pub(super) fn warn(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.warnings.push(Problem {
             path: path.into(),
             message: message.into(),
         });
     }
 
     pub(super) fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.problems.is_empty()
     }
 
     pub(super) fn into_vec(self) -> Vec<Problem> {
-        self.0
+        self.problems
+    }
+
+    pub(super) fn take_warnings(&mut self) -> Vec<Problem> {
+        std::mem::take(&mut self.warnings)
     }
 }
 

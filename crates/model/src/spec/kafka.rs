@@ -326,7 +326,20 @@ pub(super) fn kafka_read_connector(p: &mut Problems, o: &Obj<'_>) -> Option<Read
     );
     let cluster = cluster(p, o, location);
     let topic = topic(p, o, Some("the Kafka topic to read"));
-    let implementation = stream_implementation(p, o, "KAFKA");
+    let implementation = stream_implementation(p, o, "KAFKA").filter(|i| match i {
+        super::Implementation::Code(code) if code.language.is_handler() => {
+            p.push(
+                o.field_path("artifactImplementationLanguage"),
+                format!(
+                    "LetsData's {} interfaces have no Kafka reader; read Kafka with Builtin or a \
+                     Wasm component implementing KafkaRecordReader (docs/wasm.md)",
+                    code.language
+                ),
+            );
+            false
+        }
+        _ => true,
+    });
     Some(ReadConnector::Kafka(KafkaReadConnector {
         cluster: cluster?,
         topic_name: topic??,

@@ -4,8 +4,9 @@ use super::fields::{Choice, Choices, Obj, Problems, quote};
 use super::validate::{READER_TYPES, RESOURCE_LOCATIONS};
 use super::write_connectors::bucket;
 use super::{
-    BuiltinParser, Implementation, QueueReadConnector, ReadConnector, ReaderType, ResourceLocation,
-    S3ReadConnector, StreamReadConnector, TableFilter, TableReadConnector, WasmArtifact,
+    BuiltinParser, CodeLanguage, Implementation, QueueReadConnector, ReadConnector, ReaderType,
+    ResourceLocation, S3ReadConnector, StreamReadConnector, TableFilter, TableReadConnector,
+    UserCode,
 };
 use crate::location::ObjectLocation;
 use serde_json::Value;
@@ -26,8 +27,8 @@ const READ_FIELDS: &[&str] = &[
     "artifactFileS3LinkResourceLocation",
 ];
 
-/// Fields of a Wasm implementation.
-const WASM_FIELDS: &[&str] = &["artifactFileS3Link", "artifactFileS3LinkResourceLocation"];
+/// Fields of user code (Wasm, Python, Javascript).
+const CODE_FIELDS: &[&str] = &["artifactFileS3Link", "artifactFileS3LinkResourceLocation"];
 
 /// Builtin parser fields.
 const BUILTIN_FIELDS: &[&str] = &[
@@ -316,59 +317,33 @@ pub(super) fn read_connector(p: &mut Problems, root: &Obj<'_>) -> ReadParts {
         p,
         "artifactImplementationLanguage",
         &LANGUAGES,
-        "the implementation that turns records into documents: Builtin, or Wasm with artifactFileS3Link",
+        LANGUAGE_HINT,
     );
-    let lang_path = o.field_path("artifactImplementationLanguage");
-    match language {
-        Some(Language::Builtin) => {
-            for field in READ_IMPLEMENTATION_FIELDS.iter().chain(WASM_FIELDS) {
-                if o.has(field) {
-                    p.push(
-                        o.field_path(field),
-                        "is not used with artifactImplementationLanguage Builtin; remove it",
-                    );
-                }
-            }
-            if let Some(rt) = reader_type.filter(|rt| *rt != ReaderType::SingleFileReader) {
+    if language == Some(Language::Builtin) {
+        for field in READ_IMPLEMENTATION_FIELDS.iter().chain(CODE_FIELDS) {
+            if o.has(field) {
                 p.push(
-                    o.field_path("readerType"),
-                    format!(
-                        "builtin parsers work only with readerType Single File Reader \
-                         (SINGLEFILEREADER), found {} ({})",
-                        rt.display_name(),
-                        rt.constant()
-                    ),
+                    o.field_path(field),
+                    "is not used with artifactImplementationLanguage Builtin; remove it",
                 );
             }
         }
-        Some(l @ (Language::Java | Language::Python | Language::Javascript)) => p.push(
-            lang_path,
-            format!(
-                "{} implementations are not supported: letsdata cannot run Java jars or container \
-                 images; use Builtin, or compile your implementation to a WebAssembly component \
-                 and use Wasm (see docs/wasm.md)",
-                quote(LANGUAGES.name_of(l))
-            ),
-        ),
-        Some(Language::Wasm) => {
-            for field in READ_IMPLEMENTATION_FIELDS.iter().chain(BUILTIN_FIELDS) {
-                if o.has(field) {
-                    let why = if field.ends_with("ClassName") || field.ends_with("ClassNameMap") {
-                        "is not needed with artifactImplementationLanguage Wasm: the component's exports and readerType choose the interface; remove it"
-                    } else {
-                        "is not used with artifactImplementationLanguage Wasm; remove it"
-                    };
-                    p.push(o.field_path(field), why);
-                }
-            }
+        if let Some(rt) = reader_type.filter(|rt| *rt != ReaderType::SingleFileReader) {
+            p.push(
+                o.field_path("readerType"),
+                format!(
+                    "builtin parsers work only with readerType Single File Reader \
+                     (SINGLEFILEREADER), found {} ({})",
+                    rt.display_name(),
+                    rt.constant()
+                ),
+            );
         }
-        None => {}
     }
     let parser = builtin_parser(p, &o, language == Some(Language::Builtin));
-    let wasm = if language == Some(Language::Wasm) {
-        wasm_artifact(p, &o)
-    } else {
-        None
+    let code = match language {
+        Some(Language::Builtin) | None => None,
+        Some(l) => user_code(p, &o, l, reader_type),
     };
 
     let connector = match (reader_type, bucket_name, bucket_location, language, parser) {
@@ -384,16 +359,14 @@ pub(super) fn read_connector(p: &mut Problems, root: &Obj<'_>) -> ReadParts {
             bucket_resource_location: loc,
             implementation: Implementation::Builtin(parser),
         })),
-        (Some(reader_type), Some(bucket_name), Some(loc), Some(Language::Wasm), _) => {
-            wasm.map(|artifact| {
-                ReadConnector::S3(S3ReadConnector {
-                    reader_type,
-                    bucket_name,
-                    bucket_resource_location: loc,
-                    implementation: Implementation::Wasm(artifact),
-                })
+        (Some(reader_type), Some(bucket_name), Some(loc), Some(_), _) => code.map(|code| {
+            ReadConnector::S3(S3ReadConnector {
+                reader_type,
+                bucket_name,
+                bucket_resource_location: loc,
+                implementation: Implementation::Code(code),
             })
-        }
+        }),
         _ => None,
     };
     ReadParts {
@@ -536,7 +509,7 @@ fn aws_read_connector(p: &mut Problems, o: &Obj<'_>, destination: ReadDestinatio
 }
 
 /// The implementation of a stream, queue or table reader: a built-in parser over each
-/// record's data (default `jsonl`), or a Wasm component implementing the reader interface.
+/// record's data (default `jsonl`), or user code implementing the reader interface.
 pub(super) fn stream_implementation(
     p: &mut Problems,
     o: &Obj<'_>,
@@ -546,11 +519,11 @@ pub(super) fn stream_implementation(
         p,
         "artifactImplementationLanguage",
         &LANGUAGES,
-        "the implementation that turns records into documents: Builtin, or Wasm with artifactFileS3Link",
+        LANGUAGE_HINT,
     );
     match language? {
         Language::Builtin => {
-            for field in READ_IMPLEMENTATION_FIELDS.iter().chain(WASM_FIELDS) {
+            for field in READ_IMPLEMENTATION_FIELDS.iter().chain(CODE_FIELDS) {
                 if o.has(field) {
                     p.push(
                         o.field_path(field),
@@ -585,30 +558,118 @@ pub(super) fn stream_implementation(
             }
             Some(Implementation::Builtin(parser))
         }
-        Language::Wasm => {
-            for field in READ_IMPLEMENTATION_FIELDS.iter().chain(BUILTIN_FIELDS) {
-                if o.has(field) {
-                    p.push(
-                        o.field_path(field),
-                        "is not used with artifactImplementationLanguage Wasm; remove it",
-                    );
-                }
-            }
-            wasm_artifact(p, o).map(Implementation::Wasm)
-        }
-        l @ (Language::Java | Language::Python | Language::Javascript) => {
+        l => user_code(p, o, l, None).map(Implementation::Code),
+    }
+}
+
+/// What `artifactImplementationLanguage` names.
+const LANGUAGE_HINT: &str = "the implementation that turns records into documents: Builtin, \
+     or Wasm, Python or Javascript with artifactFileS3Link";
+
+/// The user code of a read connector whose language is not Builtin: its artifact, checked
+/// against the language, and the LetsData fields that do not apply (the Java and container
+/// image wiring: warnings when the code is there, since a published LetsData config carries
+/// them). `reader_type` is the S3 reader type (`None` for other destinations).
+fn user_code(
+    p: &mut Problems,
+    o: &Obj<'_>,
+    language: Language,
+    reader_type: Option<ReaderType>,
+) -> Option<UserCode> {
+    let path = o.field_path("artifactImplementationLanguage");
+    let language = match language {
+        Language::Wasm => CodeLanguage::Wasm,
+        Language::Python => CodeLanguage::Python,
+        Language::Javascript => CodeLanguage::Javascript,
+        Language::Java => {
             p.push(
-                o.field_path("artifactImplementationLanguage"),
-                format!(
-                    "{} implementations are not supported: letsdata cannot run Java jars or container \
-                     images; use Builtin, or compile your implementation to a WebAssembly component \
-                     and use Wasm (see docs/wasm.md)",
-                    quote(LANGUAGES.name_of(l))
-                ),
+                path,
+                "Java implementations cannot run here (letsdata does not run Java jars); \
+                 supported: Builtin (built-in parsers), Python and Javascript (LetsData's \
+                 Lambda handler projects, unchanged) and Wasm (a WebAssembly component; see \
+                 docs/wasm.md)",
             );
-            None
+            return None;
+        }
+        Language::Builtin => unreachable!("a builtin parser is not user code"),
+    };
+    for field in BUILTIN_FIELDS {
+        if o.has(field) {
+            p.push(
+                o.field_path(field),
+                format!("is not used with artifactImplementationLanguage {language}; remove it"),
+            );
         }
     }
+    if language.is_handler()
+        && let Some(rt) = reader_type.filter(|rt| *rt != ReaderType::SingleFileReader)
+    {
+        p.push(
+            o.field_path("readerType"),
+            format!(
+                "{language} implementations implement LetsData's SingleFileParser, which reads \
+                 with readerType Single File Reader (SINGLEFILEREADER), found {} ({}); \
+                 state-machine readers are written as Wasm components (docs/wasm.md)",
+                rt.display_name(),
+                rt.constant()
+            ),
+        );
+    }
+    let has_link = o.has("artifactFileS3Link");
+    for field in READ_IMPLEMENTATION_FIELDS {
+        if !o.has(field) {
+            continue;
+        }
+        let image = field.starts_with("interfaceECRImage");
+        if language.is_handler() && image && !has_link {
+            // Reported once, below, where the code must come from.
+            continue;
+        }
+        let why = match (language, image) {
+            (CodeLanguage::Wasm, _) => {
+                if image {
+                    "is not used with artifactImplementationLanguage Wasm (a container image \
+                     cannot run here); remove it"
+                        .to_string()
+                } else {
+                    "is not needed with artifactImplementationLanguage Wasm: the component's \
+                     exports and readerType choose the interface; remove it"
+                        .to_string()
+                }
+            }
+            (_, true) => format!(
+                "is ignored: a container image cannot be pulled here, so letsdata runs the \
+                 {language} project at artifactFileS3Link instead"
+            ),
+            (_, false) => format!(
+                "is ignored: {language} handlers are called through LetsData's request \
+                 protocol (interface and function names), not by class name"
+            ),
+        };
+        if language.is_handler() {
+            p.warn(o.field_path(field), why);
+        } else {
+            p.push(o.field_path(field), why);
+        }
+    }
+    if language.is_handler() && !has_link && o.has("interfaceECRImagePath") {
+        let entry = match language {
+            CodeLanguage::Python => "letsdata_lambda_function.py and requirements.txt",
+            _ => "index.js and package.json",
+        };
+        p.push(
+            o.field_path("interfaceECRImagePath"),
+            format!(
+                "a container image cannot be pulled here: pack your {language} project \
+                 directory (the one your dockerfile copies, with {entry}) as a .zip or \
+                 .tar.gz, upload it to a bucket and name it in artifactFileS3Link \
+                 (s3://<bucketName>/<key>.zip); letsdata installs its dependencies and runs \
+                 the handler unchanged"
+            ),
+        );
+        return None;
+    }
+    code_artifact(p, o, language)
 }
 
 /// `streamArn` of a Kinesis stream (`arn:aws:kinesis:<region>:<account>:stream/<name>`) or a
@@ -749,12 +810,19 @@ fn table_filter(p: &mut Problems, o: &Obj<'_>) -> Option<Option<TableFilter>> {
 }
 
 /// `artifactFileS3Link` and `artifactFileS3LinkResourceLocation`.
-fn wasm_artifact(p: &mut Problems, o: &Obj<'_>) -> Option<WasmArtifact> {
-    let link = o.string(
-        p,
-        "artifactFileS3Link",
-        Some("the s3://<bucketName>/<key>.wasm link of the implementation, a WebAssembly component (required with artifactImplementationLanguage Wasm)"),
-    );
+fn code_artifact(p: &mut Problems, o: &Obj<'_>, language: CodeLanguage) -> Option<UserCode> {
+    let what = match language {
+        CodeLanguage::Wasm => {
+            "the s3://<bucketName>/<key>.wasm link of the implementation, a WebAssembly component (required with artifactImplementationLanguage Wasm)"
+        }
+        CodeLanguage::Python => {
+            "the s3://<bucketName>/<key>.zip (or .tar.gz) link of the implementation, your Python project directory with letsdata_lambda_function.py (required with artifactImplementationLanguage Python)"
+        }
+        CodeLanguage::Javascript => {
+            "the s3://<bucketName>/<key>.zip (or .tar.gz) link of the implementation, your JavaScript project directory with index.js and package.json (required with artifactImplementationLanguage Javascript)"
+        }
+    };
+    let link = o.string(p, "artifactFileS3Link", Some(what));
     let location = o.optional_choice(
         p,
         "artifactFileS3LinkResourceLocation",
@@ -768,8 +836,23 @@ fn wasm_artifact(p: &mut Problems, o: &Obj<'_>) -> Option<WasmArtifact> {
             None
         }
     });
+    let parsed = parsed.filter(|loc| {
+        if language.is_handler() && crate::archive::ArchiveFormat::of(&loc.key).is_none() {
+            p.push(
+                o.field_path("artifactFileS3Link"),
+                format!(
+                    "{} is not a .zip, .tar.gz or .tgz archive: a {language} implementation is \
+                     its project directory packed as one of those",
+                    quote(&loc.key)
+                ),
+            );
+            return false;
+        }
+        true
+    });
     match (parsed, location) {
-        (Some(loc), Some(resource_location)) => Some(WasmArtifact {
+        (Some(loc), Some(resource_location)) => Some(UserCode {
+            language,
             bucket: loc.bucket,
             key: loc.key,
             resource_location,

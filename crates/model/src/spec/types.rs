@@ -1,5 +1,6 @@
 //! Validated dataset specification types.
 
+use super::Problem;
 use std::fmt;
 
 /// The six regions LetsData supports.
@@ -110,10 +111,45 @@ impl BuiltinParser {
     }
 }
 
-/// A user implementation: a WebAssembly component implementing LetsData's interfaces
-/// (`artifactImplementationLanguage: Wasm`).
+/// The language of a user implementation (`artifactImplementationLanguage`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CodeLanguage {
+    /// A WebAssembly component implementing LetsData's interfaces (`wit/letsdata.wit`).
+    Wasm,
+    /// A LetsData Python project: `letsdata_lambda_function.lambda_handler`, run by CPython.
+    Python,
+    /// A LetsData JavaScript project: `index.handler` (an ES module), run by Node.js.
+    Javascript,
+}
+
+impl CodeLanguage {
+    /// The `artifactImplementationLanguage` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Wasm => "Wasm",
+            Self::Python => "Python",
+            Self::Javascript => "Javascript",
+        }
+    }
+
+    /// Whether the implementation is a Lambda handler project run by an interpreter
+    /// (Python, JavaScript) rather than a WebAssembly component.
+    pub fn is_handler(self) -> bool {
+        !matches!(self, Self::Wasm)
+    }
+}
+
+impl fmt::Display for CodeLanguage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A user implementation: a WebAssembly component, or a Python / JavaScript project packed as
+/// a `.zip` or `.tar.gz` (`artifactImplementationLanguage` with `artifactFileS3Link`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WasmArtifact {
+pub struct UserCode {
+    pub language: CodeLanguage,
     /// `artifactFileS3Link`: `s3://<bucket>/<key>`.
     pub bucket: String,
     pub key: String,
@@ -121,7 +157,7 @@ pub struct WasmArtifact {
     pub resource_location: ResourceLocation,
 }
 
-impl WasmArtifact {
+impl UserCode {
     /// The `s3://bucket/key` link.
     pub fn link(&self) -> String {
         format!("s3://{}/{}", self.bucket, self.key)
@@ -132,7 +168,7 @@ impl WasmArtifact {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Implementation {
     Builtin(BuiltinParser),
-    Wasm(WasmArtifact),
+    Code(UserCode),
 }
 
 /// `readConnector` with `connectorDestination: S3`.
@@ -549,6 +585,9 @@ pub struct DatasetSpec {
     pub error_connector: ErrorConnector,
     pub compute_engine: ComputeEngine,
     pub manifest: Manifest,
+    /// Fields accepted but ignored here (LetsData's Java and container image wiring next to
+    /// Python or JavaScript code), each with why: printed as warnings at create.
+    pub warnings: Vec<Problem>,
 }
 
 impl fmt::Display for ResourceLocation {

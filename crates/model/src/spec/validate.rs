@@ -297,6 +297,7 @@ pub fn parse_dataset_spec(
             error_connector,
             compute_engine,
             manifest,
+            warnings: p.take_warnings(),
         });
     }
     if p.is_empty() {

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::spec::{
-    BuiltinParser, Implementation, Manifest, QueueManifest, QueueStop, ReadConnector,
+    BuiltinParser, CodeLanguage, Implementation, Manifest, QueueManifest, QueueStop, ReadConnector,
     ResourceLocation, StreamManifest, StreamStart, StreamStop, TableManifest, TableScanMode,
     WriteConnector,
 };
@@ -247,7 +247,7 @@ fn dynamodb_table_and_stream_read_connectors() {
     let spec = parse_ok(&streams);
     assert!(matches!(
         &spec.read_connector,
-        ReadConnector::DynamoDbStreams(r) if matches!(r.implementation, Implementation::Wasm(_))
+        ReadConnector::DynamoDbStreams(r) if matches!(&r.implementation, Implementation::Code(c) if c.language == CodeLanguage::Wasm)
     ));
     let mut at = streams.clone();
     set(

@@ -1,7 +1,7 @@
 //! `readConnector`, `writeConnector` and `errorConnector`.
 
 use super::*;
-use crate::spec::{BuiltinParser, Compression, Implementation, ResourceLocation};
+use crate::spec::{BuiltinParser, CodeLanguage, Compression, Implementation, ResourceLocation};
 
 fn parser_of(spec: &DatasetSpec) -> BuiltinParser {
     match &s3_read(spec).implementation {
@@ -73,19 +73,169 @@ fn bucket_resource_location_must_be_letsdata_or_customer() {
 }
 
 #[test]
-fn non_builtin_languages_are_rejected() {
-    for lang in ["Java", "python", "JAVASCRIPT"] {
-        let ps = problems(&with(
-            "readConnector.artifactImplementationLanguage",
-            json!(lang),
-        ));
-        assert_eq!(ps.len(), 1, "{}", render(&ps));
-        assert_has(
-            &ps,
-            "readConnector.artifactImplementationLanguage",
-            "cannot run Java jars or container images; use Builtin, or compile your implementation to a WebAssembly component and use Wasm",
+fn java_is_refused_naming_the_languages_that_run() {
+    let mut v = handler_example("JAVA");
+    set(
+        &mut v,
+        "readConnector.artifactFileS3Link",
+        json!("s3://code/parser.jar"),
+    );
+    let ps = problems(&v);
+    assert_eq!(ps.len(), 1, "{}", render(&ps));
+    assert_has(
+        &ps,
+        "readConnector.artifactImplementationLanguage",
+        "Java implementations cannot run here (letsdata does not run Java jars); supported: Builtin (built-in parsers), Python and Javascript",
+    );
+}
+
+/// The example as LetsData publishes a Python or JavaScript dataset: the project archive, and
+/// the container image and class wiring that does not apply here.
+fn handler_example(language: &str) -> Value {
+    let mut v = example();
+    for f in ["builtinParser", "documentIdField"] {
+        remove(&mut v, &format!("readConnector.{f}"));
+    }
+    set(
+        &mut v,
+        "readConnector.artifactImplementationLanguage",
+        json!(language),
+    );
+    set(
+        &mut v,
+        "readConnector.artifactFileS3Link",
+        json!("s3://code/parser.zip"),
+    );
+    v
+}
+
+#[test]
+fn python_and_javascript_projects_are_read_with_the_container_wiring_as_warnings() {
+    for (language, expected) in [
+        ("python", CodeLanguage::Python),
+        ("Javascript", CodeLanguage::Javascript),
+    ] {
+        let mut v = handler_example(language);
+        set(
+            &mut v,
+            "readConnector.interfaceECRImagePath",
+            json!("223413462631.dkr.ecr.us-east-1.amazonaws.com/letsdata_python_functions:latest"),
+        );
+        set(
+            &mut v,
+            "readConnector.interfaceECRImageResourceLocation",
+            json!("Customer"),
+        );
+        set(
+            &mut v,
+            "readConnector.singleFileParserImplementationClassName",
+            json!("com.x.Parser"),
+        );
+        let spec = parse(&v).unwrap_or_else(|e| panic!("{language}: {e}"));
+        let Implementation::Code(code) = &s3_read(&spec).implementation else {
+            panic!("not user code: {:?}", s3_read(&spec).implementation);
+        };
+        assert_eq!(code.language, expected);
+        assert_eq!(code.link(), "s3://code/parser.zip");
+        let warned: Vec<&str> = spec.warnings.iter().map(|w| w.path.as_str()).collect();
+        assert_eq!(
+            warned,
+            [
+                "readConnector.interfaceECRImagePath",
+                "readConnector.interfaceECRImageResourceLocation",
+                "readConnector.singleFileParserImplementationClassName",
+            ],
+            "{language}"
+        );
+        assert!(
+            spec.warnings[0]
+                .message
+                .contains("a container image cannot be pulled here"),
+            "{:?}",
+            spec.warnings
+        );
+        assert!(
+            spec.warnings[2].message.contains("not by class name"),
+            "{:?}",
+            spec.warnings
         );
     }
+}
+
+#[test]
+fn a_python_dataset_naming_only_its_image_is_told_what_to_upload_instead() {
+    let mut v = handler_example("Python");
+    remove(&mut v, "readConnector.artifactFileS3Link");
+    set(
+        &mut v,
+        "readConnector.interfaceECRImagePath",
+        json!("223413462631.dkr.ecr.us-east-1.amazonaws.com/letsdata_python_functions:latest"),
+    );
+    set(
+        &mut v,
+        "readConnector.interfaceECRImageResourceLocation",
+        json!("Customer"),
+    );
+    assert_only(
+        &v,
+        "readConnector.interfaceECRImagePath",
+        "a container image cannot be pulled here: pack your Python project directory (the one your dockerfile copies, with letsdata_lambda_function.py and requirements.txt) as a .zip or .tar.gz",
+    );
+    let mut none = handler_example("Javascript");
+    remove(&mut none, "readConnector.artifactFileS3Link");
+    assert_only(
+        &none,
+        "readConnector.artifactFileS3Link",
+        "is required: the s3://<bucketName>/<key>.zip (or .tar.gz) link of the implementation, your JavaScript project directory with index.js and package.json",
+    );
+}
+
+#[test]
+fn a_handler_project_is_an_archive_read_as_single_files_without_builtin_options() {
+    let mut v = handler_example("Python");
+    set(
+        &mut v,
+        "readConnector.artifactFileS3Link",
+        json!("s3://code/parser.py"),
+    );
+    assert_only(
+        &v,
+        "readConnector.artifactFileS3Link",
+        "\"parser.py\" is not a .zip, .tar.gz or .tgz archive",
+    );
+    set(
+        &mut v,
+        "readConnector.artifactFileS3Link",
+        json!("s3://code/parser.tgz"),
+    );
+    assert!(parse(&v).is_ok());
+    let mut sm = handler_example("Javascript");
+    set(
+        &mut sm,
+        "readConnector.readerType",
+        json!("Single File State Machine Reader"),
+    );
+    set(
+        &mut sm,
+        "manifestFile.readerType",
+        json!("Single File State Machine Reader"),
+    );
+    assert_only(
+        &sm,
+        "readConnector.readerType",
+        "Javascript implementations implement LetsData's SingleFileParser, which reads with readerType Single File Reader",
+    );
+    let mut builtin = handler_example("Python");
+    set(&mut builtin, "readConnector.builtinParser", json!("jsonl"));
+    assert_only(
+        &builtin,
+        "readConnector.builtinParser",
+        "is not used with artifactImplementationLanguage Python; remove it",
+    );
+}
+
+#[test]
+fn unknown_and_missing_languages_are_problems() {
     assert_only(
         &with("readConnector.artifactImplementationLanguage", json!("Go")),
         "readConnector.artifactImplementationLanguage",
@@ -278,7 +428,7 @@ fn wasm_implementations_name_their_component() {
         }
         let spec = parse(&v).unwrap_or_else(|e| panic!("{reader_type}: {e}"));
         let read = s3_read(&spec);
-        let Implementation::Wasm(artifact) = &read.implementation else {
+        let Implementation::Code(artifact) = &read.implementation else {
             panic!("not Wasm: {:?}", read.implementation);
         };
         assert_eq!(artifact.link(), "s3://code/parser.wasm");

@@ -48,6 +48,7 @@ fn example_parses_with_defaults_applied() {
             },
             reader_type: ReaderType::SingleFileReader,
         },
+        warnings: Vec::new(),
     };
     assert_eq!(spec, expected);
     assert_eq!(

@@ -1,0 +1,146 @@
+# letsdata's Python bootstrap: loads a LetsData Lambda handler once and answers requests
+# over a Unix socket (LETSDATA_HANDLER_SOCKET), so the handler's own stdout and stderr stay
+# free for its prints and logging (they go to the task log).
+#
+# Frames both ways: a 4-byte big-endian length, then UTF-8 JSON.
+#   first frame out: {"ready": true} or {"loadError": {errorType, errorMessage, stackTrace}}
+#   each frame in:   {"event": {...}, "deadlineMs": <epoch ms>}
+#   each frame out:  {"result": <the handler's return value>}
+#                  | {"error": {errorType, errorMessage, stackTrace}} (raised out of the handler)
+import importlib
+import json
+import logging
+import os
+import socket
+import struct
+import sys
+import time
+import traceback
+
+
+def limit_memory():
+    megabytes = int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "0") or "0")
+    if megabytes <= 0:
+        return
+    try:
+        import resource
+
+        limit = megabytes * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    except (ImportError, ValueError, OSError) as e:
+        print("letsdata: could not set the memory limit: %s" % e, file=sys.stderr)
+
+
+class LambdaContext:
+    """The Lambda context object a handler receives."""
+
+    def __init__(self, request_id, deadline_ms):
+        env = os.environ
+        self.function_name = env.get("AWS_LAMBDA_FUNCTION_NAME", "")
+        self.function_version = env.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        self.invoked_function_arn = env.get("LETSDATA_FUNCTION_ARN", "")
+        self.memory_limit_in_mb = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "")
+        self.aws_request_id = request_id
+        self.log_group_name = env.get("AWS_LAMBDA_LOG_GROUP_NAME", "")
+        self.log_stream_name = env.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
+        self.identity = None
+        self.client_context = None
+        self._deadline_ms = deadline_ms
+
+    def get_remaining_time_in_millis(self):
+        return max(0, int(self._deadline_ms - time.time() * 1000))
+
+
+class RequestIdFilter(logging.Filter):
+    request_id = ""
+
+    def filter(self, record):
+        record.aws_request_id = RequestIdFilter.request_id
+        return True
+
+
+def install_logging():
+    # Like the Lambda runtime: the root logger prints to stdout, at the dataset's log level.
+    level = os.environ.get("LETSDATA_LOG_LEVEL", "WARN").upper()
+    level = {"WARN": "WARNING", "TRACE": "DEBUG"}.get(level, level)
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(
+        logging.Formatter("[%(levelname)s]\t%(asctime)s\t%(aws_request_id)s\t%(message)s")
+    )
+    handler.addFilter(RequestIdFilter())
+    handler.setLevel(getattr(logging, level, logging.WARNING))
+    root = logging.getLogger()
+    root.addHandler(handler)
+
+
+def error_of(e):
+    return {
+        "errorType": e.__class__.__name__,
+        "errorMessage": str(e),
+        "stackTrace": "".join(traceback.format_exception(type(e), e, e.__traceback__)),
+    }
+
+
+def read_exact(conn, n):
+    chunks = []
+    while n > 0:
+        chunk = conn.recv(min(n, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def send(conn, value):
+    data = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    conn.sendall(struct.pack(">I", len(data)) + data)
+
+
+def main():
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    conn.connect(os.environ["LETSDATA_HANDLER_SOCKET"])
+    app = os.environ["LAMBDA_TASK_ROOT"]
+    deps = os.environ.get("LETSDATA_PYTHON_DEPS")
+    sys.path.insert(0, app)
+    if deps:
+        sys.path.insert(1, deps)
+    limit_memory()
+    install_logging()
+    module_name, _, function_name = os.environ["_HANDLER"].rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+        handler = getattr(module, function_name)
+    except BaseException as e:  # noqa: B036 - a load failure of any kind is reported
+        send(conn, {"loadError": error_of(e)})
+        sys.stdout.flush()
+        return 1
+    send(conn, {"ready": True})
+    while True:
+        header = read_exact(conn, 4)
+        if header is None:
+            return 0
+        (length,) = struct.unpack(">I", header)
+        body = read_exact(conn, length)
+        if body is None:
+            return 0
+        request = json.loads(body)
+        event = request["event"]
+        request_id = str(event.get("requestId", "")) if isinstance(event, dict) else ""
+        RequestIdFilter.request_id = request_id
+        context = LambdaContext(request_id, request.get("deadlineMs", 0))
+        try:
+            result = handler(event, context)
+            reply = {"result": result}
+            try:
+                send(conn, reply)
+            except (TypeError, ValueError) as e:
+                send(conn, {"error": error_of(TypeError(
+                    "the handler returned a value JSON cannot hold: %s" % e))})
+        except Exception as e:
+            send(conn, {"error": error_of(e)})
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
