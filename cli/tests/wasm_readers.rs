@@ -89,10 +89,12 @@ async fn queue_message_reader_component_reads_sqs() {
     let url = sqs.create_queue(&queue, &[]).await.expect("queue");
     let messages: Vec<SqsOutgoingMessage> = (0..40)
         .map(|i| SqsOutgoingMessage {
-            body: if i == 7 {
-                "bad".into()
-            } else {
-                format!("hello {i}")
+            body: match i {
+                7 => "bad".into(),
+                // A trap: by the default reader error policy (WriteErrorAndContinue), an error
+                // record holding the failure, and the task goes on.
+                20 => "panic".into(),
+                _ => format!("hello {i}"),
             },
             ..Default::default()
         })
@@ -113,15 +115,15 @@ async fn queue_message_reader_component_reads_sqs() {
     cfg["computeEngine"]["concurrency"] = json!(1);
     let (home, ds, docs) = run(code_home(&em), cfg).await;
     assert_eq!(ds["datasetStatus"], "COMPLETED", "{ds}");
-    assert_eq!(ds["datasetProgress"]["documentsWritten"], 39, "{ds}");
-    assert_eq!(ds["datasetProgress"]["errorRecords"], 1, "{ds}");
+    assert_eq!(ds["datasetProgress"]["documentsWritten"], 38, "{ds}");
+    assert_eq!(ds["datasetProgress"]["errorRecords"], 2, "{ds}");
     let mut bodies: Vec<String> = docs
         .iter()
         .map(|d| d["body"].as_str().expect("body").to_string())
         .collect();
     bodies.sort();
     let mut expected: Vec<String> = (0..40)
-        .filter(|i| *i != 7)
+        .filter(|i| *i != 7 && *i != 20)
         .map(|i| format!("hello {i}"))
         .collect();
     expected.sort();
@@ -140,8 +142,22 @@ async fn queue_message_reader_component_reads_sqs() {
     })
     .await
     .expect("join");
-    assert_eq!(errors[0]["errorMessage"], "the body is bad", "{errors}");
-    assert_eq!(errors[0]["rawRecord"], "bad");
+    let errors = errors.as_array().expect("error records");
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    let bad = errors
+        .iter()
+        .find(|e| e["rawRecord"] == "bad")
+        .expect("the rejected message");
+    assert_eq!(bad["errorMessage"], "the body is bad", "{bad}");
+    let trapped = errors
+        .iter()
+        .find(|e| e["rawRecord"] == "panic")
+        .expect("the message the component trapped on");
+    let message = trapped["errorMessage"].as_str().expect("message");
+    assert!(
+        message.contains("user code failed") && message.contains("asked to panic on message"),
+        "{message}"
+    );
     // Drained: every message was deleted after its output was durable.
     let counts = sqs.message_counts(&url).await.expect("counts");
     assert_eq!(counts.total(), 0, "{counts:?}");

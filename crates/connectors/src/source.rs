@@ -295,6 +295,14 @@ pub trait RecordSource: Send {
     /// the position moves past them.
     fn consume(&mut self, n: usize);
 
+    /// The next `n` records of the last batch failed in user code and, by the reader error
+    /// policy, stay where they are: a queue neither deletes them nor gives them back early
+    /// (they are received again after their visibility timeout, or go to the queue's
+    /// dead-letter queue); a stream or table moves past them, as `consume` does.
+    fn leave(&mut self, n: usize) {
+        self.consume(n);
+    }
+
     /// The position covering every record consumed.
     fn position(&self) -> Result<ConnectorFields, ConnectorError>;
 

@@ -122,6 +122,7 @@ impl ReadSource for SqsSource {
             stop: self.manifest.stop,
             empty_receives: 0,
             visibility: visibility(),
+            left: Vec::new(),
             batch: Vec::new(),
             in_flight: Vec::new(),
             oldest: None,
@@ -137,6 +138,9 @@ struct QueueSource {
     stop: QueueStop,
     empty_receives: u32,
     visibility: Duration,
+    /// When the task left each message it failed on in the queue (`leave`): its own until
+    /// its visibility ends.
+    left: Vec<Instant>,
     /// Receipt handles of the last batch not consumed yet.
     batch: Vec<String>,
     /// Receipt handles of messages handled but not yet deleted, and when the oldest of them
@@ -171,7 +175,11 @@ impl RecordSource for QueueSource {
                     // died had received come back when their visibility ends, and others'
                     // may be given back. The task ends once none is left but its own.
                     let counts = self.sqs.message_counts(&self.url).await?;
-                    let own = (self.in_flight.len() + self.batch.len()) as u64;
+                    // Messages this task left (its reader error policy keeps failed ones)
+                    // are its own until their visibility ends.
+                    let visibility = self.visibility;
+                    self.left.retain(|at| at.elapsed() < visibility);
+                    let own = (self.in_flight.len() + self.batch.len() + self.left.len()) as u64;
                     let elsewhere =
                         counts.visible + counts.delayed + counts.in_flight.saturating_sub(own);
                     if elsewhere > 0 {
@@ -213,6 +221,14 @@ impl RecordSource for QueueSource {
             self.in_flight.extend(self.batch.drain(..n));
             self.oldest.get_or_insert_with(Instant::now);
         }
+    }
+
+    fn leave(&mut self, n: usize) {
+        // Not deleted, not made visible: SQS delivers them again after their visibility
+        // timeout (its redrive policy moves them to a dead-letter queue after maxReceiveCount).
+        let n = n.min(self.batch.len());
+        self.batch.drain(..n);
+        self.left.extend(std::iter::repeat_n(Instant::now(), n));
     }
 
     fn position(&self) -> Result<ConnectorFields, ConnectorError> {

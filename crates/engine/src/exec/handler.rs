@@ -12,6 +12,7 @@
 //! `documentMetadata` set from the document's own fields (when present).
 
 use super::invocation::Invocation;
+use super::records::RecordFailure;
 use super::wasm::FileParsing;
 use super::{InvokeError, Runner};
 use letsdata_lambda::{Handler, HandlerError, Reply};
@@ -151,27 +152,6 @@ impl HandlerCode {
             .map_err(failed)?;
         let reply = replies.pop().expect("one reply per request");
         answer(self.interface, function, reply).map_err(InvokeError::user)
-    }
-
-    /// Calls `function` with each of `data`, pipelined; the results in order.
-    pub(super) async fn call_many(
-        &mut self,
-        function: &str,
-        data: impl IntoIterator<Item = Value>,
-    ) -> Result<Vec<Value>, String> {
-        let requests: Vec<Vec<u8>> = data
-            .into_iter()
-            .map(|d| self.request(function, d))
-            .collect();
-        let replies = self
-            .handler
-            .call_many(&requests, self.deadline)
-            .await
-            .map_err(|e| e.to_string())?;
-        replies
-            .into_iter()
-            .map(|r| answer(self.interface, function, r))
-            .collect()
     }
 
     /// What the handler printed.
@@ -374,11 +354,24 @@ impl HandlerCode {
         &mut self,
         meta: &RecordMeta,
         raw: &[u8],
-    ) -> Result<ParseDocumentResult, String> {
-        let (function, data) = record_request(meta, raw)?;
-        let mut results = self.call_many(function, [data]).await?;
-        let result = results.pop().expect("one result per request");
-        reader_result(self.interface, function, &result)
+    ) -> Result<ParseDocumentResult, RecordFailure> {
+        let (function, data) = record_request(meta, raw).map_err(|message| RecordFailure {
+            message,
+            fatal: true,
+        })?;
+        let request = self.request(function, data);
+        let mut replies = self
+            .handler
+            .call_many(&[request], self.deadline)
+            .await
+            .map_err(|e| RecordFailure {
+                // Its process is gone (killed at the time limit, or it exited).
+                message: e.to_string(),
+                fatal: true,
+            })?;
+        let reply = replies.pop().expect("one reply per request");
+        let result = answer(self.interface, function, reply).map_err(RecordFailure::of_record)?;
+        reader_result(self.interface, function, &result).map_err(RecordFailure::of_record)
     }
 }
 

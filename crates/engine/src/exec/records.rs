@@ -13,10 +13,11 @@ use super::wasm::{Labels, drain_guest_log, failed, write_document};
 use super::{InvokeError, Runner};
 use letsdata_connectors::source::{Next, RecordSource, SourceRecord, TaskSeed};
 use letsdata_model::spec::BuiltinParser;
+use letsdata_model::spec::{Implementation, RecordErrorPolicy};
 use letsdata_model::task::{ConnectorFields, TaskProgress};
 use letsdata_records::{ParseOutcome, Record, RecordParser, builtin_parser};
 use letsdata_sandbox::wit::{Document, ParseDocumentResult, ParseDocumentResultStatus};
-use letsdata_sandbox::{Code, Interface, Limits, RecordReader, Sandbox};
+use letsdata_sandbox::{Code, Interface, Limits, RecordReader, Sandbox, SandboxError};
 use std::time::Duration;
 
 /// Output is made durable and the position checkpointed at least this often while records
@@ -51,12 +52,30 @@ impl Parse {
     }
 }
 
+/// User code failing on one record.
+pub(super) struct RecordFailure {
+    pub message: String,
+    /// The code cannot go on (the time limit passed, its process died): the task fails
+    /// whatever the reader error policy says.
+    pub fatal: bool,
+}
+
+impl RecordFailure {
+    pub(super) fn of_record(message: String) -> Self {
+        Self {
+            message,
+            fatal: false,
+        }
+    }
+}
+
 /// One record source's task.
 pub(super) struct Records {
     source: Box<dyn RecordSource>,
     parse: Parse,
     labels: Labels,
     doc_id: String,
+    policy: RecordErrorPolicy,
 }
 
 impl Records {
@@ -68,11 +87,16 @@ impl Records {
     ) -> Self {
         let (file_type, name) = source.label();
         let labels = Labels::new(runner, task_id, file_type, name);
+        let policy = match runner.spec.read_connector.implementation() {
+            Implementation::Code(code) => code.on_record_error,
+            Implementation::Builtin(_) => RecordErrorPolicy::FailTask,
+        };
         Self {
             source,
             parse,
             labels,
             doc_id: String::new(),
+            policy,
         }
     }
 
@@ -94,7 +118,7 @@ impl Records {
         out: &mut PartOutput,
         progress: &mut Progress,
         log: &super::TaskLog,
-    ) -> Result<(), String> {
+    ) -> Result<(), RecordFailure> {
         let ctx = self.labels.context();
         match &mut self.parse {
             Parse::Builtin(parser) => match r.data() {
@@ -115,19 +139,29 @@ impl Records {
             Parse::Wasm(reader) => {
                 let result = reader.parse_record(&r.meta, &r.raw).await;
                 drain_guest_log(log, reader.drain_log());
-                user_result(
-                    result.map_err(|e| e.to_string()),
-                    out,
-                    &mut progress.pending,
-                    &ctx,
-                    &r.id,
-                    &r.raw,
-                )?;
+                let result = result.map_err(|e| RecordFailure {
+                    // A trap or the memory limit is this record's; the instance is made anew.
+                    fatal: !matches!(e, SandboxError::Trap(_) | SandboxError::MemoryLimit { .. }),
+                    message: e.to_string(),
+                });
+                user_result(result, out, &mut progress.pending, &ctx, &r.id, &r.raw)?;
             }
             Parse::Handler(handler) => {
-                let result = handler.parse_record(&r.meta, &r.raw).await;
+                // Handlers get the record's data as text: a gzipped Kinesis record gunzipped
+                // (LetsData's Kinesis writer gzips), as built-in parsers see it.
+                let data = match r.data() {
+                    Ok(d) => d,
+                    Err(why) => {
+                        progress.pending.records_read += 1;
+                        record_error(out, &mut progress.pending, &ctx, &r.id, why, &r.raw);
+                        progress.resume += r.raw.len() as u64;
+                        return Ok(());
+                    }
+                };
+                let result = handler.parse_record(&r.meta, data).await;
                 drain_guest_log(log, handler.drain_output());
-                user_result(result, out, &mut progress.pending, &ctx, &r.id, &r.raw)?;
+                // Its error records keep the record as the handler saw it.
+                user_result(result, out, &mut progress.pending, &ctx, &r.id, data)?;
             }
         }
         progress.resume += r.raw.len() as u64;
@@ -140,12 +174,36 @@ impl Driver for Records {
         let batch = self.source.poll().await?;
         let mut handled = 0;
         for r in &batch.records {
-            if let Err(message) = self.handle(r, cx.out, cx.progress, cx.log).await {
-                // The records before it are handled: the checkpoint covers them.
-                self.source.consume(handled);
-                return Err(InvokeError::user(message));
+            let failure = match self.handle(r, cx.out, cx.progress, cx.log).await {
+                Ok(()) => {
+                    handled += 1;
+                    continue;
+                }
+                Err(f) => f,
+            };
+            match self.policy {
+                RecordErrorPolicy::WriteErrorAndContinue { delete_message } if !failure.fatal => {
+                    // The record is an error record holding the failure; the task goes on.
+                    let ctx = self.labels.context();
+                    let pending = &mut cx.progress.pending;
+                    pending.records_read += 1;
+                    let raw = r.data().map(|d| &d[..]).unwrap_or(&r.raw);
+                    record_error(cx.out, pending, &ctx, &r.id, &failure.message, raw);
+                    cx.progress.resume += r.raw.len() as u64;
+                    if delete_message {
+                        handled += 1;
+                    } else {
+                        self.source.consume(handled);
+                        handled = 0;
+                        self.source.leave(1);
+                    }
+                }
+                _ => {
+                    // The records before it are handled: the checkpoint covers them.
+                    self.source.consume(handled);
+                    return Err(InvokeError::user(failure.message));
+                }
             }
-            handled += 1;
         }
         self.source.consume(handled);
         Ok(match batch.next {
@@ -245,13 +303,13 @@ fn record_error(
 
 /// Handles a reader component's result for one record.
 fn user_result(
-    result: Result<ParseDocumentResult, String>,
+    result: Result<ParseDocumentResult, RecordFailure>,
     out: &mut PartOutput,
     counts: &mut TaskProgress,
     ctx: &ErrorContext<'_>,
     id: &str,
     raw: &[u8],
-) -> Result<(), String> {
+) -> Result<(), RecordFailure> {
     let result = result?;
     counts.records_read += 1;
     match (result.document, result.status) {

@@ -5,8 +5,8 @@ use super::validate::{READER_TYPES, RESOURCE_LOCATIONS};
 use super::write_connectors::bucket;
 use super::{
     BuiltinParser, CodeLanguage, Implementation, QueueReadConnector, ReadConnector, ReaderType,
-    ResourceLocation, S3ReadConnector, StreamReadConnector, TableFilter, TableReadConnector,
-    UserCode,
+    RecordErrorPolicy, ResourceLocation, S3ReadConnector, StreamReadConnector, TableFilter,
+    TableReadConnector, UserCode,
 };
 use crate::location::ObjectLocation;
 use serde_json::Value;
@@ -25,10 +25,20 @@ const READ_FIELDS: &[&str] = &[
     "recordEndPattern",
     "artifactFileS3Link",
     "artifactFileS3LinkResourceLocation",
+    "onRecordError",
+    "onRecordErrorDeleteMessage",
 ];
 
 /// Fields of user code (Wasm, Python, Javascript).
-const CODE_FIELDS: &[&str] = &["artifactFileS3Link", "artifactFileS3LinkResourceLocation"];
+const CODE_FIELDS: &[&str] = &[
+    "artifactFileS3Link",
+    "artifactFileS3LinkResourceLocation",
+    "onRecordError",
+    "onRecordErrorDeleteMessage",
+];
+
+/// The reader error policy's fields (stream, queue and table readers with user code).
+const RECORD_ERROR_FIELDS: &[&str] = &["onRecordError", "onRecordErrorDeleteMessage"];
 
 /// Builtin parser fields.
 const BUILTIN_FIELDS: &[&str] = &[
@@ -148,6 +158,8 @@ const IMPLEMENTATION_FIELDS: &[&str] = &[
     "recordEndPattern",
     "artifactFileS3Link",
     "artifactFileS3LinkResourceLocation",
+    "onRecordError",
+    "onRecordErrorDeleteMessage",
 ];
 /// S3-only fields, known to every read connector.
 const S3_ONLY_FIELDS: &[&str] = &[
@@ -343,7 +355,7 @@ pub(super) fn read_connector(p: &mut Problems, root: &Obj<'_>) -> ReadParts {
     let parser = builtin_parser(p, &o, language == Some(Language::Builtin));
     let code = match language {
         Some(Language::Builtin) | None => None,
-        Some(l) => user_code(p, &o, l, reader_type),
+        Some(l) => user_code(p, &o, l, Some(reader_type)),
     };
 
     let connector = match (reader_type, bucket_name, bucket_location, language, parser) {
@@ -569,13 +581,16 @@ const LANGUAGE_HINT: &str = "the implementation that turns records into document
 /// The user code of a read connector whose language is not Builtin: its artifact, checked
 /// against the language, and the LetsData fields that do not apply (the Java and container
 /// image wiring: warnings when the code is there, since a published LetsData config carries
-/// them). `reader_type` is the S3 reader type (`None` for other destinations).
+/// them). `reader_type` is the S3 reader type (`Some`, possibly unknown, for files; `None`
+/// for stream, queue and table readers, which take the reader error policy).
 fn user_code(
     p: &mut Problems,
     o: &Obj<'_>,
     language: Language,
-    reader_type: Option<ReaderType>,
+    reader_type: Option<Option<ReaderType>>,
 ) -> Option<UserCode> {
+    let files = reader_type.is_some();
+    let reader_type = reader_type.flatten();
     let path = o.field_path("artifactImplementationLanguage");
     let language = match language {
         Language::Wasm => CodeLanguage::Wasm,
@@ -669,7 +684,84 @@ fn user_code(
         );
         return None;
     }
-    code_artifact(p, o, language)
+    let policy = record_error_policy(p, o, files)?;
+    code_artifact(p, o, language).map(|code| UserCode {
+        on_record_error: policy,
+        ..code
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OnRecordError {
+    FailTask,
+    WriteErrorAndContinue,
+}
+
+const ON_RECORD_ERROR: Choices<OnRecordError> = Choices {
+    what: "a reader error policy",
+    items: &[
+        Choice {
+            value: OnRecordError::FailTask,
+            name: "FailTask",
+            alias: "",
+        },
+        Choice {
+            value: OnRecordError::WriteErrorAndContinue,
+            name: "WriteErrorAndContinue",
+            alias: "",
+        },
+    ],
+    note: "",
+};
+
+/// `onRecordError` and `onRecordErrorDeleteMessage`: what user code failing on a record does
+/// to a stream, queue or table task. Files fail the task (LetsData's rule for parsers).
+fn record_error_policy(p: &mut Problems, o: &Obj<'_>, files: bool) -> Option<RecordErrorPolicy> {
+    if files {
+        for field in RECORD_ERROR_FIELDS {
+            if o.has(field) {
+                p.push(
+                    o.field_path(field),
+                    "applies to stream, queue and table readers; a file parser that fails on a \
+                     record fails its task (redrive it after a code update); remove it",
+                );
+            }
+        }
+        return Some(RecordErrorPolicy::FailTask);
+    }
+    let policy = o.optional_choice(
+        p,
+        "onRecordError",
+        &ON_RECORD_ERROR,
+        OnRecordError::WriteErrorAndContinue,
+    )?;
+    let sqs = o
+        .string(p, "connectorDestination", None)
+        .is_some_and(|d| super::fields::normalize(d) == "sqs");
+    let delete = o.boolean(p, "onRecordErrorDeleteMessage");
+    if delete.is_some() && !sqs {
+        p.push(
+            o.field_path("onRecordErrorDeleteMessage"),
+            "applies to SQS readers (whether a message the code failed on is deleted); remove it",
+        );
+        return None;
+    }
+    Some(match policy {
+        OnRecordError::FailTask => {
+            if delete.is_some() {
+                p.push(
+                    o.field_path("onRecordErrorDeleteMessage"),
+                    "applies with onRecordError WriteErrorAndContinue (with FailTask the \
+                     message stays in the queue); remove it",
+                );
+                return None;
+            }
+            RecordErrorPolicy::FailTask
+        }
+        OnRecordError::WriteErrorAndContinue => RecordErrorPolicy::WriteErrorAndContinue {
+            delete_message: delete.unwrap_or(true),
+        },
+    })
 }
 
 /// `streamArn` of a Kinesis stream (`arn:aws:kinesis:<region>:<account>:stream/<name>`) or a
@@ -856,6 +948,7 @@ fn code_artifact(p: &mut Problems, o: &Obj<'_>, language: CodeLanguage) -> Optio
             bucket: loc.bucket,
             key: loc.key,
             resource_location,
+            on_record_error: RecordErrorPolicy::FailTask,
         }),
         _ => None,
     }

@@ -155,6 +155,23 @@ pub struct UserCode {
     pub key: String,
     /// `artifactFileS3LinkResourceLocation` (default `Customer`).
     pub resource_location: ResourceLocation,
+    /// What a record the code fails on does to a stream, queue or table task (`onRecordError`);
+    /// for files it fails the task, as LetsData documents.
+    pub on_record_error: RecordErrorPolicy,
+}
+
+/// What happens when user code fails on one record of a stream, queue or table (it raises,
+/// traps or answers something that is not a result): LetsData's reader error policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordErrorPolicy {
+    /// `FailTask`: the task ends ERRORED with the failure (after what came before is written).
+    FailTask,
+    /// `WriteErrorAndContinue` (the default): the record becomes an error record holding the
+    /// failure, and the task goes on. `delete_message` (`onRecordErrorDeleteMessage`, SQS,
+    /// default true): the failed message is deleted like a handled one; false leaves it in the
+    /// queue, to be received again after its visibility timeout (or moved to the queue's
+    /// dead-letter queue by its redrive policy).
+    WriteErrorAndContinue { delete_message: bool },
 }
 
 impl UserCode {

@@ -1,6 +1,6 @@
 //! Test component (not an example): implements the Kinesis, Kafka, SQS, DynamoDB Streams and
 //! DynamoDB table reader interfaces; each echoes what it received as a JSON document, skips
-//! REMOVE events and rejects a body (or Kafka value) of `"bad"`.
+//! REMOVE events and rejects a body (or Kafka value) of `"bad"`; a queue message `"panic"` traps.
 
 use letsdata_sdk::{
     DynamoDbStreamsRecordReader, DynamoDbTableItemReader, ErrorDoc, KafkaRecordReader,
@@ -74,6 +74,10 @@ impl QueueMessageReader for Echo {
         message_attributes: &[(String, String)],
         message_body: &str,
     ) -> ParseDocumentResult {
+        if message_body == "panic" {
+            // A trap: the reader error policy decides (an error record by default).
+            panic!("asked to panic on message {message_id}");
+        }
         if message_body == "bad" {
             return ParseDocumentResult::error(ErrorDoc::new(
                 vec![("SQS".into(), message_id.into())],

@@ -3,8 +3,8 @@
 use super::*;
 use crate::spec::{
     BuiltinParser, CodeLanguage, Implementation, Manifest, QueueManifest, QueueStop, ReadConnector,
-    ResourceLocation, StreamManifest, StreamStart, StreamStop, TableManifest, TableScanMode,
-    WriteConnector,
+    RecordErrorPolicy, ResourceLocation, StreamManifest, StreamStart, StreamStop, TableManifest,
+    TableScanMode, WriteConnector,
 };
 
 const STREAM_ARN: &str = "arn:aws:kinesis:us-east-1:123456789012:stream/clicks";
@@ -195,6 +195,84 @@ fn sqs_read_connector_defaults_to_drain_queues_with_concurrency_tasks() {
     let mut bad = v.clone();
     set(&mut bad, "readConnector.queueName", json!("orders in"));
     assert_only(&bad, "readConnector.queueName", "contains ' '");
+}
+
+#[test]
+fn stream_queue_and_table_readers_with_code_take_the_reader_error_policy() {
+    let sqs = |extra: Value| {
+        let mut read = json!({
+            "connectorDestination": "SQS",
+            "queueName": "orders-in",
+            "artifactImplementationLanguage": "Python",
+            "artifactFileS3Link": "s3://code/reader.zip",
+        });
+        for (k, v) in extra.as_object().expect("object") {
+            read[k] = v.clone();
+        }
+        reading(read, json!({"sqsReaderTaskStopCondition": "DrainQueues"}))
+    };
+    let policy = |v: &Value| match &parse_ok(v).read_connector {
+        ReadConnector::Sqs(r) => match &r.implementation {
+            Implementation::Code(c) => c.on_record_error,
+            other => panic!("not code: {other:?}"),
+        },
+        other => panic!("not SQS: {other:?}"),
+    };
+    assert_eq!(
+        policy(&sqs(json!({}))),
+        RecordErrorPolicy::WriteErrorAndContinue {
+            delete_message: true
+        }
+    );
+    assert_eq!(
+        policy(&sqs(json!({"onRecordErrorDeleteMessage": false}))),
+        RecordErrorPolicy::WriteErrorAndContinue {
+            delete_message: false
+        }
+    );
+    assert_eq!(
+        policy(&sqs(json!({"onRecordError": "failtask"}))),
+        RecordErrorPolicy::FailTask
+    );
+    assert_only(
+        &sqs(json!({"onRecordError": "Ignore"})),
+        "readConnector.onRecordError",
+        "\"Ignore\" is not a reader error policy; accepted values: FailTask, WriteErrorAndContinue",
+    );
+    assert_only(
+        &sqs(json!({"onRecordError": "FailTask", "onRecordErrorDeleteMessage": true})),
+        "readConnector.onRecordErrorDeleteMessage",
+        "applies with onRecordError WriteErrorAndContinue",
+    );
+    let kinesis = reading(
+        json!({
+            "connectorDestination": "KINESIS",
+            "streamArn": "arn:aws:kinesis:us-east-1:123456789012:stream/clicks",
+            "artifactImplementationLanguage": "Wasm",
+            "artifactFileS3Link": "s3://code/reader.wasm",
+            "onRecordErrorDeleteMessage": false,
+        }),
+        json!({"manifestType": "KinesisStreamReaderManifest", "kinesisReaderTaskStopCondition": "Continuous", "kinesisReaderTaskStartFromCondition": "Earliest"}),
+    );
+    assert_only(
+        &kinesis,
+        "readConnector.onRecordErrorDeleteMessage",
+        "applies to SQS readers",
+    );
+    let builtin = reading(
+        json!({
+            "connectorDestination": "SQS",
+            "queueName": "orders-in",
+            "artifactImplementationLanguage": "Builtin",
+            "onRecordError": "FailTask",
+        }),
+        json!({"sqsReaderTaskStopCondition": "DrainQueues"}),
+    );
+    assert_only(
+        &builtin,
+        "readConnector.onRecordError",
+        "is not used with artifactImplementationLanguage Builtin",
+    );
 }
 
 #[test]

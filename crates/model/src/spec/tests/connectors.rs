@@ -225,6 +225,17 @@ fn a_handler_project_is_an_archive_read_as_single_files_without_builtin_options(
         "readConnector.readerType",
         "Javascript implementations implement LetsData's SingleFileParser, which reads with readerType Single File Reader",
     );
+    let mut policy = handler_example("Python");
+    set(
+        &mut policy,
+        "readConnector.onRecordError",
+        json!("FailTask"),
+    );
+    assert_only(
+        &policy,
+        "readConnector.onRecordError",
+        "applies to stream, queue and table readers; a file parser that fails on a record fails its task",
+    );
     let mut builtin = handler_example("Python");
     set(&mut builtin, "readConnector.builtinParser", json!("jsonl"));
     assert_only(

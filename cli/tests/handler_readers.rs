@@ -1,0 +1,1061 @@
+//! Python and JavaScript handlers for the stream, queue and table readers, end to end through
+//! the CLI against the AWS emulator (moto_server, started by scripts/test.sh): the counterpart
+//! of wasm_readers.rs. An "echo" handler project in each language (below) implements
+//! `QueueMessageReader.parseMessage`, `KinesisRecordReader.parseMessage`,
+//! `DynamoDBStreamsRecordReader.parseRecord` and `DynamoDBTableItemReader.parseDynamoDBItem`:
+//! each record comes back as a document holding the request's interface, function,
+//! letsdataAuth and `data` (so the tests check exactly what each interface is sent), a record
+//! marked bad as an error document, and (Python) a queue message `raise` raises.
+
+mod common;
+
+use bytes::Bytes;
+use common::TestHome;
+use common::emulator::{Emulator, emulator};
+use letsdata_connectors::dynamodb::TableSpec;
+use letsdata_connectors::kinesis::KinesisPutRecord;
+use letsdata_connectors::sqs::SqsOutgoingMessage;
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The Python echo reader (`letsdata_lambda_function.lambda_handler`).
+const PYTHON_ECHO: &str = r#"
+# An echo reader for letsdata's tests: each record comes back as a document holding the
+# request's interface, function, letsdataAuth and data; a record marked bad comes back as an
+# error document; a queue message "raise" raises (answered as LetsData's EXCEPTION reply).
+import traceback
+
+HEADERS = {"Content-Type": "application/json"}
+
+
+def document(event, context, document_id, partition_key=None):
+    return {
+        "nextRecordType": None,
+        "status": "SUCCESS",
+        "document": {
+            "documentType": "Document",
+            "documentId": document_id,
+            "recordType": event["interface"],
+            "partitionKey": partition_key,
+            "documentMetadata": None,
+            "documentKeyValuesMap": {
+                "language": "Python",
+                "interface": event["interface"],
+                "function": event["function"],
+                "requestId": event["requestId"],
+                "letsdataAuth": event["letsdataAuth"],
+                "functionName": context.function_name,
+                "remainingMillis": context.get_remaining_time_in_millis(),
+                "data": event["data"],
+            },
+        },
+    }
+
+
+def error_document(event, document_id):
+    where = {event["interface"]: document_id}
+    return {
+        "nextRecordType": None,
+        "status": "ERROR",
+        "document": {
+            "documentType": "ErrorDoc",
+            "documentId": document_id,
+            "recordType": event["interface"],
+            "partitionKey": None,
+            "documentMetadata": None,
+            "errorStartoffsetMap": where,
+            "errorEndoffsetMap": where,
+            "errorMessage": "%s.%s: the record is bad" % (event["interface"], event["function"]),
+        },
+    }
+
+
+def parse_queue_message(event, context):
+    d = event["data"]
+    if d["messageBody"] == "raise":
+        raise ValueError("the message body asks the reader to raise")
+    if d["messageBody"] == "bad":
+        return error_document(event, d["messageId"])
+    return document(event, context, d["messageId"])
+
+
+def parse_kinesis_record(event, context):
+    d = event["data"]
+    if d["data"] == "bad":
+        return error_document(event, d["sequenceNumber"])
+    return document(event, context, d["sequenceNumber"], d["partitionKey"])
+
+
+def parse_stream_record(event, context):
+    d = event["data"]
+    if d["data"]["keys"].get("id") == "bad":
+        return error_document(event, d["sequenceNumber"])
+    return document(event, context, d["sequenceNumber"])
+
+
+def parse_table_item(event, context):
+    key = event["data"]["data"]["keys"].get("id")
+    if key == "bad":
+        return error_document(event, key)
+    return document(event, context, key)
+
+
+READERS = {
+    ("QueueMessageReader", "parseMessage"): parse_queue_message,
+    ("KinesisRecordReader", "parseMessage"): parse_kinesis_record,
+    ("DynamoDBStreamsRecordReader", "parseRecord"): parse_stream_record,
+    ("DynamoDBTableItemReader", "parseDynamoDBItem"): parse_table_item,
+}
+
+
+def lambda_handler(event, context):
+    try:
+        reader = READERS.get((event["interface"], event["function"]))
+        if reader is None:
+            raise NotImplementedError("no %s.%s here" % (event["interface"], event["function"]))
+        result = reader(event, context)
+        return {"StatusCode": 200, "headers": HEADERS,
+                "body": {"statusCode": "SUCCESS", "data": result}}
+    except Exception as e:
+        return {"StatusCode": 500, "headers": HEADERS,
+                "body": {"statusCode": "EXCEPTION", "errorMessage": str(e),
+                         "exception": {"errorMessage": str(e),
+                                       "errorType": type(e).__name__,
+                                       "stackTrace": traceback.format_exc()}}}
+"#;
+
+/// The JavaScript echo reader (`index.handler`, an ES module).
+const JAVASCRIPT_ECHO: &str = r#"
+// An echo reader for letsdata's tests: each record comes back as a document holding the
+// request's interface, function, letsdataAuth and data; a record marked bad comes back as an
+// error document.
+const HEADERS = { "Content-Type": "application/json" };
+
+function document(event, context, documentId, partitionKey = null) {
+  return {
+    nextRecordType: null,
+    status: "SUCCESS",
+    document: {
+      documentType: "Document",
+      documentId,
+      recordType: event.interface,
+      partitionKey,
+      documentMetadata: null,
+      documentKeyValuesMap: {
+        language: "Javascript",
+        interface: event.interface,
+        function: event.function,
+        requestId: event.requestId,
+        letsdataAuth: event.letsdataAuth,
+        functionName: context.functionName,
+        remainingMillis: context.getRemainingTimeInMillis(),
+        data: event.data,
+      },
+    },
+  };
+}
+
+function errorDocument(event, documentId) {
+  const where = { [event.interface]: documentId };
+  return {
+    nextRecordType: null,
+    status: "ERROR",
+    document: {
+      documentType: "ErrorDoc",
+      documentId,
+      recordType: event.interface,
+      partitionKey: null,
+      documentMetadata: null,
+      errorStartoffsetMap: where,
+      errorEndoffsetMap: where,
+      errorMessage: `${event.interface}.${event.function}: the record is bad`,
+    },
+  };
+}
+
+const readers = {
+  "QueueMessageReader.parseMessage": (event, context) => {
+    const d = event.data;
+    if (d.messageBody === "bad") return errorDocument(event, d.messageId);
+    return document(event, context, d.messageId);
+  },
+  "KinesisRecordReader.parseMessage": (event, context) => {
+    const d = event.data;
+    if (d.data === "bad") return errorDocument(event, d.sequenceNumber);
+    return document(event, context, d.sequenceNumber, d.partitionKey);
+  },
+  "DynamoDBStreamsRecordReader.parseRecord": (event, context) => {
+    const d = event.data;
+    if (d.data.keys.id === "bad") return errorDocument(event, d.sequenceNumber);
+    return document(event, context, d.sequenceNumber);
+  },
+  "DynamoDBTableItemReader.parseDynamoDBItem": (event, context) => {
+    const key = event.data.data.keys.id;
+    if (key === "bad") return errorDocument(event, key);
+    return document(event, context, key);
+  },
+};
+
+export const handler = async (event, context) => {
+  try {
+    const reader = readers[`${event.interface}.${event.function}`];
+    if (reader === undefined) throw new Error(`no ${event.interface}.${event.function} here`);
+    return { StatusCode: 200, headers: HEADERS,
+      body: { statusCode: "SUCCESS", data: reader(event, context) } };
+  } catch (err) {
+    return { StatusCode: 500, headers: HEADERS,
+      body: { statusCode: "EXCEPTION", errorMessage: err.message,
+        exception: { errorMessage: err.message, errorType: err.name, stackTrace: String(err.stack) } } };
+  }
+};
+"#;
+
+const PACKAGE_JSON: &str =
+    r#"{"name": "echo-readers", "version": "1.0.0", "type": "module", "main": "index.js"}"#;
+
+/// `dir` packed as `format` (`zip` or `gztar`), its files at the top.
+fn pack(dir: &Path, format: &str) -> Vec<u8> {
+    let out = tempfile::tempdir().expect("tempdir");
+    let base = out.path().join("project");
+    let status = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import shutil, sys; print(shutil.make_archive(sys.argv[1], sys.argv[2], root_dir=sys.argv[3]))",
+        ])
+        .arg(&base)
+        .arg(format)
+        .arg(dir)
+        .output()
+        .expect("python3 packs the project");
+    assert!(status.status.success(), "{status:?}");
+    let path = String::from_utf8(status.stdout).expect("utf8");
+    std::fs::read(path.trim()).expect("archive")
+}
+
+/// A project of `files` packed as `format`.
+fn project(files: &[(&str, &str)], format: &str) -> Vec<u8> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).expect("write");
+    }
+    pack(dir.path(), format)
+}
+
+/// A letsdata home using the emulator, with its own artifact bucket.
+fn code_home(em: &Emulator) -> TestHome {
+    let mut home = em.home();
+    home.env(
+        "LETSDATA_ARTIFACT_BUCKET",
+        &format!("artifacts-{}", em.suffix),
+    );
+    home
+}
+
+/// The two echo projects in the emulator's code bucket.
+struct Links {
+    python: String,
+    javascript: String,
+}
+
+impl Links {
+    /// The link of `language`'s project.
+    fn of(&self, language: &str) -> &str {
+        match language {
+            "Python" => &self.python,
+            "Javascript" => &self.javascript,
+            other => panic!("no {other} project"),
+        }
+    }
+}
+
+/// Packs and uploads the echo projects (the Python one as a .zip, the JavaScript one as a
+/// .tar.gz); returns their links.
+async fn upload_projects(em: &Emulator) -> Links {
+    let bucket = format!("code-{}", em.suffix);
+    em.s3.create_bucket(&bucket).await.expect("code bucket");
+    let (python, javascript) = tokio::task::spawn_blocking(|| {
+        (
+            project(&[("letsdata_lambda_function.py", PYTHON_ECHO)], "zip"),
+            project(
+                &[
+                    ("index.js", JAVASCRIPT_ECHO),
+                    ("package.json", PACKAGE_JSON),
+                ],
+                "gztar",
+            ),
+        )
+    })
+    .await
+    .expect("join");
+    let b = em.s3.bucket(&bucket).expect("bucket");
+    b.put("echo-python.zip", Bytes::from(python))
+        .await
+        .expect("put the Python project");
+    b.put("echo-javascript.tar.gz", Bytes::from(javascript))
+        .await
+        .expect("put the JavaScript project");
+    Links {
+        python: format!("s3://{bucket}/echo-python.zip"),
+        javascript: format!("s3://{bucket}/echo-javascript.tar.gz"),
+    }
+}
+
+/// A dataset reading `read` with the `language` project at `link` and `manifest`, writing
+/// to S3.
+fn handler_config(
+    em: &Emulator,
+    name: &str,
+    mut read: Value,
+    language: &str,
+    link: &str,
+    manifest: Value,
+) -> Value {
+    read["artifactImplementationLanguage"] = json!(language);
+    read["artifactFileS3Link"] = json!(link);
+    json!({
+        "datasetName": format!("{name}{}", em.suffix),
+        "region": "us-east-1",
+        "accessGrantRoleArn": "arn:aws:iam::123456789012:role/LetsDataAccess",
+        "customerAccountForAccess": "123456789012",
+        "readConnector": read,
+        "writeConnector": {"connectorDestination": "S3", "resourceLocation": "LetsData"},
+        "errorConnector": {"connectorDestination": "S3", "resourceLocation": "LetsData"},
+        "computeEngine": {"computeEngineType": "Lambda", "concurrency": 2},
+        "manifestFile": manifest,
+    })
+}
+
+/// A dataset run to its end: the dataset, its documents, error records and tasks.
+struct Finished {
+    name: String,
+    ds: Value,
+    docs: Vec<Value>,
+    errors: Vec<Value>,
+    tasks: Vec<Value>,
+}
+
+/// Every error record of the dataset (`errors list`, then `errors view` per task).
+fn error_records(home: &TestHome, dataset: &str) -> Vec<Value> {
+    let list = home.run(&["errors", "list", "--datasetName", dataset]);
+    assert_eq!(list.code, 0, "errors list: {}", list.stderr);
+    let tasks: BTreeSet<String> = list
+        .json()
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|o| o["taskId"].as_str().expect("taskId").to_string())
+        .collect();
+    let mut records = Vec::new();
+    for t in tasks {
+        let view = home.run(&["errors", "view", "--datasetName", dataset, "--taskId", &t]);
+        assert_eq!(view.code, 0, "errors view: {}", view.stderr);
+        records.extend(view.json().as_array().cloned().unwrap_or_default());
+    }
+    records
+}
+
+/// `datasets create` of `cfg`, which must exit with `code`; then what it wrote.
+fn finish(home: &TestHome, cfg: &Value, code: i32) -> Finished {
+    let r = home.create(cfg);
+    assert_eq!(
+        r.code, code,
+        "datasets create exited {}:\n{}\n{}",
+        r.code, r.stdout, r.stderr
+    );
+    let name = cfg["datasetName"].as_str().expect("name").to_string();
+    let out = home.run(&[
+        "output",
+        "read",
+        "--datasetName",
+        &name,
+        "--limit",
+        "100000",
+    ]);
+    assert_eq!(out.code, 0, "output read failed: {}", out.stderr);
+    let docs = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("document"))
+        .collect();
+    Finished {
+        ds: home.view(&name),
+        docs,
+        errors: error_records(home, &name),
+        tasks: home.tasks(&name),
+        name,
+    }
+}
+
+/// Runs `datasets create` (which must succeed) and returns what the dataset wrote.
+async fn run(home: TestHome, cfg: Value) -> (TestHome, Finished) {
+    tokio::task::spawn_blocking(move || {
+        let f = finish(&home, &cfg, 0);
+        (home, f)
+    })
+    .await
+    .expect("join")
+}
+
+/// The keys of a JSON object.
+fn keys(v: &Value) -> BTreeSet<&str> {
+    v.as_object()
+        .unwrap_or_else(|| panic!("not an object: {v}"))
+        .keys()
+        .map(String::as_str)
+        .collect()
+}
+
+fn set<'a>(names: &[&'a str]) -> BTreeSet<&'a str> {
+    names.iter().copied().collect()
+}
+
+/// Now, in epoch milliseconds.
+fn now_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970")
+        .as_millis() as i64
+}
+
+/// Checks what an echoed document holds besides the request's `data`, which it returns
+/// (its keys checked to be exactly `data_keys`): the handler of `language` answered
+/// `interface.function` of this dataset, with a request id of one of its tasks.
+fn echoed<'a>(
+    doc: &'a Value,
+    f: &Finished,
+    language: &str,
+    interface: &str,
+    function: &str,
+    data_keys: &[&str],
+) -> &'a Value {
+    let mut written = set(&[
+        "language",
+        "interface",
+        "function",
+        "requestId",
+        "letsdataAuth",
+        "functionName",
+        "remainingMillis",
+        "data",
+        "documentId",
+        "recordType",
+    ]);
+    // Only the Kinesis reader sets the document's partition key (the others' are null).
+    if interface == "KinesisRecordReader" {
+        written.insert("partitionKey");
+    }
+    assert_eq!(keys(doc), written, "{doc}");
+    assert_eq!(doc["language"], language, "{doc}");
+    assert_eq!(doc["interface"], interface, "{doc}");
+    assert_eq!(doc["function"], function, "{doc}");
+    assert_eq!(doc["recordType"], interface, "{doc}");
+    let auth = &doc["letsdataAuth"];
+    assert_eq!(
+        keys(auth),
+        set(&["tenantId", "userId", "datasetName", "datasetId"]),
+        "{doc}"
+    );
+    assert_eq!(auth["datasetName"], f.name.as_str(), "{doc}");
+    assert_eq!(auth["datasetId"], f.ds["datasetId"], "{doc}");
+    assert_eq!(
+        doc["functionName"],
+        format!("letsdata-{}", f.name).as_str(),
+        "{doc}"
+    );
+    assert!(
+        doc["remainingMillis"].as_i64().is_some_and(|m| m > 0),
+        "{doc}"
+    );
+    // `<taskId>-<n>`.
+    let request = doc["requestId"].as_str().expect("requestId");
+    let (task, n) = request.rsplit_once('-').expect("<taskId>-<n>");
+    assert!(
+        f.tasks.iter().any(|t| t["taskId"] == task),
+        "request {request} is not of a task of the dataset"
+    );
+    assert!(n.parse::<u64>().is_ok_and(|n| n > 0), "{request}");
+    let data = &doc["data"];
+    assert_eq!(keys(data), set(data_keys), "{interface} data: {doc}");
+    data
+}
+
+/// The one error record, with its message and raw record.
+fn one_error(f: &Finished, message: &str) -> Value {
+    assert_eq!(f.errors.len(), 1, "{:#?}", f.errors);
+    assert_eq!(f.ds["datasetProgress"]["errorRecords"], 1, "{}", f.ds);
+    let e = &f.errors[0];
+    assert_eq!(e["errorMessage"], message, "{e}");
+    e["rawRecord"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no AWS emulator"
+)]
+async fn queue_message_reader_in_javascript_reads_sqs() {
+    let Some(em) = emulator().await else { return };
+    let links = upload_projects(&em).await;
+    let sqs = em.aws.sqs();
+    let queue = format!("in-{}", em.suffix);
+    let url = sqs.create_queue(&queue, &[]).await.expect("queue");
+    // Each message has an attribute `origin` = `doc-<i>`.
+    let messages: Vec<SqsOutgoingMessage> = (0..40)
+        .map(|i| SqsOutgoingMessage {
+            body: if i == 7 {
+                "bad".into()
+            } else {
+                format!("hello {i}")
+            },
+            document_id: Some(format!("doc-{i}")),
+            ..Default::default()
+        })
+        .collect();
+    let report = sqs
+        .sender(&url, Some("origin"))
+        .send_batch(&messages)
+        .await
+        .expect("send");
+    assert!(report.rejected.is_empty(), "{report:?}");
+    let mut cfg = handler_config(
+        &em,
+        "JsSqs",
+        json!({"connectorDestination": "SQS", "queueName": queue}),
+        "Javascript",
+        links.of("Javascript"),
+        json!({"sqsReaderTaskStopAfterConsecutiveEmptyReceives": 2}),
+    );
+    // One reader: the emulator's ReceiveMessage can hand a message to two concurrent readers,
+    // which SQS allows (at-least-once) but would make the exact counts below vary.
+    cfg["computeEngine"]["concurrency"] = json!(1);
+    let (_home, f) = run(code_home(&em), cfg).await;
+    assert_eq!(f.ds["datasetStatus"], "COMPLETED", "{}", f.ds);
+    assert_eq!(f.ds["datasetProgress"]["documentsWritten"], 39, "{}", f.ds);
+    let mut bodies = Vec::new();
+    for d in &f.docs {
+        let data = echoed(
+            d,
+            &f,
+            "Javascript",
+            "QueueMessageReader",
+            "parseMessage",
+            &["messageId", "messageAttributes", "messageBody"],
+        );
+        let body = data["messageBody"].as_str().expect("body");
+        let i: u32 = body
+            .strip_prefix("hello ")
+            .and_then(|i| i.parse().ok())
+            .unwrap_or_else(|| panic!("{d}"));
+        assert_eq!(
+            data["messageAttributes"],
+            json!({"origin": format!("doc-{i}")}),
+            "{d}"
+        );
+        let id = data["messageId"].as_str().expect("messageId");
+        assert!(!id.is_empty(), "{d}");
+        assert_eq!(d["documentId"], id, "the document id is the message id");
+        bodies.push(body.to_string());
+    }
+    bodies.sort();
+    let mut expected: Vec<String> = (0..40)
+        .filter(|i| *i != 7)
+        .map(|i| format!("hello {i}"))
+        .collect();
+    expected.sort();
+    assert_eq!(bodies, expected);
+    // The handler's error document is an error record of the bad message.
+    let raw = one_error(&f, "QueueMessageReader.parseMessage: the record is bad");
+    assert_eq!(raw, "bad");
+    // Drained: every message was deleted after its output was durable.
+    let counts = sqs.message_counts(&url).await.expect("counts");
+    assert_eq!(counts.total(), 0, "{counts:?}");
+}
+
+/// A queue of ten messages, the fifth of which makes the Python reader raise.
+async fn raising_queue(em: &Emulator, tag: &str) -> (String, String) {
+    let sqs = em.aws.sqs();
+    let queue = format!("in-{tag}-{}", em.suffix);
+    let url = sqs.create_queue(&queue, &[]).await.expect("queue");
+    let messages: Vec<SqsOutgoingMessage> = (0..10)
+        .map(|i| SqsOutgoingMessage {
+            body: if i == 4 {
+                "raise".into()
+            } else {
+                format!("hello {i}")
+            },
+            ..Default::default()
+        })
+        .collect();
+    sqs.sender(&url, None)
+        .send_batch(&messages)
+        .await
+        .expect("send");
+    (queue, url)
+}
+
+/// LetsData's reader error policy for a Python queue reader that raises on one message: by
+/// default (`WriteErrorAndContinue`) the message is an error record holding the exception and
+/// is deleted; with `onRecordErrorDeleteMessage: false` it stays in the queue; with
+/// `onRecordError: FailTask` the task ends ERRORED with the exception.
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no AWS emulator"
+)]
+async fn a_raising_python_queue_reader_follows_the_reader_error_policy() {
+    let Some(em) = emulator().await else { return };
+    let links = upload_projects(&em).await;
+    let sqs = em.aws.sqs();
+    let python = links.of("Python").to_string();
+    let config = |name: &str, queue: &str, policy: Value| {
+        let mut read = json!({"connectorDestination": "SQS", "queueName": queue});
+        for (k, v) in policy.as_object().expect("policy") {
+            read[k] = v.clone();
+        }
+        let mut cfg = handler_config(
+            &em,
+            name,
+            read,
+            "Python",
+            &python,
+            json!({"sqsReaderTaskStopAfterConsecutiveEmptyReceives": 2}),
+        );
+        cfg["computeEngine"]["concurrency"] = json!(1);
+        cfg
+    };
+    let exception = "QueueMessageReader.parseMessage raised ValueError: the message body asks the reader to raise";
+    let bodies = |f: &Finished| {
+        let mut b: Vec<String> = f
+            .docs
+            .iter()
+            .map(|d| {
+                echoed(
+                    d,
+                    f,
+                    "Python",
+                    "QueueMessageReader",
+                    "parseMessage",
+                    &["messageId", "messageAttributes", "messageBody"],
+                )["messageBody"]
+                    .as_str()
+                    .expect("body")
+                    .to_string()
+            })
+            .collect();
+        b.sort();
+        b
+    };
+    let mut expected: Vec<String> = (0..10)
+        .filter(|i| *i != 4)
+        .map(|i| format!("hello {i}"))
+        .collect();
+    expected.sort();
+
+    // The default: an error record with the exception, the message deleted, the task goes on.
+    let (queue, url) = raising_queue(&em, "default").await;
+    let cfg = config("PySqsRaise", &queue, json!({}));
+    let home = code_home(&em);
+    let f = tokio::task::spawn_blocking(move || finish(&home, &cfg, 0))
+        .await
+        .expect("join");
+    assert_eq!(f.ds["datasetStatus"], "COMPLETED", "{:#}", f.ds);
+    assert_eq!(bodies(&f), expected);
+    assert_eq!(f.errors.len(), 1, "{:#?}", f.errors);
+    let message = f.errors[0]["errorMessage"].as_str().expect("message");
+    assert!(message.contains(exception), "{message}");
+    assert!(
+        message.contains("Traceback (most recent call last)")
+            && message.contains("in parse_queue_message"),
+        "the stack trace: {message}"
+    );
+    assert_eq!(f.errors[0]["rawRecord"], "raise");
+    let counts = sqs.message_counts(&url).await.expect("counts");
+    assert_eq!(counts.total(), 0, "{counts:?}");
+
+    // The failed message left in the queue.
+    let (queue, url) = raising_queue(&em, "keep").await;
+    let cfg = config(
+        "PySqsKeep",
+        &queue,
+        json!({"onRecordError": "WriteErrorAndContinue", "onRecordErrorDeleteMessage": false}),
+    );
+    let home = code_home(&em);
+    let f = tokio::task::spawn_blocking(move || finish(&home, &cfg, 0))
+        .await
+        .expect("join");
+    assert_eq!(f.ds["datasetStatus"], "COMPLETED", "{:#}", f.ds);
+    assert_eq!(bodies(&f), expected);
+    assert_eq!(f.errors.len(), 1, "{:#?}", f.errors);
+    let counts = sqs.message_counts(&url).await.expect("counts");
+    assert_eq!(counts.total(), 1, "the failed message stays: {counts:?}");
+
+    // FailTask: the task ends ERRORED with the exception; what came before is written.
+    let (queue, url) = raising_queue(&em, "fail").await;
+    let cfg = config("PySqsFail", &queue, json!({"onRecordError": "FailTask"}));
+    let home = code_home(&em);
+    let f = tokio::task::spawn_blocking(move || finish(&home, &cfg, 3))
+        .await
+        .expect("join");
+    assert_eq!(f.tasks.len(), 1, "{:#?}", f.tasks);
+    let task = &f.tasks[0];
+    assert_eq!(task["taskStatus"], "ERRORED", "{task:#}");
+    let e = task["lastError"].as_str().expect("lastError");
+    assert!(e.contains(exception), "{e}");
+    assert!(f.errors.is_empty(), "{:#?}", f.errors);
+    assert!(f.docs.len() < 10, "{:#?}", f.docs);
+    assert!(bodies(&f).iter().all(|b| b.starts_with("hello ")));
+    let counts = sqs.message_counts(&url).await.expect("counts");
+    assert!(counts.total() >= 1, "the raising message was deleted");
+    assert!(
+        f.docs.len() as u64 + counts.total() >= 10,
+        "a message is neither written nor queued: {} written, {counts:?}",
+        f.docs.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no AWS emulator"
+)]
+async fn kinesis_record_reader_in_python_reads_every_shard() {
+    let Some(em) = emulator().await else { return };
+    let links = upload_projects(&em).await;
+    let kinesis = em.aws.kinesis();
+    let stream = format!("in-{}", em.suffix);
+    kinesis
+        .create_stream(&stream, 2, &[])
+        .await
+        .expect("stream");
+    let info = kinesis
+        .wait_active(&stream, Duration::from_secs(30))
+        .await
+        .expect("active");
+    let before = now_millis();
+    let records: Vec<(String, String)> = (0..100)
+        .map(|i| {
+            let data = if i == 42 {
+                "bad".to_string()
+            } else {
+                format!("record {i}")
+            };
+            (format!("key-{i}"), data)
+        })
+        .collect();
+    // The writer gzips each record, as LetsData's Kinesis write connector does: handlers get
+    // the text.
+    let records: Vec<KinesisPutRecord> = records
+        .into_iter()
+        .map(|(partition_key, data)| KinesisPutRecord {
+            partition_key,
+            data: Bytes::from(data),
+        })
+        .collect();
+    kinesis
+        .writer(&info.arn)
+        .put_records(&records)
+        .await
+        .expect("put");
+    let cfg = handler_config(
+        &em,
+        "PyKinesis",
+        json!({"connectorDestination": "KINESIS", "readerType": "KINESISSTREAMREADER", "streamArn": info.arn}),
+        "Python",
+        links.of("Python"),
+        json!({
+            "manifestType": "KinesisStreamReaderManifest",
+            "kinesisReaderTaskStartFromCondition": "Earliest",
+            "kinesisReaderTaskStopCondition": "StopWhenNoNewRecords",
+            "kinesisReaderTaskStopAfterConsecutiveEmptyPolls": 2,
+        }),
+    );
+    let (_home, f) = run(code_home(&em), cfg).await;
+    let after = now_millis();
+    assert_eq!(f.ds["datasetStatus"], "COMPLETED", "{}", f.ds);
+    assert_eq!(
+        f.ds["datasetProgress"]["totalTasks"], 2,
+        "a task per shard: {}",
+        f.ds
+    );
+    assert_eq!(f.ds["datasetProgress"]["documentsWritten"], 99, "{}", f.ds);
+    let mut partition_keys = Vec::new();
+    let mut shards = BTreeSet::new();
+    for d in &f.docs {
+        let data = echoed(
+            d,
+            &f,
+            "Python",
+            "KinesisRecordReader",
+            "parseMessage",
+            &[
+                "streamArn",
+                "shardId",
+                "partitionKey",
+                "sequenceNumber",
+                "approximateArrivalTimestamp",
+                "data",
+            ],
+        );
+        assert_eq!(data["streamArn"], info.arn.as_str(), "{d}");
+        let shard = data["shardId"].as_str().expect("shardId");
+        assert!(shard.starts_with("shardId-"), "{d}");
+        shards.insert(shard.to_string());
+        let key = data["partitionKey"].as_str().expect("partitionKey");
+        let i = key.strip_prefix("key-").expect("key-<i>");
+        assert_eq!(data["data"], format!("record {i}").as_str(), "{d}");
+        let seq = data["sequenceNumber"].as_str().expect("sequenceNumber");
+        assert!(!seq.is_empty(), "{d}");
+        assert_eq!(
+            d["documentId"], seq,
+            "the document id is the sequence number"
+        );
+        assert_eq!(d["partitionKey"], key, "{d}");
+        // Epoch milliseconds.
+        let at = data["approximateArrivalTimestamp"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("not an integer: {d}"));
+        assert!(
+            (before - 60_000..=after + 60_000).contains(&at),
+            "approximateArrivalTimestamp {at} is not within the test's run ({before}..{after}) in epoch ms"
+        );
+        partition_keys.push(key.to_string());
+    }
+    partition_keys.sort();
+    let mut expected: Vec<String> = (0..100)
+        .filter(|i| *i != 42)
+        .map(|i| format!("key-{i}"))
+        .collect();
+    expected.sort();
+    assert_eq!(partition_keys, expected);
+    assert_eq!(shards.len(), 2, "records of both shards: {shards:?}");
+    let raw = one_error(&f, "KinesisRecordReader.parseMessage: the record is bad");
+    assert_eq!(raw, "bad");
+    // Each task checkpointed the last sequence number of its shard.
+    for t in &f.tasks {
+        assert_eq!(t["taskType"], "KINESIS");
+        assert!(
+            t["checkpoint"]["sequenceNumber"].is_string(),
+            "no sequence number checkpoint: {t}"
+        );
+    }
+}
+
+/// The table's items: `item-<i>` with `n` = i (1000 for the first five, modified after), and
+/// `bad` (n = -1), which the echo readers reject.
+const ITEMS: u32 = 30;
+const MODIFIED: u32 = 5;
+
+/// `i` of an `item-<i>` id.
+fn item_number(id: &str) -> u32 {
+    id.strip_prefix("item-")
+        .and_then(|i| i.parse().ok())
+        .unwrap_or_else(|| panic!("not an item-<i> id: {id}"))
+}
+
+/// The dataset name prefix of a language.
+fn short(language: &str) -> &'static str {
+    match language {
+        "Python" => "Py",
+        _ => "Js",
+    }
+}
+
+/// Reads the table, scanned in 3 segments, with `language`'s handler.
+async fn check_table_scan(em: &Emulator, links: &Links, table: &str, language: &str) {
+    let cfg = handler_config(
+        em,
+        &format!("{}Table", short(language)),
+        json!({"connectorDestination": "DYNAMODB", "tableName": table}),
+        language,
+        links.of(language),
+        json!({"manifestType": "DynamoDBTableReaderManifest", "dynamoDBTableReaderSegments": 3}),
+    );
+    let (_home, f) = run(code_home(em), cfg).await;
+    assert_eq!(f.ds["datasetStatus"], "COMPLETED", "{}", f.ds);
+    assert_eq!(f.ds["datasetProgress"]["totalTasks"], 3, "{}", f.ds);
+    let mut ids = Vec::new();
+    for d in &f.docs {
+        let data = echoed(
+            d,
+            &f,
+            language,
+            "DynamoDBTableItemReader",
+            "parseDynamoDBItem",
+            &["tableName", "segmentNumber", "data"],
+        );
+        assert_eq!(data["tableName"], table, "{d}");
+        assert!(data["segmentNumber"].as_u64().is_some_and(|s| s < 3), "{d}");
+        assert_eq!(keys(&data["data"]), set(&["keys", "item"]), "{d}");
+        let id = data["data"]["keys"]["id"].as_str().expect("id");
+        let i = item_number(id);
+        let n = if i < MODIFIED { 1000 } else { i };
+        assert_eq!(data["data"]["keys"], json!({"id": id}), "{d}");
+        assert_eq!(data["data"]["item"], json!({"id": id, "n": n}), "{d}");
+        assert_eq!(d["documentId"], id, "the document id is the key");
+        ids.push(id.to_string());
+    }
+    ids.sort();
+    let mut expected: Vec<String> = (0..ITEMS).map(|i| format!("item-{i}")).collect();
+    expected.sort();
+    assert_eq!(ids, expected, "every item once, across the segments");
+    let raw = one_error(
+        &f,
+        "DynamoDBTableItemReader.parseDynamoDBItem: the record is bad",
+    );
+    let item: Value = serde_json::from_str(raw.as_str().expect("raw record")).expect("JSON");
+    assert_eq!(item, json!({"id": "bad", "n": -1}));
+}
+
+/// Reads the table's stream (31 INSERTs, 5 MODIFYs) with `language`'s handler.
+async fn check_stream(em: &Emulator, links: &Links, stream_arn: &str, language: &str) {
+    let cfg = handler_config(
+        em,
+        &format!("{}Streams", short(language)),
+        json!({"connectorDestination": "DYNAMODBSTREAMS", "streamArn": stream_arn}),
+        language,
+        links.of(language),
+        json!({
+            "manifestType": "DynamoDBStreamReaderManifest",
+            "dynamoDBReaderTaskStartFromCondition": "Earliest",
+            "dynamoDBReaderTaskStopCondition": "StopWhenNoNewRecords",
+            "dynamoDBReaderTaskStopAfterConsecutiveEmptyPolls": 2,
+        }),
+    );
+    let (_home, f) = run(code_home(em), cfg).await;
+    assert_eq!(f.ds["datasetStatus"], "COMPLETED", "{}", f.ds);
+    let mut inserts = BTreeSet::new();
+    let mut modifies = BTreeSet::new();
+    for d in &f.docs {
+        let data = echoed(
+            d,
+            &f,
+            language,
+            "DynamoDBStreamsRecordReader",
+            "parseRecord",
+            &[
+                "streamArn",
+                "shardId",
+                "eventId",
+                "eventName",
+                "identityPrincipalId",
+                "identityType",
+                "sequenceNumber",
+                "sizeBytes",
+                "streamViewType",
+                "approximateCreationDateTime",
+                "data",
+            ],
+        );
+        assert_eq!(data["streamArn"], stream_arn, "{d}");
+        assert!(
+            data["shardId"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("shardId-")),
+            "{d}"
+        );
+        assert!(
+            data["eventId"].as_str().is_some_and(|e| !e.is_empty()),
+            "{d}"
+        );
+        // Null: the DynamoDB Streams source does not read a record's identity (yet).
+        assert_eq!(data["identityPrincipalId"], Value::Null, "{d}");
+        assert_eq!(data["identityType"], Value::Null, "{d}");
+        let seq = data["sequenceNumber"].as_str().expect("sequenceNumber");
+        assert_eq!(
+            d["documentId"], seq,
+            "the document id is the sequence number"
+        );
+        assert!(data["sizeBytes"].is_u64(), "{d}");
+        assert_eq!(data["streamViewType"], "NEW_AND_OLD_IMAGES", "{d}");
+        // Epoch seconds.
+        let at = data["approximateCreationDateTime"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("not an integer: {d}"));
+        let now = now_millis() / 1000;
+        assert!(
+            (now - 3600..=now + 60).contains(&at),
+            "approximateCreationDateTime {at} is not within the last hour in epoch seconds ({now})"
+        );
+        let image = &data["data"];
+        assert_eq!(keys(image), set(&["keys", "oldImage", "newImage"]), "{d}");
+        let id = image["keys"]["id"].as_str().expect("id");
+        assert_eq!(image["keys"], json!({"id": id}), "{d}");
+        let i = item_number(id);
+        match data["eventName"].as_str() {
+            Some("INSERT") => {
+                assert_eq!(image["oldImage"], json!({}), "{d}");
+                assert_eq!(image["newImage"], json!({"id": id, "n": i}), "{d}");
+                assert!(inserts.insert(i), "{id} inserted twice");
+            }
+            Some("MODIFY") => {
+                assert_eq!(image["oldImage"], json!({"id": id, "n": i}), "{d}");
+                assert_eq!(image["newImage"], json!({"id": id, "n": 1000}), "{d}");
+                assert!(modifies.insert(i), "{id} modified twice");
+            }
+            _ => panic!("an event that is neither INSERT nor MODIFY: {d}"),
+        }
+    }
+    assert_eq!(inserts, (0..ITEMS).collect::<BTreeSet<u32>>());
+    assert_eq!(modifies, (0..MODIFIED).collect::<BTreeSet<u32>>());
+    // The bad item's INSERT is the error record.
+    let raw = one_error(
+        &f,
+        "DynamoDBStreamsRecordReader.parseRecord: the record is bad",
+    );
+    let record: Value = serde_json::from_str(raw.as_str().expect("raw record")).expect("JSON");
+    assert_eq!(record["eventName"], "INSERT", "{record}");
+    assert_eq!(record["keys"], json!({"id": "bad"}), "{record}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no AWS emulator"
+)]
+async fn dynamodb_readers_in_python_and_javascript_read_streams_and_tables() {
+    let Some(em) = emulator().await else { return };
+    let links = upload_projects(&em).await;
+    let ddb = em.aws.dynamodb();
+    let table = format!("t-{}", em.suffix);
+    ddb.create_table(&TableSpec::new(&table).with_stream(true))
+        .await
+        .expect("table");
+    let info = ddb
+        .wait_active(&table, Duration::from_secs(30))
+        .await
+        .expect("active");
+    let writer = ddb.writer(&table).await.expect("writer");
+    let mut items: Vec<serde_json::Map<String, Value>> = (0..ITEMS)
+        .map(|i| {
+            json!({"id": format!("item-{i}"), "n": i})
+                .as_object()
+                .cloned()
+                .expect("object")
+        })
+        .collect();
+    items.insert(
+        ITEMS as usize / 2,
+        json!({"id": "bad", "n": -1})
+            .as_object()
+            .cloned()
+            .expect("object"),
+    );
+    writer.write(&items).await.expect("insert");
+    // Modify the first five.
+    let modified: Vec<_> = items[..MODIFIED as usize]
+        .iter()
+        .map(|i| {
+            let mut m = i.clone();
+            m.insert("n".into(), json!(1000));
+            m
+        })
+        .collect();
+    writer.write(&modified).await.expect("modify");
+    let stream_arn = info.stream_arn.expect("stream arn");
+    for language in ["Python", "Javascript"] {
+        check_table_scan(&em, &links, &table, language).await;
+        check_stream(&em, &links, &stream_arn, language).await;
+    }
+}
