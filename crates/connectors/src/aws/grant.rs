@@ -123,6 +123,8 @@ impl GrantCredentials {
         .map_err(|e| {
             let e = sdk_error(what.clone(), e);
             match e.kind() {
+                // Letsdata's own identity is missing: the role is not the problem.
+                _ if matches!(e, ConnectorError::NoAwsCredentials { .. }) => e,
                 FailureKind::User => ConnectorError::User(format!(
                     "{e}; the role's trust policy must let letsdata's AWS identity assume it \
                      with sts:ExternalId {:?} (this tenant's id), and the role must be \
@@ -180,10 +182,11 @@ impl ProvideCredentials for GrantProvider {
         Self: 'a,
     {
         provider::future::ProvideCredentials::new(async move {
-            self.0
-                .credentials()
-                .await
-                .map_err(CredentialsError::provider_error)
+            self.0.credentials().await.map_err(|e| match e {
+                // Still "no credentials" for the call that needed the role's.
+                ConnectorError::NoAwsCredentials { .. } => CredentialsError::not_loaded(e),
+                e => CredentialsError::provider_error(e),
+            })
         })
     }
 }

@@ -6,7 +6,8 @@
 //! [`AwsSettings::from_env`] reads where to connect: `LETSDATA_AWS_ENDPOINT` (one endpoint for
 //! every service, as with buckets; an emulator such as moto_server in tests) or, when unset, the
 //! SDK's own endpoint resolution for the region. Credentials and region come from the usual
-//! `AWS_*` variables or the SDK's default chain. [`AwsClients`] builds the SDK configuration
+//! `AWS_*` variables or the SDK's default chain, which does not wait for the EC2 instance
+//! metadata service off EC2 (`credentials.rs`). [`AwsClients`] builds the SDK configuration
 //! once and hands out one small client per service; [`clients`] keeps one per region in the
 //! [`ConnectorContext`].
 //!
@@ -22,6 +23,8 @@
 //! * every call attempt times out after 60 s (connections after 5 s), which counts as transient;
 //! * other 4xx answers (missing resource, access denied, validation) are [`FailureKind::User`]
 //!   and not retried;
+//! * a call that found no credentials is [`FailureKind::User`], not retried, and fails with
+//!   [`ConnectorError::NoAwsCredentials`], which says what to set;
 //! * anything else is [`FailureKind::Internal`].
 //!
 //! Writers add a third outcome: a record the destination cannot take because of its content
@@ -33,6 +36,7 @@
 //! Delivery is at least once: a batch retried after a timeout may have been written already.
 
 pub mod attribute_value;
+mod credentials;
 mod grant;
 pub(crate) mod shard;
 
@@ -136,6 +140,13 @@ impl AwsClients {
                 None,
                 "letsdata-env",
             ));
+        } else if credentials::skip_default_chain_here() {
+            // Only the instance metadata service is left, and this is no EC2 instance: fail at
+            // once rather than after its time-outs. Its region lookup would time out as well.
+            loader = loader.credentials_provider(credentials::NoCredentialSource);
+            if settings.region.is_none() {
+                loader = loader.region(None::<Region>);
+            }
         }
         Self {
             config: loader.load().await,
@@ -319,9 +330,21 @@ pub(crate) fn is_transient_code(code: &str) -> bool {
     TRANSIENT_CODES.contains(&code) || code.contains("Throttl")
 }
 
+/// Whether the call failed before it was sent because no credentials were found.
+fn missing_credentials<E>(e: &SdkError<E, HttpResponse>) -> bool {
+    match e {
+        SdkError::DispatchFailure(d) => d.as_connector_error().is_some_and(|c| {
+            let c: &(dyn std::error::Error + 'static) = c;
+            credentials::is_missing(c)
+        }),
+        _ => false,
+    }
+}
+
 /// Classifies a failed SDK call.
 pub(crate) fn classify<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>) -> FailureKind {
     match e {
+        _ if missing_credentials(e) => FailureKind::User,
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
             FailureKind::Transient
         }
@@ -345,11 +368,21 @@ pub(crate) fn has_code<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>, c
     e.code() == Some(code)
 }
 
-/// Converts a failed SDK call into a [`ConnectorError::Aws`].
+/// Converts a failed SDK call into a [`ConnectorError::Aws`], or a
+/// [`ConnectorError::NoAwsCredentials`] when it found no credentials.
 pub(crate) fn sdk_error<E>(what: impl Into<String>, e: SdkError<E, HttpResponse>) -> ConnectorError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
+    if missing_credentials(&e) {
+        let endpoint = endpoint_in_env();
+        return ConnectorError::NoAwsCredentials {
+            what: what.into(),
+            reason: credentials::missing_reason(
+                endpoint.as_ref().map(|(var, url)| (*var, url.as_str())),
+            ),
+        };
+    }
     let kind = classify(&e);
     let code = e.code().map(str::to_string);
     let message = match e.message() {
@@ -365,6 +398,14 @@ where
         message,
         kind,
     }
+}
+
+/// The endpoint the AWS service calls go to when one is set: `LETSDATA_AWS_ENDPOINT`, else the
+/// SDK's `AWS_ENDPOINT_URL`; the variable and its value.
+fn endpoint_in_env() -> Option<(&'static str, String)> {
+    [AWS_ENDPOINT_ENV, "AWS_ENDPOINT_URL"]
+        .into_iter()
+        .find_map(|var| Some((var, std::env::var(var).ok().filter(|v| !v.is_empty())?)))
 }
 
 /// An error and its sources, `: `-separated, without the `Debug` dumps of
@@ -457,6 +498,9 @@ pub(crate) fn existence_problem(
                 format!(" ({arn})")
             }
         ),
+        Err(ConnectorError::NoAwsCredentials { reason, .. }) => {
+            format!("cannot reach the {described} in region {region}: {reason}")
+        }
         Err(e) => format!("cannot check the {described}: {e}"),
     };
     Some(Problem {
@@ -512,6 +556,49 @@ mod tests {
         assert!(is_transient_code("SomeNewThrottlingCode"));
         assert!(!is_transient_code("ResourceNotFoundException"));
         assert!(!is_transient_code("ValidationException"));
+    }
+
+    /// A call that finds no credentials fails at once, as a user error saying what to set:
+    /// the SDK's real error (identity resolution fails before anything is sent).
+    #[tokio::test]
+    async fn a_call_without_credentials_is_a_user_error_without_retries() {
+        let config = aws_sdk_kinesis::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url("http://127.0.0.1:9")
+            .credentials_provider(credentials::NoCredentialSource)
+            .build();
+        let kinesis = crate::kinesis::KinesisClient::new(
+            aws_sdk_kinesis::Client::from_conf(config),
+            RetryPolicy::default(),
+        );
+        let started = std::time::Instant::now();
+        let e = kinesis.exists("clicks").await.expect_err("no credentials");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "retried: {:?}",
+            started.elapsed()
+        );
+        assert_eq!(e.kind(), FailureKind::User);
+        assert!(
+            matches!(&e, ConnectorError::NoAwsCredentials { what, reason }
+                if what.contains("\"clicks\"") && reason.starts_with("no AWS credentials were found")),
+            "{e:?}"
+        );
+        let problem = existence_problem(
+            "readConnector.streamArn",
+            "Kinesis stream \"clicks\"",
+            "us-east-1",
+            "",
+            Err(e),
+        )
+        .expect("a problem");
+        assert!(
+            problem
+                .message
+                .starts_with("cannot reach the Kinesis stream \"clicks\" in region us-east-1: no AWS credentials were found"),
+            "{problem}"
+        );
     }
 
     #[test]
