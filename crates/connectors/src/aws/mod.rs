@@ -5,11 +5,12 @@
 //!
 //! [`AwsSettings::from_env`] reads where to connect: `LETSDATA_AWS_ENDPOINT` (one endpoint for
 //! every service, as with buckets; an emulator such as moto_server in tests) or, when unset, the
-//! SDK's own endpoint resolution for the region. Credentials and region come from the usual
-//! `AWS_*` variables or the SDK's default chain, which does not wait for the EC2 instance
-//! metadata service off EC2 (`credentials.rs`). [`AwsClients`] builds the SDK configuration
-//! once and hands out one small client per service; [`clients`] keeps one per region in the
-//! [`ConnectorContext`].
+//! SDK's own endpoint resolution for the region (which reads `AWS_ENDPOINT_URL` and
+//! `AWS_ENDPOINT_URL_<SERVICE>`; buckets read them too, [`endpoint_from_env`]). Credentials and
+//! region come from the usual `AWS_*` variables or the SDK's default chain, which does not wait
+//! for the EC2 instance metadata service off EC2 (`credentials.rs`). [`AwsClients`] builds the
+//! SDK configuration once and hands out one small client per service; [`clients`] keeps one per
+//! region in the [`ConnectorContext`].
 //!
 //! # Failures and retries
 //!
@@ -37,6 +38,7 @@
 
 pub mod attribute_value;
 mod credentials;
+mod endpoint;
 mod grant;
 pub(crate) mod shard;
 
@@ -51,7 +53,7 @@ use letsdata_model::{ConnectorResource, Problem};
 use std::future::Future;
 use std::time::{Duration, SystemTime};
 
-pub use crate::s3::AWS_ENDPOINT_ENV;
+pub use endpoint::{AWS_ENDPOINT_ENV, EnvEndpoint, endpoint_from_env};
 
 /// Longest wait for a connection to a service endpoint.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -79,14 +81,19 @@ pub struct AwsSettings {
 
 impl AwsSettings {
     /// Reads `LETSDATA_AWS_ENDPOINT`, `AWS_REGION`/`AWS_DEFAULT_REGION` and the AWS credential
-    /// variables. With an endpoint and no region the region is `us-east-1`, as for buckets.
+    /// variables. With an endpoint (also the SDK's `AWS_ENDPOINT_URL`) and no region the region
+    /// is `us-east-1`, as for buckets. `AWS_ENDPOINT_URL*` stay the SDK's to apply, service by
+    /// service.
     pub fn from_env() -> Self {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        let endpoint = var(AWS_ENDPOINT_ENV);
+        let configured = endpoint_from_env(None);
         let mut region = var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION"));
-        if endpoint.is_some() && region.is_none() {
+        if configured.is_some() && region.is_none() {
             region = Some("us-east-1".to_string());
         }
+        let endpoint = configured
+            .filter(|e| e.variable == AWS_ENDPOINT_ENV)
+            .map(|e| e.url);
         Self {
             endpoint,
             region,
@@ -187,8 +194,9 @@ impl AwsClients {
 }
 
 /// The clients for `region` as `access` reaches the service, made once per process:
-/// `LETSDATA_AWS_ENDPOINT` when set, the AWS credential chain, and for an access grant the
-/// role's credentials (assumed through STS with this chain's identity).
+/// `LETSDATA_AWS_ENDPOINT` when set (else the SDK's endpoint resolution), the AWS credential
+/// chain, and for an access grant the role's credentials (assumed through STS with this chain's
+/// identity).
 pub async fn clients(
     ctx: &ConnectorContext,
     region: &str,
@@ -375,11 +383,13 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     if missing_credentials(&e) {
-        let endpoint = endpoint_in_env();
+        let endpoint = endpoint_from_env(None);
         return ConnectorError::NoAwsCredentials {
             what: what.into(),
             reason: credentials::missing_reason(
-                endpoint.as_ref().map(|(var, url)| (*var, url.as_str())),
+                endpoint
+                    .as_ref()
+                    .map(|e| (e.variable.as_str(), e.url.as_str())),
             ),
         };
     }
@@ -398,14 +408,6 @@ where
         message,
         kind,
     }
-}
-
-/// The endpoint the AWS service calls go to when one is set: `LETSDATA_AWS_ENDPOINT`, else the
-/// SDK's `AWS_ENDPOINT_URL`; the variable and its value.
-fn endpoint_in_env() -> Option<(&'static str, String)> {
-    [AWS_ENDPOINT_ENV, "AWS_ENDPOINT_URL"]
-        .into_iter()
-        .find_map(|var| Some((var, std::env::var(var).ok().filter(|v| !v.is_empty())?)))
 }
 
 /// An error and its sources, `: `-separated, without the `Debug` dumps of
