@@ -18,7 +18,7 @@ use std::process::ExitCode;
     name = "letsdata",
     version,
     about = "Run LetsData datasets on your own machines",
-    long_about = "Run LetsData datasets on your own machines.\n\nState lives in $LETSDATA_HOME (default ~/.letsdata); buckets are directories under $LETSDATA_HOME/buckets unless LETSDATA_AWS_ENDPOINT points at an S3 endpoint."
+    long_about = "Run LetsData datasets on your own machines.\n\nState lives in $LETSDATA_HOME (default ~/.letsdata); buckets are directories under $LETSDATA_HOME/buckets unless LETSDATA_AWS_ENDPOINT (or the AWS SDK's AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL) points at an S3 endpoint."
 )]
 struct Cli {
     /// Where letsdata keeps its state (databases, local buckets, logs).

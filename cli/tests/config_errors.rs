@@ -65,6 +65,60 @@ fn every_problem_is_reported_with_its_path() {
     assert_nothing_created(&home);
 }
 
+/// A stream read with no AWS credentials and no endpoint anywhere: `datasets create` says at once
+/// what is missing and what to set, instead of the SDK's instance metadata time-outs.
+#[test]
+fn a_stream_without_aws_credentials_or_endpoint_says_what_to_set() {
+    // Local: a server would run with the test's environment, not the one made here.
+    let home = TestHome::local();
+    let empty_home = tempfile::tempdir().expect("temp dir");
+    let mut cfg = config("NoCredentials", "unused-bucket", json!({}), &[]);
+    cfg["readConnector"] = json!({
+        "connectorDestination": "KINESIS",
+        "readerType": "KINESISSTREAMREADER",
+        "streamArn": "arn:aws:kinesis:us-east-1:123456789012:stream/clicks",
+        "resourceLocation": "Customer",
+        "artifactImplementationLanguage": "Builtin",
+    });
+    cfg["manifestFile"] = json!({
+        "manifestType": "KinesisStreamReaderManifest",
+        "kinesisReaderTaskStopCondition": "StopWhenNoNewRecords",
+    });
+    let mut command = home.create_command(&cfg);
+    // No AWS_* variable at all (credentials, profile, endpoint, AWS_EC2_METADATA_DISABLED), and
+    // a HOME without ~/.aws.
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("AWS_") {
+            command.env_remove(key);
+        }
+    }
+    command.env("HOME", empty_home.path());
+    let started = std::time::Instant::now();
+    let run: common::Run = command.output().expect("run letsdata").into();
+    let took = started.elapsed();
+
+    assert_ne!(run.code, 0, "create succeeded:\n{}", run.stdout);
+    for needle in [
+        "readConnector.streamArn: cannot reach the Kinesis stream \"clicks\" in region us-east-1",
+        "no AWS credentials were found (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or a role)",
+        "no endpoint (LETSDATA_AWS_ENDPOINT or AWS_ENDPOINT_URL) is set",
+    ] {
+        assert!(
+            run.stderr.contains(needle),
+            "missing {needle:?} in:\n{}",
+            run.stderr
+        );
+    }
+    for noise in ["IMDS", "dispatch failure", "panicked"] {
+        assert!(!run.stderr.contains(noise), "{noise:?} in:\n{}", run.stderr);
+    }
+    assert!(
+        took < std::time::Duration::from_secs(5),
+        "took {took:?}: credentials were looked for where there can be none"
+    );
+    assert_nothing_created(&home);
+}
+
 #[test]
 fn enum_values_are_case_and_space_insensitive() {
     let home = TestHome::new();

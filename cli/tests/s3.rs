@@ -149,6 +149,71 @@ async fn s3_read_and_write_through_the_emulator() {
     );
 }
 
+/// The AWS SDK's standard `AWS_ENDPOINT_URL`, without `LETSDATA_AWS_ENDPOINT`, puts the buckets
+/// in S3 at that endpoint too (not only the stream, queue and table clients, which the SDK
+/// points there itself): a dataset reads its input from S3 and writes its output there.
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    skip_emulator_tests,
+    ignore = "LETSDATA_SKIP_S3_TESTS: no AWS emulator"
+)]
+async fn aws_endpoint_url_puts_the_buckets_in_s3() {
+    let Some(endpoint) = endpoint() else { return };
+    let s3 = ObjectStores::s3(settings(&endpoint));
+    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..10];
+    let input = format!("input-{suffix}");
+    s3.create_bucket(&input).await.expect("create input bucket");
+    s3.bucket(&input)
+        .expect("bucket")
+        .put("a.jsonl", Bytes::from(jsonl(0, 500)))
+        .await
+        .expect("put");
+
+    let mut home = TestHome::new();
+    home.env("AWS_ENDPOINT_URL", &endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1");
+    let mut cfg = config(
+        &format!("EndpointUrl{suffix}"),
+        &input,
+        json!({"builtinParser": "jsonl", "documentIdField": "id"}),
+        &["a.jsonl"],
+    );
+    cfg["accessGrantRoleArn"] = json!("arn:aws:iam::123456789012:role/LetsDataAccess");
+    cfg["customerAccountForAccess"] = json!("123456789012");
+    let (home, run) = tokio::task::spawn_blocking(move || {
+        let r = home.create(&cfg);
+        (home, r)
+    })
+    .await
+    .expect("join");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let ds = run.json();
+    assert_eq!(ds["datasetStatus"], "COMPLETED", "{ds}");
+    assert_eq!(ds["resources"]["objectStore"], format!("s3:{endpoint}"));
+    assert_eq!(ds["datasetProgress"]["documentsWritten"], 500);
+    assert!(
+        !home.home().join("buckets").exists(),
+        "no local buckets with AWS_ENDPOINT_URL"
+    );
+
+    let write_bucket = ds["resources"]["writeBucket"]
+        .as_str()
+        .expect("write bucket");
+    let wb = s3.bucket(write_bucket).expect("bucket");
+    let mut ids = Vec::new();
+    for o in wb.list("").await.expect("list") {
+        let data = wb.read_all(&o.key).await.expect("read");
+        for line in std::str::from_utf8(&data).expect("utf8").lines() {
+            let v: serde_json::Value = serde_json::from_str(line).expect("doc");
+            ids.push(v["id"].as_u64().expect("id"));
+        }
+    }
+    ids.sort_unstable();
+    assert_eq!(ids, (0..500).collect::<Vec<_>>());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 #[cfg_attr(
     skip_emulator_tests,

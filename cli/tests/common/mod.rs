@@ -208,6 +208,9 @@ impl TestHome {
             .env_remove("LETSDATA_ENDPOINT")
             .env_remove("LETSDATA_API_KEY")
             .env_remove("LETSDATA_AWS_ENDPOINT")
+            // Like LETSDATA_AWS_ENDPOINT, these put the buckets in S3.
+            .env_remove("AWS_ENDPOINT_URL")
+            .env_remove("AWS_ENDPOINT_URL_S3")
             .env_remove("LETSDATA_PART_SIZE_BYTES");
         for (k, v) in &self.envs {
             cmd.env(k, v);

@@ -39,7 +39,8 @@ impl ConnectorContext {
         }
     }
 
-    /// The buckets (local directories, or S3 when `LETSDATA_AWS_ENDPOINT` is set), reached
+    /// The buckets (local directories, or S3 when an endpoint is set:
+    /// [`crate::aws::endpoint_from_env`]), reached
     /// with letsdata's own credentials.
     pub fn objects(&self) -> &ObjectStores {
         &self.objects

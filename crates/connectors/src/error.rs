@@ -41,14 +41,14 @@ pub enum ConnectorError {
     },
     #[error("invalid S3 settings: {0}")]
     Settings(String),
-    /// A call to an AWS service (Kinesis, SQS, DynamoDB, DynamoDB Streams) failed; `code` is
-    /// the service's error code when it sent one (`ResourceNotFoundException`, ...).
     /// A configuration or input the connector cannot work with; says what to fix.
     #[error("{0}")]
     User(String),
     /// State letsdata wrote that it cannot read back (a bug, or another version's data).
     #[error("{0}")]
     Corrupt(String),
+    /// A call to an AWS service (Kinesis, SQS, DynamoDB, DynamoDB Streams) failed; `code` is
+    /// the service's error code when it sent one (`ResourceNotFoundException`, ...).
     #[error("{what}: {message}")]
     Aws {
         what: String,
@@ -56,6 +56,10 @@ pub enum ConnectorError {
         message: String,
         kind: FailureKind,
     },
+    /// A call to an AWS service found no credentials to sign it with; `reason` says what is
+    /// missing and what to set.
+    #[error("{what}: {reason}")]
+    NoAwsCredentials { what: String, reason: String },
 }
 
 impl ConnectorError {
@@ -66,7 +70,8 @@ impl ConnectorError {
             | Self::InvalidLocation(_)
             | Self::AccessDenied { .. }
             | Self::Settings(_)
-            | Self::User(_) => FailureKind::User,
+            | Self::User(_)
+            | Self::NoAwsCredentials { .. } => FailureKind::User,
             Self::Corrupt(_) => FailureKind::Internal,
             Self::Store { kind, .. } | Self::Io { kind, .. } | Self::Aws { kind, .. } => *kind,
         }

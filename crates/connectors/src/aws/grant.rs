@@ -2,12 +2,12 @@
 //!
 //! A `LetsData` resource (one letsdata made, or its own buckets) is reached with the process's
 //! AWS credentials. A `Customer` resource belongs to the tenant: when it is on AWS (buckets
-//! with `LETSDATA_AWS_ENDPOINT` set; Kinesis streams, SQS queues, DynamoDB tables and streams
-//! always), letsdata assumes the dataset's `accessGrantRoleArn` through STS and reaches the
-//! resource with the role's temporary credentials, as LetsData does. The external id of the
-//! `AssumeRole` call is the tenant's id: a role whose trust policy requires
-//! `sts:ExternalId` = that id can be used by that tenant's datasets only (another tenant naming
-//! the same role ARN is refused by STS, AWS's answer to the "confused deputy").
+//! in S3, with `LETSDATA_AWS_ENDPOINT` or `AWS_ENDPOINT_URL` set; Kinesis streams, SQS queues,
+//! DynamoDB tables and streams always), letsdata assumes the dataset's `accessGrantRoleArn`
+//! through STS and reaches the resource with the role's temporary credentials, as LetsData
+//! does. The external id of the `AssumeRole` call is the tenant's id: a role whose trust policy
+//! requires `sts:ExternalId` = that id can be used by that tenant's datasets only (another
+//! tenant naming the same role ARN is refused by STS, AWS's answer to the "confused deputy").
 //!
 //! [`GrantCredentials`] keeps the role's credentials and assumes the role again five minutes
 //! before they expire; it serves both the AWS SDK clients ([`ProvideCredentials`]) and the
@@ -123,6 +123,8 @@ impl GrantCredentials {
         .map_err(|e| {
             let e = sdk_error(what.clone(), e);
             match e.kind() {
+                // Letsdata's own identity is missing: the role is not the problem.
+                _ if matches!(e, ConnectorError::NoAwsCredentials { .. }) => e,
                 FailureKind::User => ConnectorError::User(format!(
                     "{e}; the role's trust policy must let letsdata's AWS identity assume it \
                      with sts:ExternalId {:?} (this tenant's id), and the role must be \
@@ -180,10 +182,11 @@ impl ProvideCredentials for GrantProvider {
         Self: 'a,
     {
         provider::future::ProvideCredentials::new(async move {
-            self.0
-                .credentials()
-                .await
-                .map_err(CredentialsError::provider_error)
+            self.0.credentials().await.map_err(|e| match e {
+                // Still "no credentials" for the call that needed the role's.
+                ConnectorError::NoAwsCredentials { .. } => CredentialsError::not_loaded(e),
+                e => CredentialsError::provider_error(e),
+            })
         })
     }
 }

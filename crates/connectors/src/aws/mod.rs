@@ -5,10 +5,12 @@
 //!
 //! [`AwsSettings::from_env`] reads where to connect: `LETSDATA_AWS_ENDPOINT` (one endpoint for
 //! every service, as with buckets; an emulator such as moto_server in tests) or, when unset, the
-//! SDK's own endpoint resolution for the region. Credentials and region come from the usual
-//! `AWS_*` variables or the SDK's default chain. [`AwsClients`] builds the SDK configuration
-//! once and hands out one small client per service; [`clients`] keeps one per region in the
-//! [`ConnectorContext`].
+//! SDK's own endpoint resolution for the region (which reads `AWS_ENDPOINT_URL` and
+//! `AWS_ENDPOINT_URL_<SERVICE>`; buckets read them too, [`endpoint_from_env`]). Credentials and
+//! region come from the usual `AWS_*` variables or the SDK's default chain, which does not wait
+//! for the EC2 instance metadata service off EC2 (`credentials.rs`). [`AwsClients`] builds the
+//! SDK configuration once and hands out one small client per service; [`clients`] keeps one per
+//! region in the [`ConnectorContext`].
 //!
 //! # Failures and retries
 //!
@@ -22,6 +24,8 @@
 //! * every call attempt times out after 60 s (connections after 5 s), which counts as transient;
 //! * other 4xx answers (missing resource, access denied, validation) are [`FailureKind::User`]
 //!   and not retried;
+//! * a call that found no credentials is [`FailureKind::User`], not retried, and fails with
+//!   [`ConnectorError::NoAwsCredentials`], which says what to set;
 //! * anything else is [`FailureKind::Internal`].
 //!
 //! Writers add a third outcome: a record the destination cannot take because of its content
@@ -33,6 +37,8 @@
 //! Delivery is at least once: a batch retried after a timeout may have been written already.
 
 pub mod attribute_value;
+mod credentials;
+mod endpoint;
 mod grant;
 pub(crate) mod shard;
 
@@ -47,7 +53,7 @@ use letsdata_model::{ConnectorResource, Problem};
 use std::future::Future;
 use std::time::{Duration, SystemTime};
 
-pub use crate::s3::AWS_ENDPOINT_ENV;
+pub use endpoint::{AWS_ENDPOINT_ENV, EnvEndpoint, endpoint_from_env};
 
 /// Longest wait for a connection to a service endpoint.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -75,14 +81,19 @@ pub struct AwsSettings {
 
 impl AwsSettings {
     /// Reads `LETSDATA_AWS_ENDPOINT`, `AWS_REGION`/`AWS_DEFAULT_REGION` and the AWS credential
-    /// variables. With an endpoint and no region the region is `us-east-1`, as for buckets.
+    /// variables. With an endpoint (also the SDK's `AWS_ENDPOINT_URL`) and no region the region
+    /// is `us-east-1`, as for buckets. `AWS_ENDPOINT_URL*` stay the SDK's to apply, service by
+    /// service.
     pub fn from_env() -> Self {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        let endpoint = var(AWS_ENDPOINT_ENV);
+        let configured = endpoint_from_env(None);
         let mut region = var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION"));
-        if endpoint.is_some() && region.is_none() {
+        if configured.is_some() && region.is_none() {
             region = Some("us-east-1".to_string());
         }
+        let endpoint = configured
+            .filter(|e| e.variable == AWS_ENDPOINT_ENV)
+            .map(|e| e.url);
         Self {
             endpoint,
             region,
@@ -136,6 +147,13 @@ impl AwsClients {
                 None,
                 "letsdata-env",
             ));
+        } else if credentials::skip_default_chain_here() {
+            // Only the instance metadata service is left, and this is no EC2 instance: fail at
+            // once rather than after its time-outs. Its region lookup would time out as well.
+            loader = loader.credentials_provider(credentials::NoCredentialSource);
+            if settings.region.is_none() {
+                loader = loader.region(None::<Region>);
+            }
         }
         Self {
             config: loader.load().await,
@@ -176,8 +194,9 @@ impl AwsClients {
 }
 
 /// The clients for `region` as `access` reaches the service, made once per process:
-/// `LETSDATA_AWS_ENDPOINT` when set, the AWS credential chain, and for an access grant the
-/// role's credentials (assumed through STS with this chain's identity).
+/// `LETSDATA_AWS_ENDPOINT` when set (else the SDK's endpoint resolution), the AWS credential
+/// chain, and for an access grant the role's credentials (assumed through STS with this chain's
+/// identity).
 pub async fn clients(
     ctx: &ConnectorContext,
     region: &str,
@@ -319,9 +338,21 @@ pub(crate) fn is_transient_code(code: &str) -> bool {
     TRANSIENT_CODES.contains(&code) || code.contains("Throttl")
 }
 
+/// Whether the call failed before it was sent because no credentials were found.
+fn missing_credentials<E>(e: &SdkError<E, HttpResponse>) -> bool {
+    match e {
+        SdkError::DispatchFailure(d) => d.as_connector_error().is_some_and(|c| {
+            let c: &(dyn std::error::Error + 'static) = c;
+            credentials::is_missing(c)
+        }),
+        _ => false,
+    }
+}
+
 /// Classifies a failed SDK call.
 pub(crate) fn classify<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>) -> FailureKind {
     match e {
+        _ if missing_credentials(e) => FailureKind::User,
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
             FailureKind::Transient
         }
@@ -345,11 +376,23 @@ pub(crate) fn has_code<E: ProvideErrorMetadata>(e: &SdkError<E, HttpResponse>, c
     e.code() == Some(code)
 }
 
-/// Converts a failed SDK call into a [`ConnectorError::Aws`].
+/// Converts a failed SDK call into a [`ConnectorError::Aws`], or a
+/// [`ConnectorError::NoAwsCredentials`] when it found no credentials.
 pub(crate) fn sdk_error<E>(what: impl Into<String>, e: SdkError<E, HttpResponse>) -> ConnectorError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
+    if missing_credentials(&e) {
+        let endpoint = endpoint_from_env(None);
+        return ConnectorError::NoAwsCredentials {
+            what: what.into(),
+            reason: credentials::missing_reason(
+                endpoint
+                    .as_ref()
+                    .map(|e| (e.variable.as_str(), e.url.as_str())),
+            ),
+        };
+    }
     let kind = classify(&e);
     let code = e.code().map(str::to_string);
     let message = match e.message() {
@@ -457,6 +500,9 @@ pub(crate) fn existence_problem(
                 format!(" ({arn})")
             }
         ),
+        Err(ConnectorError::NoAwsCredentials { reason, .. }) => {
+            format!("cannot reach the {described} in region {region}: {reason}")
+        }
         Err(e) => format!("cannot check the {described}: {e}"),
     };
     Some(Problem {
@@ -512,6 +558,49 @@ mod tests {
         assert!(is_transient_code("SomeNewThrottlingCode"));
         assert!(!is_transient_code("ResourceNotFoundException"));
         assert!(!is_transient_code("ValidationException"));
+    }
+
+    /// A call that finds no credentials fails at once, as a user error saying what to set:
+    /// the SDK's real error (identity resolution fails before anything is sent).
+    #[tokio::test]
+    async fn a_call_without_credentials_is_a_user_error_without_retries() {
+        let config = aws_sdk_kinesis::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url("http://127.0.0.1:9")
+            .credentials_provider(credentials::NoCredentialSource)
+            .build();
+        let kinesis = crate::kinesis::KinesisClient::new(
+            aws_sdk_kinesis::Client::from_conf(config),
+            RetryPolicy::default(),
+        );
+        let started = std::time::Instant::now();
+        let e = kinesis.exists("clicks").await.expect_err("no credentials");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "retried: {:?}",
+            started.elapsed()
+        );
+        assert_eq!(e.kind(), FailureKind::User);
+        assert!(
+            matches!(&e, ConnectorError::NoAwsCredentials { what, reason }
+                if what.contains("\"clicks\"") && reason.starts_with("no AWS credentials were found")),
+            "{e:?}"
+        );
+        let problem = existence_problem(
+            "readConnector.streamArn",
+            "Kinesis stream \"clicks\"",
+            "us-east-1",
+            "",
+            Err(e),
+        )
+        .expect("a problem");
+        assert!(
+            problem
+                .message
+                .starts_with("cannot reach the Kinesis stream \"clicks\" in region us-east-1: no AWS credentials were found"),
+            "{problem}"
+        );
     }
 
     #[test]

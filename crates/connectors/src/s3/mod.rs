@@ -1,7 +1,9 @@
 //! The S3 connector: files of a bucket in, part objects out (and the error connector).
 //!
 //! A bucket name resolves to the directory `$LETSDATA_HOME/buckets/<bucketName>/` by default,
-//! or, when `LETSDATA_AWS_ENDPOINT` is set, to the S3 bucket of that name at the endpoint. Both
+//! or, when an endpoint is set (`LETSDATA_AWS_ENDPOINT`, else the AWS SDK's `AWS_ENDPOINT_URL_S3`
+//! or `AWS_ENDPOINT_URL`: [`crate::aws::endpoint_from_env`]), to the S3 bucket of that name at
+//! the endpoint. Both
 //! go through the `object_store` crate so reading, writing and listing share one code path;
 //! only bucket creation and existence checks differ (S3 uses the AWS SDK). Local buckets never
 //! follow symbolic links (`nofollow`).
@@ -23,10 +25,11 @@ pub mod source;
 mod store;
 mod writer;
 
+pub use crate::aws::AWS_ENDPOINT_ENV;
 pub use bucket::{Bucket, ObjectInfo, ObjectRead};
 pub use manifest::{BUILTIN_FILE_TYPE, parse_manifest_lines};
 pub use sink::part_objects;
-pub use store::{AWS_ENDPOINT_ENV, ObjectStores, S3Settings};
+pub use store::{ObjectStores, S3Settings};
 pub use writer::{PartWriter, StagedObject};
 
 use crate::aws::Access;

@@ -4,7 +4,7 @@ use super::Bucket;
 use super::admin as s3admin;
 use super::nofollow::NoFollow;
 use crate::ConnectorError;
-use crate::aws::{GrantCredentials, GrantProvider};
+use crate::aws::{GrantCredentials, GrantProvider, endpoint_from_env};
 use crate::owner::{Claim, OWNER_TAG, Owner};
 use letsdata_model::location::validate_bucket_name;
 use object_store::ObjectStore;
@@ -14,9 +14,6 @@ use object_store::multipart::MultipartStore;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-
-/// Environment variable that switches buckets from local directories to S3.
-pub const AWS_ENDPOINT_ENV: &str = "LETSDATA_AWS_ENDPOINT";
 
 /// S3 settings, from the environment.
 #[derive(Debug, Clone)]
@@ -34,13 +31,14 @@ pub struct S3Settings {
 }
 
 impl S3Settings {
-    /// Reads `LETSDATA_AWS_ENDPOINT`, the usual AWS credential variables and
+    /// Reads the S3 endpoint ([`endpoint_from_env`]: `LETSDATA_AWS_ENDPOINT`, else
+    /// `AWS_ENDPOINT_URL_S3`, else `AWS_ENDPOINT_URL`), the usual AWS credential variables and
     /// `AWS_REGION`/`AWS_DEFAULT_REGION` (default `us-east-1`). `LETSDATA_S3_PATH_STYLE=false`
     /// switches to virtual-hosted addressing (any value but `true` or `false` is an error).
-    /// `None` when the endpoint is unset.
+    /// `None` when no endpoint is set: buckets are local directories then.
     pub fn from_env() -> Result<Option<Self>, ConnectorError> {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        let Some(endpoint) = var(AWS_ENDPOINT_ENV) else {
+        let Some(endpoint) = endpoint_from_env(Some("S3")).map(|e| e.url) else {
             return Ok(None);
         };
         let path_style = match var("LETSDATA_S3_PATH_STYLE").as_deref().map(str::trim) {
@@ -91,7 +89,8 @@ impl std::fmt::Debug for ObjectStores {
 }
 
 impl ObjectStores {
-    /// Local buckets under `home/buckets`, or S3 when `LETSDATA_AWS_ENDPOINT` is set.
+    /// Local buckets under `home/buckets`, or S3 when an endpoint is set
+    /// ([`S3Settings::from_env`]).
     pub fn from_env(home: &Path) -> Result<Self, ConnectorError> {
         Ok(match S3Settings::from_env()? {
             Some(s3) => Self::s3(s3),

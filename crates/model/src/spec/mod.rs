@@ -76,7 +76,8 @@ impl fmt::Display for ConfigError {
 /// Facts about the environment that change which fields are required.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ValidationContext {
-    /// Buckets are S3 buckets (`LETSDATA_AWS_ENDPOINT` is set) rather than local directories.
+    /// Buckets are S3 buckets (an endpoint is set: `LETSDATA_AWS_ENDPOINT`, `AWS_ENDPOINT_URL_S3`
+    /// or `AWS_ENDPOINT_URL`) rather than local directories.
     /// Then `accessGrantRoleArn` is required when a `Customer` resource is used and
     /// `customerAccountForAccess` when a `LetsData` resource is created.
     pub aws_resources: bool,

@@ -453,21 +453,30 @@ fn compute_engine(p: &mut Problems, root: &Obj<'_>) -> Option<ComputeEngine> {
     )?;
     let path = root.field_path("computeEngine");
     let o = Obj::new(&path, map);
-    o.check_unknown(p, COMPUTE_FIELDS, &[]);
-    match o.required_choice(
+    let engine_type = o.required_choice(
         p,
         "computeEngineType",
         &ENGINE_TYPES,
         "the compute engine type",
-    ) {
-        Some(EngineType::Lambda) | None => {}
-        Some(other) => p.push(
+    );
+    if engine_type == Some(EngineType::LambdaAndSagemaker) {
+        // The block is LetsData's vectors engine (`lambda`, `model`, `endpoint`): one problem
+        // saying so, not one per field this version does not know.
+        p.push(
+            o.field_path("computeEngineType"),
+            vectors_engine_unavailable(&o),
+        );
+        return None;
+    }
+    o.check_unknown(p, COMPUTE_FIELDS, &[]);
+    if let Some(other @ EngineType::Spark) = engine_type {
+        p.push(
             o.field_path("computeEngineType"),
             format!(
                 "{} compute engines are not supported yet; supported: Lambda",
                 quote(ENGINE_TYPES.name_of(other))
             ),
-        ),
+        );
     }
     let concurrency = o.integer(
         p,
@@ -485,4 +494,37 @@ fn compute_engine(p: &mut Problems, root: &Obj<'_>) -> Option<ComputeEngine> {
         timeout_in_seconds: timeout?,
         log_level: log_level?,
     })
+}
+
+/// The settings of the vectors engine's `lambda` block and their `Lambda` engine names.
+const VECTORS_LAMBDA_FIELDS: &[(&str, &str)] = &[
+    ("lambdaConcurrency", "concurrency"),
+    ("lambdaMemoryLimitInMegabytes", "memoryLimitInMegabytes"),
+    ("lambdaTimeoutInSeconds", "timeoutInSeconds"),
+    ("logLevel", "logLevel"),
+];
+
+/// The problem of a `LAMBDA_AND_SAGEMAKER` compute engine: what it is, and the `Lambda`
+/// engine to use meanwhile, with the values of its `lambda` block where they are given.
+fn vectors_engine_unavailable(o: &Obj<'_>) -> String {
+    let lambda = o.get("lambda").and_then(Value::as_object);
+    let mut settings = vec!["\"computeEngineType\": \"Lambda\"".to_string()];
+    for (vectors_name, name) in VECTORS_LAMBDA_FIELDS {
+        let value = lambda
+            .and_then(|l| l.get(*vectors_name))
+            .filter(|v| v.is_number() || v.is_string());
+        match value {
+            Some(v) => settings.push(format!("\"{name}\": {}", show(v))),
+            None if *name == "concurrency" => settings.push("\"concurrency\": 10".to_string()),
+            None => {}
+        }
+    }
+    format!(
+        "\"LAMBDA_AND_SAGEMAKER\" (LetsData's vectors engine: tasks calling a SageMaker model \
+         endpoint) is not available yet; meanwhile use computeEngineType Lambda with the lambda \
+         block's settings (lambdaConcurrency as concurrency, lambdaMemoryLimitInMegabytes as \
+         memoryLimitInMegabytes, lambdaTimeoutInSeconds as timeoutInSeconds, logLevel) and \
+         without the model and endpoint blocks: {{{}}}",
+        settings.join(", ")
+    )
 }
