@@ -62,26 +62,6 @@ fn assert_completed(ds: &Value) {
     );
 }
 
-/// Every error record of the dataset (`errors list`, then `errors view` per task).
-fn error_records(home: &TestHome, dataset: &str) -> Vec<Value> {
-    let list = home.run(&["errors", "list", "--datasetName", dataset]);
-    assert_eq!(list.code, 0, "errors list: {}", list.stderr);
-    let tasks: BTreeSet<String> = list
-        .json()
-        .as_array()
-        .expect("array")
-        .iter()
-        .map(|o| o["taskId"].as_str().expect("taskId").to_string())
-        .collect();
-    let mut records = Vec::new();
-    for t in tasks {
-        let view = home.run(&["errors", "view", "--datasetName", dataset, "--taskId", &t]);
-        assert_eq!(view.code, 0, "errors view: {}", view.stderr);
-        records.extend(view.json().as_array().cloned().unwrap_or_default());
-    }
-    records
-}
-
 /// `letsdata output read`: the documents printed, one JSON per line.
 fn output_read(home: &TestHome, dataset: &str, limit: usize) -> Vec<Value> {
     let run = home.run(&[
@@ -330,7 +310,7 @@ async fn s3_files_to_letsdata_kinesis_stream() {
     assert_eq!(few.len(), 7, "--limit is honoured");
 
     // The malformed line is in the error bucket.
-    let errors = error_records(&home, &name);
+    let errors = home.error_records(&name);
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert_eq!(errors[0]["rawRecord"], "{oops");
     assert_eq!(errors[0]["fileName"], "ab.jsonl");
@@ -623,7 +603,7 @@ async fn sqs_queue_drained_into_dynamodb_table() {
     assert_each_once(&seen, 0..M);
 
     // The bad messages are error records.
-    let errors = error_records(&home, &name);
+    let errors = home.error_records(&name);
     assert_eq!(errors.len() as u64, errored);
     let raws: BTreeSet<&str> = errors
         .iter()
@@ -1024,7 +1004,7 @@ async fn kinesis_to_letsdata_dynamodb_table() {
     assert_eq!(by_n[&40]["documentId"], "mine");
     assert_eq!(output_read(&home, &name, 1000).len(), 41);
 
-    let errors = error_records(&home, &name);
+    let errors = home.error_records(&name);
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0]["documentId"], record_ids[&41].as_str());
     let message = errors[0]["errorMessage"].as_str().unwrap_or_default();
@@ -1091,7 +1071,7 @@ async fn oversize_and_malformed_documents_are_error_records() {
     assert_eq!(tasks[0]["taskProgress"]["documentsWritten"], 50);
     assert_eq!(tasks[0]["taskProgress"]["errorRecords"], 2);
 
-    let errors = error_records(&home, &name);
+    let errors = home.error_records(&name);
     assert_eq!(errors.len(), 2, "{errors:#?}");
     let oversize = errors
         .iter()

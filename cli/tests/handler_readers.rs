@@ -10,14 +10,13 @@
 mod common;
 
 use bytes::Bytes;
-use common::TestHome;
 use common::emulator::{Emulator, emulator};
+use common::{TestHome, project};
 use letsdata_connectors::dynamodb::TableSpec;
 use letsdata_connectors::kinesis::KinesisPutRecord;
 use letsdata_connectors::sqs::SqsOutgoingMessage;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The Python echo reader (`letsdata_lambda_function.lambda_handler`).
@@ -215,34 +214,6 @@ export const handler = async (event, context) => {
 const PACKAGE_JSON: &str =
     r#"{"name": "echo-readers", "version": "1.0.0", "type": "module", "main": "index.js"}"#;
 
-/// `dir` packed as `format` (`zip` or `gztar`), its files at the top.
-fn pack(dir: &Path, format: &str) -> Vec<u8> {
-    let out = tempfile::tempdir().expect("tempdir");
-    let base = out.path().join("project");
-    let status = std::process::Command::new("python3")
-        .args([
-            "-c",
-            "import shutil, sys; print(shutil.make_archive(sys.argv[1], sys.argv[2], root_dir=sys.argv[3]))",
-        ])
-        .arg(&base)
-        .arg(format)
-        .arg(dir)
-        .output()
-        .expect("python3 packs the project");
-    assert!(status.status.success(), "{status:?}");
-    let path = String::from_utf8(status.stdout).expect("utf8");
-    std::fs::read(path.trim()).expect("archive")
-}
-
-/// A project of `files` packed as `format`.
-fn project(files: &[(&str, &str)], format: &str) -> Vec<u8> {
-    let dir = tempfile::tempdir().expect("tempdir");
-    for (name, text) in files {
-        std::fs::write(dir.path().join(name), text).expect("write");
-    }
-    pack(dir.path(), format)
-}
-
 /// A letsdata home using the emulator, with its own artifact bucket.
 fn code_home(em: &Emulator) -> TestHome {
     let mut home = em.home();
@@ -336,26 +307,6 @@ struct Finished {
     tasks: Vec<Value>,
 }
 
-/// Every error record of the dataset (`errors list`, then `errors view` per task).
-fn error_records(home: &TestHome, dataset: &str) -> Vec<Value> {
-    let list = home.run(&["errors", "list", "--datasetName", dataset]);
-    assert_eq!(list.code, 0, "errors list: {}", list.stderr);
-    let tasks: BTreeSet<String> = list
-        .json()
-        .as_array()
-        .expect("array")
-        .iter()
-        .map(|o| o["taskId"].as_str().expect("taskId").to_string())
-        .collect();
-    let mut records = Vec::new();
-    for t in tasks {
-        let view = home.run(&["errors", "view", "--datasetName", dataset, "--taskId", &t]);
-        assert_eq!(view.code, 0, "errors view: {}", view.stderr);
-        records.extend(view.json().as_array().cloned().unwrap_or_default());
-    }
-    records
-}
-
 /// `datasets create` of `cfg`, which must exit with `code`; then what it wrote.
 fn finish(home: &TestHome, cfg: &Value, code: i32) -> Finished {
     let r = home.create(cfg);
@@ -382,7 +333,7 @@ fn finish(home: &TestHome, cfg: &Value, code: i32) -> Finished {
     Finished {
         ds: home.view(&name),
         docs,
-        errors: error_records(home, &name),
+        errors: home.error_records(&name),
         tasks: home.tasks(&name),
         name,
     }

@@ -6,40 +6,12 @@
 
 mod common;
 
-use common::TestHome;
+use common::{TestHome, pack, project};
 use serde_json::{Value, json};
 use std::path::Path;
 
 fn examples() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
-}
-
-/// `dir` packed as `format` (`zip` or `gztar`), its files at the top.
-fn pack(dir: &Path, format: &str) -> Vec<u8> {
-    let out = tempfile::tempdir().expect("tempdir");
-    let base = out.path().join("project");
-    let status = std::process::Command::new("python3")
-        .args([
-            "-c",
-            "import shutil, sys; print(shutil.make_archive(sys.argv[1], sys.argv[2], root_dir=sys.argv[3]))",
-        ])
-        .arg(&base)
-        .arg(format)
-        .arg(dir)
-        .output()
-        .expect("python3 packs the project");
-    assert!(status.status.success(), "{status:?}");
-    let path = String::from_utf8(status.stdout).expect("utf8");
-    std::fs::read(path.trim()).expect("archive")
-}
-
-/// A project of `files` packed as `format`.
-fn project(files: &[(&str, &str)], format: &str) -> Vec<u8> {
-    let dir = tempfile::tempdir().expect("tempdir");
-    for (name, text) in files {
-        std::fs::write(dir.path().join(name), text).expect("write");
-    }
-    pack(dir.path(), format)
 }
 
 fn bucket_of(home: &TestHome, dataset: &str, which: &str) -> String {
@@ -445,4 +417,82 @@ fn a_project_that_does_not_load_fails_the_code_build_with_the_reason() {
             && message.contains("pyspark_is_not_installed"),
         "{message}"
     );
+}
+
+/// A Python parser's dataset killed (SIGKILL) after some parts were published, then
+/// `letsdata run`: every record's document exactly once. The handler's process dies with the
+/// worker; the next attempt starts a new one and resumes at the checkpoint.
+#[cfg(feature = "failpoints")]
+#[test]
+fn a_python_parsers_dataset_killed_mid_run_resumes_with_every_record_once() {
+    let mut home = TestHome::new();
+    home.env("LETSDATA_PART_SIZE_BYTES", "20000");
+    let parser = r#"
+import json
+
+def lambda_handler(event, context):
+    d = event.get("data") or {}
+    f = event["function"]
+    if f == "getS3FileType":
+        data = "ROWS"
+    elif f == "getResolvedS3FileName":
+        data = d["fileName"]
+    elif f == "getRecordStartPattern":
+        data = {"recordHintType": "PATTERN", "pattern": "", "offset": -1}
+    elif f == "getRecordEndPattern":
+        data = {"recordHintType": "PATTERN", "pattern": "\n", "offset": -1}
+    else:
+        row = json.loads(d["content"])
+        data = {"nextRecordType": None, "status": "SUCCESS",
+                "document": {"documentType": "Document", "documentId": str(row["id"]),
+                             "recordType": "ROW", "partitionKey": d["fileName"],
+                             "documentMetadata": None,
+                             "documentKeyValuesMap": {"id": row["id"], "twice": row["id"] * 2}}}
+    return {"StatusCode": 200, "body": {"statusCode": "SUCCESS", "data": data}}
+"#;
+    home.put(
+        "code",
+        "rows.zip",
+        &project(&[("letsdata_lambda_function.py", parser)], "zip"),
+    );
+    const ROWS: u64 = 20_000;
+    let file = |from: u64| -> String {
+        (from..from + ROWS)
+            .map(|i| format!("{{\"id\":{i}}}\n"))
+            .collect()
+    };
+    home.put("input", "a.jsonl", file(0).as_bytes());
+    home.put("input", "b.jsonl", file(ROWS).as_bytes());
+    let cfg = handler_config(
+        "PyKill",
+        "Python",
+        "s3://code/rows.zip",
+        &["a.jsonl", "b.jsonl"],
+        300,
+    );
+    home.create_killed(&cfg, "part-published-documents=4*off->return(kill)");
+    assert_eq!(home.view("PyKill")["datasetStatus"], "PROCESSING");
+    let resumed: Vec<Value> = home
+        .tasks("PyKill")
+        .iter()
+        .map(|t| t["checkpoint"]["offsets"].clone())
+        .collect();
+    assert!(
+        resumed.iter().any(|o| o["ROWS"].is_string()),
+        "killed after a checkpoint: {resumed:?}"
+    );
+    let run = home.run(&["run"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()[0]["datasetStatus"], "COMPLETED");
+    let mut ids: Vec<u64> = json_lines(&home, "PyKill", "writeBucket")
+        .iter()
+        .map(|d| {
+            assert_eq!(d["twice"], d["id"].as_u64().expect("id") * 2);
+            d["id"].as_u64().expect("id")
+        })
+        .collect();
+    ids.sort();
+    let expected: Vec<u64> = (0..2 * ROWS).collect();
+    assert_eq!(ids.len(), expected.len(), "every record exactly once");
+    assert_eq!(ids, expected);
 }

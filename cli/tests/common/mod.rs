@@ -287,6 +287,26 @@ impl TestHome {
         run_killed(self.create_command(config), failpoints);
     }
 
+    /// Every error record of the dataset (`errors list`, then `errors view` per task).
+    pub fn error_records(&self, dataset: &str) -> Vec<Value> {
+        let list = self.run(&["errors", "list", "--datasetName", dataset]);
+        assert_eq!(list.code, 0, "errors list: {}", list.stderr);
+        let tasks: std::collections::BTreeSet<String> = list
+            .json()
+            .as_array()
+            .expect("array")
+            .iter()
+            .map(|o| o["taskId"].as_str().expect("taskId").to_string())
+            .collect();
+        let mut records = Vec::new();
+        for t in tasks {
+            let view = self.run(&["errors", "view", "--datasetName", dataset, "--taskId", &t]);
+            assert_eq!(view.code, 0, "errors view: {}", view.stderr);
+            records.extend(view.json().as_array().cloned().unwrap_or_default());
+        }
+        records
+    }
+
     /// `datasets create` in the foreground.
     pub fn create(&self, config: &Value) -> Run {
         self.create_command(config)
@@ -616,6 +636,35 @@ pub fn wasm_config(
     });
     cfg["manifestFile"]["readerType"] = Value::String(reader_type.to_string());
     cfg
+}
+
+/// `dir` packed as `format` (`zip` or `gztar`, Python's `shutil.make_archive`), its files at
+/// the top: a Python or JavaScript project as a user uploads it.
+pub fn pack(dir: &Path, format: &str) -> Vec<u8> {
+    let out = tempfile::tempdir().expect("tempdir");
+    let base = out.path().join("project");
+    let status = Command::new("python3")
+        .args([
+            "-c",
+            "import shutil, sys; print(shutil.make_archive(sys.argv[1], sys.argv[2], root_dir=sys.argv[3]))",
+        ])
+        .arg(&base)
+        .arg(format)
+        .arg(dir)
+        .output()
+        .expect("python3 packs the project");
+    assert!(status.status.success(), "{status:?}");
+    let path = String::from_utf8(status.stdout).expect("utf8");
+    std::fs::read(path.trim()).expect("archive")
+}
+
+/// A project of `files` (name, text) packed as `format`.
+pub fn project(files: &[(&str, &str)], format: &str) -> Vec<u8> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).expect("write");
+    }
+    pack(dir.path(), format)
 }
 
 /// Runs `command` with `failpoints` (`LETSDATA_FAILPOINTS`), which must kill it (SIGKILL)

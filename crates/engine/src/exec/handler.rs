@@ -519,21 +519,11 @@ fn reader_result(
     function: &str,
     r: &Value,
 ) -> Result<ParseDocumentResult, String> {
-    let status = match r
-        .get("status")
-        .and_then(Value::as_str)
-        .map(str::to_ascii_uppercase)
-        .as_deref()
-    {
-        Some("SUCCESS") => ParseDocumentResultStatus::Success,
-        Some("ERROR") => ParseDocumentResultStatus::Error,
-        Some("SKIP") => ParseDocumentResultStatus::Skip,
-        _ => {
-            return Err(format!(
-                "{interface}.{function} returned {}, not a ParseDocumentResult with status SUCCESS, ERROR or SKIP",
-                cut(&r.to_string())
-            ));
-        }
+    let Some(status) = status_of(r) else {
+        return Err(format!(
+            "{interface}.{function} returned {}, not a ParseDocumentResult with status SUCCESS, ERROR or SKIP",
+            cut(&r.to_string())
+        ));
     };
     let document = r.get("document").filter(|d| d.is_object()).map(|doc| {
         match doc.get("documentType").and_then(Value::as_str) {
@@ -570,31 +560,36 @@ fn reader_result(
     })
 }
 
-/// Adds a `ParseDocumentResult` to a batch.
-fn push_result(batch: &mut ParsedBatch, r: &Value) {
-    let status = match r
+/// A `ParseDocumentResult`'s status (`SUCCESS`, `ERROR`, `SKIP`, any case).
+fn status_of(r: &Value) -> Option<ParseDocumentResultStatus> {
+    match r
         .get("status")
         .and_then(Value::as_str)
         .map(str::to_ascii_uppercase)
         .as_deref()
     {
-        Some("SUCCESS") => ParseDocumentResultStatus::Success,
-        Some("ERROR") => ParseDocumentResultStatus::Error,
-        Some("SKIP") => ParseDocumentResultStatus::Skip,
-        _ => {
-            let message = format!(
-                "the parser returned {}, not a ParseDocumentResult with status SUCCESS, ERROR or SKIP",
-                cut(&r.to_string())
-            );
-            batch.push(
-                DocumentKind::Error,
-                ParseDocumentResultStatus::Error,
-                None,
-                None,
-                &message,
-            );
-            return;
-        }
+        Some("SUCCESS") => Some(ParseDocumentResultStatus::Success),
+        Some("ERROR") => Some(ParseDocumentResultStatus::Error),
+        Some("SKIP") => Some(ParseDocumentResultStatus::Skip),
+        _ => None,
+    }
+}
+
+/// Adds a `ParseDocumentResult` to a batch.
+fn push_result(batch: &mut ParsedBatch, r: &Value) {
+    let Some(status) = status_of(r) else {
+        let message = format!(
+            "the parser returned {}, not a ParseDocumentResult with status SUCCESS, ERROR or SKIP",
+            cut(&r.to_string())
+        );
+        batch.push(
+            DocumentKind::Error,
+            ParseDocumentResultStatus::Error,
+            None,
+            None,
+            &message,
+        );
+        return;
     };
     let doc = r.get("document").filter(|d| d.is_object());
     let Some(doc) = doc else {
