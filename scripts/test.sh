@@ -208,8 +208,9 @@ section "tests"
 LETSDATA_TEST_VIA_SERVER=1 cargo test --locked -p letsdata --features letsdata/failpoints \
   --test lists --test config_errors --test reclaim --test mixed_dataset --test previous_release \
   --test s3 --test aws_init --test aws_stream_modes --test wasm_readers --test aws --test wasm \
-  --test redrive --test redis -- \
+  --test redrive --test redis --test handlers --test handler_readers -- \
   --skip kinesis_shards_to_s3_survive_sigkill \
+  --skip a_python_parsers_dataset_killed_mid_run_resumes_with_every_record_once \
   --skip a_stopped_redis_ends_the_tasks_errored_and_a_redrive_completes_them \
   --skip web_archive_resumes_every_file_from_its_checkpoint_after_sigkill \
   --skip two_concurrent_redrives_exactly_one_wins \
