@@ -214,16 +214,6 @@ export const handler = async (event, context) => {
 const PACKAGE_JSON: &str =
     r#"{"name": "echo-readers", "version": "1.0.0", "type": "module", "main": "index.js"}"#;
 
-/// A letsdata home using the emulator, with its own artifact bucket.
-fn code_home(em: &Emulator) -> TestHome {
-    let mut home = em.home();
-    home.env(
-        "LETSDATA_ARTIFACT_BUCKET",
-        &format!("artifacts-{}", em.suffix),
-    );
-    home
-}
-
 /// The two echo projects in the emulator's code bucket.
 struct Links {
     python: String,
@@ -481,7 +471,7 @@ async fn queue_message_reader_in_javascript_reads_sqs() {
     // One reader: the emulator's ReceiveMessage can hand a message to two concurrent readers,
     // which SQS allows (at-least-once) but would make the exact counts below vary.
     cfg["computeEngine"]["concurrency"] = json!(1);
-    let (_home, f) = run(code_home(&em), cfg).await;
+    let (_home, f) = run(em.code_home(), cfg).await;
     assert_eq!(f.ds["datasetStatus"], "COMPLETED", "{}", f.ds);
     assert_eq!(f.ds["datasetProgress"]["documentsWritten"], 39, "{}", f.ds);
     let mut bodies = Vec::new();
@@ -607,7 +597,7 @@ async fn a_raising_python_queue_reader_follows_the_reader_error_policy() {
     // The default: an error record with the exception, the message deleted, the task goes on.
     let (queue, url) = raising_queue(&em, "default").await;
     let cfg = config("PySqsRaise", &queue, json!({}));
-    let home = code_home(&em);
+    let home = em.code_home();
     let f = tokio::task::spawn_blocking(move || finish(&home, &cfg, 0))
         .await
         .expect("join");
@@ -632,7 +622,7 @@ async fn a_raising_python_queue_reader_follows_the_reader_error_policy() {
         &queue,
         json!({"onRecordError": "WriteErrorAndContinue", "onRecordErrorDeleteMessage": false}),
     );
-    let home = code_home(&em);
+    let home = em.code_home();
     let f = tokio::task::spawn_blocking(move || finish(&home, &cfg, 0))
         .await
         .expect("join");
@@ -645,7 +635,7 @@ async fn a_raising_python_queue_reader_follows_the_reader_error_policy() {
     // FailTask: the task ends ERRORED with the exception; what came before is written.
     let (queue, url) = raising_queue(&em, "fail").await;
     let cfg = config("PySqsFail", &queue, json!({"onRecordError": "FailTask"}));
-    let home = code_home(&em);
+    let home = em.code_home();
     let f = tokio::task::spawn_blocking(move || finish(&home, &cfg, 3))
         .await
         .expect("join");
@@ -722,7 +712,7 @@ async fn kinesis_record_reader_in_python_reads_every_shard() {
             "kinesisReaderTaskStopAfterConsecutiveEmptyPolls": 2,
         }),
     );
-    let (_home, f) = run(code_home(&em), cfg).await;
+    let (_home, f) = run(em.code_home(), cfg).await;
     let after = now_millis();
     assert_eq!(f.ds["datasetStatus"], "COMPLETED", "{}", f.ds);
     assert_eq!(
@@ -823,7 +813,7 @@ async fn check_table_scan(em: &Emulator, links: &Links, table: &str, language: &
         links.of(language),
         json!({"manifestType": "DynamoDBTableReaderManifest", "dynamoDBTableReaderSegments": 3}),
     );
-    let (_home, f) = run(code_home(em), cfg).await;
+    let (_home, f) = run(em.code_home(), cfg).await;
     assert_eq!(f.ds["datasetStatus"], "COMPLETED", "{}", f.ds);
     assert_eq!(f.ds["datasetProgress"]["totalTasks"], 3, "{}", f.ds);
     let mut ids = Vec::new();
@@ -874,7 +864,7 @@ async fn check_stream(em: &Emulator, links: &Links, stream_arn: &str, language: 
             "dynamoDBReaderTaskStopAfterConsecutiveEmptyPolls": 2,
         }),
     );
-    let (_home, f) = run(code_home(em), cfg).await;
+    let (_home, f) = run(em.code_home(), cfg).await;
     assert_eq!(f.ds["datasetStatus"], "COMPLETED", "{}", f.ds);
     let mut inserts = BTreeSet::new();
     let mut modifies = BTreeSet::new();

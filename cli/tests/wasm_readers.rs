@@ -14,16 +14,6 @@ use letsdata_connectors::sqs::SqsOutgoingMessage;
 use serde_json::{Value, json};
 use std::time::Duration;
 
-/// A letsdata home using the emulator, with its own artifact bucket.
-fn code_home(em: &Emulator) -> TestHome {
-    let mut home = em.home();
-    home.env(
-        "LETSDATA_ARTIFACT_BUCKET",
-        &format!("artifacts-{}", em.suffix),
-    );
-    home
-}
-
 /// Uploads the readers component; returns its link.
 async fn upload_component(em: &Emulator) -> String {
     let bucket = format!("code-{}", em.suffix);
@@ -113,7 +103,7 @@ async fn queue_message_reader_component_reads_sqs() {
     // One reader: the emulator's ReceiveMessage can hand a message to two concurrent readers,
     // which SQS allows (at-least-once) but would make the exact counts below vary.
     cfg["computeEngine"]["concurrency"] = json!(1);
-    let (home, ds, docs) = run(code_home(&em), cfg).await;
+    let (home, ds, docs) = run(em.code_home(), cfg).await;
     assert_eq!(ds["datasetStatus"], "COMPLETED", "{ds}");
     assert_eq!(ds["datasetProgress"]["documentsWritten"], 38, "{ds}");
     assert_eq!(ds["datasetProgress"]["errorRecords"], 2, "{ds}");
@@ -204,7 +194,7 @@ async fn kinesis_record_reader_component_reads_every_shard() {
             "kinesisReaderTaskStopAfterConsecutiveEmptyPolls": 2,
         }),
     );
-    let (home, ds, docs) = run(code_home(&em), cfg).await;
+    let (home, ds, docs) = run(em.code_home(), cfg).await;
     assert_eq!(ds["datasetStatus"], "COMPLETED", "{ds}");
     assert_eq!(
         ds["datasetProgress"]["totalTasks"], 2,
@@ -284,7 +274,7 @@ async fn dynamodb_readers_components_read_streams_and_tables() {
         &link,
         json!({"manifestType": "DynamoDBTableReaderManifest", "dynamoDBTableReaderSegments": 3}),
     );
-    let (_home, ds, docs) = run(code_home(&em), cfg).await;
+    let (_home, ds, docs) = run(em.code_home(), cfg).await;
     assert_eq!(ds["datasetStatus"], "COMPLETED", "{ds}");
     assert_eq!(ds["datasetProgress"]["totalTasks"], 3, "{ds}");
     let mut ids: Vec<String> = docs
@@ -315,7 +305,7 @@ async fn dynamodb_readers_components_read_streams_and_tables() {
             "dynamoDBReaderTaskStopAfterConsecutiveEmptyPolls": 2,
         }),
     );
-    let (_home, ds, docs) = run(code_home(&em), cfg).await;
+    let (_home, ds, docs) = run(em.code_home(), cfg).await;
     assert_eq!(ds["datasetStatus"], "COMPLETED", "{ds}");
     let inserts = docs.iter().filter(|d| d["event"] == "INSERT").count();
     let modifies: Vec<&Value> = docs.iter().filter(|d| d["event"] == "MODIFY").collect();

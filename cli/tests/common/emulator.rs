@@ -118,6 +118,17 @@ impl Emulator {
         self.on(TestHome::new())
     }
 
+    /// A home on the emulator with an artifact bucket of its own (`LETSDATA_ARTIFACT_BUCKET`),
+    /// for datasets with user code.
+    pub fn code_home(&self) -> TestHome {
+        let mut home = self.home();
+        home.env(
+            "LETSDATA_ARTIFACT_BUCKET",
+            &format!("artifacts-{}", self.suffix),
+        );
+        home
+    }
+
     /// A home on the emulator that never goes through a server ([`TestHome::local`]).
     pub fn local_home(&self) -> TestHome {
         self.on(TestHome::local())
