@@ -241,18 +241,15 @@ impl Handler {
         events: &[Vec<u8>],
         deadline: std::time::Instant,
     ) -> Result<Vec<Reply>, HandlerError> {
-        let deadline_ms = epoch_ms(deadline);
+        let tail = format!(",\"deadlineMs\":{}}}", epoch_ms(deadline));
         let mut frames = Vec::with_capacity(events.iter().map(|e| e.len() + 40).sum());
         for event in events {
-            let body_len = event.len() + 32 + 20;
-            let mut body = Vec::with_capacity(body_len);
-            body.extend_from_slice(b"{\"event\":");
-            body.extend_from_slice(event);
-            body.extend_from_slice(b",\"deadlineMs\":");
-            body.extend_from_slice(deadline_ms.to_string().as_bytes());
-            body.push(b'}');
-            frames.extend_from_slice(&(body.len() as u32).to_be_bytes());
-            frames.extend_from_slice(&body);
+            // The frame's length, then `{"event": <event>, "deadlineMs": <ms>}`.
+            let body_len = b"{\"event\":".len() + event.len() + tail.len();
+            frames.extend_from_slice(&(body_len as u32).to_be_bytes());
+            frames.extend_from_slice(b"{\"event\":");
+            frames.extend_from_slice(event);
+            frames.extend_from_slice(tail.as_bytes());
         }
         let n = events.len();
         let (mut read, mut write) = self.stream.split();
