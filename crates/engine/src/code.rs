@@ -332,7 +332,7 @@ pub(crate) async fn build_code(
     let loaded = letsdata_lambda::Handler::start(&built, &options).await;
     let _ = std::fs::remove_dir_all(&scratch);
     match loaded {
-        Ok(h) => {
+        Ok(mut h) => {
             h.stop().await;
             Ok(format!(
                 "{}; {} loads in {} ms ({} {})",

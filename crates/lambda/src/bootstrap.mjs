@@ -90,25 +90,46 @@ function call(handler, event, ctx) {
 const socket = net.createConnection(process.env.LETSDATA_HANDLER_SOCKET);
 socket.setNoDelay(true);
 
+// Answers are collected and written together when no whole request is left to answer: one
+// write per batch of records, not per record.
+let pending = [];
 function send(value) {
   const body = Buffer.from(JSON.stringify(value === undefined ? null : value), "utf8");
   const header = Buffer.alloc(4);
   header.writeUInt32BE(body.length, 0);
-  socket.write(Buffer.concat([header, body]));
+  pending.push(header, body);
 }
 
-let buffered = Buffer.alloc(0);
-const queue = [];
-let wake = null;
-socket.on("data", (chunk) => {
-  buffered = buffered.length ? Buffer.concat([buffered, chunk]) : chunk;
-  while (buffered.length >= 4) {
-    const length = buffered.readUInt32BE(0);
-    if (buffered.length < 4 + length) break;
-    queue.push(buffered.subarray(4, 4 + length));
-    buffered = buffered.subarray(4 + length);
+function flush() {
+  if (pending.length) {
+    socket.write(Buffer.concat(pending));
+    pending = [];
   }
-  if (wake && queue.length) {
+}
+
+// Requests arrive in chunks; a frame's bytes are joined once it is whole.
+let chunks = [];
+let chunked = 0;
+const queue = [];
+let head = 0;
+let wake = null;
+function take(n) {
+  const joined = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, chunked);
+  chunks = joined.length > n ? [joined.subarray(n)] : [];
+  chunked -= n;
+  return joined.subarray(0, n);
+}
+socket.on("data", (chunk) => {
+  chunks.push(chunk);
+  chunked += chunk.length;
+  for (;;) {
+    if (chunked < 4) break;
+    if (chunks[0].length < 4) chunks = [Buffer.concat(chunks, chunked)];
+    const length = chunks[0].readUInt32BE(0);
+    if (chunked < 4 + length) break;
+    queue.push(take(4 + length).subarray(4));
+  }
+  if (wake && head < queue.length) {
     const w = wake;
     wake = null;
     w();
@@ -118,10 +139,16 @@ socket.on("end", () => process.exit(0));
 socket.on("error", () => process.exit(0));
 
 async function next() {
-  while (queue.length === 0) {
+  while (head === queue.length) {
+    // Nothing left to answer: the answers so far go out before the wait.
+    flush();
+    queue.length = 0;
+    head = 0;
     await new Promise((resolve) => (wake = resolve));
   }
-  return queue.shift();
+  const frame = queue[head];
+  queue[head++] = undefined;
+  return frame;
 }
 
 socket.on("connect", async () => {
@@ -130,6 +157,7 @@ socket.on("connect", async () => {
     handler = await loadHandler();
   } catch (e) {
     send({ loadError: errorOf(e) });
+    flush();
     socket.end(() => process.exit(1));
     return;
   }

@@ -81,20 +81,54 @@ def error_of(e):
     }
 
 
-def read_exact(conn, n):
-    chunks = []
-    while n > 0:
-        chunk = conn.recv(min(n, 1 << 20))
-        if not chunk:
+class Channel:
+    """The socket to letsdata: requests read in large chunks, answers collected and sent
+    together when no whole request is left to answer (one read and one write per batch of
+    records, not per record)."""
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.buf = bytearray()
+        self.pos = 0
+        self.out = []
+
+    def send(self, value):
+        data = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        self.out.append(struct.pack(">I", len(data)))
+        self.out.append(data)
+
+    def flush(self):
+        # What the handler printed goes into its pipes before the answers that follow it.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        if self.out:
+            self.conn.sendall(b"".join(self.out))
+            self.out = []
+
+    def _fill(self, need):
+        # Until `need` bytes are buffered past pos; the answers go out before any wait.
+        if len(self.buf) - self.pos >= need:
+            return True
+        self.flush()
+        if self.pos:
+            del self.buf[: self.pos]
+            self.pos = 0
+        while len(self.buf) < need:
+            chunk = self.conn.recv(max(need - len(self.buf), 1 << 20))
+            if not chunk:
+                return False
+            self.buf += chunk
+        return True
+
+    def next_request(self):
+        if not self._fill(4):
             return None
-        chunks.append(chunk)
-        n -= len(chunk)
-    return b"".join(chunks)
-
-
-def send(conn, value):
-    data = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    conn.sendall(struct.pack(">I", len(data)) + data)
+        (length,) = struct.unpack_from(">I", self.buf, self.pos)
+        if not self._fill(4 + length):
+            return None
+        start = self.pos + 4
+        self.pos = start + length
+        return json.loads(bytes(memoryview(self.buf)[start : self.pos]))
 
 
 def main():
@@ -108,23 +142,20 @@ def main():
     limit_memory()
     install_logging()
     module_name, _, function_name = os.environ["_HANDLER"].rpartition(".")
+    channel = Channel(conn)
     try:
         module = importlib.import_module(module_name)
         handler = getattr(module, function_name)
     except BaseException as e:  # noqa: B036 - a load failure of any kind is reported
-        send(conn, {"loadError": error_of(e)})
-        sys.stdout.flush()
+        channel.send({"loadError": error_of(e)})
+        channel.flush()
         return 1
-    send(conn, {"ready": True})
+    channel.send({"ready": True})
     while True:
-        header = read_exact(conn, 4)
-        if header is None:
+        request = channel.next_request()
+        if request is None:
+            channel.flush()
             return 0
-        (length,) = struct.unpack(">I", header)
-        body = read_exact(conn, length)
-        if body is None:
-            return 0
-        request = json.loads(body)
         event = request["event"]
         request_id = str(event.get("requestId", "")) if isinstance(event, dict) else ""
         RequestIdFilter.request_id = request_id
@@ -133,13 +164,12 @@ def main():
             result = handler(event, context)
             reply = {"result": result}
             try:
-                send(conn, reply)
+                channel.send(reply)
             except (TypeError, ValueError) as e:
-                send(conn, {"error": error_of(TypeError(
+                channel.send({"error": error_of(TypeError(
                     "the handler returned a value JSON cannot hold: %s" % e))})
         except Exception as e:
-            send(conn, {"error": error_of(e)})
-        sys.stdout.flush()
+            channel.send({"error": error_of(e)})
 
 
 if __name__ == "__main__":

@@ -121,6 +121,8 @@ pub struct Handler {
     output: Arc<Mutex<Output>>,
     socket_dir: PathBuf,
     language: Language,
+    /// The tasks reading its stdout and stderr (they end at the pipes' end).
+    collectors: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Handler {
@@ -138,9 +140,18 @@ impl Handler {
     /// Starts the interpreter and waits for the handler to be loaded.
     pub async fn start(built: &Built, options: &StartOptions) -> Result<Self, HandlerError> {
         let start_err = |what: &str, e: std::io::Error| HandlerError::Start(format!("{what}: {e}"));
-        tokio::fs::create_dir_all(&options.scratch_dir)
-            .await
-            .map_err(|e| start_err(&options.scratch_dir.display().to_string(), e))?;
+        // Another task's end may remove the (then empty) directory above it meanwhile: tried
+        // again then.
+        let mut made = tokio::fs::create_dir_all(&options.scratch_dir).await;
+        for _ in 0..3 {
+            match &made {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    made = tokio::fs::create_dir_all(&options.scratch_dir).await;
+                }
+                _ => break,
+            }
+        }
+        made.map_err(|e| start_err(&options.scratch_dir.display().to_string(), e))?;
         // Unix socket paths are short: a directory of its own under the temp dir.
         let socket_dir = std::env::temp_dir().join(format!(
             "letsdata-h-{}-{}",
@@ -180,11 +191,12 @@ impl Handler {
             ))
         })?;
         let output = Arc::new(Mutex::new(Output::default()));
+        let mut collectors = Vec::with_capacity(2);
         if let Some(out) = child.stdout.take() {
-            tokio::spawn(collect(out, output.clone(), false));
+            collectors.push(tokio::spawn(collect(out, output.clone(), false)));
         }
         if let Some(err) = child.stderr.take() {
-            tokio::spawn(collect(err, output.clone(), true));
+            collectors.push(tokio::spawn(collect(err, output.clone(), true)));
         }
         let deadline = Instant::from_std(options.deadline);
         let accepted = tokio::select! {
@@ -215,6 +227,7 @@ impl Handler {
             output,
             socket_dir,
             language: built.language,
+            collectors,
         };
         let first = handler.read_frame(options.deadline).await?;
         if first.get("ready").and_then(Value::as_bool) == Some(true) {
@@ -319,14 +332,24 @@ impl Handler {
         (std::mem::take(&mut o.bytes), std::mem::take(&mut o.dropped))
     }
 
-    /// Stops the interpreter.
-    pub async fn stop(mut self) {
+    /// Stops the interpreter and returns what it printed since the last drain, to its last
+    /// line (its pipes are read to their end).
+    pub async fn stop(&mut self) -> (Vec<u8>, u64) {
         let _ = self.stream.shutdown().await;
         // A handler that ends on its own when the socket closes gets a moment to do so.
         let wait = tokio::time::timeout(std::time::Duration::from_millis(500), self.child.wait());
         if wait.await.is_err() {
             let _ = self.child.kill().await;
         }
+        // A process the handler started may hold the pipes open: not waited for long.
+        let collectors = std::mem::take(&mut self.collectors);
+        let read_out = async {
+            for c in collectors {
+                let _ = c.await;
+            }
+        };
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(500), read_out).await;
+        self.drain_output()
     }
 
     async fn read_frame(&mut self, deadline: std::time::Instant) -> Result<Value, HandlerError> {

@@ -40,6 +40,11 @@ pub(super) struct HandlerCode {
 impl Drop for HandlerCode {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.scratch);
+        // The dataset's scratch directory goes with its last task's (it is made again when
+        // needed; one in use is not empty and stays).
+        if let Some(parent) = self.scratch.parent() {
+            let _ = std::fs::remove_dir(parent);
+        }
     }
 }
 
@@ -165,6 +170,11 @@ impl HandlerCode {
     /// What the handler printed.
     pub(super) fn drain_output(&mut self) -> (Vec<u8>, u64) {
         self.handler.drain_output()
+    }
+
+    /// Stops the handler: what it printed, to its last line.
+    pub(super) async fn close(&mut self) -> (Vec<u8>, u64) {
+        self.handler.stop().await
     }
 }
 
@@ -352,6 +362,10 @@ impl FileParsing for HandlerCode {
 
     fn drain_log(&mut self) -> (Vec<u8>, u64) {
         self.drain_output()
+    }
+
+    async fn close(&mut self) -> (Vec<u8>, u64) {
+        HandlerCode::close(self).await
     }
 }
 

@@ -144,6 +144,13 @@ pub(super) trait Driver: Send {
         None
     }
 
+    /// The invocation is over: user code stops, and what it printed last goes to `log`.
+    /// Called once the input is finished and again however the invocation ended.
+    fn close(&mut self, log: &TaskLog) -> impl Future<Output = ()> + Send {
+        let _ = log;
+        async {}
+    }
+
     /// Whether [`Driver::after_commit`] tells the source what a checkpoint covers: the final
     /// checkpoint is then saved by the invocation, not with the task's finish.
     fn acknowledges(&self) -> bool {
@@ -183,6 +190,19 @@ impl Invocation<'_> {
     pub(super) async fn run<D: Driver>(
         &self,
         mut driver: D,
+        out: PartOutput,
+        progress: Progress,
+        slot: Slot,
+    ) -> Result<Outcome, InvokeError> {
+        let outcome = self.drive(&mut driver, out, progress, slot).await;
+        // However the invocation ended, what the user's code printed last reaches the log.
+        driver.close(self.log).await;
+        outcome
+    }
+
+    async fn drive<D: Driver>(
+        &self,
+        driver: &mut D,
         mut out: PartOutput,
         mut progress: Progress,
         slot: Slot,
@@ -200,8 +220,7 @@ impl Invocation<'_> {
                 return Err(InvokeError::LeaseLost);
             }
             if self.signals.stop.load(Ordering::Relaxed) {
-                self.roll(&mut driver, &mut out, &mut progress, false)
-                    .await?;
+                self.roll(driver, &mut out, &mut progress, false).await?;
                 let at = driver.describe_position(&progress);
                 self.log.log(
                     LogLevel::Warn,
@@ -224,8 +243,7 @@ impl Invocation<'_> {
                 || self.started.elapsed() >= self.budget
                 || (progress.resume > started_at && failpoints::decide("invocation-budget"))
             {
-                self.roll(&mut driver, &mut out, &mut progress, false)
-                    .await?;
+                self.roll(driver, &mut out, &mut progress, false).await?;
                 let at = driver.describe_position(&progress);
                 let at = if at.is_empty() {
                     String::new()
@@ -262,8 +280,7 @@ impl Invocation<'_> {
                 Err(InvokeError::Failed(failure)) => {
                     // Keep what was handled before the failure, then fail the attempt.
                     driver.abandon().await;
-                    self.roll(&mut driver, &mut out, &mut progress, false)
-                        .await?;
+                    self.roll(driver, &mut out, &mut progress, false).await?;
                     return Err(InvokeError::Failed(failure));
                 }
                 Err(lost) => {
@@ -282,16 +299,14 @@ impl Invocation<'_> {
             match step {
                 Step::Continue => {
                     if roll_due {
-                        self.roll(&mut driver, &mut out, &mut progress, false)
-                            .await?;
+                        self.roll(driver, &mut out, &mut progress, false).await?;
                         last_roll = Instant::now();
                     }
                     backoff = FIRST_BACKOFF;
                 }
                 Step::CaughtUp => {
                     if roll_due {
-                        self.roll(&mut driver, &mut out, &mut progress, false)
-                            .await?;
+                        self.roll(driver, &mut out, &mut progress, false).await?;
                         last_roll = Instant::now();
                     }
                     backoff = FIRST_BACKOFF;
@@ -300,8 +315,7 @@ impl Invocation<'_> {
                 Step::Idle { pause } => {
                     // Idle: make what was read durable, then wait.
                     if progress.pending != TaskProgress::default() {
-                        self.roll(&mut driver, &mut out, &mut progress, false)
-                            .await?;
+                        self.roll(driver, &mut out, &mut progress, false).await?;
                         last_roll = Instant::now();
                     }
                     if pause {
@@ -310,8 +324,7 @@ impl Invocation<'_> {
                     }
                 }
                 Step::PassDone => {
-                    self.roll(&mut driver, &mut out, &mut progress, false)
-                        .await?;
+                    self.roll(driver, &mut out, &mut progress, false).await?;
                     last_roll = Instant::now();
                     self.log.log(
                         LogLevel::Info,
@@ -325,6 +338,8 @@ impl Invocation<'_> {
                 Step::Finished(why) => break why,
             }
         };
+        // The user's code is done: its last prints come before the task's last lines.
+        driver.close(self.log).await;
         if let Some(why) = &finished {
             self.log.log(LogLevel::Info, why);
         }
@@ -353,8 +368,7 @@ impl Invocation<'_> {
         }
         if driver.acknowledges() {
             // The source is told what the final checkpoint covers: it is saved here.
-            self.roll(&mut driver, &mut out, &mut progress, true)
-                .await?;
+            self.roll(driver, &mut out, &mut progress, true).await?;
             log_completed(self.log, &progress.totals);
             return Ok(Outcome::Completed(None));
         }
@@ -364,9 +378,7 @@ impl Invocation<'_> {
         if out.pending_bytes() <= SMALL_FINAL_PART {
             drop(slot);
         }
-        let checkpoint = self
-            .stage(&mut driver, &mut out, &mut progress, true)
-            .await?;
+        let checkpoint = self.stage(driver, &mut out, &mut progress, true).await?;
         Ok(Outcome::Completed(Some(Box::new(Completion {
             checkpoint,
             out,

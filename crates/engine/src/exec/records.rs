@@ -246,6 +246,12 @@ impl Driver for Records {
     fn acknowledges(&self) -> bool {
         true
     }
+
+    async fn close(&mut self, log: &super::TaskLog) {
+        if let Parse::Handler(handler) = &mut self.parse {
+            drain_guest_log(log, handler.close().await);
+        }
+    }
 }
 
 /// Parses one record's data with a built-in parser. `id` is the record's own id (used when

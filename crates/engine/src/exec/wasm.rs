@@ -217,6 +217,8 @@ pub(super) trait FileParsing: Send {
     ) -> impl Future<Output = Result<ParsedBatch, (ParsedBatch, String)>> + Send;
     /// What the implementation printed since the last drain, and how much was dropped.
     fn drain_log(&mut self) -> (Vec<u8>, u64);
+    /// The parser is done with (stopped, for a process): what it printed last.
+    fn close(&mut self) -> impl Future<Output = (Vec<u8>, u64)> + Send;
 }
 
 impl FileParsing for FileParser {
@@ -259,6 +261,10 @@ impl FileParsing for FileParser {
     }
 
     fn drain_log(&mut self) -> (Vec<u8>, u64) {
+        FileParser::drain_log(self)
+    }
+
+    async fn close(&mut self) -> (Vec<u8>, u64) {
         FileParser::drain_log(self)
     }
 }
@@ -469,6 +475,10 @@ impl<P: FileParsing> Driver for UserFiles<P> {
 
     fn input_bytes(&self) -> Option<u64> {
         self.size
+    }
+
+    async fn close(&mut self, log: &TaskLog) {
+        drain_guest_log(log, self.parser.close().await);
     }
 }
 
