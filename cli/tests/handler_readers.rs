@@ -11,7 +11,7 @@ mod common;
 
 use bytes::Bytes;
 use common::emulator::{Emulator, emulator};
-use common::{TestHome, project};
+use common::{TestHome, pack, project};
 use letsdata_connectors::dynamodb::TableSpec;
 use letsdata_connectors::kinesis::KinesisPutRecord;
 use letsdata_connectors::sqs::SqsOutgoingMessage;
@@ -514,6 +514,133 @@ async fn queue_message_reader_in_javascript_reads_sqs() {
     assert_eq!(counts.total(), 0, "{counts:?}");
 }
 
+#[tokio::test]
+async fn the_javascript_example_reads_its_orders_from_sqs() {
+    let Some(em) = emulator().await else { return };
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/javascript-order-reader");
+    let mut cfg: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("dataset.json")).expect("dataset.json"))
+            .expect("JSON");
+    // The example's names, made this run's own.
+    let bucket = format!("example-code-{}", em.suffix);
+    let queue = format!("letsdata-example-orders-{}", em.suffix);
+    em.s3.create_bucket(&bucket).await.expect("code bucket");
+    let project_dir = dir.join("project");
+    let packed = tokio::task::spawn_blocking(move || pack(&project_dir, "gztar"))
+        .await
+        .expect("join");
+    em.s3
+        .bucket(&bucket)
+        .expect("bucket")
+        .put("javascript-order-reader.tgz", Bytes::from(packed))
+        .await
+        .expect("put the project");
+    let read = &mut cfg["readConnector"];
+    read["artifactFileS3Link"] = json!(format!("s3://{bucket}/javascript-order-reader.tgz"));
+    read["queueName"] = json!(queue);
+    cfg["datasetName"] = json!(format!("JavascriptOrders{}", em.suffix));
+
+    // The example's messages, each with its `channel` attribute.
+    let sqs = em.aws.sqs();
+    let url = sqs.create_queue(&queue, &[]).await.expect("queue");
+    let text = std::fs::read_to_string(dir.join("input/messages.jsonl")).expect("messages");
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("message line"))
+        .collect();
+    let messages: Vec<SqsOutgoingMessage> = lines
+        .iter()
+        .map(|m| SqsOutgoingMessage {
+            body: m["body"].as_str().expect("body").to_string(),
+            document_id: Some(m["attributes"]["channel"].as_str().expect("channel").into()),
+            ..Default::default()
+        })
+        .collect();
+    let report = sqs
+        .sender(&url, Some("channel"))
+        .send_batch(&messages)
+        .await
+        .expect("send");
+    assert!(report.rejected.is_empty(), "{report:?}");
+    // What the reader makes of each message.
+    let (mut orders, mut bad, mut tests) = (BTreeSet::new(), 0, 0);
+    for m in &lines {
+        match serde_json::from_str::<Value>(m["body"].as_str().expect("body")) {
+            Ok(o) if o["items"].as_array().is_some_and(|i| i.is_empty()) => bad += 1,
+            Ok(o) if o["test"] == true => tests += 1,
+            Ok(o) => {
+                orders.insert(o["orderId"].as_str().expect("orderId").to_string());
+            }
+            Err(_) => bad += 1,
+        }
+    }
+    assert!(bad > 0 && tests > 0 && !orders.is_empty());
+
+    let (home, f) = run(em.code_home(), cfg).await;
+    assert_eq!(f.ds["datasetStatus"], "COMPLETED", "{}", f.ds);
+    let p = &f.ds["datasetProgress"];
+    assert_eq!(p["documentsWritten"], orders.len(), "{}", f.ds);
+    assert_eq!(p["errorRecords"], bad, "{}", f.ds);
+    assert_eq!(p["skipRecords"], tests, "{}", f.ds);
+    let written: BTreeSet<String> = f
+        .docs
+        .iter()
+        .map(|d| d["documentId"].as_str().expect("documentId").to_string())
+        .collect();
+    assert_eq!(written, orders);
+    // o-1002: 9.50 + 19.99 from the mobile app, for customer c-2.
+    let o = f
+        .docs
+        .iter()
+        .find(|d| d["documentId"] == "o-1002")
+        .expect("o-1002");
+    assert_eq!(
+        (
+            &o["total"],
+            &o["itemCount"],
+            &o["channel"],
+            &o["partitionKey"],
+            &o["recordType"]
+        ),
+        (
+            &json!(29.49),
+            &json!(2),
+            &json!("mobile"),
+            &json!("c-2"),
+            &json!("Order")
+        ),
+        "{o}"
+    );
+    let reasons: Vec<&str> = f
+        .errors
+        .iter()
+        .map(|e| e["errorMessage"].as_str().unwrap_or_default())
+        .collect();
+    assert!(
+        reasons
+            .iter()
+            .filter(|r| r.contains("the message is not JSON"))
+            .count()
+            == 2
+            && reasons
+                .iter()
+                .any(|r| r.contains("order o-1031: items is missing or empty")),
+        "{reasons:?}"
+    );
+    let counts = sqs.message_counts(&url).await.expect("counts");
+    assert_eq!(counts.total(), 0, "{counts:?}");
+    // What the handler printed (console.log for each error) is the task's log.
+    let task = f.tasks[0]["taskId"].as_str().expect("task id").to_string();
+    let logs = home.run(&["logs", "view", "--datasetName", &f.name, "--taskId", &task]);
+    assert_eq!(
+        logs.stdout.matches(": the message is not JSON").count(),
+        2,
+        "{}",
+        logs.stdout
+    );
+}
+
 /// A queue of ten messages, the fifth of which makes the Python reader raise.
 async fn raising_queue(em: &Emulator, tag: &str) -> (String, String) {
     let sqs = em.aws.sqs();
@@ -654,6 +781,101 @@ async fn a_raising_python_queue_reader_follows_the_reader_error_policy() {
         "a message is neither written nor queued: {} written, {counts:?}",
         f.docs.len()
     );
+}
+
+/// A JavaScript Kinesis reader's dataset killed (SIGKILL) after parts were published, then
+/// `letsdata run`: every record exactly once in the S3 output. The handler's process dies with
+/// the worker; the next attempt starts a new one and resumes each shard at its checkpoint.
+#[cfg(feature = "failpoints")]
+#[tokio::test(flavor = "multi_thread")]
+async fn a_javascript_kinesis_readers_dataset_killed_mid_run_resumes_with_every_record_once() {
+    const N: usize = 3000;
+    let Some(em) = emulator().await else { return };
+    let links = upload_projects(&em).await;
+    let kinesis = em.aws.kinesis();
+    let stream = format!("kill-{}", em.suffix);
+    kinesis
+        .create_stream(&stream, 2, &[])
+        .await
+        .expect("stream");
+    let info = kinesis
+        .wait_active(&stream, Duration::from_secs(30))
+        .await
+        .expect("active");
+    let writer = kinesis.writer(&info.arn);
+    // One PutRecords at a time: the emulator loses records of concurrent calls.
+    for start in (0..N).step_by(300) {
+        let chunk: Vec<KinesisPutRecord> = (start..start + 300)
+            .map(|i| KinesisPutRecord {
+                partition_key: format!("k{}", i % 97),
+                data: Bytes::from(format!("record {i:05}")),
+            })
+            .collect();
+        let report = writer.put_records(&chunk).await.expect("put");
+        assert_eq!(report.succeeded, chunk.len());
+    }
+    let cfg = handler_config(
+        &em,
+        "JsKinesisKill",
+        json!({"connectorDestination": "KINESIS", "readerType": "KINESISSTREAMREADER", "streamArn": info.arn}),
+        "Javascript",
+        links.of("Javascript"),
+        json!({
+            "manifestType": "KinesisStreamReaderManifest",
+            "kinesisReaderTaskStartFromCondition": "Earliest",
+            "kinesisReaderTaskStopCondition": "StopWhenNoNewRecords",
+            "kinesisReaderTaskStopAfterConsecutiveEmptyPolls": 3,
+        }),
+    );
+    let name = cfg["datasetName"].as_str().expect("name").to_string();
+    let mut home = em.code_home();
+    // Small parts, so there are checkpoints to be killed between.
+    home.env("LETSDATA_PART_SIZE_BYTES", "50000");
+    let home = tokio::task::spawn_blocking(move || {
+        home.create_killed(&cfg, "part-published-documents=3*off->return(kill)");
+        home
+    })
+    .await
+    .expect("join");
+    assert_eq!(
+        home.view(&name)["datasetStatus"],
+        "PROCESSING",
+        "killed mid-run"
+    );
+    let home = tokio::task::spawn_blocking(move || {
+        let run = home.run(&["run"]);
+        assert_eq!(run.code, 0, "letsdata run: {}", run.stderr);
+        home
+    })
+    .await
+    .expect("join");
+    assert_eq!(home.view(&name)["datasetStatus"], "COMPLETED");
+    let out = home.run(&[
+        "output",
+        "read",
+        "--datasetName",
+        &name,
+        "--limit",
+        "100000",
+    ]);
+    assert_eq!(out.code, 0, "output read failed: {}", out.stderr);
+    let mut records = Vec::new();
+    let mut ids = BTreeSet::new();
+    for line in out.stdout.lines() {
+        let d: Value = serde_json::from_str(line).expect("document");
+        records.push(d["data"]["data"].as_str().expect("the record").to_string());
+        // The document id is the sequence number, unique within a shard.
+        let id = d["documentId"].as_str().expect("documentId").to_string();
+        ids.insert((
+            d["data"]["shardId"].as_str().expect("shardId").to_string(),
+            id,
+        ));
+    }
+    records.sort();
+    let expected: Vec<String> = (0..N).map(|i| format!("record {i:05}")).collect();
+    assert_eq!(records.len(), N, "every record exactly once");
+    assert_eq!(records, expected);
+    assert_eq!(ids.len(), N);
 }
 
 #[tokio::test(flavor = "multi_thread")]
