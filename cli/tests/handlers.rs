@@ -318,7 +318,8 @@ fn a_raising_javascript_parser_errors_its_task_and_a_code_update_and_redrive_com
 }
 
 #[test]
-fn a_hung_handler_is_stopped_at_the_time_limit_and_an_exiting_one_is_reported_with_its_stderr() {
+fn a_hung_handler_is_stopped_at_the_time_limit_and_an_exiting_one_is_reported_with_its_stderr_and_completed_after_a_code_update()
+ {
     let home = TestHome::new();
     home.put(
         "code",
@@ -356,22 +357,43 @@ fn a_hung_handler_is_stopped_at_the_time_limit_and_an_exiting_one_is_reported_wi
         "{e}"
     );
 
+    // A parser whose interpreter exits on one record; a code update and a redrive complete it.
     let exiting = r#"
 import os, sys
 
 def lambda_handler(event, context):
-    if event["function"] == "getS3FileType":
-        print("giving up on purpose", file=sys.stderr)
-        sys.stderr.flush()
-        os._exit(7)
-    raise Exception("not reached")
+    d = event.get("data") or {}
+    f = event["function"]
+    if f == "getS3FileType":
+        data = "ROWS"
+    elif f == "getResolvedS3FileName":
+        data = d["fileName"]
+    elif f == "getRecordStartPattern":
+        data = {"recordHintType": "PATTERN", "pattern": "", "offset": -1}
+    elif f == "getRecordEndPattern":
+        data = {"recordHintType": "PATTERN", "pattern": "\n", "offset": -1}
+    else:
+        row_id, value = d["content"].strip().split(",")
+        if value == "exit":
+            print("giving up on purpose", file=sys.stderr)
+            sys.stderr.flush()
+            os._exit(7)
+        data = {"nextRecordType": None, "status": "SUCCESS",
+                "document": {"documentType": "Document", "documentId": row_id,
+                             "recordType": "ROW", "partitionKey": None, "documentMetadata": None,
+                             "documentKeyValuesMap": {"id": int(row_id)}}}
+    return {"StatusCode": 200, "body": {"statusCode": "SUCCESS", "data": data}}
 "#;
     home.put(
         "code",
         "exits.zip",
         &project(&[("letsdata_lambda_function.py", exiting)], "zip"),
     );
-    home.put("input", "any.csv", b"1,2\n");
+    home.put(
+        "input",
+        "any.csv",
+        format!("{}50,exit\n{}", rows(0, 50), rows(51, 60)).as_bytes(),
+    );
     let cfg = handler_config("PyExit", "Python", "s3://code/exits.zip", &["any.csv"], 60);
     let run = home.create(&cfg);
     assert_eq!(run.code, 3, "{}", run.stderr);
@@ -382,6 +404,35 @@ def lambda_handler(event, context):
             && e.contains("giving up on purpose"),
         "{e}"
     );
+    let fixed = exiting.replace("os._exit(7)", "return {\"StatusCode\": 200, \"body\": {\"statusCode\": \"SUCCESS\", \"data\": {\"status\": \"SKIP\", \"document\": None, \"nextRecordType\": None}}}");
+    assert_ne!(fixed, exiting);
+    home.put(
+        "code",
+        "fixed.zip",
+        &project(&[("letsdata_lambda_function.py", &fixed)], "zip"),
+    );
+    let update = home.run(&[
+        "datasets",
+        "code",
+        "update",
+        "--datasetName",
+        "PyExit",
+        "--artifactFileS3Link",
+        "s3://code/fixed.zip",
+    ]);
+    assert_eq!(update.code, 0, "{}", update.stderr);
+    let redrive = home.run(&["tasks", "redrive", "--datasetName", "PyExit"]);
+    assert_eq!(redrive.code, 0, "{}", redrive.stderr);
+    let ds = home.view("PyExit");
+    assert_eq!(ds["datasetStatus"], "COMPLETED", "{ds:#}");
+    let mut ids: Vec<u64> = json_lines(&home, "PyExit", "writeBucket")
+        .iter()
+        .map(|d| d["id"].as_u64().expect("id"))
+        .collect();
+    ids.sort();
+    let expected: Vec<u64> = (0..50).chain(51..60).collect();
+    assert_eq!(ids, expected, "every row once");
+    assert_eq!(ds["datasetProgress"]["skipRecords"], 1);
 }
 
 #[test]
