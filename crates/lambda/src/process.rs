@@ -300,9 +300,9 @@ impl Handler {
         }
         replies
             .into_iter()
-            .map(|v| {
-                if let Some(result) = v.get("result") {
-                    Ok(Reply::Result(result.clone()))
+            .map(|mut v| {
+                if let Some(result) = v.get_mut("result") {
+                    Ok(Reply::Result(result.take()))
                 } else if let Some(e) = v.get("error") {
                     Ok(Reply::Raised(HandlerException::from_json(e)))
                 } else {

@@ -25,6 +25,18 @@ use letsdata_sandbox::wit::{
 use letsdata_sandbox::{DocumentKind, ParsedBatch};
 use serde_json::{Map, Value, json};
 
+/// `SingleFileParser.parseDocument`'s `data`, written straight into the request.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ParseDocumentData<'a> {
+    s3_file_type: &'a str,
+    file_name: &'a str,
+    offset_bytes: u64,
+    content: &'a str,
+    start_index: u32,
+    end_index: usize,
+}
+
 /// A running task's handler, and what its requests carry.
 pub(super) struct HandlerCode {
     handler: Handler,
@@ -136,7 +148,7 @@ impl Runner {
 
 impl HandlerCode {
     /// One request, serialized.
-    fn request(&mut self, function: &str, data: Value) -> Vec<u8> {
+    fn request(&mut self, function: &str, data: &impl serde::Serialize) -> Vec<u8> {
         self.requests += 1;
         // Written field by field: the parts every request shares are not rebuilt as values.
         let text = |s: &str| Value::from(s).to_string();
@@ -150,14 +162,14 @@ impl HandlerCode {
         out.extend_from_slice(b",\"letsdataAuth\":");
         out.extend_from_slice(self.auth.as_bytes());
         out.extend_from_slice(b",\"data\":");
-        serde_json::to_writer(&mut out, &data).expect("a JSON value serializes");
+        serde_json::to_writer(&mut out, data).expect("a request's data serializes");
         out.extend_from_slice(b",\"batchedData\":[]}");
         out
     }
 
     /// Calls `function` once and returns its result (`body.data`).
     async fn call(&mut self, function: &str, data: Value) -> Result<Value, InvokeError> {
-        let request = self.request(function, data);
+        let request = self.request(function, &data);
         let mut replies = self
             .handler
             .call_many(&[request], self.deadline)
@@ -180,7 +192,7 @@ impl HandlerCode {
 
 /// The result of one answer, or the user's exception as the task's error.
 fn answer(interface: &str, function: &str, reply: Reply) -> Result<Value, String> {
-    let value = match reply {
+    let mut value = match reply {
         Reply::Raised(e) => {
             return Err(format!(
                 "{interface}.{function} raised {e} (the handler let the exception escape)\n{}",
@@ -190,17 +202,18 @@ fn answer(interface: &str, function: &str, reply: Reply) -> Result<Value, String
         Reply::Result(v) => v,
     };
     let status = value.get("StatusCode").and_then(Value::as_i64);
-    let body = value.get("body");
-    let body_status = body
+    let body_status = value
+        .get("body")
         .and_then(|b| b.get("statusCode"))
         .and_then(Value::as_str);
     match (status, body_status) {
-        (Some(200), Some("SUCCESS")) => Ok(body
-            .and_then(|b| b.get("data"))
-            .cloned()
+        (Some(200), Some("SUCCESS")) => Ok(value
+            .get_mut("body")
+            .and_then(|b| b.get_mut("data"))
+            .map(Value::take)
             .unwrap_or(Value::Null)),
         (_, Some("EXCEPTION")) | (Some(500), _) => {
-            let body = body.cloned().unwrap_or(Value::Null);
+            let body = value.get("body").cloned().unwrap_or(Value::Null);
             let exception = body.get("exception").cloned().unwrap_or(Value::Null);
             let text = |v: &Value, k: &str| {
                 v.get(k)
@@ -330,20 +343,23 @@ impl FileParsing for HandlerCode {
         records: &[u8],
         spans: &[RecordSpan],
     ) -> Result<ParsedBatch, (ParsedBatch, String)> {
-        let data = spans.iter().map(|span| {
-            let raw = &records[span.start as usize..span.end as usize];
-            // LetsData sends the record as a UTF-8 string, indexes 0 to its byte length.
-            let content = String::from_utf8_lossy(raw);
-            json!({
-                "s3FileType": file_type,
-                "fileName": file_name,
-                "offsetBytes": span.offset_bytes,
-                "content": content,
-                "startIndex": 0,
-                "endIndex": content.len(),
+        let requests: Vec<Vec<u8>> = spans
+            .iter()
+            .map(|span| {
+                let raw = &records[span.start as usize..span.end as usize];
+                // LetsData sends the record as a UTF-8 string, indexes 0 to its byte length.
+                let content = String::from_utf8_lossy(raw);
+                let data = ParseDocumentData {
+                    s3_file_type: file_type,
+                    file_name,
+                    offset_bytes: span.offset_bytes,
+                    content: &content,
+                    start_index: 0,
+                    end_index: content.len(),
+                };
+                self.request("parseDocument", &data)
             })
-        });
-        let requests: Vec<Vec<u8>> = data.map(|d| self.request("parseDocument", d)).collect();
+            .collect();
         let replies = self
             .handler
             .call_many(&requests, self.deadline)
@@ -352,7 +368,7 @@ impl FileParsing for HandlerCode {
         let mut batch = ParsedBatch::default();
         for reply in replies {
             match answer(self.interface, "parseDocument", reply) {
-                Ok(r) => push_result(&mut batch, &r),
+                Ok(r) => push_result(&mut batch, r),
                 // The records before it keep their results.
                 Err(e) => return Err((batch, e)),
             }
@@ -381,7 +397,7 @@ impl HandlerCode {
             message,
             fatal: true,
         })?;
-        let request = self.request(function, data);
+        let request = self.request(function, &data);
         let mut replies = self
             .handler
             .call_many(&[request], self.deadline)
@@ -393,7 +409,7 @@ impl HandlerCode {
             })?;
         let reply = replies.pop().expect("one reply per request");
         let result = answer(self.interface, function, reply).map_err(RecordFailure::of_record)?;
-        reader_result(self.interface, function, &result).map_err(RecordFailure::of_record)
+        reader_result(self.interface, function, result).map_err(RecordFailure::of_record)
     }
 }
 
@@ -539,15 +555,16 @@ fn metadata(doc: &Value) -> Vec<(String, String)> {
 fn reader_result(
     interface: &str,
     function: &str,
-    r: &Value,
+    mut r: Value,
 ) -> Result<ParseDocumentResult, String> {
-    let Some(status) = status_of(r) else {
+    let Some(status) = status_of(&r) else {
         return Err(format!(
             "{interface}.{function} returned {}, not a ParseDocumentResult with status SUCCESS, ERROR or SKIP",
             cut(&r.to_string())
         ));
     };
-    let document = r.get("document").filter(|d| d.is_object()).map(|doc| {
+    let next_record_type = text_of(&r, "nextRecordType");
+    let document = r.get_mut("document").filter(|d| d.is_object()).map(|doc| {
         match doc.get("documentType").and_then(Value::as_str) {
             Some("ErrorDoc") => Document::Error(ErrorDoc {
                 error_start_offset_map: offset_map(doc.get("errorStartoffsetMap")),
@@ -576,7 +593,7 @@ fn reader_result(
         }
     });
     Ok(ParseDocumentResult {
-        next_record_type: text_of(r, "nextRecordType"),
+        next_record_type,
         document,
         status,
     })
@@ -598,8 +615,8 @@ fn status_of(r: &Value) -> Option<ParseDocumentResultStatus> {
 }
 
 /// Adds a `ParseDocumentResult` to a batch.
-fn push_result(batch: &mut ParsedBatch, r: &Value) {
-    let Some(status) = status_of(r) else {
+fn push_result(batch: &mut ParsedBatch, mut r: Value) {
+    let Some(status) = status_of(&r) else {
         let message = format!(
             "the parser returned {}, not a ParseDocumentResult with status SUCCESS, ERROR or SKIP",
             cut(&r.to_string())
@@ -613,11 +630,20 @@ fn push_result(batch: &mut ParsedBatch, r: &Value) {
         );
         return;
     };
-    let doc = r.get("document").filter(|d| d.is_object());
+    let doc = r.get_mut("document").filter(|d| d.is_object());
     let Some(doc) = doc else {
         batch.push(DocumentKind::None, status, None, None, "");
         return;
     };
+    if !matches!(
+        doc.get("documentType").and_then(Value::as_str),
+        Some("ErrorDoc" | "SkipDoc")
+    ) {
+        let serialized = serialize(doc);
+        let id = doc.get("documentId").and_then(Value::as_str);
+        batch.push(DocumentKind::Single, status, id, Some(&serialized), "");
+        return;
+    }
     let id = doc.get("documentId").and_then(Value::as_str);
     match doc.get("documentType").and_then(Value::as_str) {
         Some("ErrorDoc") => {
@@ -627,19 +653,16 @@ fn push_result(batch: &mut ParsedBatch, r: &Value) {
                 .unwrap_or("the parser returned an error document without a message");
             batch.push(DocumentKind::Error, status, id, None, message);
         }
-        Some("SkipDoc") => batch.push(DocumentKind::Skip, status, id, None, ""),
-        _ => {
-            let serialized = serialize(doc);
-            batch.push(DocumentKind::Single, status, id, Some(&serialized), "");
-        }
+        _ => batch.push(DocumentKind::Skip, status, id, None, ""),
     }
 }
 
-/// The written form of a handler's document: `documentKeyValuesMap` with the document's
-/// `documentId`, `recordType`, `partitionKey` and `documentMetadata` (when present).
-pub(super) fn serialize(doc: &Value) -> String {
-    let mut out = match doc.get("documentKeyValuesMap") {
-        Some(Value::Object(m)) => m.clone(),
+/// The written form of a handler's document: `documentKeyValuesMap` (taken out of `doc`)
+/// with the document's `documentId`, `recordType`, `partitionKey` and `documentMetadata` (when
+/// present).
+pub(super) fn serialize(doc: &mut Value) -> String {
+    let mut out = match doc.get_mut("documentKeyValuesMap").map(Value::take) {
+        Some(Value::Object(m)) => m,
         _ => Map::new(),
     };
     for key in [
@@ -673,7 +696,7 @@ mod tests {
             "documentKeyValuesMap": {"a": 1, "documentId": "overwritten"},
         });
         assert_eq!(
-            serialize(&doc),
+            serialize(&mut doc.clone()),
             r#"{"a":1,"documentId":"d1","recordType":"LOG","partitionKey":"p"}"#
         );
     }
@@ -683,18 +706,18 @@ mod tests {
         let mut b = ParsedBatch::default();
         push_result(
             &mut b,
-            &json!({"status": "SUCCESS", "document": {"documentType": "Document", "documentId": "x", "documentKeyValuesMap": {"v": 2}}}),
+            json!({"status": "SUCCESS", "document": {"documentType": "Document", "documentId": "x", "documentKeyValuesMap": {"v": 2}}}),
         );
         push_result(
             &mut b,
-            &json!({"status": "ERROR", "document": {"documentType": "ErrorDoc", "errorMessage": "no ts"}}),
+            json!({"status": "ERROR", "document": {"documentType": "ErrorDoc", "errorMessage": "no ts"}}),
         );
         push_result(
             &mut b,
-            &json!({"status": "SKIP", "document": {"documentType": "SkipDoc", "skipMessage": "not an error line"}}),
+            json!({"status": "SKIP", "document": {"documentType": "SkipDoc", "skipMessage": "not an error line"}}),
         );
-        push_result(&mut b, &json!({"status": "SKIP", "document": null}));
-        push_result(&mut b, &json!({"oops": true}));
+        push_result(&mut b, json!({"status": "SKIP", "document": null}));
+        push_result(&mut b, json!({"oops": true}));
         let r: Vec<_> = b.iter().collect();
         assert_eq!(r[0].kind, DocumentKind::Single);
         assert_eq!(r[0].serialized, Some(r#"{"v":2,"documentId":"x"}"#));
