@@ -1,7 +1,9 @@
 //! One interpreter process running a LetsData handler, and the calls into it.
 
 use crate::project::{Built, Language};
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -53,10 +55,11 @@ impl std::fmt::Display for HandlerException {
 }
 
 /// What one call returned.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum Reply {
-    /// The handler's return value (LetsData's `{"StatusCode", "body"}`).
-    Result(Value),
+    /// The handler's return value (LetsData's `{"StatusCode", "body"}`), as JSON text: the
+    /// caller reads what it needs without building a tree of it.
+    Result(Box<RawValue>),
     /// An exception escaped the handler.
     Raised(HandlerException),
 }
@@ -272,8 +275,10 @@ impl Handler {
         };
         let reading = async {
             let mut replies = Vec::with_capacity(n);
+            let mut body = Vec::new();
             for _ in 0..n {
-                replies.push(read_frame_from(&mut read).await?);
+                read_frame_from(&mut read, &mut body).await?;
+                replies.push(answer_of(&body)?);
             }
             Ok::<_, FrameError>(replies)
         };
@@ -298,21 +303,7 @@ impl Handler {
         if let Err(e) = written {
             return Err(self.broken(FrameError::Io(e)).await);
         }
-        replies
-            .into_iter()
-            .map(|mut v| {
-                if let Some(result) = v.get_mut("result") {
-                    Ok(Reply::Result(result.take()))
-                } else if let Some(e) = v.get("error") {
-                    Ok(Reply::Raised(HandlerException::from_json(e)))
-                } else {
-                    Err(HandlerError::Protocol(format!(
-                        "an answer without result or error: {}",
-                        cut(&v.to_string())
-                    )))
-                }
-            })
-            .collect()
+        Ok(replies)
     }
 
     /// Calls the handler once.
@@ -353,13 +344,15 @@ impl Handler {
     }
 
     async fn read_frame(&mut self, deadline: std::time::Instant) -> Result<Value, HandlerError> {
+        let mut body = Vec::new();
         let read = tokio::time::timeout_at(
             Instant::from_std(deadline),
-            read_frame_from(&mut self.stream),
+            read_frame_from(&mut self.stream, &mut body),
         )
         .await;
         match read {
-            Ok(Ok(v)) => Ok(v),
+            Ok(Ok(())) => serde_json::from_slice(&body)
+                .map_err(|e| HandlerError::Protocol(format!("an answer that is not JSON: {e}"))),
             Ok(Err(e)) => Err(self.broken(e).await),
             Err(_) => {
                 let _ = self.child.kill().await;
@@ -484,7 +477,11 @@ impl From<std::io::Error> for FrameError {
     }
 }
 
-async fn read_frame_from<R: AsyncRead + Unpin>(r: &mut R) -> Result<Value, FrameError> {
+/// Reads one frame's body into `body` (its earlier content replaced).
+async fn read_frame_from<R: AsyncRead + Unpin>(
+    r: &mut R,
+    body: &mut Vec<u8>,
+) -> Result<(), FrameError> {
     let mut header = [0u8; 4];
     r.read_exact(&mut header).await?;
     let len = u32::from_be_bytes(header) as usize;
@@ -493,10 +490,40 @@ async fn read_frame_from<R: AsyncRead + Unpin>(r: &mut R) -> Result<Value, Frame
             "an answer of {len} bytes (at most {MAX_FRAME})"
         )));
     }
-    let mut body = vec![0u8; len];
-    r.read_exact(&mut body).await?;
-    serde_json::from_slice(&body)
-        .map_err(|e| FrameError::Invalid(format!("an answer that is not JSON: {e}")))
+    body.clear();
+    body.resize(len, 0);
+    r.read_exact(body).await?;
+    Ok(())
+}
+
+/// One answer frame: `{"result": R}` (R kept as text; `null` too) or `{"error": {...}}`.
+#[derive(Deserialize)]
+struct Answer<'a> {
+    #[serde(borrow, default, deserialize_with = "present")]
+    result: Option<&'a RawValue>,
+    #[serde(default)]
+    error: Option<Value>,
+}
+
+/// A field that is there, even as `null`.
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(d).map(Some)
+}
+
+fn answer_of(body: &[u8]) -> Result<Reply, FrameError> {
+    let answer: Answer<'_> = serde_json::from_slice(body)
+        .map_err(|e| FrameError::Invalid(format!("an answer that is not JSON: {e}")))?;
+    match answer {
+        Answer {
+            result: Some(result),
+            ..
+        } => Ok(Reply::Result(result.to_owned())),
+        Answer { error: Some(e), .. } => Ok(Reply::Raised(HandlerException::from_json(&e))),
+        _ => Err(FrameError::Invalid(format!(
+            "an answer without result or error: {}",
+            cut(&String::from_utf8_lossy(body))
+        ))),
+    }
 }
 
 /// Collects a stream of the process into the output buffer (and stderr's tail).

@@ -23,7 +23,10 @@ use letsdata_sandbox::wit::{
     RecordParseHint, RecordSpan, SingleDoc, SkipDoc,
 };
 use letsdata_sandbox::{DocumentKind, ParsedBatch};
+use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
+use std::borrow::Cow;
 
 /// `SingleFileParser.parseDocument`'s `data`, written straight into the request.
 #[derive(serde::Serialize)]
@@ -176,7 +179,8 @@ impl HandlerCode {
             .await
             .map_err(failed)?;
         let reply = replies.pop().expect("one reply per request");
-        answer(self.interface, function, reply).map_err(InvokeError::user)
+        let data = answer(self.interface, function, &reply).map_err(InvokeError::user)?;
+        serde_json::from_str(data.get()).map_err(|e| InvokeError::internal(e.to_string()))
     }
 
     /// What the handler printed.
@@ -190,28 +194,64 @@ impl HandlerCode {
     }
 }
 
-/// The result of one answer, or the user's exception as the task's error.
-fn answer(interface: &str, function: &str, reply: Reply) -> Result<Value, String> {
-    let mut value = match reply {
+/// LetsData's answer, read without building a tree of it:
+/// `{"StatusCode": 200, "body": {"statusCode": "SUCCESS", "data": R}}`.
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(rename = "StatusCode", borrow, default)]
+    status_code: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    body: Option<EnvelopeBody<'a>>,
+}
+
+#[derive(Deserialize)]
+struct EnvelopeBody<'a> {
+    #[serde(rename = "statusCode", borrow, default)]
+    status: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    data: Option<&'a RawValue>,
+}
+
+/// A field that is there, even as `null`.
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(d).map(Some)
+}
+
+fn null() -> &'static RawValue {
+    serde_json::from_str("null").expect("null is JSON")
+}
+
+/// The result (`body.data`, as JSON text) of one answer, or the user's exception as the
+/// task's error.
+fn answer<'a>(interface: &str, function: &str, reply: &'a Reply) -> Result<&'a RawValue, String> {
+    let raw = match reply {
         Reply::Raised(e) => {
             return Err(format!(
                 "{interface}.{function} raised {e} (the handler let the exception escape)\n{}",
                 e.stack_trace.trim_end()
             ));
         }
-        Reply::Result(v) => v,
+        Reply::Result(raw) => raw,
     };
+    if let Ok(envelope) = serde_json::from_str::<Envelope<'_>>(raw.get()) {
+        let body = envelope.body.as_ref();
+        if envelope.status_code.map(RawValue::get) == Some("200")
+            && body.and_then(|b| b.status).map(RawValue::get) == Some("\"SUCCESS\"")
+        {
+            return Ok(match body.and_then(|b| b.data) {
+                Some(data) => data,
+                None => null(),
+            });
+        }
+    }
+    // Not a success: the tree, for the exception's details.
+    let value: Value = serde_json::from_str(raw.get()).unwrap_or(Value::Null);
     let status = value.get("StatusCode").and_then(Value::as_i64);
     let body_status = value
         .get("body")
         .and_then(|b| b.get("statusCode"))
         .and_then(Value::as_str);
     match (status, body_status) {
-        (Some(200), Some("SUCCESS")) => Ok(value
-            .get_mut("body")
-            .and_then(|b| b.get_mut("data"))
-            .map(Value::take)
-            .unwrap_or(Value::Null)),
         (_, Some("EXCEPTION")) | (Some(500), _) => {
             let body = value.get("body").cloned().unwrap_or(Value::Null);
             let exception = body.get("exception").cloned().unwrap_or(Value::Null);
@@ -366,7 +406,7 @@ impl FileParsing for HandlerCode {
             .await
             .map_err(|e| (ParsedBatch::default(), e.to_string()))?;
         let mut batch = ParsedBatch::default();
-        for reply in replies {
+        for reply in &replies {
             match answer(self.interface, "parseDocument", reply) {
                 Ok(r) => push_result(&mut batch, r),
                 // The records before it keep their results.
@@ -408,7 +448,7 @@ impl HandlerCode {
                 fatal: true,
             })?;
         let reply = replies.pop().expect("one reply per request");
-        let result = answer(self.interface, function, reply).map_err(RecordFailure::of_record)?;
+        let result = answer(self.interface, function, &reply).map_err(RecordFailure::of_record)?;
         reader_result(self.interface, function, result).map_err(RecordFailure::of_record)
     }
 }
@@ -522,104 +562,162 @@ fn record_request(meta: &RecordMeta, raw: &[u8]) -> Result<(&'static str, Value)
     })
 }
 
-/// An offset map: `{fileType: offset}` with the offsets as strings.
-fn offset_map(v: Option<&Value>) -> Vec<(String, String)> {
-    match v {
-        Some(Value::Object(m)) => m
-            .iter()
-            .map(|(k, v)| {
-                let v = match v {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                (k.clone(), v)
-            })
-            .collect(),
-        _ => Vec::new(),
+/// A `ParseDocumentResult` as JSON text, read without building a tree of it:
+/// `{nextRecordType, document, status}`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ResultText<'a> {
+    #[serde(borrow, default)]
+    status: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    document: Option<DocText<'a>>,
+    #[serde(borrow, default)]
+    next_record_type: Option<&'a RawValue>,
+}
+
+/// A `Document`, `ErrorDoc` or `SkipDoc`, its fields as JSON text.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DocText<'a> {
+    #[serde(borrow, default)]
+    document_type: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    document_id: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    record_type: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    partition_key: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    document_metadata: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    document_key_values_map: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    error_message: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    skip_message: Option<&'a RawValue>,
+    #[serde(rename = "errorStartoffsetMap", borrow, default)]
+    error_start_offset_map: Option<&'a RawValue>,
+    #[serde(rename = "errorEndoffsetMap", borrow, default)]
+    error_end_offset_map: Option<&'a RawValue>,
+}
+
+/// A string field's text (`None` when absent, null or not a string).
+fn text(raw: Option<&RawValue>) -> Option<Cow<'_, str>> {
+    let raw = raw?.get();
+    if !raw.starts_with('"') {
+        return None;
+    }
+    match serde_json::from_str::<&str>(raw) {
+        Ok(s) => Some(Cow::Borrowed(s)),
+        // Escapes: unescaped into a string of its own.
+        Err(_) => serde_json::from_str::<String>(raw).ok().map(Cow::Owned),
     }
 }
 
-fn text_of(doc: &Value, key: &str) -> Option<String> {
-    doc.get(key).and_then(Value::as_str).map(str::to_string)
+fn owned(raw: Option<&RawValue>) -> Option<String> {
+    text(raw).map(Cow::into_owned)
+}
+
+/// An object field's entries.
+fn object(raw: Option<&RawValue>) -> Map<String, Value> {
+    raw.and_then(|r| serde_json::from_str(r.get()).ok())
+        .unwrap_or_default()
+}
+
+/// An offset map: `{fileType: offset}` with the offsets as strings.
+fn offset_map(raw: Option<&RawValue>) -> Vec<(String, String)> {
+    object(raw)
+        .into_iter()
+        .map(|(k, v)| {
+            let v = match v {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            (k, v)
+        })
+        .collect()
 }
 
 /// `documentMetadata` as (name, JSON text) pairs.
-fn metadata(doc: &Value) -> Vec<(String, String)> {
-    match doc.get("documentMetadata") {
-        Some(Value::Object(m)) => m.iter().map(|(k, v)| (k.clone(), v.to_string())).collect(),
-        _ => Vec::new(),
-    }
+fn metadata(doc: &DocText<'_>) -> Vec<(String, String)> {
+    object(doc.document_metadata)
+        .into_iter()
+        .map(|(k, v)| (k, v.to_string()))
+        .collect()
 }
 
 /// A reader's `ParseDocumentResult` as the component interface's.
 fn reader_result(
     interface: &str,
     function: &str,
-    mut r: Value,
+    raw: &RawValue,
 ) -> Result<ParseDocumentResult, String> {
-    let Some(status) = status_of(&r) else {
-        return Err(format!(
+    let not_a_result = || {
+        format!(
             "{interface}.{function} returned {}, not a ParseDocumentResult with status SUCCESS, ERROR or SKIP",
-            cut(&r.to_string())
-        ));
+            cut(raw.get())
+        )
     };
-    let next_record_type = text_of(&r, "nextRecordType");
-    let document = r.get_mut("document").filter(|d| d.is_object()).map(|doc| {
-        match doc.get("documentType").and_then(Value::as_str) {
+    let r: ResultText<'_> = serde_json::from_str(raw.get()).map_err(|_| not_a_result())?;
+    let status = status_of(r.status).ok_or_else(not_a_result)?;
+    let document = r
+        .document
+        .map(|doc| match text(doc.document_type).as_deref() {
             Some("ErrorDoc") => Document::Error(ErrorDoc {
-                error_start_offset_map: offset_map(doc.get("errorStartoffsetMap")),
-                error_end_offset_map: offset_map(doc.get("errorEndoffsetMap")),
-                error_message: text_of(doc, "errorMessage").unwrap_or_default(),
-                document_id: text_of(doc, "documentId"),
-                record_type: text_of(doc, "recordType"),
-                partition_key: text_of(doc, "partitionKey"),
-                document_metadata: metadata(doc),
+                error_start_offset_map: offset_map(doc.error_start_offset_map),
+                error_end_offset_map: offset_map(doc.error_end_offset_map),
+                error_message: owned(doc.error_message).unwrap_or_default(),
+                document_id: owned(doc.document_id),
+                record_type: owned(doc.record_type),
+                partition_key: owned(doc.partition_key),
+                document_metadata: metadata(&doc),
                 serialized: None,
             }),
             Some("SkipDoc") => Document::Skip(SkipDoc {
-                skip_start_offset_map: offset_map(doc.get("errorStartoffsetMap")),
-                skip_end_offset_map: offset_map(doc.get("errorEndoffsetMap")),
-                skip_message: text_of(doc, "skipMessage").unwrap_or_default(),
-                document_id: text_of(doc, "documentId"),
-                record_type: text_of(doc, "recordType"),
+                skip_start_offset_map: offset_map(doc.error_start_offset_map),
+                skip_end_offset_map: offset_map(doc.error_end_offset_map),
+                skip_message: owned(doc.skip_message).unwrap_or_default(),
+                document_id: owned(doc.document_id),
+                record_type: owned(doc.record_type),
             }),
             _ => Document::Single(SingleDoc {
-                document_id: text_of(doc, "documentId"),
-                record_type: text_of(doc, "recordType"),
-                partition_key: text_of(doc, "partitionKey"),
-                document_metadata: metadata(doc),
-                serialized: serialize(doc),
+                document_id: owned(doc.document_id),
+                record_type: owned(doc.record_type),
+                partition_key: owned(doc.partition_key),
+                document_metadata: metadata(&doc),
+                serialized: serialize(&doc),
             }),
-        }
-    });
+        });
     Ok(ParseDocumentResult {
-        next_record_type,
+        next_record_type: owned(r.next_record_type),
         document,
         status,
     })
 }
 
 /// A `ParseDocumentResult`'s status (`SUCCESS`, `ERROR`, `SKIP`, any case).
-fn status_of(r: &Value) -> Option<ParseDocumentResultStatus> {
-    match r
-        .get("status")
-        .and_then(Value::as_str)
-        .map(str::to_ascii_uppercase)
-        .as_deref()
-    {
-        Some("SUCCESS") => Some(ParseDocumentResultStatus::Success),
-        Some("ERROR") => Some(ParseDocumentResultStatus::Error),
-        Some("SKIP") => Some(ParseDocumentResultStatus::Skip),
-        _ => None,
+fn status_of(raw: Option<&RawValue>) -> Option<ParseDocumentResultStatus> {
+    let status = text(raw)?;
+    if status.eq_ignore_ascii_case("SUCCESS") {
+        Some(ParseDocumentResultStatus::Success)
+    } else if status.eq_ignore_ascii_case("ERROR") {
+        Some(ParseDocumentResultStatus::Error)
+    } else if status.eq_ignore_ascii_case("SKIP") {
+        Some(ParseDocumentResultStatus::Skip)
+    } else {
+        None
     }
 }
 
-/// Adds a `ParseDocumentResult` to a batch.
-fn push_result(batch: &mut ParsedBatch, mut r: Value) {
-    let Some(status) = status_of(&r) else {
+/// Adds a `ParseDocumentResult` (JSON text) to a batch.
+fn push_result(batch: &mut ParsedBatch, raw: &RawValue) {
+    let parsed = serde_json::from_str::<ResultText<'_>>(raw.get())
+        .ok()
+        .and_then(|r| Some((status_of(r.status)?, r.document)));
+    let Some((status, document)) = parsed else {
         let message = format!(
             "the parser returned {}, not a ParseDocumentResult with status SUCCESS, ERROR or SKIP",
-            cut(&r.to_string())
+            cut(raw.get())
         );
         batch.push(
             DocumentKind::Error,
@@ -630,60 +728,96 @@ fn push_result(batch: &mut ParsedBatch, mut r: Value) {
         );
         return;
     };
-    let doc = r.get_mut("document").filter(|d| d.is_object());
-    let Some(doc) = doc else {
+    let Some(doc) = document else {
         batch.push(DocumentKind::None, status, None, None, "");
         return;
     };
-    if !matches!(
-        doc.get("documentType").and_then(Value::as_str),
-        Some("ErrorDoc" | "SkipDoc")
-    ) {
-        let serialized = serialize(doc);
-        let id = doc.get("documentId").and_then(Value::as_str);
-        batch.push(DocumentKind::Single, status, id, Some(&serialized), "");
-        return;
-    }
-    let id = doc.get("documentId").and_then(Value::as_str);
-    match doc.get("documentType").and_then(Value::as_str) {
+    let id = text(doc.document_id);
+    let id = id.as_deref();
+    match text(doc.document_type).as_deref() {
         Some("ErrorDoc") => {
-            let message = doc
-                .get("errorMessage")
-                .and_then(Value::as_str)
+            let message = text(doc.error_message);
+            let message = message
+                .as_deref()
                 .unwrap_or("the parser returned an error document without a message");
             batch.push(DocumentKind::Error, status, id, None, message);
         }
-        _ => batch.push(DocumentKind::Skip, status, id, None, ""),
+        Some("SkipDoc") => batch.push(DocumentKind::Skip, status, id, None, ""),
+        _ => {
+            let serialized = serialize(&doc);
+            batch.push(DocumentKind::Single, status, id, Some(&serialized), "");
+        }
     }
 }
 
-/// The written form of a handler's document: `documentKeyValuesMap` (taken out of `doc`)
-/// with the document's `documentId`, `recordType`, `partitionKey` and `documentMetadata` (when
-/// present).
-pub(super) fn serialize(doc: &mut Value) -> String {
-    let mut out = match doc.get_mut("documentKeyValuesMap").map(Value::take) {
-        Some(Value::Object(m)) => m,
-        _ => Map::new(),
-    };
-    for key in [
-        "documentId",
-        "recordType",
-        "partitionKey",
-        "documentMetadata",
-    ] {
-        match doc.get(key) {
-            None | Some(Value::Null) => {}
-            Some(v) => {
-                out.insert(key.to_string(), v.clone());
+/// The document's own fields that the written document carries, quoted as they would
+/// appear as keys.
+const OWN_FIELDS: [(&str, &str); 4] = [
+    ("documentId", "\"documentId\""),
+    ("recordType", "\"recordType\""),
+    ("partitionKey", "\"partitionKey\""),
+    ("documentMetadata", "\"documentMetadata\""),
+];
+
+/// The written form of a handler's document: `documentKeyValuesMap` with the document's
+/// `documentId`, `recordType`, `partitionKey` and `documentMetadata` (when not null). The
+/// texts are joined as they are; a map that holds one of those keys itself has it replaced
+/// in place (through a tree).
+fn serialize(doc: &DocText<'_>) -> String {
+    let own = [
+        doc.document_id,
+        doc.record_type,
+        doc.partition_key,
+        doc.document_metadata,
+    ];
+    let map = doc
+        .document_key_values_map
+        .map(|m| m.get().trim())
+        .filter(|m| m.starts_with('{') && m.ends_with('}'))
+        .unwrap_or("{}");
+    let clash = OWN_FIELDS.iter().zip(&own).any(|((_, quoted), v)| {
+        v.is_some() && memchr::memmem::find(map.as_bytes(), quoted.as_bytes()).is_some()
+    });
+    if clash {
+        let mut out: Map<String, Value> = serde_json::from_str(map).unwrap_or_default();
+        for ((key, _), v) in OWN_FIELDS.iter().zip(own) {
+            if let Some(v) = v {
+                out.insert(
+                    (*key).to_string(),
+                    serde_json::from_str(v.get()).unwrap_or(Value::Null),
+                );
             }
         }
+        return Value::Object(out).to_string();
     }
-    Value::Object(out).to_string()
+    let inner = map[1..map.len() - 1].trim();
+    let mut out = String::with_capacity(map.len() + 96);
+    out.push('{');
+    out.push_str(inner);
+    let mut first = inner.is_empty();
+    for ((key, _), v) in OWN_FIELDS.iter().zip(own) {
+        if let Some(v) = v {
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            out.push('"');
+            out.push_str(key);
+            out.push_str("\":");
+            out.push_str(v.get());
+        }
+    }
+    out.push('}');
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn raw(v: Value) -> Box<RawValue> {
+        serde_json::value::to_raw_value(&v).expect("JSON")
+    }
 
     #[test]
     fn a_document_is_its_key_values_with_its_own_fields() {
@@ -695,10 +829,22 @@ mod tests {
             "documentMetadata": null,
             "documentKeyValuesMap": {"a": 1, "documentId": "overwritten"},
         });
+        let text = doc.to_string();
+        let parsed: DocText<'_> = serde_json::from_str(&text).expect("a document");
         assert_eq!(
-            serialize(&mut doc.clone()),
+            serialize(&parsed),
             r#"{"a":1,"documentId":"d1","recordType":"LOG","partitionKey":"p"}"#
         );
+        // Without a clash the texts are joined as they are.
+        let text = r#"{"documentId":"d2","documentKeyValuesMap":{"a":1.50,"b":[1,2]},"documentMetadata":{"m":1}}"#;
+        let parsed: DocText<'_> = serde_json::from_str(text).expect("a document");
+        assert_eq!(
+            serialize(&parsed),
+            r#"{"a":1.50,"b":[1,2],"documentId":"d2","documentMetadata":{"m":1}}"#
+        );
+        let parsed: DocText<'_> =
+            serde_json::from_str(r#"{"documentId":"d3","documentKeyValuesMap":{}}"#).expect("doc");
+        assert_eq!(serialize(&parsed), r#"{"documentId":"d3"}"#);
     }
 
     #[test]
@@ -706,18 +852,24 @@ mod tests {
         let mut b = ParsedBatch::default();
         push_result(
             &mut b,
-            json!({"status": "SUCCESS", "document": {"documentType": "Document", "documentId": "x", "documentKeyValuesMap": {"v": 2}}}),
+            &raw(
+                json!({"status": "SUCCESS", "document": {"documentType": "Document", "documentId": "x", "documentKeyValuesMap": {"v": 2}}}),
+            ),
         );
         push_result(
             &mut b,
-            json!({"status": "ERROR", "document": {"documentType": "ErrorDoc", "errorMessage": "no ts"}}),
+            &raw(
+                json!({"status": "ERROR", "document": {"documentType": "ErrorDoc", "errorMessage": "no ts"}}),
+            ),
         );
         push_result(
             &mut b,
-            json!({"status": "SKIP", "document": {"documentType": "SkipDoc", "skipMessage": "not an error line"}}),
+            &raw(
+                json!({"status": "SKIP", "document": {"documentType": "SkipDoc", "skipMessage": "not an error line"}}),
+            ),
         );
-        push_result(&mut b, json!({"status": "SKIP", "document": null}));
-        push_result(&mut b, json!({"oops": true}));
+        push_result(&mut b, &raw(json!({"status": "SKIP", "document": null})));
+        push_result(&mut b, &raw(json!({"oops": true})));
         let r: Vec<_> = b.iter().collect();
         assert_eq!(r[0].kind, DocumentKind::Single);
         assert_eq!(r[0].serialized, Some(r#"{"v":2,"documentId":"x"}"#));
@@ -738,12 +890,12 @@ mod tests {
         let e = answer(
             "SingleFileParser",
             "parseDocument",
-            Reply::Result(json!({
+            &Reply::Result(raw(json!({
                 "StatusCode": 500,
                 "body": {"statusCode": "EXCEPTION", "errorMessage": "boom",
                          "exception": {"errorMessage": "boom", "errorType": "KeyError",
                                        "stackTrace": "Traceback...\n  line 3"}}
-            })),
+            }))),
         )
         .expect_err("exception");
         assert!(
@@ -753,11 +905,11 @@ mod tests {
         let js = answer(
             "SingleFileParser",
             "parseDocument",
-            Reply::Result(json!({
+            &Reply::Result(raw(json!({
                 "StatusCode": 500,
                 "body": {"statusCode": "EXCEPTION", "errorMessage": "bad",
                          "exception": {"errorType": "Error", "stackTrace": "\"Error: bad\\n    at parse\""}}
-            })),
+            }))),
         )
         .expect_err("exception");
         assert!(
@@ -767,7 +919,7 @@ mod tests {
         let odd = answer(
             "SingleFileParser",
             "getS3FileType",
-            Reply::Result(json!("LOG")),
+            &Reply::Result(raw(json!("LOG"))),
         )
         .expect_err("not LetsData's shape");
         assert!(odd.contains("not LetsData's"), "{odd}");

@@ -58,6 +58,14 @@ fn deadline(seconds: u64) -> std::time::Instant {
     std::time::Instant::now() + Duration::from_secs(seconds)
 }
 
+/// The JSON a call returned (it must have returned).
+fn value_of(r: &Reply) -> serde_json::Value {
+    let Reply::Result(raw) = r else {
+        panic!("{r:?}")
+    };
+    serde_json::from_str(raw.get()).expect("a result is JSON")
+}
+
 #[tokio::test]
 async fn a_python_handler_answers_pipelined_calls_in_order_and_its_prints_are_its_log() {
     let home = tempfile::tempdir().expect("tempdir");
@@ -68,7 +76,7 @@ async fn a_python_handler_answers_pipelined_calls_in_order_and_its_prints_are_it
     let replies = h.call_many(&events, deadline(30)).await.expect("answers");
     assert_eq!(replies.len(), 2000);
     for (n, r) in replies.iter().enumerate() {
-        let Reply::Result(v) = r else { panic!("{r:?}") };
+        let v = value_of(r);
         assert_eq!(v["body"]["data"], n);
     }
     // The prints come over a pipe read by another task; stopping reads it to its end.
@@ -115,7 +123,7 @@ async fn the_context_environment_and_log_level_are_lambdas() {
         )
         .await
         .expect("answer");
-    let Reply::Result(v) = r else { panic!("{r:?}") };
+    let v = value_of(&r);
     assert_eq!(v["name"], "letsdata-test");
     assert_eq!(v["left"], true);
     assert_eq!(v["memory"], "512");
@@ -238,7 +246,7 @@ async fn a_node_handler_runs_async_callback_and_cjs_styles() {
             .collect();
         let replies = h.call_many(&events, deadline(30)).await.expect("answers");
         for (n, r) in replies.iter().enumerate() {
-            let Reply::Result(v) = r else { panic!("{name}: {r:?}") };
+            let v = value_of(r);
             assert_eq!(v["n"], n, "{name}");
             assert_eq!(v["left"], true, "{name}");
             assert_eq!(v["id"], format!("r{n}"), "{name}");
