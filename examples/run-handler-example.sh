@@ -74,7 +74,7 @@ else
     echo "== the AWS emulator answers on $LETSDATA_AWS_ENDPOINT"
   fi
   export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-testing}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-testing}"
-  export AWS_REGION="${AWS_REGION:-us-east-1}"
+  export AWS_REGION="${AWS_REGION:-us-east-1}" AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-${AWS_REGION:-us-east-1}}"
   "$PY" - "$CONFIG" "$PACKED" "examples/$EXAMPLE/input/messages.jsonl" <<'PY'
 import json, os, sys
 import boto3
