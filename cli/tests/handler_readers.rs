@@ -792,17 +792,8 @@ async fn a_javascript_kinesis_readers_dataset_killed_mid_run_resumes_with_every_
     const N: usize = 3000;
     let Some(em) = emulator().await else { return };
     let links = upload_projects(&em).await;
-    let kinesis = em.aws.kinesis();
-    let stream = format!("kill-{}", em.suffix);
-    kinesis
-        .create_stream(&stream, 2, &[])
-        .await
-        .expect("stream");
-    let info = kinesis
-        .wait_active(&stream, Duration::from_secs(30))
-        .await
-        .expect("active");
-    let writer = kinesis.writer(&info.arn);
+    let arn = em.stream(&format!("kill-{}", em.suffix), 2).await;
+    let writer = em.aws.kinesis().writer(&arn);
     // One PutRecords at a time: the emulator loses records of concurrent calls.
     for start in (0..N).step_by(300) {
         let chunk: Vec<KinesisPutRecord> = (start..start + 300)
@@ -817,7 +808,7 @@ async fn a_javascript_kinesis_readers_dataset_killed_mid_run_resumes_with_every_
     let cfg = handler_config(
         &em,
         "JsKinesisKill",
-        json!({"connectorDestination": "KINESIS", "readerType": "KINESISSTREAMREADER", "streamArn": info.arn}),
+        json!({"connectorDestination": "KINESIS", "readerType": "KINESISSTREAMREADER", "streamArn": arn}),
         "Javascript",
         links.of("Javascript"),
         json!({
@@ -886,16 +877,8 @@ async fn a_javascript_kinesis_readers_dataset_killed_mid_run_resumes_with_every_
 async fn kinesis_record_reader_in_python_reads_every_shard() {
     let Some(em) = emulator().await else { return };
     let links = upload_projects(&em).await;
+    let arn = em.stream(&format!("in-{}", em.suffix), 2).await;
     let kinesis = em.aws.kinesis();
-    let stream = format!("in-{}", em.suffix);
-    kinesis
-        .create_stream(&stream, 2, &[])
-        .await
-        .expect("stream");
-    let info = kinesis
-        .wait_active(&stream, Duration::from_secs(30))
-        .await
-        .expect("active");
     let before = now_millis();
     let records: Vec<(String, String)> = (0..100)
         .map(|i| {
@@ -917,14 +900,14 @@ async fn kinesis_record_reader_in_python_reads_every_shard() {
         })
         .collect();
     kinesis
-        .writer(&info.arn)
+        .writer(&arn)
         .put_records(&records)
         .await
         .expect("put");
     let cfg = handler_config(
         &em,
         "PyKinesis",
-        json!({"connectorDestination": "KINESIS", "readerType": "KINESISSTREAMREADER", "streamArn": info.arn}),
+        json!({"connectorDestination": "KINESIS", "readerType": "KINESISSTREAMREADER", "streamArn": arn}),
         "Python",
         links.of("Python"),
         json!({
@@ -961,7 +944,7 @@ async fn kinesis_record_reader_in_python_reads_every_shard() {
                 "data",
             ],
         );
-        assert_eq!(data["streamArn"], info.arn.as_str(), "{d}");
+        assert_eq!(data["streamArn"], arn.as_str(), "{d}");
         let shard = data["shardId"].as_str().expect("shardId");
         assert!(shard.starts_with("shardId-"), "{d}");
         shards.insert(shard.to_string());

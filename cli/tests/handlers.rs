@@ -222,6 +222,62 @@ export const handler = async (event, context) => {
 const PACKAGE_JSON: &str =
     r#"{"name": "rows-parser", "version": "1.0.0", "type": "module", "main": "index.js"}"#;
 
+/// A Python SingleFileParser of newline-ended records (file type ROWS) that imports `imports`
+/// and runs `parse` (indented for the `else` branch) for each record's `d["content"]`, which
+/// sets `data` (`document(id, partition_key, key_values)` builds a Document's result).
+fn python_rows_parser(imports: &str, parse: &str) -> String {
+    format!(
+        r#"
+import {imports}
+
+def document(document_id, partition_key, key_values):
+    return {{"nextRecordType": None, "status": "SUCCESS",
+            "document": {{"documentType": "Document", "documentId": document_id,
+                         "recordType": "ROW", "partitionKey": partition_key,
+                         "documentMetadata": None, "documentKeyValuesMap": key_values}}}}
+
+def lambda_handler(event, context):
+    d = event.get("data") or {{}}
+    f = event["function"]
+    if f == "getS3FileType":
+        data = "ROWS"
+    elif f == "getResolvedS3FileName":
+        data = d["fileName"]
+    elif f == "getRecordStartPattern":
+        data = {{"recordHintType": "PATTERN", "pattern": "", "offset": -1}}
+    elif f == "getRecordEndPattern":
+        data = {{"recordHintType": "PATTERN", "pattern": "\n", "offset": -1}}
+    else:{parse}
+    return {{"StatusCode": 200, "body": {{"statusCode": "SUCCESS", "data": data}}}}
+"#
+    )
+}
+
+/// `datasets code update` of `dataset` to the project at `link`, then `tasks redrive`, which
+/// must complete it: the dataset, and the `id`s of its documents, sorted.
+fn update_and_redrive(home: &TestHome, dataset: &str, link: &str) -> (Value, Vec<u64>) {
+    let update = home.run(&[
+        "datasets",
+        "code",
+        "update",
+        "--datasetName",
+        dataset,
+        "--artifactFileS3Link",
+        link,
+    ]);
+    assert_eq!(update.code, 0, "{}", update.stderr);
+    let redrive = home.run(&["tasks", "redrive", "--datasetName", dataset]);
+    assert_eq!(redrive.code, 0, "{}", redrive.stderr);
+    let ds = home.view(dataset);
+    assert_eq!(ds["datasetStatus"], "COMPLETED", "{ds:#}");
+    let mut ids: Vec<u64> = json_lines(home, dataset, "writeBucket")
+        .iter()
+        .map(|d| d["id"].as_u64().expect("id"))
+        .collect();
+    ids.sort();
+    (ds, ids)
+}
+
 fn rows(from: u64, to: u64) -> String {
     (from..to).map(|i| format!("{i},{}\n", i * 10)).collect()
 }
@@ -289,25 +345,7 @@ fn a_raising_javascript_parser_errors_its_task_and_a_code_update_and_redrive_com
             "zip",
         ),
     );
-    let update = home.run(&[
-        "datasets",
-        "code",
-        "update",
-        "--datasetName",
-        "JsRows",
-        "--artifactFileS3Link",
-        "s3://code/rows-fixed.zip",
-    ]);
-    assert_eq!(update.code, 0, "{}", update.stderr);
-    let redrive = home.run(&["tasks", "redrive", "--datasetName", "JsRows"]);
-    assert_eq!(redrive.code, 0, "{}", redrive.stderr);
-    let ds = home.view("JsRows");
-    assert_eq!(ds["datasetStatus"], "COMPLETED", "{ds:#}");
-    let mut ids: Vec<u64> = json_lines(&home, "JsRows", "writeBucket")
-        .iter()
-        .map(|d| d["id"].as_u64().expect("id"))
-        .collect();
-    ids.sort();
+    let (ds, ids) = update_and_redrive(&home, "JsRows", "s3://code/rows-fixed.zip");
     let mut expected: Vec<u64> = (0..3000).chain(3001..3010).chain(5000..5100).collect();
     expected.sort();
     assert_eq!(ids, expected);
@@ -358,36 +396,20 @@ fn a_hung_handler_is_stopped_at_the_time_limit_and_an_exiting_one_is_reported_wi
     );
 
     // A parser whose interpreter exits on one record; a code update and a redrive complete it.
-    let exiting = r#"
-import os, sys
-
-def lambda_handler(event, context):
-    d = event.get("data") or {}
-    f = event["function"]
-    if f == "getS3FileType":
-        data = "ROWS"
-    elif f == "getResolvedS3FileName":
-        data = d["fileName"]
-    elif f == "getRecordStartPattern":
-        data = {"recordHintType": "PATTERN", "pattern": "", "offset": -1}
-    elif f == "getRecordEndPattern":
-        data = {"recordHintType": "PATTERN", "pattern": "\n", "offset": -1}
-    else:
+    let exiting = python_rows_parser(
+        "os, sys",
+        r#"
         row_id, value = d["content"].strip().split(",")
         if value == "exit":
             print("giving up on purpose", file=sys.stderr)
             sys.stderr.flush()
             os._exit(7)
-        data = {"nextRecordType": None, "status": "SUCCESS",
-                "document": {"documentType": "Document", "documentId": row_id,
-                             "recordType": "ROW", "partitionKey": None, "documentMetadata": None,
-                             "documentKeyValuesMap": {"id": int(row_id)}}}
-    return {"StatusCode": 200, "body": {"statusCode": "SUCCESS", "data": data}}
-"#;
+        data = document(row_id, None, {"id": int(row_id)})"#,
+    );
     home.put(
         "code",
         "exits.zip",
-        &project(&[("letsdata_lambda_function.py", exiting)], "zip"),
+        &project(&[("letsdata_lambda_function.py", &exiting)], "zip"),
     );
     home.put(
         "input",
@@ -411,25 +433,7 @@ def lambda_handler(event, context):
         "fixed.zip",
         &project(&[("letsdata_lambda_function.py", &fixed)], "zip"),
     );
-    let update = home.run(&[
-        "datasets",
-        "code",
-        "update",
-        "--datasetName",
-        "PyExit",
-        "--artifactFileS3Link",
-        "s3://code/fixed.zip",
-    ]);
-    assert_eq!(update.code, 0, "{}", update.stderr);
-    let redrive = home.run(&["tasks", "redrive", "--datasetName", "PyExit"]);
-    assert_eq!(redrive.code, 0, "{}", redrive.stderr);
-    let ds = home.view("PyExit");
-    assert_eq!(ds["datasetStatus"], "COMPLETED", "{ds:#}");
-    let mut ids: Vec<u64> = json_lines(&home, "PyExit", "writeBucket")
-        .iter()
-        .map(|d| d["id"].as_u64().expect("id"))
-        .collect();
-    ids.sort();
+    let (ds, ids) = update_and_redrive(&home, "PyExit", "s3://code/fixed.zip");
     let expected: Vec<u64> = (0..50).chain(51..60).collect();
     assert_eq!(ids, expected, "every row once");
     assert_eq!(ds["datasetProgress"]["skipRecords"], 1);
@@ -478,33 +482,16 @@ fn a_project_that_does_not_load_fails_the_code_build_with_the_reason() {
 fn a_python_parsers_dataset_killed_mid_run_resumes_with_every_record_once() {
     let mut home = TestHome::new();
     home.env("LETSDATA_PART_SIZE_BYTES", "20000");
-    let parser = r#"
-import json
-
-def lambda_handler(event, context):
-    d = event.get("data") or {}
-    f = event["function"]
-    if f == "getS3FileType":
-        data = "ROWS"
-    elif f == "getResolvedS3FileName":
-        data = d["fileName"]
-    elif f == "getRecordStartPattern":
-        data = {"recordHintType": "PATTERN", "pattern": "", "offset": -1}
-    elif f == "getRecordEndPattern":
-        data = {"recordHintType": "PATTERN", "pattern": "\n", "offset": -1}
-    else:
+    let parser = python_rows_parser(
+        "json",
+        r#"
         row = json.loads(d["content"])
-        data = {"nextRecordType": None, "status": "SUCCESS",
-                "document": {"documentType": "Document", "documentId": str(row["id"]),
-                             "recordType": "ROW", "partitionKey": d["fileName"],
-                             "documentMetadata": None,
-                             "documentKeyValuesMap": {"id": row["id"], "twice": row["id"] * 2}}}
-    return {"StatusCode": 200, "body": {"statusCode": "SUCCESS", "data": data}}
-"#;
+        data = document(str(row["id"]), d["fileName"], {"id": row["id"], "twice": row["id"] * 2})"#,
+    );
     home.put(
         "code",
         "rows.zip",
-        &project(&[("letsdata_lambda_function.py", parser)], "zip"),
+        &project(&[("letsdata_lambda_function.py", &parser)], "zip"),
     );
     const ROWS: u64 = 20_000;
     let file = |from: u64| -> String {

@@ -16,11 +16,11 @@ export function document(documentId, recordType, partitionKey, documentKeyValues
   };
 }
 
-// An error record: which message, and why it could not be read.
-export function errorDoc(messageId, recordType, errorMessage) {
+// A record that is not a document: where it is (the message id) and why.
+function recordDoc(documentType, messageId, recordType, reasonField, reason) {
   const where = { sqsMessageId: messageId };
   return {
-    documentType: DocumentType.ErrorDoc,
+    documentType,
     documentId: messageId,
     recordType,
     partitionKey: null,
@@ -28,23 +28,17 @@ export function errorDoc(messageId, recordType, errorMessage) {
     documentKeyValuesMap: null,
     errorStartoffsetMap: where,
     errorEndoffsetMap: where,
-    errorMessage,
+    [reasonField]: reason,
   };
 }
 
+// An error record: which message, and why it could not be read.
+export function errorDoc(messageId, recordType, errorMessage) {
+  return recordDoc(DocumentType.ErrorDoc, messageId, recordType, "errorMessage", errorMessage);
+}
+
 export function skipDoc(messageId, recordType, skipMessage) {
-  const where = { sqsMessageId: messageId };
-  return {
-    documentType: DocumentType.SkipDoc,
-    documentId: messageId,
-    recordType,
-    partitionKey: null,
-    documentMetadata: null,
-    documentKeyValuesMap: null,
-    errorStartoffsetMap: where,
-    errorEndoffsetMap: where,
-    skipMessage,
-  };
+  return recordDoc(DocumentType.SkipDoc, messageId, recordType, "skipMessage", skipMessage);
 }
 
 export function parseDocumentResult(doc) {
