@@ -19,21 +19,32 @@ function errorOf(e) {
   return { errorType: typeof e, errorMessage: String(e), stackTrace: "" };
 }
 
+// What every call's context shares, read from the environment once (it does not change).
+const env = process.env;
+const shared = {
+  functionName: env.AWS_LAMBDA_FUNCTION_NAME || "",
+  functionVersion: env.AWS_LAMBDA_FUNCTION_VERSION || "$LATEST",
+  invokedFunctionArn: env.LETSDATA_FUNCTION_ARN || "",
+  memoryLimitInMB: env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE || "",
+  logGroupName: env.AWS_LAMBDA_LOG_GROUP_NAME || "",
+  logStreamName: env.AWS_LAMBDA_LOG_STREAM_NAME || "",
+};
+const noop = () => {};
+
 function context(requestId, deadlineMs) {
-  const env = process.env;
   return {
     callbackWaitsForEmptyEventLoop: true,
-    functionName: env.AWS_LAMBDA_FUNCTION_NAME || "",
-    functionVersion: env.AWS_LAMBDA_FUNCTION_VERSION || "$LATEST",
-    invokedFunctionArn: env.LETSDATA_FUNCTION_ARN || "",
-    memoryLimitInMB: env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE || "",
+    functionName: shared.functionName,
+    functionVersion: shared.functionVersion,
+    invokedFunctionArn: shared.invokedFunctionArn,
+    memoryLimitInMB: shared.memoryLimitInMB,
     awsRequestId: requestId,
-    logGroupName: env.AWS_LAMBDA_LOG_GROUP_NAME || "",
-    logStreamName: env.AWS_LAMBDA_LOG_STREAM_NAME || "",
+    logGroupName: shared.logGroupName,
+    logStreamName: shared.logStreamName,
     getRemainingTimeInMillis: () => Math.max(0, deadlineMs - Date.now()),
-    done: () => {},
-    succeed: () => {},
-    fail: () => {},
+    done: noop,
+    succeed: noop,
+    fail: noop,
   };
 }
 

@@ -34,15 +34,30 @@ def limit_memory():
 class LambdaContext:
     """The Lambda context object a handler receives."""
 
+    # What every call shares, read from the environment once (it does not change).
+    _static = None
+
     def __init__(self, request_id, deadline_ms):
-        env = os.environ
-        self.function_name = env.get("AWS_LAMBDA_FUNCTION_NAME", "")
-        self.function_version = env.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        self.invoked_function_arn = env.get("LETSDATA_FUNCTION_ARN", "")
-        self.memory_limit_in_mb = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "")
+        static = LambdaContext._static
+        if static is None:
+            env = os.environ
+            static = LambdaContext._static = (
+                env.get("AWS_LAMBDA_FUNCTION_NAME", ""),
+                env.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+                env.get("LETSDATA_FUNCTION_ARN", ""),
+                env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", ""),
+                env.get("AWS_LAMBDA_LOG_GROUP_NAME", ""),
+                env.get("AWS_LAMBDA_LOG_STREAM_NAME", ""),
+            )
+        (
+            self.function_name,
+            self.function_version,
+            self.invoked_function_arn,
+            self.memory_limit_in_mb,
+            self.log_group_name,
+            self.log_stream_name,
+        ) = static
         self.aws_request_id = request_id
-        self.log_group_name = env.get("AWS_LAMBDA_LOG_GROUP_NAME", "")
-        self.log_stream_name = env.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
         self.identity = None
         self.client_context = None
         self._deadline_ms = deadline_ms
@@ -98,9 +113,13 @@ class Channel:
         self.out.append(data)
 
     def flush(self):
-        # What the handler printed goes into its pipes before the answers that follow it.
-        sys.stdout.flush()
-        sys.stderr.flush()
+        # What the handler printed goes into its pipes before the answers that follow it (a
+        # handler may have replaced or closed sys.stdout: that is not the bootstrap's failure).
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # noqa: BLE001
+                pass
         if self.out:
             self.conn.sendall(b"".join(self.out))
             self.out = []
