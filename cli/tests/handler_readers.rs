@@ -12,12 +12,11 @@ mod common;
 use bytes::Bytes;
 use common::emulator::{Emulator, emulator};
 use common::{TestHome, pack, project};
-use letsdata_connectors::dynamodb::TableSpec;
 use letsdata_connectors::kinesis::KinesisPutRecord;
 use letsdata_connectors::sqs::SqsOutgoingMessage;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The Python echo reader (`letsdata_lambda_function.lambda_handler`).
 const PYTHON_ECHO: &str = r#"
@@ -441,7 +440,7 @@ async fn queue_message_reader_in_javascript_reads_sqs() {
     let links = upload_projects(&em).await;
     let sqs = em.aws.sqs();
     let queue = format!("in-{}", em.suffix);
-    let url = sqs.create_queue(&queue, &[]).await.expect("queue");
+    let url = em.queue(&queue).await;
     // Each message has an attribute `origin` = `doc-<i>`.
     let messages: Vec<SqsOutgoingMessage> = (0..40)
         .map(|i| SqsOutgoingMessage {
@@ -454,12 +453,7 @@ async fn queue_message_reader_in_javascript_reads_sqs() {
             ..Default::default()
         })
         .collect();
-    let report = sqs
-        .sender(&url, Some("origin"))
-        .send_batch(&messages)
-        .await
-        .expect("send");
-    assert!(report.rejected.is_empty(), "{report:?}");
+    send(&em, &url, Some("origin"), &messages).await;
     let mut cfg = handler_config(
         &em,
         "JsSqs",
@@ -543,7 +537,7 @@ async fn the_javascript_example_reads_its_orders_from_sqs() {
 
     // The example's messages, each with its `channel` attribute.
     let sqs = em.aws.sqs();
-    let url = sqs.create_queue(&queue, &[]).await.expect("queue");
+    let url = em.queue(&queue).await;
     let text = std::fs::read_to_string(dir.join("input/messages.jsonl")).expect("messages");
     let lines: Vec<Value> = text
         .lines()
@@ -557,12 +551,7 @@ async fn the_javascript_example_reads_its_orders_from_sqs() {
             ..Default::default()
         })
         .collect();
-    let report = sqs
-        .sender(&url, Some("channel"))
-        .send_batch(&messages)
-        .await
-        .expect("send");
-    assert!(report.rejected.is_empty(), "{report:?}");
+    send(&em, &url, Some("channel"), &messages).await;
     // What the reader makes of each message.
     let (mut orders, mut bad, mut tests) = (BTreeSet::new(), 0, 0);
     for m in &lines {
@@ -641,11 +630,23 @@ async fn the_javascript_example_reads_its_orders_from_sqs() {
     );
 }
 
+/// Sends `messages` to the queue at `url` (each message's `document_id` as the attribute
+/// `attribute`, when given); every one must be accepted.
+async fn send(em: &Emulator, url: &str, attribute: Option<&str>, messages: &[SqsOutgoingMessage]) {
+    let report = em
+        .aws
+        .sqs()
+        .sender(url, attribute)
+        .send_batch(messages)
+        .await
+        .expect("send");
+    assert!(report.rejected.is_empty(), "{report:?}");
+}
+
 /// A queue of ten messages, the fifth of which makes the Python reader raise.
 async fn raising_queue(em: &Emulator, tag: &str) -> (String, String) {
-    let sqs = em.aws.sqs();
     let queue = format!("in-{tag}-{}", em.suffix);
-    let url = sqs.create_queue(&queue, &[]).await.expect("queue");
+    let url = em.queue(&queue).await;
     let messages: Vec<SqsOutgoingMessage> = (0..10)
         .map(|i| SqsOutgoingMessage {
             body: if i == 4 {
@@ -656,10 +657,7 @@ async fn raising_queue(em: &Emulator, tag: &str) -> (String, String) {
             ..Default::default()
         })
         .collect();
-    sqs.sender(&url, None)
-        .send_batch(&messages)
-        .await
-        .expect("send");
+    send(em, &url, None, &messages).await;
     (queue, url)
 }
 
@@ -1163,16 +1161,9 @@ async fn check_stream(em: &Emulator, links: &Links, stream_arn: &str, language: 
 async fn dynamodb_readers_in_python_and_javascript_read_streams_and_tables() {
     let Some(em) = emulator().await else { return };
     let links = upload_projects(&em).await;
-    let ddb = em.aws.dynamodb();
     let table = format!("t-{}", em.suffix);
-    ddb.create_table(&TableSpec::new(&table).with_stream(true))
-        .await
-        .expect("table");
-    let info = ddb
-        .wait_active(&table, Duration::from_secs(30))
-        .await
-        .expect("active");
-    let writer = ddb.writer(&table).await.expect("writer");
+    let stream_arn = em.table(&table, true).await.expect("stream arn");
+    let writer = em.aws.dynamodb().writer(&table).await.expect("writer");
     let mut items: Vec<serde_json::Map<String, Value>> = (0..ITEMS)
         .map(|i| {
             json!({"id": format!("item-{i}"), "n": i})
@@ -1199,7 +1190,6 @@ async fn dynamodb_readers_in_python_and_javascript_read_streams_and_tables() {
         })
         .collect();
     writer.write(&modified).await.expect("modify");
-    let stream_arn = info.stream_arn.expect("stream arn");
     for language in ["Python", "Javascript"] {
         check_table_scan(&em, &links, &table, language).await;
         check_stream(&em, &links, &stream_arn, language).await;
