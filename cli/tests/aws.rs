@@ -62,23 +62,6 @@ fn assert_completed(ds: &Value) {
     );
 }
 
-/// `letsdata output read`: the documents printed, one JSON per line.
-fn output_read(home: &TestHome, dataset: &str, limit: usize) -> Vec<Value> {
-    let run = home.run(&[
-        "output",
-        "read",
-        "--datasetName",
-        dataset,
-        "--limit",
-        &limit.to_string(),
-    ]);
-    assert_eq!(run.code, 0, "output read: {}", run.stderr);
-    run.stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-        .collect()
-}
-
 /// Runs `datasets delete`; returns the dataset as `datasets view` then shows it, DELETED.
 fn delete_dataset(home: &TestHome, name: &str) -> Value {
     let run = home.run(&["datasets", "delete", "--datasetName", name]);
@@ -300,13 +283,13 @@ async fn s3_files_to_letsdata_kinesis_stream() {
     assert_eq!(per_shard.len(), 2, "both shards written: {per_shard:?}");
 
     // `output read` prints the same documents.
-    let docs = output_read(&home, &name, 10_000);
+    let docs = home.output_read(&name, 10_000);
     assert_eq!(docs.len(), 3000);
     assert_each_once(
         &counts(docs.iter().map(|d| d["id"].as_u64().expect("id"))),
         0..3000,
     );
-    let few = output_read(&home, &name, 7);
+    let few = home.output_read(&name, 7);
     assert_eq!(few.len(), 7, "--limit is honoured");
 
     // The malformed line is in the error bucket.
@@ -744,7 +727,7 @@ async fn dynamodb_parallel_scan_to_letsdata_queue() {
     );
 
     // `output read` peeks: all documents, left in the queue (checked at the end).
-    let peeked = output_read(&home, &name, 10_000);
+    let peeked = home.output_read(&name, 10_000);
 
     // K messages, distinct ids in the docId attribute, each matching its body.
     let messages = receive_all(&emu.aws, &url).await;
@@ -865,7 +848,7 @@ async fn dynamodb_stream_events_to_s3() {
         .map(|l| serde_json::from_str(l).expect("json"))
         .collect();
     assert_eq!(docs.len(), 5, "{docs:#?}");
-    let printed = output_read(&home, &name, 100);
+    let printed = home.output_read(&name, 100);
     assert_eq!(printed.len(), 5);
 
     let event_ids: BTreeSet<&str> = docs
@@ -1002,7 +985,7 @@ async fn kinesis_to_letsdata_dynamodb_table() {
         assert_eq!(by_n[&n]["kind"], "plain");
     }
     assert_eq!(by_n[&40]["documentId"], "mine");
-    assert_eq!(output_read(&home, &name, 1000).len(), 41);
+    assert_eq!(home.output_read(&name, 1000).len(), 41);
 
     let errors = home.error_records(&name);
     assert_eq!(errors.len(), 1);

@@ -262,31 +262,6 @@ async fn upload_projects(em: &Emulator) -> Links {
     }
 }
 
-/// A dataset reading `read` with the `language` project at `link` and `manifest`, writing
-/// to S3.
-fn handler_config(
-    em: &Emulator,
-    name: &str,
-    mut read: Value,
-    language: &str,
-    link: &str,
-    manifest: Value,
-) -> Value {
-    read["artifactImplementationLanguage"] = json!(language);
-    read["artifactFileS3Link"] = json!(link);
-    json!({
-        "datasetName": format!("{name}{}", em.suffix),
-        "region": "us-east-1",
-        "accessGrantRoleArn": "arn:aws:iam::123456789012:role/LetsDataAccess",
-        "customerAccountForAccess": "123456789012",
-        "readConnector": read,
-        "writeConnector": {"connectorDestination": "S3", "resourceLocation": "LetsData"},
-        "errorConnector": {"connectorDestination": "S3", "resourceLocation": "LetsData"},
-        "computeEngine": {"computeEngineType": "Lambda", "concurrency": 2},
-        "manifestFile": manifest,
-    })
-}
-
 /// A dataset run to its end: the dataset, its documents, error records and tasks.
 struct Finished {
     name: String,
@@ -305,20 +280,7 @@ fn finish(home: &TestHome, cfg: &Value, code: i32) -> Finished {
         r.code, r.stdout, r.stderr
     );
     let name = cfg["datasetName"].as_str().expect("name").to_string();
-    let out = home.run(&[
-        "output",
-        "read",
-        "--datasetName",
-        &name,
-        "--limit",
-        "100000",
-    ]);
-    assert_eq!(out.code, 0, "output read failed: {}", out.stderr);
-    let docs = out
-        .stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("document"))
-        .collect();
+    let docs = home.output_read(&name, 100_000);
     Finished {
         ds: home.view(&name),
         docs,
@@ -454,8 +416,7 @@ async fn queue_message_reader_in_javascript_reads_sqs() {
         })
         .collect();
     send(&em, &url, Some("origin"), &messages).await;
-    let mut cfg = handler_config(
-        &em,
+    let mut cfg = em.code_dataset(
         "JsSqs",
         json!({"connectorDestination": "SQS", "queueName": queue}),
         "Javascript",
@@ -680,8 +641,7 @@ async fn a_raising_python_queue_reader_follows_the_reader_error_policy() {
         for (k, v) in policy.as_object().expect("policy") {
             read[k] = v.clone();
         }
-        let mut cfg = handler_config(
-            &em,
+        let mut cfg = em.code_dataset(
             name,
             read,
             "Python",
@@ -803,8 +763,7 @@ async fn a_javascript_kinesis_readers_dataset_killed_mid_run_resumes_with_every_
         let report = writer.put_records(&chunk).await.expect("put");
         assert_eq!(report.succeeded, chunk.len());
     }
-    let cfg = handler_config(
-        &em,
+    let cfg = em.code_dataset(
         "JsKinesisKill",
         json!({"connectorDestination": "KINESIS", "readerType": "KINESISSTREAMREADER", "streamArn": arn}),
         "Javascript",
@@ -839,19 +798,9 @@ async fn a_javascript_kinesis_readers_dataset_killed_mid_run_resumes_with_every_
     .await
     .expect("join");
     assert_eq!(home.view(&name)["datasetStatus"], "COMPLETED");
-    let out = home.run(&[
-        "output",
-        "read",
-        "--datasetName",
-        &name,
-        "--limit",
-        "100000",
-    ]);
-    assert_eq!(out.code, 0, "output read failed: {}", out.stderr);
     let mut records = Vec::new();
     let mut ids = BTreeSet::new();
-    for line in out.stdout.lines() {
-        let d: Value = serde_json::from_str(line).expect("document");
+    for d in home.output_read(&name, 100_000) {
         records.push(d["data"]["data"].as_str().expect("the record").to_string());
         // The document id is the sequence number, unique within a shard.
         let id = d["documentId"].as_str().expect("documentId").to_string();
@@ -902,8 +851,7 @@ async fn kinesis_record_reader_in_python_reads_every_shard() {
         .put_records(&records)
         .await
         .expect("put");
-    let cfg = handler_config(
-        &em,
+    let cfg = em.code_dataset(
         "PyKinesis",
         json!({"connectorDestination": "KINESIS", "readerType": "KINESISSTREAMREADER", "streamArn": arn}),
         "Python",
@@ -1008,8 +956,7 @@ fn short(language: &str) -> &'static str {
 
 /// Reads the table, scanned in 3 segments, with `language`'s handler.
 async fn check_table_scan(em: &Emulator, links: &Links, table: &str, language: &str) {
-    let cfg = handler_config(
-        em,
+    let cfg = em.code_dataset(
         &format!("{}Table", short(language)),
         json!({"connectorDestination": "DYNAMODB", "tableName": table}),
         language,
@@ -1054,8 +1001,7 @@ async fn check_table_scan(em: &Emulator, links: &Links, table: &str, language: &
 
 /// Reads the table's stream (31 INSERTs, 5 MODIFYs) with `language`'s handler.
 async fn check_stream(em: &Emulator, links: &Links, stream_arn: &str, language: &str) {
-    let cfg = handler_config(
-        em,
+    let cfg = em.code_dataset(
         &format!("{}Streams", short(language)),
         json!({"connectorDestination": "DYNAMODBSTREAMS", "streamArn": stream_arn}),
         language,

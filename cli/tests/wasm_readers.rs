@@ -30,22 +30,6 @@ async fn upload_component(em: &Emulator) -> String {
     format!("s3://{bucket}/readers.wasm")
 }
 
-/// A dataset reading `read` (plus the Wasm fields) with `manifest`, writing to S3.
-fn wasm_config(em: &Emulator, name: &str, mut read: Value, link: &str, manifest: Value) -> Value {
-    read["artifactImplementationLanguage"] = json!("Wasm");
-    read["artifactFileS3Link"] = json!(link);
-    json!({
-        "datasetName": format!("{name}{}", em.suffix),
-        "region": "us-east-1",
-        "accessGrantRoleArn": "arn:aws:iam::123456789012:role/LetsDataAccess",
-        "customerAccountForAccess": "123456789012",
-        "readConnector": read,
-        "writeConnector": {"connectorDestination": "S3", "resourceLocation": "LetsData"},
-        "errorConnector": {"connectorDestination": "S3", "resourceLocation": "LetsData"},
-        "computeEngine": {"computeEngineType": "Lambda", "concurrency": 2},
-        "manifestFile": manifest,
-    })
-}
 /// Runs `datasets create` and returns the dataset and the documents it wrote.
 async fn run(home: TestHome, cfg: Value) -> (TestHome, Value, Vec<Value>) {
     tokio::task::spawn_blocking(move || {
@@ -53,13 +37,7 @@ async fn run(home: TestHome, cfg: Value) -> (TestHome, Value, Vec<Value>) {
         assert_eq!(r.code, 0, "create failed:\n{}\n{}", r.stdout, r.stderr);
         let ds = r.json();
         let name = cfg["datasetName"].as_str().expect("name");
-        let out = home.run(&["output", "read", "--datasetName", name, "--limit", "100000"]);
-        assert_eq!(out.code, 0, "output read failed: {}", out.stderr);
-        let docs = out
-            .stdout
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("document"))
-            .collect();
+        let docs = home.output_read(name, 100_000);
         (home, ds, docs)
     })
     .await
@@ -93,10 +71,10 @@ async fn queue_message_reader_component_reads_sqs() {
         .send_batch(&messages)
         .await
         .expect("send");
-    let mut cfg = wasm_config(
-        &em,
+    let mut cfg = em.code_dataset(
         "WasmSqs",
         json!({"connectorDestination": "SQS", "queueName": queue}),
+        "Wasm",
         &link,
         json!({"sqsReaderTaskStopAfterConsecutiveEmptyReceives": 2}),
     );
@@ -182,10 +160,10 @@ async fn kinesis_record_reader_component_reads_every_shard() {
         .put_records(&records)
         .await
         .expect("put");
-    let cfg = wasm_config(
-        &em,
+    let cfg = em.code_dataset(
         "WasmKinesis",
         json!({"connectorDestination": "KINESIS", "readerType": "KINESISSTREAMREADER", "streamArn": info.arn}),
+        "Wasm",
         &link,
         json!({
             "manifestType": "KinesisStreamReaderManifest",
@@ -267,10 +245,10 @@ async fn dynamodb_readers_components_read_streams_and_tables() {
     writer.write(&modified).await.expect("modify");
 
     // The table, scanned in 3 segments.
-    let cfg = wasm_config(
-        &em,
+    let cfg = em.code_dataset(
         "WasmTable",
         json!({"connectorDestination": "DYNAMODB", "tableName": table}),
+        "Wasm",
         &link,
         json!({"manifestType": "DynamoDBTableReaderManifest", "dynamoDBTableReaderSegments": 3}),
     );
@@ -293,10 +271,10 @@ async fn dynamodb_readers_components_read_streams_and_tables() {
 
     // The table's stream: 30 INSERTs and 5 MODIFYs.
     let stream_arn = info.stream_arn.expect("stream arn");
-    let cfg = wasm_config(
-        &em,
+    let cfg = em.code_dataset(
         "WasmStreams",
         json!({"connectorDestination": "DYNAMODBSTREAMS", "streamArn": stream_arn}),
+        "Wasm",
         &link,
         json!({
             "manifestType": "DynamoDBStreamReaderManifest",

@@ -6,6 +6,7 @@ use super::TestHome;
 use letsdata_connectors::aws::{AwsClients, AwsSettings, RetryPolicy};
 use letsdata_connectors::dynamodb::TableSpec;
 use letsdata_connectors::s3::{ObjectStores, S3Settings};
+use serde_json::{Value, json};
 use std::time::Duration;
 
 /// The emulator endpoint; `None` (with a note) only when LETSDATA_SKIP_S3_TESTS is set.
@@ -140,6 +141,31 @@ impl Emulator {
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("AWS_REGION", "us-east-1");
         home
+    }
+
+    /// A dataset (named `name` plus this run's suffix) reading `read` through user code in
+    /// `language` at `link`, with `manifest`, writing documents and errors to S3.
+    pub fn code_dataset(
+        &self,
+        name: &str,
+        mut read: Value,
+        language: &str,
+        link: &str,
+        manifest: Value,
+    ) -> Value {
+        read["artifactImplementationLanguage"] = json!(language);
+        read["artifactFileS3Link"] = json!(link);
+        json!({
+            "datasetName": format!("{name}{}", self.suffix),
+            "region": "us-east-1",
+            "accessGrantRoleArn": "arn:aws:iam::123456789012:role/LetsDataAccess",
+            "customerAccountForAccess": "123456789012",
+            "readConnector": read,
+            "writeConnector": {"connectorDestination": "S3", "resourceLocation": "LetsData"},
+            "errorConnector": {"connectorDestination": "S3", "resourceLocation": "LetsData"},
+            "computeEngine": {"computeEngineType": "Lambda", "concurrency": 2},
+            "manifestFile": manifest,
+        })
     }
 
     /// A Kinesis stream with `shards` shards, active; returns its ARN.

@@ -364,6 +364,23 @@ impl TestHome {
         r.json()
     }
 
+    /// `letsdata output read`: the documents printed, one JSON per line.
+    pub fn output_read(&self, dataset: &str, limit: usize) -> Vec<Value> {
+        let run = self.run(&[
+            "output",
+            "read",
+            "--datasetName",
+            dataset,
+            "--limit",
+            &limit.to_string(),
+        ]);
+        assert_eq!(run.code, 0, "output read: {}", run.stderr);
+        run.stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+            .collect()
+    }
+
     pub fn tasks(&self, dataset: &str) -> Vec<Value> {
         let r = self.run(&["tasks", "list", "--datasetName", dataset]);
         assert_eq!(r.code, 0, "tasks list failed: {}", r.stderr);
