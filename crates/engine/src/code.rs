@@ -243,8 +243,29 @@ pub(crate) async fn copy_artifact(
     })
 }
 
-/// Loads (compiling if needed) a snapshot's code and checks it implements `interface`.
-/// Returns the code and a note on whether it was compiled or cached.
+/// Where a snapshot's internal copy is.
+fn snapshot_location(artifact: &CodeArtifact) -> Result<ObjectLocation, CodeError> {
+    ObjectLocation::parse_s3_link(&artifact.internal_copy)
+        .map_err(|e| user(format!("internal copy {}: {e}", artifact.internal_copy)))
+}
+
+/// A snapshot's internal copy at `location`, checked against the snapshot's sha256.
+async fn read_snapshot(
+    objects: &ObjectStores,
+    artifact: &CodeArtifact,
+    location: &ObjectLocation,
+) -> Result<Bytes, CodeError> {
+    let bytes = read_copy(objects, location).await?;
+    let sha = letsdata_sandbox::sha256_hex(&bytes);
+    if sha != artifact.sha256 {
+        return Err(user(format!(
+            "the internal copy {} has sha256 {sha}, not {}: it was modified; run `letsdata datasets code update` with the artifact again",
+            artifact.internal_copy, artifact.sha256
+        )));
+    }
+    Ok(bytes)
+}
+
 /// Reads the internal copy of an artifact (never more than an artifact may hold).
 async fn read_copy(objects: &ObjectStores, location: &ObjectLocation) -> Result<Bytes, CodeError> {
     match objects
@@ -263,22 +284,16 @@ async fn read_copy(objects: &ObjectStores, location: &ObjectLocation) -> Result<
     }
 }
 
+/// Loads (compiling if needed) a snapshot's code and checks it implements `interface`.
+/// Returns the code and a note on whether it was compiled or cached.
 pub(crate) async fn build(
     sandbox: &Sandbox,
     objects: &ObjectStores,
     artifact: &CodeArtifact,
     interface: Interface,
 ) -> Result<(Code, String), CodeError> {
-    let location = ObjectLocation::parse_s3_link(&artifact.internal_copy)
-        .map_err(|e| user(format!("internal copy {}: {e}", artifact.internal_copy)))?;
-    let bytes = read_copy(objects, &location).await?;
-    let sha = letsdata_sandbox::sha256_hex(&bytes);
-    if sha != artifact.sha256 {
-        return Err(user(format!(
-            "the internal copy {} has sha256 {sha}, not {}: it was modified; run `letsdata datasets code update` with the artifact again",
-            artifact.internal_copy, artifact.sha256
-        )));
-    }
+    let location = snapshot_location(artifact)?;
+    let bytes = read_snapshot(objects, artifact, &location).await?;
     let started = std::time::Instant::now();
     let sb = sandbox.clone();
     let (code, compiled) = tokio::task::spawn_blocking(move || sb.load(&bytes))
@@ -362,22 +377,14 @@ pub(crate) async fn build_handler(
     if let Some(built) = builds.existing(language, &artifact.sha256) {
         return Ok(built);
     }
-    let location = ObjectLocation::parse_s3_link(&artifact.internal_copy)
-        .map_err(|e| user(format!("internal copy {}: {e}", artifact.internal_copy)))?;
+    let location = snapshot_location(artifact)?;
     let format = ArchiveFormat::of(&location.key).ok_or_else(|| {
         user(format!(
             "the internal copy {} is not a .zip or .tar.gz",
             artifact.internal_copy
         ))
     })?;
-    let bytes = read_copy(objects, &location).await?;
-    let sha = letsdata_sandbox::sha256_hex(&bytes);
-    if sha != artifact.sha256 {
-        return Err(user(format!(
-            "the internal copy {} has sha256 {sha}, not {}: it was modified; run `letsdata datasets code update` with the artifact again",
-            artifact.internal_copy, artifact.sha256
-        )));
-    }
+    let bytes = read_snapshot(objects, artifact, &location).await?;
     let (builds, sha) = (builds.clone(), artifact.sha256.clone());
     tokio::task::spawn_blocking(move || builds.build(language, &sha, &bytes, format))
         .await
