@@ -257,14 +257,7 @@ impl Builds {
         .arg("-r")
         .arg(&path)
         .current_dir(app);
-        if let Err(e) = run_installer(cmd, "pip install -r requirements.txt") {
-            let _ = std::fs::remove_dir_all(&tmp);
-            return Err(e);
-        }
-        std::fs::write(tmp.join(".complete"), b"").map_err(machine(&tmp))?;
-        if std::fs::rename(&tmp, &target).is_err() {
-            let _ = std::fs::remove_dir_all(&tmp);
-        }
+        install_into(cmd, "pip install -r requirements.txt", &tmp, &target)?;
         Ok(Some((
             target,
             format!(
@@ -329,14 +322,7 @@ impl Builds {
                 "--no-update-notifier",
             ])
             .current_dir(&tmp);
-            if let Err(e) = run_installer(cmd, "npm install") {
-                let _ = std::fs::remove_dir_all(&tmp);
-                return Err(e);
-            }
-            std::fs::write(tmp.join(".complete"), b"").map_err(machine(&tmp))?;
-            if std::fs::rename(&tmp, &target).is_err() {
-                let _ = std::fs::remove_dir_all(&tmp);
-            }
+            install_into(cmd, "npm install", &tmp, &target)?;
             note = format!(
                 "package.json installed in {} s",
                 started.elapsed().as_secs()
@@ -418,6 +404,25 @@ fn version_of(program: &Path, args: &[&str]) -> Result<String, BuildError> {
 }
 
 /// Runs an installer, failing with the tail of its output.
+/// Runs `cmd`, an installer writing into `tmp`, then marks `tmp` complete and moves it to
+/// `target` (a builder that got there first keeps its copy); `tmp` goes if anything fails.
+fn install_into(
+    cmd: std::process::Command,
+    what: &str,
+    tmp: &Path,
+    target: &Path,
+) -> Result<(), BuildError> {
+    if let Err(e) = run_installer(cmd, what) {
+        let _ = std::fs::remove_dir_all(tmp);
+        return Err(e);
+    }
+    std::fs::write(tmp.join(".complete"), b"").map_err(machine(tmp))?;
+    if std::fs::rename(tmp, target).is_err() {
+        let _ = std::fs::remove_dir_all(tmp);
+    }
+    Ok(())
+}
+
 fn run_installer(mut cmd: std::process::Command, what: &str) -> Result<(), BuildError> {
     let mut child = cmd
         .stdin(Stdio::null())
