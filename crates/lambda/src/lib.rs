@@ -5,6 +5,7 @@
 //!   that leave it and links), finds the handler's module, installs `requirements.txt` with
 //!   pip or `package.json` with npm (cached by the content hash of those files and the
 //!   interpreter's version, so code versions with the same dependencies share them).
+//! - [`archive`] unpacks a project (or a model) archive safely.
 //! - [`process`] runs the handler: one interpreter process per running task, started with a
 //!   scrubbed environment in the task's scratch directory under the dataset's memory limit,
 //!   loading the handler once (`letsdata_lambda_function.lambda_handler` in Python,
@@ -17,6 +18,7 @@
 //! Nothing here knows datasets or tasks: the engine makes the requests (LetsData's protocol:
 //! `{requestId, interface, function, letsdataAuth, data, batchedData}`) and reads the answers.
 
+pub mod archive;
 pub mod process;
 pub mod project;
 

@@ -1,9 +1,10 @@
 //! Builds a Python or JavaScript project: unpack, find the handler, install dependencies.
 
+use crate::archive;
 use letsdata_model::archive::ArchiveFormat;
 use sha2::{Digest, Sha256};
 use std::io::Read;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -165,7 +166,20 @@ impl Builds {
         let unpacked = tmp.join("project");
         std::fs::create_dir_all(&unpacked).map_err(machine(&unpacked))?;
         let result = (|| {
-            let files = unpack(archive, format, &unpacked)?;
+            let files = archive::unpack(
+                archive,
+                format,
+                &unpacked,
+                archive::Limits {
+                    entries: MAX_ENTRIES,
+                    bytes: MAX_UNPACKED_BYTES,
+                },
+                "the project archive",
+            )
+            .map_err(|e| match e {
+                archive::ArchiveError::Invalid(m) => BuildError::Project(m),
+                archive::ArchiveError::Machine(m) => BuildError::Machine(m),
+            })?;
             let app = project_root(language, &unpacked)?;
             let mut notes = vec![format!("{files} files unpacked")];
             let mut python_deps = None;
@@ -497,123 +511,6 @@ fn project_root(language: Language, unpacked: &Path) -> Result<PathBuf, BuildErr
         language.entry_files().join(" or "),
         language.name()
     )))
-}
-
-/// A path inside the archive, as a relative path that stays inside it.
-fn safe_relative(name: &Path) -> Option<PathBuf> {
-    let mut out = PathBuf::new();
-    for c in name.components() {
-        match c {
-            Component::Normal(p) => out.push(p),
-            Component::CurDir => {}
-            _ => return None,
-        }
-    }
-    (!out.as_os_str().is_empty()).then_some(out)
-}
-
-/// Unpacks regular files and directories (links are refused); returns how many files.
-fn unpack(archive: &[u8], format: ArchiveFormat, into: &Path) -> Result<usize, BuildError> {
-    let bad = |why: String| BuildError::Project(format!("the project archive {why}"));
-    let mut files = 0usize;
-    let mut total = 0u64;
-    let mut write = |rel: &Path, reader: &mut dyn Read, size: u64| -> Result<(), BuildError> {
-        files += 1;
-        total += size;
-        if files > MAX_ENTRIES || total > MAX_UNPACKED_BYTES {
-            return Err(bad(format!(
-                "holds more than {MAX_ENTRIES} files or {} MB",
-                MAX_UNPACKED_BYTES >> 20
-            )));
-        }
-        let path = into.join(rel);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(machine(parent))?;
-        }
-        let mut f = std::fs::File::create(&path).map_err(machine(&path))?;
-        let copied = std::io::copy(&mut reader.take(size.saturating_add(1)), &mut f)
-            .map_err(|e| bad(format!("cannot be read at {}: {e}", rel.display())))?;
-        if copied > size {
-            return Err(bad(format!(
-                "entry {} is longer than it says",
-                rel.display()
-            )));
-        }
-        Ok(())
-    };
-    match format {
-        ArchiveFormat::Zip => {
-            let mut zip = zip::ZipArchive::new(std::io::Cursor::new(archive))
-                .map_err(|e| bad(format!("is not a valid .zip: {e}")))?;
-            for i in 0..zip.len() {
-                let mut entry = zip
-                    .by_index(i)
-                    .map_err(|e| bad(format!("is not a valid .zip: {e}")))?;
-                let name = entry.name().to_string();
-                let Some(rel) = entry.enclosed_name().and_then(|p| safe_relative(&p)) else {
-                    return Err(bad(format!("names a path outside itself: {name:?}")));
-                };
-                if entry.is_symlink() {
-                    return Err(bad(format!(
-                        "holds a symbolic link ({name}); pack the files it points to instead"
-                    )));
-                }
-                if entry.is_dir() {
-                    let path = into.join(&rel);
-                    std::fs::create_dir_all(&path).map_err(machine(&path))?;
-                    continue;
-                }
-                let size = entry.size();
-                write(&rel, &mut entry, size)?;
-            }
-        }
-        ArchiveFormat::TarGz => {
-            let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(archive));
-            let entries = tar
-                .entries()
-                .map_err(|e| bad(format!("is not a valid .tar.gz: {e}")))?;
-            for entry in entries {
-                let mut entry = entry.map_err(|e| bad(format!("is not a valid .tar.gz: {e}")))?;
-                let name = entry
-                    .path()
-                    .map_err(|e| bad(format!("has an unreadable path: {e}")))?
-                    .to_path_buf();
-                let kind = entry.header().entry_type();
-                if kind.is_pax_global_extensions()
-                    || kind.is_pax_local_extensions()
-                    || kind.is_gnu_longname()
-                    || kind.is_gnu_longlink()
-                {
-                    continue;
-                }
-                let Some(rel) = safe_relative(&name) else {
-                    if name.components().all(|c| matches!(c, Component::CurDir)) {
-                        continue;
-                    }
-                    return Err(bad(format!(
-                        "names a path outside itself: {}",
-                        name.display()
-                    )));
-                };
-                if kind.is_dir() {
-                    let path = into.join(&rel);
-                    std::fs::create_dir_all(&path).map_err(machine(&path))?;
-                } else if kind.is_file() {
-                    let size = entry.size();
-                    write(&rel, &mut entry, size)?;
-                } else {
-                    return Err(bad(format!(
-                        "holds {} which is not a file or a directory (a link?); pack the files themselves",
-                        name.display()
-                    )));
-                }
-            }
-        }
-    }
-    if files == 0 {
-        return Err(bad("holds no files".into()));
-    }
-    Ok(files)
 }
 
 #[cfg(test)]
