@@ -82,6 +82,28 @@ pub struct DatasetResources {
     /// What a write connector other than S3 writes (stream, queue, table, topic, cache).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub write_resource: Option<ConnectorResource>,
+    /// The vectors engine's model (`LAMBDA_AND_SAGEMAKER`), once initialization copied it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sagemaker_model: Option<SagemakerModel>,
+}
+
+/// The model of a `LAMBDA_AND_SAGEMAKER` dataset as letsdata keeps it: `modelUrl`'s
+/// `model.tar.gz` copied into the internal artifact bucket by content, unpacked on each
+/// machine that runs the dataset's tasks (LetsData: the SageMaker model and endpoint).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SagemakerModel {
+    /// `computeEngine.model.modelUrl`.
+    pub model_url: String,
+    /// The archive's sha256 (hex).
+    pub sha256: String,
+    /// `s3://<artifact bucket>/sha256/<sha256>.tar.gz`.
+    pub internal_copy: String,
+    pub size_bytes: u64,
+    /// The length of the vectors the model makes.
+    pub dimension: u32,
+    /// The longest text the model encodes, in tokens; longer ones are cut.
+    pub max_tokens: u32,
 }
 
 impl DatasetResources {

@@ -27,7 +27,7 @@ pub mod time;
 
 pub use dataset::{
     CodeArtifact, ConnectorResource, Dataset, DatasetCode, DatasetProgress, ExecutionLog,
-    StepResult, StepStatus,
+    SagemakerModel, StepResult, StepStatus,
 };
 pub use ids::{DatasetId, LeaseToken, TaskId};
 pub use lifecycle::{DatasetAction, InvalidTransition, Rejection};

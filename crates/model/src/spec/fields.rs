@@ -373,6 +373,36 @@ impl<'a> Obj<'a> {
         }
     }
 
+    /// An optional integer field that must be one of `allowed` (`what` says what they are);
+    /// `default` when absent.
+    pub(super) fn integer_of(
+        &self,
+        p: &mut Problems,
+        field: &str,
+        allowed: &[u32],
+        what: &str,
+        default: u32,
+    ) -> Option<u32> {
+        let Some(v) = self.get(field) else {
+            return Some(default);
+        };
+        match v.as_u64().and_then(|n| u32::try_from(n).ok()) {
+            Some(n) if allowed.contains(&n) => Some(n),
+            _ => {
+                let allowed: Vec<String> = allowed.iter().map(u32::to_string).collect();
+                p.push(
+                    self.field_path(field),
+                    format!(
+                        "must be one of {} ({what}), found {}",
+                        allowed.join(", "),
+                        show(v)
+                    ),
+                );
+                None
+            }
+        }
+    }
+
     /// A required enum field. `what` describes the field for the "is required" message.
     pub(super) fn required_choice<T: Copy + PartialEq>(
         &self,

@@ -7,6 +7,7 @@
 //! (`Single File Reader` == `SINGLEFILEREADER`). Validation does no IO; checks that need IO
 //! (does the bucket exist?) happen separately, before anything is created.
 
+mod compute;
 mod fields;
 mod kafka;
 mod manifest;
@@ -17,6 +18,7 @@ mod redis;
 mod tests;
 mod types;
 mod validate;
+mod vectors;
 mod write_connectors;
 
 pub use kafka::validate_topic_name;

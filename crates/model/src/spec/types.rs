@@ -488,7 +488,14 @@ impl LogLevel {
     }
 }
 
-/// `computeEngine` with `computeEngineType: Lambda`, run on the local worker pool.
+/// `computeEngine`: its tasks run on the local worker pool.
+///
+/// With `computeEngineType: Lambda` the task settings are `computeEngine`'s own fields
+/// (`concurrency`, `memoryLimitInMegabytes`, `timeoutInSeconds`, `logLevel`). With
+/// `LAMBDA_AND_SAGEMAKER` (LetsData's vectors engine) they come from its `lambda` block
+/// (`lambdaConcurrency`, `lambdaMemoryLimitInMegabytes`, `lambdaTimeoutInSeconds`,
+/// `logLevel`, same ranges and defaults) and [`ComputeEngine::vectors`] holds its `model` and
+/// `endpoint` blocks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ComputeEngine {
     /// Maximum tasks running in parallel (1..=1000).
@@ -499,6 +506,101 @@ pub struct ComputeEngine {
     pub timeout_in_seconds: u32,
     /// Task log level (default WARN).
     pub log_level: LogLevel,
+    /// The model and endpoint of a `LAMBDA_AND_SAGEMAKER` engine; `None` for `Lambda`.
+    pub vectors: Option<VectorsEngine>,
+}
+
+/// The `model` and `endpoint` blocks of a `LAMBDA_AND_SAGEMAKER` compute engine: the model
+/// whose inferences the tasks call, and how they reach it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VectorsEngine {
+    /// Required when the endpoint is `LetsData`'s (letsdata runs this model); optional, and
+    /// validated when given, for a `Customer` endpoint (which already serves its model).
+    pub model: Option<VectorsModel>,
+    pub endpoint: VectorsEndpoint,
+    /// `builtinVectorsFields`: the document fields the built-in `SagemakerVectorsInterface`
+    /// embeds, one vector each, named after the field (a dotted path reaches into objects).
+    /// The document goes out as LetsData's FEATURE document: itself plus
+    /// `vectors: {field: [...]}`.
+    pub builtin_fields: Vec<String>,
+}
+
+/// The vectors engine's `model` block.
+///
+/// letsdata runs the model directory (`modelUrl`, a `model.tar.gz` as SageMaker takes it) as a
+/// sentence-transformers encoder whatever `HF_TASK` says; a custom `inference.py`
+/// (`SAGEMAKER_PROGRAM`, `SAGEMAKER_SUBMIT_DIRECTORY`) is not run. The environment variables
+/// and the container image name are accepted and recorded only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VectorsModel {
+    /// `modelResourceLocation` (default `LetsData`, the only one accepted: a model in the
+    /// customer's SageMaker is not something letsdata can run).
+    pub resource_location: ResourceLocation,
+    /// `modelUrl`, `s3://<bucket>/<key>`: its bucket.
+    pub url_bucket: String,
+    /// `modelUrl`'s key (non-empty).
+    pub url_key: String,
+    /// Who owns `modelUrl`'s bucket: `modelUrlResourceLocation` (default `Customer`).
+    pub url_resource_location: ResourceLocation,
+    /// `modelEnvironmentVariables` (default empty): `HF_TASK`, `SAGEMAKER_PROGRAM`,
+    /// `SAGEMAKER_SUBMIT_DIRECTORY` and any other, recorded only.
+    pub environment: std::collections::BTreeMap<String, String>,
+    /// `modelContainerImageName` (e.g. `HuggingFace_Inference_4_12_3`), recorded only.
+    pub container_image_name: Option<String>,
+}
+
+impl VectorsModel {
+    /// The `s3://bucket/key` link of the model.
+    pub fn url(&self) -> String {
+        format!("s3://{}/{}", self.url_bucket, self.url_key)
+    }
+}
+
+/// The vectors engine's `endpoint` block: the SageMaker endpoint the tasks' inferences go to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VectorsEndpoint {
+    /// `sagemakerEndpointType` (default `Serverless`).
+    pub kind: EndpointType,
+    /// `sagemakerEndpointResourceLocation`: `LetsData` (default), an endpoint letsdata creates
+    /// for [`VectorsEngine::model`], or `Customer`, an existing endpoint letsdata calls with
+    /// `InvokeEndpoint`.
+    pub resource_location: ResourceLocation,
+    /// `sagemakerEndpointName`: the `Customer` endpoint's name (required for `Customer`,
+    /// refused for `LetsData`); 1 to 63 characters, `[a-zA-Z0-9](-*[a-zA-Z0-9])*`.
+    pub endpoint_name: Option<String>,
+    /// `sagemakerEndpointConcurrency` (1..=200, default 5): how many inferences run at once,
+    /// separately from the task concurrency.
+    pub concurrency: u32,
+    /// `sagemakerMemoryLimitInMegabytes`: one of SageMaker Serverless' sizes, 1024, 2048,
+    /// 3072, 4096, 5120 or 6144 (default 2048).
+    pub memory_limit_in_megabytes: u32,
+    /// `sagemakerProvisioned.sagemakerInstanceType` (e.g. `ml.m5.xlarge`), recorded only.
+    pub instance_type: Option<String>,
+    /// `sagemakerProvisioned.sagemakerInitialInstanceCount` (1..=100), recorded only.
+    pub initial_instance_count: Option<u32>,
+}
+
+/// `sagemakerEndpointType`. The concurrency and memory come from the `sagemakerServerless`
+/// block for `Serverless` and from `sagemakerProvisioned` for `Provisioned`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndpointType {
+    Serverless,
+    Provisioned,
+}
+
+impl EndpointType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Serverless => "Serverless",
+            Self::Provisioned => "Provisioned",
+        }
+    }
+}
+
+impl fmt::Display for EndpointType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,15 +1,15 @@
-//! The dataset validator: root fields, `computeEngine`, the environment-dependent
-//! requirements and assembly of the [`DatasetSpec`]. Connectors and the manifest are
-//! validated in their own modules.
+//! The dataset validator: root fields, the environment-dependent requirements and assembly
+//! of the [`DatasetSpec`]. Connectors, `computeEngine` and the manifest are validated in
+//! their own modules.
 
+use super::compute::{compute_engine, customer_owned as compute_customer_owned};
 use super::fields::{Choice, Choices, Obj, Problems, ROOT, json_type, quote, show};
 use super::manifest::manifest_file;
 use super::overlap::overlapping_destinations;
 use super::read_connector::read_connector;
 use super::write_connectors::{error_connector, write_connector};
 use super::{
-    ComputeEngine, ConfigError, DatasetSpec, LogLevel, Problem, ReaderType, Region,
-    ResourceLocation, ValidationContext,
+    ConfigError, DatasetSpec, Problem, ReaderType, Region, ResourceLocation, ValidationContext,
 };
 use serde_json::Value;
 
@@ -23,14 +23,6 @@ const ROOT_FIELDS: &[&str] = &[
     "errorConnector",
     "computeEngine",
     "manifestFile",
-];
-
-const COMPUTE_FIELDS: &[&str] = &[
-    "computeEngineType",
-    "concurrency",
-    "memoryLimitInMegabytes",
-    "timeoutInSeconds",
-    "logLevel",
 ];
 
 /// An example for messages about `datasetName`.
@@ -113,67 +105,6 @@ const REGIONS: Choices<Region> = Choices {
     note: "",
 };
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum EngineType {
-    Lambda,
-    LambdaAndSagemaker,
-    Spark,
-}
-
-const ENGINE_TYPES: Choices<EngineType> = Choices {
-    what: "a compute engine type",
-    items: &[
-        Choice {
-            value: EngineType::Lambda,
-            name: "Lambda",
-            alias: "",
-        },
-        Choice {
-            value: EngineType::LambdaAndSagemaker,
-            name: "LAMBDA_AND_SAGEMAKER",
-            alias: "",
-        },
-        Choice {
-            value: EngineType::Spark,
-            name: "SPARK",
-            alias: "",
-        },
-    ],
-    note: "only Lambda is supported in this version",
-};
-
-const LOG_LEVELS: Choices<LogLevel> = Choices {
-    what: "a log level",
-    items: &[
-        Choice {
-            value: LogLevel::Trace,
-            name: "TRACE",
-            alias: "",
-        },
-        Choice {
-            value: LogLevel::Debug,
-            name: "DEBUG",
-            alias: "",
-        },
-        Choice {
-            value: LogLevel::Info,
-            name: "INFO",
-            alias: "",
-        },
-        Choice {
-            value: LogLevel::Warn,
-            name: "WARN",
-            alias: "",
-        },
-        Choice {
-            value: LogLevel::Error,
-            name: "ERROR",
-            alias: "",
-        },
-    ],
-    note: "",
-};
-
 /// Parses and validates a dataset configuration written in LetsData's JSON, reporting every
 /// problem found (each with its JSON path) rather than stopping at the first.
 pub fn parse_dataset_spec(
@@ -233,6 +164,7 @@ pub fn parse_dataset_spec(
         ]
         .into_iter()
         .flatten()
+        .chain(compute.iter().flat_map(compute_customer_owned))
         .filter(|(loc, _)| *loc == ResourceLocation::Customer)
         .map(|(_, path)| path)
         .collect();
@@ -443,88 +375,4 @@ fn customer_account(p: &mut Problems, root: &Obj<'_>) -> Option<String> {
             None
         }
     }
-}
-
-fn compute_engine(p: &mut Problems, root: &Obj<'_>) -> Option<ComputeEngine> {
-    let map = root.object(
-        p,
-        "computeEngine",
-        Some("the compute engine that runs the tasks, e.g. {\"computeEngineType\": \"Lambda\", \"concurrency\": 10}"),
-    )?;
-    let path = root.field_path("computeEngine");
-    let o = Obj::new(&path, map);
-    let engine_type = o.required_choice(
-        p,
-        "computeEngineType",
-        &ENGINE_TYPES,
-        "the compute engine type",
-    );
-    if engine_type == Some(EngineType::LambdaAndSagemaker) {
-        // The block is LetsData's vectors engine (`lambda`, `model`, `endpoint`): one problem
-        // saying so, not one per field this version does not know.
-        p.push(
-            o.field_path("computeEngineType"),
-            vectors_engine_unavailable(&o),
-        );
-        return None;
-    }
-    o.check_unknown(p, COMPUTE_FIELDS, &[]);
-    if let Some(other @ EngineType::Spark) = engine_type {
-        p.push(
-            o.field_path("computeEngineType"),
-            format!(
-                "{} compute engines are not supported yet; supported: Lambda",
-                quote(ENGINE_TYPES.name_of(other))
-            ),
-        );
-    }
-    let concurrency = o.integer(
-        p,
-        "concurrency",
-        (1, 1000),
-        Some("the maximum number of tasks running in parallel"),
-        0,
-    );
-    let memory = o.integer(p, "memoryLimitInMegabytes", (128, 10240), None, 1024);
-    let timeout = o.integer(p, "timeoutInSeconds", (1, 900), None, 900);
-    let log_level = o.optional_choice(p, "logLevel", &LOG_LEVELS, LogLevel::Warn);
-    Some(ComputeEngine {
-        concurrency: concurrency?,
-        memory_limit_in_megabytes: memory?,
-        timeout_in_seconds: timeout?,
-        log_level: log_level?,
-    })
-}
-
-/// The settings of the vectors engine's `lambda` block and their `Lambda` engine names.
-const VECTORS_LAMBDA_FIELDS: &[(&str, &str)] = &[
-    ("lambdaConcurrency", "concurrency"),
-    ("lambdaMemoryLimitInMegabytes", "memoryLimitInMegabytes"),
-    ("lambdaTimeoutInSeconds", "timeoutInSeconds"),
-    ("logLevel", "logLevel"),
-];
-
-/// The problem of a `LAMBDA_AND_SAGEMAKER` compute engine: what it is, and the `Lambda`
-/// engine to use meanwhile, with the values of its `lambda` block where they are given.
-fn vectors_engine_unavailable(o: &Obj<'_>) -> String {
-    let lambda = o.get("lambda").and_then(Value::as_object);
-    let mut settings = vec!["\"computeEngineType\": \"Lambda\"".to_string()];
-    for (vectors_name, name) in VECTORS_LAMBDA_FIELDS {
-        let value = lambda
-            .and_then(|l| l.get(*vectors_name))
-            .filter(|v| v.is_number() || v.is_string());
-        match value {
-            Some(v) => settings.push(format!("\"{name}\": {}", show(v))),
-            None if *name == "concurrency" => settings.push("\"concurrency\": 10".to_string()),
-            None => {}
-        }
-    }
-    format!(
-        "\"LAMBDA_AND_SAGEMAKER\" (LetsData's vectors engine: tasks calling a SageMaker model \
-         endpoint) is not available yet; meanwhile use computeEngineType Lambda with the lambda \
-         block's settings (lambdaConcurrency as concurrency, lambdaMemoryLimitInMegabytes as \
-         memoryLimitInMegabytes, lambdaTimeoutInSeconds as timeoutInSeconds, logLevel) and \
-         without the model and endpoint blocks: {{{}}}",
-        settings.join(", ")
-    )
 }

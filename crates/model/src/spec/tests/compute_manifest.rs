@@ -23,14 +23,6 @@ fn compute_engine_type() {
         "\"SPARK\" compute engines are not supported yet; supported: Lambda",
     );
     assert_only(
-        &with(
-            "computeEngine.computeEngineType",
-            json!("Lambda And Sagemaker"),
-        ),
-        "computeEngine.computeEngineType",
-        "\"LAMBDA_AND_SAGEMAKER\" (LetsData's vectors engine",
-    );
-    assert_only(
         &with("computeEngine.computeEngineType", json!("EC2")),
         "computeEngine.computeEngineType",
         "\"EC2\" is not a compute engine type; accepted values: Lambda, LAMBDA_AND_SAGEMAKER, SPARK",
@@ -41,86 +33,6 @@ fn compute_engine_type() {
         "is required",
     );
     assert_only(&without("computeEngine"), "computeEngine", "is required");
-}
-
-/// A `computeEngine` block as LetsData publishes it for its vectors engine.
-fn vectors_engine() -> Value {
-    json!({
-        "computeEngineType": "LAMBDA_AND_SAGEMAKER",
-        "lambda": {
-            "lambdaConcurrency": 10,
-            "lambdaMemoryLimitInMegabytes": 1024,
-            "lambdaTimeoutInSeconds": 900,
-            "logLevel": "DEBUG"
-        },
-        "model": {
-            "modelResourceLocation": "LetsData",
-            "modelUrl": "s3://b/model.tar.gz",
-            "modelUrlResourceLocation": "Customer",
-            "modelEnvironmentVariables": {"HF_TASK": "feature-extraction"},
-            "modelContainerImageName": "huggingface-pytorch-inference"
-        },
-        "endpoint": {
-            "sagemakerEndpointType": "Serverless",
-            "sagemakerEndpointResourceLocation": "LetsData",
-            "sagemakerServerless": {
-                "sagemakerEndpointConcurrency": 5,
-                "sagemakerMemoryLimitInMegabytes": 3072
-            }
-        }
-    })
-}
-
-#[test]
-fn vectors_engine_is_one_problem_naming_the_lambda_engine_to_use() {
-    let ps = problems(&with("computeEngine", vectors_engine()));
-    assert_eq!(
-        ps,
-        vec![Problem {
-            path: "computeEngine.computeEngineType".into(),
-            message: "\"LAMBDA_AND_SAGEMAKER\" (LetsData's vectors engine: tasks calling a \
-                      SageMaker model endpoint) is not available yet; meanwhile use \
-                      computeEngineType Lambda with the lambda block's settings \
-                      (lambdaConcurrency as concurrency, lambdaMemoryLimitInMegabytes as \
-                      memoryLimitInMegabytes, lambdaTimeoutInSeconds as timeoutInSeconds, \
-                      logLevel) and without the model and endpoint blocks: \
-                      {\"computeEngineType\": \"Lambda\", \"concurrency\": 10, \
-                      \"memoryLimitInMegabytes\": 1024, \"timeoutInSeconds\": 900, \
-                      \"logLevel\": \"DEBUG\"}"
-                .into(),
-        }],
-        "{}",
-        render(&ps)
-    );
-
-    // The suggested block is valid as it stands.
-    let mut v = example();
-    set(
-        &mut v,
-        "computeEngine",
-        json!({"computeEngineType": "Lambda", "concurrency": 10,
-               "memoryLimitInMegabytes": 1024, "timeoutInSeconds": 900, "logLevel": "DEBUG"}),
-    );
-    parse_ok(&v);
-}
-
-#[test]
-fn vectors_engine_without_a_lambda_block_is_still_one_problem() {
-    let ps = problems(&with(
-        "computeEngine",
-        json!({"computeEngineType": "lambda_and_sagemaker", "model": {"modelUrl": 3}}),
-    ));
-    assert_eq!(ps.len(), 1, "{}", render(&ps));
-    assert_has(
-        &ps,
-        "computeEngine.computeEngineType",
-        "is not available yet; meanwhile use computeEngineType Lambda",
-    );
-    assert_has(
-        &ps,
-        "computeEngine.computeEngineType",
-        "{\"computeEngineType\": \"Lambda\", \"concurrency\": 10}",
-    );
 }
 
 #[test]

@@ -6,6 +6,7 @@ mod connectors;
 mod kafka_redis;
 mod overlap;
 mod root;
+mod vectors;
 
 use super::{ConfigError, DatasetSpec, Problem, ValidationContext, parse_dataset_spec};
 use serde_json::{Value, json};

@@ -41,6 +41,7 @@ fn example_parses_with_defaults_applied() {
             memory_limit_in_megabytes: 1024,
             timeout_in_seconds: 900,
             log_level: LogLevel::Warn,
+            vectors: None,
         },
         manifest: Manifest::Files {
             source: ManifestSource::Text {
