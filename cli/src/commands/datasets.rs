@@ -57,7 +57,9 @@ pub enum DatasetsCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum ComputeCommand {
-    /// Change concurrency, timeoutInSeconds, memoryLimitInMegabytes or logLevel.
+    /// Change concurrency, timeoutInSeconds, memoryLimitInMegabytes or logLevel (the `lambda`
+    /// block's settings of a LAMBDA_AND_SAGEMAKER engine), or its endpoint's concurrency and
+    /// memory.
     Update {
         #[arg(long = "datasetName", value_name = "NAME")]
         dataset_name: String,
@@ -70,6 +72,12 @@ pub enum ComputeCommand {
         /// TRACE, DEBUG, INFO, WARN or ERROR.
         #[arg(long = "logLevel", value_name = "LEVEL")]
         log_level: Option<String>,
+        /// LAMBDA_AND_SAGEMAKER: inferences at once (1-200).
+        #[arg(long = "sagemakerEndpointConcurrency", value_name = "N")]
+        sagemaker_endpoint_concurrency: Option<u32>,
+        /// LAMBDA_AND_SAGEMAKER: the endpoint's memory, 1024, 2048, 3072, 4096, 5120 or 6144.
+        #[arg(long = "sagemakerMemoryLimitInMegabytes", value_name = "MB")]
+        sagemaker_memory_limit_in_megabytes: Option<u32>,
     },
 }
 
@@ -127,6 +135,8 @@ pub async fn run(command: DatasetsCommand, home: &Path, out: &Output) -> anyhow:
                     timeout_in_seconds,
                     memory_limit_in_megabytes,
                     log_level,
+                    sagemaker_endpoint_concurrency,
+                    sagemaker_memory_limit_in_megabytes,
                 },
         } => {
             let update = letsdata_engine::ComputeUpdate {
@@ -134,6 +144,8 @@ pub async fn run(command: DatasetsCommand, home: &Path, out: &Output) -> anyhow:
                 timeout_in_seconds,
                 memory_limit_in_megabytes,
                 log_level,
+                sagemaker_endpoint_concurrency,
+                sagemaker_memory_limit_in_megabytes,
             };
             out.print(&engine.update_compute(&dataset_name, &update).await?)?;
             Ok(ExitCode::SUCCESS)
@@ -307,6 +319,8 @@ pub async fn remote(
                     timeout_in_seconds,
                     memory_limit_in_megabytes,
                     log_level,
+                    sagemaker_endpoint_concurrency,
+                    sagemaker_memory_limit_in_megabytes,
                 },
         } => {
             remote
@@ -318,6 +332,8 @@ pub async fn remote(
                         "timeoutInSeconds": timeout_in_seconds,
                         "memoryLimitInMegabytes": memory_limit_in_megabytes,
                         "logLevel": log_level,
+                        "sagemakerEndpointConcurrency": sagemaker_endpoint_concurrency,
+                        "sagemakerMemoryLimitInMegabytes": sagemaker_memory_limit_in_megabytes,
                     }),
                 )
                 .await?

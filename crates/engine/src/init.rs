@@ -9,6 +9,7 @@
 
 use crate::code;
 use crate::datasets::{DatasetConnectors, modify_dataset, sink_resource, spec_of, transition};
+use crate::vectors;
 use crate::workflow::{self, Record, Step, StepError, WorkflowError};
 use crate::{Engine, EngineError};
 use letsdata_connectors::owner::Owner;
@@ -26,6 +27,10 @@ enum InitStep {
     ArtifactCopy,
     CodeSnapshot,
     CodeBuild,
+    /// The vectors engine's model, endpoint, and the wait for it (`LAMBDA_AND_SAGEMAKER`).
+    SagemakerModel,
+    SagemakerEndpoint,
+    WaitSagemakerEndpoint,
     /// The write or error connector's resource, under the name its sink gives the step.
     Provision(SinkRole, &'static str),
     TaskDatabase,
@@ -45,6 +50,9 @@ impl Step for InitStep {
             Self::ArtifactCopy => code::STEP_ARTIFACT_COPY,
             Self::CodeSnapshot => code::STEP_CODE_SNAPSHOT,
             Self::CodeBuild => code::STEP_CODE_BUILD,
+            Self::SagemakerModel => vectors::STEP_MODEL,
+            Self::SagemakerEndpoint => vectors::STEP_ENDPOINT,
+            Self::WaitSagemakerEndpoint => vectors::STEP_WAIT_ENDPOINT,
             Self::Provision(_, name) => name,
             Self::TaskDatabase => "Create Internal Task Database",
             Self::Queues => "Create Internal Queues",
@@ -75,10 +83,16 @@ fn steps_for(
             InitStep::CodeBuild,
         ]);
     }
+    if spec.compute_engine.vectors.is_some() {
+        steps.extend([InitStep::SagemakerModel, InitStep::SagemakerEndpoint]);
+    }
     for (role, sink, resource) in connectors.sinks(dataset, spec)? {
         if let Some(name) = sink.provision_step(&resource) {
             steps.push(InitStep::Provision(role, name));
         }
+    }
+    if spec.compute_engine.vectors.is_some() {
+        steps.push(InitStep::WaitSagemakerEndpoint);
     }
     steps.extend([
         InitStep::TaskDatabase,
@@ -265,6 +279,55 @@ impl Init<'_> {
                     .language;
                 Ok(code::build_code(engine, &snapshot.current, language, interface).await?)
             }
+            InitStep::SagemakerModel => {
+                let model = self.vectors_model()?;
+                // Keep a recorded copy: a re-run of this step must not change the model.
+                let recorded = self.dataset().await?.resources.sagemaker_model;
+                let copied = match recorded {
+                    Some(copied) => copied,
+                    None => {
+                        let role_arn = self.spec.access_grant_role_arn.as_deref();
+                        vectors::create_model(engine, model, role_arn).await?
+                    }
+                };
+                let message = format!(
+                    "{} → {} (sha256 {}, {} bytes): {}-dimension vectors, texts cut at {} tokens",
+                    copied.model_url,
+                    copied.internal_copy,
+                    copied.sha256,
+                    copied.size_bytes,
+                    copied.dimension,
+                    copied.max_tokens
+                );
+                modify_dataset(engine, self.dataset_id, |d| {
+                    if d.resources.sagemaker_model.is_none() {
+                        d.resources.sagemaker_model = Some(copied.clone());
+                    }
+                })
+                .await
+                .map_err(|e| StepError::user(e.to_string()))?;
+                Ok(message)
+            }
+            InitStep::SagemakerEndpoint | InitStep::WaitSagemakerEndpoint => {
+                let endpoint = &self
+                    .spec
+                    .compute_engine
+                    .vectors
+                    .as_ref()
+                    .ok_or_else(|| StepError::user("the compute engine has no endpoint"))?
+                    .endpoint;
+                let model = self
+                    .dataset()
+                    .await?
+                    .resources
+                    .sagemaker_model
+                    .ok_or_else(|| StepError::user("the model was not copied"))?;
+                if step == InitStep::SagemakerEndpoint {
+                    vectors::create_endpoint(engine, &model, endpoint).await
+                } else {
+                    vectors::wait_endpoint(engine, &model).await
+                }
+            }
             InitStep::Provision(role, _) => {
                 let dataset = self.dataset().await?;
                 let resource = sink_resource(&dataset, self.spec, role)?;
@@ -399,6 +462,16 @@ impl Init<'_> {
 
     /// The data task function is the built-in executor configured with the dataset's
     /// implementation and compute settings; write them down so later runs use the same.
+    /// The vectors engine's model block.
+    fn vectors_model(&self) -> Result<&letsdata_model::spec::VectorsModel, StepError> {
+        self.spec
+            .compute_engine
+            .vectors
+            .as_ref()
+            .and_then(|v| v.model.as_ref())
+            .ok_or_else(|| StepError::user("the compute engine has no model"))
+    }
+
     async fn data_task_function(&self, dataset_dir: &std::path::Path) -> Result<String, StepError> {
         let spec = self.spec;
         let interface = self.connectors.source.wasm_interface();

@@ -32,6 +32,7 @@ mod reclaim;
 mod redrive;
 mod stats;
 mod stop;
+mod vectors;
 mod worker;
 mod workflow;
 

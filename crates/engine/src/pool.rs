@@ -64,6 +64,7 @@ async fn run(
         ),
         _ => None,
     };
+    let vectors = crate::vectors::vectorizer(engine, dataset, &spec).await?;
     let mut runner = Runner {
         connectors: engine.connectors.clone(),
         connectors_of: Arc::new(DatasetConnectors::of(&spec)?),
@@ -80,6 +81,7 @@ async fn run(
             .join("logs"),
         sandbox,
         handlers: engine.handler_builds(),
+        vectors,
         scratch_dir: engine
             .home
             .join("scratch")
@@ -118,6 +120,11 @@ async fn run(
         }
         let concurrency = runner.spec.compute_engine.concurrency as usize;
         runner.slots.set_limit(concurrency);
+        if let (Some(vectorizer), Some(vectors)) =
+            (&runner.vectors, &runner.spec.compute_engine.vectors)
+        {
+            vectorizer.set_concurrency(vectors.endpoint.concurrency as usize);
+        }
         // Invocations started ahead of the free slots open their input meanwhile.
         let most_ahead = engine.settings.tasks_ahead.unwrap_or(DEFAULT_AHEAD);
         let wanted = concurrency + runner.slots.ahead(most_ahead);

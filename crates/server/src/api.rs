@@ -315,6 +315,10 @@ pub struct ComputeUpdate {
     memory_limit_in_megabytes: Option<u32>,
     /// TRACE, DEBUG, INFO, WARN or ERROR.
     log_level: Option<String>,
+    /// LAMBDA_AND_SAGEMAKER: the endpoint's inferences at once.
+    sagemaker_endpoint_concurrency: Option<u32>,
+    /// LAMBDA_AND_SAGEMAKER: the endpoint's memory.
+    sagemaker_memory_limit_in_megabytes: Option<u32>,
 }
 
 /// `datasets compute update` (also while the dataset is processing).
@@ -330,6 +334,8 @@ async fn compute_update(ctx: Ctx, Body(b): Body<ComputeUpdate>) -> ApiResult<Res
         timeout_in_seconds: b.timeout_in_seconds,
         memory_limit_in_megabytes: b.memory_limit_in_megabytes,
         log_level: b.log_level,
+        sagemaker_endpoint_concurrency: b.sagemaker_endpoint_concurrency,
+        sagemaker_memory_limit_in_megabytes: b.sagemaker_memory_limit_in_megabytes,
     };
     ok(&ctx.engine.update_compute(&name, &update).await?)
 }

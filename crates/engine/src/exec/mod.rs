@@ -89,6 +89,9 @@ pub(crate) struct Runner {
     pub sandbox: Option<letsdata_sandbox::Sandbox>,
     /// Where this machine builds Python and JavaScript code (datasets with a handler).
     pub handlers: letsdata_lambda::Builds,
+    /// The vectors engine's model (`LAMBDA_AND_SAGEMAKER` datasets): documents are embedded
+    /// before they are written.
+    pub vectors: Option<Arc<crate::vectors::Vectorizer>>,
     /// Where a handler's process works: a directory per task attempt under it.
     pub scratch_dir: std::path::PathBuf,
     /// The worker's slots: an invocation opens its input before it takes one.
@@ -340,6 +343,7 @@ impl Runner {
             task_id,
             next_part,
             self.settings.part_target_bytes,
+            self.vectors.clone(),
         ))
     }
 }

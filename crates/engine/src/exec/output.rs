@@ -9,12 +9,15 @@
 //! does the next part begin. Documents a sink rejects for their content become error records of the
 //! same part, so they are durable before the checkpoint too.
 
+use crate::vectors::Vectorizer;
 use base64::Engine as _;
+use bytes::Bytes;
 use letsdata_connectors::ConnectorError;
 use letsdata_connectors::failpoints;
 use letsdata_connectors::sink::{DocumentBatch, Fence, SinkWriter};
 use letsdata_model::task::StagedParts;
 use std::borrow::Cow;
+use std::sync::Arc;
 
 const CHUNK: usize = 1024 * 1024;
 
@@ -44,6 +47,8 @@ pub(crate) struct PartOutput {
     part_bytes: u64,
     /// A part is complete at this many bytes.
     part_target: u64,
+    /// Embeds the documents before they are written (the vectors engine).
+    vectors: Option<Arc<Vectorizer>>,
 }
 
 /// Identifies the records an error record describes.
@@ -64,6 +69,7 @@ impl PartOutput {
         task_id: &str,
         part: u64,
         part_target: u64,
+        vectors: Option<Arc<Vectorizer>>,
     ) -> Self {
         Self {
             lines: documents.takes_lines(),
@@ -85,6 +91,7 @@ impl PartOutput {
             errors: Vec::new(),
             part_bytes: 0,
             part_target,
+            vectors,
         }
     }
 
@@ -149,6 +156,10 @@ impl PartOutput {
         if self.docs.is_empty() {
             return Ok(());
         }
+        self.vectorize().await?;
+        if self.docs.is_empty() {
+            return Ok(());
+        }
         if !self.lines {
             return self.send_docs().await;
         }
@@ -157,6 +168,57 @@ impl PartOutput {
             .await?;
         self.part_bytes += self.docs.len() as u64;
         self.docs.clear();
+        Ok(())
+    }
+
+    /// The vectors engine: replaces the buffered documents with their FEATURE documents (the
+    /// same ids); those it cannot vectorize become error records of the part.
+    async fn vectorize(&mut self) -> Result<(), ConnectorError> {
+        let Some(vectors) = self.vectors.clone() else {
+            return Ok(());
+        };
+        let docs = Bytes::from(std::mem::take(&mut self.docs));
+        let featured = vectors.feature_docs(docs.clone()).await?;
+        let doc_ends = std::mem::take(&mut self.doc_ends);
+        let ids = std::mem::take(&mut self.ids);
+        let (mut doc_start, mut id_start) = (0, 0);
+        for (i, outcome) in featured.into_iter().enumerate() {
+            let (doc_end, id_end) = match doc_ends.get(i) {
+                Some(&ends) => ends,
+                None => {
+                    let end = memchr::memchr(b'\n', &docs[doc_start..])
+                        .map_or(docs.len(), |at| doc_start + at);
+                    (end, id_start)
+                }
+            };
+            let id = &ids[id_start..id_end];
+            let raw = &docs[doc_start..doc_end];
+            match outcome {
+                Ok(doc) => self.push_doc(&doc, id),
+                Err(reason) => {
+                    let ctx = ErrorContext {
+                        dataset_name: &self.dataset_name,
+                        dataset_id: &self.dataset_id,
+                        task_id: &self.task_id,
+                        file_type: &self.source.0,
+                        file_name: &self.source.1,
+                    };
+                    write_error_record(
+                        &mut self.errors,
+                        &ctx,
+                        Pairs(&[]),
+                        Pairs(&[]),
+                        &reason,
+                        (!id.is_empty()).then_some(id),
+                        raw,
+                        raw.len() as u64,
+                    );
+                    self.rejected += 1;
+                }
+            }
+            doc_start = doc_end + 1;
+            id_start = id_end;
+        }
         Ok(())
     }
 

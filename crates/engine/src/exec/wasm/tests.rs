@@ -27,6 +27,7 @@ fn output(dir: &std::path::Path) -> PartOutput {
         "task-1",
         0,
         64 << 20,
+        None,
     )
 }
 

