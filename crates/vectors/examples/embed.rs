@@ -1,7 +1,7 @@
 //! Sentences per second through letsdata's in-process model (issue 21's benchmark; `bench/vectors.sh`
 //! runs it beside sentence-transformers on the same sentences).
 //!
-//! `vectors --model DIR --sentences FILE [--runs N]`: loads the sentence-transformers directory,
+//! `embed --model DIR --sentences FILE [--runs N]`: loads the sentence-transformers directory,
 //! embeds the file's lines (one sentence each) once to warm up, then `--runs` times (default 3),
 //! and prints one JSON line: the load time, each run's seconds, the median's sentences per second,
 //! the vector length, how many sentences were cut to the model's maximum, and the process's peak
