@@ -15,7 +15,7 @@
 //!   must hold the model.
 //! - **Tasks**: each machine unpacks the internal copy once (`$LETSDATA_HOME/cache/models/<hex>`,
 //!   checked against its sha256). A task's documents, as its implementation produced them, are
-//!   embedded a chunk at a time (about 1 MiB of documents, batched across documents) before they
+//!   embedded a chunk at a time (about 32 KiB of documents, batched across documents) before they
 //!   are written: [`Vectorizer::feature_docs`] turns each into LetsData's FEATURE document (the
 //!   document plus `vectors: {field: [...]}`, and `vectorsTruncated` for texts cut to the
 //!   model's maximum). At most `sagemakerEndpointConcurrency` chunks are embedded at once per
@@ -440,7 +440,7 @@ impl Vectorizer {
             Ok(other) => {
                 return Err(format!(
                     "the vectors engine embeds fields of JSON objects; the document is {}",
-                    json_kind(&other)
+                    letsdata_model::json_kind(&other)
                 ));
             }
             Err(e) => return Err(format!("the document is not JSON: {e}")),
@@ -461,7 +461,7 @@ impl Vectorizer {
                     texts.truncate(start);
                     return Err(format!(
                         "builtinVectorsFields names {field:?}, which is {} in this document, not text",
-                        json_kind(other)
+                        letsdata_model::json_kind(other)
                     ));
                 }
                 None => {
@@ -498,16 +498,5 @@ impl serde::Serialize for Vectors<'_> {
             map.serialize_entry(name, vector)?;
         }
         map.end()
-    }
-}
-
-fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }

@@ -35,3 +35,17 @@ pub use location::{LocationError, ObjectLocation};
 pub use spec::{ConfigError, DatasetSpec, Problem};
 pub use status::{DatasetStatus, TaskStatus};
 pub use task::{Checkpoint, Task, TaskExecutionLog, TaskProgress};
+
+/// What a JSON value is, with its article ("a number", "an object", "null"), for messages that
+/// say what was found where something else was expected.
+pub fn json_kind(v: &serde_json::Value) -> &'static str {
+    use serde_json::Value;
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}

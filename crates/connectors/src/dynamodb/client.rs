@@ -735,7 +735,7 @@ fn prepare_item(doc: &JsonObject, schema: &TableKeySchema) -> Result<Item, Strin
                 return Err(format!(
                     "{role} key attribute {name:?} must be {}, got {}",
                     t.describe(),
-                    json_type(v)
+                    letsdata_model::json_kind(v)
                 ));
             }
         };
@@ -776,17 +776,6 @@ fn key_identity(item: &Item, schema: &TableKeySchema) -> String {
         id.push_str(&part(&r.name));
     }
     id
-}
-
-fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 #[cfg(test)]

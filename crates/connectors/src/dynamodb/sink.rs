@@ -188,17 +188,6 @@ struct TableWriter {
     fill_key: Option<String>,
 }
 
-fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
 #[async_trait]
 impl Deliver for TableWriter {
     fn describe(&self) -> String {
@@ -228,7 +217,7 @@ impl Deliver for TableWriter {
                     index: i,
                     reason: format!(
                         "a DynamoDB item must be a JSON object, the document is {}",
-                        json_type(&other)
+                        letsdata_model::json_kind(&other)
                     ),
                 }),
                 Err(e) => rejected.push(Rejected {

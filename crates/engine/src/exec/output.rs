@@ -20,6 +20,10 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 const CHUNK: usize = 1024 * 1024;
+/// Documents are embedded (the vectors engine) this many bytes of them at a time: a few hundred
+/// documents, seconds of the model's time, so that an invocation's time budget is checked
+/// often enough.
+const VECTORS_CHUNK: usize = 32 * 1024;
 
 /// Where a task's parts go.
 pub(crate) struct PartOutput {
@@ -126,7 +130,17 @@ impl PartOutput {
     /// hand it to its writer).
     #[inline]
     pub(crate) fn chunk_full(&self) -> bool {
-        self.docs.len() >= CHUNK || self.errors.len() >= CHUNK
+        self.docs_chunk_full() || self.errors.len() >= CHUNK
+    }
+
+    #[inline]
+    fn docs_chunk_full(&self) -> bool {
+        let chunk = if self.vectors.is_some() {
+            VECTORS_CHUNK
+        } else {
+            CHUNK
+        };
+        self.docs.len() >= chunk
     }
 
     /// Whether the part has reached its target size (it is due to be rolled).
@@ -143,7 +157,7 @@ impl PartOutput {
 
     /// Hands buffered bytes to the writers once a chunk has accumulated.
     pub(crate) async fn flush(&mut self) -> Result<(), ConnectorError> {
-        if self.docs.len() >= CHUNK {
+        if self.docs_chunk_full() {
             self.flush_docs().await?;
         }
         if self.errors.len() >= CHUNK {
@@ -181,6 +195,7 @@ impl PartOutput {
         let featured = vectors.feature_docs(docs.clone()).await?;
         let doc_ends = std::mem::take(&mut self.doc_ends);
         let ids = std::mem::take(&mut self.ids);
+        let mut errors = std::mem::take(&mut self.errors);
         let (mut doc_start, mut id_start) = (0, 0);
         for (i, outcome) in featured.into_iter().enumerate() {
             let (doc_end, id_end) = match doc_ends.get(i) {
@@ -196,30 +211,37 @@ impl PartOutput {
             match outcome {
                 Ok(doc) => self.push_doc(&doc, id),
                 Err(reason) => {
-                    let ctx = ErrorContext {
-                        dataset_name: &self.dataset_name,
-                        dataset_id: &self.dataset_id,
-                        task_id: &self.task_id,
-                        file_type: &self.source.0,
-                        file_name: &self.source.1,
-                    };
-                    write_error_record(
-                        &mut self.errors,
-                        &ctx,
-                        Pairs(&[]),
-                        Pairs(&[]),
-                        &reason,
-                        (!id.is_empty()).then_some(id),
-                        raw,
-                        raw.len() as u64,
-                    );
+                    self.reject(&mut errors, &reason, (!id.is_empty()).then_some(id), raw);
                     self.rejected += 1;
                 }
             }
             doc_start = doc_end + 1;
             id_start = id_end;
         }
+        self.errors = errors;
         Ok(())
+    }
+
+    /// Appends to `errors` the error record of a document that will not be written (the
+    /// destination or the vectors engine rejected it for `message`).
+    fn reject(&self, errors: &mut Vec<u8>, message: &str, id: Option<&str>, doc: &[u8]) {
+        let ctx = ErrorContext {
+            dataset_name: &self.dataset_name,
+            dataset_id: &self.dataset_id,
+            task_id: &self.task_id,
+            file_type: &self.source.0,
+            file_name: &self.source.1,
+        };
+        write_error_record(
+            errors,
+            &ctx,
+            Pairs(&[]),
+            Pairs(&[]),
+            message,
+            id,
+            doc,
+            doc.len() as u64,
+        );
     }
 
     /// Sends the buffered documents one by one; rejected ones become error records.
@@ -247,22 +269,11 @@ impl PartOutput {
         let what = self.documents.describe();
         let mut errors = std::mem::take(&mut self.errors);
         for r in &rejected {
-            let ctx = ErrorContext {
-                dataset_name: &self.dataset_name,
-                dataset_id: &self.dataset_id,
-                task_id: &self.task_id,
-                file_type: &self.source.0,
-                file_name: &self.source.1,
-            };
-            write_error_record(
+            self.reject(
                 &mut errors,
-                &ctx,
-                Pairs(&[]),
-                Pairs(&[]),
                 &format!("the {what} rejected the document: {}", r.reason),
                 Some(&ids[r.index]),
                 docs[r.index],
-                docs[r.index].len() as u64,
             );
         }
         self.rejected += rejected.len() as u64;
