@@ -614,3 +614,82 @@ fn the_vectors_example_runs_as_published() {
             .all(|d| d["vectors"]["review.text"].as_array().map(Vec::len) == Some(384))
     );
 }
+
+/// A SIGKILL after a part's FEATURE documents were delivered to a Kinesis stream and before the
+/// checkpoint recorded them, then `letsdata run`: nothing lost, and a document delivered twice is
+/// the same document (same id, same vectors).
+#[cfg(feature = "failpoints")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vectors_dataset_killed_while_writing_kinesis_loses_nothing() {
+    let Some(emu) = common::emulator::emulator().await else {
+        return;
+    };
+    let sfx = &emu.suffix;
+    let input = format!("vec-kin-in-{sfx}");
+    emu.s3.create_bucket(&input).await.expect("input bucket");
+    const DOCS: u64 = 300;
+    let lines: String = (0..DOCS)
+        .map(|i| {
+            format!(
+                "{}\n",
+                json!({"id": i, "title": format!("order {i} shipped"),
+                       "review": {"text": format!("arrived after {} days", i % 9)}})
+            )
+        })
+        .collect();
+    let ib = emu.s3.bucket(&input).expect("bucket");
+    ib.put("a.jsonl", bytes::Bytes::from(lines))
+        .await
+        .expect("put input");
+    ib.put("minilm/model.tar.gz", bytes::Bytes::from(model_tar()))
+        .await
+        .expect("put the model");
+    let mut home = emu.home();
+    // Several parts (documents of about 110 bytes before they are embedded).
+    home.env("LETSDATA_PART_SIZE_BYTES", "6000");
+    let name = format!("VecKinKill{sfx}");
+    let mut cfg = vectors_config(&name, &["a.jsonl"], "minilm/model.tar.gz");
+    cfg["accessGrantRoleArn"] = json!("arn:aws:iam::123456789012:role/LetsDataAccess");
+    cfg["customerAccountForAccess"] = json!("123456789012");
+    cfg["readConnector"]["bucketName"] = json!(input);
+    cfg["readConnector"]["documentIdField"] = json!("id");
+    cfg["computeEngine"]["model"]["modelUrl"] = json!(format!("s3://{input}/minilm/model.tar.gz"));
+    // One writer: the emulator's PutRecords is not safe for concurrent writers to a shard.
+    cfg["computeEngine"]["lambda"]["lambdaConcurrency"] = json!(1);
+    cfg["writeConnector"] = json!({
+        "connectorDestination": "Kinesis",
+        "resourceLocation": "LetsData",
+        "kinesisShardCount": 1,
+    });
+    home.create_killed(&cfg, "part-committed=1*off->return(kill)");
+    assert_eq!(home.view(&name)["datasetStatus"], "PROCESSING");
+    let run = home.run(&["run"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()[0]["datasetStatus"], "COMPLETED");
+    let view = home.view(&name);
+    let arn = view["resources"]["writeResource"]["arn"]
+        .as_str()
+        .expect("stream arn")
+        .to_string();
+    let mut seen: std::collections::BTreeMap<u64, Value> = Default::default();
+    let mut delivered = 0;
+    for (key, doc) in kinesis_documents(&emu.aws, &arn).await {
+        let id = doc["id"].as_u64().expect("id");
+        assert_eq!(key, id.to_string(), "partition key = document id");
+        assert_eq!(doc["vectors"]["title"].as_array().map(Vec::len), Some(384));
+        delivered += 1;
+        if let Some(before) = seen.insert(id, doc.clone()) {
+            assert_eq!(before, doc, "document {id} delivered twice, differently");
+        }
+    }
+    let expected: Vec<u64> = (0..DOCS).collect();
+    assert_eq!(
+        seen.keys().copied().collect::<Vec<_>>(),
+        expected,
+        "nothing lost"
+    );
+    assert!(
+        delivered > DOCS,
+        "the killed part was delivered again ({delivered})"
+    );
+}

@@ -232,7 +232,9 @@ async fn unpack_here(engine: &Engine, sha256: &str, bytes: &Bytes) -> Result<Pat
     let parent = models_dir(engine);
     let tmp = parent.join(format!(".{sha256}.{}", uuid::Uuid::new_v4()));
     let target = dir.clone();
+    let tmp_prefix = format!(".{sha256}.");
     tokio::task::spawn_blocking(move || {
+        remove_stale_unpacks(&parent, &tmp_prefix);
         std::fs::create_dir_all(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
         let result = (|| {
             letsdata_lambda::archive::unpack(
@@ -264,6 +266,25 @@ async fn unpack_here(engine: &Engine, sha256: &str, bytes: &Bytes) -> Result<Pat
     .await
     .map_err(|e| format!("unpacking the model failed: {e}"))??;
     unpacked(&dir).ok_or_else(|| format!("{} was not unpacked", dir.display()))
+}
+
+/// Temporary directories of unpacks of the same archive (`prefix`) that a killed process left
+/// more than an hour ago (a running unpack renames or removes its own long before).
+fn remove_stale_unpacks(parent: &Path, prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let stale = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > std::time::Duration::from_secs(3600));
+        if stale && entry.file_name().to_string_lossy().starts_with(prefix) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// Where the model directory is in an unpacked archive: its top (as SageMaker packs it), or
