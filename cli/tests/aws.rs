@@ -9,10 +9,10 @@ mod common;
 use bytes::Bytes;
 use common::emulator::emulator;
 use common::{TestHome, config, jsonl};
+use letsdata_connectors::aws::AwsClients;
 use letsdata_connectors::aws::attribute_value::JsonObject;
-use letsdata_connectors::aws::{AwsClients, ShardStart};
 use letsdata_connectors::dynamodb::{DynamoDbClient, ScanRequest};
-use letsdata_connectors::kinesis::{KinesisPutRecord, KinesisRecord, gunzip};
+use letsdata_connectors::kinesis::{KinesisPutRecord, gunzip};
 use letsdata_connectors::sqs::{ReceiveOptions, SqsMessage, SqsOutgoingMessage};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -75,28 +75,6 @@ fn delete_dataset(home: &TestHome, name: &str) -> Value {
 /// COMPLETED, printing the whole workflow if not.
 fn assert_step_completed(workflow: &Value, step: &str) {
     assert_eq!(workflow[step]["status"], "COMPLETED", "{step}: {workflow}");
-}
-
-/// Every record of every shard, from the oldest (shard id, record).
-async fn kinesis_records(aws: &AwsClients, arn: &str) -> Vec<(String, KinesisRecord)> {
-    let kinesis = aws.kinesis();
-    let mut out = Vec::new();
-    for shard in kinesis.list_shards(arn).await.expect("list shards") {
-        let mut reader = kinesis.shard_reader(arn, &shard.shard_id, ShardStart::Earliest);
-        loop {
-            let batch = reader.poll().await.expect("get records");
-            if batch.records.is_empty() {
-                break;
-            }
-            out.extend(
-                batch
-                    .records
-                    .into_iter()
-                    .map(|r| (shard.shard_id.clone(), r)),
-            );
-        }
-    }
-    out
 }
 
 /// Receives every message of the queue (hidden for ten minutes, so none comes twice), until
@@ -264,7 +242,7 @@ async fn s3_files_to_letsdata_kinesis_stream() {
         .expect("describe")
         .expect("stream exists");
     assert_eq!(info.open_shard_count, 2);
-    let records = kinesis_records(&emu.aws, &arn).await;
+    let records = emu.kinesis_records(&arn).await;
     let mut per_shard: BTreeMap<String, usize> = BTreeMap::new();
     let mut ids = Vec::new();
     for (shard, r) in &records {
@@ -917,7 +895,8 @@ async fn kinesis_to_letsdata_dynamodb_table() {
         .expect("put");
     assert_eq!(report.succeeded, records.len());
     // n → the record's default document id.
-    let record_ids: BTreeMap<u64, String> = kinesis_records(&emu.aws, &arn)
+    let record_ids: BTreeMap<u64, String> = emu
+        .kinesis_records(&arn)
         .await
         .into_iter()
         .map(|(shard, r)| {

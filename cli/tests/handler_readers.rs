@@ -415,7 +415,7 @@ async fn queue_message_reader_in_javascript_reads_sqs() {
             ..Default::default()
         })
         .collect();
-    send(&em, &url, Some("origin"), &messages).await;
+    em.send(&url, Some("origin"), &messages).await;
     let mut cfg = em.code_dataset(
         "JsSqs",
         json!({"connectorDestination": "SQS", "queueName": queue}),
@@ -512,7 +512,7 @@ async fn the_javascript_example_reads_its_orders_from_sqs() {
             ..Default::default()
         })
         .collect();
-    send(&em, &url, Some("channel"), &messages).await;
+    em.send(&url, Some("channel"), &messages).await;
     // What the reader makes of each message.
     let (mut orders, mut bad, mut tests) = (BTreeSet::new(), 0, 0);
     for m in &lines {
@@ -591,19 +591,6 @@ async fn the_javascript_example_reads_its_orders_from_sqs() {
     );
 }
 
-/// Sends `messages` to the queue at `url` (each message's `document_id` as the attribute
-/// `attribute`, when given); every one must be accepted.
-async fn send(em: &Emulator, url: &str, attribute: Option<&str>, messages: &[SqsOutgoingMessage]) {
-    let report = em
-        .aws
-        .sqs()
-        .sender(url, attribute)
-        .send_batch(messages)
-        .await
-        .expect("send");
-    assert!(report.rejected.is_empty(), "{report:?}");
-}
-
 /// A queue of ten messages, the fifth of which makes the Python reader raise.
 async fn raising_queue(em: &Emulator, tag: &str) -> (String, String) {
     let queue = format!("in-{tag}-{}", em.suffix);
@@ -618,7 +605,7 @@ async fn raising_queue(em: &Emulator, tag: &str) -> (String, String) {
             ..Default::default()
         })
         .collect();
-    send(em, &url, None, &messages).await;
+    em.send(&url, None, &messages).await;
     (queue, url)
 }
 

@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::emulator::Emulator;
 use common::{TestHome, pack};
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -455,30 +456,47 @@ fn a_vectors_dataset_killed_mid_run_resumes_with_every_vector_once() {
 }
 
 /// Gunzipped documents of every record of the stream `arn`, with their partition keys.
-async fn kinesis_documents(
-    aws: &letsdata_connectors::aws::AwsClients,
-    arn: &str,
-) -> Vec<(String, Value)> {
-    use letsdata_connectors::aws::ShardStart;
-    let kinesis = aws.kinesis();
-    let mut out = Vec::new();
-    for shard in kinesis.list_shards(arn).await.expect("list shards") {
-        let mut reader = kinesis.shard_reader(arn, &shard.shard_id, ShardStart::Earliest);
-        loop {
-            let batch = reader.poll().await.expect("get records");
-            if batch.records.is_empty() {
-                break;
-            }
-            for r in batch.records {
-                let data = letsdata_connectors::kinesis::gunzip(&r.data).expect("gunzip");
-                out.push((
-                    r.partition_key,
-                    serde_json::from_slice(&data).expect("a JSON document"),
-                ));
-            }
-        }
+async fn kinesis_documents(emu: &Emulator, arn: &str) -> Vec<(String, Value)> {
+    emu.kinesis_records(arn)
+        .await
+        .into_iter()
+        .map(|(_, r)| {
+            let data = letsdata_connectors::kinesis::gunzip(&r.data).expect("gunzip");
+            (
+                r.partition_key,
+                serde_json::from_slice(&data).expect("a JSON document"),
+            )
+        })
+        .collect()
+}
+
+/// Puts the test model into the emulator's bucket `bucket` (made if needed) as
+/// `minilm/model.tar.gz`.
+async fn put_model(emu: &Emulator, bucket: &str) {
+    if !emu.s3.bucket_exists(bucket).await.expect("bucket exists") {
+        emu.s3.create_bucket(bucket).await.expect("bucket");
     }
-    out
+    emu.s3
+        .bucket(bucket)
+        .expect("bucket")
+        .put("minilm/model.tar.gz", bytes::Bytes::from(model_tar()))
+        .await
+        .expect("put the model");
+}
+
+/// `cfg` on the emulator (its access grant), its model in `bucket`, writing to a LetsData
+/// Kinesis stream of one shard from one task at a time: the emulator's PutRecords is not safe
+/// for concurrent writers to a shard.
+fn to_kinesis_on_emulator(cfg: &mut Value, bucket: &str) {
+    cfg["accessGrantRoleArn"] = json!("arn:aws:iam::123456789012:role/LetsDataAccess");
+    cfg["customerAccountForAccess"] = json!("123456789012");
+    cfg["computeEngine"]["model"]["modelUrl"] = json!(format!("s3://{bucket}/minilm/model.tar.gz"));
+    cfg["computeEngine"]["lambda"]["lambdaConcurrency"] = json!(1);
+    cfg["writeConnector"] = json!({
+        "connectorDestination": "Kinesis",
+        "resourceLocation": "LetsData",
+        "kinesisShardCount": 1,
+    });
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -489,13 +507,7 @@ async fn sqs_messages_become_feature_documents_on_a_kinesis_stream() {
     };
     let sfx = &emu.suffix;
     let models = format!("models-{sfx}");
-    emu.s3.create_bucket(&models).await.expect("models bucket");
-    emu.s3
-        .bucket(&models)
-        .expect("bucket")
-        .put("minilm/model.tar.gz", bytes::Bytes::from(model_tar()))
-        .await
-        .expect("put the model");
+    put_model(&emu, &models).await;
     let queue = format!("vec-q-{sfx}");
     let url = emu.queue(&queue).await;
     let reference = reference();
@@ -513,20 +525,12 @@ async fn sqs_messages_become_feature_documents_on_a_kinesis_stream() {
         body: json!({"id": "m-no-title", "review": {"text": "no title"}}).to_string(),
         ..Default::default()
     });
-    let report = emu
-        .aws
-        .sqs()
-        .sender(&url, None)
-        .send_batch(&messages)
-        .await
-        .expect("send");
-    assert_eq!(report.succeeded, messages.len());
+    emu.send(&url, None, &messages).await;
 
     let home = emu.home();
     let name = format!("SqsVectors{sfx}");
     let mut cfg = vectors_config(&name, &[], "minilm/model.tar.gz");
-    cfg["accessGrantRoleArn"] = json!("arn:aws:iam::123456789012:role/LetsDataAccess");
-    cfg["customerAccountForAccess"] = json!("123456789012");
+    to_kinesis_on_emulator(&mut cfg, &models);
     cfg["readConnector"] = json!({
         "connectorDestination": "SQS",
         "queueName": queue,
@@ -536,14 +540,6 @@ async fn sqs_messages_become_feature_documents_on_a_kinesis_stream() {
     cfg["manifestFile"] = json!({
         "sqsReaderTaskStopCondition": "DrainQueues",
         "sqsReaderTaskStopAfterConsecutiveEmptyReceives": 3,
-    });
-    // One writer: the emulator's PutRecords is not safe for concurrent writers to a shard.
-    cfg["computeEngine"]["lambda"]["lambdaConcurrency"] = json!(1);
-    cfg["computeEngine"]["model"]["modelUrl"] = json!(format!("s3://{models}/minilm/model.tar.gz"));
-    cfg["writeConnector"] = json!({
-        "connectorDestination": "Kinesis",
-        "resourceLocation": "LetsData",
-        "kinesisShardCount": 1,
     });
     let run = home.create(&cfg);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
@@ -558,7 +554,7 @@ async fn sqs_messages_become_feature_documents_on_a_kinesis_stream() {
     // same id and the same vectors.
     let vectors = reference["vectors"].as_array().expect("vectors");
     let mut seen: std::collections::BTreeMap<String, Value> = Default::default();
-    for (key, doc) in kinesis_documents(&emu.aws, &arn).await {
+    for (key, doc) in kinesis_documents(&emu, &arn).await {
         let id = doc["id"].as_str().expect("id").to_string();
         assert_eq!(key, id, "partition key = document id");
         let i: usize = id[1..].parse().expect("m<i>");
@@ -637,30 +633,21 @@ async fn a_vectors_dataset_killed_while_writing_kinesis_loses_nothing() {
             )
         })
         .collect();
-    let ib = emu.s3.bucket(&input).expect("bucket");
-    ib.put("a.jsonl", bytes::Bytes::from(lines))
+    emu.s3
+        .bucket(&input)
+        .expect("bucket")
+        .put("a.jsonl", bytes::Bytes::from(lines))
         .await
         .expect("put input");
-    ib.put("minilm/model.tar.gz", bytes::Bytes::from(model_tar()))
-        .await
-        .expect("put the model");
+    put_model(&emu, &input).await;
     let mut home = emu.home();
     // Several parts (documents of about 110 bytes before they are embedded).
     home.env("LETSDATA_PART_SIZE_BYTES", "6000");
     let name = format!("VecKinKill{sfx}");
     let mut cfg = vectors_config(&name, &["a.jsonl"], "minilm/model.tar.gz");
-    cfg["accessGrantRoleArn"] = json!("arn:aws:iam::123456789012:role/LetsDataAccess");
-    cfg["customerAccountForAccess"] = json!("123456789012");
+    to_kinesis_on_emulator(&mut cfg, &input);
     cfg["readConnector"]["bucketName"] = json!(input);
     cfg["readConnector"]["documentIdField"] = json!("id");
-    cfg["computeEngine"]["model"]["modelUrl"] = json!(format!("s3://{input}/minilm/model.tar.gz"));
-    // One writer: the emulator's PutRecords is not safe for concurrent writers to a shard.
-    cfg["computeEngine"]["lambda"]["lambdaConcurrency"] = json!(1);
-    cfg["writeConnector"] = json!({
-        "connectorDestination": "Kinesis",
-        "resourceLocation": "LetsData",
-        "kinesisShardCount": 1,
-    });
     home.create_killed(&cfg, "part-committed=1*off->return(kill)");
     assert_eq!(home.view(&name)["datasetStatus"], "PROCESSING");
     let run = home.run(&["run"]);
@@ -673,7 +660,7 @@ async fn a_vectors_dataset_killed_while_writing_kinesis_loses_nothing() {
         .to_string();
     let mut seen: std::collections::BTreeMap<u64, Value> = Default::default();
     let mut delivered = 0;
-    for (key, doc) in kinesis_documents(&emu.aws, &arn).await {
+    for (key, doc) in kinesis_documents(&emu, &arn).await {
         let id = doc["id"].as_u64().expect("id");
         assert_eq!(key, id.to_string(), "partition key = document id");
         assert_eq!(doc["vectors"]["title"].as_array().map(Vec::len), Some(384));

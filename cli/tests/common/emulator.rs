@@ -203,6 +203,54 @@ impl Emulator {
             .stream_arn
     }
 
+    /// Sends `messages` to the queue at `url` (each message's `document_id` as the attribute
+    /// `attribute`, when given); every one must be accepted.
+    pub async fn send(
+        &self,
+        url: &str,
+        attribute: Option<&str>,
+        messages: &[letsdata_connectors::sqs::SqsOutgoingMessage],
+    ) {
+        let report = self
+            .aws
+            .sqs()
+            .sender(url, attribute)
+            .send_batch(messages)
+            .await
+            .expect("send");
+        assert!(report.rejected.is_empty(), "{report:?}");
+        assert_eq!(report.succeeded, messages.len(), "{report:?}");
+    }
+
+    /// Every record of every shard of the stream `arn`, from the oldest, with its shard id.
+    pub async fn kinesis_records(
+        &self,
+        arn: &str,
+    ) -> Vec<(String, letsdata_connectors::kinesis::KinesisRecord)> {
+        let kinesis = self.aws.kinesis();
+        let mut out = Vec::new();
+        for shard in kinesis.list_shards(arn).await.expect("list shards") {
+            let mut reader = kinesis.shard_reader(
+                arn,
+                &shard.shard_id,
+                letsdata_connectors::aws::ShardStart::Earliest,
+            );
+            loop {
+                let batch = reader.poll().await.expect("get records");
+                if batch.records.is_empty() {
+                    break;
+                }
+                out.extend(
+                    batch
+                        .records
+                        .into_iter()
+                        .map(|r| (shard.shard_id.clone(), r)),
+                );
+            }
+        }
+        out
+    }
+
     /// Every line of every object under `prefix` in an S3 bucket (gunzipping `.gz`).
     pub async fn s3_lines(&self, bucket: &str, prefix: &str) -> Vec<String> {
         let b = self.s3.bucket(bucket).expect("bucket");
