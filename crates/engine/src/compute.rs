@@ -60,12 +60,8 @@ impl ComputeUpdate {
                 ["concurrency", "timeoutInSeconds", "memoryLimitInMegabytes"],
             ),
             Some(kind) => {
-                let sizes = match kind {
-                    EndpointType::Serverless => "sagemakerServerless",
-                    EndpointType::Provisioned => "sagemakerProvisioned",
-                };
                 let endpoint = object_at(map, "endpoint");
-                let sizes = object_at(endpoint, sizes);
+                let sizes = object_at(endpoint, kind.sizes_block());
                 if let Some(v) = self.sagemaker_endpoint_concurrency {
                     sizes.insert("sagemakerEndpointConcurrency".into(), v.into());
                 }

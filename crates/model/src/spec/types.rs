@@ -595,6 +595,14 @@ impl EndpointType {
             Self::Provisioned => "Provisioned",
         }
     }
+
+    /// The `endpoint` block holding this type's concurrency and memory.
+    pub fn sizes_block(self) -> &'static str {
+        match self {
+            Self::Serverless => "sagemakerServerless",
+            Self::Provisioned => "sagemakerProvisioned",
+        }
+    }
 }
 
 impl fmt::Display for EndpointType {

@@ -55,14 +55,6 @@ const ENDPOINT_TYPES: Choices<EndpointType> = Choices {
     note: "",
 };
 
-/// The block holding an endpoint type's concurrency and memory.
-fn sizes_block(kind: EndpointType) -> &'static str {
-    match kind {
-        EndpointType::Serverless => "sagemakerServerless",
-        EndpointType::Provisioned => "sagemakerProvisioned",
-    }
-}
-
 /// The `model` and `endpoint` blocks of the compute engine `o`.
 pub(super) fn vectors_engine(p: &mut Problems, o: &Obj<'_>) -> Option<VectorsEngine> {
     let endpoint = endpoint(p, o);
@@ -286,7 +278,7 @@ fn endpoint(p: &mut Problems, o: &Obj<'_>) -> Option<VectorsEndpoint> {
 
     let mut sizes = Some(Sizes::default());
     for block_kind in [EndpointType::Serverless, EndpointType::Provisioned] {
-        let block = sizes_block(block_kind);
+        let block = block_kind.sizes_block();
         if !e.has(block) {
             continue;
         }
@@ -296,7 +288,7 @@ fn endpoint(p: &mut Problems, o: &Obj<'_>) -> Option<VectorsEndpoint> {
                 format!(
                     "is for sagemakerEndpointType {block_kind}, but this endpoint is {kind}; \
                      give its concurrency and memory in {}, or set sagemakerEndpointType {block_kind}",
-                    sizes_block(kind)
+                    kind.sizes_block()
                 ),
             );
             continue;
@@ -339,7 +331,7 @@ impl Default for Sizes {
 
 /// `sagemakerServerless` or `sagemakerProvisioned`, which is present; `None` when invalid.
 fn block_sizes(p: &mut Problems, e: &Obj<'_>, kind: EndpointType) -> Option<Sizes> {
-    let block = sizes_block(kind);
+    let block = kind.sizes_block();
     let map = e.object(p, block, None)?;
     let path = e.field_path(block);
     let b = Obj::new(&path, map);
