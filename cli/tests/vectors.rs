@@ -680,3 +680,566 @@ async fn a_vectors_dataset_killed_while_writing_kinesis_loses_nothing() {
         "the killed part was delivered again ({delivered})"
     );
 }
+
+/// A vectors dataset whose user code says what is embedded: the test component
+/// `letsdata-test-vectors` (a JSON-lines `SingleFileParser` and a `QueueMessageReader`, with its
+/// `SagemakerVectorsInterface` making VECTOR documents), at `s3://code/vectors.wasm`; no
+/// `builtinVectorsFields`.
+fn wasm_vectors_config(name: &str, files: &[&str]) -> Value {
+    let mut cfg = vectors_config(name, files, "minilm/model.tar.gz");
+    cfg["readConnector"] = json!({
+        "connectorDestination": "S3",
+        "readerType": "Single File Reader",
+        "bucketName": "vec-in",
+        "bucketResourceLocation": "Customer",
+        "artifactImplementationLanguage": "Wasm",
+        "artifactFileS3Link": "s3://code/vectors.wasm",
+        "artifactFileS3LinkResourceLocation": "Customer",
+    });
+    cfg["computeEngine"]
+        .as_object_mut()
+        .expect("computeEngine")
+        .remove("builtinVectorsFields");
+    cfg
+}
+
+/// The documents of the user-code tests: the 50 reference sentences as titles (every fifth
+/// with the next sentence as its body), then one of each outcome the test implementations
+/// are asked for by `kind`, a body far over the model's maximum, a document without a title
+/// and a line that is not JSON. Returns the lines and the reference.
+fn user_code_input() -> (String, Value) {
+    let reference = reference();
+    let sentences = reference["sentences"].as_array().expect("sentences");
+    let mut lines = String::new();
+    for (i, s) in sentences.iter().enumerate() {
+        let doc = if i % 5 == 0 {
+            json!({"id": format!("r{i}"), "title": s, "body": sentences[(i + 1) % sentences.len()]})
+        } else {
+            json!({"id": format!("r{i}"), "title": s})
+        };
+        lines.push_str(&format!("{doc}\n"));
+    }
+    for kind in ["bad", "skip", "error", "panic", "noid"] {
+        lines.push_str(&format!(
+            "{}\n",
+            json!({"id": kind, "kind": kind, "title": format!("asks for {kind}")})
+        ));
+    }
+    lines.push_str(&format!(
+        "{}\n",
+        json!({"id": "long", "title": "long", "body": "word ".repeat(5000)})
+    ));
+    lines.push_str(&format!("{}\n", json!({"id": "notitle"})));
+    lines.push_str("{\"id\": not json}\n");
+    (lines, reference)
+}
+
+/// Checks VECTOR documents `{id, title, vectors: {Title, Body?}, truncated}` of the reference
+/// sentences against sentence-transformers' vectors; returns the ids seen.
+fn check_vector_docs(docs: &[Value], reference: &Value) -> Vec<String> {
+    let vectors = reference["vectors"].as_array().expect("vectors");
+    let mut worst: f64 = 1.0;
+    let mut ids = Vec::new();
+    for doc in docs {
+        let id = doc["id"].as_str().expect("id").to_string();
+        let title = floats(&doc["vectors"]["Title"]);
+        assert_eq!(title.len(), 384, "{id}");
+        if let Some(i) = id.strip_prefix('r').and_then(|n| n.parse::<usize>().ok()) {
+            worst = worst.min(cosine(&title, &floats(&vectors[i])));
+            if i % 5 == 0 {
+                let body = floats(&doc["vectors"]["Body"]);
+                worst = worst.min(cosine(&body, &floats(&vectors[(i + 1) % vectors.len()])));
+            } else {
+                assert!(doc["vectors"].get("Body").is_none(), "{doc}");
+            }
+        }
+        let long_title = id
+            .strip_prefix('r')
+            .and_then(|n| n.parse::<usize>().ok())
+            .is_some_and(|i| reference["tokens"][i].as_u64().expect("tokens") > 256);
+        let expected_cut: Vec<&str> = match id.as_str() {
+            "long" => vec!["Body"],
+            _ if long_title => vec!["Title"],
+            _ => vec![],
+        };
+        assert_eq!(doc["truncated"], json!(expected_cut), "{id}");
+        ids.push(id);
+    }
+    assert!(
+        worst >= 0.999,
+        "worst cosine with sentence-transformers: {worst}"
+    );
+    ids.sort();
+    ids
+}
+
+/// The ids the user-code tests expect as documents: the 50 reference documents, `noid` and
+/// `long`.
+fn expected_vector_ids() -> Vec<String> {
+    let mut ids: Vec<String> = (0..50).map(|i| format!("r{i}")).collect();
+    ids.push("noid".into());
+    ids.push("long".into());
+    ids.sort();
+    ids
+}
+
+#[test]
+fn a_wasm_sagemaker_vectors_interface_makes_the_vector_documents() {
+    let home = TestHome::new();
+    home.put("models", "minilm/model.tar.gz", &model_tar());
+    home.put(
+        "code",
+        "vectors.wasm",
+        &common::component("letsdata-test-vectors"),
+    );
+    let (lines, reference) = user_code_input();
+    home.put("vec-in", "docs.jsonl", lines.as_bytes());
+    let cfg = wasm_vectors_config("WasmVectors", &["docs.jsonl"]);
+    let run = home.create(&cfg);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let view = home.view("WasmVectors");
+    assert_eq!(view["datasetStatus"], "COMPLETED", "{view:#}");
+    let build = init_step(&view, "Create Dataset Code Builds")["message"]
+        .as_str()
+        .expect("build message")
+        .to_string();
+    assert!(
+        build.contains("letsdata:data/sagemaker-vectors-interface@0.1.0"),
+        "{build}"
+    );
+
+    let docs = write_docs(&home, "WasmVectors");
+    assert_eq!(check_vector_docs(&docs, &reference), expected_vector_ids());
+
+    let mut errors: Vec<(String, String)> = home
+        .error_records("WasmVectors")
+        .iter()
+        .map(|e| {
+            (
+                e["documentId"].as_str().unwrap_or("-").to_string(),
+                e["errorMessage"].as_str().expect("message").to_string(),
+            )
+        })
+        .collect();
+    errors.sort();
+    let find = |id: &str| {
+        errors
+            .iter()
+            .find(|(i, _)| i == id)
+            .map(|(_, m)| m.as_str())
+            .unwrap_or_else(|| panic!("no error record of {id}: {errors:?}"))
+    };
+    assert_eq!(errors.len(), 5, "{errors:?}");
+    assert_eq!(find("bad"), "document bad asked not to be vectorized");
+    assert_eq!(find("error"), "document error asked for an error");
+    assert!(
+        find("panic").starts_with(
+            "SagemakerVectorsInterface.constructVectorDoc failed on this document: user code failed"
+        ) && find("panic").contains("asked to panic on document panic"),
+        "{errors:?}"
+    );
+    assert_eq!(find("notitle"), "the document has no title");
+    assert!(find("-").starts_with("not JSON"), "{errors:?}");
+
+    // Every record accounted for: 58 read, 52 documents, 5 errors, 1 skipped.
+    let progress = &view["datasetProgress"];
+    assert_eq!(progress["recordsRead"], 58, "{progress}");
+    assert_eq!(progress["documentsWritten"], 52, "{progress}");
+    assert_eq!(progress["errorRecords"], 5, "{progress}");
+    assert_eq!(progress["skipRecords"], 1, "{progress}");
+}
+
+#[test]
+fn a_component_without_the_vectors_interface_fails_its_code_build() {
+    let home = TestHome::new();
+    home.put("models", "minilm/model.tar.gz", &model_tar());
+    // A SingleFileParser only.
+    home.put("code", "vectors.wasm", &common::component("json-transform"));
+    home.put("vec-in", "docs.jsonl", b"{\"id\": 1, \"title\": \"a\"}\n");
+    let cfg = wasm_vectors_config("NoVectorsExport", &["docs.jsonl"]);
+    let run = home.create(&cfg);
+    assert_ne!(run.code, 0, "{}", run.stdout);
+    let view = home.view("NoVectorsExport");
+    assert_eq!(view["datasetStatus"], "ERRORED", "{view:#}");
+    let build = init_step(&view, "Create Dataset Code Builds");
+    assert_eq!(build["status"], "ERROR", "{build}");
+    let message = build["message"].as_str().expect("message");
+    assert!(
+        message.contains(
+            "does not export letsdata:data/sagemaker-vectors-interface@0.1.0 (LetsData SagemakerVectorsInterface), which computeEngineType LAMBDA_AND_SAGEMAKER without computeEngine.builtinVectorsFields needs"
+        ) && message.contains("letsdata_sdk::export!(sagemaker_vectors_interface: YourVectors)"),
+        "{message}"
+    );
+}
+
+#[cfg(feature = "failpoints")]
+#[test]
+fn a_wasm_vectors_dataset_killed_mid_run_resumes_with_every_vector_once() {
+    let mut home = TestHome::new();
+    home.env("LETSDATA_PART_SIZE_BYTES", "6000");
+    home.put("models", "minilm/model.tar.gz", &model_tar());
+    home.put(
+        "code",
+        "vectors.wasm",
+        &common::component("letsdata-test-vectors"),
+    );
+    const DOCS: u64 = 250;
+    let file = |from: u64| -> String {
+        (from..from + DOCS)
+            .map(|i| format!("{}\n", json!({"id": format!("d{i}"), "title": format!("parcel {i} was delivered late")})))
+            .collect()
+    };
+    home.put("vec-in", "a.jsonl", file(0).as_bytes());
+    home.put("vec-in", "b.jsonl", file(DOCS).as_bytes());
+    let cfg = wasm_vectors_config("WasmVecKill", &["a.jsonl", "b.jsonl"]);
+    home.create_killed(&cfg, "part-published-documents=3*off->return(kill)");
+    assert_eq!(home.view("WasmVecKill")["datasetStatus"], "PROCESSING");
+    let run = home.run(&["run"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()[0]["datasetStatus"], "COMPLETED");
+    let mut ids: Vec<u64> = write_docs(&home, "WasmVecKill")
+        .iter()
+        .map(|d| {
+            assert_eq!(d["vectors"]["Title"].as_array().map(Vec::len), Some(384));
+            d["id"].as_str().expect("id")[1..].parse().expect("d<i>")
+        })
+        .collect();
+    ids.sort();
+    assert_eq!(
+        ids,
+        (0..2 * DOCS).collect::<Vec<_>>(),
+        "every document's vectors exactly once"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqs_messages_through_a_wasm_vectors_interface_reach_kinesis() {
+    use letsdata_connectors::sqs::SqsOutgoingMessage;
+    let Some(emu) = common::emulator::emulator().await else {
+        return;
+    };
+    let sfx = &emu.suffix;
+    let models = format!("models-w-{sfx}");
+    put_model(&emu, &models).await;
+    emu.s3
+        .bucket(&models)
+        .expect("bucket")
+        .put(
+            "vectors.wasm",
+            bytes::Bytes::from(common::component("letsdata-test-vectors")),
+        )
+        .await
+        .expect("put the component");
+    let queue = format!("vec-wq-{sfx}");
+    let url = emu.queue(&queue).await;
+    // The reference documents, and one the extraction refuses and one skipped.
+    let (lines, reference) = user_code_input();
+    let messages: Vec<SqsOutgoingMessage> = lines
+        .lines()
+        .filter(|l| {
+            let id = serde_json::from_str::<Value>(l).map_or(Value::Null, |v| v["id"].clone());
+            let id = id.as_str().unwrap_or_default();
+            id == "bad"
+                || id == "skip"
+                || id
+                    .strip_prefix('r')
+                    .is_some_and(|n| n.parse::<u32>().is_ok())
+        })
+        .map(|l| SqsOutgoingMessage {
+            body: l.to_string(),
+            ..Default::default()
+        })
+        .collect();
+    assert_eq!(messages.len(), 52);
+    emu.send(&url, None, &messages).await;
+
+    let home = emu.home();
+    let name = format!("SqsWasmVectors{sfx}");
+    let mut cfg = wasm_vectors_config(&name, &[]);
+    to_kinesis_on_emulator(&mut cfg, &models);
+    cfg["readConnector"] = json!({
+        "connectorDestination": "SQS",
+        "queueName": queue,
+        "artifactImplementationLanguage": "Wasm",
+        "artifactFileS3Link": format!("s3://{models}/vectors.wasm"),
+        "artifactFileS3LinkResourceLocation": "Customer",
+    });
+    cfg["manifestFile"] = json!({
+        "sqsReaderTaskStopCondition": "DrainQueues",
+        "sqsReaderTaskStopAfterConsecutiveEmptyReceives": 3,
+    });
+    let run = home.create(&cfg);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let view = home.view(&name);
+    assert_eq!(view["datasetStatus"], "COMPLETED", "{view:#}");
+    let arn = view["resources"]["writeResource"]["arn"]
+        .as_str()
+        .expect("stream arn")
+        .to_string();
+    // The partition key is the id the component's constructVectorDoc gave; a document
+    // delivered twice is the same document.
+    let mut seen: std::collections::BTreeMap<String, Value> = Default::default();
+    for (key, doc) in kinesis_documents(&emu, &arn).await {
+        let id = doc["id"].as_str().expect("id").to_string();
+        assert_eq!(
+            key,
+            format!("vec-{id}"),
+            "partition key = the constructed id"
+        );
+        if let Some(before) = seen.insert(id.clone(), doc.clone()) {
+            assert_eq!(before, doc, "a duplicate of {id} differs");
+        }
+    }
+    let docs: Vec<Value> = seen.values().cloned().collect();
+    let ids = check_vector_docs(&docs, &reference);
+    let mut expected: Vec<String> = (0..50).map(|i| format!("r{i}")).collect();
+    expected.sort();
+    assert_eq!(ids, expected, "every message once");
+    let errors = home.error_records(&name);
+    assert!(
+        errors
+            .iter()
+            .any(|e| e["errorMessage"] == "document bad asked not to be vectorized"),
+        "{errors:?}"
+    );
+    assert!(
+        view["datasetProgress"]["skipRecords"].as_u64() >= Some(1),
+        "{view:#}"
+    );
+}
+
+/// A Python `letsdata_lambda_function.lambda_handler` with a JSON-lines `SingleFileParser` and
+/// a `SagemakerVectorsInterface` making VECTOR documents, as the Wasm test component does
+/// (`kind` bad raises in the extraction, skip returns a SkipDoc, error an ErrorDoc).
+const PYTHON_VECTORS: &str = r#"
+import json
+import traceback
+
+HEADERS = {"Content-Type": "application/json"}
+
+
+def parse_document(data):
+    try:
+        doc = json.loads(data["content"])
+        doc_id = doc["id"]
+    except Exception as e:
+        offsets = {data["s3FileType"]: str(data["offsetBytes"])}
+        return {"status": "ERROR", "nextRecordType": None, "document": {
+            "documentType": "ErrorDoc", "errorMessage": "not JSON: " + str(e),
+            "errorStartoffsetMap": offsets, "errorEndoffsetMap": offsets}}
+    return {"status": "SUCCESS", "nextRecordType": None, "document": {
+        "documentType": "Document", "documentId": str(doc_id), "recordType": None,
+        "partitionKey": None, "documentMetadata": None, "documentKeyValuesMap": doc}}
+
+
+def extract(document):
+    doc = document["documentKeyValuesMap"]
+    if doc.get("kind") == "bad":
+        raise ValueError("document %s asked not to be vectorized" % document["documentId"])
+    if "title" not in doc:
+        raise KeyError("the document has no title")
+    texts = {"Title": doc["title"]}
+    if "body" in doc:
+        texts["Body"] = doc["body"]
+    return texts
+
+
+def construct(document, vectors):
+    doc = document["documentKeyValuesMap"]
+    doc_id = document["documentId"]
+    if doc.get("kind") == "skip":
+        return {"documentType": "SkipDoc", "skipMessage": "asked to skip"}
+    if doc.get("kind") == "error":
+        return {"documentType": "ErrorDoc", "documentId": doc_id,
+                "errorMessage": "document %s asked for an error" % doc_id}
+    cut = sorted(((document.get("documentMetadata") or {}).get("vectorsTruncated") or {}).keys())
+    return {"documentType": "Document", "documentId": "vec-" + doc_id,
+            "documentKeyValuesMap": {"id": doc["id"], "title": doc.get("title"),
+                                     "vectors": vectors, "truncated": cut}}
+
+
+def call(event):
+    interface, function, data = event["interface"].lower(), event["function"], event["data"]
+    if interface == "singlefileparser":
+        if function == "getS3FileType":
+            return "JSONL"
+        if function == "getResolvedS3FileName":
+            return data["fileName"]
+        if function == "getRecordStartPattern":
+            return {"recordHintType": "PATTERN", "pattern": "{", "offset": -1}
+        if function == "getRecordEndPattern":
+            return {"recordHintType": "PATTERN", "pattern": "}\n", "offset": -1}
+        if function == "parseDocument":
+            return parse_document(data)
+    if interface == "sagemakervectorsinterface":
+        if function == "extractDocumentElementsForVectorization":
+            assert list(data.keys()) == ["document"], data.keys()
+            return extract(data["document"])
+        if function == "constructVectorDoc":
+            assert sorted(data.keys()) == ["documentInterface", "vectorsMap"], data.keys()
+            return construct(data["documentInterface"], data["vectorsMap"])
+    raise Exception("not implemented: %s.%s" % (event["interface"], function))
+
+
+def lambda_handler(event, context):
+    try:
+        return {"StatusCode": 200, "headers": HEADERS,
+                "body": {"statusCode": "SUCCESS", "data": call(event)}}
+    except Exception as e:
+        return {"StatusCode": 500, "headers": HEADERS, "body": {
+            "statusCode": "EXCEPTION", "errorMessage": str(e),
+            "exception": {"errorMessage": str(e), "errorType": e.__class__.__name__,
+                          "stackTrace": traceback.format_exc()}}}
+"#;
+
+/// The JavaScript twin of [`PYTHON_VECTORS`] (`index.handler`).
+const JAVASCRIPT_VECTORS: &str = r#"
+const HEADERS = { "Content-Type": "application/json" };
+
+function parseDocument(data) {
+  try {
+    const doc = JSON.parse(data.content);
+    if (doc.id === undefined) throw new Error("no id");
+    return { status: "SUCCESS", nextRecordType: null, document: {
+      documentType: "Document", documentId: String(doc.id), recordType: null,
+      partitionKey: null, documentMetadata: null, documentKeyValuesMap: doc } };
+  } catch (e) {
+    const offsets = { [data.s3FileType]: String(data.offsetBytes) };
+    return { status: "ERROR", nextRecordType: null, document: {
+      documentType: "ErrorDoc", errorMessage: "not JSON: " + e.message,
+      errorStartoffsetMap: offsets, errorEndoffsetMap: offsets } };
+  }
+}
+
+function extract(document) {
+  const doc = document.documentKeyValuesMap;
+  if (doc.kind === "bad") throw new Error(`document ${document.documentId} asked not to be vectorized`);
+  if (doc.title === undefined) throw new Error("the document has no title");
+  const texts = { Title: doc.title };
+  if (doc.body !== undefined) texts.Body = doc.body;
+  return texts;
+}
+
+function construct(document, vectors) {
+  const doc = document.documentKeyValuesMap;
+  const id = document.documentId;
+  if (doc.kind === "skip") return { documentType: "SkipDoc", skipMessage: "asked to skip" };
+  if (doc.kind === "error") {
+    return { documentType: "ErrorDoc", documentId: id, errorMessage: `document ${id} asked for an error` };
+  }
+  const cut = Object.keys((document.documentMetadata || {}).vectorsTruncated || {}).sort();
+  return { documentType: "Document", documentId: "vec-" + id,
+    documentKeyValuesMap: { id: doc.id, title: doc.title, vectors, truncated: cut } };
+}
+
+function call(event) {
+  const iface = event.interface.toLowerCase();
+  const d = event.data;
+  if (iface === "singlefileparser") {
+    switch (event.function) {
+      case "getS3FileType": return "JSONL";
+      case "getResolvedS3FileName": return d.fileName;
+      case "getRecordStartPattern": return { recordHintType: "PATTERN", pattern: "{", offset: -1 };
+      case "getRecordEndPattern": return { recordHintType: "PATTERN", pattern: "}\n", offset: -1 };
+      case "parseDocument": return parseDocument(d);
+    }
+  }
+  if (iface === "sagemakervectorsinterface") {
+    if (event.function === "extractDocumentElementsForVectorization") return extract(d.document);
+    if (event.function === "constructVectorDoc") return construct(d.documentInterface, d.vectorsMap);
+  }
+  throw new Error(`not implemented: ${event.interface}.${event.function}`);
+}
+
+export const handler = async (event, context) => {
+  try {
+    return { StatusCode: 200, headers: HEADERS, body: { statusCode: "SUCCESS", data: call(event) } };
+  } catch (err) {
+    return { StatusCode: 500, headers: HEADERS, body: { statusCode: "EXCEPTION", errorMessage: err.message,
+      exception: { errorMessage: err.message, errorType: err.name, stackTrace: String(err.stack) } } };
+  }
+};
+"#;
+
+#[test]
+fn python_and_javascript_sagemaker_vectors_interfaces_make_the_vector_documents() {
+    let home = TestHome::new();
+    home.put("models", "minilm/model.tar.gz", &model_tar());
+    home.put(
+        "code",
+        "vectors.zip",
+        &common::project(&[("letsdata_lambda_function.py", PYTHON_VECTORS)], "zip"),
+    );
+    home.put(
+        "code",
+        "vectors.tar.gz",
+        &common::project(
+            &[
+                ("index.js", JAVASCRIPT_VECTORS),
+                (
+                    "package.json",
+                    r#"{"name": "vectors", "version": "1.0.0", "type": "module", "main": "index.js"}"#,
+                ),
+            ],
+            "gztar",
+        ),
+    );
+    let (mut lines, reference) = user_code_input();
+    // Handlers answer exceptions, not traps: no `panic` document for them.
+    lines = lines
+        .lines()
+        .filter(|l| !l.contains("\"panic\""))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    home.put("vec-in", "docs.jsonl", lines.as_bytes());
+    for (language, link) in [
+        ("Python", "s3://code/vectors.zip"),
+        ("Javascript", "s3://code/vectors.tar.gz"),
+    ] {
+        let name = format!("{language}Vectors");
+        let mut cfg = wasm_vectors_config(&name, &["docs.jsonl"]);
+        cfg["readConnector"]["artifactImplementationLanguage"] = json!(language);
+        cfg["readConnector"]["artifactFileS3Link"] = json!(link);
+        let run = home.create(&cfg);
+        assert_eq!(run.code, 0, "{language}: {}\n{}", run.stdout, run.stderr);
+        let view = home.view(&name);
+        assert_eq!(view["datasetStatus"], "COMPLETED", "{view:#}");
+        let docs = write_docs(&home, &name);
+        assert_eq!(
+            check_vector_docs(&docs, &reference),
+            expected_vector_ids(),
+            "{language}"
+        );
+        let errors = home.error_records(&name);
+        let message = |id: &str| {
+            errors
+                .iter()
+                .find(|e| e["documentId"] == id)
+                .and_then(|e| e["errorMessage"].as_str())
+                .unwrap_or_else(|| panic!("{language}: no error record of {id}: {errors:?}"))
+                .to_string()
+        };
+        assert!(
+            message("bad").contains("document bad asked not to be vectorized")
+                && message("bad").starts_with(
+                    "SagemakerVectorsInterface.extractDocumentElementsForVectorization raised"
+                ),
+            "{language}: {}",
+            message("bad")
+        );
+        assert_eq!(
+            message("error"),
+            "document error asked for an error",
+            "{language}"
+        );
+        assert!(
+            message("notitle").contains("the document has no title"),
+            "{language}"
+        );
+        let progress = &view["datasetProgress"];
+        assert_eq!(progress["recordsRead"], 57, "{language}: {progress}");
+        assert_eq!(progress["documentsWritten"], 52, "{language}: {progress}");
+        assert_eq!(progress["errorRecords"], 4, "{language}: {progress}");
+        assert_eq!(progress["skipRecords"], 1, "{language}: {progress}");
+    }
+}

@@ -319,11 +319,16 @@ pub(crate) async fn build_code(
     engine: &Engine,
     artifact: &CodeArtifact,
     language: CodeLanguage,
-    interface: Interface,
+    (interface, spec): (Interface, &DatasetSpec),
 ) -> Result<String, CodeError> {
     let Some(handler) = handler_language(language) else {
         let sandbox = engine.sandbox().map_err(|e| user(e.to_string()))?;
-        let (_, note) = build(&sandbox, engine.objects(), artifact, interface).await?;
+        let (code, mut note) = build(&sandbox, engine.objects(), artifact, interface).await?;
+        if runs_vectors_code(spec) {
+            let vectors = Interface::SagemakerVectorsInterface;
+            sandbox.check_exports(&code, vectors)?;
+            note.push_str(&format!(" and {}", vectors.export_name()));
+        }
         return Ok(note);
     };
     let builds = engine.handler_builds();
@@ -362,6 +367,15 @@ pub(crate) async fn build_code(
             "{e}; fix the project and run `letsdata datasets code update`"
         ))),
     }
+}
+
+/// Whether the dataset's user code implements `SagemakerVectorsInterface` for the vectors
+/// engine (no `builtinVectorsFields`).
+pub(crate) fn runs_vectors_code(spec: &DatasetSpec) -> bool {
+    spec.compute_engine
+        .vectors
+        .as_ref()
+        .is_some_and(|v| v.builtin_fields.is_none())
 }
 
 /// How long loading a handler may take when its build is checked.
@@ -503,6 +517,7 @@ impl Engine {
 
         let copied: Mutex<Option<CodeArtifact>> = Mutex::new(None);
         let role_arn = spec.access_grant_role_arn.as_deref();
+        let spec = &spec;
         let result = workflow::run(self, &id, &Record::CodeUpdate, &steps, |step| {
             let (copied, artifact, step) = (&copied, &artifact, *step);
             async move {
@@ -522,7 +537,7 @@ impl Engine {
                             .expect("copied artifact lock")
                             .clone()
                             .ok_or_else(|| StepError::user("the artifact was not copied"))?;
-                        Ok(build_code(self, &new, artifact.language, interface).await?)
+                        Ok(build_code(self, &new, artifact.language, (interface, spec)).await?)
                     }
                 }
             }

@@ -277,7 +277,10 @@ impl Init<'_> {
                 let language = code::artifact_of(self.spec)
                     .ok_or_else(|| StepError::user("the implementation is not user code"))?
                     .language;
-                Ok(code::build_code(engine, &snapshot.current, language, interface).await?)
+                Ok(
+                    code::build_code(engine, &snapshot.current, language, (interface, self.spec))
+                        .await?,
+                )
             }
             InitStep::SagemakerModel => {
                 let model = self.vectors_model()?;

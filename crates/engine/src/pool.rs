@@ -493,7 +493,7 @@ async fn run_invocation(
     // for an invocation that is gone would never expire, and the task never be reaped.
     let _held = Release(&held, &lease.task.task_id);
     let opened = now_millis();
-    let log = runner.task_log(&lease.task.task_id);
+    let log = Arc::new(runner.task_log(&lease.task.task_id));
     let outcome = runner.invoke(&lease, &signals, &log).await;
     // Its slot is free: this worker's next claims do not count the task against the
     // dataset's concurrency while its end is recorded.

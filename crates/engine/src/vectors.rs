@@ -22,6 +22,7 @@
 //!   worker process, whatever the task concurrency. A document that cannot be vectorized (not
 //!   a JSON object, a named field missing or not text) becomes an error record of the same part.
 
+use crate::exec::TaskLog;
 use crate::workflow::StepError;
 use crate::{Engine, EngineError};
 use bytes::Bytes;
@@ -30,6 +31,7 @@ use letsdata_connectors::{ConnectorError, FailureKind};
 use letsdata_model::archive::ArchiveFormat;
 use letsdata_model::spec::{VectorsEndpoint, VectorsModel};
 use letsdata_model::{Dataset, DatasetSpec, ObjectLocation, SagemakerModel};
+use letsdata_sandbox::{NamedVector, SandboxError, Truncation};
 use letsdata_vectors::{Embedding, SentenceModel};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
@@ -323,21 +325,19 @@ async fn load(dir: PathBuf) -> Result<Arc<SentenceModel>, String> {
         .map_err(|e| e.to_string())
 }
 
-/// A dataset's built-in `SagemakerVectorsInterface` with its model, for a worker's tasks.
+/// A dataset's model, for a worker's tasks: embeds the texts the tasks'
+/// `SagemakerVectorsInterface`s extract.
 pub(crate) struct Vectorizer {
     model: Arc<SentenceModel>,
     /// `sagemakerEndpointConcurrency`: chunks embedded at once.
     permits: Arc<tokio::sync::Semaphore>,
     /// The permits there are (handed out or not); `datasets compute update` changes it.
     limit: std::sync::Mutex<usize>,
-    fields: Arc<[String]>,
 }
 
 impl std::fmt::Debug for Vectorizer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Vectorizer")
-            .field("fields", &self.fields)
-            .finish_non_exhaustive()
+        f.debug_struct("Vectorizer").finish_non_exhaustive()
     }
 }
 
@@ -365,12 +365,16 @@ pub(crate) async fn vectorizer(
             vectors.endpoint.concurrency as usize,
         )),
         limit: std::sync::Mutex::new(vectors.endpoint.concurrency as usize),
-        fields: vectors.builtin_fields.clone().into(),
     })))
 }
 
-/// What became of one document.
-pub(crate) type Featured = Result<Vec<u8>, String>;
+fn model_failed(message: String) -> ConnectorError {
+    ConnectorError::Io {
+        what: "the vectors model".into(),
+        message,
+        kind: FailureKind::Internal,
+    }
+}
 
 impl Vectorizer {
     /// Follows `sagemakerEndpointConcurrency` (the pool calls it as it re-reads the dataset):
@@ -385,88 +389,171 @@ impl Vectorizer {
         }
     }
 
-    /// LetsData's FEATURE documents of `docs` (JSON documents, each followed by `\n`), in
-    /// their order; a document that cannot be vectorized gets the reason instead.
-    pub(crate) async fn feature_docs(
-        self: &Arc<Self>,
-        docs: Bytes,
-    ) -> Result<Vec<Featured>, ConnectorError> {
-        let failed = |message: String| ConnectorError::Io {
-            what: "the vectors model".into(),
-            message,
-            kind: FailureKind::Internal,
-        };
+    /// The embeddings of `texts`, in their order (on a blocking thread, once a permit of the
+    /// endpoint's concurrency is free).
+    async fn embed(self: &Arc<Self>, texts: Vec<String>) -> Result<Vec<Embedding>, ConnectorError> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
         let _permit = self
             .permits
             .clone()
             .acquire_owned()
             .await
-            .map_err(|e| failed(e.to_string()))?;
-        let this = self.clone();
-        tokio::task::spawn_blocking(move || this.feature_docs_now(&docs))
+            .map_err(|e| model_failed(e.to_string()))?;
+        let model = self.model.clone();
+        tokio::task::spawn_blocking(move || model.embed(&texts))
             .await
-            .map_err(|e| failed(e.to_string()))?
-            .map_err(|e| failed(e.to_string()))
+            .map_err(|e| model_failed(e.to_string()))?
+            .map_err(|e| model_failed(e.to_string()))
+    }
+}
+
+/// A document of a chunk, as the reader produced it: its JSON text and its id.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct VectorsDoc<'a> {
+    pub text: &'a [u8],
+    pub id: Option<&'a str>,
+}
+
+/// What a document's texts are: (friendly name, text) pairs, or why it cannot be vectorized.
+pub(crate) type Extracted = Result<Vec<(String, String)>, String>;
+
+/// What the `SagemakerVectorsInterface` made of one document.
+#[derive(Debug)]
+pub(crate) enum Constructed {
+    /// The document to write; without an id it keeps the reader's.
+    Document {
+        serialized: Vec<u8>,
+        id: Option<String>,
+    },
+    /// An error record with this message.
+    Error(String),
+    /// Counted as skipped.
+    Skip,
+}
+
+/// A task's `SagemakerVectorsInterface`: the built-in one (named fields in, FEATURE documents
+/// out), a component's, or a Python / JavaScript handler's. A failure of one document is its
+/// `Err` / [`Constructed::Error`]; an `Err` of the call ends the invocation.
+#[async_trait::async_trait]
+pub(crate) trait VectorsInterface: Send {
+    /// `extractDocumentElementsForVectorization` for each document.
+    async fn extract(&mut self, docs: &[VectorsDoc<'_>]) -> Result<Vec<Extracted>, ConnectorError>;
+
+    /// `constructVectorDoc` for each document, with the vectors of its texts.
+    async fn construct(
+        &mut self,
+        docs: &[VectorsDoc<'_>],
+        vectors: Vec<Vec<NamedVector>>,
+    ) -> Result<Vec<Constructed>, ConnectorError>;
+}
+
+/// The vectors stage of one task invocation: its interface and the dataset's model.
+pub(crate) struct TaskVectors {
+    model: Arc<Vectorizer>,
+    interface: Box<dyn VectorsInterface>,
+}
+
+impl TaskVectors {
+    pub(crate) fn new(model: Arc<Vectorizer>, interface: Box<dyn VectorsInterface>) -> Self {
+        Self { model, interface }
     }
 
-    fn feature_docs_now(&self, docs: &[u8]) -> Result<Vec<Featured>, letsdata_vectors::ModelError> {
-        // Each document's object and texts, or why it has none.
-        let mut parsed: Vec<Result<Map<String, Value>, String>> = Vec::new();
-        let mut texts: Vec<String> = Vec::new();
-        for line in docs.split_inclusive(|b| *b == b'\n') {
-            let line = line.strip_suffix(b"\n").unwrap_or(line);
-            parsed.push(self.texts_of(line, &mut texts));
+    /// What becomes of each of `docs`: their texts extracted, embedded together (batched
+    /// across the documents), and their documents constructed.
+    pub(crate) async fn run(
+        &mut self,
+        docs: &[VectorsDoc<'_>],
+    ) -> Result<Vec<Constructed>, ConnectorError> {
+        let extracted = self.interface.extract(docs).await?;
+        if extracted.len() != docs.len() {
+            return Err(model_failed(format!(
+                "{} extractions for {} documents",
+                extracted.len(),
+                docs.len()
+            )));
         }
-        let mut vectors = self.model.embed(&texts)?.into_iter();
-        let mut out = Vec::with_capacity(parsed.len());
-        for doc in parsed {
-            out.push(doc.map(|mut doc| {
-                let mut named = Vec::with_capacity(self.fields.len());
-                let mut cut = Map::new();
-                for field in self.fields.iter() {
-                    let Embedding { vector, truncated } =
-                        vectors.next().expect("one vector per text");
-                    if let Some(t) = truncated {
-                        cut.insert(
-                            field.clone(),
-                            serde_json::json!({
-                                "maxTokens": t.max_tokens,
-                                "textTokens": t.text_tokens,
-                                "encodedBytes": t.encoded_bytes,
-                                "textBytes": t.text_bytes,
-                            }),
-                        );
+        let mut texts = Vec::new();
+        let mut names: Vec<Vec<String>> = Vec::new();
+        let mut kept: Vec<VectorsDoc<'_>> = Vec::new();
+        let mut out: Vec<Option<Constructed>> = Vec::with_capacity(docs.len());
+        for (doc, e) in docs.iter().zip(extracted) {
+            match e {
+                Ok(pairs) => {
+                    let mut named = Vec::with_capacity(pairs.len());
+                    for (name, text) in pairs {
+                        named.push(name);
+                        texts.push(text);
                     }
-                    named.push((field.as_str(), vector));
+                    names.push(named);
+                    kept.push(*doc);
+                    out.push(None);
                 }
-                // The FEATURE document's own fields replace any of the same names.
-                doc.remove("vectors");
-                doc.remove("vectorsTruncated");
-                let feature = Feature {
-                    doc: &doc,
-                    vectors: Vectors(&named),
-                    vectors_truncated: &cut,
-                };
-                serde_json::to_vec(&feature).expect("a JSON object serializes")
-            }));
+                Err(reason) => out.push(Some(Constructed::Error(reason))),
+            }
         }
-        Ok(out)
+        let mut embeddings = self.model.embed(texts).await?.into_iter();
+        let vectors: Vec<Vec<NamedVector>> = names
+            .into_iter()
+            .map(|named| {
+                named
+                    .into_iter()
+                    .map(|name| {
+                        let Embedding { vector, truncated } =
+                            embeddings.next().expect("one embedding per text");
+                        NamedVector {
+                            name,
+                            values: vector,
+                            truncated: truncated.map(|t| Truncation {
+                                max_tokens: t.max_tokens as u32,
+                                text_tokens: t.text_tokens as u32,
+                                encoded_bytes: t.encoded_bytes as u32,
+                                text_bytes: t.text_bytes as u32,
+                            }),
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut constructed = if kept.is_empty() {
+            Vec::new()
+        } else {
+            self.interface.construct(&kept, vectors).await?
+        };
+        if constructed.len() != kept.len() {
+            return Err(model_failed(format!(
+                "{} constructed documents for {} documents",
+                constructed.len(),
+                kept.len()
+            )));
+        }
+        constructed.reverse();
+        Ok(out
+            .into_iter()
+            .map(|o| o.unwrap_or_else(|| constructed.pop().expect("one per kept document")))
+            .collect())
+    }
+}
+
+/// The built-in `SagemakerVectorsInterface` (`computeEngine.builtinVectorsFields`): the named
+/// text fields of a JSON object in, LetsData's FEATURE document out (the document, `vectors:
+/// {field: [...]}`, and `vectorsTruncated` for the texts cut to the model's maximum).
+pub(crate) struct BuiltinVectors {
+    fields: Arc<[String]>,
+}
+
+impl BuiltinVectors {
+    pub(crate) fn new(fields: &[String]) -> Self {
+        Self {
+            fields: fields.into(),
+        }
     }
 
-    /// The document `line` as an object, its named fields' texts appended to `texts`; or why
-    /// it cannot be vectorized (nothing appended then).
-    fn texts_of(&self, line: &[u8], texts: &mut Vec<String>) -> Result<Map<String, Value>, String> {
-        let doc: Map<String, Value> = match serde_json::from_slice(line) {
-            Ok(Value::Object(map)) => map,
-            Ok(other) => {
-                return Err(format!(
-                    "the vectors engine embeds fields of JSON objects; the document is {}",
-                    letsdata_model::json_kind(&other)
-                ));
-            }
-            Err(e) => return Err(format!("the document is not JSON: {e}")),
-        };
-        let start = texts.len();
+    /// The named fields' texts of the document `line`, or why it cannot be vectorized.
+    fn texts_of(&self, line: &[u8]) -> Extracted {
+        let doc = json_object(line)?;
+        let mut texts = Vec::with_capacity(self.fields.len());
         for field in self.fields.iter() {
             let mut value: Option<&Value> = None;
             for (i, name) in field.split('.').enumerate() {
@@ -477,23 +564,148 @@ impl Vectorizer {
                 };
             }
             match value {
-                Some(Value::String(s)) => texts.push(s.clone()),
+                Some(Value::String(s)) => texts.push((field.clone(), s.clone())),
                 Some(other) => {
-                    texts.truncate(start);
                     return Err(format!(
                         "builtinVectorsFields names {field:?}, which is {} in this document, not text",
                         letsdata_model::json_kind(other)
                     ));
                 }
                 None => {
-                    texts.truncate(start);
                     return Err(format!(
                         "builtinVectorsFields names {field:?}, which this document does not have"
                     ));
                 }
             }
         }
-        Ok(doc)
+        Ok(texts)
+    }
+}
+
+/// A document as a JSON object, or why it is not one.
+fn json_object(line: &[u8]) -> Result<Map<String, Value>, String> {
+    match serde_json::from_slice(line) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(other) => Err(format!(
+            "the vectors engine embeds fields of JSON objects; the document is {}",
+            letsdata_model::json_kind(&other)
+        )),
+        Err(e) => Err(format!("the document is not JSON: {e}")),
+    }
+}
+
+#[async_trait::async_trait]
+impl VectorsInterface for BuiltinVectors {
+    async fn extract(&mut self, docs: &[VectorsDoc<'_>]) -> Result<Vec<Extracted>, ConnectorError> {
+        Ok(docs.iter().map(|d| self.texts_of(d.text)).collect())
+    }
+
+    async fn construct(
+        &mut self,
+        docs: &[VectorsDoc<'_>],
+        vectors: Vec<Vec<NamedVector>>,
+    ) -> Result<Vec<Constructed>, ConnectorError> {
+        Ok(docs
+            .iter()
+            .zip(vectors)
+            .map(|(d, named)| match json_object(d.text) {
+                Ok(mut doc) => {
+                    // The FEATURE document's own fields replace any of the same names.
+                    doc.remove("vectors");
+                    doc.remove("vectorsTruncated");
+                    let feature = Feature {
+                        doc: &doc,
+                        vectors: Vectors(&named),
+                        vectors_truncated: Truncated(&named),
+                    };
+                    Constructed::Document {
+                        serialized: serde_json::to_vec(&feature).expect("a JSON object serializes"),
+                        id: None,
+                    }
+                }
+                Err(reason) => Constructed::Error(reason),
+            })
+            .collect())
+    }
+}
+
+/// A component's `SagemakerVectorsInterface` (its instance for one task invocation); what it
+/// prints goes to the task's log.
+pub(crate) struct WasmVectors {
+    code: letsdata_sandbox::VectorsCode,
+    log: Arc<TaskLog>,
+}
+
+impl WasmVectors {
+    pub(crate) fn new(code: letsdata_sandbox::VectorsCode, log: Arc<TaskLog>) -> Self {
+        Self { code, log }
+    }
+
+    /// A failed call: a trap is the document's (an error record, the instance is made again
+    /// for the next call); a time-out, memory limit or platform failure ends the invocation.
+    fn failed(&mut self, function: &str, e: SandboxError) -> Result<String, ConnectorError> {
+        crate::exec::drain_guest_log(&self.log, self.code.drain_log());
+        match e {
+            e @ SandboxError::Trap(_) => Ok(format!(
+                "SagemakerVectorsInterface.{function} failed on this document: {e}"
+            )),
+            SandboxError::Host(message) => Err(ConnectorError::Io {
+                what: format!("SagemakerVectorsInterface.{function}"),
+                message,
+                kind: FailureKind::Internal,
+            }),
+            other => Err(ConnectorError::Io {
+                what: format!("SagemakerVectorsInterface.{function}"),
+                message: other.to_string(),
+                kind: FailureKind::User,
+            }),
+        }
+    }
+}
+
+fn wasm_document(d: &VectorsDoc<'_>) -> letsdata_sandbox::VectorsDocument {
+    letsdata_sandbox::VectorsDocument {
+        document_id: d.id.map(str::to_string),
+        serialized: String::from_utf8_lossy(d.text).into_owned(),
+    }
+}
+
+#[async_trait::async_trait]
+impl VectorsInterface for WasmVectors {
+    async fn extract(&mut self, docs: &[VectorsDoc<'_>]) -> Result<Vec<Extracted>, ConnectorError> {
+        const FUNCTION: &str = "extractDocumentElementsForVectorization";
+        let mut out = Vec::with_capacity(docs.len());
+        for d in docs {
+            out.push(match self.code.extract(&wasm_document(d)).await {
+                Ok(extracted) => extracted,
+                Err(e) => Err(self.failed(FUNCTION, e)?),
+            });
+        }
+        crate::exec::drain_guest_log(&self.log, self.code.drain_log());
+        Ok(out)
+    }
+
+    async fn construct(
+        &mut self,
+        docs: &[VectorsDoc<'_>],
+        vectors: Vec<Vec<NamedVector>>,
+    ) -> Result<Vec<Constructed>, ConnectorError> {
+        use letsdata_sandbox::wit::Document;
+        const FUNCTION: &str = "constructVectorDoc";
+        let mut out = Vec::with_capacity(docs.len());
+        for (d, named) in docs.iter().zip(vectors) {
+            out.push(match self.code.construct(&wasm_document(d), &named).await {
+                Ok(Document::Single(doc)) => Constructed::Document {
+                    serialized: doc.serialized.into_bytes(),
+                    id: doc.document_id,
+                },
+                Ok(Document::Error(doc)) => Constructed::Error(doc.error_message),
+                Ok(Document::Skip(_)) => Constructed::Skip,
+                Err(e) => Constructed::Error(self.failed(FUNCTION, e)?),
+            });
+        }
+        crate::exec::drain_guest_log(&self.log, self.code.drain_log());
+        Ok(out)
     }
 }
 
@@ -503,20 +715,53 @@ struct Feature<'a> {
     #[serde(flatten)]
     doc: &'a Map<String, Value>,
     vectors: Vectors<'a>,
-    #[serde(rename = "vectorsTruncated", skip_serializing_if = "Map::is_empty")]
-    vectors_truncated: &'a Map<String, Value>,
+    #[serde(
+        rename = "vectorsTruncated",
+        skip_serializing_if = "Truncated::is_empty"
+    )]
+    vectors_truncated: Truncated<'a>,
 }
 
-/// `{field: [numbers]}` in the fields' order, each number as the shortest text that reads back
+/// `{name: [numbers]}` in the texts' order, each number as the shortest text that reads back
 /// as the same `f32` (not widened to `f64`'s 17 digits).
-struct Vectors<'a>(&'a [(&'a str, Vec<f32>)]);
+struct Vectors<'a>(&'a [NamedVector]);
 
 impl serde::Serialize for Vectors<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let mut map = s.serialize_map(Some(self.0.len()))?;
-        for (name, vector) in self.0 {
-            map.serialize_entry(name, vector)?;
+        for v in self.0 {
+            map.serialize_entry(&v.name, &v.values)?;
+        }
+        map.end()
+    }
+}
+
+/// `{name: {maxTokens, textTokens, encodedBytes, textBytes}}` for the texts that were cut.
+pub(crate) struct Truncated<'a>(pub &'a [NamedVector]);
+
+impl Truncated<'_> {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.iter().all(|v| v.truncated.is_none())
+    }
+}
+
+impl serde::Serialize for Truncated<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(None)?;
+        for v in self.0 {
+            if let Some(t) = &v.truncated {
+                map.serialize_entry(
+                    &v.name,
+                    &serde_json::json!({
+                        "maxTokens": t.max_tokens,
+                        "textTokens": t.text_tokens,
+                        "encodedBytes": t.encoded_bytes,
+                        "textBytes": t.text_bytes,
+                    }),
+                )?;
+            }
         }
         map.end()
     }

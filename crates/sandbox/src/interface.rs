@@ -22,6 +22,9 @@ pub enum Interface {
     QueueMessageReader,
     DynamoDbStreamsRecordReader,
     DynamoDbTableItemReader,
+    /// Not a reader: exported beside one by datasets of the vectors engine
+    /// ([`crate::VectorsCode`]).
+    SagemakerVectorsInterface,
 }
 
 /// How the engine drives an interface.
@@ -33,11 +36,13 @@ pub enum InterfaceKind {
     StateMachine { multiple: bool },
     /// One call per record of a source ([`RecordReader`]).
     RecordReader,
+    /// Documents through the vectors engine ([`crate::VectorsCode`]).
+    Vectors,
 }
 
 impl Interface {
     /// Every interface.
-    pub const ALL: [Interface; 8] = [
+    pub const ALL: [Interface; 9] = [
         Self::SingleFileParser,
         Self::SingleFileStateMachineReader,
         Self::MultipleFileStateMachineReader,
@@ -46,6 +51,7 @@ impl Interface {
         Self::QueueMessageReader,
         Self::DynamoDbStreamsRecordReader,
         Self::DynamoDbTableItemReader,
+        Self::SagemakerVectorsInterface,
     ];
 
     /// The interface of that LetsData name (`KinesisRecordReader`), as read connectors name
@@ -65,6 +71,7 @@ impl Interface {
             | Self::QueueMessageReader
             | Self::DynamoDbStreamsRecordReader
             | Self::DynamoDbTableItemReader => InterfaceKind::RecordReader,
+            Self::SagemakerVectorsInterface => InterfaceKind::Vectors,
         }
     }
 
@@ -83,6 +90,7 @@ impl Interface {
             Interface::QueueMessageReader => "queue-message-reader",
             Interface::DynamoDbStreamsRecordReader => "dynamodb-streams-record-reader",
             Interface::DynamoDbTableItemReader => "dynamodb-table-item-reader",
+            Interface::SagemakerVectorsInterface => "sagemaker-vectors-interface",
         }
     }
 
@@ -97,6 +105,7 @@ impl Interface {
             Interface::QueueMessageReader => "QueueMessageReader",
             Interface::DynamoDbStreamsRecordReader => "DynamoDBStreamsRecordReader",
             Interface::DynamoDbTableItemReader => "DynamoDBTableItemReader",
+            Interface::SagemakerVectorsInterface => "SagemakerVectorsInterface",
         }
     }
 
@@ -125,6 +134,10 @@ impl Interface {
             | Interface::QueueMessageReader => &["parse-message"],
             Interface::DynamoDbStreamsRecordReader => &["parse-record"],
             Interface::DynamoDbTableItemReader => &["parse-dynamodb-item"],
+            Interface::SagemakerVectorsInterface => &[
+                "extract-document-elements-for-vectorization",
+                "construct-vector-doc",
+            ],
         }
     }
 
@@ -152,6 +165,9 @@ impl Interface {
             }
             Interface::DynamoDbTableItemReader => {
                 "letsdata_sdk::export!(dynamodb_table_item_reader: YourReader)"
+            }
+            Interface::SagemakerVectorsInterface => {
+                "letsdata_sdk::export!(sagemaker_vectors_interface: YourVectors)"
             }
         }
     }

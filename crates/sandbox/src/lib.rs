@@ -26,12 +26,14 @@ mod error;
 mod instance;
 mod interface;
 mod log;
+mod vectors;
 
 pub use batch::{DocumentKind, ParsedBatch, ParsedDocument};
 pub use cursor::{CursorHandle, FileCursor, NextRecord};
 pub use error::SandboxError;
 pub use instance::{FileParser, Limits, StateMachine};
 pub use interface::{Interface, InterfaceKind, RecordReader};
+pub use vectors::{NamedVector, Truncation, VectorsCode, VectorsDocument};
 
 /// The interface types, as the host sees them.
 pub mod wit {
@@ -234,8 +236,13 @@ impl Sandbox {
                 .filter(|n| !n.starts_with("wasi:"))
                 .collect();
             return Err(SandboxError::MissingExport(format!(
-                "the implementation does not export {wanted} (LetsData {}), which readerType needs; it exports {}. Implement the trait and export it with {}",
+                "the implementation does not export {wanted} (LetsData {}), which {} needs; it exports {}. Implement the trait and export it with {}",
                 interface.letsdata_name(),
+                if interface == Interface::SagemakerVectorsInterface {
+                    "computeEngineType LAMBDA_AND_SAGEMAKER without computeEngine.builtinVectorsFields"
+                } else {
+                    "readerType"
+                },
                 if found.is_empty() {
                     "nothing".to_string()
                 } else {

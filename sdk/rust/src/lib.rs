@@ -15,6 +15,7 @@
 //! | SQS read connector | [`QueueMessageReader`] | `export!(queue_message_reader: R)` |
 //! | DynamoDB Streams read connector | [`DynamoDbStreamsRecordReader`] | `export!(dynamodb_streams_record_reader: R)` |
 //! | DynamoDB table read connector | [`DynamoDbTableItemReader`] | `export!(dynamodb_table_item_reader: R)` |
+//! | `computeEngineType: LAMBDA_AND_SAGEMAKER` (beside one of the above) | [`SagemakerVectorsInterface`] | `export!(sagemaker_vectors_interface: V)` |
 //!
 //! Your types must implement [`Default`]: letsdata creates one value per task (one component
 //! instance per task) and reuses it for every record of that task, and creates a fresh one
@@ -214,7 +215,24 @@ pub mod bindings {
             export_macro_name: "__export_dynamodb_table_reader",
         });
     }
+    /// World `sagemaker-vectors`.
+    pub mod sagemaker_vectors {
+        wit_bindgen::generate!({
+            world: "sagemaker-vectors",
+            path: "wit",
+            with: {
+                "letsdata:data/types@0.1.0": crate::bindings::single_file_reader::letsdata::data::types,
+            },
+            default_bindings_module: "letsdata_sdk::bindings::sagemaker_vectors",
+            pub_export_macro: true,
+            export_macro_name: "__export_sagemaker_vectors",
+        });
+    }
 }
+
+pub use bindings::sagemaker_vectors::exports::letsdata::data::sagemaker_vectors_interface::{
+    NamedVector, Truncation, VectorsDocument,
+};
 
 pub use bindings::single_file_reader::letsdata::data::types::{
     CompositeDoc, Document, ErrorDoc, OffsetMap, ParseCompositeDocumentResult, ParseDocumentResult,
@@ -685,6 +703,64 @@ pub trait DynamoDbTableItemReader: Default + 'static {
     ) -> ParseDocumentResult;
 }
 
+/// LetsData `SagemakerVectorsInterface`, for datasets of the vectors engine
+/// (`computeEngineType: LAMBDA_AND_SAGEMAKER`): export it beside the reader interface. Each
+/// document the reader produced goes through
+/// [`extract_document_elements_for_vectorization`](Self::extract_document_elements_for_vectorization),
+/// the model embeds the texts it returned (batched across documents), and
+/// [`construct_vector_doc`](Self::construct_vector_doc) makes the document that is written.
+///
+/// ```ignore
+/// #[derive(Default)]
+/// struct Reviews;
+///
+/// impl SagemakerVectorsInterface for Reviews {
+///     fn extract_document_elements_for_vectorization(
+///         &mut self,
+///         document: &VectorsDocument,
+///     ) -> Result<Vec<(String, String)>, String> {
+///         let v: serde_json::Value =
+///             serde_json::from_str(&document.serialized).map_err(|e| e.to_string())?;
+///         let text = v["review"].as_str().ok_or("the review has no text")?;
+///         Ok(vec![("ReviewText".into(), text.into())])
+///     }
+///
+///     fn construct_vector_doc(
+///         &mut self,
+///         document: &VectorsDocument,
+///         vectors: Vec<NamedVector>,
+///     ) -> Document {
+///         // A VECTOR document: the id and the vectors.
+///         let v: serde_json::Value = serde_json::from_str(&document.serialized).unwrap();
+///         let vectors: serde_json::Map<_, _> =
+///             vectors.into_iter().map(|n| (n.name, n.values.into())).collect();
+///         let doc = serde_json::json!({"id": v["id"], "vectors": vectors});
+///         Document::Single(SingleDoc::new(doc.to_string()))
+///     }
+/// }
+///
+/// letsdata_sdk::export!(sagemaker_vectors_interface: Reviews);
+/// ```
+pub trait SagemakerVectorsInterface: Default + 'static {
+    /// `extractDocumentElementsForVectorization(document)`: the texts to embed, as (friendly
+    /// name, text) pairs; `Err` sends the document to the error destination with that message.
+    fn extract_document_elements_for_vectorization(
+        &mut self,
+        document: &VectorsDocument,
+    ) -> Result<Vec<(String, String)>, String>;
+
+    /// `constructVectorDoc(document, vectorsMap)`: the document to write, given the vectors of
+    /// the texts the extraction returned (in its order, under its names; each says whether its
+    /// text was cut to the model's maximum length). A [`Document::Error`] sends the document to
+    /// the error destination, a [`Document::Skip`] counts it as skipped; a single document
+    /// without an id keeps the reader's.
+    fn construct_vector_doc(
+        &mut self,
+        document: &VectorsDocument,
+        vectors: Vec<NamedVector>,
+    ) -> Document;
+}
+
 /// LetsData `SystemFileReader`: the platform's cursor over one file of the task, combined
 /// with the file type's [`SingleFileStateMachineParser`]. Handed to state-machine readers.
 pub struct SystemFileReader<'a> {
@@ -850,6 +926,7 @@ pub mod __private {
     use crate::bindings::kinesis_reader::exports::letsdata::data::kinesis_record_reader as kin;
     use crate::bindings::multiple_file_state_machine::exports::letsdata::data::multiple_file_state_machine_reader as mfsm;
     use crate::bindings::queue_reader::exports::letsdata::data::queue_message_reader as queue;
+    use crate::bindings::sagemaker_vectors::exports::letsdata::data::sagemaker_vectors_interface as vectors;
     use crate::bindings::single_file_reader::exports::letsdata::data::single_file_parser as sfp;
     use crate::bindings::single_file_state_machine::exports::letsdata::data::single_file_state_machine_reader as sfsm;
     use std::marker::PhantomData;
@@ -860,6 +937,7 @@ pub mod __private {
     pub use crate::bindings::kinesis_reader::__export_kinesis_reader;
     pub use crate::bindings::multiple_file_state_machine::__export_multiple_file_state_machine;
     pub use crate::bindings::queue_reader::__export_queue_reader;
+    pub use crate::bindings::sagemaker_vectors::__export_sagemaker_vectors;
     pub use crate::bindings::single_file_reader::__export_single_file_reader;
     pub use crate::bindings::single_file_state_machine::__export_single_file_state_machine;
 
@@ -1142,6 +1220,20 @@ pub mod __private {
             with::<T, S, _>(|r| r.parse_dynamodb_item(&table_name, segment_number, &keys, &item))
         }
     }
+
+    /// Exports a [`SagemakerVectorsInterface`].
+    pub struct VectorsExport<T, S>(PhantomData<(T, S)>);
+
+    impl<T: SagemakerVectorsInterface, S: Slot<T> + 'static> vectors::Guest for VectorsExport<T, S> {
+        fn extract_document_elements_for_vectorization(
+            document: VectorsDocument,
+        ) -> Result<Vec<(String, String)>, String> {
+            with::<T, S, _>(|v| v.extract_document_elements_for_vectorization(&document))
+        }
+        fn construct_vector_doc(document: VectorsDocument, vectors: Vec<NamedVector>) -> Document {
+            with::<T, S, _>(|v| v.construct_vector_doc(&document, vectors))
+        }
+    }
 }
 
 /// Exports your implementation as the component's interface. Use it once, at the top
@@ -1156,6 +1248,8 @@ pub mod __private {
 /// letsdata_sdk::export!(queue_message_reader: MyReader);
 /// letsdata_sdk::export!(dynamodb_streams_record_reader: MyReader);
 /// letsdata_sdk::export!(dynamodb_table_item_reader: MyReader);
+/// // Beside one of the above, for computeEngineType LAMBDA_AND_SAGEMAKER:
+/// letsdata_sdk::export!(sagemaker_vectors_interface: MyVectors);
 /// ```
 #[macro_export]
 macro_rules! export {
@@ -1243,6 +1337,15 @@ macro_rules! export {
             type __LetsdataExport = $crate::__private::StreamsExport<$t, __LetsdataSlot>;
             $crate::__private::__export_dynamodb_streams_reader!(
                 __LetsdataExport with_types_in $crate::bindings::dynamodb_streams_reader
+            );
+        };
+    };
+    (sagemaker_vectors_interface: $t:ty $(,)?) => {
+        const _: () = {
+    $crate::export!(@slot __LetsdataSlot, $t);
+            type __LetsdataExport = $crate::__private::VectorsExport<$t, __LetsdataSlot>;
+            $crate::__private::__export_sagemaker_vectors!(
+                __LetsdataExport with_types_in $crate::bindings::sagemaker_vectors
             );
         };
     };

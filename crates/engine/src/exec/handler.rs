@@ -11,13 +11,17 @@
 //! `documentKeyValuesMap` with `documentId`, `recordType`, `partitionKey` and
 //! `documentMetadata` set from the document's own fields (when present).
 
+use super::TaskLog;
 use super::invocation::Invocation;
 use super::records::RecordFailure;
 use super::wasm::FileParsing;
 use super::{InvokeError, Runner};
+use crate::vectors::{Constructed, Extracted, Truncated, VectorsDoc, VectorsInterface};
+use letsdata_connectors::{ConnectorError, FailureKind};
 use letsdata_lambda::{Handler, HandlerError, Reply};
 use letsdata_model::record::RecordMeta;
 use letsdata_model::spec::LogLevel;
+use letsdata_sandbox::NamedVector;
 use letsdata_sandbox::wit::{
     Document, ErrorDoc, ParseDocumentResult, ParseDocumentResultStatus, RecordHintType,
     RecordParseHint, RecordSpan, SingleDoc, SkipDoc,
@@ -27,6 +31,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use std::borrow::Cow;
+use std::sync::Arc;
 
 /// `SingleFileParser.parseDocument`'s `data`, written straight into the request.
 #[derive(serde::Serialize)]
@@ -78,6 +83,33 @@ impl Runner {
     ) -> Result<HandlerCode, InvokeError> {
         let interface = crate::code::interface(self.connectors_of.source.as_ref())
             .map_err(|e| InvokeError::internal(e.to_string()))?;
+        self.start_handler(run, task_id, interface.letsdata_name(), "")
+            .await
+    }
+
+    /// A process of the dataset's Python or JavaScript code answering the task's
+    /// `SagemakerVectorsInterface` requests (the vectors engine), beside the reader's.
+    pub(super) async fn handler_vectors(
+        &self,
+        run: &Invocation<'_>,
+        task_id: &str,
+        log: Arc<TaskLog>,
+    ) -> Result<HandlerVectors, InvokeError> {
+        let code = self
+            .start_handler(run, task_id, VECTORS_INTERFACE, "-vectors")
+            .await?;
+        Ok(HandlerVectors { code, log })
+    }
+
+    /// Starts the handler for requests of `interface`, working in a scratch directory of the
+    /// attempt (named with `suffix`).
+    async fn start_handler(
+        &self,
+        run: &Invocation<'_>,
+        task_id: &str,
+        interface: &'static str,
+        suffix: &str,
+    ) -> Result<HandlerCode, InvokeError> {
         let code = crate::code::artifact_of(&self.spec)
             .ok_or_else(|| InvokeError::internal("the dataset has no user code"))?;
         let language = crate::code::handler_language(code.language)
@@ -100,7 +132,7 @@ impl Runner {
         let deadline = run.started + timeout;
         let scratch = self
             .scratch_dir
-            .join(format!("{task_id}-{}", run.lease.token.get()));
+            .join(format!("{task_id}-{}{suffix}", run.lease.token.get()));
         let memory = u64::from(self.spec.compute_engine.memory_limit_in_megabytes);
         let options = letsdata_lambda::StartOptions {
             scratch_dir: scratch.clone(),
@@ -125,7 +157,7 @@ impl Runner {
                 "user code {} ({} {}), loaded in {} ms, {} MB memory limit, {} s time limit",
                 snapshot.current.sha256,
                 code.language,
-                interface.letsdata_name(),
+                interface,
                 started.elapsed().as_millis(),
                 memory,
                 timeout.as_secs()
@@ -133,7 +165,7 @@ impl Runner {
         );
         Ok(HandlerCode {
             handler,
-            interface: interface.letsdata_name(),
+            interface,
             auth: json!({
                 "tenantId": self.dataset.tenant_id,
                 "userId": self.dataset.user_id,
@@ -809,6 +841,159 @@ fn serialize(doc: &DocText<'_>) -> String {
     }
     out.push('}');
     out
+}
+
+/// LetsData's name of the vectors engine's interface, as its requests carry it.
+const VECTORS_INTERFACE: &str = "SagemakerVectorsInterface";
+
+/// A handler's `SagemakerVectorsInterface`: requests pipelined per chunk of documents; what
+/// the process prints goes to the task's log. The document a request carries is LetsData's
+/// `Document` form: `{documentType: "Document", documentId, documentKeyValuesMap: <the
+/// document>}` (and `documentMetadata.vectorsTruncated` for texts the model cut, in
+/// `constructVectorDoc`).
+pub(crate) struct HandlerVectors {
+    code: HandlerCode,
+    log: Arc<TaskLog>,
+}
+
+/// The `Document` form of a document of a chunk (its text must be JSON; `None` if not).
+fn document_form<'a>(d: &VectorsDoc<'a>, truncated: Option<Truncated<'_>>) -> Option<Value> {
+    let map: Value = serde_json::from_slice(d.text).ok()?;
+    let mut doc = json!({
+        "documentType": "Document",
+        "documentId": d.id,
+        "documentKeyValuesMap": map,
+    });
+    if let Some(t) = truncated.filter(|t| !t.is_empty()) {
+        doc["documentMetadata"] = json!({ "vectorsTruncated": serde_json::to_value(&t).ok()? });
+    }
+    Some(doc)
+}
+
+impl HandlerVectors {
+    /// The answers to one request per document that has one (`requests[i]`: `None` for a
+    /// document refused before asking, with the reason).
+    async fn ask(
+        &mut self,
+        function: &str,
+        requests: Vec<Result<Value, String>>,
+    ) -> Result<Vec<Result<Value, String>>, ConnectorError> {
+        let bodies: Vec<Vec<u8>> = requests
+            .iter()
+            .filter_map(|r| r.as_ref().ok())
+            .map(|data| self.code.request(function, data))
+            .collect();
+        let replies = if bodies.is_empty() {
+            Vec::new()
+        } else {
+            self.code
+                .handler
+                .call_many(&bodies, self.code.deadline)
+                .await
+                .map_err(|e| ConnectorError::Io {
+                    what: format!("{VECTORS_INTERFACE}.{function}"),
+                    message: e.to_string(),
+                    kind: FailureKind::User,
+                })?
+        };
+        super::drain_guest_log(&self.log, self.code.drain_output());
+        let mut replies = replies.iter();
+        Ok(requests
+            .into_iter()
+            .map(|r| {
+                r.and_then(|_| {
+                    let reply = replies.next().expect("one reply per request");
+                    let data = answer(VECTORS_INTERFACE, function, reply)?;
+                    serde_json::from_str(data.get()).map_err(|e| e.to_string())
+                })
+            })
+            .collect())
+    }
+}
+
+#[async_trait::async_trait]
+impl VectorsInterface for HandlerVectors {
+    async fn extract(&mut self, docs: &[VectorsDoc<'_>]) -> Result<Vec<Extracted>, ConnectorError> {
+        const FUNCTION: &str = "extractDocumentElementsForVectorization";
+        let requests = docs
+            .iter()
+            .map(|d| {
+                document_form(d, None)
+                    .map(|doc| json!({ "document": doc }))
+                    .ok_or_else(|| "the document is not JSON; a handler's SagemakerVectorsInterface takes JSON documents".to_string())
+            })
+            .collect();
+        let answers = self.ask(FUNCTION, requests).await?;
+        Ok(answers
+            .into_iter()
+            .map(|a| {
+                let Value::Object(map) = a? else {
+                    return Err(format!(
+                        "{VECTORS_INTERFACE}.{FUNCTION} returned no map of friendly names to texts"
+                    ));
+                };
+                map.into_iter()
+                    .map(|(name, text)| match text {
+                        Value::String(s) => Ok((name, s)),
+                        other => Err(format!(
+                            "{VECTORS_INTERFACE}.{FUNCTION} returned {} for {name:?}, not a text",
+                            letsdata_model::json_kind(&other)
+                        )),
+                    })
+                    .collect()
+            })
+            .collect())
+    }
+
+    async fn construct(
+        &mut self,
+        docs: &[VectorsDoc<'_>],
+        vectors: Vec<Vec<NamedVector>>,
+    ) -> Result<Vec<Constructed>, ConnectorError> {
+        const FUNCTION: &str = "constructVectorDoc";
+        let requests = docs
+            .iter()
+            .zip(&vectors)
+            .map(|(d, named)| {
+                let map: Map<String, Value> = named
+                    .iter()
+                    .map(|n| (n.name.clone(), json!(n.values)))
+                    .collect();
+                document_form(d, Some(Truncated(named)))
+                    .map(|doc| json!({ "documentInterface": doc, "vectorsMap": map }))
+                    .ok_or_else(|| "the document is not JSON".to_string())
+            })
+            .collect();
+        let answers = self.ask(FUNCTION, requests).await?;
+        Ok(answers
+            .into_iter()
+            .map(|a| match a {
+                Err(reason) => Constructed::Error(reason),
+                Ok(doc) => constructed(&doc),
+            })
+            .collect())
+    }
+}
+
+/// A `Document`, `ErrorDoc` or `SkipDoc` that `constructVectorDoc` returned.
+fn constructed(doc: &Value) -> Constructed {
+    let json = doc.to_string();
+    let Ok(d) = serde_json::from_str::<DocText<'_>>(&json) else {
+        return Constructed::Error(format!(
+            "{VECTORS_INTERFACE}.constructVectorDoc returned {}, not a Document",
+            cut(&json)
+        ));
+    };
+    match text(d.document_type).as_deref() {
+        Some("ErrorDoc") => Constructed::Error(owned(d.error_message).unwrap_or_else(|| {
+            "constructVectorDoc returned an error document without a message".into()
+        })),
+        Some("SkipDoc") => Constructed::Skip,
+        _ => Constructed::Document {
+            serialized: serialize(&d).into_bytes(),
+            id: owned(d.document_id),
+        },
+    }
 }
 
 #[cfg(test)]

@@ -449,9 +449,14 @@ impl Invocation<'_> {
         let (next_part, staged) = out.stage().await?;
         // Documents the destination rejected are error records now.
         let rejected = out.take_rejected();
-        progress.pending.documents_written =
-            progress.pending.documents_written.saturating_sub(rejected);
+        // And documents the vectors engine's interface skipped are skips.
+        let skipped = out.take_skipped();
+        progress.pending.documents_written = progress
+            .pending
+            .documents_written
+            .saturating_sub(rejected + skipped);
         progress.pending.error_records += rejected;
+        progress.pending.skip_records += skipped;
         self.runner.publish(progress);
         progress.pending.bytes_read = progress.resume - progress.rolled_at;
         progress.rolled_at = progress.resume;

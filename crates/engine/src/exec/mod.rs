@@ -39,6 +39,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64};
 use std::time::{Duration, Instant};
 pub(crate) use tasklog::TaskLog;
+pub(crate) use wasm::drain_guest_log;
 
 /// `lastError` of a task stopped by `letsdata tasks stop`.
 pub(crate) const STOPPED: &str =
@@ -163,7 +164,12 @@ impl Runner {
 
     /// Runs one invocation of the leased task: opens its input and writers, takes a slot,
     /// works, and gives the slot back when it returns.
-    pub(crate) async fn invoke(&self, lease: &Lease, signals: &Signals, log: &TaskLog) -> Outcome {
+    pub(crate) async fn invoke(
+        &self,
+        lease: &Lease,
+        signals: &Signals,
+        log: &Arc<TaskLog>,
+    ) -> Outcome {
         match self.invoke_inner(lease, signals, log).await {
             Ok(outcome) => outcome,
             Err(InvokeError::LeaseLost) => Outcome::LeaseLost,
@@ -175,7 +181,7 @@ impl Runner {
         &self,
         lease: &Lease,
         signals: &Signals,
-        log: &TaskLog,
+        log: &Arc<TaskLog>,
     ) -> Result<Outcome, InvokeError> {
         let started = Instant::now();
         let budget = soft_deadline(Duration::from_secs(u64::from(
@@ -217,6 +223,9 @@ impl Runner {
             started,
             budget,
         };
+        if let Some(model) = &self.vectors {
+            out.set_vectors(self.task_vectors(&run, model, log).await?);
+        }
         let progress = |resume| Progress::new(checkpoint.progress, resume);
         match (input, self.spec.read_connector.implementation()) {
             (TaskInput::Files(files), Implementation::Builtin(parser)) => {
@@ -284,10 +293,12 @@ impl Runner {
                         .await?;
                         run.run(driver, out, progress(resume), slot).await
                     }
-                    InterfaceKind::RecordReader => Err(InvokeError::internal(format!(
-                        "{} reads records, not files",
-                        interface.letsdata_name()
-                    ))),
+                    InterfaceKind::RecordReader | InterfaceKind::Vectors => {
+                        Err(InvokeError::internal(format!(
+                            "{} reads no files",
+                            interface.letsdata_name()
+                        )))
+                    }
                 }
             }
             (TaskInput::Records(source), implementation) => {
@@ -321,6 +332,47 @@ impl Runner {
         }
     }
 
+    /// The vectors engine's stage of this invocation: the dataset's model and its
+    /// `SagemakerVectorsInterface` (the built-in one when `builtinVectorsFields` names the
+    /// fields, else the user code's: a component's instance, or a handler's process of its own).
+    async fn task_vectors(
+        &self,
+        run: &Invocation<'_>,
+        model: &Arc<crate::vectors::Vectorizer>,
+        log: &Arc<TaskLog>,
+    ) -> Result<crate::vectors::TaskVectors, InvokeError> {
+        use crate::vectors::{BuiltinVectors, VectorsInterface, WasmVectors};
+        let spec = self.spec.compute_engine.vectors.as_ref();
+        let interface: Box<dyn VectorsInterface> = match spec
+            .and_then(|v| v.builtin_fields.as_deref())
+        {
+            Some(fields) => Box::new(BuiltinVectors::new(fields)),
+            None => match self.spec.read_connector.implementation() {
+                Implementation::Code(code) if code.language.is_handler() => Box::new(
+                    self.handler_vectors(run, &run.lease.task.task_id, log.clone())
+                        .await?,
+                ),
+                Implementation::Code(_) => {
+                    let (sandbox, code, limits, _) = self.user_code(run).await?;
+                    let vectors_interface = letsdata_sandbox::Interface::SagemakerVectorsInterface;
+                    sandbox
+                        .check_exports(&code, vectors_interface)
+                        .map_err(|e| InvokeError::user(e.to_string()))?;
+                    let instance = letsdata_sandbox::VectorsCode::new(&sandbox, &code, limits)
+                        .await
+                        .map_err(wasm::failed)?;
+                    Box::new(WasmVectors::new(instance, log.clone()))
+                }
+                Implementation::Builtin(_) => {
+                    return Err(InvokeError::user(
+                        "the dataset has neither computeEngine.builtinVectorsFields nor user code implementing SagemakerVectorsInterface",
+                    ));
+                }
+            },
+        };
+        Ok(crate::vectors::TaskVectors::new(model.clone(), interface))
+    }
+
     /// The task's output, starting at part `next_part`: writers of the write and error
     /// connectors for this attempt.
     async fn output(&self, lease: &Lease, next_part: u64) -> Result<PartOutput, InvokeError> {
@@ -343,7 +395,6 @@ impl Runner {
             task_id,
             next_part,
             self.settings.part_target_bytes,
-            self.vectors.clone(),
         ))
     }
 }

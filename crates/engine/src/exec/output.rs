@@ -9,15 +9,13 @@
 //! does the next part begin. Documents a sink rejects for their content become error records of the
 //! same part, so they are durable before the checkpoint too.
 
-use crate::vectors::Vectorizer;
+use crate::vectors::{Constructed, TaskVectors, VectorsDoc};
 use base64::Engine as _;
-use bytes::Bytes;
 use letsdata_connectors::ConnectorError;
 use letsdata_connectors::failpoints;
 use letsdata_connectors::sink::{DocumentBatch, Fence, SinkWriter};
 use letsdata_model::task::StagedParts;
 use std::borrow::Cow;
-use std::sync::Arc;
 
 const CHUNK: usize = 1024 * 1024;
 /// Documents are embedded (the vectors engine) this many bytes of them at a time: a few hundred
@@ -31,14 +29,16 @@ pub(crate) struct PartOutput {
     errors_out: Box<dyn SinkWriter>,
     /// The document writer takes lines (else documents one by one with their ids).
     lines: bool,
-    /// Documents one by one: where each buffered document ends in `docs` (its `\n` excluded),
-    /// and its id in `ids`.
+    /// Where each buffered document ends in `docs` (its `\n` excluded), and its id in `ids`;
+    /// kept for documents written one by one, and for the vectors engine.
     doc_ends: Vec<(usize, usize)>,
     ids: String,
     /// Documents handed over in this part (for fallback ids).
     sent: u64,
     /// Documents the destination rejected since [`PartOutput::take_rejected`].
     rejected: u64,
+    /// Documents the vectors engine skipped since [`PartOutput::take_skipped`].
+    skipped: u64,
     dataset_name: String,
     dataset_id: String,
     task_id: String,
@@ -52,7 +52,7 @@ pub(crate) struct PartOutput {
     /// A part is complete at this many bytes.
     part_target: u64,
     /// Embeds the documents before they are written (the vectors engine).
-    vectors: Option<Arc<Vectorizer>>,
+    vectors: Option<TaskVectors>,
 }
 
 /// Identifies the records an error record describes.
@@ -73,7 +73,6 @@ impl PartOutput {
         task_id: &str,
         part: u64,
         part_target: u64,
-        vectors: Option<Arc<Vectorizer>>,
     ) -> Self {
         Self {
             lines: documents.takes_lines(),
@@ -83,6 +82,7 @@ impl PartOutput {
             ids: String::new(),
             sent: 0,
             rejected: 0,
+            skipped: 0,
             dataset_name: dataset_name.to_string(),
             dataset_id: dataset_id.to_string(),
             task_id: task_id.to_string(),
@@ -95,8 +95,20 @@ impl PartOutput {
             errors: Vec::new(),
             part_bytes: 0,
             part_target,
-            vectors,
+            vectors: None,
         }
+    }
+
+    /// The vectors engine's stage for this invocation: documents are embedded before they are
+    /// written.
+    pub(crate) fn set_vectors(&mut self, vectors: TaskVectors) {
+        self.vectors = Some(vectors);
+    }
+
+    /// Whether each document's end and id are kept.
+    #[inline]
+    fn tracks_documents(&self) -> bool {
+        !self.lines || self.vectors.is_some()
     }
 
     /// The file type and name of error records for documents the destination rejects.
@@ -108,7 +120,7 @@ impl PartOutput {
     /// (empty: none).
     #[inline]
     pub(crate) fn end_doc(&mut self, id: &str) {
-        if !self.lines {
+        if self.tracks_documents() {
             self.ids.push_str(id);
             self.doc_ends.push((self.docs.len(), self.ids.len()));
         }
@@ -124,6 +136,11 @@ impl PartOutput {
     /// Documents the destination rejected (now error records) since the last call.
     pub(crate) fn take_rejected(&mut self) -> u64 {
         std::mem::take(&mut self.rejected)
+    }
+
+    /// Documents the vectors engine's interface skipped since the last call.
+    pub(crate) fn take_skipped(&mut self) -> u64 {
+        std::mem::take(&mut self.skipped)
     }
 
     /// Whether a chunk of documents or error records has accumulated ([`Self::flush`] would
@@ -182,41 +199,46 @@ impl PartOutput {
             .await?;
         self.part_bytes += self.docs.len() as u64;
         self.docs.clear();
+        self.doc_ends.clear();
+        self.ids.clear();
         Ok(())
     }
 
-    /// The vectors engine: replaces the buffered documents with their FEATURE documents (the
-    /// same ids); those it cannot vectorize become error records of the part.
+    /// The vectors engine: replaces the buffered documents with the documents their
+    /// `SagemakerVectorsInterface` constructed (keeping the reader's ids where it gave none);
+    /// those it cannot vectorize become error records of the part, those it skips are counted.
     async fn vectorize(&mut self) -> Result<(), ConnectorError> {
-        let Some(vectors) = self.vectors.clone() else {
+        let Some(mut vectors) = self.vectors.take() else {
             return Ok(());
         };
-        let docs = Bytes::from(std::mem::take(&mut self.docs));
-        let featured = vectors.feature_docs(docs.clone()).await?;
+        let docs = std::mem::take(&mut self.docs);
         let doc_ends = std::mem::take(&mut self.doc_ends);
         let ids = std::mem::take(&mut self.ids);
-        let mut errors = std::mem::take(&mut self.errors);
+        let mut chunk = Vec::with_capacity(doc_ends.len());
         let (mut doc_start, mut id_start) = (0, 0);
-        for (i, outcome) in featured.into_iter().enumerate() {
-            let (doc_end, id_end) = match doc_ends.get(i) {
-                Some(&ends) => ends,
-                None => {
-                    let end = memchr::memchr(b'\n', &docs[doc_start..])
-                        .map_or(docs.len(), |at| doc_start + at);
-                    (end, id_start)
-                }
-            };
+        for &(doc_end, id_end) in &doc_ends {
             let id = &ids[id_start..id_end];
-            let raw = &docs[doc_start..doc_end];
-            match outcome {
-                Ok(doc) => self.push_doc(&doc, id),
-                Err(reason) => {
-                    self.reject(&mut errors, &reason, (!id.is_empty()).then_some(id), raw);
-                    self.rejected += 1;
-                }
-            }
+            chunk.push(VectorsDoc {
+                text: &docs[doc_start..doc_end],
+                id: (!id.is_empty()).then_some(id),
+            });
             doc_start = doc_end + 1;
             id_start = id_end;
+        }
+        let outcome = vectors.run(&chunk).await;
+        self.vectors = Some(vectors);
+        let mut errors = std::mem::take(&mut self.errors);
+        for (doc, made) in chunk.iter().zip(outcome?) {
+            match made {
+                Constructed::Document { serialized, id } => {
+                    self.push_doc(&serialized, id.as_deref().or(doc.id).unwrap_or(""));
+                }
+                Constructed::Error(reason) => {
+                    self.reject(&mut errors, &reason, doc.id, doc.text);
+                    self.rejected += 1;
+                }
+                Constructed::Skip => self.skipped += 1,
+            }
         }
         self.errors = errors;
         Ok(())

@@ -99,7 +99,7 @@ impl Batch {
 }
 
 /// Writes what the guest printed into the task log.
-pub(super) fn drain_guest_log(log: &TaskLog, output: (Vec<u8>, u64)) {
+pub(crate) fn drain_guest_log(log: &TaskLog, output: (Vec<u8>, u64)) {
     let (bytes, dropped) = output;
     if !bytes.is_empty() {
         for line in String::from_utf8_lossy(&bytes).lines() {

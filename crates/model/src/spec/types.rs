@@ -518,11 +518,12 @@ pub struct VectorsEngine {
     /// validated when given, for a `Customer` endpoint (which already serves its model).
     pub model: Option<VectorsModel>,
     pub endpoint: VectorsEndpoint,
-    /// `builtinVectorsFields`: the document fields the built-in `SagemakerVectorsInterface`
+    /// `builtinVectorsFields` [I]: the document fields the built-in `SagemakerVectorsInterface`
     /// embeds, one vector each, named after the field (a dotted path reaches into objects).
     /// The document goes out as LetsData's FEATURE document: itself plus
-    /// `vectors: {field: [...]}`.
-    pub builtin_fields: Vec<String>,
+    /// `vectors: {field: [...]}`. Absent: the read connector's user code implements
+    /// `SagemakerVectorsInterface` (required without user code).
+    pub builtin_fields: Option<Vec<String>>,
 }
 
 /// The vectors engine's `model` block.

@@ -142,6 +142,18 @@ pub fn parse_dataset_spec(
         compute.as_ref().map(|c| c.concurrency),
     );
 
+    if let (Some(read), Some(vectors)) = (
+        read.connector.as_ref(),
+        compute.as_ref().and_then(|c| c.vectors.as_ref()),
+    ) {
+        super::vectors::builtin_fields_needed(
+            p,
+            vectors,
+            matches!(read.implementation(), super::Implementation::Code(_)),
+            "computeEngine.builtinVectorsFields".to_string(),
+        );
+    }
+
     overlapping_destinations(
         p,
         read.connector.as_ref(),

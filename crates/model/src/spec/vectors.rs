@@ -67,6 +67,23 @@ pub(super) fn vectors_engine(p: &mut Problems, o: &Obj<'_>) -> Option<VectorsEng
     })
 }
 
+/// Without user code, `builtinVectorsFields` says what to embed: it is required then.
+pub(super) fn builtin_fields_needed(
+    p: &mut Problems,
+    engine: &VectorsEngine,
+    has_code: bool,
+    path: String,
+) {
+    if engine.builtin_fields.is_none() && !has_code {
+        p.push(
+            path,
+            "is required when the read connector has no user code implementing \
+             SagemakerVectorsInterface (artifactImplementationLanguage Builtin): the documents' \
+             text fields letsdata embeds, one vector each, e.g. [\"title\", \"body\"]",
+        );
+    }
+}
+
 /// `model`: `Some(None)` when absent and optional, `None` when invalid. Required when the
 /// endpoint is `LetsData`'s (`endpoint_location`; not required when that is invalid).
 fn model(
@@ -175,21 +192,14 @@ fn environment(p: &mut Problems, m: &Obj<'_>) -> Option<BTreeMap<String, String>
 const MAX_BUILTIN_FIELDS: usize = 32;
 
 /// `builtinVectorsFields`: the document fields the built-in `SagemakerVectorsInterface`
-/// embeds, one vector each; required (user code's own interface is not run yet).
-fn builtin_fields(p: &mut Problems, o: &Obj<'_>) -> Option<Vec<String>> {
+/// embeds, one vector each (`Some(None)` when absent: user code's interface runs).
+fn builtin_fields(p: &mut Problems, o: &Obj<'_>) -> Option<Option<Vec<String>>> {
     const FIELD: &str = "builtinVectorsFields";
     const EXAMPLE: &str =
         "e.g. [\"title\", \"body\"] (a dotted path such as \"review.text\" reaches into an object)";
     let path = o.field_path(FIELD);
     let Some(value) = o.get(FIELD) else {
-        p.push(
-            path,
-            format!(
-                "is required: the documents' text fields letsdata embeds, one vector each, {EXAMPLE}; \
-                 a SagemakerVectorsInterface in user code is not run yet"
-            ),
-        );
-        return None;
+        return Some(None);
     };
     let Value::Array(items) = value else {
         p.push(
@@ -240,7 +250,7 @@ fn builtin_fields(p: &mut Problems, o: &Obj<'_>) -> Option<Vec<String>> {
             }
         }
     }
-    ok.then_some(fields)
+    ok.then_some(Some(fields))
 }
 
 /// `endpoint` (every field has a default, so the block may be absent).

@@ -27,7 +27,6 @@ fn output(dir: &std::path::Path) -> PartOutput {
         "task-1",
         0,
         64 << 20,
-        None,
     )
 }
 

@@ -99,8 +99,8 @@ fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn fields(names: &[&str]) -> Vec<String> {
-    names.iter().map(|n| n.to_string()).collect()
+fn fields(names: &[&str]) -> Option<Vec<String>> {
+    Some(names.iter().map(|n| n.to_string()).collect())
 }
 
 /// A LetsData Serverless endpoint of these sizes.
@@ -844,20 +844,46 @@ fn builtin_vectors_fields_are_parsed_in_order() {
     assert_eq!(parsed(json!(names)), fields(&names));
     // 32 fields at most.
     let most: Vec<String> = (0..32).map(|i| format!("f{i}")).collect();
-    assert_eq!(parsed(json!(most)), most);
+    assert_eq!(parsed(json!(most)), Some(most));
 }
 
 #[test]
-fn builtin_vectors_fields_are_required() {
+fn builtin_vectors_fields_are_required_without_user_code() {
     let mut v = with("computeEngine", minimal());
     remove(&mut v, "computeEngine.builtinVectorsFields");
     assert_only(
         &v,
         BUILTIN_FIELDS,
-        "is required: the documents' text fields letsdata embeds, one vector each, e.g. \
-         [\"title\", \"body\"] (a dotted path such as \"review.text\" reaches into an object); \
-         a SagemakerVectorsInterface in user code is not run yet",
+        "is required when the read connector has no user code implementing \
+         SagemakerVectorsInterface (artifactImplementationLanguage Builtin): the documents' \
+         text fields letsdata embeds, one vector each, e.g. [\"title\", \"body\"]",
     );
+    // With user code (its SagemakerVectorsInterface runs), it may be absent.
+    for (language, link) in [
+        ("Wasm", "s3://code/impl.wasm"),
+        ("Python", "s3://code/impl.zip"),
+        ("Javascript", "s3://code/impl.tar.gz"),
+    ] {
+        let mut code = v.clone();
+        code["readConnector"]["artifactImplementationLanguage"] = json!(language);
+        code["readConnector"]["artifactFileS3Link"] = json!(link);
+        code["readConnector"]["artifactFileS3LinkResourceLocation"] = json!("Customer");
+        let read = code["readConnector"]
+            .as_object_mut()
+            .expect("readConnector");
+        read.remove("builtinParser");
+        read.remove("documentIdField");
+        let parsed = parse_ok(&code);
+        assert_eq!(
+            parsed
+                .compute_engine
+                .vectors
+                .expect("vectors")
+                .builtin_fields,
+            None,
+            "{language}"
+        );
+    }
     // null counts as absent.
     assert_only(&builtin_fields(Value::Null), BUILTIN_FIELDS, "is required");
     // The published block without it.
