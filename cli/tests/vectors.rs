@@ -1243,3 +1243,136 @@ fn python_and_javascript_sagemaker_vectors_interfaces_make_the_vector_documents(
         assert_eq!(progress["skipRecords"], 1, "{language}: {progress}");
     }
 }
+
+/// Queues the emulator's answers to the next InvokeEndpoint calls of new request bodies, in
+/// order (moto_server answers a body it has seen with the answer it gave it).
+async fn queue_endpoint_answers(emu: &Emulator, answers: &[&str]) {
+    let results: Vec<Value> = answers
+        .iter()
+        .map(|body| json!({"Body": body, "ContentType": "application/json"}))
+        .collect();
+    let url = format!(
+        "{}/moto-api/static/sagemaker/endpoint-results",
+        emu.endpoint
+    );
+    let response = reqwest::Client::new()
+        .post(&url)
+        .json(&json!({"results": results}))
+        .send()
+        .await
+        .expect("configure the emulator's endpoint answers");
+    assert!(response.status().is_success(), "{}", response.status());
+}
+
+/// A Customer endpoint (`sagemakerEndpointResourceLocation: Customer`) is called with
+/// InvokeEndpoint through the access grant: its answer for the init check and for the task's
+/// texts make the vectors; an endpoint that does not answer vectors ends initialization with
+/// the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_endpoint_makes_the_vectors_through_invoke_endpoint() {
+    if common::emulator::emulator().await.is_none() {
+        return;
+    }
+    // An emulator of its own: the answers it is given are queued for every caller, and it
+    // keeps its answer to a request body.
+    let moto = common::emulator::PrivateMoto::start_on("127.0.0.1");
+    let emu = common::emulator::emulator_at(&moto.endpoint).await;
+    let sfx = &emu.suffix;
+    let input = format!("vec-ce-in-{sfx}");
+    emu.s3.create_bucket(&input).await.expect("input bucket");
+    let lines: String = ["a red bicycle", "a blue car", "a green boat"]
+        .iter()
+        .enumerate()
+        .map(|(i, t)| format!("{}\n", json!({"id": i, "title": t})))
+        .collect();
+    emu.s3
+        .bucket(&input)
+        .expect("bucket")
+        .put("a.jsonl", bytes::Bytes::from(lines))
+        .await
+        .expect("put input");
+    let home = emu.home();
+    let config = |name: &str, endpoint: &str| {
+        let mut cfg = vectors_config(name, &["a.jsonl"], "unused");
+        cfg["accessGrantRoleArn"] = json!("arn:aws:iam::123456789012:role/LetsDataAccess");
+        cfg["customerAccountForAccess"] = json!("123456789012");
+        cfg["readConnector"]["bucketName"] = json!(input);
+        let compute = cfg["computeEngine"].as_object_mut().expect("computeEngine");
+        compute.remove("model");
+        compute.insert("builtinVectorsFields".into(), json!(["title"]));
+        compute.insert(
+            "endpoint".into(),
+            json!({"sagemakerEndpointType": "Serverless",
+                   "sagemakerEndpointResourceLocation": "Customer",
+                   "sagemakerEndpointName": endpoint}),
+        );
+        cfg
+    };
+
+    // The check's answer, then the three titles' (one call: the task's texts are batched).
+    queue_endpoint_answers(
+        &emu,
+        &["[[0.5, 0.5, 0.5]]", "[[1, 0, 0], [0, 1.5, 0], [0, 0, -2]]"],
+    )
+    .await;
+    let name = format!("CustomerEndpoint{sfx}");
+    let run = home.create(&config(&name, &format!("embeddings-{sfx}")));
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let view = home.view(&name);
+    assert_eq!(view["datasetStatus"], "COMPLETED", "{view:#}");
+    // No model is copied and no endpoint created: the Customer's is checked.
+    assert!(
+        init_step(&view, "Create SageMaker Model").is_null(),
+        "{view:#}"
+    );
+    assert!(init_step(&view, "Create SageMaker Endpoint").is_null());
+    let check = init_step(
+        &view,
+        "Compute Engine - Wait For Create Sagemaker Endpoint Completion",
+    );
+    assert_eq!(check["status"], "COMPLETED", "{check}");
+    assert!(
+        check["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("a 3-dimension vector")),
+        "{check}"
+    );
+    let mut docs = home.output_read(&name, 10);
+    docs.sort_by_key(|d| d["id"].as_u64());
+    let vectors: Vec<Value> = docs.iter().map(|d| d["vectors"]["title"].clone()).collect();
+    assert_eq!(
+        vectors,
+        vec![
+            json!([1.0, 0.0, 0.0]),
+            json!([0.0, 1.5, 0.0]),
+            json!([0.0, 0.0, -2.0])
+        ]
+    );
+    assert_eq!(view["datasetProgress"]["documentsWritten"], 3);
+
+    // An endpoint that answers something else than vectors (on an emulator of its own: the
+    // emulator keeps its answer to a request body, whatever the endpoint, and the check's body
+    // is the same).
+    drop(moto);
+    let moto = common::emulator::PrivateMoto::start_on("127.0.0.1");
+    let emu = common::emulator::emulator_at(&moto.endpoint).await;
+    emu.s3.create_bucket(&input).await.expect("input bucket");
+    let home = emu.home();
+    queue_endpoint_answers(&emu, &["{\"generated_text\": \"hello\"}"]).await;
+    let name = format!("CustomerEndpointBad{sfx}");
+    let run = home.create(&config(&name, &format!("generator-{sfx}")));
+    assert_ne!(run.code, 0, "{}", run.stdout);
+    let view = home.view(&name);
+    assert_eq!(view["datasetStatus"], "ERRORED", "{view:#}");
+    let check = init_step(
+        &view,
+        "Compute Engine - Wait For Create Sagemaker Endpoint Completion",
+    );
+    assert_eq!(check["status"], "ERROR", "{check}");
+    let message = check["message"].as_str().expect("message");
+    assert!(
+        message.contains("without an embeddings, vectors or predictions list")
+            && message.contains("sagemaker:InvokeEndpoint"),
+        "{message}"
+    );
+}

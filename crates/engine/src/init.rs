@@ -83,7 +83,10 @@ fn steps_for(
             InitStep::CodeBuild,
         ]);
     }
-    if spec.compute_engine.vectors.is_some() {
+    // A Customer endpoint serves its own model: it is only checked (the Wait step).
+    if spec.compute_engine.vectors.as_ref().is_some_and(|v| {
+        v.endpoint.resource_location == letsdata_model::spec::ResourceLocation::LetsData
+    }) {
         steps.extend([InitStep::SagemakerModel, InitStep::SagemakerEndpoint]);
     }
     for (role, sink, resource) in connectors.sinks(dataset, spec)? {
@@ -319,6 +322,9 @@ impl Init<'_> {
                     .as_ref()
                     .ok_or_else(|| StepError::user("the compute engine has no endpoint"))?
                     .endpoint;
+                if endpoint.resource_location == letsdata_model::spec::ResourceLocation::Customer {
+                    return vectors::check_customer_endpoint(engine, self.spec, endpoint).await;
+                }
                 let model = self
                     .dataset()
                     .await?

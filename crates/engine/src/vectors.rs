@@ -27,9 +27,10 @@ use crate::workflow::StepError;
 use crate::{Engine, EngineError};
 use bytes::Bytes;
 use letsdata_connectors::aws::Access;
+use letsdata_connectors::aws::sagemaker::SagemakerRuntime;
 use letsdata_connectors::{ConnectorError, FailureKind};
 use letsdata_model::archive::ArchiveFormat;
-use letsdata_model::spec::{VectorsEndpoint, VectorsModel};
+use letsdata_model::spec::{ResourceLocation, VectorsEndpoint, VectorsModel};
 use letsdata_model::{Dataset, DatasetSpec, ObjectLocation, SagemakerModel};
 use letsdata_sandbox::{NamedVector, SandboxError, Truncation};
 use letsdata_vectors::{Embedding, SentenceModel};
@@ -325,10 +326,24 @@ async fn load(dir: PathBuf) -> Result<Arc<SentenceModel>, String> {
         .map_err(|e| e.to_string())
 }
 
+/// What makes a dataset's vectors.
+enum Encoder {
+    /// The model of `computeEngine.model.modelUrl`, run in this process.
+    Local(Arc<SentenceModel>),
+    /// A Customer endpoint, called with `InvokeEndpoint` through the access grant.
+    Endpoint {
+        runtime: SagemakerRuntime,
+        name: String,
+    },
+}
+
+/// Texts per `InvokeEndpoint` call of a Customer endpoint.
+const ENDPOINT_BATCH: usize = 32;
+
 /// A dataset's model, for a worker's tasks: embeds the texts the tasks'
 /// `SagemakerVectorsInterface`s extract.
 pub(crate) struct Vectorizer {
-    model: Arc<SentenceModel>,
+    encoder: Encoder,
     /// `sagemakerEndpointConcurrency`: chunks embedded at once.
     permits: Arc<tokio::sync::Semaphore>,
     /// The permits there are (handed out or not); `datasets compute update` changes it.
@@ -350,6 +365,47 @@ pub(crate) async fn vectorizer(
     let Some(vectors) = &spec.compute_engine.vectors else {
         return Ok(None);
     };
+    let concurrency = vectors.endpoint.concurrency as usize;
+    let encoder = match customer_endpoint(&vectors.endpoint) {
+        Some(name) => Encoder::Endpoint {
+            runtime: endpoint_runtime(engine, spec).await?,
+            name: name.to_string(),
+        },
+        None => Encoder::Local(local_model(engine, dataset).await?),
+    };
+    Ok(Some(Arc::new(Vectorizer {
+        encoder,
+        permits: Arc::new(tokio::sync::Semaphore::new(concurrency)),
+        limit: std::sync::Mutex::new(concurrency),
+    })))
+}
+
+/// The name of the endpoint when it is a Customer's.
+fn customer_endpoint(endpoint: &VectorsEndpoint) -> Option<&str> {
+    (endpoint.resource_location == ResourceLocation::Customer)
+        .then_some(endpoint.endpoint_name.as_deref())
+        .flatten()
+}
+
+/// SageMaker Runtime in the dataset's region, through its access grant.
+async fn endpoint_runtime(
+    engine: &Engine,
+    spec: &DatasetSpec,
+) -> Result<SagemakerRuntime, ConnectorError> {
+    let access = Access::of(
+        spec.access_grant_role_arn.as_deref(),
+        ResourceLocation::Customer,
+    );
+    let aws = letsdata_connectors::aws::clients(&engine.connectors, spec.region.as_str(), &access)
+        .await?;
+    Ok(aws.sagemaker_runtime())
+}
+
+/// The dataset's model, loaded here (unpacked from its internal copy first on a new machine).
+async fn local_model(
+    engine: &Engine,
+    dataset: &Dataset,
+) -> Result<Arc<SentenceModel>, EngineError> {
     let model = dataset.resources.sagemaker_model.as_ref().ok_or_else(|| {
         EngineError::Refused(format!(
             "dataset {:?} has no model: its initialization did not copy computeEngine.model.modelUrl",
@@ -358,14 +414,35 @@ pub(crate) async fn vectorizer(
     })?;
     let refused = |e: String| EngineError::Refused(format!("the dataset's model: {e}"));
     let dir = local_dir(engine, model).await.map_err(refused)?;
-    let loaded = load(dir).await.map_err(refused)?;
-    Ok(Some(Arc::new(Vectorizer {
-        model: loaded,
-        permits: Arc::new(tokio::sync::Semaphore::new(
-            vectors.endpoint.concurrency as usize,
-        )),
-        limit: std::sync::Mutex::new(vectors.endpoint.concurrency as usize),
-    })))
+    load(dir).await.map_err(refused)
+}
+
+/// Compute Engine - Wait For Create Sagemaker Endpoint Completion, for a Customer endpoint:
+/// it answers one sentence with one vector.
+pub(crate) async fn check_customer_endpoint(
+    engine: &Engine,
+    spec: &DatasetSpec,
+    endpoint: &VectorsEndpoint,
+) -> Result<String, StepError> {
+    let Some(name) = customer_endpoint(endpoint) else {
+        return Err(user("the endpoint is not a Customer endpoint"));
+    };
+    let runtime = endpoint_runtime(engine, spec).await?;
+    let started = std::time::Instant::now();
+    let vectors = runtime
+        .embed(name, &[CHECK_SENTENCE.to_string()])
+        .await
+        .map_err(|e| {
+            user(format!(
+                "{e}; check that endpoint {name:?} is InService in {} and that the access grant role may call sagemaker:InvokeEndpoint on it",
+                spec.region.as_str()
+            ))
+        })?;
+    Ok(format!(
+        "Customer endpoint {name:?} in service: a {}-dimension vector in {} ms",
+        vectors.first().map_or(0, Vec::len),
+        started.elapsed().as_millis()
+    ))
 }
 
 fn model_failed(message: String) -> ConnectorError {
@@ -401,11 +478,28 @@ impl Vectorizer {
             .acquire_owned()
             .await
             .map_err(|e| model_failed(e.to_string()))?;
-        let model = self.model.clone();
-        tokio::task::spawn_blocking(move || model.embed(&texts))
-            .await
-            .map_err(|e| model_failed(e.to_string()))?
-            .map_err(|e| model_failed(e.to_string()))
+        match &self.encoder {
+            Encoder::Local(model) => {
+                let model = model.clone();
+                tokio::task::spawn_blocking(move || model.embed(&texts))
+                    .await
+                    .map_err(|e| model_failed(e.to_string()))?
+                    .map_err(|e| model_failed(e.to_string()))
+            }
+            Encoder::Endpoint { runtime, name } => {
+                let mut out = Vec::with_capacity(texts.len());
+                for batch in texts.chunks(ENDPOINT_BATCH) {
+                    for vector in runtime.embed(name, batch).await? {
+                        // The endpoint says nothing of where it cut a text.
+                        out.push(Embedding {
+                            vector,
+                            truncated: None,
+                        });
+                    }
+                }
+                Ok(out)
+            }
+        }
     }
 }
 

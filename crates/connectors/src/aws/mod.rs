@@ -1,5 +1,5 @@
 //! What the AWS connectors ([`crate::kinesis`], [`crate::sqs`], [`crate::dynamodb`],
-//! [`crate::dynamodb_streams`]) share: the SDK configuration, one retry layer, failure
+//! [`crate::dynamodb_streams`]) and the vectors engine's Customer endpoints ([`sagemaker`]) share: the SDK configuration, one retry layer, failure
 //! classification, DynamoDB attribute values and the shard reader of Kinesis and DynamoDB
 //! Streams.
 //!
@@ -40,6 +40,7 @@ pub mod attribute_value;
 mod credentials;
 mod endpoint;
 mod grant;
+pub mod sagemaker;
 pub(crate) mod shard;
 
 pub use grant::{Access, GrantCredentials, GrantProvider};
@@ -180,6 +181,14 @@ impl AwsClients {
     pub fn dynamodb(&self) -> crate::dynamodb::DynamoDbClient {
         crate::dynamodb::DynamoDbClient::new(
             aws_sdk_dynamodb::Client::new(&self.config),
+            self.retry,
+        )
+    }
+
+    /// The SageMaker Runtime client (the vectors engine's Customer endpoints).
+    pub fn sagemaker_runtime(&self) -> sagemaker::SagemakerRuntime {
+        sagemaker::SagemakerRuntime::new(
+            aws_sdk_sagemakerruntime::Client::new(&self.config),
             self.retry,
         )
     }

@@ -563,8 +563,10 @@ pub struct VectorsEndpoint {
     /// `sagemakerEndpointType` (default `Serverless`).
     pub kind: EndpointType,
     /// `sagemakerEndpointResourceLocation`: `LetsData` (default), an endpoint letsdata creates
-    /// for [`VectorsEngine::model`], or `Customer`, an existing endpoint letsdata calls with
-    /// `InvokeEndpoint`.
+    /// for [`VectorsEngine::model`] (run in-process), or `Customer`, an existing endpoint
+    /// letsdata calls with `InvokeEndpoint` through the access grant (`{"inputs": [texts]}` in,
+    /// one vector per text out; the concurrency bounds the calls at once, the memory is not
+    /// used).
     pub resource_location: ResourceLocation,
     /// `sagemakerEndpointName`: the `Customer` endpoint's name (required for `Customer`,
     /// refused for `LetsData`); 1 to 63 characters, `[a-zA-Z0-9](-*[a-zA-Z0-9])*`.

@@ -278,13 +278,6 @@ fn endpoint(p: &mut Problems, o: &Obj<'_>) -> Option<VectorsEndpoint> {
         ResourceLocation::LetsData,
     );
     let endpoint_name = endpoint_name(p, &e, resource_location);
-    if resource_location == Some(ResourceLocation::Customer) {
-        p.push(
-            e.field_path("sagemakerEndpointResourceLocation"),
-            "is Customer, an existing SageMaker endpoint called with InvokeEndpoint, which is \
-             not available yet; use LetsData (letsdata runs the model of model.modelUrl itself)",
-        );
-    }
 
     let mut sizes = Some(Sizes::default());
     for block_kind in [EndpointType::Serverless, EndpointType::Provisioned] {

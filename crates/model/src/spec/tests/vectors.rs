@@ -309,25 +309,15 @@ fn provisioned_endpoint() {
     );
 }
 
-/// The problem of every `Customer` endpoint, at `computeEngine.endpoint.sagemakerEndpointResourceLocation`.
-const CUSTOMER_ENDPOINT_UNAVAILABLE: &str = "is Customer, an existing SageMaker endpoint called with \
-     InvokeEndpoint, which is not available yet; use LetsData (letsdata runs the model of \
-     model.modelUrl itself)";
-
-/// Asserts that `ps` has the Customer endpoint's problem, and `others` more problems.
+/// Asserts that `ps` has `count` problems.
 #[track_caller]
-fn assert_customer_endpoint(ps: &[Problem], others: usize) {
-    assert_eq!(ps.len(), others + 1, "{}", render(ps));
-    assert_has(
-        ps,
-        "computeEngine.endpoint.sagemakerEndpointResourceLocation",
-        CUSTOMER_ENDPOINT_UNAVAILABLE,
-    );
+fn assert_problems(ps: &[Problem], count: usize) {
+    assert_eq!(ps.len(), count, "{}", render(ps));
 }
 
 #[test]
-fn a_customer_endpoint_is_not_available_yet() {
-    // Named, and without a model (a Customer endpoint needs none): only that problem.
+fn a_customer_endpoint_is_called_by_name() {
+    // Named, and without a model (a Customer endpoint serves its own).
     let mut v = engine_with(
         minimal(),
         "endpoint",
@@ -335,30 +325,31 @@ fn a_customer_endpoint_is_not_available_yet() {
                "sagemakerEndpointName": "my-embeddings-endpoint"}),
     );
     remove(&mut v, "computeEngine.model");
-    assert_only(
-        &v,
-        "computeEngine.endpoint.sagemakerEndpointResourceLocation",
-        CUSTOMER_ENDPOINT_UNAVAILABLE,
+    let vectors = parse_ok(&v).compute_engine.vectors.expect("vectors");
+    assert_eq!(
+        vectors.endpoint.resource_location,
+        ResourceLocation::Customer
     );
+    assert_eq!(
+        vectors.endpoint.endpoint_name.as_deref(),
+        Some("my-embeddings-endpoint")
+    );
+    assert_eq!(vectors.model, None);
     // With a valid model, any case, and on a Provisioned endpoint too.
     for endpoint in [
         json!({"sagemakerEndpointResourceLocation": "customer", "sagemakerEndpointName": "e1"}),
         json!({"sagemakerEndpointResourceLocation": "Customer", "sagemakerEndpointName": "e1",
                "sagemakerEndpointType": "Provisioned"}),
     ] {
-        assert_only(
-            &engine_with(minimal(), "endpoint", endpoint),
-            "computeEngine.endpoint.sagemakerEndpointResourceLocation",
-            CUSTOMER_ENDPOINT_UNAVAILABLE,
+        let vectors = parse_ok(&engine_with(minimal(), "endpoint", endpoint))
+            .compute_engine
+            .vectors
+            .expect("vectors");
+        assert_eq!(
+            vectors.endpoint.resource_location,
+            ResourceLocation::Customer
         );
-    }
-    // A LetsData endpoint, given or by default, has no such problem.
-    for location in [json!("LetsData"), Value::Null] {
-        parse_ok(&engine_with(
-            minimal(),
-            "endpoint",
-            json!({"sagemakerEndpointResourceLocation": location}),
-        ));
+        assert!(vectors.model.is_some());
     }
 }
 
@@ -371,8 +362,8 @@ fn customer_endpoint_needs_its_name_and_no_model() {
                "sagemakerEndpointName": "my-embeddings-endpoint"}),
     );
     remove(&mut v, "computeEngine.model");
-    // No problem about the missing model or the name: only that the endpoint is unavailable.
-    assert_customer_endpoint(&problems(&v), 0);
+    // No problem about the missing model or the name.
+    parse_ok(&v);
     // A model given with a Customer endpoint is validated.
     set(
         &mut v,
@@ -380,7 +371,7 @@ fn customer_endpoint_needs_its_name_and_no_model() {
         json!({"modelUrl": "https://x"}),
     );
     let ps = problems(&v);
-    assert_customer_endpoint(&ps, 1);
+    assert_problems(&ps, 1);
     assert_has(
         &ps,
         "computeEngine.model.modelUrl",
@@ -392,7 +383,7 @@ fn customer_endpoint_needs_its_name_and_no_model() {
         "endpoint",
         json!({"sagemakerEndpointResourceLocation": "Customer"}),
     ));
-    assert_customer_endpoint(&ps, 1);
+    assert_problems(&ps, 1);
     assert_has(
         &ps,
         "computeEngine.endpoint.sagemakerEndpointName",
@@ -422,11 +413,11 @@ fn endpoint_names() {
     };
     // A good name: no problem at sagemakerEndpointName.
     for good in ["a", "A1", "a--b", "ab-9", &"x".repeat(63)] {
-        assert_customer_endpoint(&problems(&customer(json!(good))), 0);
+        parse_ok(&customer(json!(good)));
     }
     for bad in ["", "-a", "a-", "a_b", "a.b", "a b", &"x".repeat(64)] {
         let ps = problems(&customer(json!(bad)));
-        assert_customer_endpoint(&ps, 1);
+        assert_problems(&ps, 1);
         assert_has(
             &ps,
             "computeEngine.endpoint.sagemakerEndpointName",
@@ -435,7 +426,7 @@ fn endpoint_names() {
         );
     }
     let ps = problems(&customer(json!(7)));
-    assert_customer_endpoint(&ps, 1);
+    assert_problems(&ps, 1);
     assert_has(
         &ps,
         "computeEngine.endpoint.sagemakerEndpointName",
@@ -898,7 +889,7 @@ fn builtin_vectors_fields_are_required_without_user_code() {
     );
     remove(&mut v, "computeEngine.builtinVectorsFields");
     let ps = problems(&v);
-    assert_customer_endpoint(&ps, 1);
+    assert_problems(&ps, 1);
     assert_has(&ps, BUILTIN_FIELDS, "is required");
 }
 
@@ -1093,10 +1084,6 @@ fn every_problem_is_reported() {
             "is required",
         ),
         (
-            "computeEngine.endpoint.sagemakerEndpointResourceLocation",
-            "is not available yet",
-        ),
-        (
             "computeEngine.endpoint.sagemakerServerless.sagemakerMemoryLimitInMegabytes",
             "found 1000",
         ),
@@ -1155,7 +1142,7 @@ fn customer_resources_need_the_access_role_on_aws() {
     );
     // The Customer endpoint is not available yet, but still needs the role.
     let ps = problems_ctx(&v, aws);
-    assert_customer_endpoint(&ps, 1);
+    assert_problems(&ps, 1);
     assert_has(
         &ps,
         "accessGrantRoleArn",
