@@ -220,7 +220,7 @@ LETSDATA_TEST_VIA_SERVER=1 cargo test --locked -p letsdata --features letsdata/f
   --skip kinesis_shards_to_s3_survive_sigkill \
   --skip a_python_parsers_dataset_killed_mid_run_resumes_with_every_record_once \
   --skip a_javascript_kinesis_readers_dataset_killed_mid_run_resumes_with_every_record_once \
-  --skip a_vectors_dataset_killed \
+  --skip vectors_dataset_killed \
   --skip a_stopped_redis_ends_the_tasks_errored_and_a_redrive_completes_them \
   --skip web_archive_resumes_every_file_from_its_checkpoint_after_sigkill \
   --skip two_concurrent_redrives_exactly_one_wins \

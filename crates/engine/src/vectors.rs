@@ -16,11 +16,17 @@
 //! - **Tasks**: each machine unpacks the internal copy once (`$LETSDATA_HOME/cache/models/<hex>`,
 //!   checked against its sha256). A task's documents, as its implementation produced them, are
 //!   embedded a chunk at a time (about 32 KiB of documents, batched across documents) before they
-//!   are written: [`Vectorizer::feature_docs`] turns each into LetsData's FEATURE document (the
-//!   document plus `vectors: {field: [...]}`, and `vectorsTruncated` for texts cut to the
-//!   model's maximum). At most `sagemakerEndpointConcurrency` chunks are embedded at once per
-//!   worker process, whatever the task concurrency. A document that cannot be vectorized (not
-//!   a JSON object, a named field missing or not text) becomes an error record of the same part.
+//!   are written ([`TaskVectors::run`]): the task's `SagemakerVectorsInterface`
+//!   ([`VectorsInterface`]) extracts each document's texts, the model embeds them all, and the
+//!   interface constructs the documents written. The built-in interface ([`BuiltinVectors`],
+//!   `builtinVectorsFields`) makes LetsData's FEATURE document (the document plus
+//!   `vectors: {field: [...]}`, and `vectorsTruncated` for texts cut to the model's maximum);
+//!   user code's (a component's [`WasmVectors`], a handler's `HandlerVectors`) makes what it
+//!   decides. At most `sagemakerEndpointConcurrency` chunks are embedded at once per worker
+//!   process, whatever the task concurrency. A document that cannot be vectorized becomes an
+//!   error record of the same part.
+//! - **Customer endpoints** (`sagemakerEndpointResourceLocation: Customer`): no model is copied;
+//!   the Wait step and the tasks call the endpoint with `InvokeEndpoint` (32 texts per call).
 
 use crate::exec::TaskLog;
 use crate::workflow::StepError;
