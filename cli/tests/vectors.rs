@@ -499,6 +499,35 @@ fn to_kinesis_on_emulator(cfg: &mut Value, bucket: &str) {
     });
 }
 
+/// Creates `cfg` (named `name`) reading an SQS queue until it is drained, with `read`'s fields
+/// (the queue and the implementation); returns its view once it completed and its Kinesis
+/// stream's ARN.
+fn drain_queue_to_kinesis(
+    home: &TestHome,
+    mut cfg: Value,
+    name: &str,
+    read: Value,
+) -> (Value, String) {
+    let mut connector = json!({"connectorDestination": "SQS"});
+    for (k, v) in read.as_object().expect("read connector fields") {
+        connector[k] = v.clone();
+    }
+    cfg["readConnector"] = connector;
+    cfg["manifestFile"] = json!({
+        "sqsReaderTaskStopCondition": "DrainQueues",
+        "sqsReaderTaskStopAfterConsecutiveEmptyReceives": 3,
+    });
+    let run = home.create(&cfg);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let view = home.view(name);
+    assert_eq!(view["datasetStatus"], "COMPLETED", "{view:#}");
+    let arn = view["resources"]["writeResource"]["arn"]
+        .as_str()
+        .expect("stream arn")
+        .to_string();
+    (view, arn)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqs_messages_become_feature_documents_on_a_kinesis_stream() {
     use letsdata_connectors::sqs::SqsOutgoingMessage;
@@ -531,24 +560,12 @@ async fn sqs_messages_become_feature_documents_on_a_kinesis_stream() {
     let name = format!("SqsVectors{sfx}");
     let mut cfg = vectors_config(&name, &[], "minilm/model.tar.gz");
     to_kinesis_on_emulator(&mut cfg, &models);
-    cfg["readConnector"] = json!({
-        "connectorDestination": "SQS",
-        "queueName": queue,
-        "artifactImplementationLanguage": "Builtin",
-        "documentIdField": "id",
-    });
-    cfg["manifestFile"] = json!({
-        "sqsReaderTaskStopCondition": "DrainQueues",
-        "sqsReaderTaskStopAfterConsecutiveEmptyReceives": 3,
-    });
-    let run = home.create(&cfg);
-    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
-    let view = home.view(&name);
-    assert_eq!(view["datasetStatus"], "COMPLETED", "{view:#}");
-    let arn = view["resources"]["writeResource"]["arn"]
-        .as_str()
-        .expect("stream arn")
-        .to_string();
+    let (_, arn) = drain_queue_to_kinesis(
+        &home,
+        cfg,
+        &name,
+        json!({"queueName": queue, "artifactImplementationLanguage": "Builtin", "documentIdField": "id"}),
+    );
 
     // Nothing lost; SQS delivers at least once, so a document may come twice, then with the
     // same id and the same vectors.
@@ -957,25 +974,14 @@ async fn sqs_messages_through_a_wasm_vectors_interface_reach_kinesis() {
     let name = format!("SqsWasmVectors{sfx}");
     let mut cfg = wasm_vectors_config(&name, &[]);
     to_kinesis_on_emulator(&mut cfg, &models);
-    cfg["readConnector"] = json!({
-        "connectorDestination": "SQS",
-        "queueName": queue,
-        "artifactImplementationLanguage": "Wasm",
-        "artifactFileS3Link": format!("s3://{models}/vectors.wasm"),
-        "artifactFileS3LinkResourceLocation": "Customer",
-    });
-    cfg["manifestFile"] = json!({
-        "sqsReaderTaskStopCondition": "DrainQueues",
-        "sqsReaderTaskStopAfterConsecutiveEmptyReceives": 3,
-    });
-    let run = home.create(&cfg);
-    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
-    let view = home.view(&name);
-    assert_eq!(view["datasetStatus"], "COMPLETED", "{view:#}");
-    let arn = view["resources"]["writeResource"]["arn"]
-        .as_str()
-        .expect("stream arn")
-        .to_string();
+    let (view, arn) = drain_queue_to_kinesis(
+        &home,
+        cfg,
+        &name,
+        json!({"queueName": queue, "artifactImplementationLanguage": "Wasm",
+               "artifactFileS3Link": format!("s3://{models}/vectors.wasm"),
+               "artifactFileS3LinkResourceLocation": "Customer"}),
+    );
     // The partition key is the id the component's constructVectorDoc gave; a document
     // delivered twice is the same document.
     let mut seen: std::collections::BTreeMap<String, Value> = Default::default();
