@@ -105,7 +105,9 @@ impl<'a> Monitor<'a> {
     /// Every task has ended: set the final status and close the execution log entry. A
     /// dataset that completed has its sinks' leftovers removed (staging files and incomplete
     /// uploads of attempts that died or lost their task): every task published what it
-    /// staged before it completed.
+    /// staged before it completed. When every task ran in one attempt there are none, and
+    /// nothing is listed (a walk of every task's prefix: a tenth of a run of 10,000 one-line
+    /// files).
     pub(crate) async fn finish(&self) -> Result<(), EngineError> {
         let counts = self.tasks.counts().await?;
         if counts.unfinished() == 0 {
@@ -150,7 +152,7 @@ impl<'a> Monitor<'a> {
             }
         })
         .await?;
-        if completed {
+        if completed && counts.max_lease_token > 1 {
             self.remove_leftovers(&dataset).await;
         }
         Ok(())

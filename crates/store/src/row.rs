@@ -415,6 +415,7 @@ impl From<MinuteRow> for crate::MinuteCounters {
 pub(crate) struct StatusRow {
     task_status: String,
     n: i64,
+    max_lease_token: i64,
     #[sqlx(flatten)]
     counters: ProgressRow,
 }
@@ -428,6 +429,9 @@ pub(crate) fn counts_of(rows: Vec<StatusRow>) -> Result<crate::TaskCounts, Store
             u64::try_from(row.n).unwrap_or(0),
             &row.counters.progress(),
         );
+        counts.max_lease_token = counts
+            .max_lease_token
+            .max(u64::try_from(row.max_lease_token).unwrap_or(0));
     }
     Ok(counts)
 }

@@ -204,6 +204,9 @@ pub struct TaskCounts {
     pub completed: u64,
     pub errored: u64,
     pub progress: TaskProgress,
+    /// The highest lease token of any task: at most 1 when every task ran in one attempt
+    /// (claims increment it; a redrive keeps it), so no other attempt can have left anything.
+    pub max_lease_token: u64,
 }
 
 impl TaskCounts {

@@ -2178,6 +2178,8 @@ mod suite {
                 completed: 1,
                 errored: 1,
                 progress: expected_progress,
+                // Every task that ran did so in one attempt.
+                max_lease_token: 1,
             }
         );
         assert_eq!(counts.unfinished(), 4);
@@ -2213,6 +2215,15 @@ mod suite {
             }
         }
         assert_eq!(union.len(), 6);
+        // The RERUN task's second attempt (and the CREATED one's first).
+        for _ in 0..2 {
+            tasks
+                .claim("w", LEASE, claim_log("w"))
+                .await
+                .unwrap()
+                .expect("a task to claim");
+        }
+        assert_eq!(tasks.counts().await.unwrap().max_lease_token, 2);
     }
 
     /// Every page size walks the whole list (or one status) exactly once, in ordinal order and

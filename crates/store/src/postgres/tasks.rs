@@ -660,6 +660,7 @@ impl TaskStore for PostgresTaskStore {
     async fn counts(&self) -> Result<TaskCounts, StoreError> {
         let rows = sqlx::query_as::<_, StatusRow>(
             "SELECT task_status, COUNT(*) AS n,
+                    COALESCE(MAX(lease_token), 0)::BIGINT AS max_lease_token,
                     COALESCE(SUM((progress->>'recordsRead')::BIGINT), 0)::BIGINT AS records_read,
                     COALESCE(SUM((progress->>'documentsWritten')::BIGINT), 0)::BIGINT AS documents_written,
                     COALESCE(SUM((progress->>'errorRecords')::BIGINT), 0)::BIGINT AS error_records,

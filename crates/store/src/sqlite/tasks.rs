@@ -620,7 +620,7 @@ impl TaskStore for SqliteTaskStore {
 
     async fn counts(&self) -> Result<TaskCounts, StoreError> {
         let rows = sqlx::query_as::<_, StatusRow>(
-            "SELECT task_status, COUNT(*) AS n,
+            "SELECT task_status, COUNT(*) AS n, COALESCE(MAX(lease_token), 0) AS max_lease_token,
                     COALESCE(SUM(json_extract(progress, '$.recordsRead')), 0) AS records_read,
                     COALESCE(SUM(json_extract(progress, '$.documentsWritten')), 0) AS documents_written,
                     COALESCE(SUM(json_extract(progress, '$.errorRecords')), 0) AS error_records,
