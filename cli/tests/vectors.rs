@@ -736,7 +736,7 @@ fn user_code_input() -> (String, Value) {
         };
         lines.push_str(&format!("{doc}\n"));
     }
-    for kind in ["bad", "skip", "error", "panic", "noid"] {
+    for kind in ["bad", "skip", "error", "panic", "pretty", "noid"] {
         lines.push_str(&format!(
             "{}\n",
             json!({"id": kind, "kind": kind, "title": format!("asks for {kind}")})
@@ -846,7 +846,7 @@ fn a_wasm_sagemaker_vectors_interface_makes_the_vector_documents() {
             .map(|(_, m)| m.as_str())
             .unwrap_or_else(|| panic!("no error record of {id}: {errors:?}"))
     };
-    assert_eq!(errors.len(), 5, "{errors:?}");
+    assert_eq!(errors.len(), 6, "{errors:?}");
     assert_eq!(find("bad"), "document bad asked not to be vectorized");
     assert_eq!(find("error"), "document error asked for an error");
     assert!(
@@ -856,13 +856,17 @@ fn a_wasm_sagemaker_vectors_interface_makes_the_vector_documents() {
         "{errors:?}"
     );
     assert_eq!(find("notitle"), "the document has no title");
+    assert_eq!(
+        find("pretty"),
+        "constructVectorDoc: the serialized document contains a line break; output files hold one document per line (serialize it without pretty-printing)"
+    );
     assert!(find("-").starts_with("not JSON"), "{errors:?}");
 
-    // Every record accounted for: 58 read, 52 documents, 5 errors, 1 skipped.
+    // Every record accounted for: 59 read, 52 documents, 6 errors, 1 skipped.
     let progress = &view["datasetProgress"];
-    assert_eq!(progress["recordsRead"], 58, "{progress}");
+    assert_eq!(progress["recordsRead"], 59, "{progress}");
     assert_eq!(progress["documentsWritten"], 52, "{progress}");
-    assert_eq!(progress["errorRecords"], 5, "{progress}");
+    assert_eq!(progress["errorRecords"], 6, "{progress}");
     assert_eq!(progress["skipRecords"], 1, "{progress}");
 }
 
@@ -1191,10 +1195,11 @@ fn python_and_javascript_sagemaker_vectors_interfaces_make_the_vector_documents(
         ),
     );
     let (mut lines, reference) = user_code_input();
-    // Handlers answer exceptions, not traps: no `panic` document for them.
+    // Handlers answer exceptions, not traps, and their documents are written from their maps:
+    // no `panic` or `pretty` document for them.
     lines = lines
         .lines()
-        .filter(|l| !l.contains("\"panic\""))
+        .filter(|l| !l.contains("\"panic\"") && !l.contains("\"pretty\""))
         .map(|l| format!("{l}\n"))
         .collect();
     home.put("vec-in", "docs.jsonl", lines.as_bytes());

@@ -231,7 +231,18 @@ impl PartOutput {
         for (doc, made) in chunk.iter().zip(outcome?) {
             match made {
                 Constructed::Document { serialized, id } => {
-                    self.push_doc(&serialized, id.as_deref().or(doc.id).unwrap_or(""));
+                    match super::wasm::unwritable(&serialized) {
+                        None => self.push_doc(&serialized, id.as_deref().or(doc.id).unwrap_or("")),
+                        Some(why) => {
+                            self.reject(
+                                &mut errors,
+                                &format!("constructVectorDoc: {why}"),
+                                doc.id,
+                                doc.text,
+                            );
+                            self.rejected += 1;
+                        }
+                    }
                 }
                 Constructed::Error(reason) => {
                     self.reject(&mut errors, &reason, doc.id, doc.text);

@@ -483,11 +483,11 @@ impl<P: FileParsing> Driver for UserFiles<P> {
 }
 
 /// Why a serialized document cannot be written as one output line.
-fn unwritable(serialized: &str) -> Option<&'static str> {
+pub(crate) fn unwritable(serialized: &[u8]) -> Option<&'static str> {
     if serialized.is_empty() {
         return Some("the serialized document is empty");
     }
-    if memchr::memchr2(b'\n', b'\r', serialized.as_bytes()).is_some() {
+    if memchr::memchr2(b'\n', b'\r', serialized).is_some() {
         return Some(
             "the serialized document contains a line break; output files hold one document per line (serialize it without pretty-printing)",
         );
@@ -516,7 +516,7 @@ fn write_result(
     match (result.kind, result.status) {
         (DocumentKind::Single, ParseDocumentResultStatus::Success) => {
             let serialized = result.serialized.unwrap_or("");
-            if let Some(why) = unwritable(serialized) {
+            if let Some(why) = unwritable(serialized.as_bytes()) {
                 error(out, counts, why, id, raw);
             } else {
                 out.push_doc(serialized.as_bytes(), id);
@@ -558,7 +558,7 @@ pub(super) fn write_document(
 ) {
     match (document, status) {
         (Document::Single(doc), ParseDocumentResultStatus::Success) => {
-            match unwritable(&doc.serialized) {
+            match unwritable(doc.serialized.as_bytes()) {
                 Some(why) => {
                     out.push_error_doc(
                         ctx,

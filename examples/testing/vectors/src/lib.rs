@@ -4,8 +4,9 @@
 //! one, `body` (as `Body`), and writes LetsData's VECTOR document: `{id, title, vectors,
 //! truncated}`. A document's `kind` asks for the other outcomes: `bad` fails the extraction
 //! (an error record), `skip` is skipped, `error` gets an error document from the
-//! construction, `panic` panics in it (a trap), and `noid` gets a document without an id (the
-//! reader's is kept).
+//! construction, `panic` panics in it (a trap), `pretty` gets a document spread over several
+//! lines (refused: an output line holds one document), and `noid` gets a document without an id
+//! (the reader's is kept).
 
 use letsdata_sdk::{
     Document, ErrorDoc, NamedVector, ParseDocumentResult, QueueMessageReader, RecordParseHint,
@@ -150,7 +151,11 @@ impl SagemakerVectorsInterface for Vectors {
         }
         let doc =
             json!({"id": v["id"], "title": v["title"], "vectors": named, "truncated": truncated});
-        let single = SingleDoc::new(doc.to_string());
+        let single = SingleDoc::new(if v["kind"] == "pretty" {
+            serde_json::to_string_pretty(&doc).expect("JSON")
+        } else {
+            doc.to_string()
+        });
         Document::Single(if v["kind"] == "noid" {
             single
         } else {
