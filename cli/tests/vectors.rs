@@ -1221,6 +1221,29 @@ fn python_and_javascript_sagemaker_vectors_interfaces_make_the_vector_documents(
             expected_vector_ids(),
             "{language}"
         );
+        // The vectors reached the handler as the shortest texts of their f32s (at most 9
+        // significant digits), so what it wrote back is as short.
+        let bucket = home.view(&name)["resources"]["writeBucket"]
+            .as_str()
+            .expect("writeBucket")
+            .to_string();
+        for line in home.lines(&bucket, &name) {
+            let start = line.find("\"Title\":[").expect("a Title vector") + "\"Title\":[".len();
+            let numbers = &line[start..start + line[start..].find(']').expect("]")];
+            for number in numbers.split(',') {
+                let mantissa = number.split(['e', 'E']).next().unwrap_or_default();
+                let digits = mantissa
+                    .trim_start_matches('-')
+                    .replace('.', "")
+                    .trim_start_matches('0')
+                    .len();
+                assert!(
+                    digits <= 9,
+                    "{language}: {number} in {}",
+                    &line[..120.min(line.len())]
+                );
+            }
+        }
         let errors = home.error_records(&name);
         let message = |id: &str| {
             errors

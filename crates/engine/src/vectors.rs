@@ -824,7 +824,7 @@ struct Feature<'a> {
 
 /// `{name: [numbers]}` in the texts' order, each number as the shortest text that reads back
 /// as the same `f32` (not widened to `f64`'s 17 digits).
-struct Vectors<'a>(&'a [NamedVector]);
+pub(crate) struct Vectors<'a>(pub &'a [NamedVector]);
 
 impl serde::Serialize for Vectors<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

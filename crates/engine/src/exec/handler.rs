@@ -16,7 +16,7 @@ use super::invocation::Invocation;
 use super::records::RecordFailure;
 use super::wasm::FileParsing;
 use super::{InvokeError, Runner};
-use crate::vectors::{Constructed, Extracted, Truncated, VectorsDoc, VectorsInterface};
+use crate::vectors::{Constructed, Extracted, Truncated, Vectors, VectorsDoc, VectorsInterface};
 use letsdata_connectors::{ConnectorError, FailureKind};
 use letsdata_lambda::{Handler, HandlerError, Reply};
 use letsdata_model::record::RecordMeta;
@@ -871,13 +871,13 @@ fn document_form<'a>(d: &VectorsDoc<'a>, truncated: Option<Truncated<'_>>) -> Op
 }
 
 impl HandlerVectors {
-    /// The answers to one request per document that has one (`requests[i]`: `None` for a
-    /// document refused before asking, with the reason).
+    /// The answers to one request per document that has one (`requests[i]`: its `data`, or
+    /// why the document is refused before asking).
     async fn ask(
         &mut self,
         function: &str,
-        requests: Vec<Result<Value, String>>,
-    ) -> Result<Vec<Result<Value, String>>, ConnectorError> {
+        requests: Vec<Result<Box<RawValue>, String>>,
+    ) -> Result<Vec<Result<String, String>>, ConnectorError> {
         let bodies: Vec<Vec<u8>> = requests
             .iter()
             .filter_map(|r| r.as_ref().ok())
@@ -903,8 +903,10 @@ impl HandlerVectors {
             .map(|r| {
                 r.and_then(|_| {
                     let reply = replies.next().expect("one reply per request");
-                    let data = answer(VECTORS_INTERFACE, function, reply)?;
-                    serde_json::from_str(data.get()).map_err(|e| e.to_string())
+                    // As text: numbers read into a tree would not all print back the same.
+                    Ok(answer(VECTORS_INTERFACE, function, reply)?
+                        .get()
+                        .to_string())
                 })
             })
             .collect())
@@ -918,16 +920,18 @@ impl VectorsInterface for HandlerVectors {
         let requests = docs
             .iter()
             .map(|d| {
-                document_form(d, None)
-                    .map(|doc| json!({ "document": doc }))
-                    .ok_or_else(|| "the document is not JSON; a handler's SagemakerVectorsInterface takes JSON documents".to_string())
+                let doc = document_form(d, None).ok_or_else(|| {
+                    "the document is not JSON; a handler's SagemakerVectorsInterface takes JSON documents".to_string()
+                })?;
+                serde_json::value::to_raw_value(&json!({ "document": doc }))
+                    .map_err(|e| e.to_string())
             })
             .collect();
         let answers = self.ask(FUNCTION, requests).await?;
         Ok(answers
             .into_iter()
             .map(|a| {
-                let Value::Object(map) = a? else {
+                let Ok(Value::Object(map)) = serde_json::from_str(&a?) else {
                     return Err(format!(
                         "{VECTORS_INTERFACE}.{FUNCTION} returned no map of friendly names to texts"
                     ));
@@ -955,13 +959,15 @@ impl VectorsInterface for HandlerVectors {
             .iter()
             .zip(&vectors)
             .map(|(d, named)| {
-                let map: Map<String, Value> = named
-                    .iter()
-                    .map(|n| (n.name.clone(), json!(n.values)))
-                    .collect();
-                document_form(d, Some(Truncated(named)))
-                    .map(|doc| json!({ "documentInterface": doc, "vectorsMap": map }))
-                    .ok_or_else(|| "the document is not JSON".to_string())
+                let doc = document_form(d, Some(Truncated(named)))
+                    .ok_or_else(|| "the document is not JSON".to_string())?;
+                // The numbers as the shortest texts of their f32s: what the handler writes
+                // back stays as short.
+                let data = ConstructData {
+                    document_interface: doc,
+                    vectors_map: Vectors(named),
+                };
+                serde_json::value::to_raw_value(&data).map_err(|e| e.to_string())
             })
             .collect();
         let answers = self.ask(FUNCTION, requests).await?;
@@ -975,13 +981,20 @@ impl VectorsInterface for HandlerVectors {
     }
 }
 
+/// `constructVectorDoc`'s `data`.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ConstructData<'a> {
+    document_interface: Value,
+    vectors_map: Vectors<'a>,
+}
+
 /// A `Document`, `ErrorDoc` or `SkipDoc` that `constructVectorDoc` returned.
-fn constructed(doc: &Value) -> Constructed {
-    let json = doc.to_string();
-    let Ok(d) = serde_json::from_str::<DocText<'_>>(&json) else {
+fn constructed(json: &str) -> Constructed {
+    let Ok(d) = serde_json::from_str::<DocText<'_>>(json) else {
         return Constructed::Error(format!(
             "{VECTORS_INTERFACE}.constructVectorDoc returned {}, not a Document",
-            cut(&json)
+            cut(json)
         ));
     };
     match text(d.document_type).as_deref() {
