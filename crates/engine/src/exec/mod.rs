@@ -353,8 +353,9 @@ impl Runner {
                         .await?,
                 ),
                 Implementation::Code(_) => {
-                    let (sandbox, code, limits, _) = self.user_code(run).await?;
                     let vectors_interface = letsdata_sandbox::Interface::SagemakerVectorsInterface;
+                    let (sandbox, code, limits) = self.code_for(run, vectors_interface).await?;
+                    // Code loaded by this process already was not checked for this export.
                     sandbox
                         .check_exports(&code, vectors_interface)
                         .map_err(|e| InvokeError::user(e.to_string()))?;

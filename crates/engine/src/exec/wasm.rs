@@ -117,14 +117,25 @@ pub(crate) fn drain_guest_log(log: &TaskLog, output: (Vec<u8>, u64)) {
 }
 
 impl Runner {
-    /// The sandbox, the dataset's current code, the invocation's limits and the interface
-    /// the code implements, logged.
+    /// The sandbox, the dataset's current code, the invocation's limits and the reader
+    /// interface the code implements, logged.
     pub(super) async fn user_code(
         &self,
         run: &Invocation<'_>,
     ) -> Result<(Sandbox, Code, Limits, Interface), InvokeError> {
         let interface = crate::code::interface(self.connectors_of.source.as_ref())
             .map_err(|e| InvokeError::internal(e.to_string()))?;
+        let (sandbox, code, limits) = self.code_for(run, interface).await?;
+        Ok((sandbox, code, limits, interface))
+    }
+
+    /// The sandbox, the dataset's current code and the invocation's limits, for an instance
+    /// of `interface` (the reader's, or the vectors engine's), logged.
+    pub(super) async fn code_for(
+        &self,
+        run: &Invocation<'_>,
+        interface: Interface,
+    ) -> Result<(Sandbox, Code, Limits), InvokeError> {
         let sandbox = self
             .sandbox
             .clone()
@@ -153,7 +164,7 @@ impl Runner {
                 timeout.as_secs()
             ),
         );
-        Ok((sandbox, code, limits, interface))
+        Ok((sandbox, code, limits))
     }
 }
 
