@@ -15,6 +15,8 @@ use object_store::{GetOptions, GetRange, ObjectStore};
 
 /// Read buffer for local files.
 const LOCAL_READ_BUFFER: usize = 1024 * 1024;
+/// Local files this small (what is left of them) are read on the calling thread.
+const INLINE_READ: u64 = 64 * 1024;
 use std::pin::Pin;
 use std::sync::Arc;
 use tokio::io::AsyncBufRead;
@@ -125,14 +127,15 @@ impl Bucket {
             return Err(self.local_io("stage", staging, std::io::ErrorKind::Unsupported.into()));
         };
         Ok(move || {
-            match nofollow::open_below(&root, &relative, Open::Create) {
+            let below = nofollow::Root::open(&root)?;
+            match below.open_below(&relative, Open::Create) {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     // The first part of its directory: made, then opened (never through a
                     // link either).
                     if let Some(dir) = relative.parent() {
                         std::fs::create_dir_all(root.join(dir))?;
                     }
-                    nofollow::open_below(&root, &relative, Open::Create)
+                    below.open_below(&relative, Open::Create)
                 }
                 opened => opened,
             }
@@ -156,6 +159,10 @@ impl Bucket {
 
     /// Renames the staging file `staging` of a local bucket to `key` (a name in the same
     /// directory). A staging file gone with the object there was published already.
+    ///
+    /// Done on the calling thread: a rename within a directory only changes the directory
+    /// entry (microseconds), far less than handing it to a blocking thread and back, which
+    /// for a small task cost more than its own work.
     pub(super) async fn publish_staging_file(
         &self,
         staging: &str,
@@ -166,52 +173,64 @@ impl Bucket {
         else {
             return Err(self.local_io("publish", key, std::io::ErrorKind::Unsupported.into()));
         };
-        let renamed =
-            tokio::task::spawn_blocking(move || match nofollow::rename_below(&root, &from, &to) {
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    match nofollow::open_below(&root, &to, Open::Read) {
-                        Ok(_) => Ok(()),
-                        Err(_) => Err(e),
-                    }
+        let renamed = match nofollow::rename_below(&root, &from, &to) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                match nofollow::open_below(&root, &to, Open::Read) {
+                    Ok(_) => Ok(()),
+                    Err(_) => Err(e),
                 }
-                other => other,
-            })
-            .await
-            .map_err(|e| self.local_io("publish", key, std::io::Error::other(e)))?;
+            }
+            other => other,
+        };
         renamed.map_err(|e| self.local_io("publish", key, e))
     }
 
-    /// Opens an object of a local bucket from byte `offset` on, in one blocking call: a small
-    /// file is read whole in it.
+    /// Opens an object of a local bucket from byte `offset` on. The file is opened on the
+    /// calling thread and, when what is left of it is small ([`INLINE_READ`]), read there
+    /// whole: a thread hand-off costs more than that (a task per small file paid two). A
+    /// larger file up to [`LOCAL_READ_BUFFER`] is read whole in one blocking call; a still
+    /// larger one is streamed.
     async fn open_local_read(
         &self,
         root: &std::path::Path,
         key: &str,
         offset: u64,
     ) -> Result<ObjectRead, ConnectorError> {
+        use std::io::{Read, Seek};
         self.path(key)?;
-        let (root, relative) = (root.to_path_buf(), std::path::PathBuf::from(key));
-        let opened = tokio::task::spawn_blocking(move || {
-            use std::io::{Read, Seek};
-            let mut file = nofollow::open_below(&root, &relative, Open::Read)?;
-            let meta = file.metadata()?;
-            if !meta.is_file() {
-                return Err(std::io::ErrorKind::NotFound.into());
-            }
-            let size = meta.len();
+        let read_whole = move |mut file: std::fs::File, size: u64| {
             let len = size.saturating_sub(offset);
-            if len <= LOCAL_READ_BUFFER as u64 {
+            if offset > 0 {
                 file.seek(std::io::SeekFrom::Start(offset.min(size)))?;
-                let mut bytes = Vec::with_capacity(len as usize);
-                file.take(len).read_to_end(&mut bytes)?;
-                return Ok((size, Err(bytes)));
             }
-            file.seek(std::io::SeekFrom::Start(offset))?;
-            Ok((size, Ok(file)))
-        })
-        .await
-        .map_err(std::io::Error::other)
-        .and_then(|r| r)
+            let mut bytes = Vec::with_capacity(len as usize);
+            file.take(len).read_to_end(&mut bytes)?;
+            Ok::<_, std::io::Error>((size, Err(bytes)))
+        };
+        let opened =
+            nofollow::open_below(root, std::path::Path::new(key), Open::Read).and_then(|file| {
+                let meta = file.metadata()?;
+                if !meta.is_file() {
+                    return Err(std::io::ErrorKind::NotFound.into());
+                }
+                Ok((file, meta.len()))
+            });
+        let opened = match opened {
+            Ok((file, size)) if size.saturating_sub(offset) <= INLINE_READ => {
+                read_whole(file, size)
+            }
+            Ok((mut file, size)) => tokio::task::spawn_blocking(move || {
+                if size.saturating_sub(offset) <= LOCAL_READ_BUFFER as u64 {
+                    return read_whole(file, size);
+                }
+                file.seek(std::io::SeekFrom::Start(offset))?;
+                Ok((size, Ok(file)))
+            })
+            .await
+            .map_err(std::io::Error::other)
+            .and_then(|r| r),
+            Err(e) => Err(e),
+        }
         .map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => ConnectorError::ObjectNotFound {
                 bucket: self.name.clone(),

@@ -54,56 +54,86 @@ pub(super) fn open_below(
     relative: &std::path::Path,
     how: Open,
 ) -> std::io::Result<std::fs::File> {
+    Root::open(root)?.open_below(relative, how)
+}
+
+/// A bucket directory, opened (on Linux) as the base of the `openat2` calls below it, so that
+/// a caller opening several paths opens the directory once.
+pub(super) struct Root<'a> {
+    path: &'a std::path::Path,
     #[cfg(target_os = "linux")]
-    {
-        use rustix::fs::{Mode, OFlags, ResolveFlags};
-        use rustix::io::Errno;
-        let dir = rustix::fs::open(
-            root,
-            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )?;
-        let (flags, mode) = match how {
-            Open::Read => (OFlags::RDONLY, Mode::empty()),
-            Open::Create => (
-                OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC,
-                Mode::from_raw_mode(0o666),
-            ),
-            Open::Dir => (OFlags::PATH | OFlags::DIRECTORY, Mode::empty()),
-        };
-        let relative = if relative.as_os_str().is_empty() {
-            std::path::Path::new(".")
-        } else {
-            relative
-        };
-        match rustix::fs::openat2(
-            &dir,
-            relative,
-            flags | OFlags::CLOEXEC,
-            mode,
-            ResolveFlags::NO_SYMLINKS | ResolveFlags::BENEATH,
-        ) {
-            Ok(fd) => return Ok(std::fs::File::from(fd)),
-            // A link on the way (or a path leaving the bucket, which keys never are).
-            Err(Errno::LOOP | Errno::XDEV) => return Err(link_error(root, relative)),
-            // A kernel before 5.6: check, then open, as elsewhere.
-            Err(Errno::NOSYS) => {}
-            Err(e) => return Err(e.into()),
+    dir: rustix::fd::OwnedFd,
+}
+
+impl<'a> Root<'a> {
+    pub(super) fn open(path: &'a std::path::Path) -> std::io::Result<Self> {
+        #[cfg(target_os = "linux")]
+        {
+            use rustix::fs::{Mode, OFlags};
+            let dir = rustix::fs::open(
+                path,
+                OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                Mode::empty(),
+            )?;
+            Ok(Self { path, dir })
         }
+        #[cfg(not(target_os = "linux"))]
+        Ok(Self { path })
     }
-    if let Some(link) = first_link(root, relative) {
-        return Err(denied(&link));
+
+    /// [`open_below`] from this directory.
+    pub(super) fn open_below(
+        &self,
+        relative: &std::path::Path,
+        how: Open,
+    ) -> std::io::Result<std::fs::File> {
+        let root = self.path;
+        #[cfg(target_os = "linux")]
+        {
+            use rustix::fs::{Mode, OFlags, ResolveFlags};
+            use rustix::io::Errno;
+            let (flags, mode) = match how {
+                Open::Read => (OFlags::RDONLY, Mode::empty()),
+                Open::Create => (
+                    OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC,
+                    Mode::from_raw_mode(0o666),
+                ),
+                Open::Dir => (OFlags::PATH | OFlags::DIRECTORY, Mode::empty()),
+            };
+            let relative = if relative.as_os_str().is_empty() {
+                std::path::Path::new(".")
+            } else {
+                relative
+            };
+            match rustix::fs::openat2(
+                &self.dir,
+                relative,
+                flags | OFlags::CLOEXEC,
+                mode,
+                ResolveFlags::NO_SYMLINKS | ResolveFlags::BENEATH,
+            ) {
+                Ok(fd) => return Ok(std::fs::File::from(fd)),
+                // A link on the way (or a path leaving the bucket, which keys never are).
+                Err(Errno::LOOP | Errno::XDEV) => return Err(link_error(root, relative)),
+                // A kernel before 5.6: check, then open, as elsewhere.
+                Err(Errno::NOSYS) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if let Some(link) = first_link(root, relative) {
+            return Err(denied(&link));
+        }
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut options = std::fs::OpenOptions::new();
+        match how {
+            Open::Read => options.read(true),
+            Open::Create => options.write(true).create(true).truncate(true),
+            Open::Dir => options.read(true).custom_flags(libc::O_DIRECTORY),
+        };
+        options
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(root.join(relative))
     }
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut options = std::fs::OpenOptions::new();
-    match how {
-        Open::Read => options.read(true),
-        Open::Create => options.write(true).create(true).truncate(true),
-        Open::Dir => options.read(true).custom_flags(libc::O_DIRECTORY),
-    };
-    options
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(root.join(relative))
 }
 
 /// Renames `from` to `to`, two names in one directory below `root`, without following links

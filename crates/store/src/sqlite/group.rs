@@ -69,14 +69,23 @@ where
 /// The queue and its writer.
 pub(super) struct GroupCommit {
     jobs: mpsc::UnboundedSender<Box<dyn Job>>,
+    /// The writer's own pool (one connection).
+    pool: SqlitePool,
 }
 
 impl GroupCommit {
-    /// Starts the writer of `pool` (on the current Tokio runtime).
+    /// Starts the writer of `pool`, a pool of one connection for it alone (on the current
+    /// Tokio runtime).
     pub(super) fn start(pool: SqlitePool) -> Self {
         let (jobs, queue) = mpsc::unbounded_channel();
-        tokio::spawn(write_loop(pool, queue));
-        Self { jobs }
+        tokio::spawn(write_loop(pool.clone(), queue));
+        Self { jobs, pool }
+    }
+
+    /// Closes the writer's connection (once the batch it runs has ended); writes queued after
+    /// this fail.
+    pub(super) async fn close(&self) {
+        self.pool.close().await;
     }
 
     /// Queues `write` and waits until the transaction that ran it has committed.

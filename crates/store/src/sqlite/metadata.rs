@@ -86,9 +86,7 @@ impl SqliteStore {
                 source,
             })?;
         }
-        let pool = open_pool(&path, create).await?;
-        let store = Arc::new(SqliteTaskStore::new(pool, &dataset, &path));
-        store.migrate().await?;
+        let store = Arc::new(SqliteTaskStore::open(&dataset, &path, create).await?);
         self.task_stores
             .lock()
             .expect("task store cache lock poisoned")

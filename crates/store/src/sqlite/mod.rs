@@ -23,8 +23,28 @@ use sqlx::sqlite::{
 use std::path::Path;
 use std::time::Duration;
 
+/// How a pool's connections are used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Use {
+    /// Reads and the occasional write: up to four connections, SQLite's default page cache.
+    Shared,
+    /// A task database's group-commit writer: one connection, kept open, with a page cache
+    /// large enough for the rows and indexes the running tasks touch. In WAL mode a
+    /// connection that finds the database changed by another connection drops its whole
+    /// cache, so a writer taking turns with the readers' connections read every page of every
+    /// batch again; alone on its connection, only other processes' writes (rare) cost it that.
+    Writer,
+}
+
+/// The writer's page cache, in KiB (pages are allocated as used).
+const WRITER_CACHE_KIB: i64 = 32 * 1024;
+
 /// Opens (creating if asked) a SQLite database file with the settings above.
 async fn open_pool(path: &Path, create: bool) -> Result<SqlitePool, StoreError> {
+    open_pool_for(path, create, Use::Shared).await
+}
+
+async fn open_pool_for(path: &Path, create: bool, usage: Use) -> Result<SqlitePool, StoreError> {
     let options = SqliteConnectOptions::new()
         .filename(path)
         .create_if_missing(create)
@@ -39,13 +59,24 @@ async fn open_pool(path: &Path, create: bool) -> Result<SqlitePool, StoreError> 
         // core again (with the server busy: milliseconds), and every query behind it waited.
         .row_buffer_size(ROW_BUFFER)
         .foreign_keys(true);
+    let options = match usage {
+        Use::Shared => options,
+        Use::Writer => options.pragma("cache_size", (-WRITER_CACHE_KIB).to_string()),
+    };
     // Switching a new file into WAL mode needs an exclusive lock that SQLite does not wait for
     // (the busy timeout does not apply), so a process opening the database while another one is
     // creating it can get SQLITE_BUSY here. Once the file is in WAL mode the pragma only reads.
     let mut attempt = 0u64;
     loop {
-        let result = SqlitePoolOptions::new()
-            .max_connections(4)
+        let pool = match usage {
+            Use::Shared => SqlitePoolOptions::new().max_connections(4),
+            // Never closed for being idle or old: its cache is the point.
+            Use::Writer => SqlitePoolOptions::new()
+                .max_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None),
+        };
+        let result = pool
             .min_connections(0)
             // A file database's connection does not go stale: no ping before each use.
             .test_before_acquire(false)

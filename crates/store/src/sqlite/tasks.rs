@@ -58,22 +58,28 @@ fn expires_at(now: i64, lease_for: Duration) -> i64 {
 }
 
 impl SqliteTaskStore {
-    pub(super) fn new(pool: SqlitePool, dataset: &Dataset, path: &std::path::Path) -> Self {
-        Self {
+    /// Opens the task database at `path` (creating it if asked) and brings its schema up to
+    /// date: a pool for reads and the occasional write, and a connection of its own for the
+    /// group commit's writer.
+    pub(super) async fn open(
+        dataset: &Dataset,
+        path: &std::path::Path,
+        create: bool,
+    ) -> Result<Self, StoreError> {
+        let pool = super::open_pool(path, create).await?;
+        super::migrate(&pool, &MIGRATOR).await?;
+        let writer = super::open_pool_for(path, false, super::Use::Writer).await?;
+        Ok(Self {
             path: path.to_path_buf(),
             owner: Owner::of(dataset),
-            group: GroupCommit::start(pool.clone()),
+            group: GroupCommit::start(writer),
             pool,
-        }
+        })
     }
 
     pub(super) async fn close(&self) {
         self.pool.close().await;
-    }
-
-    /// Brings the task database's schema up to date (creating it in a new file).
-    pub(super) async fn migrate(&self) -> Result<(), StoreError> {
-        super::migrate(&self.pool, &MIGRATOR).await
+        self.group.close().await;
     }
 
     fn decode(&self, row: &SqliteRow) -> Result<Task, StoreError> {
