@@ -36,7 +36,10 @@ impl std::fmt::Display for NoFollow {
 /// How [`open_below`] opens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Open {
-    /// A file, to read.
+    /// A file, to read. Opened non-blocking: a named pipe (or a device) placed in a bucket
+    /// opens at once, to be refused as not a file, rather than holding the calling thread, a
+    /// runtime thread for small inputs, until something writes to it; reading a regular
+    /// file is the same either way.
     Read,
     /// A file, created or truncated, to write.
     Create,
@@ -93,7 +96,7 @@ impl<'a> Root<'a> {
             use rustix::fs::{Mode, OFlags, ResolveFlags};
             use rustix::io::Errno;
             let (flags, mode) = match how {
-                Open::Read => (OFlags::RDONLY, Mode::empty()),
+                Open::Read => (OFlags::RDONLY | OFlags::NONBLOCK, Mode::empty()),
                 Open::Create => (
                     OFlags::WRONLY | OFlags::CREATE | OFlags::TRUNC,
                     Mode::from_raw_mode(0o666),
@@ -125,13 +128,23 @@ impl<'a> Root<'a> {
         }
         use std::os::unix::fs::OpenOptionsExt;
         let mut options = std::fs::OpenOptions::new();
-        match how {
-            Open::Read => options.read(true),
-            Open::Create => options.write(true).create(true).truncate(true),
-            Open::Dir => options.read(true).custom_flags(libc::O_DIRECTORY),
+        // (`custom_flags` replaces what an earlier call set: one call with all of them.)
+        let flags = match how {
+            Open::Read => {
+                options.read(true);
+                libc::O_NONBLOCK
+            }
+            Open::Create => {
+                options.write(true).create(true).truncate(true);
+                0
+            }
+            Open::Dir => {
+                options.read(true);
+                libc::O_DIRECTORY
+            }
         };
         options
-            .custom_flags(libc::O_NOFOLLOW)
+            .custom_flags(flags | libc::O_NOFOLLOW)
             .open(root.join(relative))
     }
 }
@@ -323,6 +336,42 @@ mod tests {
     use crate::s3::ObjectStores;
     use bytes::Bytes;
     use std::os::unix::fs::symlink;
+
+    /// A named pipe in a bucket is refused as no object at once: opening it to read never
+    /// waits for a writer (a small input is opened on a runtime thread).
+    #[test]
+    fn a_named_pipe_in_a_local_bucket_is_no_object_and_never_blocks() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let root = home.path().join("buckets");
+        std::fs::create_dir_all(root.join("bkt")).expect("bucket");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            root.join("bkt/pipe.jsonl"),
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .expect("mkfifo");
+        let bucket = ObjectStores::local(root).bucket("bkt").expect("bucket");
+        // On a thread of its own, so that an open waiting for a writer fails the test rather
+        // than hanging it.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            let opened = runtime.block_on(bucket.open_read("pipe.jsonl", 0));
+            let _ = tx.send(opened.err());
+        });
+        let refused = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("opening a named pipe returned within 10 s");
+        assert!(
+            matches!(refused, Some(ConnectorError::ObjectNotFound { .. })),
+            "{refused:?}"
+        );
+    }
 
     /// Links inside a bucket, to a file and to a directory outside it: no read, write, listing
     /// or delete reaches what they point to.
