@@ -68,7 +68,7 @@ pub struct EngineSettings {
     /// Most bytes of a task's log file (over all its invocations).
     pub task_log_max_bytes: u64,
     /// Most invocations a worker starts ahead of its free slots when tasks are short (they
-    /// open their input while they wait); `None`: 64; 0: none (the default on a shared
+    /// open their input while they wait); `None`: 256; 0: none (the default on a shared
     /// store).
     pub tasks_ahead: Option<usize>,
     /// The shared store (`LETSDATA_DATABASE_URL`, a `postgres://` URL); `None`: the embedded

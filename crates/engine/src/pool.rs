@@ -37,7 +37,10 @@ use tokio::task::JoinSet;
 /// Invocations recording their end at most, besides the running ones.
 const MAX_FINISHING: usize = 256;
 /// Invocations started ahead of the free slots at most, unless `LETSDATA_TASKS_AHEAD` says.
-const DEFAULT_AHEAD: usize = 64;
+/// Claims wait for a group commit (a few milliseconds): with tasks of a tenth of a millisecond,
+/// 64 ahead ran out before the next claim came back and the slots idled (10,000 one-line files
+/// 2.3–2.4 s with 64, 1.7–2.0 s with 256).
+const DEFAULT_AHEAD: usize = 256;
 
 /// Processes the dataset's tasks; returns the dataset once it is COMPLETED or ERRORED.
 pub(crate) async fn process(engine: &Engine, dataset: &Dataset) -> Result<Dataset, EngineError> {

@@ -2,6 +2,7 @@
 
 use super::S3Settings;
 use super::admin as s3admin;
+use super::flush::{self, LocalFlush};
 use super::nofollow::{self, NoFollow, Open};
 use super::writer::PartWriter;
 use crate::ConnectorError;
@@ -32,6 +33,8 @@ pub struct Bucket {
     s3: Option<(Arc<S3Settings>, Arc<dyn MultipartStore>)>,
     /// The directory of a local bucket.
     local_dir: Option<std::path::PathBuf>,
+    /// How its staged parts are made durable (a local bucket).
+    flush: LocalFlush,
 }
 
 impl std::fmt::Debug for Bucket {
@@ -62,12 +65,14 @@ impl Bucket {
         store: Arc<dyn ObjectStore>,
         s3: Option<(Arc<S3Settings>, Arc<dyn MultipartStore>)>,
         local_dir: Option<std::path::PathBuf>,
+        flush: LocalFlush,
     ) -> Self {
         Self {
             name: name.to_string(),
             store,
             s3,
             local_dir,
+            flush,
         }
     }
 
@@ -140,6 +145,22 @@ impl Bucket {
                 opened => opened,
             }
         })
+    }
+
+    /// Writes the last bytes of the staging file `staging` of a local bucket (`last_write`)
+    /// and makes it durable, with the parts staged meanwhile ([`flush`]); then closes it.
+    pub(super) async fn flush_staging_file(
+        &self,
+        staging: &str,
+        last_write: flush::LastWrite,
+    ) -> Result<(), ConnectorError> {
+        flush::durable(last_write, self.flush)
+            .await
+            .map_err(|e| ConnectorError::Io {
+                what: format!("cannot write s3://{}/{staging}", self.name),
+                message: e.to_string(),
+                kind: crate::FailureKind::Transient,
+            })
     }
 
     /// Removes the staging file `staging` of a local bucket (gone already is fine).

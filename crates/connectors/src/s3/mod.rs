@@ -12,12 +12,15 @@
 //! * [`Bucket::open_read`] streams an object (optionally from an offset).
 //! * [`PartWriter`] streams one output object (optionally gzip) to where nothing reads it;
 //!   [`StagedObject::publish`] makes it visible atomically once a checkpoint records it,
-//!   which is what exactly-once file output rests on.
+//!   which is what exactly-once file output rests on. A local part's last write and its flush
+//!   to the disk go to one thread (`flush`), which makes the parts staged meanwhile durable
+//!   together (one `syncfs`).
 //! * [`source::S3Source`]: one task per manifest line, opened as [`crate::source::FileInput`].
 //! * [`sink::S3Sink`]: part objects `<datasetName>/<taskId>/part-<n>.jsonl[.gz]`.
 
 mod admin;
 mod bucket;
+mod flush;
 mod manifest;
 mod nofollow;
 pub mod sink;
@@ -27,6 +30,7 @@ mod writer;
 
 pub use crate::aws::AWS_ENDPOINT_ENV;
 pub use bucket::{Bucket, ObjectInfo, ObjectRead};
+pub use flush::{LOCAL_FLUSH_ENV, LocalFlush};
 pub use manifest::{BUILTIN_FILE_TYPE, parse_manifest_lines};
 pub use sink::part_objects;
 pub use store::{ObjectStores, S3Settings};

@@ -2,6 +2,7 @@
 
 use super::Bucket;
 use super::admin as s3admin;
+use super::flush::LocalFlush;
 use super::nofollow::NoFollow;
 use crate::ConnectorError;
 use crate::aws::{GrantCredentials, GrantProvider, endpoint_from_env};
@@ -77,6 +78,8 @@ type Cached = (Arc<dyn ObjectStore>, Option<Arc<dyn MultipartStore>>);
 /// Resolves bucket names to buckets; caches one client per bucket.
 pub struct ObjectStores {
     backend: Backend,
+    /// How staged parts of local buckets are made durable.
+    flush: LocalFlush,
     cache: Mutex<HashMap<String, Cached>>,
 }
 
@@ -90,17 +93,20 @@ impl std::fmt::Debug for ObjectStores {
 
 impl ObjectStores {
     /// Local buckets under `home/buckets`, or S3 when an endpoint is set
-    /// ([`S3Settings::from_env`]).
+    /// ([`S3Settings::from_env`]), staged local parts flushed as `LETSDATA_LOCAL_FLUSH` says
+    /// ([`LocalFlush::from_env`]).
     pub fn from_env(home: &Path) -> Result<Self, ConnectorError> {
+        let flush = LocalFlush::from_env().map_err(ConnectorError::Settings)?;
         Ok(match S3Settings::from_env()? {
             Some(s3) => Self::s3(s3),
-            None => Self::local(home.join("buckets")),
+            None => Self::local(home.join("buckets")).flushing(flush),
         })
     }
 
     pub fn local(root: PathBuf) -> Self {
         Self {
             backend: Backend::Local { root },
+            flush: LocalFlush::default(),
             cache: Mutex::new(HashMap::new()),
         }
     }
@@ -108,8 +114,14 @@ impl ObjectStores {
     pub fn s3(settings: S3Settings) -> Self {
         Self {
             backend: Backend::S3(Arc::new(settings)),
+            flush: LocalFlush::default(),
             cache: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The same, staged parts of local buckets made durable `how`.
+    pub fn flushing(self, how: LocalFlush) -> Self {
+        Self { flush: how, ..self }
     }
 
     pub fn is_s3(&self) -> bool {
@@ -128,6 +140,7 @@ impl ObjectStores {
         };
         Self {
             backend,
+            flush: self.flush,
             cache: Mutex::new(HashMap::new()),
         }
     }
@@ -158,7 +171,7 @@ impl ObjectStores {
         };
         let bucket = |(store, multipart): Cached| {
             let s3 = settings.clone().zip(multipart);
-            Bucket::new(name, store, s3, local_dir.clone())
+            Bucket::new(name, store, s3, local_dir.clone(), self.flush)
         };
         if let Some(cached) = cache.get(name) {
             return Ok(bucket(cached.clone()));

@@ -328,14 +328,27 @@ impl PartWriter {
         };
         match &mut self.target {
             Target::Local { file, staging } => {
-                // Created (for a small part), the rest written and flushed in one blocking
-                // call. A kill -9 keeps what the kernel has; flushing to the disk makes the
-                // part survive a crash of the machine too, like the checkpoint that records it.
-                file.with(&self.bucket, staging, move |f| {
-                    f.write_all(&rest)?;
-                    f.sync_data()
-                })
-                .await?;
+                // Created (for a small part) and the rest written by the thread that then
+                // flushes it to the disk with the parts staged meanwhile. A kill -9 keeps what
+                // the kernel has; the flush makes the part survive a crash of the machine too,
+                // like the checkpoint that records it.
+                let last_write: super::flush::LastWrite =
+                    match std::mem::replace(file, LocalFile::NotCreated) {
+                        LocalFile::Open(mut f) => Box::new(move || {
+                            f.write_all(&rest)?;
+                            Ok(f)
+                        }),
+                        LocalFile::NotCreated => {
+                            let create = self.bucket.staging_file(staging)?;
+                            Box::new(move || {
+                                let mut f = create()?;
+                                f.write_all(&rest)?;
+                                Ok(f)
+                            })
+                        }
+                        LocalFile::InFlight => unreachable!("one write at a time"),
+                    };
+                self.bucket.flush_staging_file(staging, last_write).await?;
                 Ok(StagedObject::Local {
                     key: self.key.clone(),
                     staging: staging.clone(),
