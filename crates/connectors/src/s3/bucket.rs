@@ -147,20 +147,13 @@ impl Bucket {
         })
     }
 
-    /// Writes the last bytes of the staging file `staging` of a local bucket (`last_write`)
-    /// and makes it durable, with the parts staged meanwhile ([`flush`]); then closes it.
+    /// Writes the last bytes of a staging file of this local bucket (`last_write`) and makes
+    /// it durable, with the parts staged meanwhile ([`flush`]); then closes it.
     pub(super) async fn flush_staging_file(
         &self,
-        staging: &str,
         last_write: flush::LastWrite,
-    ) -> Result<(), ConnectorError> {
-        flush::durable(last_write, self.flush)
-            .await
-            .map_err(|e| ConnectorError::Io {
-                what: format!("cannot write s3://{}/{staging}", self.name),
-                message: e.to_string(),
-                kind: crate::FailureKind::Transient,
-            })
+    ) -> std::io::Result<()> {
+        flush::durable(last_write, self.flush).await
     }
 
     /// Removes the staging file `staging` of a local bucket (gone already is fine).

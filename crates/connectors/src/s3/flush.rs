@@ -20,7 +20,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::sync::{Mutex, OnceLock, mpsc};
+use std::sync::{OnceLock, mpsc};
 use tokio::sync::oneshot;
 
 /// The environment variable that chooses how staged local parts are flushed.
@@ -88,20 +88,16 @@ pub(super) async fn durable(last_write: LastWrite, how: LocalFlush) -> std::io::
 }
 
 /// The flushing thread's queue, started with the first part.
-fn flusher() -> mpsc::Sender<Request> {
-    static QUEUE: OnceLock<Mutex<mpsc::Sender<Request>>> = OnceLock::new();
-    QUEUE
-        .get_or_init(|| {
-            let (queue, requests) = mpsc::channel();
-            std::thread::Builder::new()
-                .name("letsdata-flush".into())
-                .spawn(move || flush_loop(requests))
-                .expect("cannot start the thread that flushes staged parts");
-            Mutex::new(queue)
-        })
-        .lock()
-        .expect("flush queue lock poisoned")
-        .clone()
+fn flusher() -> &'static mpsc::Sender<Request> {
+    static QUEUE: OnceLock<mpsc::Sender<Request>> = OnceLock::new();
+    QUEUE.get_or_init(|| {
+        let (queue, requests) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("letsdata-flush".into())
+            .spawn(move || flush_loop(requests))
+            .expect("cannot start the thread that flushes staged parts");
+        queue
+    })
 }
 
 fn flush_loop(requests: mpsc::Receiver<Request>) {

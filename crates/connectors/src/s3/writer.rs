@@ -348,7 +348,10 @@ impl PartWriter {
                         }
                         LocalFile::InFlight => unreachable!("one write at a time"),
                     };
-                self.bucket.flush_staging_file(staging, last_write).await?;
+                self.bucket
+                    .flush_staging_file(last_write)
+                    .await
+                    .map_err(|e| write_err(&self.bucket, staging, e))?;
                 Ok(StagedObject::Local {
                     key: self.key.clone(),
                     staging: staging.clone(),
