@@ -16,7 +16,7 @@ use crate::{Engine, EngineError};
 use letsdata_connectors::{ConnectorError, FailureKind};
 use letsdata_model::dataset::{StepResult, StepStatus};
 use letsdata_model::time::now_millis;
-use letsdata_model::{Dataset, DatasetId};
+use letsdata_model::{Dataset, DatasetId, DatasetStatus};
 use letsdata_store::StoreError;
 use serde_json::{Map, Value};
 use std::future::Future;
@@ -86,6 +86,18 @@ impl Record {
                     .entry(name.to_string())
                     .or_insert_with(|| serde_json::json!({}));
             }
+        }
+    }
+
+    /// Whether the workflow's steps may still be recorded in `d`. Initialization's stop once the
+    /// dataset has left INITIALIZING: another process on the same store (a server's worker and
+    /// its API both initialize) finished or failed it meanwhile, and a late `WAIT` or result of
+    /// that process's attempt would contradict the status. The other workflows' records are
+    /// theirs alone.
+    fn is_open(&self, d: &Dataset) -> bool {
+        match self {
+            Self::Initialization => d.dataset_status == DatasetStatus::Initializing,
+            _ => true,
         }
     }
 
@@ -245,8 +257,12 @@ where
                 end_datetime: None,
                 message: String::new(),
             };
-            crate::datasets::modify_dataset(engine, dataset_id, |d| record.set(d, &name, &result))
-                .await?;
+            if record_step(engine, dataset_id, record, &name, &result)
+                .await?
+                .is_none()
+            {
+                return Ok(current(engine, dataset_id).await?);
+            }
             let outcome = execute(step).await;
             // Done, not recorded yet: a crash here runs the step again (steps are idempotent).
             letsdata_connectors::failpoints::hit("workflow-step-executed");
@@ -255,19 +271,21 @@ where
                 Ok(message) => {
                     result.status = StepStatus::Completed;
                     result.message = message;
-                    dataset = crate::datasets::modify_dataset(engine, dataset_id, |d| {
-                        record.set(d, &name, &result)
-                    })
-                    .await?;
+                    match record_step(engine, dataset_id, record, &name, &result).await? {
+                        Some(recorded) => dataset = recorded,
+                        None => return Ok(current(engine, dataset_id).await?),
+                    }
                     break;
                 }
                 Err(e) => {
                     result.status = StepStatus::Error;
                     result.message = e.message.clone();
-                    crate::datasets::modify_dataset(engine, dataset_id, |d| {
-                        record.set(d, &name, &result)
-                    })
-                    .await?;
+                    if record_step(engine, dataset_id, record, &name, &result)
+                        .await?
+                        .is_none()
+                    {
+                        return Ok(current(engine, dataset_id).await?);
+                    }
                     if !e.retryable || tried >= policy.max_attempts {
                         tracing::error!(dataset = %dataset_id, step = %name, error = %e.message, "workflow step failed");
                         return Err(WorkflowError::Step {
@@ -284,10 +302,131 @@ where
     Ok(dataset)
 }
 
+/// Records `result` for `step` under `record` while the workflow is open there (a
+/// compare-and-set on the record's version, retried on concurrent updates) and returns the
+/// dataset as written; `None`, with nothing written, once it is not open.
+async fn record_step(
+    engine: &Engine,
+    dataset_id: &DatasetId,
+    record: &Record,
+    step: &str,
+    result: &StepResult,
+) -> Result<Option<Dataset>, EngineError> {
+    loop {
+        let mut dataset = current(engine, dataset_id).await?;
+        if !record.is_open(&dataset) {
+            return Ok(None);
+        }
+        record.set(&mut dataset, step, result);
+        match engine.store.update_dataset(&mut dataset).await {
+            Ok(()) => return Ok(Some(dataset)),
+            Err(StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
 async fn current(engine: &Engine, dataset_id: &DatasetId) -> Result<Dataset, EngineError> {
     engine
         .store
         .get_dataset_by_id(dataset_id)
         .await?
         .ok_or_else(|| EngineError::DatasetNotFound(dataset_id.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::datasets::transition;
+    use letsdata_model::DatasetAction;
+
+    struct Only(&'static str);
+
+    impl Step for Only {
+        fn name(&self) -> &str {
+            self.0
+        }
+        fn retry(&self) -> RetryPolicy {
+            RetryPolicy::ONCE
+        }
+    }
+
+    const CONFIG: &str = include_str!("../../../examples/quickstart/dataset.json");
+
+    fn theirs() -> StepResult {
+        StepResult {
+            status: StepStatus::Error,
+            attempts: 1,
+            start_datetime: 1,
+            end_datetime: Some(2),
+            message: "theirs".into(),
+        }
+    }
+
+    /// A server's API and its worker both initialize a new dataset: when the other one fails
+    /// the initialization while this one runs the same step, this one records nothing more
+    /// (no late `WAIT` or result under an ERRORED dataset) and ends without a failure of its own.
+    #[tokio::test]
+    async fn an_initialization_closed_by_another_process_records_nothing_more() {
+        let home = tempfile::tempdir().expect("home");
+        // The config's read bucket (a local bucket is a directory).
+        std::fs::create_dir_all(home.path().join("buckets").join("quickstart-input"))
+            .expect("read bucket");
+        let engine = Engine::open(home.path()).await.expect("engine");
+        let id = engine
+            .create_dataset(CONFIG)
+            .await
+            .expect("created")
+            .dataset_id;
+        transition(&engine, &id, DatasetAction::Initialize, None, |d, _| {
+            Record::Initialization.declare(d, ["Step"]);
+        })
+        .await
+        .expect("initializing");
+        let (engine_ref, id_ref) = (&engine, &id);
+        let outcome = run(
+            &engine,
+            &id,
+            &Record::Initialization,
+            &[Only("Step")],
+            move |_| async move {
+                transition(
+                    engine_ref,
+                    id_ref,
+                    DatasetAction::FailInitialization,
+                    None,
+                    |d, _| Record::Initialization.set(d, "Step", &theirs()),
+                )
+                .await
+                .expect("failed by the other process");
+                Err(StepError::user("ours"))
+            },
+        )
+        .await;
+        let dataset = outcome.expect("no step failure of its own");
+        assert_eq!(dataset.dataset_status, DatasetStatus::Errored);
+        assert_eq!(
+            Record::Initialization.result(&dataset, "Step"),
+            Some(theirs())
+        );
+        // Run again on the closed dataset: nothing is executed or recorded.
+        let mut executed = 0;
+        let again = run(
+            &engine,
+            &id,
+            &Record::Initialization,
+            &[Only("Step")],
+            |_| {
+                executed += 1;
+                async { Ok(String::new()) }
+            },
+        )
+        .await
+        .expect("nothing to run");
+        assert_eq!(executed, 0);
+        assert_eq!(
+            Record::Initialization.result(&again, "Step"),
+            Some(theirs())
+        );
+    }
 }
