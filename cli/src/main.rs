@@ -13,6 +13,11 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// mimalloc: many small tasks allocate and free many small buffers on several threads, where
+/// glibc's malloc spent a tenth of the CPU (`bench/small_tasks.sh`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "letsdata",

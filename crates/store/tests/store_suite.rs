@@ -70,6 +70,7 @@ macro_rules! store_test_suite {
                 json_task_pages_print_as_the_tasks_do,
                 concurrent_claims_hand_out_each_task_once,
                 concurrent_claim_and_finish_complete_each_task_once,
+                many_finishes_at_once_each_get_their_own_answer,
             );
             store_test_suite!(@factory $factory;
                 local_tenant_is_stable_across_reopen,
@@ -278,7 +279,7 @@ async fn sqlite_task_database_lives_in_the_dataset_directory() {
 mod suite {
     use crate::common::*;
     use letsdata_model::task::TaskExecutionLog;
-    use letsdata_model::{DatasetStatus, LeaseToken, TaskId, TaskStatus};
+    use letsdata_model::{DatasetStatus, LeaseToken, TaskId, TaskProgress, TaskStatus};
     use letsdata_store::{
         Lease, MetadataStore, Renewal, StoreError, TaskCounts, TaskCursor, TaskPage, TaskStore,
     };
@@ -2479,6 +2480,102 @@ mod suite {
         for task in tasks.list_tasks(None).await.unwrap() {
             assert_eq!(task.task_execution_logs.len(), 1, "{}", task.task_id);
         }
+    }
+
+    /// Finishes made at the same moment (merged into one statement per batch by the SQLite
+    /// group commit): held leases, leases another owner took, with and without a final
+    /// checkpoint, COMPLETED and ERRORED. Each write gets its own answer and changes its own
+    /// task only.
+    pub async fn many_finishes_at_once_each_get_their_own_answer(store: Arc<dyn MetadataStore>) {
+        const N: u64 = 48;
+        let (_, tasks) = dataset_with_tasks(&*store, "many-finishes", N).await;
+        let log = claim_log("w");
+        let leases = tasks
+            .claim_many("w", LEASE, log.clone(), N as usize, (N as usize).into())
+            .await
+            .unwrap();
+        assert_eq!(leases.len(), N as usize);
+        // Every fourth finish is made with a lease this owner does not hold.
+        let stale = |i: u64| i % 4 == 3;
+        let mut running = tokio::task::JoinSet::new();
+        for lease in &leases {
+            let i = lease.task.task_definition.manifest_index;
+            let lease = if stale(i) {
+                Lease {
+                    owner: "lost-claim".into(),
+                    ..lease.clone()
+                }
+            } else {
+                lease.clone()
+            };
+            let (tasks, log) = (tasks.clone(), log.clone());
+            running.spawn(async move {
+                let (status, error) = if i % 3 == 0 {
+                    (TaskStatus::Errored, Some(format!("task {i} \"failed\"\n")))
+                } else {
+                    (TaskStatus::Completed, None)
+                };
+                let last = (i % 2 == 0).then(|| checkpoint(i));
+                let done = finish_log(&log, status.as_str());
+                let outcome = tasks
+                    .finish(
+                        &lease,
+                        status,
+                        error.as_deref(),
+                        done.clone(),
+                        last.as_ref(),
+                    )
+                    .await;
+                (i, lease, done, outcome)
+            });
+        }
+        let mut checkpoints = 0;
+        let mut total = TaskProgress::default();
+        while let Some(joined) = running.join_next().await {
+            let (i, lease, done, outcome) = joined.unwrap();
+            let task = must_get(&*tasks, &lease.task.task_id).await;
+            if stale(i) {
+                assert_lease_lost(outcome, &lease.task.task_id, lease.token);
+                assert_eq!(task.task_status, TaskStatus::Processing, "task {i}");
+                assert_eq!(task.task_execution_logs, vec![log.clone()], "task {i}");
+                continue;
+            }
+            outcome.unwrap_or_else(|e| panic!("task {i}: {e}"));
+            let status = if i % 3 == 0 {
+                TaskStatus::Errored
+            } else {
+                TaskStatus::Completed
+            };
+            assert_eq!(task.task_status, status, "task {i}");
+            assert_eq!(
+                task.last_error,
+                (i % 3 == 0).then(|| format!("task {i} \"failed\"\n")),
+                "task {i}"
+            );
+            assert_eq!(task.task_execution_logs, vec![done], "task {i}");
+            if i % 2 == 0 {
+                assert_eq!(task.checkpoint, Some(checkpoint(i)), "task {i}");
+                assert_eq!(task.task_progress, progress(i), "task {i}");
+                checkpoints += 1;
+                TaskProgress::add(&mut total, &progress(i));
+            } else {
+                assert_eq!(task.checkpoint, None, "task {i}");
+            }
+        }
+        let counts = tasks.counts().await.unwrap();
+        assert_eq!(counts.processing, N / 4);
+        assert_eq!(counts.completed + counts.errored, N - N / 4);
+        // The finishes with a final checkpoint, and only they, counted in the metrics.
+        let minutes = tasks.minute_counters().await.unwrap();
+        assert_eq!(
+            minutes.iter().map(|m| m.checkpoints).sum::<u64>(),
+            checkpoints
+        );
+        let mut counted = TaskProgress::default();
+        for minute in &minutes {
+            TaskProgress::add(&mut counted, &minute.progress);
+        }
+        assert_eq!(counted, total);
     }
 
     pub async fn the_claim_cap_holds_across_instances(factory: &dyn StoreFactory) {

@@ -4,7 +4,7 @@ use super::super::{
     Cap, Lease, LeaseInfo, MinuteCounters, NewTask, Reaped, Renewal, StoreError, TaskCounts,
     TaskCursor, TaskJsonPage, TaskPage, TaskStore, TasksJson,
 };
-use super::group::GroupCommit;
+use super::group::{GroupCommit, Merged};
 use crate::DbErrorKind;
 use crate::row::{
     LeaseRow, MinuteRow, Owner, ReapedRow, StatusRow, TASK_COLUMNS, TaskRow, counts_of, leases_of,
@@ -332,41 +332,32 @@ impl TaskStore for SqliteTaskStore {
         log: TaskExecutionLog,
         last: Option<&Checkpoint>,
     ) -> Result<(), StoreError> {
-        let now = now_millis();
         let save = last
             .map(|checkpoint| SaveCheckpoint::new(lease, checkpoint))
             .transpose()?;
-        let log = serde_json::to_string(&log)?;
-        let last_error = last_error.map(str::to_string);
-        let (task_id, token) = (lease.task.task_id.clone(), lease.token);
-        let owner = lease.owner.clone();
-        let lost = lease.lost();
+        let object = serde_json::to_string(&FinishRow {
+            id: lease.task.task_id.as_str(),
+            token: lease.token.get(),
+            owner: &lease.owner,
+            status: status.as_str(),
+            error: last_error,
+            log: &log,
+            now: now_millis(),
+            checkpoint: save.as_ref().map(|s| s.checkpoint.as_str()),
+            progress: save.as_ref().map(|s| s.progress.as_str()),
+        })?;
+        // `progress` is set only with a final checkpoint: setting it is what adds to the
+        // minute's metrics (the `tasks_checkpoint_metrics` trigger).
         self.group
-            .run(move |c: &mut SqliteConnection| {
-                Box::pin(async move {
-                    // `progress` is set only with a final checkpoint: setting it is what adds
-                    // to the minute's metrics (the `tasks_checkpoint_metrics` trigger).
-                    let query = sqlx::query(if save.is_some() {
-                        FINISH_WITH_CHECKPOINT
-                    } else {
-                        FINISH
-                    })
-                    .bind(status.as_str())
-                    .bind(last_error)
-                    .bind(log)
-                    .bind(now)
-                    .bind(task_id.as_str())
-                    .bind(token.get())
-                    .bind(&owner);
-                    let query = match &save {
-                        Some(save) => query
-                            .bind(save.checkpoint.as_str())
-                            .bind(save.progress.as_str()),
-                        None => query,
-                    };
-                    let result = query.execute(&mut *c).await?;
-                    fenced(result.rows_affected(), lost)
-                })
+            .run_merged(Merged {
+                sql: if save.is_some() {
+                    FINISH_WITH_CHECKPOINT
+                } else {
+                    FINISH
+                },
+                key: lease.task.task_id.as_str().to_string(),
+                object,
+                unchanged: lease.lost(),
             })
             .await
     }
@@ -726,19 +717,53 @@ fn fenced(rows: u64, lost: StoreError) -> Result<(), StoreError> {
     if rows == 0 { Err(lost) } else { Ok(()) }
 }
 
-/// A task's end, its lease given up; `?7` is the owner whose lease must still hold.
-const FINISH: &str = "UPDATE tasks SET task_status = ?1, last_error = COALESCE(?2, last_error),
-         execution_logs = json_set(execution_logs, '$[#-1]', json(?3)),
-         lease_owner = NULL, lease_expires_at = NULL, update_datetime = ?4
-     WHERE task_id = ?5 AND lease_token = ?6 AND lease_owner = ?7 AND task_status = 'PROCESSING'";
+/// A task's end as [`FINISH`] reads it: one object of its JSON array.
+#[derive(serde::Serialize)]
+struct FinishRow<'a> {
+    id: &'a str,
+    token: i64,
+    /// The owner whose lease must still hold.
+    owner: &'a str,
+    status: &'a str,
+    error: Option<&'a str>,
+    log: &'a TaskExecutionLog,
+    now: i64,
+    /// The final checkpoint and its counters, as text ([`FINISH_WITH_CHECKPOINT`]).
+    checkpoint: Option<&'a str>,
+    progress: Option<&'a str>,
+}
 
-/// [`FINISH`] with the final checkpoint (`?8`) and its counters (`?9`).
-const FINISH_WITH_CHECKPOINT: &str = "UPDATE tasks SET task_status = ?1,
-         last_error = COALESCE(?2, last_error),
-         execution_logs = json_set(execution_logs, '$[#-1]', json(?3)),
-         lease_owner = NULL, lease_expires_at = NULL, update_datetime = ?4,
-         checkpoint = ?8, progress = ?9
-     WHERE task_id = ?5 AND lease_token = ?6 AND lease_owner = ?7 AND task_status = 'PROCESSING'";
+/// The ends of many tasks, each with its lease given up (a [`FinishRow`] each in the array
+/// `?1`, merged by the group commit); returns the ids of the tasks whose lease still held.
+/// `+task_status`: each task found by its id, not by walking the PROCESSING ones.
+const FINISH: &str = "WITH f AS MATERIALIZED (
+         SELECT value ->> 'id' AS task_id, value ->> 'token' AS token, value ->> 'owner' AS owner,
+                value ->> 'status' AS status, value ->> 'error' AS error, value -> 'log' AS log,
+                value ->> 'now' AS now
+         FROM json_each(?1))
+     UPDATE tasks SET task_status = f.status, last_error = COALESCE(f.error, tasks.last_error),
+         execution_logs = json_set(tasks.execution_logs, '$[#-1]', json(f.log)),
+         lease_owner = NULL, lease_expires_at = NULL, update_datetime = f.now
+     FROM f
+     WHERE tasks.task_id = f.task_id AND tasks.lease_token = f.token AND tasks.lease_owner = f.owner
+       AND +tasks.task_status = 'PROCESSING'
+     RETURNING tasks.task_id";
+
+/// [`FINISH`] with each task's final checkpoint and its counters.
+const FINISH_WITH_CHECKPOINT: &str = "WITH f AS MATERIALIZED (
+         SELECT value ->> 'id' AS task_id, value ->> 'token' AS token, value ->> 'owner' AS owner,
+                value ->> 'status' AS status, value ->> 'error' AS error, value -> 'log' AS log,
+                value ->> 'now' AS now, value ->> 'checkpoint' AS checkpoint,
+                value ->> 'progress' AS progress
+         FROM json_each(?1))
+     UPDATE tasks SET task_status = f.status, last_error = COALESCE(f.error, tasks.last_error),
+         execution_logs = json_set(tasks.execution_logs, '$[#-1]', json(f.log)),
+         lease_owner = NULL, lease_expires_at = NULL, update_datetime = f.now,
+         checkpoint = f.checkpoint, progress = f.progress
+     FROM f
+     WHERE tasks.task_id = f.task_id AND tasks.lease_token = f.token AND tasks.lease_owner = f.owner
+       AND +tasks.task_status = 'PROCESSING'
+     RETURNING tasks.task_id";
 
 /// A checkpoint to save, serialized before its write is queued.
 struct SaveCheckpoint {
