@@ -86,10 +86,10 @@ pub(super) struct Merged {
 }
 
 /// A merged write waiting in a batch, and once the statement ran, whether it changed its row
-/// (or why the statement failed).
+/// (or the statement's error).
 struct MergedJob {
     write: Merged,
-    changed: Option<Result<bool, String>>,
+    changed: Option<Result<bool, StoreError>>,
     reply: oneshot::Sender<Result<(), StoreError>>,
 }
 
@@ -97,7 +97,8 @@ impl MergedJob {
     fn answer(self, commit: Result<(), String>) {
         let answer = match (self.changed, commit) {
             (Some(Ok(false)), _) => Err(self.write.unchanged),
-            (Some(Err(why)), _) | (_, Err(why)) => Err(StoreError::Commit(why)),
+            (Some(Err(e)), _) => Err(e),
+            (_, Err(why)) => Err(StoreError::Commit(why)),
             (Some(Ok(true)), Ok(())) => Ok(()),
             (None, Ok(())) => Err(StoreError::Commit("the write did not run".into())),
         };
@@ -262,9 +263,17 @@ async fn run_merged(conn: &mut SqliteConnection, sql: &str, group: &mut [&mut Me
             true
         }
         Err(e) => {
-            let why = format!("rolled back: {e}");
+            // Each write of the statement gets its error, as a write failing alone would
+            // (whether to retry is the error's kind).
+            let (kind, message) = match StoreError::from(e) {
+                StoreError::Database { kind, message } => (kind, message),
+                other => (crate::DbErrorKind::Other, other.to_string()),
+            };
             for job in group.iter_mut() {
-                job.changed = Some(Err(why.clone()));
+                job.changed = Some(Err(StoreError::Database {
+                    kind,
+                    message: message.clone(),
+                }));
             }
             false
         }
