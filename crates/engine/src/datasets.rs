@@ -31,17 +31,32 @@ pub(crate) fn spec_of(engine: &Engine, dataset: &Dataset) -> Result<DatasetSpec,
 pub(crate) async fn modify_dataset(
     engine: &Engine,
     dataset_id: &DatasetId,
-    mut f: impl FnMut(&mut Dataset),
+    f: impl FnMut(&mut Dataset),
 ) -> Result<Dataset, EngineError> {
+    let modified = modify_dataset_if(engine, dataset_id, |_| true, f).await?;
+    Ok(modified.expect("an unconditional change is always made"))
+}
+
+/// [`modify_dataset`] while `applies` holds for the dataset as loaded (checked in the same
+/// compare-and-set as the write); `None`, with nothing written, once it does not.
+pub(crate) async fn modify_dataset_if(
+    engine: &Engine,
+    dataset_id: &DatasetId,
+    applies: impl Fn(&Dataset) -> bool,
+    mut f: impl FnMut(&mut Dataset),
+) -> Result<Option<Dataset>, EngineError> {
     loop {
         let mut dataset = engine
             .store
             .get_dataset_by_id(dataset_id)
             .await?
             .ok_or_else(|| EngineError::DatasetNotFound(dataset_id.to_string()))?;
+        if !applies(&dataset) {
+            return Ok(None);
+        }
         f(&mut dataset);
         match engine.store.update_dataset(&mut dataset).await {
-            Ok(()) => return Ok(dataset),
+            Ok(()) => return Ok(Some(dataset)),
             Err(StoreError::Conflict(_)) => continue,
             Err(e) => return Err(e.into()),
         }

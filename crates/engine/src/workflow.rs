@@ -302,9 +302,8 @@ where
     Ok(dataset)
 }
 
-/// Records `result` for `step` under `record` while the workflow is open there (a
-/// compare-and-set on the record's version, retried on concurrent updates) and returns the
-/// dataset as written; `None`, with nothing written, once it is not open.
+/// Records `result` for `step` under `record` while the workflow is open there and returns
+/// the dataset as written; `None`, with nothing written, once it is not open.
 async fn record_step(
     engine: &Engine,
     dataset_id: &DatasetId,
@@ -312,18 +311,13 @@ async fn record_step(
     step: &str,
     result: &StepResult,
 ) -> Result<Option<Dataset>, EngineError> {
-    loop {
-        let mut dataset = current(engine, dataset_id).await?;
-        if !record.is_open(&dataset) {
-            return Ok(None);
-        }
-        record.set(&mut dataset, step, result);
-        match engine.store.update_dataset(&mut dataset).await {
-            Ok(()) => return Ok(Some(dataset)),
-            Err(StoreError::Conflict(_)) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
+    crate::datasets::modify_dataset_if(
+        engine,
+        dataset_id,
+        |d| record.is_open(d),
+        |d| record.set(d, step, result),
+    )
+    .await
 }
 
 async fn current(engine: &Engine, dataset_id: &DatasetId) -> Result<Dataset, EngineError> {

@@ -265,10 +265,7 @@ async fn run_merged(conn: &mut SqliteConnection, sql: &str, group: &mut [&mut Me
         Err(e) => {
             // Each write of the statement gets its error, as a write failing alone would
             // (whether to retry is the error's kind).
-            let (kind, message) = match StoreError::from(e) {
-                StoreError::Database { kind, message } => (kind, message),
-                other => (crate::DbErrorKind::Other, other.to_string()),
-            };
+            let (kind, message) = (crate::error::classify(&e), e.to_string());
             for job in group.iter_mut() {
                 job.changed = Some(Err(StoreError::Database {
                     kind,
